@@ -1,0 +1,181 @@
+"""The generic ADMM coordinator and its global actors (configuration, no I/O).
+
+``ADMMGenericCoordinator`` holds the algorithm settings; a *global actor* decides the problem form
+(sharing, consensus, general-form consensus) and the global objective. The runtime layer runs the
+coordinator as an agent that exchanges messages with the local actors.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from distributed_resource_optimization.admm.forms import (
+    ADMMSettings,
+    FormState,
+    GeneralConsensusState,
+    ParticipantSpec,
+    SharingState,
+)
+from distributed_resource_optimization.admm.objectives import (
+    ADMMTargetDistanceObjective,
+    GlobalObjective,
+    TargetData,
+    ZeroObjective,
+)
+from distributed_resource_optimization.admm.validation import (
+    non_negative_scalar,
+    positive_int,
+    positive_scalar,
+)
+
+
+class GlobalActor(ABC):
+    """Chooses the ADMM form and the global objective ``g`` of the z-update."""
+
+    def __init__(self, objective: GlobalObjective | None = None) -> None:
+        if objective is not None and not isinstance(objective, GlobalObjective):
+            raise TypeError(f"objective must be a GlobalObjective, got {type(objective).__name__}")
+        self.objective = objective if objective is not None else self._default_objective()
+
+    @staticmethod
+    def _default_objective() -> GlobalObjective:
+        return ZeroObjective()
+
+    @abstractmethod
+    def create_state(self, specs: Sequence[ParticipantSpec], data: TargetData | None,
+                     settings: ADMMSettings) -> FormState:
+        """The coordinator state for these participants."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({type(self.objective).__name__}())"
+
+
+class ADMMSharingGlobalActor(GlobalActor):
+    """Sharing form: ``min sum_i f_i(x_i) + g(sum_i x_i)`` (default ``g``: weighted L1 to target)."""
+
+    @staticmethod
+    def _default_objective() -> GlobalObjective:
+        return ADMMTargetDistanceObjective()
+
+    def create_state(self, specs: Sequence[ParticipantSpec], data: TargetData | None,
+                     settings: ADMMSettings) -> FormState:
+        return SharingState(specs, self.objective, data, settings)
+
+
+class ADMMConsensusGlobalActor(GlobalActor):
+    """Consensus form: all actors agree on one ``z``; ``min sum_i f_i(z) + g(z)`` (default g = 0)."""
+
+    def create_state(self, specs: Sequence[ParticipantSpec], data: TargetData | None,
+                     settings: ADMMSettings) -> FormState:
+        return GeneralConsensusState(specs, self.objective, data, settings, full=True)
+
+
+class ADMMGeneralConsensusGlobalActor(GlobalActor):
+    """General-form consensus: each actor owns the global variables its ``variables`` name.
+
+    ``z`` of a variable is the rho-weighted average of its owners' values; with ``g`` (default 0)
+    acting on the global vector ordered as the variables first appear among the actors.
+    """
+
+    def create_state(self, specs: Sequence[ParticipantSpec], data: TargetData | None,
+                     settings: ADMMSettings) -> FormState:
+        return GeneralConsensusState(specs, self.objective, data, settings, full=False)
+
+
+class ADMMGenericCoordinator:
+    """ADMM coordinator: global actor plus algorithm settings.
+
+    ``rho`` is the initial penalty (> 0, in 1/(unit of cost per unit of output squared)); with
+    ``adaptive_rho`` (default) it is rebalanced from the residuals so users need not tune it.
+    Stops when primal and dual residuals are below ``abs_tol``/``rel_tol`` thresholds (Boyd et al.
+    2011, sec. 3.3) or after ``max_iters`` iterations. ``alpha`` in (0, 2) is the over-relaxation
+    factor (1 = plain ADMM; the default 1.6 typically halves the iterations). ``reply_timeout``
+    (s) bounds every wait for an actor's reply.
+    """
+
+    def __init__(
+        self,
+        global_actor: GlobalActor | None = None,
+        rho: float = 1.0,
+        max_iters: int = 10000,
+        abs_tol: float = 1e-6,
+        rel_tol: float = 1e-6,
+        *,
+        adaptive_rho: bool = True,
+        alpha: float = 1.6,
+        reply_timeout: float = 60.0,
+    ) -> None:
+        if global_actor is None:
+            global_actor = ADMMSharingGlobalActor()
+        if not isinstance(global_actor, GlobalActor):
+            raise TypeError(
+                f"global_actor must be an ADMM global actor, got {type(global_actor).__name__}")
+        self.global_actor = global_actor
+        self.settings = ADMMSettings(
+            rho=positive_scalar(rho, "rho"),
+            max_iters=positive_int(max_iters, "max_iters"),
+            abs_tol=non_negative_scalar(abs_tol, "abs_tol"),
+            rel_tol=non_negative_scalar(rel_tol, "rel_tol"),
+            adaptive_rho=bool(adaptive_rho),
+            alpha=positive_scalar(alpha, "alpha"),
+        )
+        if not 0.0 < self.settings.alpha < 2.0:
+            raise ValueError(f"alpha must lie in (0, 2), got {alpha}")
+        if self.settings.abs_tol == 0 and self.settings.rel_tol == 0:
+            raise ValueError("abs_tol and rel_tol must not both be zero")
+        self.reply_timeout = positive_scalar(reply_timeout, "reply_timeout")
+
+    @property
+    def rho(self) -> float:
+        return self.settings.rho
+
+    @property
+    def max_iters(self) -> int:
+        return self.settings.max_iters
+
+    def create_state(self, specs: Sequence[ParticipantSpec], data: TargetData | None) -> FormState:
+        return self.global_actor.create_state(specs, data, self.settings)
+
+    def __repr__(self) -> str:
+        s = self.settings
+        return (f"ADMMGenericCoordinator({self.global_actor!r}, rho={s.rho}, "
+                f"max_iters={s.max_iters}, abs_tol={s.abs_tol}, rel_tol={s.rel_tol}, "
+                f"adaptive_rho={s.adaptive_rho})")
+
+
+@dataclass(frozen=True)
+class ADMMStart:
+    """The message that starts a coordinated optimisation: carries the problem data."""
+
+    data: TargetData | None = None
+
+
+def create_admm_sharing_data(target: Sequence[float], priorities: Sequence[float] | None = None
+                             ) -> TargetData:
+    """Target (unit of the actors' outputs, e.g. kW per sector) and priority weights (default 1)."""
+    return TargetData(target, priorities)
+
+
+def create_admm_start(data: TargetData | None = None) -> ADMMStart:
+    """Wrap problem data into the start message of :func:`start_coordinated_optimization`."""
+    if data is not None and not isinstance(data, TargetData):
+        raise TypeError(f"data must come from create_admm_sharing_data, got {type(data).__name__}")
+    return ADMMStart(data)
+
+
+def create_sharing_target_distance_admm_coordinator(**settings: float) -> ADMMGenericCoordinator:
+    """Sharing coordinator minimising the weighted L1 distance of the aggregate to the target.
+
+    Keyword arguments (``rho``, ``max_iters``, ``abs_tol``, ``rel_tol``, ...) go to
+    :class:`ADMMGenericCoordinator`.
+    """
+    return ADMMGenericCoordinator(ADMMSharingGlobalActor(ADMMTargetDistanceObjective()),
+                                  **settings)
+
+
+def create_consensus_admm_coordinator(objective: GlobalObjective | None = None,
+                                      **settings: float) -> ADMMGenericCoordinator:
+    """Consensus coordinator (all actors agree on one vector), optional global objective."""
+    return ADMMGenericCoordinator(ADMMConsensusGlobalActor(objective), **settings)

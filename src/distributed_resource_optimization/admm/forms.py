@@ -1,0 +1,401 @@
+"""ADMM problem forms as pure-numerics state machines.
+
+The coordinator's side of ADMM for three forms (Boyd et al. 2011, ch. 7):
+
+- **sharing**: ``min sum_i f_i(x_i) + g(sum_i x_i)``;
+- **consensus**: ``min sum_i f_i(x_i) + g(z)`` s.t. ``x_i = z`` for all actors;
+- **general-form consensus**: each actor's ``x_i`` holds a named subset of the global variables,
+  ``x_i = z[G(i)]``; ``z`` is the (rho-weighted) average over each variable's owners.
+
+A state hands out one :class:`LocalRequest` per participant (``target``, ``price``, ``rho``: the
+participant then computes ``argmin f(x) + price'(x - target) + rho/2 ||x - target||^2``), takes their
+replies in :meth:`FormState.step`, updates ``z`` and the duals, checks the stopping rule of Boyd
+et al. (2011, sec. 3.3) and adapts rho by residual balancing. It never waits for anything and knows
+nothing of messages or transports.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from distributed_resource_optimization.admm.objectives import GlobalObjective, TargetData
+from distributed_resource_optimization.admm.results import ADMMResult, ADMMStatus
+
+_TINY = 1e-30
+
+
+@dataclass(frozen=True)
+class ParticipantSpec:
+    """What a participant (one actor or a vectorised fleet of actors) declares when it joins.
+
+    ``sizes[i]`` is the length of actor ``i``'s output vector; ``variables[i]`` names the global
+    variables of its entries (general form only, else ``None``); ``rho_scale[i]`` optionally scales
+    rho per entry (e.g. ``1/reference_power**2``) so quantities of different size converge alike.
+    """
+
+    names: tuple[str, ...]
+    sizes: tuple[int, ...]
+    variables: tuple[tuple[Hashable, ...] | None, ...] | None = None
+    rho_scale: tuple[np.ndarray | None, ...] | None = None
+
+    @property
+    def size(self) -> int:
+        return int(sum(self.sizes))
+
+
+@dataclass
+class LocalRequest:
+    """What one participant receives per iteration: exchange target, price (dual), penalty rho.
+
+    All arrays are flat over the participant's actors in order; ``rho`` is a scalar or per entry.
+    """
+
+    target: np.ndarray
+    price: np.ndarray
+    rho: float | np.ndarray
+
+
+@dataclass
+class ADMMSettings:
+    """Coordinator settings; see :class:`ADMMGenericCoordinator` for meaning and units."""
+
+    rho: float = 1.0
+    max_iters: int = 10000
+    abs_tol: float = 1e-6
+    rel_tol: float = 1e-6
+    adaptive_rho: bool = True
+    alpha: float = 1.6
+    adapt_threshold: float = 5.0
+    adapt_interval: int = 20
+    adapt_max_factor: float = 10.0
+    adapt_max_updates: int = 10
+    rho_min: float = 1e-8
+    rho_max: float = 1e8
+
+
+@dataclass
+class Residuals:
+    """Norms of one iteration and the thresholds they are compared with."""
+
+    primal: float
+    dual: float
+    eps_primal: float
+    eps_dual: float
+    primal_scale: float
+    dual_scale: float
+
+    @property
+    def converged(self) -> bool:
+        return self.primal <= self.eps_primal and self.dual <= self.eps_dual
+
+
+@dataclass
+class History:
+    primal: list[float] = field(default_factory=list)
+    dual: list[float] = field(default_factory=list)
+    eps_primal: list[float] = field(default_factory=list)
+    eps_dual: list[float] = field(default_factory=list)
+    rho: list[float] = field(default_factory=list)
+
+
+class FormState(ABC):
+    """Coordinator state shared by the forms: flat ``x``, participants' offsets, rho, history."""
+
+    def __init__(self, specs: Sequence[ParticipantSpec], objective: GlobalObjective,
+                 data: TargetData | None, settings: ADMMSettings) -> None:
+        if not specs:
+            raise ValueError("actors must not be empty")
+        self.specs = list(specs)
+        self.objective = objective
+        self.data = data
+        self.settings = settings
+        self.rho = float(settings.rho)
+        self._rho_updates = 0
+        self.iteration = 0
+        self.history = History()
+        self.status: ADMMStatus | None = None
+        sizes = [s.size for s in self.specs]
+        self.offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
+        self.names = [n for s in self.specs for n in s.names]
+        self.actor_sizes = [n for s in self.specs for n in s.sizes]
+        self.actor_offsets = np.concatenate([[0], np.cumsum(self.actor_sizes)]).astype(int)
+        self.x = np.zeros(int(self.offsets[-1]))
+
+    def _split(self, flat: np.ndarray) -> list[np.ndarray]:
+        return [flat[self.offsets[p]:self.offsets[p + 1]] for p in range(len(self.specs))]
+
+    def _join(self, xs: Sequence[np.ndarray]) -> np.ndarray:
+        if len(xs) != len(self.specs):
+            raise ValueError(f"expected {len(self.specs)} replies, got {len(xs)}")
+        parts = []
+        for p, xp in enumerate(xs):
+            xp = np.asarray(xp, dtype=float).ravel()
+            if xp.size != self.specs[p].size:
+                raise ValueError(
+                    f"participant {self.specs[p].names[0]!r} replied with {xp.size} values, "
+                    f"expected {self.specs[p].size}")
+            parts.append(xp)
+        return np.concatenate(parts)
+
+    @abstractmethod
+    def requests(self) -> list[LocalRequest]:
+        """One request per participant for the next iteration."""
+
+    @abstractmethod
+    def _update(self, x_new: np.ndarray) -> Residuals:
+        """z- and dual update after the local solves; returns the residuals."""
+
+    @abstractmethod
+    def _rescale_duals(self, factor: float) -> None:
+        """Multiply the scaled duals by ``factor`` (rho changed, unscaled prices stay)."""
+
+    @abstractmethod
+    def global_value(self) -> np.ndarray:
+        """The global variable: aggregate (sharing) or agreed values (consensus forms)."""
+
+    @abstractmethod
+    def global_objective(self) -> float:
+        """``g`` at the actors' current outputs."""
+
+    def step(self, xs: Sequence[np.ndarray]) -> bool:
+        """Take the participants' replies; return ``True`` when the run is finished."""
+        x_new = self._join(xs)
+        if not np.all(np.isfinite(x_new)):
+            bad = int(np.flatnonzero(~np.isfinite(x_new))[0])
+            actor = int(np.searchsorted(self.actor_offsets, bad, side="right") - 1)
+            raise FloatingPointError(f"actor {self.names[actor]!r} returned a non-finite output")
+        self.iteration += 1
+        res = self._update(x_new)
+        h = self.history
+        h.primal.append(res.primal)
+        h.dual.append(res.dual)
+        h.eps_primal.append(res.eps_primal)
+        h.eps_dual.append(res.eps_dual)
+        h.rho.append(self.rho)
+        if res.converged:
+            self.status = ADMMStatus.CONVERGED
+            return True
+        if self.iteration >= self.settings.max_iters:
+            self.status = ADMMStatus.MAX_ITERATIONS
+            return True
+        self._adapt_rho(res)
+        return False
+
+    def _adapt_rho(self, res: Residuals) -> None:
+        # Normalised residual balancing (as OSQP does): compares relative residuals, so the rule
+        # does not depend on the units of the actors' outputs.
+        s = self.settings
+        # Bounded, infrequent and finitely many changes keep ADMM's convergence guarantee
+        # (He, Yang & Wang 2000) and stop one saturated iteration (dual residual ~ 0) from
+        # throwing rho across orders of magnitude.
+        if not s.adaptive_rho or self.iteration % s.adapt_interval \
+                or self._rho_updates >= s.adapt_max_updates:
+            return
+        rn = res.primal / max(res.primal_scale, _TINY)
+        sn = res.dual / max(res.dual_scale, _TINY)
+        if rn <= 0.0 or sn <= 0.0 or res.dual_scale <= _TINY:
+            return
+        ratio = float(np.sqrt(rn / sn))
+        if 1.0 / s.adapt_threshold < ratio < s.adapt_threshold:
+            return
+        ratio = float(np.clip(ratio, 1.0 / s.adapt_max_factor, s.adapt_max_factor))
+        self._rho_updates += 1
+        new_rho = float(np.clip(self.rho * ratio, s.rho_min, s.rho_max))
+        if new_rho != self.rho:
+            self._rescale_duals(self.rho / new_rho)
+            self.rho = new_rho
+
+    def actor_outputs(self) -> dict[str, np.ndarray]:
+        return {n: self.x[self.actor_offsets[i]:self.actor_offsets[i + 1]].copy()
+                for i, n in enumerate(self.names)}
+
+    def result(self, wall_time_s: float, local_objective: float | None) -> ADMMResult:
+        """Package the run for users; ``local_objective`` is ``sum_i f_i(x_i)`` if known."""
+        g = self.global_objective()
+        return ADMMResult(
+            status=self.status or ADMMStatus.MAX_ITERATIONS,
+            iterations=self.iteration,
+            x=self.actor_outputs(),
+            z=self.global_value(),
+            objective=None if local_objective is None else local_objective + g,
+            primal_residuals=np.array(self.history.primal),
+            dual_residuals=np.array(self.history.dual),
+            eps_primal=np.array(self.history.eps_primal),
+            eps_dual=np.array(self.history.eps_dual),
+            rho_history=np.array(self.history.rho),
+            wall_time_s=wall_time_s,
+        )
+
+
+def _equal_sizes(specs: Sequence[ParticipantSpec], dimension: int | None, form: str) -> int:
+    sizes = {n for s in specs for n in s.sizes}
+    if len(sizes) != 1:
+        raise ValueError(f"{form} ADMM needs actors with outputs of equal length, got lengths "
+                         f"{sorted(sizes)}")
+    m = sizes.pop()
+    if dimension is not None and m != dimension:
+        raise ValueError(f"target has length {dimension} but the actors' outputs have length {m}")
+    return m
+
+
+class SharingState(FormState):
+    """Sharing ADMM (Boyd et al. 2011, sec. 7.3) in scaled form with a single dual ``u``."""
+
+    def __init__(self, specs: Sequence[ParticipantSpec], objective: GlobalObjective,
+                 data: TargetData | None, settings: ADMMSettings) -> None:
+        super().__init__(specs, objective, data, settings)
+        self.m = _equal_sizes(self.specs, None if data is None else data.dimension, "sharing")
+        self.n_actors = len(self.names)
+        objective.check_data(data, self.m)
+        self.X = self.x.reshape(self.n_actors, self.m)
+        self.zbar = np.zeros(self.m)
+        self.u = np.zeros(self.m)
+
+    def _z_actors(self, X: np.ndarray, zbar: np.ndarray) -> np.ndarray:
+        # Each actor's implicit copy z_i = x_i - xbar + zbar of the sharing reformulation.
+        return X - X.mean(axis=0) + zbar
+
+    def requests(self) -> list[LocalRequest]:
+        target = self._z_actors(self.X, self.zbar).ravel()
+        price = np.tile(self.rho * self.u, self.n_actors)
+        return [LocalRequest(t, p, self.rho) for t, p in zip(self._split(target),
+                                                             self._split(price))]
+
+    def _update(self, x_new: np.ndarray) -> Residuals:
+        N, m = self.n_actors, self.m
+        X_new = x_new.reshape(N, m)
+        Z_old = self._z_actors(self.X, self.zbar)
+        xbar = X_new.mean(axis=0)
+        # Over-relaxation (Boyd et al. 2011, sec. 3.4.3); alpha = 1 is plain ADMM.
+        xhat = self.settings.alpha * xbar + (1.0 - self.settings.alpha) * self.zbar
+        s = self.objective.prox(N * (xhat + self.u), N / self.rho, self.data)
+        zbar = s / N
+        self.u = self.u + xhat - zbar
+        Z_new = X_new - xbar + zbar
+        self.x[:] = x_new
+        self.zbar = zbar
+        # Primal residual on the aggregate (sum_i x_i - N zbar): the quantity the global objective
+        # sees, so the tolerance bounds the objective error whatever the number of actors.
+        agg = X_new.sum(axis=0)
+        agg_norm = float(np.linalg.norm(agg))
+        s_norm = float(np.linalg.norm(s))
+        y_norm = float(np.sqrt(N) * self.rho * np.linalg.norm(self.u))
+        root_p = np.sqrt(m)
+        root_d = np.sqrt(N * m)
+        dual_floor = self.objective.dual_scale(self.data) * np.sqrt(N)
+        return Residuals(
+            primal=float(np.linalg.norm(agg - s)),
+            dual=float(self.rho * np.linalg.norm(Z_new - Z_old)),
+            eps_primal=root_p * self.settings.abs_tol + self.settings.rel_tol * max(agg_norm, s_norm),
+            eps_dual=root_d * self.settings.abs_tol + self.settings.rel_tol * y_norm,
+            primal_scale=max(agg_norm, s_norm),
+            dual_scale=max(y_norm, dual_floor),
+        )
+
+    def _rescale_duals(self, factor: float) -> None:
+        self.u *= factor
+
+    def global_value(self) -> np.ndarray:
+        return self.X.sum(axis=0)
+
+    def global_objective(self) -> float:
+        return self.objective.value(self.X.sum(axis=0), self.data)
+
+
+class GeneralConsensusState(FormState):
+    """General-form consensus ADMM (Boyd et al. 2011, sec. 7.2), rho per entry via ``rho_scale``.
+
+    Plain consensus is the special case where every actor owns all ``m`` entries.
+    """
+
+    def __init__(self, specs: Sequence[ParticipantSpec], objective: GlobalObjective,
+                 data: TargetData | None, settings: ADMMSettings, *, full: bool) -> None:
+        super().__init__(specs, objective, data, settings)
+        keys: dict[Hashable, int] = {}
+        gidx: list[int] = []
+        scale: list[np.ndarray] = []
+        if full:
+            m = _equal_sizes(self.specs, None if data is None else data.dimension, "consensus")
+        for spec in self.specs:
+            vars_ = spec.variables or (None,) * len(spec.sizes)
+            scales = spec.rho_scale or (None,) * len(spec.sizes)
+            for name, size, v, sc in zip(spec.names, spec.sizes, vars_, scales):
+                if full:
+                    v = tuple(range(m))
+                elif v is None:
+                    raise ValueError(
+                        f"actor {name!r} declares no global variables: general-form consensus "
+                        "needs each actor's `variables` (one name per output entry)")
+                if len(v) != size:
+                    raise ValueError(f"actor {name!r} names {len(v)} variables for {size} outputs")
+                if len(set(v)) != len(v):
+                    raise ValueError(f"actor {name!r} names a global variable twice")
+                for key in v:
+                    gidx.append(keys.setdefault(key, len(keys)))
+                if sc is None:
+                    scale.append(np.ones(size))
+                else:
+                    sc = np.asarray(sc, dtype=float).ravel()
+                    if sc.shape != (size,) or not np.all(np.isfinite(sc)) or np.any(sc <= 0):
+                        raise ValueError(f"actor {name!r}: rho_scale must be {size} positive "
+                                         "finite numbers")
+                    scale.append(sc)
+        self.keys = list(keys)
+        self.gidx = np.asarray(gidx, dtype=int)
+        self.scale = np.concatenate(scale)
+        self.G = len(self.keys)
+        objective.check_data(data, self.G)
+        self.weight = np.bincount(self.gidx, weights=self.scale, minlength=self.G)
+        self.owners = np.bincount(self.gidx, minlength=self.G)
+        self.z = np.zeros(self.G)
+        self.u = np.zeros(self.x.size)
+
+    def requests(self) -> list[LocalRequest]:
+        rho = self.rho * self.scale
+        target = self.z[self.gidx]
+        price = rho * self.u
+        return [LocalRequest(t, p, r) for t, p, r in zip(self._split(target), self._split(price),
+                                                         self._split(rho))]
+
+    def _update(self, x_new: np.ndarray) -> Residuals:
+        rho = self.rho * self.scale
+        z_old = self.z[self.gidx]
+        # Over-relaxation (Boyd et al. 2011, sec. 3.4.3); alpha = 1 is plain ADMM.
+        xhat = self.settings.alpha * x_new + (1.0 - self.settings.alpha) * z_old
+        w = np.bincount(self.gidx, weights=self.scale * (xhat + self.u),
+                        minlength=self.G) / self.weight
+        z_new = self.objective.prox(w, 1.0 / (self.rho * self.weight), self.data)
+        z_rep = z_new[self.gidx]
+        dz = z_rep - z_old
+        self.u = self.u + xhat - z_rep
+        self.x[:] = x_new
+        self.z = z_new
+        root = np.sqrt(self.x.size)
+        x_norm = float(np.linalg.norm(x_new))
+        z_norm = float(np.linalg.norm(z_rep))
+        y_norm = float(np.linalg.norm(rho * self.u))
+        return Residuals(
+            primal=float(np.linalg.norm(x_new - z_rep)),
+            dual=float(np.linalg.norm(rho * dz)),
+            eps_primal=root * self.settings.abs_tol + self.settings.rel_tol * max(x_norm, z_norm),
+            eps_dual=root * self.settings.abs_tol + self.settings.rel_tol * y_norm,
+            primal_scale=max(x_norm, z_norm),
+            dual_scale=y_norm,
+        )
+
+    def _rescale_duals(self, factor: float) -> None:
+        self.u *= factor
+
+    def global_value(self) -> np.ndarray:
+        return self.z.copy()
+
+    def global_objective(self) -> float:
+        return self.objective.value(self.z, self.data)
+
+    def prices(self) -> np.ndarray:
+        """Unscaled duals ``y = rho * u`` per actor entry (the prices each actor perceives)."""
+        return self.rho * self.scale * self.u

@@ -1,0 +1,114 @@
+"""Global objectives ``g`` of the coordinator's z-update, given by their proximal operators.
+
+Every objective acts on a vector ``s`` of the global coupling quantity (the aggregate output in the
+sharing form, the agreed value in the consensus forms) and offers
+``prox(w, t) = argmin_s g(s) + sum_k (s_k - w_k)**2 / (2 t_k)`` in closed form, so the z-update
+costs a few vector operations whatever the number of actors.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import numpy as np
+
+from distributed_resource_optimization.admm.validation import as_finite_vector
+
+
+class GlobalObjective(ABC):
+    """A convex, separable objective ``g(s)`` with a closed-form proximal operator."""
+
+    @abstractmethod
+    def prox(self, w: np.ndarray, t: np.ndarray | float, data: TargetData | None) -> np.ndarray:
+        """``argmin_s g(s) + ||s - w||^2 / (2 t)`` (``t`` > 0, scalar or per component)."""
+
+    @abstractmethod
+    def value(self, s: np.ndarray, data: TargetData | None) -> float:
+        """``g(s)``."""
+
+    def dual_scale(self, data: TargetData | None) -> float:
+        """Typical size of the objective's (sub)gradient: a floor for residual balancing."""
+        return 0.0 if data is None else float(np.linalg.norm(data.priorities))
+
+    def check_data(self, data: TargetData | None, dimension: int) -> None:
+        """Raise ``ValueError`` if ``data`` does not fit a global vector of length ``dimension``."""
+        if data is not None and data.dimension != dimension:
+            raise ValueError(
+                f"target has length {data.dimension} but the actors' outputs have length {dimension}"
+            )
+
+
+class TargetData:
+    """Target vector and per-component priority weights of a target-distance objective.
+
+    ``target`` in the unit of the actors' outputs (e.g. kW); ``priorities`` are non-negative weights,
+    default ones.
+    """
+
+    def __init__(self, target: object, priorities: object = None) -> None:
+        self.target = as_finite_vector(target, "target")
+        if self.target.size == 0:
+            raise ValueError("target must not be empty")
+        if priorities is None:
+            self.priorities = np.ones_like(self.target)
+        else:
+            self.priorities = as_finite_vector(priorities, "priorities")
+            if self.priorities.shape != self.target.shape:
+                raise ValueError(
+                    f"priorities has length {self.priorities.size} but target has length "
+                    f"{self.target.size}"
+                )
+            if np.any(self.priorities < 0):
+                raise ValueError("priorities must be non-negative")
+
+    @property
+    def dimension(self) -> int:
+        return int(self.target.size)
+
+    def __repr__(self) -> str:
+        return f"TargetData(target={self.target.tolist()}, priorities={self.priorities.tolist()})"
+
+
+def _require(data: TargetData | None, who: str) -> TargetData:
+    if data is None:
+        raise ValueError(f"{who} needs problem data with a target (create_admm_sharing_data)")
+    return data
+
+
+class ADMMTargetDistanceObjective(GlobalObjective):
+    """Weighted L1 distance to the target: ``g(s) = sum_k w_k |s_k - target_k|``."""
+
+    def prox(self, w: np.ndarray, t: np.ndarray | float, data: TargetData | None) -> np.ndarray:
+        d = _require(data, "ADMMTargetDistanceObjective")
+        diff = w - d.target
+        return d.target + np.sign(diff) * np.maximum(np.abs(diff) - d.priorities * t, 0.0)
+
+    def value(self, s: np.ndarray, data: TargetData | None) -> float:
+        d = _require(data, "ADMMTargetDistanceObjective")
+        return float(d.priorities @ np.abs(s - d.target))
+
+
+class ADMMTargetDistanceSquaredObjective(GlobalObjective):
+    """Weighted squared distance to the target: ``g(s) = sum_k w_k (s_k - target_k)**2``."""
+
+    def prox(self, w: np.ndarray, t: np.ndarray | float, data: TargetData | None) -> np.ndarray:
+        d = _require(data, "ADMMTargetDistanceSquaredObjective")
+        a = 2.0 * d.priorities * t
+        return (a * d.target + w) / (a + 1.0)
+
+    def value(self, s: np.ndarray, data: TargetData | None) -> float:
+        d = _require(data, "ADMMTargetDistanceSquaredObjective")
+        return float(d.priorities @ (s - d.target) ** 2)
+
+
+class ZeroObjective(GlobalObjective):
+    """``g = 0``: pure agreement (consensus) or pure sharing without a global cost."""
+
+    def prox(self, w: np.ndarray, t: np.ndarray | float, data: TargetData | None) -> np.ndarray:
+        return np.array(w, dtype=float, copy=True)
+
+    def value(self, s: np.ndarray, data: TargetData | None) -> float:
+        return 0.0
+
+    def check_data(self, data: TargetData | None, dimension: int) -> None:
+        return None

@@ -1,0 +1,47 @@
+"""Typed results of an ADMM run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+import numpy as np
+
+
+class ADMMStatus(str, Enum):
+    """How a run ended."""
+
+    CONVERGED = "converged"
+    MAX_ITERATIONS = "max_iterations"
+
+
+@dataclass
+class ADMMResult:
+    """Outcome of a coordinated optimisation.
+
+    ``x`` maps each actor's name to its final output vector; ``z`` is the global variable (the
+    aggregate output for sharing, the agreed values for consensus forms); residual histories hold
+    one entry per iteration; ``objective`` is ``sum_i f_i(x_i) + g`` at the final outputs when every
+    actor can evaluate its local cost, else ``None``; ``wall_time_s`` in seconds.
+    """
+
+    status: ADMMStatus
+    iterations: int
+    x: dict[str, np.ndarray]
+    z: np.ndarray
+    objective: float | None
+    primal_residuals: np.ndarray
+    dual_residuals: np.ndarray
+    eps_primal: np.ndarray
+    eps_dual: np.ndarray
+    rho_history: np.ndarray
+    wall_time_s: float
+
+    @property
+    def converged(self) -> bool:
+        return self.status is ADMMStatus.CONVERGED
+
+    def __repr__(self) -> str:
+        obj = "n/a" if self.objective is None else f"{self.objective:.6g}"
+        return (f"ADMMResult(status={self.status.value}, iterations={self.iterations}, "
+                f"objective={obj}, actors={len(self.x)}, wall_time_s={self.wall_time_s:.3g})")

@@ -1,0 +1,56 @@
+"""Input checks shared by all layers: clear errors naming the parameter, before any work starts."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+
+def as_finite_vector(value: object, name: str, *, allow_scalar: bool = False) -> np.ndarray:
+    """Return ``value`` as a 1-D float array, or raise naming ``name`` (TypeError/ValueError)."""
+    if isinstance(value, (str, bytes)):
+        raise TypeError(f"{name} must be a sequence of numbers, got {type(value).__name__}")
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be a sequence of numbers ({exc})") from None
+    if arr.ndim == 0 and allow_scalar:
+        arr = arr.reshape(1)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional, got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return arr
+
+
+def as_finite_scalar(value: object, name: str) -> float:
+    """Return ``value`` as a finite float, or raise naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    v = float(value)
+    if not np.isfinite(v):
+        raise ValueError(f"{name} must be finite, got {v}")
+    return v
+
+
+def positive_scalar(value: object, name: str) -> float:
+    v = as_finite_scalar(value, name)
+    if v <= 0:
+        raise ValueError(f"{name} must be positive, got {v}")
+    return v
+
+
+def non_negative_scalar(value: object, name: str) -> float:
+    v = as_finite_scalar(value, name)
+    if v < 0:
+        raise ValueError(f"{name} must be non-negative, got {v}")
+    return v
+
+
+def positive_int(value: object, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer)):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
+    if int(value) < 1:
+        raise ValueError(f"{name} must be at least 1, got {value}")
+    return int(value)

@@ -1,0 +1,82 @@
+"""The tutorial's entry point: run a coordinated optimisation in one asyncio process."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from distributed_resource_optimization.admm.coordinator import ADMMGenericCoordinator, ADMMStart
+from distributed_resource_optimization.admm.results import ADMMResult
+from distributed_resource_optimization.local.base import LocalModel, make_blocks
+from distributed_resource_optimization.runtime.agents import CoordinatorAgent, ParticipantAgent
+from distributed_resource_optimization.runtime.carrier import AsyncioCarrier, Carrier
+
+
+def check_actors(actors: Sequence[LocalModel]) -> list[LocalModel]:
+    """Validate the actor list and give unnamed actors the name ``actor_<position>``."""
+    if isinstance(actors, LocalModel) or not isinstance(actors, Sequence):
+        raise TypeError("actors must be a list of local models (e.g. flex actors)")
+    actors = list(actors)
+    if not actors:
+        raise ValueError("actors must not be empty")
+    ids: set[int] = set()
+    for i, a in enumerate(actors):
+        if not isinstance(a, LocalModel):
+            raise TypeError(f"actors[{i}] is a {type(a).__name__}, not a local model")
+        if id(a) in ids:
+            raise ValueError(f"actors[{i}] appears more than once in actors (duplicate actor)")
+        ids.add(id(a))
+    names: set[str] = set()
+    for i, a in enumerate(actors):
+        if a.name is None:
+            a.name = f"actor_{i}"
+        if a.name in names:
+            raise ValueError(f"actors must have unique names; {a.name!r} appears twice")
+        names.add(a.name)
+    return actors
+
+
+async def start_coordinated_optimization(
+    actors: Sequence[LocalModel],
+    coordinator: ADMMGenericCoordinator,
+    start: ADMMStart,
+    *,
+    carrier: Carrier | None = None,
+    vectorize: bool = True,
+    progress: Callable[[Any], None] | None = None,
+) -> ADMMResult:
+    """Run ADMM between ``actors`` and ``coordinator`` and return the result.
+
+    Every actor becomes a participant agent on ``carrier`` (default: in-process asyncio); flex
+    actors of equal output length are solved as one vectorised fleet unless ``vectorize=False``.
+    Afterwards each actor's ``x`` holds its output. ``progress`` is called with the coordinator
+    state after every iteration.
+    """
+    if not isinstance(coordinator, ADMMGenericCoordinator):
+        raise TypeError(f"coordinator must be an ADMMGenericCoordinator, got "
+                        f"{type(coordinator).__name__}")
+    if not isinstance(start, ADMMStart):
+        raise TypeError(f"start must come from create_admm_start, got {type(start).__name__}")
+    actors = check_actors(actors)
+    blocks = make_blocks(actors, vectorize=vectorize)
+    carrier = carrier or AsyncioCarrier()
+    agents = [ParticipantAgent(f"participant_{i}", b, carrier,
+                               idle_timeout=max(600.0, coordinator.reply_timeout))
+              for i, b in enumerate(blocks)]
+    coord = CoordinatorAgent("coordinator", coordinator, [a.address for a in agents], carrier,
+                             progress=progress)
+    tasks = [asyncio.ensure_future(a.serve()) for a in agents]
+    try:
+        return await coord.run(start.data)
+    finally:
+        for t in tasks:
+            if not t.done():
+                t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def run_coordinated_optimization(actors: Sequence[LocalModel], coordinator: ADMMGenericCoordinator,
+                                 start: ADMMStart, **kwargs: Any) -> ADMMResult:
+    """Synchronous wrapper of :func:`start_coordinated_optimization` (outside a running loop)."""
+    return asyncio.run(start_coordinated_optimization(actors, coordinator, start, **kwargs))

@@ -1,0 +1,174 @@
+"""Local models: what each actor optimises privately, and how actors are grouped for solving.
+
+A local model answers one question per ADMM iteration, the proximal step
+
+    x = argmin_x f(x) + price' (x - target) + (rho/2) ||x - target||^2
+      = argmin_x f(x) + (rho/2) ||x - v||^2,    v = target - price / rho,
+
+where ``rho`` is a scalar or one value per entry. Subclasses implement :meth:`LocalModel.solve`
+for ``v`` and ``rho``; the engine never rebuilds a model between iterations.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Hashable, Sequence
+
+import numpy as np
+
+
+class LocalModelError(RuntimeError):
+    """A local model failed (infeasible, solver failure); the message names the actor."""
+
+
+class LocalModel(ABC):
+    """Base class of an actor's private model; subclass it for a custom local model.
+
+    Attributes: ``name`` (unique among the actors of a run; assigned ``actor_<i>`` if ``None``),
+    ``x`` (latest output, numpy array), ``variables`` (names of the global variables of each entry,
+    general-form consensus only) and ``rho_scale`` (optional per-entry scaling of rho).
+    """
+
+    name: str | None = None
+    variables: tuple[Hashable, ...] | None = None
+    rho_scale: np.ndarray | None = None
+
+    def __init__(self, size: int, name: str | None = None,
+                 variables: Sequence[Hashable] | None = None,
+                 rho_scale: Sequence[float] | np.ndarray | None = None) -> None:
+        if int(size) < 1:
+            raise ValueError(f"size must be at least 1, got {size}")
+        self._size = int(size)
+        self.name = name
+        self.x = np.zeros(self._size)
+        if variables is not None:
+            variables = tuple(variables)
+            if len(variables) != self._size:
+                raise ValueError(f"variables names {len(variables)} entries, expected {self._size}")
+        self.variables = variables
+        if rho_scale is not None:
+            rho_scale = np.asarray(rho_scale, dtype=float)
+            if rho_scale.shape != (self._size,) or not np.all(np.isfinite(rho_scale)) \
+                    or np.any(rho_scale <= 0):
+                raise ValueError(f"rho_scale must be {self._size} positive finite numbers")
+        self.rho_scale = rho_scale
+
+    @property
+    def size(self) -> int:
+        """Length of the output vector ``x``."""
+        return self._size
+
+    @abstractmethod
+    def solve(self, v: np.ndarray, rho: float | np.ndarray) -> np.ndarray:
+        """Return ``argmin_x f(x) + (rho/2) ||x - v||^2`` (``rho`` scalar or per entry)."""
+
+    def objective(self, x: np.ndarray) -> float | None:
+        """Local cost ``f(x)`` without constraints, or ``None`` if the model does not say."""
+        return None
+
+    def prepare(self) -> None:  # noqa: B027  (optional hook, most models need no setup)
+        """Called once before the first iteration: set up solvers, check feasibility."""
+
+    @property
+    def label(self) -> str:
+        return self.name if self.name is not None else f"<unnamed {type(self).__name__}>"
+
+
+class LocalBlock(ABC):
+    """One participant of a run: a single model, or a vectorised fleet of models of one kind.
+
+    Inputs and outputs are flat over the block's models in order.
+    """
+
+    def __init__(self, models: Sequence[LocalModel]) -> None:
+        self.models = list(models)
+        self.sizes = [m.size for m in self.models]
+        self.offsets = np.concatenate([[0], np.cumsum(self.sizes)]).astype(int)
+
+    @property
+    def size(self) -> int:
+        return int(self.offsets[-1])
+
+    @abstractmethod
+    def solve(self, v: np.ndarray, rho: float | np.ndarray) -> np.ndarray:
+        """Proximal step for all models of the block (flat ``v``, scalar or flat ``rho``)."""
+
+    def describe(self) -> dict[str, object]:
+        """Names, output sizes, global variables and rho scaling of the block's actors."""
+        return {
+            "names": tuple(m.label for m in self.models),
+            "sizes": tuple(self.sizes),
+            "variables": None if all(m.variables is None for m in self.models)
+            else tuple(m.variables for m in self.models),
+            "rho_scale": None if all(m.rho_scale is None for m in self.models)
+            else tuple(m.rho_scale for m in self.models),
+        }
+
+    def prepare(self) -> None:
+        for m in self.models:
+            try:
+                m.prepare()
+            except LocalModelError:
+                raise
+            except Exception as exc:  # the actor's name is what users need to find the culprit
+                raise LocalModelError(f"actor {m.label!r}: setup failed: {exc}") from exc
+
+    def assign(self, x: np.ndarray) -> None:
+        """Store the final outputs in each model's ``x``."""
+        for m, a, b in zip(self.models, self.offsets[:-1], self.offsets[1:]):
+            m.x = np.array(x[a:b], dtype=float)
+
+    def objective(self, x: np.ndarray) -> float | None:
+        total = 0.0
+        for m, a, b in zip(self.models, self.offsets[:-1], self.offsets[1:]):
+            f = m.objective(x[a:b])
+            if f is None:
+                return None
+            total += f
+        return total
+
+
+class SingleModelBlock(LocalBlock):
+    """A block of one model."""
+
+    def __init__(self, model: LocalModel) -> None:
+        super().__init__([model])
+
+    def solve(self, v: np.ndarray, rho: float | np.ndarray) -> np.ndarray:
+        model = self.models[0]
+        try:
+            x = np.asarray(model.solve(v, rho), dtype=float).ravel()
+        except LocalModelError:
+            raise
+        except Exception as exc:
+            raise LocalModelError(f"actor {model.label!r}: local solve failed: {exc}") from exc
+        if x.shape != (model.size,):
+            raise LocalModelError(f"actor {model.label!r} returned {x.size} values, expected "
+                                  f"{model.size}")
+        return x
+
+
+def make_blocks(models: Sequence[LocalModel], vectorize: bool = True) -> list[LocalBlock]:
+    """Group models into participants: models of a vectorisable kind share one block.
+
+    Vectorising changes nothing in the mathematics, only how many local solves are batched into
+    one array operation (and so how many messages a run exchanges in one process).
+    """
+    from distributed_resource_optimization.local.flex import ADMMFlexActor, FlexFleetBlock
+
+    blocks: list[LocalBlock] = []
+    fleets: dict[int, list[ADMMFlexActor]] = {}
+    fleet_pos: dict[int, int] = {}
+    for m in models:
+        if vectorize and type(m) is ADMMFlexActor:
+            key = m.size
+            if key not in fleets:
+                fleets[key] = []
+                fleet_pos[key] = len(blocks)
+                blocks.append(None)  # type: ignore[arg-type]  # the fleet takes its first member's place
+            fleets[key].append(m)
+        else:
+            blocks.append(SingleModelBlock(m))
+    for key, members in fleets.items():
+        blocks[fleet_pos[key]] = FlexFleetBlock(members)
+    return blocks

@@ -1,0 +1,179 @@
+"""Convex QP local models: given as sparse matrices (OSQP) or as a cvxpy problem (Parameters).
+
+Both are set up once. Per iteration only the linear term ``q - rho * v`` (and, when rho changes,
+the diagonal of the quadratic term) is updated, and the solver warm-starts from the last solution.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from distributed_resource_optimization.admm.validation import as_finite_vector
+from distributed_resource_optimization.local.base import LocalModel, LocalModelError
+
+
+def _rho_vector(rho: float | np.ndarray, n: int) -> np.ndarray:
+    return np.broadcast_to(np.asarray(rho, dtype=float), (n,)).copy()
+
+
+class QPLocalModel(LocalModel):
+    """``f(x) = 1/2 x' P x + q' x`` subject to ``l <= A x <= u`` (OSQP, set up once).
+
+    ``P`` (n x n, positive semidefinite, may be ``None`` for an LP), ``q`` (n), ``A`` (k x n) with
+    bounds ``l``/``u`` (k; use ``-inf``/``inf`` for one-sided rows). ``eps`` is the OSQP tolerance.
+    """
+
+    def __init__(self, q: Sequence[float], P: Any = None, A: Any = None,
+                 l: Sequence[float] | None = None, u: Sequence[float] | None = None,  # noqa: E741
+                 *, name: str | None = None, variables: Sequence[Hashable] | None = None,
+                 rho_scale: Sequence[float] | None = None, eps: float = 1e-9) -> None:
+        q_arr = as_finite_vector(q, "q")
+        n = q_arr.size
+        if n == 0:
+            raise ValueError("q must not be empty")
+        super().__init__(n, name=name, variables=variables, rho_scale=rho_scale)
+        self.q = q_arr
+        self.P = sp.csc_matrix((n, n)) if P is None else sp.csc_matrix(P, dtype=float)
+        if self.P.shape != (n, n):
+            raise ValueError(f"P has shape {self.P.shape}, expected ({n}, {n}) to match q")
+        if not np.all(np.isfinite(self.P.data)):
+            raise ValueError("P contains NaN or infinite values")
+        if A is None:
+            self.A = sp.csc_matrix((0, n))
+            self.l = np.zeros(0)
+            self.u = np.zeros(0)
+        else:
+            self.A = sp.csc_matrix(A, dtype=float)
+            k = self.A.shape[0]
+            if self.A.shape[1] != n:
+                raise ValueError(f"A has {self.A.shape[1]} columns, expected {n} to match q")
+            if not np.all(np.isfinite(self.A.data)):
+                raise ValueError("A contains NaN or infinite values")
+            self.l = np.full(k, -np.inf) if l is None else np.asarray(l, dtype=float).ravel()
+            self.u = np.full(k, np.inf) if u is None else np.asarray(u, dtype=float).ravel()
+            for label, b in (("l", self.l), ("u", self.u)):
+                if b.shape != (k,):
+                    raise ValueError(f"{label} has length {b.size}, expected {k} (rows of A)")
+                if np.any(np.isnan(b)):
+                    raise ValueError(f"{label} contains NaN")
+            if np.any(self.l > self.u):
+                raise ValueError("l must not exceed u in any row")
+        self.eps = float(eps)
+        self._solver: Any = None
+        self._rho: np.ndarray | None = None
+
+    def prepare(self) -> None:
+        import osqp
+
+        n = self.size
+        # Upper triangle of P plus an explicit diagonal, so later rho changes keep the sparsity
+        # pattern OSQP factorised once.
+        P_up = sp.triu(self.P + sp.eye(n, format="csc"), format="csc")
+        P_up.sort_indices()
+        diag_pos = np.empty(n, dtype=int)
+        for j in range(n):
+            rows = P_up.indices[P_up.indptr[j]:P_up.indptr[j + 1]]
+            diag_pos[j] = P_up.indptr[j] + int(np.flatnonzero(rows == j)[0])
+        self._P_base = P_up.data.copy()
+        self._P_base[diag_pos] -= 1.0
+        self._diag_pos = diag_pos
+        self._P_pattern = P_up
+        self._solver = osqp.OSQP()
+        data = self._P_base.copy()
+        data[diag_pos] += 1.0
+        P_up.data = data
+        self._rho = np.ones(n)
+        self._solver.setup(P_up, self.q.copy(), self.A, self.l, self.u, verbose=False,
+                           eps_abs=self.eps, eps_rel=self.eps, polishing=True, max_iter=200000,
+                           warm_starting=True)
+        # A first solve finds an infeasible model before any ADMM iteration runs.
+        self._run(np.zeros(n))
+
+    def _run(self, q: np.ndarray) -> np.ndarray:
+        self._solver.update(q=q)
+        res = self._solver.solve(raise_error=False)
+        status = res.info.status
+        if "infeasible" in status:
+            raise LocalModelError(f"actor {self.label!r}: local model is infeasible ({status})")
+        if status not in ("solved", "solved inaccurate"):
+            raise LocalModelError(f"actor {self.label!r}: local QP not solved ({status})")
+        return np.asarray(res.x, dtype=float)
+
+    def solve(self, v: np.ndarray, rho: float | np.ndarray) -> np.ndarray:
+        if self._solver is None:
+            self.prepare()
+        r = _rho_vector(rho, self.size)
+        if self._rho is None or not np.array_equal(r, self._rho):
+            data = self._P_base.copy()
+            data[self._diag_pos] += r
+            self._solver.update(Px=data)
+            self._rho = r
+        return self._run(self.q - r * np.asarray(v, dtype=float))
+
+    def objective(self, x: np.ndarray) -> float:
+        return float(0.5 * x @ (self.P @ x) + self.q @ x)
+
+
+class CvxpyLocalModel(LocalModel):
+    """A local model written in cvxpy: variable ``x``, convex ``objective`` and ``constraints``.
+
+    The engine adds ``(rho/2)||x - v||^2`` through cvxpy Parameters (DPP), so the problem is
+    compiled once and re-solved with new parameter values each iteration. ``solver`` is any cvxpy
+    QP solver name (default Clarabel).
+    """
+
+    def __init__(self, x: Any, objective: Any = None, constraints: Sequence[Any] = (),
+                 *, name: str | None = None, variables: Sequence[Hashable] | None = None,
+                 rho_scale: Sequence[float] | None = None, solver: str = "CLARABEL") -> None:
+        import cvxpy as cp
+
+        if not isinstance(x, cp.Variable):
+            raise TypeError(f"x must be a cvxpy Variable, got {type(x).__name__}")
+        if x.ndim > 1:
+            raise ValueError("x must be a one-dimensional cvxpy Variable")
+        super().__init__(x.size, name=name, variables=variables, rho_scale=rho_scale)
+        self.var = x
+        self.cost = cp.Constant(0.0) if objective is None else objective
+        self.constraints = list(constraints)
+        self._sqrt_rho = cp.Parameter(x.size, nonneg=True, value=np.ones(x.size))
+        self._w = cp.Parameter(x.size, value=np.zeros(x.size))
+        prox = 0.5 * cp.sum_squares(cp.multiply(self._sqrt_rho, x) - self._w)
+        self.problem = cp.Problem(cp.Minimize(self.cost + prox), self.constraints)
+        if not self.problem.is_dcp(dpp=True):
+            raise ValueError(f"actor {self.label!r}: the cvxpy local model is not convex (DCP) "
+                             "or uses parameters in a non-DPP way")
+        self.solver = solver
+        self._prepared = False
+
+    def prepare(self) -> None:
+        self._solve_with(np.ones(self.size), np.zeros(self.size))
+        self._prepared = True
+
+    def _solve_with(self, rho: np.ndarray, v: np.ndarray) -> np.ndarray:
+        import cvxpy as cp
+
+        sr = np.sqrt(rho)
+        self._sqrt_rho.value = sr
+        self._w.value = sr * v
+        try:
+            self.problem.solve(solver=self.solver, warm_start=True)
+        except cp.error.SolverError as exc:
+            raise LocalModelError(f"actor {self.label!r}: solver failed ({exc})") from exc
+        status = self.problem.status
+        if status in (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE):
+            raise LocalModelError(f"actor {self.label!r}: local model is infeasible")
+        if status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE):
+            raise LocalModelError(f"actor {self.label!r}: local model not solved ({status})")
+        return np.asarray(self.var.value, dtype=float).ravel()
+
+    def solve(self, v: np.ndarray, rho: float | np.ndarray) -> np.ndarray:
+        return self._solve_with(_rho_vector(rho, self.size), np.asarray(v, dtype=float))
+
+    def objective(self, x: np.ndarray) -> float:
+        self.var.value = np.asarray(x, dtype=float).reshape(self.var.shape)
+        value = self.cost.value
+        return float(value) if value is not None else 0.0
