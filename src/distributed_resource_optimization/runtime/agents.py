@@ -133,12 +133,19 @@ class CoordinatorAgent:
         deadline = time.monotonic() + self.timeout
         while pending:
             remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            try:
+                if remaining <= 0:
+                    raise CoordinationTimeoutError
+                sender, msg = await self.mailbox.receive(remaining)
+                # In one process a blocking local solve holds the loop past the deadline and its
+                # reply is then already queued: it is still late.
+                if time.monotonic() > deadline:
+                    raise CoordinationTimeoutError
+            except CoordinationTimeoutError:
+                where = "" if iteration is None else f" (iteration {iteration})"
                 raise CoordinationTimeoutError(
                     f"{self.address}: no reply from {', '.join(sorted(pending))} within "
-                    f"{self.timeout:g} s" + ("" if iteration is None else f" (iteration {iteration})"))
-            who = ", ".join(sorted(pending)) if len(pending) <= 3 else f"{len(pending)} participants"
-            sender, msg = await self.mailbox.receive(remaining, who)
+                    f"{self.timeout:g} s{where}") from None
             if not isinstance(msg, kind) or msg.session != session or sender not in pending:
                 continue  # a late reply of an earlier round or run: not ours to use
             if iteration is not None and msg.iteration != iteration:
