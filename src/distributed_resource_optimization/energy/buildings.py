@@ -882,7 +882,7 @@ def _sample_schedules(data: dict[str, _Table], gain_type: str, constraint_type: 
             raise DataFileError(table.path, "time_period listed twice for this type",
                                 row=int(rows["_row"].to_numpy()[order][duplicate[0] + 1]),
                                 column="time_period")
-        step_minutes = (timesteps.dayofweek * 1440 + timesteps.hour * 60
+        step_minutes = (timesteps.day_of_week * 1440 + timesteps.hour * 60
                         + timesteps.minute).to_numpy()
         # Before the first listed period of the week the last period of the week still holds.
         position = np.searchsorted(minutes, step_minutes, side="right") - 1
