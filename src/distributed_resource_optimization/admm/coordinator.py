@@ -87,11 +87,13 @@ class ADMMGeneralConsensusGlobalActor(GlobalActor):
 class ADMMGenericCoordinator:
     """ADMM coordinator: global actor plus algorithm settings.
 
-    ``rho`` is the initial penalty (> 0, in 1/(unit of cost per unit of output squared)); with
-    ``adaptive_rho`` (default) it is rebalanced from the residuals so users need not tune it.
+    ``rho`` is the initial penalty (> 0, in cost per (unit of output)^2); with ``adaptive_rho``
+    (default) it is rebalanced from the residuals so users need not tune it, and ``acceleration``
+    (default) applies safeguarded Anderson acceleration to the iteration. Finer settings of the
+    rho adaptation live in ``coordinator.settings`` (:class:`ADMMSettings`).
     Stops when primal and dual residuals are below ``abs_tol``/``rel_tol`` thresholds (Boyd et al.
     2011, sec. 3.3) or after ``max_iters`` iterations. ``alpha`` in (0, 2) is the over-relaxation
-    factor (1 = plain ADMM; the default 1.6 typically halves the iterations). ``reply_timeout``
+    factor (1 = plain ADMM). ``reply_timeout``
     (s) bounds every wait for an actor's reply.
     """
 
@@ -104,6 +106,7 @@ class ADMMGenericCoordinator:
         rel_tol: float = 1e-6,
         *,
         adaptive_rho: bool = True,
+        acceleration: bool = True,
         alpha: float = 1.6,
         reply_timeout: float = 60.0,
     ) -> None:
@@ -119,6 +122,7 @@ class ADMMGenericCoordinator:
             abs_tol=non_negative_scalar(abs_tol, "abs_tol"),
             rel_tol=non_negative_scalar(rel_tol, "rel_tol"),
             adaptive_rho=bool(adaptive_rho),
+            acceleration=bool(acceleration),
             alpha=positive_scalar(alpha, "alpha"),
         )
         if not 0.0 < self.settings.alpha < 2.0:

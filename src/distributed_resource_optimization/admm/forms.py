@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from distributed_resource_optimization.admm.acceleration import AndersonAccelerator
 from distributed_resource_optimization.admm.objectives import GlobalObjective, TargetData
 from distributed_resource_optimization.admm.results import ADMMResult, ADMMStatus
 
@@ -73,6 +74,8 @@ class ADMMSettings:
     adapt_interval: int = 20
     adapt_max_factor: float = 10.0
     adapt_max_updates: int = 10
+    acceleration: bool = True
+    anderson_memory: int = 5
     rho_min: float = 1e-8
     rho_max: float = 1e8
 
@@ -124,6 +127,10 @@ class FormState(ABC):
         self.actor_sizes = [n for s in self.specs for n in s.sizes]
         self.actor_offsets = np.concatenate([[0], np.cumsum(self.actor_sizes)]).astype(int)
         self.x = np.zeros(int(self.offsets[-1]))
+        self.accelerator = (AndersonAccelerator(settings.anderson_memory)
+                            if settings.acceleration else None)
+        self._best_score = np.inf
+        self._best: tuple[np.ndarray, np.ndarray] | None = None
 
     def _split(self, flat: np.ndarray) -> list[np.ndarray]:
         return [flat[self.offsets[p]:self.offsets[p + 1]] for p in range(len(self.specs))]
@@ -154,6 +161,14 @@ class FormState(ABC):
         """Multiply the scaled duals by ``factor`` (rho changed, unscaled prices stay)."""
 
     @abstractmethod
+    def _get_state(self) -> np.ndarray:
+        """The fixed-point state the next requests are computed from, as one vector."""
+
+    @abstractmethod
+    def _set_state(self, w: np.ndarray) -> None:
+        """Replace the fixed-point state (acceleration)."""
+
+    @abstractmethod
     def global_value(self) -> np.ndarray:
         """The global variable: aggregate (sharing) or agreed values (consensus forms)."""
 
@@ -169,6 +184,7 @@ class FormState(ABC):
             actor = int(np.searchsorted(self.actor_offsets, bad, side="right") - 1)
             raise FloatingPointError(f"actor {self.names[actor]!r} returned a non-finite output")
         self.iteration += 1
+        w_in = self._get_state()
         res = self._update(x_new)
         h = self.history
         h.primal.append(res.primal)
@@ -179,10 +195,25 @@ class FormState(ABC):
         if res.converged:
             self.status = ADMMStatus.CONVERGED
             return True
+        score = max(res.primal / max(res.eps_primal, _TINY), res.dual / max(res.eps_dual, _TINY))
+        if score < self._best_score:
+            self._best_score = score
+            self._best = (x_new.copy(), self._get_state())
         if self.iteration >= self.settings.max_iters:
+            # Out of iterations: hand back the iterate closest to the stopping rule, not whichever
+            # (possibly extrapolated) point happened to come last.
             self.status = ADMMStatus.MAX_ITERATIONS
+            x_best, w_best = self._best
+            self.x[:] = x_best
+            self._set_state(w_best)
             return True
+        rho_before = self.rho
         self._adapt_rho(res)
+        if self.accelerator is not None:
+            if self.rho != rho_before:
+                self.accelerator.reset()  # a new rho is a new fixed-point map
+            else:
+                self._set_state(self.accelerator.next_point(w_in, self._get_state()))
         return False
 
     def _adapt_rho(self, res: Residuals) -> None:
@@ -228,7 +259,12 @@ class FormState(ABC):
             eps_dual=np.array(self.history.eps_dual),
             rho_history=np.array(self.history.rho),
             wall_time_s=wall_time_s,
+            z_labels=self.global_labels(),
         )
+
+    def global_labels(self) -> list | None:
+        """Names of the entries of :meth:`global_value`, where the form has them."""
+        return None
 
 
 def _equal_sizes(specs: Sequence[ParticipantSpec], dimension: int | None, form: str) -> int:
@@ -243,43 +279,46 @@ def _equal_sizes(specs: Sequence[ParticipantSpec], dimension: int | None, form: 
 
 
 class SharingState(FormState):
-    """Sharing ADMM (Boyd et al. 2011, sec. 7.3) in scaled form with a single dual ``u``."""
+    """Sharing ADMM (Boyd et al. 2011, sec. 7.3) in scaled form with a single dual ``u``.
+
+    The per-actor copies ``z_i`` of the reformulation ``min sum f_i(x_i) + g(sum z_i)``,
+    ``x_i = z_i`` are kept explicitly, so over-relaxation follows sec. 3.4.3 exactly.
+    """
 
     def __init__(self, specs: Sequence[ParticipantSpec], objective: GlobalObjective,
                  data: TargetData | None, settings: ADMMSettings) -> None:
         super().__init__(specs, objective, data, settings)
         self.m = _equal_sizes(self.specs, None if data is None else data.dimension, "sharing")
+        for spec in self.specs:
+            if spec.variables is not None or spec.rho_scale is not None:
+                raise ValueError(f"actor {spec.names[0]!r}: the sharing form takes neither "
+                                 "`variables` nor `rho_scale` (use general-form consensus)")
         self.n_actors = len(self.names)
         objective.check_data(data, self.m)
         self.X = self.x.reshape(self.n_actors, self.m)
-        self.zbar = np.zeros(self.m)
+        self.Z = np.zeros((self.n_actors, self.m))
         self.u = np.zeros(self.m)
 
-    def _z_actors(self, X: np.ndarray, zbar: np.ndarray) -> np.ndarray:
-        # Each actor's implicit copy z_i = x_i - xbar + zbar of the sharing reformulation.
-        return X - X.mean(axis=0) + zbar
-
     def requests(self) -> list[LocalRequest]:
-        target = self._z_actors(self.X, self.zbar).ravel()
         price = np.tile(self.rho * self.u, self.n_actors)
-        return [LocalRequest(t, p, self.rho) for t, p in zip(self._split(target),
+        return [LocalRequest(t, p, self.rho) for t, p in zip(self._split(self.Z.ravel()),
                                                              self._split(price))]
 
     def _update(self, x_new: np.ndarray) -> Residuals:
-        N, m = self.n_actors, self.m
+        N, m, a = self.n_actors, self.m, self.settings.alpha
         X_new = x_new.reshape(N, m)
-        Z_old = self._z_actors(self.X, self.zbar)
-        xbar = X_new.mean(axis=0)
+        Z_old = self.Z
         # Over-relaxation (Boyd et al. 2011, sec. 3.4.3); alpha = 1 is plain ADMM.
-        xhat = self.settings.alpha * xbar + (1.0 - self.settings.alpha) * self.zbar
-        s = self.objective.prox(N * (xhat + self.u), N / self.rho, self.data)
+        Xhat = a * X_new + (1.0 - a) * Z_old
+        xhat_bar = Xhat.mean(axis=0)
+        # z-update: the aggregate s = N zbar minimises g(s) + rho/(2N) ||s - N (xhat_bar + u)||^2
+        s = self.objective.prox(N * (xhat_bar + self.u), N / self.rho, self.data)
         zbar = s / N
-        self.u = self.u + xhat - zbar
-        Z_new = X_new - xbar + zbar
+        self.Z = Xhat - xhat_bar + zbar
+        self.u = self.u + xhat_bar - zbar
         self.x[:] = x_new
-        self.zbar = zbar
-        # Primal residual on the aggregate (sum_i x_i - N zbar): the quantity the global objective
-        # sees, so the tolerance bounds the objective error whatever the number of actors.
+        # Primal residual on the aggregate (sum_i x_i - sum_i z_i): the quantity the global
+        # objective sees, so the tolerance bounds the objective error whatever the number of actors.
         agg = X_new.sum(axis=0)
         agg_norm = float(np.linalg.norm(agg))
         s_norm = float(np.linalg.norm(s))
@@ -289,7 +328,7 @@ class SharingState(FormState):
         dual_floor = self.objective.dual_scale(self.data) * np.sqrt(N)
         return Residuals(
             primal=float(np.linalg.norm(agg - s)),
-            dual=float(self.rho * np.linalg.norm(Z_new - Z_old)),
+            dual=float(self.rho * np.linalg.norm(self.Z - Z_old)),
             eps_primal=root_p * self.settings.abs_tol + self.settings.rel_tol * max(agg_norm, s_norm),
             eps_dual=root_d * self.settings.abs_tol + self.settings.rel_tol * y_norm,
             primal_scale=max(agg_norm, s_norm),
@@ -298,6 +337,13 @@ class SharingState(FormState):
 
     def _rescale_duals(self, factor: float) -> None:
         self.u *= factor
+
+    def _get_state(self) -> np.ndarray:
+        return np.concatenate([self.Z.ravel(), self.u])
+
+    def _set_state(self, w: np.ndarray) -> None:
+        self.Z = w[:self.Z.size].reshape(self.Z.shape).copy()
+        self.u = w[self.Z.size:].copy()
 
     def global_value(self) -> np.ndarray:
         return self.X.sum(axis=0)
@@ -315,6 +361,7 @@ class GeneralConsensusState(FormState):
     def __init__(self, specs: Sequence[ParticipantSpec], objective: GlobalObjective,
                  data: TargetData | None, settings: ADMMSettings, *, full: bool) -> None:
         super().__init__(specs, objective, data, settings)
+        self.full = full
         keys: dict[Hashable, int] = {}
         gidx: list[int] = []
         scale: list[np.ndarray] = []
@@ -325,6 +372,10 @@ class GeneralConsensusState(FormState):
             scales = spec.rho_scale or (None,) * len(spec.sizes)
             for name, size, v, sc in zip(spec.names, spec.sizes, vars_, scales):
                 if full:
+                    if v is not None:
+                        raise ValueError(f"actor {name!r} declares `variables`: consensus means "
+                                         "every actor holds all entries (use general-form "
+                                         "consensus for subsets)")
                     v = tuple(range(m))
                 elif v is None:
                     raise ValueError(
@@ -390,11 +441,21 @@ class GeneralConsensusState(FormState):
     def _rescale_duals(self, factor: float) -> None:
         self.u *= factor
 
+    def _get_state(self) -> np.ndarray:
+        return np.concatenate([self.z, self.u])
+
+    def _set_state(self, w: np.ndarray) -> None:
+        self.z = w[:self.G].copy()
+        self.u = w[self.G:].copy()
+
     def global_value(self) -> np.ndarray:
         return self.z.copy()
 
     def global_objective(self) -> float:
         return self.objective.value(self.z, self.data)
+
+    def global_labels(self) -> list | None:
+        return list(self.keys) if not self.full else None
 
     def prices(self) -> np.ndarray:
         """Unscaled duals ``y = rho * u`` per actor entry (the prices each actor perceives)."""

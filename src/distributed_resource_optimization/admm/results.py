@@ -20,7 +20,8 @@ class ADMMResult:
     """Outcome of a coordinated optimisation.
 
     ``x`` maps each actor's name to its final output vector; ``z`` is the global variable (the
-    aggregate output for sharing, the agreed values for consensus forms); residual histories hold
+    aggregate output for sharing, the agreed values for consensus forms; in general-form consensus
+    ``z_labels`` names its entries); residual histories hold
     one entry per iteration; ``objective`` is ``sum_i f_i(x_i) + g`` at the final outputs when every
     actor can evaluate its local cost, else ``None``; ``wall_time_s`` in seconds.
     """
@@ -36,6 +37,7 @@ class ADMMResult:
     eps_dual: np.ndarray
     rho_history: np.ndarray
     wall_time_s: float
+    z_labels: list | None = None
 
     @property
     def converged(self) -> bool:

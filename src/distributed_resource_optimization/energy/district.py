@@ -352,7 +352,9 @@ def solve_centralized(problem: CentralizedProblem) -> CentralizedResult:
     start = time.perf_counter()
     res = linprog(problem.c, A_ub=sp.diags(s_ub) @ problem.A_ub, b_ub=s_ub * problem.b_ub,
                   A_eq=sp.diags(s_eq) @ problem.A_eq, b_eq=s_eq * problem.b_eq,
-                  bounds=np.c_[problem.lb, problem.ub], method="highs")
+                  bounds=np.c_[problem.lb, problem.ub], method="highs",
+                  options={"primal_feasibility_tolerance": 1e-9,
+                           "dual_feasibility_tolerance": 1e-9})
     wall = time.perf_counter() - start
     if res.status != 0:
         raise RuntimeError(f"centralized problem ({problem.scenario}) not solved: {res.message}")

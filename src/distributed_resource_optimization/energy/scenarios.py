@@ -116,7 +116,7 @@ def _thermal_congestion(district: DistrictData) -> ScenarioLimits:
     """Flow of thermal branch "4" <= 0.7x its reference flow (peak-demand reference).
 
     The study's 0.2x nominal reference flow (9.68 m3/s -> 1.94 m3/s) is above the peak flow of the
-    building models (about 1.1 m3/s) and would be slack; 0.7x the flow at the peak binds over
+    building models (0.90 m3/s) and would be slack; 0.7x the flow at the peak binds over
     the occupied afternoon hours."""
     m = district.thermal_model
     e = _index(m.grid.line_names, THERMAL_BRANCH, "thermal branch")
@@ -144,7 +144,8 @@ def _thermal_head(district: DistrictData) -> ScenarioLimits:
 
 
 def _electric_congestion(district: DistrictData) -> ScenarioLimits:
-    """Apparent power of electric branch "4" (both ends) <= 0.9997x its reference value."""
+    """Apparent power of electric branch "4" (both ends) <= 0.9999x its reference value (the larger
+    end). Only the fans are flexible: 0.9995x is infeasible."""
     m = district.electric_model
     e = _index(m.grid.line_names, ELECTRIC_BRANCH, "electric branch")
     limit = m.branch_power_max_kva.copy()

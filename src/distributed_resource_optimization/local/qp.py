@@ -42,6 +42,8 @@ class QPLocalModel(LocalModel):
             raise ValueError(f"P has shape {self.P.shape}, expected ({n}, {n}) to match q")
         if not np.all(np.isfinite(self.P.data)):
             raise ValueError("P contains NaN or infinite values")
+        if abs(self.P - self.P.T).max() > 1e-12 * max(1.0, abs(self.P).max()):
+            raise ValueError("P must be symmetric")
         if A is None:
             self.A = sp.csc_matrix((0, n))
             self.l = np.zeros(0)
@@ -88,7 +90,7 @@ class QPLocalModel(LocalModel):
         P_up.data = data
         self._rho = np.ones(n)
         self._solver.setup(P_up, self.q.copy(), self.A, self.l, self.u, verbose=False,
-                           eps_abs=self.eps, eps_rel=self.eps, polishing=True, max_iter=200000,
+                           eps_abs=self.eps, eps_rel=self.eps, polishing=False, max_iter=200000,
                            warm_starting=True)
         # A first solve finds an infeasible model before any ADMM iteration runs.
         self._run(np.zeros(n))

@@ -17,7 +17,7 @@ import numpy as np
 from distributed_resource_optimization.admm.coordinator import ADMMGenericCoordinator
 from distributed_resource_optimization.admm.forms import ParticipantSpec
 from distributed_resource_optimization.admm.objectives import TargetData
-from distributed_resource_optimization.admm.results import ADMMResult
+from distributed_resource_optimization.admm.results import ADMMResult, ADMMStatus
 from distributed_resource_optimization.runtime.carrier import (
     Carrier,
     CoordinationError,
@@ -180,7 +180,7 @@ class CoordinatorAgent:
             if done:
                 break
         finals = [state.x[state.offsets[p]:state.offsets[p + 1]] for p in range(len(specs))]
-        await self._broadcast([FinishRequest(session, x, state.status is not None)
+        await self._broadcast([FinishRequest(session, x, state.status is ADMMStatus.CONVERGED)
                                for x in finals])
         done_replies = await self._gather(FinishReply, session)
         objs = [r.objective for r in done_replies]

@@ -1,0 +1,79 @@
+"""Figures of the market clearing (matplotlib, Agg backend selected when a figure is drawn).
+
+The functions read the long-format tables of :mod:`.results`, so the ADMM entities (added by the
+market clearing) appear as extra lines next to ``centralized`` without changes here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+#: Axis labels per quantity of the dispatch and price tables.
+DISPATCH_LABELS: dict[str, str] = {
+    "thermal_power": "Thermal power demand (kW)",
+    "active_power": "Active power demand (kW)",
+    "reactive_power": "Reactive power demand (kvar)",
+}
+PRICE_LABELS: dict[str, str] = {
+    "thermal_power": "Thermal power price (S$/kWh)",
+    "active_power": "Active power price (S$/kWh)",
+    "reactive_power": "Reactive power price (S$/kvarh)",
+}
+
+
+def plot_der_series(frame: pd.DataFrame, der: str, quantity: str, ylabel: str, title: str,
+                    path: Path | str) -> Path:
+    """Line plot of ``quantity`` at DER ``der`` over the day, one line per entity, saved as PNG.
+
+    ``frame`` has the columns of :data:`.results.COLUMNS`. Values are drawn as steps (each value
+    holds for its timestep). ``ValueError`` if the frame has no such rows.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only; set here so importing the package leaves pyplot alone
+    import matplotlib.dates as mdates
+    import matplotlib.pyplot as plt
+
+    rows = frame[(frame["der"].astype(str) == str(der)) & (frame["quantity"] == quantity)]
+    if rows.empty:
+        raise ValueError(f"no rows for DER {der!r} and quantity {quantity!r}")
+    fig, ax = plt.subplots(figsize=(8, 4))
+    try:
+        for entity, group in rows.groupby("entity", sort=False):
+            times = pd.DatetimeIndex(pd.to_datetime(group["timestep"]))
+            values = group["value"].to_numpy()
+            if len(times) > 1:  # close the last step so it is drawn as wide as the others
+                times = times.append(pd.DatetimeIndex([times[-1] + (times[-1] - times[-2])]))
+                values = np.append(values, values[-1])
+            ax.step(times, values, where="post", label=str(entity))
+        ax.set_xlabel(f"Time ({pd.to_datetime(rows['timestep'].iloc[0]):%Y-%m-%d})")
+        ax.set_ylabel(ylabel)
+        ax.set_title(title)
+        ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M"))
+        ax.grid(True, alpha=0.3)
+        ax.legend()
+        fig.tight_layout()
+        path = Path(path)
+        fig.savefig(path, dpi=120)
+    finally:
+        plt.close(fig)
+    return path
+
+
+def plot_thermal_fl22(dispatch: pd.DataFrame, prices: pd.DataFrame, out_dir: Path | str,
+                      scenario: str = "", der: str = "22") -> dict[str, Path]:
+    """The study's figures 1 and 2: thermal dispatch and thermal price at FL ``der`` (default 22),
+    as ``thermal_dispatch_fl22.png`` and ``thermal_price_fl22.png`` in ``out_dir``."""
+    out = Path(out_dir)
+    suffix = f" ({scenario})" if scenario else ""
+    return {
+        "thermal_dispatch": plot_der_series(
+            dispatch, der, "thermal_power", DISPATCH_LABELS["thermal_power"],
+            f"Thermal power dispatch at FL {der}{suffix}", out / f"thermal_dispatch_fl{der}.png"),
+        "thermal_price": plot_der_series(
+            prices, der, "thermal_power", PRICE_LABELS["thermal_power"],
+            f"Thermal power price at FL {der}{suffix}", out / f"thermal_price_fl{der}.png"),
+    }

@@ -1,0 +1,105 @@
+"""Result files of the district market clearing: long-format CSV tables and ``summary.json``.
+
+Tables are long format with the columns :data:`COLUMNS`: ``timestep`` (ISO 8601 start time of the
+step), ``entity`` (``centralized``; the ADMM market clearing adds ``thermal_grid_operator``,
+``electric_grid_operator``, ``aggregator``, ``building_<name>``), ``der`` (the flexible load's
+name as in the data, e.g. ``22``), ``quantity`` (``thermal_power``, ``active_power``,
+``reactive_power``) and ``value``. Dispatch values are demand drawn from the grid in kW / kvar,
+positive = consumption; prices are S$/kWh (S$/kvarh for reactive power) at the DER's node.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from distributed_resource_optimization.energy.district import CentralizedResult
+
+COLUMNS: tuple[str, ...] = ("timestep", "entity", "der", "quantity", "value")
+DISPATCH_FILE = "dispatch.csv"
+PRICES_FILE = "prices.csv"
+PRICE_COMPONENTS_FILE = "price_components.csv"
+SUMMARY_FILE = "summary.json"
+
+
+def long_frame(timesteps: pd.DatetimeIndex, der_names: Sequence[str],
+               values: Mapping[str, np.ndarray], entity: str) -> pd.DataFrame:
+    """Long table of ``values[quantity]`` arrays shaped ``(T, n_der)`` for one entity."""
+    stamps = np.asarray(pd.DatetimeIndex(timesteps).strftime("%Y-%m-%dT%H:%M:%S"))
+    frames = []
+    for quantity, array in values.items():
+        array = np.asarray(array, dtype=float)
+        if array.shape != (len(stamps), len(der_names)):
+            raise ValueError(f"{quantity}: expected shape {(len(stamps), len(der_names))}, "
+                             f"got {array.shape}")
+        frames.append(pd.DataFrame({
+            "timestep": np.repeat(stamps, len(der_names)),
+            "entity": entity,
+            "der": np.tile(np.asarray(der_names, dtype=str), len(stamps)),
+            "quantity": quantity,
+            "value": array.ravel() + 0.0,  # time-major as the LP groups; + 0.0 turns -0.0 into 0.0
+        }))
+    return pd.concat(frames, ignore_index=True)[list(COLUMNS)]
+
+
+def centralized_frames(result: CentralizedResult) -> tuple[pd.DataFrame, pd.DataFrame,
+                                                           pd.DataFrame]:
+    """Dispatch, price and price-component tables of a centralized solution (entity
+    ``centralized``). The component table has an extra ``component`` column."""
+    d = result.problem.district
+    dispatch = long_frame(d.timesteps, d.der_names, result.dispatch, "centralized")
+    prices = long_frame(d.timesteps, d.der_names, result.prices, "centralized")
+    parts = []
+    for quantity, comps in result.price_components.items():
+        for name, array in comps.items():
+            frame = long_frame(d.timesteps, d.der_names, {quantity: array}, "centralized")
+            frame.insert(4, "component", name)
+            parts.append(frame)
+    return dispatch, prices, pd.concat(parts, ignore_index=True)
+
+
+def centralized_summary(result: CentralizedResult, wall_time_s: float) -> dict:
+    """JSON-ready summary: scenario, objective (S$ over the horizon), times (s), binding limits."""
+    d = result.problem.district
+    limits = result.problem.limits
+    return {
+        "scenario": result.scenario,
+        "scenario_description": limits.description,
+        "method": "centralized",
+        "centralized_objective": result.objective,
+        "objective_unit": "S$",
+        "wall_time_s": float(wall_time_s),
+        "solver_time_s": result.wall_time_s,
+        "n_timesteps": d.n_timesteps,
+        "resolution": d.resolution,
+        "timestep_h": d.timestep_h,
+        "n_der": d.n_der,
+        "linearisation_reference": d.reference,
+        "reference_timestep": None if d.reference_timestep is None
+        else d.reference_timestep.isoformat(),
+        "binding_constraints": result.binding_constraints(),
+        "solver_status": result.message,
+    }
+
+
+def write_centralized(result: CentralizedResult, out_dir: Path | str, wall_time_s: float
+                      ) -> dict[str, Path]:
+    """Write ``summary.json``, ``dispatch.csv``, ``prices.csv`` and ``price_components.csv`` into
+    ``out_dir`` (created if needed); returns the paths by short name."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    dispatch, prices, components = centralized_frames(result)
+    paths = {"dispatch": out / DISPATCH_FILE, "prices": out / PRICES_FILE,
+             "price_components": out / PRICE_COMPONENTS_FILE, "summary": out / SUMMARY_FILE}
+    dispatch.to_csv(paths["dispatch"], index=False)
+    prices.to_csv(paths["prices"], index=False)
+    components.to_csv(paths["price_components"], index=False)
+    paths["summary"].write_text(json.dumps(centralized_summary(result, wall_time_s), indent=2)
+                                + "\n")
+    return paths

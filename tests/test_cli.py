@@ -1,0 +1,105 @@
+"""The ``dro`` command line: files, columns, summary and one-line errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from distributed_resource_optimization.cli import main
+from distributed_resource_optimization.energy.district import load_district, solve_district
+from distributed_resource_optimization.results import COLUMNS
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("mc")
+    code = main(["market-clearing", "--scenario", "thermal-congestion", "--method", "centralized",
+                 "--out", str(out)])
+    return code, out
+
+
+def test_market_clearing_writes_files(run):
+    code, out = run
+    assert code == 0
+    for name in ("summary.json", "dispatch.csv", "prices.csv", "price_components.csv",
+                 "thermal_dispatch_fl22.png", "thermal_price_fl22.png"):
+        assert (out / name).stat().st_size > 0, name
+    assert (out / "thermal_price_fl22.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["scenario"] == "thermal-congestion"
+    assert summary["method"] == "centralized"
+    assert isinstance(summary["wall_time_s"], float) and 0 < summary["wall_time_s"] < 30
+    assert summary["n_timesteps"] == 48
+    assert [b["element"] for b in summary["binding_constraints"]] == ["4"]
+    # The objective equals a library solve of the same scenario.
+    reference = solve_district(load_district(), "thermal-congestion").objective
+    assert summary["centralized_objective"] == pytest.approx(reference, rel=1e-9)
+
+
+def test_tables_are_long_format(run):
+    _, out = run
+    for name in ("dispatch.csv", "prices.csv"):
+        frame = pd.read_csv(out / name, dtype={"der": str})
+        assert tuple(frame.columns) == COLUMNS
+        assert len(frame) == 48 * 22 * 3
+        assert set(frame["entity"]) == {"centralized"}
+        assert set(frame["quantity"]) == {"thermal_power", "active_power", "reactive_power"}
+        assert set(frame["der"]) == {str(k) for k in range(1, 23)}
+        times = pd.to_datetime(frame["timestep"].unique())
+        assert times[0] == pd.Timestamp("2017-01-02T00:00") and len(times) == 48
+        assert frame["value"].notna().all()
+    dispatch = pd.read_csv(out / "dispatch.csv", dtype={"der": str})
+    fl22 = dispatch[(dispatch["der"] == "22") & (dispatch["quantity"] == "thermal_power")]
+    assert fl22["value"].min() >= 0 and fl22["value"].max() > 1000  # kW, cooling by day
+    # Reactive demand is half the active demand for every building (data q/p = 0.5).
+    active = dispatch[dispatch["quantity"] == "active_power"]["value"].to_numpy()
+    reactive = dispatch[dispatch["quantity"] == "reactive_power"]["value"].to_numpy()
+    np.testing.assert_allclose(reactive, 0.5 * active, rtol=1e-6, atol=1e-6)
+    # Components add up to the price in the files as well.
+    prices = pd.read_csv(out / "prices.csv", dtype={"der": str})
+    comps = pd.read_csv(out / "price_components.csv", dtype={"der": str})
+    summed = comps.groupby(["timestep", "der", "quantity"], sort=False)["value"].sum()
+    merged = prices.set_index(["timestep", "der", "quantity"])["value"]
+    np.testing.assert_allclose(summed.loc[merged.index].to_numpy(), merged.to_numpy(), atol=1e-9)
+
+
+def test_hourly_resolution(tmp_path):
+    assert main(["market-clearing", "--scenario", "unconstrained", "--resolution", "60min",
+                 "--out", str(tmp_path)]) == 0
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["n_timesteps"] == 24 and summary["binding_constraints"] == []
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["market-clearing", "--scenario", "nope"], "unknown scenario 'nope'; valid: unconstrained"),
+    (["market-clearing", "--method", "admm"], "invalid choice: 'admm'"),
+    (["market-clearing", "--resolution", "15min"], "invalid choice: '15min'"),
+    (["market-clearing", "--bogus"], "unrecognized arguments: --bogus"),
+    (["frobnicate"], "invalid choice: 'frobnicate'"),
+    ([], "required"),
+])
+def test_bad_input_one_line_error(argv, fragment, capsys, tmp_path):
+    code = main([*argv, "--out", str(tmp_path)] if argv[:1] == ["market-clearing"] else argv)
+    err = capsys.readouterr().err
+    assert code != 0
+    lines = [line for line in err.splitlines() if line.startswith("dro: error:")]
+    assert len(lines) == 1 and fragment in lines[0]
+    assert "Traceback" not in err
+    assert not (tmp_path / "summary.json").exists()
+
+
+def test_missing_data_folder(capsys, tmp_path):
+    code = main(["market-clearing", "--data", str(tmp_path / "missing"), "--out",
+                 str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.strip().splitlines()[-1].startswith("dro: error:") and "not found" in err
+    assert "Traceback" not in err
+
+
+def test_help_exits_zero(capsys):
+    assert main(["market-clearing", "--help"]) == 0
+    assert "--scenario" in capsys.readouterr().out
