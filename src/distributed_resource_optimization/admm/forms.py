@@ -75,7 +75,7 @@ class ADMMSettings:
     adapt_max_factor: float = 10.0
     adapt_max_updates: int = 10
     acceleration: bool = True
-    anderson_memory: int = 5
+    anderson_memory: int = 10
     rho_min: float = 1e-8
     rho_max: float = 1e8
 
