@@ -175,3 +175,32 @@ def test_infeasible_cvxpy_model_names_actor(run) -> None:
     with pytest.raises(dro.CoordinationError, match="impossible.*infeasible"):
         run([bad, QPLocalModel([0.0, 0.0], P=np.eye(2))], dro.create_consensus_admm_coordinator(),
             dro.create_admm_start())
+
+
+def test_best_iterate_keeps_prices_consistent_with_rho() -> None:
+    # Stopped at the iteration limit, the state returns its best iterate; its scaled duals must
+    # come back with the rho they were computed with, or the prices y = rho * u are wrong.
+    from distributed_resource_optimization.admm.forms import ParticipantSpec
+
+    coord = dro.ADMMGenericCoordinator(dro.ADMMGeneralConsensusGlobalActor(), rho=1.0,
+                                       max_iters=30, acceleration=False, alpha=1.0)
+    coord.settings.adapt_interval = 2
+    specs = [ParticipantSpec(("a",), (1,), (("z",),)), ParticipantSpec(("b",), (1,), (("z",),))]
+    state = coord.create_state(specs, None)
+    # Replies chosen by the test: near agreement first, then two actors pulling far apart.
+    k = 0
+    while True:
+        state.requests()
+        k += 1
+        xs = [np.array([2.0]), np.array([2.0 + 1e-3])] if k <= 3 else \
+            [np.array([50.0 * k]), np.array([-50.0 * k])]
+        if state.step(xs):
+            break
+    h = state.history
+    scores = np.maximum(np.array(h.primal) / np.array(h.eps_primal),
+                        np.array(h.dual) / np.array(h.eps_dual))
+    best = int(np.argmin(scores))
+    assert state.status is dro.ADMMStatus.MAX_ITERATIONS
+    assert h.rho[best] != h.rho[-1]  # rho changed after the best iterate
+    assert state.rho == h.rho[best]
+    np.testing.assert_allclose(state.x, [2.0, 2.0 + 1e-3])

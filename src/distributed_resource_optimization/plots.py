@@ -77,3 +77,35 @@ def plot_thermal_fl22(dispatch: pd.DataFrame, prices: pd.DataFrame, out_dir: Pat
             prices, der, "thermal_power", PRICE_LABELS["thermal_power"],
             f"Thermal power price at FL {der}{suffix}", out / f"thermal_price_fl{der}.png"),
     }
+
+
+def plot_residuals(residuals: pd.DataFrame, path: Path | str, title: str = "Primal residuals",
+                   eps: float | None = None) -> Path:
+    """The study's figure 3: primal residual ``r(a, b)`` per iteration and quantity (log y).
+
+    ``residuals`` has the columns of :data:`.results.RESIDUAL_COLUMNS`.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 4))
+    try:
+        for quantity, group in residuals.groupby("quantity", sort=False):
+            values = np.maximum(group["primal"].to_numpy(dtype=float), 1e-12)
+            ax.plot(group["iteration"].to_numpy(), values, label=str(quantity))
+        if eps is not None:
+            ax.axhline(eps, color="k", linestyle="--", linewidth=0.8, label=f"eps = {eps:g}")
+        ax.set_yscale("log")
+        ax.set_xlabel("Iteration")
+        ax.set_ylabel("Primal residual r(a, b) (kW / kvar)")
+        ax.set_title(title)
+        ax.grid(True, alpha=0.3, which="both")
+        ax.legend()
+        fig.tight_layout()
+        path = Path(path)
+        fig.savefig(path, dpi=120)
+    finally:
+        plt.close(fig)
+    return path

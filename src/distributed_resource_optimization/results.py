@@ -103,3 +103,60 @@ def write_centralized(result: CentralizedResult, out_dir: Path | str, wall_time_
     paths["summary"].write_text(json.dumps(centralized_summary(result, wall_time_s), indent=2)
                                 + "\n")
     return paths
+
+
+# --------------------------------------------------------------------------------------------
+# ADMM market clearing (entities next to ``centralized``)
+
+RESIDUALS_FILE = "residuals.csv"
+RESIDUAL_COLUMNS: tuple[str, ...] = ("iteration", "quantity", "primal", "dual", "rho")
+
+
+def market_frames(market, timesteps: pd.DatetimeIndex, der_names: Sequence[str]
+                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Dispatch and price tables of an ADMM :class:`~.market.clearing.MarketResult`, one entity
+    per row group (``thermal_grid_operator``, ``electric_grid_operator``, ``aggregator``,
+    ``building_<name>`` in per-building mode)."""
+    names = [str(n) for n in der_names]
+    tables = []
+    for source in (market.dispatch, market.prices):
+        parts = []
+        for entity, values in source.items():
+            ders = [entity.removeprefix("building_")] if entity.startswith("building_") else names
+            parts.append(long_frame(timesteps, ders, values, entity))
+        tables.append(pd.concat(parts, ignore_index=True))
+    return tables[0], tables[1]
+
+
+def residual_frame(market) -> pd.DataFrame:
+    """Residuals per iteration (columns :data:`RESIDUAL_COLUMNS`): ``primal`` is the seed's
+    ``r(a, b)`` per quantity (``thermal``, ``active``, ``reactive``; kW / kvar), ``dual`` and
+    ``rho`` the engine's dual residual norm and penalty of that iteration (same for all three)."""
+    admm = market.admm
+    n = min(len(v) for v in market.residuals.values())
+    parts = []
+    for quantity, values in market.residuals.items():
+        parts.append(pd.DataFrame({
+            "iteration": np.arange(1, n + 1), "quantity": quantity,
+            "primal": np.asarray(values[:n], dtype=float),
+            "dual": np.asarray(admm.dual_residuals[:n], dtype=float),
+            "rho": np.asarray(admm.rho_history[:n], dtype=float)}))
+    return pd.concat(parts, ignore_index=True)[list(RESIDUAL_COLUMNS)]
+
+
+def market_summary(market, central: CentralizedResult | None, comparison: Mapping[str, float]
+                   | None = None) -> dict:
+    """Summary entries of an ADMM clearing (to merge into :func:`centralized_summary`)."""
+    out = {
+        "admm_objective": market.objective,
+        "iterations": market.iterations,
+        "converged": market.converged,
+        "agents": market.agents,
+        "rho": market.rho,
+        "eps": market.eps,
+        "primal_residual_final": market.primal_residual_final,
+        "entity_objectives": market.entity_objectives,
+    }
+    if comparison is not None:
+        out.update({k: float(v) for k, v in comparison.items()})
+    return out

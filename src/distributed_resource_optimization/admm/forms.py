@@ -130,7 +130,7 @@ class FormState(ABC):
         self.accelerator = (AndersonAccelerator(settings.anderson_memory)
                             if settings.acceleration else None)
         self._best_score = np.inf
-        self._best: tuple[np.ndarray, np.ndarray] | None = None
+        self._best: tuple[np.ndarray, np.ndarray, float] | None = None
 
     def _split(self, flat: np.ndarray) -> list[np.ndarray]:
         return [flat[self.offsets[p]:self.offsets[p + 1]] for p in range(len(self.specs))]
@@ -198,14 +198,15 @@ class FormState(ABC):
         score = max(res.primal / max(res.eps_primal, _TINY), res.dual / max(res.eps_dual, _TINY))
         if score < self._best_score:
             self._best_score = score
-            self._best = (x_new.copy(), self._get_state())
+            self._best = (x_new.copy(), self._get_state(), self.rho)
         if self.iteration >= self.settings.max_iters:
             # Out of iterations: hand back the iterate closest to the stopping rule, not whichever
             # (possibly extrapolated) point happened to come last.
             self.status = ADMMStatus.MAX_ITERATIONS
-            x_best, w_best = self._best
+            x_best, w_best, rho_best = self._best
             self.x[:] = x_best
             self._set_state(w_best)
+            self.rho = rho_best  # the scaled duals of w_best belong to this rho
             return True
         rho_before = self.rho
         self._adapt_rho(res)

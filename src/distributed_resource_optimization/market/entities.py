@@ -1,0 +1,229 @@
+"""Market entities of the ADMM market clearing (seed sec. 2.2, sub-problems (2), (3), (4)).
+
+Each entity is a :class:`~distributed_resource_optimization.local.base.LocalModel` built once from
+its :class:`~distributed_resource_optimization.energy.lp.LPBlock`. Its ADMM output ``x`` is the
+vector of *exchanged* demands only (thermal ``p_th``, active ``p``, reactive ``q``; kW / kvar,
+time-major ``t * n_der + k``); the block's other variables (source powers, building states,
+controls, outputs) stay private. The proximal step
+
+    min  c' w + sum_j rho_j / 2 (x_j - v_j)^2    s.t. block constraints,   x = w[exchanged]
+
+is a QP whose structure never changes: it is set up once in OSQP and afterwards only the linear
+term and (when rho changes) the Hessian diagonal of the exchanged entries are updated; OSQP
+warm-starts from the previous solution and polishes (see ``docs/market_clearing.md`` for the
+accuracy measurements behind the tolerance).
+
+Global variable names are ``(group, t, der)`` with ``group`` in ``p_th``, ``p``, ``q``, ``t`` the
+timestep index and ``der`` the DER name (e.g. ``"22"``). ``rho_scale`` is ``1 / ref**2`` per entry
+with ``ref`` a per-quantity reference power (mean reference demand of the buildings), so rho is in
+S$ per (per-unit)^2 and thermal and electric quantities converge alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import scipy.sparse as sp
+
+from distributed_resource_optimization.energy.lp import LPBlock
+from distributed_resource_optimization.local.base import LocalModel, LocalModelError
+
+#: Exchanged variable groups in output order.
+GROUPS: tuple[str, ...] = ("p_th", "p", "q")
+
+
+def reference_powers(district) -> dict[str, float]:
+    """Per-quantity reference power (kW / kvar): mean linearisation reference demand."""
+    return {"p_th": float(np.mean(np.abs(district.p_th_ref_kw))),
+            "p": float(np.mean(np.abs(district.p_ref_kw))),
+            "q": float(np.mean(np.abs(district.q_ref_kvar)))}
+
+
+class LPBlockEntity(LocalModel):
+    """An ADMM actor whose private model is an :class:`LPBlock` (cost S$, linear constraints).
+
+    ``groups`` names the exchanged variable groups of the block (in output order), ``ders`` the
+    DER names of the columns of each group (the block's groups are time-major ``t*len(ders)+k``);
+    ``ref`` maps a group to its reference power for ``rho_scale``. ``eps`` is the Clarabel
+    (interior point) gap and feasibility tolerance.
+    """
+
+    def __init__(self, block: LPBlock, groups: Sequence[str], ders: Sequence[str],
+                 ref: dict[str, float], *, name: str, eps: float = 1e-8) -> None:
+        self.block = block
+        self.groups = tuple(groups)
+        self.ders = [str(d) for d in ders]
+        n_der = len(self.ders)
+        idx, variables, scale = [], [], []
+        for g in self.groups:
+            cols = np.asarray(block.variables[g], dtype=int)
+            if cols.size % n_der:
+                raise ValueError(f"{name}: group {g!r} has {cols.size} entries, not a multiple "
+                                 f"of {n_der} DERs")
+            idx.append(cols)
+            n_t = cols.size // n_der
+            variables.extend((g, t, d) for t in range(n_t) for d in self.ders)
+            scale.append(np.full(cols.size, 1.0 / ref[g] ** 2))
+        self.exchange_index = np.concatenate(idx)
+        self.n_timesteps = idx[0].size // n_der
+        super().__init__(self.exchange_index.size, name=name, variables=variables,
+                         rho_scale=np.concatenate(scale))
+        self.eps = float(eps)
+        self.w = np.zeros(block.n)  # last full solution (private)
+        self._solver = None
+        self._rho: np.ndarray | None = None
+
+    # -- setup -------------------------------------------------------------------------------
+    def prepare(self) -> None:
+        import clarabel
+
+        b = self.block
+        n = b.n
+        fl, fu = np.isfinite(b.lb), np.isfinite(b.ub)
+        eye = sp.identity(n, format="csr")
+        a = sp.vstack([b.A_eq, b.A_ub, eye[fu], -eye[fl]], format="csr")
+        rhs = np.concatenate([b.b_eq, b.b_ub, b.ub[fu], -b.lb[fl]])
+        # Row scaling: the thermal rows have coefficients of 1e-8..1e-5 per kW.
+        big = np.asarray(abs(a).max(axis=1).todense()).ravel()
+        s = np.where(big > 0, 1.0 / np.where(big > 0, big, 1.0), 1.0)
+        a = (sp.diags(s) @ a).tocsc()
+        rhs = rhs * s
+        cones = [clarabel.ZeroConeT(b.b_eq.size),
+                 clarabel.NonnegativeConeT(b.b_ub.size + int(fu.sum()) + int(fl.sum()))]
+        # Diagonal Hessian on the exchanged columns only; the pattern never changes, so later
+        # rho changes update the values in place (stored in increasing column order).
+        self._order = np.argsort(self.exchange_index)
+        diag = np.zeros(n)
+        diag[self.exchange_index] = 1.0
+        p = sp.csc_matrix(sp.diags(diag))
+        p.eliminate_zeros()
+        p.sort_indices()
+        self._data = (a, rhs, cones)
+        self._pattern = p
+        self._rho = np.ones(self.size)
+        self._setup()
+        self._run(b.c.copy())
+
+    def _setup(self, robust: bool = False) -> None:
+        import clarabel
+
+        settings = clarabel.DefaultSettings()
+        settings.verbose = False
+        settings.presolve_enable = False  # keep the problem data layout fixed for updates
+        settings.tol_gap_abs = settings.tol_gap_rel = settings.tol_feas = self.eps
+        if robust:  # after a failed solve: more equilibration, stricter infeasibility test
+            settings.equilibrate_max_iter = 50
+            settings.tol_infeas_abs = settings.tol_infeas_rel = 1e-12
+            settings.max_iter = 500
+        p = self._pattern.copy()
+        p.data = np.ascontiguousarray(self._rho[self._order], dtype=float)
+        a, rhs, cones = self._data
+        self._solver = clarabel.DefaultSolver(p, self.block.c.copy(), a, rhs, cones, settings)
+
+    def _run(self, q: np.ndarray) -> np.ndarray:
+        self._solver.update(q=q)
+        sol = self._solver.solve()
+        if str(sol.status) not in ("Solved", "AlmostSolved"):
+            # Interior-point misdiagnoses (e.g. "DualInfeasible" at a large rho): the proximal
+            # problem is feasible and bounded, so retry once from a fresh, more robust setup.
+            self._setup(robust=True)
+            self._solver.update(q=q)
+            sol = self._solver.solve()
+        status = str(sol.status)
+        if "Infeasible" in status:
+            raise LocalModelError(f"actor {self.label!r}: local model is infeasible ({status})")
+        if status not in ("Solved", "AlmostSolved"):
+            raise LocalModelError(f"actor {self.label!r}: local QP not solved ({status})")
+        self.w = np.asarray(sol.x, dtype=float)
+        return self.w[self.exchange_index]
+
+    def solve(self, v: np.ndarray, rho: float | np.ndarray) -> np.ndarray:
+        if self._solver is None:
+            self.prepare()
+        r = np.broadcast_to(np.asarray(rho, dtype=float), (self.size,)).copy()
+        if not np.array_equal(r, self._rho):
+            self._solver.update(P=np.ascontiguousarray(r[self._order]))
+            self._rho = r
+        q = self.block.c.copy()
+        q[self.exchange_index] -= r * np.asarray(v, dtype=float)
+        return self._run(q)
+
+    # -- results -----------------------------------------------------------------------------
+    def objective(self, x: np.ndarray) -> float:
+        """Own cost ``c' w`` (S$) of the last full solution (``x`` is its exchanged part)."""
+        return float(self.block.c @ self.w)
+
+    def group_values(self, group: str, x: np.ndarray | None = None) -> np.ndarray:
+        """``(T, n_der)`` values of exchanged group ``group`` from output ``x`` (default own)."""
+        x = self.x if x is None else x
+        pos = self.groups.index(group)
+        m = self.n_timesteps * len(self.ders)
+        return np.asarray(x[pos * m:(pos + 1) * m]).reshape(self.n_timesteps, len(self.ders))
+
+
+def thermal_grid_operator(district, limits, ref: dict[str, float] | None = None,
+                          **kwargs) -> LPBlockEntity:
+    """Sub-problem (2): thermal grid block with the scenario's limits; exchanges ``p_th``."""
+    from distributed_resource_optimization.energy.thermal_grid import thermal_grid_block
+
+    block = thermal_grid_block(district.thermal_model, district.price, district.timestep_h,
+                               eta_ch=district.eta_ch,
+                               branch_flow_max=limits.thermal_branch_flow_max_m3_s,
+                               node_head_min=limits.thermal_node_head_min_m)
+    return LPBlockEntity(block, ("p_th",), district.der_names, ref or reference_powers(district),
+                         name="thermal_grid_operator", **kwargs)
+
+
+def electric_grid_operator(district, limits, ref: dict[str, float] | None = None,
+                           **kwargs) -> LPBlockEntity:
+    """Sub-problem (3): electric grid block with the scenario's limits; exchanges ``p``, ``q``."""
+    from distributed_resource_optimization.energy.electric_grid import electric_grid_block
+
+    block = electric_grid_block(district.electric_model, district.price, district.timestep_h,
+                                voltage_min_pu=limits.electric_voltage_min_pu,
+                                branch_power_max_kva=limits.electric_branch_power_max_kva)
+    return LPBlockEntity(block, ("p", "q"), district.der_names, ref or reference_powers(district),
+                         name="electric_grid_operator", **kwargs)
+
+
+def flexible_load_aggregator(district, ref: dict[str, float] | None = None,
+                             **kwargs) -> LPBlockEntity:
+    """Sub-problem (4): all buildings in one block; exchanges ``p_th``, ``p``, ``q``."""
+    from distributed_resource_optimization.energy.buildings import aggregator_block
+
+    block = aggregator_block(district.buildings, district.timestep_h)
+    return LPBlockEntity(block, GROUPS, district.der_names, ref or reference_powers(district),
+                         name="aggregator", **kwargs)
+
+
+def building_agents(district, ref: dict[str, float] | None = None,
+                    **kwargs) -> list[LPBlockEntity]:
+    """Per-building mode: one agent per building (``building_<name>``), exchanging its own
+    ``p_th``, ``p``, ``q`` columns."""
+    from distributed_resource_optimization.energy.buildings import building_block
+
+    ref = ref or reference_powers(district)
+    return [LPBlockEntity(building_block(m, district.timestep_h), GROUPS, [str(m.name)], ref,
+                          name=f"building_{m.name}", **kwargs)
+            for m in district.buildings]
+
+
+def market_entities(district, scenario: str, *, agents: str = "entities",
+                    **kwargs) -> list[LPBlockEntity]:
+    """The actors of the market clearing of ``scenario``: thermal grid operator, electric grid
+    operator and either the aggregator (``agents="entities"``) or one agent per building
+    (``"per-building"``). Keyword arguments (``eps``) go to :class:`LPBlockEntity`."""
+    from distributed_resource_optimization.energy.scenarios import scenario_limits
+
+    if agents not in ("entities", "per-building"):
+        raise ValueError(f"agents must be 'entities' or 'per-building', got {agents!r}")
+    limits = scenario_limits(district, scenario)
+    ref = reference_powers(district)
+    actors = [thermal_grid_operator(district, limits, ref, **kwargs),
+              electric_grid_operator(district, limits, ref, **kwargs)]
+    if agents == "entities":
+        actors.append(flexible_load_aggregator(district, ref, **kwargs))
+    else:
+        actors.extend(building_agents(district, ref, **kwargs))
+    return actors

@@ -1,0 +1,1 @@
+"""ADMM market clearing tests."""
