@@ -1,4 +1,6 @@
-"""Figures of the market clearing (matplotlib, Agg backend selected when a figure is drawn).
+"""Figures of the market clearing, drawn on matplotlib ``Figure`` objects and saved as PNG.
+
+Figures are built without pyplot, so drawing them neither needs nor changes the user's backend.
 
 The functions read the long-format tables of :mod:`.results`, so the ADMM entities (added by the
 market clearing) appear as extra lines next to ``centralized`` without changes here.
@@ -31,35 +33,40 @@ def plot_der_series(frame: pd.DataFrame, der: str, quantity: str, ylabel: str, t
     ``frame`` has the columns of :data:`.results.COLUMNS`. Values are drawn as steps (each value
     holds for its timestep). ``ValueError`` if the frame has no such rows.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only; set here so importing the package leaves pyplot alone
     import matplotlib.dates as mdates
-    import matplotlib.pyplot as plt
 
     rows = frame[(frame["der"].astype(str) == str(der)) & (frame["quantity"] == quantity)]
     if rows.empty:
         raise ValueError(f"no rows for DER {der!r} and quantity {quantity!r}")
-    fig, ax = plt.subplots(figsize=(8, 4))
-    try:
-        for entity, group in rows.groupby("entity", sort=False):
-            times = pd.DatetimeIndex(pd.to_datetime(group["timestep"]))
-            values = group["value"].to_numpy()
-            if len(times) > 1:  # close the last step so it is drawn as wide as the others
-                times = times.append(pd.DatetimeIndex([times[-1] + (times[-1] - times[-2])]))
-                values = np.append(values, values[-1])
-            ax.step(times, values, where="post", label=str(entity))
-        ax.set_xlabel(f"Time ({pd.to_datetime(rows['timestep'].iloc[0]):%Y-%m-%d})")
-        ax.set_ylabel(ylabel)
-        ax.set_title(title)
-        ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M"))
-        ax.grid(True, alpha=0.3)
-        ax.legend()
-        fig.tight_layout()
-        path = Path(path)
-        fig.savefig(path, dpi=120)
-    finally:
-        plt.close(fig)
+    fig, ax = _new_figure()
+    for entity, group in rows.groupby("entity", sort=False):
+        times = pd.DatetimeIndex(pd.to_datetime(group["timestep"]))
+        values = group["value"].to_numpy()
+        if len(times) > 1:  # close the last step so it is drawn as wide as the others
+            times = times.append(pd.DatetimeIndex([times[-1] + (times[-1] - times[-2])]))
+            values = np.append(values, values[-1])
+        ax.step(times, values, where="post", label=str(entity))
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M"))
+    ax.grid(True, alpha=0.3)
+    xlabel = f"Time ({pd.to_datetime(rows['timestep'].iloc[0]):%Y-%m-%d})"
+    return _save(fig, ax, xlabel, ylabel, title, path)
+
+
+def _new_figure():
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(8, 4))
+    return fig, fig.subplots()
+
+
+def _save(fig, ax, xlabel: str, ylabel: str, title: str, path: Path | str) -> Path:
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=120)
     return path
 
 
@@ -85,27 +92,12 @@ def plot_residuals(residuals: pd.DataFrame, path: Path | str, title: str = "Prim
 
     ``residuals`` has the columns of :data:`.results.RESIDUAL_COLUMNS`.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(8, 4))
-    try:
-        for quantity, group in residuals.groupby("quantity", sort=False):
-            values = np.maximum(group["primal"].to_numpy(dtype=float), 1e-12)
-            ax.plot(group["iteration"].to_numpy(), values, label=str(quantity))
-        if eps is not None:
-            ax.axhline(eps, color="k", linestyle="--", linewidth=0.8, label=f"eps = {eps:g}")
-        ax.set_yscale("log")
-        ax.set_xlabel("Iteration")
-        ax.set_ylabel("Primal residual r(a, b) (kW / kvar)")
-        ax.set_title(title)
-        ax.grid(True, alpha=0.3, which="both")
-        ax.legend()
-        fig.tight_layout()
-        path = Path(path)
-        fig.savefig(path, dpi=120)
-    finally:
-        plt.close(fig)
-    return path
+    fig, ax = _new_figure()
+    for quantity, group in residuals.groupby("quantity", sort=False):
+        values = np.maximum(group["primal"].to_numpy(dtype=float), 1e-12)
+        ax.plot(group["iteration"].to_numpy(), values, label=str(quantity))
+    if eps is not None:
+        ax.axhline(eps, color="k", linestyle="--", linewidth=0.8, label=f"eps = {eps:g}")
+    ax.set_yscale("log")
+    ax.grid(True, alpha=0.3, which="both")
+    return _save(fig, ax, "Iteration", "Primal residual r(a, b) (kW / kvar)", title, path)
