@@ -28,7 +28,12 @@ import pandas as pd
 import scipy.linalg
 import scipy.sparse as sp
 
-from distributed_resource_optimization.energy.io import DEFAULT_DATA_DIR, DataFileError, read_table
+from distributed_resource_optimization.energy.io import (
+    DEFAULT_DATA_DIR,
+    DataFileError,
+    parse_number,
+    read_table,
+)
 from distributed_resource_optimization.energy.lp import LPBlock
 from distributed_resource_optimization.energy.timeseries import (
     WEATHER_FILE,
@@ -788,11 +793,11 @@ def _read_ders(folder: Path) -> list[dict]:
     for i, row in electric.iterrows():
         if row["der_type"] != "flexible_building":
             continue
-        if _number(electric_path, row["in_service"], i + 1, "in_service") == 0:
+        if parse_number(electric_path, row["in_service"], i + 1, "in_service") == 0:
             continue
-        p_nom = _number(electric_path, row["active_power_nominal"], i + 1,
+        p_nom = parse_number(electric_path, row["active_power_nominal"], i + 1,
                         "active_power_nominal")
-        q_nom = _number(electric_path, row["reactive_power_nominal"], i + 1,
+        q_nom = parse_number(electric_path, row["reactive_power_nominal"], i + 1,
                         "reactive_power_nominal")
         if p_nom == 0:
             raise DataFileError(electric_path, "nominal active power of a building must be "
@@ -805,7 +810,7 @@ def _read_ders(folder: Path) -> list[dict]:
         if thermal.at[j, "der_model_name"] != row["der_model_name"]:
             raise DataFileError(thermal_path, f"der_model_name differs from {electric_path.name}"
                                 f" row {i + 1}", row=j + 1, column="der_model_name")
-        p_th_nom = _number(thermal_path, thermal.at[j, "thermal_power_nominal"], j + 1,
+        p_th_nom = parse_number(thermal_path, thermal.at[j, "thermal_power_nominal"], j + 1,
                            "thermal_power_nominal")
         ders.append({
             "row": i + 1, "der_name": row["der_name"], "der_model_name": row["der_model_name"],
@@ -822,16 +827,6 @@ def _read_ders(folder: Path) -> list[dict]:
     if all(der["der_name"].isdigit() for der in ders):
         ders.sort(key=lambda der: int(der["der_name"]))
     return ders
-
-
-def _number(path: Path, text: str, row: int, column: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise DataFileError(path, f"'{text}' is not a number", row=row, column=column) from None
-    if not np.isfinite(value):
-        raise DataFileError(path, f"'{text}' is not a finite number", row=row, column=column)
-    return value
 
 
 def _lookup(data: dict[str, _Table], table_key: str, column: str, key: str, ref_path: Path,

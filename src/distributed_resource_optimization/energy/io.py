@@ -68,6 +68,17 @@ def read_table(
     return table
 
 
+def parse_number(path: Path, text: str, row: int, column: str) -> float:
+    """``text`` as a finite float, or a :class:`DataFileError` naming file, row and column."""
+    try:
+        number = float(text)
+    except ValueError:
+        raise DataFileError(path, f"'{text}' is not a number", row=row, column=column) from None
+    if not math.isfinite(number):
+        raise DataFileError(path, f"'{text}' is not a finite number", row=row, column=column)
+    return number
+
+
 def _convert(path: Path, table: pd.DataFrame, name: str, kind: type, *, required: bool) -> pd.Series:
     values = []
     for i, raw in enumerate(table[name].tolist(), start=1):
@@ -83,12 +94,7 @@ def _convert(path: Path, table: pd.DataFrame, name: str, kind: type, *, required
                                     column=name)
             values.append(math.nan)
             continue
-        try:
-            number = float(text)
-        except ValueError:
-            raise DataFileError(path, f"'{raw}' is not a number", row=i, column=name) from None
-        if not math.isfinite(number):
-            raise DataFileError(path, f"'{raw}' is not a finite number", row=i, column=name)
+        number = parse_number(path, raw, i, name)
         if kind is int:
             if number != int(number):
                 raise DataFileError(path, f"'{raw}' is not a whole number", row=i, column=name)

@@ -8,8 +8,11 @@ implements the same two methods, so agents run unchanged in one process or acros
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from abc import ABC, abstractmethod
 from typing import Any
+
+import numpy as np
 
 
 class CoordinationTimeoutError(TimeoutError):
@@ -75,10 +78,6 @@ class AsyncioCarrier(Carrier):
 
 
 def _copy_arrays(message: Any) -> Any:
-    import dataclasses
-
-    import numpy as np
-
     if not dataclasses.is_dataclass(message):
         return message
     changes = {f.name: getattr(message, f.name).copy() for f in dataclasses.fields(message)
