@@ -75,7 +75,7 @@ def test_hourly_resolution(tmp_path):
 
 @pytest.mark.parametrize("argv, fragment", [
     (["market-clearing", "--scenario", "nope"], "unknown scenario 'nope'; valid: unconstrained"),
-    (["market-clearing", "--method", "admm"], "invalid choice: 'admm'"),
+    (["market-clearing", "--method", "gradient"], "invalid choice: 'gradient'"),
     (["market-clearing", "--resolution", "15min"], "invalid choice: '15min'"),
     (["market-clearing", "--bogus"], "unrecognized arguments: --bogus"),
     (["frobnicate"], "invalid choice: 'frobnicate'"),

@@ -1,10 +1,16 @@
 """Command-line entry point ``dro``.
 
-``dro market-clearing --scenario NAME --method centralized --out DIR [--resolution 30min|60min]
-[--data DIR]`` solves the district's combined optimal operation (eq. (1) of the study) and writes
+``dro market-clearing --scenario NAME --method admm|both|centralized --out DIR
+[--resolution 30min|60min] [--data DIR] [--rho R] [--eps E] [--max-iters N]
+[--agents entities|per-building]``
+
+``centralized`` solves the district's combined optimal operation (eq. (1) of the study) and writes
 ``summary.json``, ``dispatch.csv``, ``prices.csv``, ``price_components.csv`` and the figures
-``thermal_dispatch_fl22.png`` / ``thermal_price_fl22.png`` into DIR. Progress goes to stderr;
-errors are one line ``dro: error: ...`` with exit code 2.
+``thermal_dispatch_fl22.png`` / ``thermal_price_fl22.png`` into DIR. ``admm`` clears the market by
+ADMM (Algorithm 1) and compares it with the centralized solution; ``both`` (default) also writes the
+centralized rows. The ADMM methods add ``residuals.csv``, ``primal_residuals.png`` and the
+comparison keys of ``summary.json``. Progress goes to stderr; errors are one line
+``dro: error: ...`` with exit code 2.
 """
 
 from __future__ import annotations
@@ -16,13 +22,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 PROG = "dro"
-METHODS: tuple[str, ...] = ("centralized",)
 #: Methods of the ADMM market clearing (``admm``: ADMM only, plus the centralized reference for the
 #: comparison fields; ``both``: also writes the centralized rows and figures' reference lines).
 ADMM_METHODS: tuple[str, ...] = ("admm", "both")
-#: The ADMM methods stay off the command line until ``tests/test_cli.py`` stops expecting
-#: ``--method admm`` to be rejected; with ``True`` the default method becomes ``both``.
-ADMM_METHODS_ENABLED = False
+METHODS: tuple[str, ...] = ("centralized",) + ADMM_METHODS
+DEFAULT_METHOD = "both"
 AGENT_MODES: tuple[str, ...] = ("entities", "per-building")
 RESOLUTIONS: tuple[str, ...] = ("30min", "60min")
 DEFAULT_OUT = "dro-output"
@@ -46,10 +50,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="combined thermal/electric district operation and nodal prices")
     mc.add_argument("--scenario", default=DEFAULT_SCENARIO,
                     help=f"one of {', '.join(SCENARIOS)} (default: {DEFAULT_SCENARIO})")
-    methods = METHODS + ADMM_METHODS if ADMM_METHODS_ENABLED else METHODS
-    default_method = "both" if ADMM_METHODS_ENABLED else "centralized"
-    mc.add_argument("--method", default=default_method, choices=methods,
-                    help=f"solution method (default: {default_method})")
+    mc.add_argument("--method", default=DEFAULT_METHOD, choices=METHODS,
+                    help=f"solution method (default: {DEFAULT_METHOD})")
     mc.add_argument("--out", default=DEFAULT_OUT, type=Path,
                     help=f"output folder (default: ./{DEFAULT_OUT})")
     mc.add_argument("--resolution", default="30min", choices=RESOLUTIONS,
@@ -57,10 +59,11 @@ def _parser() -> argparse.ArgumentParser:
     mc.add_argument("--data", default=None, type=Path,
                     help="data folder with the district files (default: embedded test case)")
     mc.add_argument("--rho", default=None, type=float,
-                    help="ADMM: initial penalty in S$ per (per-unit)^2 (default: 10)")
+                    help="ADMM: initial penalty in S$ per (per-unit)^2 (default: 20)")
     mc.add_argument("--eps", default=None, type=float,
                     help="ADMM: threshold on the primal residuals r(a,b), kW (default: 0.1)")
-    mc.add_argument("--max-iters", default=None, type=int, help="ADMM: iteration limit")
+    mc.add_argument("--max-iters", default=None, type=int,
+                    help="ADMM: iteration limit (default: 2000)")
     mc.add_argument("--agents", default="entities", choices=AGENT_MODES,
                     help="ADMM: one aggregator or one agent per building (default: entities)")
     return parser

@@ -1,8 +1,9 @@
 """ADMM market clearing (seed Algorithm 1) against the centralized solution of eq. (1).
 
-Hourly resolution keeps the runs short. The tolerances: objective within 0.1 % (issue target),
-prices within 2e-3 S$/kWh of the centralized DLMPs at every DER, step and quantity (the largest
-DLMP is about 0.09 S$/kWh; the congestion-affected thermal prices reach 0.016). Dispatch is not
+Hourly resolution keeps the runs short; default settings (rho 20, eps 0.1 kW/kvar). The
+tolerances: objective within 0.1 % (issue target), prices within 2e-3 S$/kWh of the centralized
+DLMPs at every DER, step and quantity (the largest DLMP is about 0.09 S$/kWh; the
+congestion-affected thermal prices reach 0.016). Dispatch is not
 unique (the buildings' thermal inertia makes many dispatches cost-optimal, see
 docs/market_clearing.md), so it is checked through the agreement of the entities' copies and the
 objective, not element-wise against the centralized vertex.
@@ -23,8 +24,8 @@ from distributed_resource_optimization.runtime.carrier import AsyncioCarrier
 from distributed_resource_optimization.runtime.messages import JoinReply, SolveReply, SolveRequest
 
 PRICE_TOL = 2e-3  # S$/kWh
-EPS = 1.0  # kW / kvar summed over the day; the default 0.1 takes hundreds of iterations
-MAX_ITERS = 60
+EPS = 0.1  # kW / kvar summed over the day (the default)
+MAX_ITERS = 200  # measured: 23 (unconstrained), 61 (thermal-congestion), 94 (thermal-head)
 
 
 @pytest.fixture(scope="module")
@@ -47,20 +48,28 @@ def _run(district, scenario, agents):
 
 @pytest.mark.parametrize("scenario, agents", [("thermal-congestion", "entities"),
                                               ("unconstrained", "entities"),
+                                              ("thermal-head", "entities"),
                                               ("thermal-congestion", "per-building")])
 def test_objective_and_prices_match_centralized(district, scenario, agents):
     market, central, cmp = _run(district, scenario, agents)
+    assert market.converged and market.iterations < MAX_ITERS
     assert cmp["objective_gap_rel"] < 1e-3
     assert cmp["max_price_deviation"] < PRICE_TOL
     # Both copies of every exchanged demand agree (seed residual), grid and consumer side.
     final = market.primal_residual_final
-    assert max(final.values()) < 500.0  # kW summed over 528 entries of up to ~7000 kW each
+    assert max(final.values()) < EPS  # kW summed over 528 entries of up to ~7000 kW each
     n_t, n_der = district.n_timesteps, district.n_der
     for entity in ("thermal_grid_operator", "electric_grid_operator", "aggregator"):
         for q, arr in market.prices[entity].items():
             assert arr.shape == (n_t, n_der), (entity, q)
     np.testing.assert_allclose(market.dispatch["thermal_grid_operator"]["thermal_power"],
-                               market.dispatch["aggregator"]["thermal_power"], atol=EPS + 50.0)
+                               market.dispatch["aggregator"]["thermal_power"], atol=EPS)
+    # The residual histories decrease: each quarter of the run ends lower than the one before.
+    for r in market.residuals.values():
+        quarters = np.array_split(r, 4)
+        ends = [q.min() for q in quarters]
+        assert all(b < a for a, b in zip(ends, ends[1:])), ends
+        assert r[-1] < 1e-4 * r[0]
 
 
 def test_congestion_prices_at_fl22(district):

@@ -1,4 +1,4 @@
-"""``dro market-clearing --method admm|both`` (enabled via ``cli.ADMM_METHODS_ENABLED``)."""
+"""``dro market-clearing --method admm|both``: files, summary keys, convergence, errors."""
 
 from __future__ import annotations
 
@@ -11,36 +11,71 @@ from distributed_resource_optimization import cli
 from distributed_resource_optimization.results import COLUMNS, RESIDUAL_COLUMNS
 
 
-@pytest.fixture()
-def admm_cli(monkeypatch):
-    monkeypatch.setattr(cli, "ADMM_METHODS_ENABLED", True)
-
-
-def test_both_writes_admm_files(admm_cli, tmp_path, capsys):
+@pytest.fixture(scope="module")
+def both(tmp_path_factory):
+    out = tmp_path_factory.mktemp("both")
     code = cli.main(["market-clearing", "--scenario", "thermal-congestion", "--resolution",
-                     "60min", "--max-iters", "4", "--rho", "10", "--eps", "0.1",
-                     "--out", str(tmp_path)])
+                     "60min", "--out", str(out)])
+    return code, out
+
+
+def test_both_is_default_and_converges(both):
+    code, out = both
     assert code == 0
-    summary = json.loads((tmp_path / "summary.json").read_text())
-    assert summary["method"] == "both"  # the default once enabled
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["method"] == "both"
     for key in ("admm_objective", "objective_gap_rel", "iterations", "converged",
                 "primal_residual_final", "max_price_deviation", "max_dispatch_deviation"):
         assert key in summary, key
-    assert summary["iterations"] == 4 and summary["converged"] is False
+    assert summary["converged"] is True
+    # Default eps 0.1 (kW / kvar, summed over steps and DERs) on every quantity.
     assert set(summary["primal_residual_final"]) == {"thermal", "active", "reactive"}
+    assert max(summary["primal_residual_final"].values()) < 0.1
+    assert summary["objective_gap_rel"] < 1e-3
+    assert summary["max_price_deviation"] < 1e-3  # S$/kWh; DLMPs here are 0.007-0.09
+    assert summary["admm_objective"] == pytest.approx(summary["centralized_objective"], rel=1e-3)
     assert set(summary["wall_time_s"]) == {"centralized", "admm"}
-    residuals = pd.read_csv(tmp_path / "residuals.csv")
-    assert tuple(residuals.columns) == RESIDUAL_COLUMNS and len(residuals) == 3 * 4
-    prices = pd.read_csv(tmp_path / "prices.csv", dtype={"der": str})
+
+
+def test_both_writes_files(both, capsys):
+    code, out = both
+    summary = json.loads((out / "summary.json").read_text())
+    residuals = pd.read_csv(out / "residuals.csv")
+    assert tuple(residuals.columns) == RESIDUAL_COLUMNS
+    assert len(residuals) == 3 * summary["iterations"]
+    assert set(residuals["quantity"]) == {"thermal", "active", "reactive"}
+    prices = pd.read_csv(out / "prices.csv", dtype={"der": str})
     assert tuple(prices.columns) == COLUMNS
     assert set(prices["entity"]) == {"centralized", "thermal_grid_operator",
                                      "electric_grid_operator", "aggregator"}
     for name in ("thermal_dispatch_fl22.png", "thermal_price_fl22.png", "primal_residuals.png"):
-        assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "iteration" not in capsys.readouterr().out  # progress goes to stderr only
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_bad_admm_options_one_line_error(admm_cli, tmp_path, capsys):
-    assert cli.main(["market-clearing", "--method", "admm", "--rho", "-1",
-                     "--out", str(tmp_path)]) == 2
-    assert "--rho must be positive" in capsys.readouterr().err
+def test_admm_only_and_iteration_limit(tmp_path, capsys):
+    code = cli.main(["market-clearing", "--scenario", "thermal-congestion", "--resolution",
+                     "60min", "--method", "admm", "--max-iters", "4", "--rho", "10",
+                     "--eps", "0.1", "--agents", "per-building", "--out", str(tmp_path)])
+    assert code == 0
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["method"] == "admm"
+    assert summary["iterations"] == 4 and summary["converged"] is False
+    dispatch = pd.read_csv(tmp_path / "dispatch.csv", dtype={"der": str})
+    assert "centralized" not in set(dispatch["entity"])
+    assert len(pd.read_csv(tmp_path / "residuals.csv")) == 3 * 4
+    captured = capsys.readouterr()
+    assert "iteration" not in captured.out  # progress goes to stderr only
+    assert "ADMM market clearing (per-building)" in captured.err
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["--rho", "-1"], "--rho must be positive"),
+    (["--eps", "0"], "--eps must be positive"),
+    (["--max-iters", "0"], "--max-iters must be at least 1"),
+    (["--agents", "everyone"], "invalid choice: 'everyone'"),
+])
+def test_bad_admm_options_one_line_error(argv, fragment, tmp_path, capsys):
+    assert cli.main(["market-clearing", "--method", "admm", *argv, "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert fragment in err and "Traceback" not in err
+    assert not (tmp_path / "summary.json").exists()

@@ -405,6 +405,8 @@ class GeneralConsensusState(FormState):
         self.owners = np.bincount(self.gidx, minlength=self.G)
         self.z = np.zeros(self.G)
         self.u = np.zeros(self.x.size)
+        self._sqrt_weight = np.sqrt(self.weight)
+        self._sqrt_scale = np.sqrt(self.scale)
 
     def requests(self) -> list[LocalRequest]:
         rho = self.rho * self.scale
@@ -443,11 +445,13 @@ class GeneralConsensusState(FormState):
         self.u *= factor
 
     def _get_state(self) -> np.ndarray:
-        return np.concatenate([self.z, self.u])
+        # In the rho-weighted norm ADMM is firmly nonexpansive; Anderson's least-squares fit and
+        # its safeguard then weigh entries of different units (kW vs kvar) alike.
+        return np.concatenate([self._sqrt_weight * self.z, self._sqrt_scale * self.u])
 
     def _set_state(self, w: np.ndarray) -> None:
-        self.z = w[:self.G].copy()
-        self.u = w[self.G:].copy()
+        self.z = w[:self.G] / self._sqrt_weight
+        self.u = w[self.G:] / self._sqrt_scale
 
     def global_value(self) -> np.ndarray:
         return self.z.copy()

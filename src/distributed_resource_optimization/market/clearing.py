@@ -53,7 +53,8 @@ QUANTITY_OF: dict[str, str] = {"p_th": "thermal_power", "p": "active_power", "q"
 RESIDUAL_OF: dict[str, str] = {"p_th": "thermal", "p": "active", "q": "reactive"}
 GRID_OPERATORS: tuple[str, ...] = ("thermal_grid_operator", "electric_grid_operator")
 
-DEFAULT_RHO = 10.0
+DEFAULT_RHO = 20.0
+DEFAULT_ANDERSON_MEMORY = 20
 DEFAULT_EPS = 0.1
 DEFAULT_MAX_ITERS = 2000
 
@@ -161,12 +162,13 @@ def run_market_clearing(district, scenario: str = "thermal-congestion", *,
     """Clear the district market of ``scenario`` by ADMM (Algorithm 1 on the generic engine).
 
     ``agents``: ``"entities"`` (thermal grid operator, electric grid operator, aggregator) or
-    ``"per-building"`` (the two operators plus one agent per building). ``rho`` (default 10) is
+    ``"per-building"`` (the two operators plus one agent per building). ``rho`` (default 20) is
     the initial penalty in S$ per (per-unit)^2 (entries are scaled by ``1/ref^2``); ``eps``
     (default 0.1, kW / kvar) the seed's threshold on ``r(a, b)``; ``max_iters`` (default 2000).
     ``stop="engine"`` uses the engine's stopping rule (pass ``abs_tol``/``rel_tol`` in
-    ``engine``). Further ``engine`` keywords (``adaptive_rho``, ``acceleration``, ``alpha``) go
-    to :class:`ADMMGenericCoordinator`. ``progress`` is called with the state every iteration.
+    ``engine``). Further ``engine`` keywords (``adaptive_rho``, ``acceleration``, ``alpha``,
+    ``anderson_memory``: 20 here) go to :class:`ADMMGenericCoordinator`. ``progress`` is called
+    with the state every iteration.
     """
     from distributed_resource_optimization.api import run_coordinated_optimization
 
@@ -179,6 +181,7 @@ def run_market_clearing(district, scenario: str = "thermal-congestion", *,
     max_iters = DEFAULT_MAX_ITERS if max_iters is None else int(max_iters)
     start = time.perf_counter()
     actors = market_entities(district, scenario, agents=agents, eps=solver_eps)
+    engine.setdefault("anderson_memory", DEFAULT_ANDERSON_MEMORY)
     coordinator = ADMMGenericCoordinator(MarketGlobalActor(eps if stop == "seed" else None),
                                          rho=rho, max_iters=max_iters, **engine)
     holder: dict[str, MarketConsensusState] = {}

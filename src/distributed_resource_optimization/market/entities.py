@@ -8,10 +8,14 @@ controls, outputs) stay private. The proximal step
 
     min  c' w + sum_j rho_j / 2 (x_j - v_j)^2    s.t. block constraints,   x = w[exchanged]
 
-is a QP whose structure never changes: it is set up once in OSQP and afterwards only the linear
-term and (when rho changes) the Hessian diagonal of the exchanged entries are updated; OSQP
-warm-starts from the previous solution and polishes (see ``docs/market_clearing.md`` for the
-accuracy measurements behind the tolerance).
+is a QP whose structure never changes. By default (``solver="auto"`` with the ``free`` groups
+named) it is reduced once to the free variables (the grids' nodal demands, the buildings' controls)
+and split into independent parts (per timestep, per building), each kept in a DAQP dual
+active-set workspace (:class:`~distributed_resource_optimization.local.reduced.ReducedProxQP`):
+per iteration only the linear term changes, and the Hessian when rho changes; every solve starts
+from the previous active set. ``solver="clarabel"`` keeps the whole block in one Clarabel
+interior-point solver instead (set up once; about 30-200x slower per solve and accurate to about
+1 kW, see ``docs/market_clearing.md``).
 
 Global variable names are ``(group, t, der)`` with ``group`` in ``p_th``, ``p``, ``q``, ``t`` the
 timestep index and ``der`` the DER name (e.g. ``"22"``). ``rho_scale`` is ``1 / ref**2`` per entry
@@ -28,6 +32,7 @@ import scipy.sparse as sp
 
 from distributed_resource_optimization.energy.lp import LPBlock
 from distributed_resource_optimization.local.base import LocalModel, LocalModelError
+from distributed_resource_optimization.local.reduced import ReducedProxQP, ReductionError
 
 #: Exchanged variable groups in output order.
 GROUPS: tuple[str, ...] = ("p_th", "p", "q")
@@ -45,13 +50,26 @@ class LPBlockEntity(LocalModel):
 
     ``groups`` names the exchanged variable groups of the block (in output order), ``ders`` the
     DER names of the columns of each group (the block's groups are time-major ``t*len(ders)+k``);
-    ``ref`` maps a group to its reference power for ``rho_scale``. ``eps`` is the Clarabel
-    (interior point) gap and feasibility tolerance.
+    ``ref`` maps a group to its reference power for ``rho_scale``. ``free`` names the groups
+    that determine all others through the equalities (enables the reduced DAQP solve);
+    ``solver`` is ``"auto"`` (DAQP if ``free`` is given, else Clarabel), ``"daqp"`` or
+    ``"clarabel"``. ``eps`` is the Clarabel gap and feasibility tolerance.
     """
 
     def __init__(self, block: LPBlock, groups: Sequence[str], ders: Sequence[str],
-                 ref: dict[str, float], *, name: str, eps: float = 1e-8) -> None:
+                 ref: dict[str, float], *, name: str, eps: float = 1e-8,
+                 free: Sequence[str] | None = None, solver: str = "auto") -> None:
         self.block = block
+        if solver not in ("auto", "daqp", "clarabel"):
+            raise ValueError(f"solver must be 'auto', 'daqp' or 'clarabel', got {solver!r}")
+        if solver == "daqp" and free is None:
+            raise ValueError(f"{name}: solver 'daqp' needs the free variable groups (free=...)")
+        self.solver = "clarabel" if solver == "clarabel" or free is None else "daqp"
+        self.free = None if free is None else tuple(free)
+        for g in self.free or ():
+            if g not in block.variables:
+                raise ValueError(f"{name}: free group {g!r} is not a variable group of the block "
+                                 f"(groups: {sorted(block.variables)})")
         self.groups = tuple(groups)
         self.ders = [str(d) for d in ders]
         n_der = len(self.ders)
@@ -70,12 +88,24 @@ class LPBlockEntity(LocalModel):
         super().__init__(self.exchange_index.size, name=name, variables=variables,
                          rho_scale=np.concatenate(scale))
         self.eps = float(eps)
-        self.w = np.zeros(block.n)  # last full solution (private)
+        self._w: np.ndarray | None = np.zeros(block.n)  # last full solution (private)
         self._solver = None
+        self._reduced: ReducedProxQP | None = None
         self._rho: np.ndarray | None = None
 
     # -- setup -------------------------------------------------------------------------------
     def prepare(self) -> None:
+        if self.solver == "daqp":
+            b = self.block
+            free = np.concatenate([b.variables[g] for g in self.free])
+            self._reduced = ReducedProxQP(b.c, b.A_eq, b.b_eq, b.A_ub, b.b_ub, b.lb, b.ub,
+                                          self.exchange_index, free)
+            self._rho = np.ones(self.size)
+            self._solver = self._reduced
+            return
+        self._prepare_clarabel()
+
+    def _prepare_clarabel(self) -> None:
         import clarabel
 
         b = self.block
@@ -135,13 +165,20 @@ class LPBlockEntity(LocalModel):
             raise LocalModelError(f"actor {self.label!r}: local model is infeasible ({status})")
         if status not in ("Solved", "AlmostSolved"):
             raise LocalModelError(f"actor {self.label!r}: local QP not solved ({status})")
-        self.w = np.asarray(sol.x, dtype=float)
-        return self.w[self.exchange_index]
+        self._w = np.asarray(sol.x, dtype=float)
+        return self._w[self.exchange_index]
 
     def solve(self, v: np.ndarray, rho: float | np.ndarray) -> np.ndarray:
         if self._solver is None:
             self.prepare()
         r = np.broadcast_to(np.asarray(rho, dtype=float), (self.size,)).copy()
+        if self._reduced is not None:
+            try:
+                x = self._reduced.solve(np.asarray(v, dtype=float), r)
+            except ReductionError as exc:
+                raise LocalModelError(f"actor {self.label!r}: {exc}") from None
+            self._w = None  # private solution assembled on demand (see ``w``)
+            return x
         if not np.array_equal(r, self._rho):
             self._solver.update(P=np.ascontiguousarray(r[self._order]))
             self._rho = r
@@ -150,6 +187,13 @@ class LPBlockEntity(LocalModel):
         return self._run(q)
 
     # -- results -----------------------------------------------------------------------------
+    @property
+    def w(self) -> np.ndarray:
+        """All block variables of the last solve (private to the entity)."""
+        if self._w is None:
+            self._w = self._reduced.full_solution()
+        return self._w
+
     def objective(self, x: np.ndarray) -> float:
         """Own cost ``c' w`` (S$) of the last full solution (``x`` is its exchanged part)."""
         return float(self.block.c @ self.w)
@@ -172,7 +216,7 @@ def thermal_grid_operator(district, limits, ref: dict[str, float] | None = None,
                                branch_flow_max=limits.thermal_branch_flow_max_m3_s,
                                node_head_min=limits.thermal_node_head_min_m)
     return LPBlockEntity(block, ("p_th",), district.der_names, ref or reference_powers(district),
-                         name="thermal_grid_operator", **kwargs)
+                         name="thermal_grid_operator", free=("p_th",), **kwargs)
 
 
 def electric_grid_operator(district, limits, ref: dict[str, float] | None = None,
@@ -184,7 +228,8 @@ def electric_grid_operator(district, limits, ref: dict[str, float] | None = None
                                 voltage_min_pu=limits.electric_voltage_min_pu,
                                 branch_power_max_kva=limits.electric_branch_power_max_kva)
     return LPBlockEntity(block, ("p", "q"), district.der_names, ref or reference_powers(district),
-                         name="electric_grid_operator", **kwargs)
+                         name="electric_grid_operator", free=("p", "q"),
+                         **kwargs)
 
 
 def flexible_load_aggregator(district, ref: dict[str, float] | None = None,
@@ -194,7 +239,8 @@ def flexible_load_aggregator(district, ref: dict[str, float] | None = None,
 
     block = aggregator_block(district.buildings, district.timestep_h)
     return LPBlockEntity(block, GROUPS, district.der_names, ref or reference_powers(district),
-                         name="aggregator", **kwargs)
+                         name="aggregator",
+                         free=[f"{m.name}/c" for m in district.buildings], **kwargs)
 
 
 def building_agents(district, ref: dict[str, float] | None = None,
@@ -205,7 +251,7 @@ def building_agents(district, ref: dict[str, float] | None = None,
 
     ref = ref or reference_powers(district)
     return [LPBlockEntity(building_block(m, district.timestep_h), GROUPS, [str(m.name)], ref,
-                          name=f"building_{m.name}", **kwargs)
+                          name=f"building_{m.name}", free=("c",), **kwargs)
             for m in district.buildings]
 
 
