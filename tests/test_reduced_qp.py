@@ -123,3 +123,26 @@ def test_district_entities_match_clarabel():
         assert np.abs(blk.A_eq @ w - blk.b_eq).max() < 1e-6
         assert (blk.A_ub @ w - blk.b_ub).max(initial=0.0) < 1e-6
         np.testing.assert_allclose(xa, xb, atol=5.0)
+
+
+def test_stalled_part_is_solved_by_interior_point():
+    """When DAQP reports a stall (cycling / iteration limit) the part is re-solved by Clarabel."""
+    c, a_eq, b_eq, a_ub, b_ub, lb, ub, exchange, free = _instance(3)
+    v = np.linspace(-2, 2, exchange.size)
+    rho = np.full(exchange.size, 2.0)
+    qp = ReducedProxQP(c, a_eq, b_eq, a_ub, b_ub, lb, ub, exchange, free)
+    expected = qp.solve(v, rho)
+
+    class Stalling:
+        def __init__(self, model):
+            self.model = model
+
+        def update(self, **kwargs):
+            self.model.update(**kwargs)
+
+        def solve(self):
+            x, fval, _, info = self.model.solve()
+            return x, fval, -2, info  # DAQP's cycling exit flag
+
+    qp.parts[0].model = Stalling(qp.parts[0].model)
+    np.testing.assert_allclose(qp.solve(v, rho), expected, atol=1e-6)

@@ -51,6 +51,8 @@ class _Part:
     model: object = None
     rho: np.ndarray | None = None
     xi: np.ndarray | None = None
+    d: np.ndarray | None = None  # Jacobi scaling of xi for the current rho
+    scaled: tuple | None = None  # (H, G, lo, hi) in scaled variables
 
 
 class ReducedProxQP:
@@ -146,38 +148,80 @@ class ReducedProxQP:
                 X=n_loc[pos_local], g=n_loc.T @ self.c[cols], G=np.ascontiguousarray(G),
                 lo=lo_v, hi=hi_v))
         self.constant = float(sum(p.w0 @ self.c[p.cols] for p in self.parts))
+        self._rho: np.ndarray | None = None
 
     def solve(self, v: np.ndarray, rho: np.ndarray) -> np.ndarray:
         """Exchanged entries ``x`` of the proximal step for target ``v`` and per-entry ``rho``."""
-        import daqp
-
         x = np.empty(self.exchange.size)
+        rho_changed = self._rho is None or not np.array_equal(rho, self._rho)
+        self._rho = np.array(rho, dtype=float)
         for k, p in enumerate(self.parts):
             if p.X.shape[1] == 0:
                 x[p.pos] = p.x0
                 continue
             r = rho[p.pos]
-            f = p.g + p.X.T @ (r * (p.x0 - v[p.pos]))
-            if p.model is None or not np.array_equal(r, p.rho):
-                H = (p.X.T * r) @ p.X
-                if p.model is None:
-                    p.model = daqp.Model()
-                    p.model.settings = {"primal_tol": self.tol, "iter_limit": 10000}
-                    flag, _ = p.model.setup(H, f, p.G, p.hi, p.lo)
-                    if flag < 0:
-                        raise ReductionError(f"part {k}: DAQP setup failed (exit flag {flag})")
-                else:
-                    p.model.update(H=H, f=f)
-                p.rho = r.copy()
-            else:
-                p.model.update(f=f)
+            if p.model is None or (rho_changed and not np.array_equal(r, p.rho)):
+                self._load(p, r)
+            f = p.d * (p.g + p.X.T @ (r * (p.x0 - v[p.pos])))
+            p.model.update(f=f)
             xi, _, flag, _ = p.model.solve()
+            if flag < 0 and flag != -1:
+                # DAQP can stall (cycling, iteration limit) on a badly conditioned part after
+                # rho moved by orders of magnitude: solve that part by interior point instead.
+                xi, flag = self._fallback(p, f), 1
             if flag < 0:
                 raise ReductionError(f"part {k}: DAQP failed (exit flag {flag}; -1 means "
                                      "infeasible)")
-            p.xi = np.asarray(xi)
+            p.xi = p.d * np.asarray(xi)
             x[p.pos] = p.x0 + p.X @ p.xi
         return x
+
+    def _load(self, p: _Part, r: np.ndarray) -> None:
+        """(Re)build the part's Hessian for ``rho = r`` in Jacobi-scaled variables ``xi / d``.
+
+        The scaling keeps DAQP's factorisations well conditioned when the penalties of the
+        entries differ by orders of magnitude; the warm-start active set stays valid because
+        the constraint rows keep their order."""
+        import daqp
+
+        H = (p.X.T * r) @ p.X
+        diag = np.diag(H).copy()
+        d = np.where(diag > 0, 1.0 / np.sqrt(np.where(diag > 0, diag, 1.0)), 1.0)
+        Hs = H * d[:, None] * d[None, :]
+        Gd = p.G * d[None, :]
+        rows = np.max(np.abs(Gd), axis=1) if Gd.size else np.zeros(0)
+        rows = np.where(rows > 0, rows, 1.0)
+        Gs = np.ascontiguousarray(Gd / rows[:, None])
+        hi, lo = p.hi / rows, p.lo / rows
+        zero_f = np.zeros(H.shape[0])
+        if p.model is None:
+            p.model = daqp.Model()
+            p.model.settings = {"primal_tol": self.tol, "iter_limit": 10000}
+            flag, _ = p.model.setup(Hs, zero_f, Gs, hi, lo)
+            if flag < 0:
+                raise ReductionError(f"DAQP setup failed (exit flag {flag})")
+        else:
+            p.model.update(H=Hs, f=zero_f, A=Gs, bupper=hi, blower=lo)
+        p.rho = r.copy()
+        p.d = d
+        p.scaled = (Hs, Gs, lo, hi)
+
+    def _fallback(self, p: _Part, f: np.ndarray) -> np.ndarray:
+        import clarabel
+
+        Hs, Gs, lo, hi = p.scaled
+        up, dn = np.isfinite(hi), np.isfinite(lo)
+        a = sp.csc_matrix(np.vstack([Gs[up], -Gs[dn]]))
+        b = np.concatenate([hi[up], -lo[dn]])
+        settings = clarabel.DefaultSettings()
+        settings.verbose = False
+        settings.tol_gap_abs = settings.tol_gap_rel = settings.tol_feas = 1e-10
+        solver = clarabel.DefaultSolver(sp.triu(sp.csc_matrix(Hs), format="csc"), f, a, b,
+                                        [clarabel.NonnegativeConeT(b.size)], settings)
+        sol = solver.solve()
+        if str(sol.status) not in ("Solved", "AlmostSolved"):
+            raise ReductionError(f"DAQP and Clarabel failed ({sol.status})")
+        return np.asarray(sol.x)
 
     def full_solution(self) -> np.ndarray:
         """All variables ``w`` of the last solve."""
