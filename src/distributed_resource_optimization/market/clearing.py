@@ -55,6 +55,7 @@ GRID_OPERATORS: tuple[str, ...] = ("thermal_grid_operator", "electric_grid_opera
 
 DEFAULT_RHO = 20.0
 DEFAULT_ANDERSON_MEMORY = 20
+DEFAULT_ALPHA = 1.8
 DEFAULT_EPS = 0.1
 DEFAULT_MAX_ITERS = 2000
 
@@ -166,8 +167,8 @@ def run_market_clearing(district, scenario: str = "thermal-congestion", *,
     the initial penalty in S$ per (per-unit)^2 (entries are scaled by ``1/ref^2``); ``eps``
     (default 0.1, kW / kvar) the seed's threshold on ``r(a, b)``; ``max_iters`` (default 2000).
     ``stop="engine"`` uses the engine's stopping rule (pass ``abs_tol``/``rel_tol`` in
-    ``engine``). Further ``engine`` keywords (``adaptive_rho``, ``acceleration``, ``alpha``,
-    ``anderson_memory``: 20 here) go to :class:`ADMMGenericCoordinator`. ``progress`` is called
+    ``engine``). Further ``engine`` keywords (``adaptive_rho``, ``acceleration``, ``alpha``: 1.8
+    here, ``anderson_memory``: 20 here) go to :class:`ADMMGenericCoordinator`. ``progress`` is called
     with the state every iteration.
     """
     from distributed_resource_optimization.api import run_coordinated_optimization
@@ -182,6 +183,7 @@ def run_market_clearing(district, scenario: str = "thermal-congestion", *,
     start = time.perf_counter()
     actors = market_entities(district, scenario, agents=agents, eps=solver_eps)
     engine.setdefault("anderson_memory", DEFAULT_ANDERSON_MEMORY)
+    engine.setdefault("alpha", DEFAULT_ALPHA)
     coordinator = ADMMGenericCoordinator(MarketGlobalActor(eps if stop == "seed" else None),
                                          rho=rho, max_iters=max_iters, **engine)
     holder: dict[str, MarketConsensusState] = {}
