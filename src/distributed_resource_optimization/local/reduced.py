@@ -134,7 +134,7 @@ class ReducedProxQP:
                 lo_v, hi_v = np.concatenate(lo), np.concatenate(hi)
             else:
                 G, lo_v, hi_v = np.zeros((0, fr.size)), np.zeros(0), np.zeros(0)
-            scale = np.max(np.abs(G), axis=1) if G.size else np.zeros(0)
+            scale = np.max(np.abs(G), axis=1) if G.shape[1] else np.zeros(G.shape[0])
             zero = scale <= 1e-14 * max(1.0, float(np.max(scale, initial=0.0)))
             if np.any((lo_v[zero] > 1e-9) | (hi_v[zero] < -1e-9)):
                 raise ReductionError(f"part {k}: a constraint fixed by the equalities is violated "

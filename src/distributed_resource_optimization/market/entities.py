@@ -31,8 +31,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from distributed_resource_optimization.energy.lp import LPBlock
-from distributed_resource_optimization.local.base import LocalModel, LocalModelError
-from distributed_resource_optimization.local.reduced import ReducedProxQP, ReductionError
+from distributed_resource_optimization.local.base import LocalModelError
+from distributed_resource_optimization.local.lp import LPLocalModel
 
 #: Exchanged variable groups in output order.
 GROUPS: tuple[str, ...] = ("p_th", "p", "q")
@@ -45,15 +45,15 @@ def reference_powers(district) -> dict[str, float]:
             "q": float(np.mean(np.abs(district.q_ref_kvar)))}
 
 
-class LPBlockEntity(LocalModel):
+class LPBlockEntity(LPLocalModel):
     """An ADMM actor whose private model is an :class:`LPBlock` (cost S$, linear constraints).
 
     ``groups`` names the exchanged variable groups of the block (in output order), ``ders`` the
     DER names of the columns of each group (the block's groups are time-major ``t*len(ders)+k``);
     ``ref`` maps a group to its reference power for ``rho_scale``. ``free`` names the groups
-    that determine all others through the equalities (enables the reduced DAQP solve);
-    ``solver`` is ``"auto"`` (DAQP if ``free`` is given, else Clarabel), ``"daqp"`` or
-    ``"clarabel"``. ``eps`` is the Clarabel gap and feasibility tolerance.
+    that determine all others through the equalities (enables the reduced DAQP solve of
+    :class:`LPLocalModel`); ``solver`` is ``"auto"`` (DAQP if ``free`` is given, else Clarabel),
+    ``"daqp"`` or ``"clarabel"``. ``eps`` is the Clarabel gap and feasibility tolerance.
     """
 
     def __init__(self, block: LPBlock, groups: Sequence[str], ders: Sequence[str],
@@ -83,27 +83,23 @@ class LPBlockEntity(LocalModel):
             n_t = cols.size // n_der
             variables.extend((g, t, d) for t in range(n_t) for d in self.ders)
             scale.append(np.full(cols.size, 1.0 / ref[g] ** 2))
-        self.exchange_index = np.concatenate(idx)
+        exchange = np.concatenate(idx)
         self.n_timesteps = idx[0].size // n_der
-        super().__init__(self.exchange_index.size, name=name, variables=variables,
+        free_cols = (np.concatenate([block.variables[g] for g in self.free]) if self.free
+                     else np.zeros(0, dtype=int))
+        super().__init__(block.c, block.A_eq, block.b_eq, block.A_ub, block.b_ub, block.lb,
+                         block.ub, exchange, free_cols, name=name, variables=variables,
                          rho_scale=np.concatenate(scale))
         self.eps = float(eps)
-        self._w: np.ndarray | None = np.zeros(block.n)  # last full solution (private)
         self._solver = None
-        self._reduced: ReducedProxQP | None = None
         self._rho: np.ndarray | None = None
 
     # -- setup -------------------------------------------------------------------------------
     def prepare(self) -> None:
         if self.solver == "daqp":
-            b = self.block
-            free = np.concatenate([b.variables[g] for g in self.free])
-            self._reduced = ReducedProxQP(b.c, b.A_eq, b.b_eq, b.A_ub, b.b_ub, b.lb, b.ub,
-                                          self.exchange_index, free)
-            self._rho = np.ones(self.size)
-            self._solver = self._reduced
-            return
-        self._prepare_clarabel()
+            super().prepare()
+        else:
+            self._prepare_clarabel()
 
     def _prepare_clarabel(self) -> None:
         import clarabel
@@ -169,16 +165,11 @@ class LPBlockEntity(LocalModel):
         return self._w[self.exchange_index]
 
     def solve(self, v: np.ndarray, rho: float | np.ndarray) -> np.ndarray:
+        if self.solver == "daqp":
+            return super().solve(v, rho)
         if self._solver is None:
-            self.prepare()
+            self._prepare_clarabel()
         r = np.broadcast_to(np.asarray(rho, dtype=float), (self.size,)).copy()
-        if self._reduced is not None:
-            try:
-                x = self._reduced.solve(np.asarray(v, dtype=float), r)
-            except ReductionError as exc:
-                raise LocalModelError(f"actor {self.label!r}: {exc}") from None
-            self._w = None  # private solution assembled on demand (see ``w``)
-            return x
         if not np.array_equal(r, self._rho):
             self._solver.update(P=np.ascontiguousarray(r[self._order]))
             self._rho = r
@@ -187,17 +178,6 @@ class LPBlockEntity(LocalModel):
         return self._run(q)
 
     # -- results -----------------------------------------------------------------------------
-    @property
-    def w(self) -> np.ndarray:
-        """All block variables of the last solve (private to the entity)."""
-        if self._w is None:
-            self._w = self._reduced.full_solution()
-        return self._w
-
-    def objective(self, x: np.ndarray) -> float:
-        """Own cost ``c' w`` (S$) of the last full solution (``x`` is its exchanged part)."""
-        return float(self.block.c @ self.w)
-
     def group_values(self, group: str, x: np.ndarray | None = None) -> np.ndarray:
         """``(T, n_der)`` values of exchanged group ``group`` from output ``x`` (default own)."""
         x = self.x if x is None else x
