@@ -49,7 +49,8 @@ def main() -> None:
                                      eps=eps_list[-1], max_iters=args.max_iters,
                                      progress=lambda s, log=stamps: log.append(time.perf_counter()))
         cmp = compare_with_centralized(market, central)
-        worst = np.max(np.vstack([market.residuals[k] for k in market.residuals]), axis=0)
+        worst = np.max(np.vstack([*market.residuals.values(), *market.dual_residuals.values()]),
+                       axis=0)
         for eps in eps_list:
             hit = np.flatnonzero(worst < eps)
             if hit.size:

@@ -61,7 +61,8 @@ def _parser() -> argparse.ArgumentParser:
     mc.add_argument("--rho", default=None, type=float,
                     help="ADMM: initial penalty in S$ per (per-unit)^2 (default: 20)")
     mc.add_argument("--eps", default=None, type=float,
-                    help="ADMM: threshold on the primal residuals r(a,b), kW (default: 0.1)")
+                    help="ADMM: threshold on the primal residuals r(a,b) (kW) and the dual "
+                    "residuals (S$/kWh) (default: 0.1)")
     mc.add_argument("--max-iters", default=None, type=int,
                     help="ADMM: iteration limit (default: 2000)")
     mc.add_argument("--agents", default="entities", choices=AGENT_MODES,
@@ -153,7 +154,9 @@ def _market_clearing_admm(args: argparse.Namespace) -> int:
     def report(state) -> None:
         if state.iteration % 20 == 0:
             r = ", ".join(f"{k} {v[-1]:.3g}" for k, v in state.seed_residuals.items())
-            _progress(f"iteration {state.iteration}: primal residuals {r}, rho {state.rho:.3g}")
+            d = max(v[-1] for v in state.seed_dual_residuals.values())
+            _progress(f"iteration {state.iteration}: primal residuals {r} (kW), largest dual "
+                      f"residual {d:.3g} (S$/kWh), rho {state.rho:.3g}")
 
     start = time.perf_counter()
     market = run_market_clearing(district, args.scenario, agents=args.agents, rho=args.rho,

@@ -130,16 +130,19 @@ def market_frames(market, timesteps: pd.DatetimeIndex, der_names: Sequence[str]
 
 def residual_frame(market) -> pd.DataFrame:
     """Residuals per iteration (columns :data:`RESIDUAL_COLUMNS`): ``primal`` is the seed's
-    ``r(a, b)`` per quantity (``thermal``, ``active``, ``reactive``; kW / kvar), ``dual`` and
-    ``rho`` the engine's dual residual norm and penalty of that iteration (same for all three)."""
+    ``r(a, b)`` per quantity (``thermal``, ``active``, ``reactive``; kW / kvar), ``dual`` the
+    dual residual of that quantity (S$/kWh, :class:`market.clearing.MarketConsensusState`), ``rho``
+    the engine's penalty of that iteration (same for all three)."""
     admm = market.admm
     n = min(len(v) for v in market.residuals.values())
     parts = []
     for quantity, values in market.residuals.items():
+        dual = market.dual_residuals.get(quantity)
         parts.append(pd.DataFrame({
             "iteration": np.arange(1, n + 1), "quantity": quantity,
             "primal": np.asarray(values[:n], dtype=float),
-            "dual": np.asarray(admm.dual_residuals[:n], dtype=float),
+            "dual": (np.asarray(dual[:n], dtype=float) if dual is not None
+                     else np.asarray(admm.dual_residuals[:n], dtype=float)),
             "rho": np.asarray(admm.rho_history[:n], dtype=float)}))
     return pd.concat(parts, ignore_index=True)[list(RESIDUAL_COLUMNS)]
 
@@ -155,6 +158,7 @@ def market_summary(market, central: CentralizedResult | None, comparison: Mappin
         "rho": market.rho,
         "eps": market.eps,
         "primal_residual_final": market.primal_residual_final,
+        "dual_residual_final": market.dual_residual_final,
         "entity_objectives": market.entity_objectives,
     }
     if comparison is not None:

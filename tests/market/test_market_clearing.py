@@ -57,6 +57,8 @@ def test_objective_and_prices_match_centralized(district, scenario, agents):
     # Both copies of every exchanged demand agree (seed residual), grid and consumer side.
     final = market.primal_residual_final
     assert max(final.values()) < EPS  # kW summed over 528 entries of up to ~7000 kW each
+    assert max(market.dual_residual_final.values()) < EPS  # S$/kWh summed likewise
+    assert all(v.size == market.iterations for v in market.dual_residuals.values())
     n_t, n_der = district.n_timesteps, district.n_der
     for entity in ("thermal_grid_operator", "electric_grid_operator", "aggregator"):
         for q, arr in market.prices[entity].items():

@@ -31,6 +31,8 @@ def test_both_is_default_and_converges(both):
     # Default eps 0.1 (kW / kvar, summed over steps and DERs) on every quantity.
     assert set(summary["primal_residual_final"]) == {"thermal", "active", "reactive"}
     assert max(summary["primal_residual_final"].values()) < 0.1
+    assert set(summary["dual_residual_final"]) == {"thermal", "active", "reactive"}
+    assert max(summary["dual_residual_final"].values()) < 0.1
     assert summary["objective_gap_rel"] < 1e-3
     assert summary["max_price_deviation"] < 1e-3  # S$/kWh; DLMPs here are 0.007-0.09
     assert summary["admm_objective"] == pytest.approx(summary["centralized_objective"], rel=1e-3)

@@ -8,9 +8,12 @@ aggregator or the building), ``z`` is their (rho-weighted, here equal-weight) av
 per actor entry are the seed's prices ``pi``.
 
 Stopping rule (``stop="seed"``, default): Algorithm 1's ``r(a, b) = sum_t ||a_t - b_t||_1 < eps``
-for thermal, active and reactive power, checked after every iteration inside the coordinator's
-state (:class:`MarketConsensusState`); the engine's own residual-balancing rho adaptation,
-Anderson acceleration and over-relaxation run unchanged. ``stop="engine"`` uses the engine's
+for thermal, active and reactive power (kW / kvar), plus dual residuals below ``eps``: per
+quantity ``sum rho_j |z_j - z_j^prev| / timestep_h`` (S$/kWh; the two owners' prices always sum to
+zero in this form, so the seed's price disagreement is no test, but a consensus that still moves
+at a large penalty is). Checked after every iteration inside the coordinator's state
+(:class:`MarketConsensusState`); the engine's own residual-balancing rho adaptation, Anderson
+acceleration and over-relaxation run unchanged. ``stop="engine"`` uses the engine's
 Boyd et al. rule (``abs_tol``/``rel_tol``) instead.
 
 Prices: the engine's dual ``y`` on an entry is in S$ per kW (kvar) per timestep. The aggregator
@@ -20,9 +23,7 @@ so its perceived price is ``-y_grid / timestep_h``. At convergence ``y_grid + y_
 equal the centralized DLMP (coupling-row dual / ``timestep_h``).
 
 Reported values are those of the *last* iteration (dispatch, prices and the entities' costs of
-the same local solves). The engine, when it stops at ``max_iters``, restores the iterate with the
-best residual score but keeps the current rho, so ``rho * u`` of that restored state would mix
-two penalties; the last iterate avoids this.
+the same local solves), not the engine's best iterate that it restores at ``max_iters``.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ DEFAULT_MAX_ITERS = 2000
 
 @dataclass
 class _SeedResiduals(Residuals):
-    """Engine residuals plus the seed's verdict (all three ``r(a, b) < eps``)."""
+    """Engine residuals plus the seed's verdict (primal and dual residuals all below ``eps``)."""
 
     seed_converged: bool = False
 
@@ -72,17 +73,21 @@ class _SeedResiduals(Residuals):
 
 
 class MarketConsensusState(GeneralConsensusState):
-    """General-form consensus state that also tracks the seed's primal residuals per quantity.
+    """General-form consensus state that also tracks the seed's residuals per quantity.
 
-    ``seed_residuals[name]`` (``thermal``, ``active``, ``reactive``) lists ``r(a, b)`` per
-    iteration (kW / kvar summed over timesteps and DERs). With ``eps`` set, the run stops when all
-    three are below ``eps`` (the engine's rule is not used).
+    ``seed_residuals[name]`` (``thermal``, ``active``, ``reactive``) lists the primal residual
+    ``r(a, b)`` per iteration (kW / kvar summed over timesteps and DERs); ``seed_dual_residuals``
+    the dual residual ``sum_{t, der} rho_j |z_j - z_j^prev| / timestep_h`` per iteration (S$/kWh
+    or S$/kvarh summed over timesteps and DERs: how much the consensus still moves, priced at
+    the entries' penalties). With ``eps`` set, the run stops when all six are below ``eps`` (the
+    engine's rule is not used).
     """
 
     def __init__(self, specs: Sequence[ParticipantSpec], objective, data,
-                 settings: ADMMSettings, *, eps: float | None) -> None:
+                 settings: ADMMSettings, *, eps: float | None, timestep_h: float = 1.0) -> None:
         super().__init__(specs, objective, data, settings, full=False)
         self.eps = eps
+        self.timestep_h = float(timestep_h)
         sign = np.concatenate([
             np.full(self.actor_sizes[i], 1.0 if n in GRID_OPERATORS else -1.0)
             for i, n in enumerate(self.names)])
@@ -90,6 +95,7 @@ class MarketConsensusState(GeneralConsensusState):
         group_of_key = np.array([GROUPS.index(k[0]) for k in self.keys])
         self._key_group = group_of_key
         self.seed_residuals: dict[str, list[float]] = {RESIDUAL_OF[g]: [] for g in GROUPS}
+        self.seed_dual_residuals: dict[str, list[float]] = {RESIDUAL_OF[g]: [] for g in GROUPS}
 
     def seed_residual(self, x: np.ndarray) -> dict[str, float]:
         """``r(a, b)`` per quantity for actor outputs ``x`` (flat over actors)."""
@@ -97,6 +103,7 @@ class MarketConsensusState(GeneralConsensusState):
         return {RESIDUAL_OF[g]: float(d[self._key_group == i].sum()) for i, g in enumerate(GROUPS)}
 
     def _update(self, x_new: np.ndarray) -> Residuals:
+        z_old = self.z.copy()
         res = super()._update(x_new)
         # The last iterate with prices at the rho they were computed with (the engine's
         # best-iterate restoration at max_iters keeps the current rho, see the module notes).
@@ -105,22 +112,31 @@ class MarketConsensusState(GeneralConsensusState):
         r = self.seed_residual(x_new)
         for k, v in r.items():
             self.seed_residuals[k].append(v)
+        # Penalty per global variable (every owner carries the same scale here).
+        rho_key = self.rho * self.weight / np.maximum(self.owners, 1)
+        moved = np.bincount(self._key_group, weights=rho_key * np.abs(self.z - z_old),
+                            minlength=len(GROUPS)) / self.timestep_h
+        dual = {RESIDUAL_OF[g]: float(moved[i]) for i, g in enumerate(GROUPS)}
+        for k, v in dual.items():
+            self.seed_dual_residuals[k].append(v)
         if self.eps is None:
             return res
+        done = all(v < self.eps for v in r.values()) and all(v < self.eps for v in dual.values())
         return _SeedResiduals(res.primal, res.dual, res.eps_primal, res.eps_dual,
-                              res.primal_scale, res.dual_scale,
-                              seed_converged=all(v < self.eps for v in r.values()))
+                              res.primal_scale, res.dual_scale, seed_converged=done)
 
 
 class MarketGlobalActor(ADMMGeneralConsensusGlobalActor):
     """General-form consensus with zero global objective and the seed's stopping rule."""
 
-    def __init__(self, eps: float | None = DEFAULT_EPS) -> None:
+    def __init__(self, eps: float | None = DEFAULT_EPS, timestep_h: float = 1.0) -> None:
         super().__init__()
         self.eps = eps
+        self.timestep_h = timestep_h
 
     def create_state(self, specs, data, settings):
-        return MarketConsensusState(specs, self.objective, data, settings, eps=self.eps)
+        return MarketConsensusState(specs, self.objective, data, settings, eps=self.eps,
+                                    timestep_h=self.timestep_h)
 
 
 @dataclass
@@ -132,7 +148,9 @@ class MarketResult:
     ``electric_grid_operator`` (active, reactive), ``aggregator`` (all three; in per-building mode
     assembled from the buildings) and, in per-building mode, ``building_<name>`` (``(T, 1)``).
     ``objective`` is the sum of the entities' own costs (S$), ``residuals`` the seed's ``r(a, b)``
-    per quantity and iteration, ``admm`` the engine's result (engine residuals, rho history).
+    per quantity and iteration (kW / kvar), ``dual_residuals`` the dual residuals per quantity
+    and iteration (S$/kWh, see :class:`MarketConsensusState`), ``admm`` the engine's result
+    (engine residuals, rho history).
     """
 
     scenario: str
@@ -145,6 +163,7 @@ class MarketResult:
     prices: dict[str, dict[str, np.ndarray]]
     residuals: dict[str, np.ndarray]
     admm: ADMMResult
+    dual_residuals: dict[str, np.ndarray] = field(default_factory=dict)
     entity_objectives: dict[str, float] = field(default_factory=dict)
     rho: float = DEFAULT_RHO
     eps: float | None = DEFAULT_EPS
@@ -152,6 +171,11 @@ class MarketResult:
     @property
     def primal_residual_final(self) -> dict[str, float]:
         return {k: float(v[-1]) if v.size else float("nan") for k, v in self.residuals.items()}
+
+    @property
+    def dual_residual_final(self) -> dict[str, float]:
+        return {k: float(v[-1]) if v.size else float("nan")
+                for k, v in self.dual_residuals.items()}
 
 
 def run_market_clearing(district, scenario: str = "thermal-congestion", *,
@@ -184,8 +208,8 @@ def run_market_clearing(district, scenario: str = "thermal-congestion", *,
     actors = market_entities(district, scenario, agents=agents, eps=solver_eps)
     engine.setdefault("anderson_memory", DEFAULT_ANDERSON_MEMORY)
     engine.setdefault("alpha", DEFAULT_ALPHA)
-    coordinator = ADMMGenericCoordinator(MarketGlobalActor(eps if stop == "seed" else None),
-                                         rho=rho, max_iters=max_iters, **engine)
+    global_actor = MarketGlobalActor(eps if stop == "seed" else None, district.timestep_h)
+    coordinator = ADMMGenericCoordinator(global_actor, rho=rho, max_iters=max_iters, **engine)
     holder: dict[str, MarketConsensusState] = {}
 
     def _progress(state: MarketConsensusState) -> None:
@@ -229,9 +253,11 @@ def _package(district, scenario: str, agents: str, actors: list[LPBlockEntity],
                 ent[q] = np.asarray(arr).reshape(n_t, -1)
     costs = {a.name: a.objective(a.w[a.exchange_index]) for a in actors}
     residuals = {k: np.asarray(v, dtype=float) for k, v in state.seed_residuals.items()}
+    duals = {k: np.asarray(v, dtype=float) for k, v in state.seed_dual_residuals.items()}
     return MarketResult(scenario=scenario, agents=agents, objective=float(sum(costs.values())),
                         iterations=admm.iterations, converged=admm.converged, wall_time_s=wall,
                         dispatch=dispatch, prices=prices, residuals=residuals, admm=admm,
+                        dual_residuals=duals,
                         entity_objectives=costs, rho=rho, eps=eps)
 
 
