@@ -183,9 +183,10 @@ def load_district(folder: Path | str = DEFAULT_DATA_DIR, resolution: str = "30mi
 # Centralized problem
 
 
-@dataclass
-class CentralizedProblem:
-    """Eq. (1) assembled as one sparse LP over the stacked variables of the three entities.
+@dataclass(kw_only=True)
+class CentralizedProblem(LPBlock):
+    """Eq. (1) assembled as one sparse LP (an :class:`LPBlock`) over the stacked variables of the
+    three entities.
 
     ``blocks`` holds ``thermal_grid``, ``electric_grid``, ``aggregator``; ``offsets`` the position
     of each block's first variable in ``x``. ``A_eq`` rows: the blocks' equality rows in that
@@ -199,19 +200,6 @@ class CentralizedProblem:
     limits: ScenarioLimits
     blocks: dict[str, LPBlock]
     offsets: dict[str, int]
-    c: np.ndarray
-    lb: np.ndarray
-    ub: np.ndarray
-    A_eq: sp.csr_matrix
-    b_eq: np.ndarray
-    A_ub: sp.csr_matrix
-    b_ub: np.ndarray
-    eq_rows: dict[str, np.ndarray]
-    ub_rows: dict[str, np.ndarray]
-
-    @property
-    def n(self) -> int:
-        return self.c.size
 
     def columns(self, block: str, group: str) -> np.ndarray:
         """Global indices of variable group ``group`` of block ``block``."""
@@ -268,6 +256,7 @@ def build_centralized(district: DistrictData, scenario: str = "unconstrained") -
     b_ub = np.concatenate([b.b_ub for b in blocks.values()])
     return CentralizedProblem(
         district=district, scenario=scenario, limits=limits, blocks=blocks, offsets=offsets,
+        n=n, name=f"centralized/{scenario}",
         c=np.concatenate([b.c for b in blocks.values()]),
         lb=np.concatenate([b.lb for b in blocks.values()]),
         ub=np.concatenate([b.ub for b in blocks.values()]),

@@ -24,6 +24,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .electric_grid import (
+    _check_positive,
     _check_price,
     _check_radial,
     _check_unique,
@@ -147,10 +148,7 @@ def load_thermal_grid(folder: Path | str = DEFAULT_DATA_DIR,
                        optional={"maximum_velocity": float})
     _check_unique(folder / types_rel, types, "line_type")
     for column in ("diameter", "absolute_roughness"):
-        bad = types[column].to_numpy(dtype=float) <= 0.0
-        if bad.any():
-            raise DataFileError(folder / types_rel, "value must be positive",
-                                row=int(types.index[np.argmax(bad)]) + 1, column=column)
+        _check_positive(folder / types_rel, types, column)
     types = types.set_index("line_type")
 
     lines_rel = f"{_GRID_DIR}/thermal_grid_lines.csv"
@@ -164,10 +162,7 @@ def load_thermal_grid(folder: Path | str = DEFAULT_DATA_DIR,
         raise DataFileError(folder / lines_rel, "unknown line type",
                             row=int(lines.index[np.argmax(unknown.to_numpy())]) + 1,
                             column="line_type")
-    bad = lines["length"].to_numpy(dtype=float) <= 0.0
-    if bad.any():
-        raise DataFileError(folder / lines_rel, "value must be positive",
-                            row=int(lines.index[np.argmax(bad)]) + 1, column="length")
+    _check_positive(folder / lines_rel, lines, "length")
     line_from = _lookup(folder / lines_rel, lines, "node_1_name", node_index)
     line_to = _lookup(folder / lines_rel, lines, "node_2_name", node_index)
     sign, subtree = _radial_structure(folder / lines_rel, len(node_names), source, line_from,
