@@ -67,7 +67,8 @@ def test_storage_fleet_matches_centralized(seed, run):
 
 
 @pytest.mark.parametrize("kwargs, fragment", [
-    (dict(c=[np.nan, 0.0]), "c must be"),
+    (dict(c=[np.nan, 0.0]), "c contains NaN or infinite values"),
+    (dict(c=[]), "c must hold at least one cost"),
     (dict(A_eq=np.ones((1, 3))), "A_eq has 3 columns, expected 2"),
     (dict(b_eq=[1.0, 2.0]), "b_eq must hold 1 finite values"),
     (dict(lb=[0.0, 2.0], ub=[1.0, 1.0]), "lb exceeds ub at column 1"),

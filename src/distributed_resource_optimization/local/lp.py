@@ -15,6 +15,7 @@ from collections.abc import Hashable, Sequence
 import numpy as np
 import scipy.sparse as sp
 
+from distributed_resource_optimization.admm.validation import as_finite_vector
 from distributed_resource_optimization.local.base import LocalModel, LocalModelError
 from distributed_resource_optimization.local.reduced import ReducedProxQP, ReductionError
 
@@ -37,9 +38,9 @@ class LPLocalModel(LocalModel):
                  name: str | None = None, variables: Sequence[Hashable] | None = None,
                  rho_scale: Sequence[float] | np.ndarray | None = None,
                  tol: float = 1e-9) -> None:
-        c = np.asarray(c, dtype=float)
-        if c.ndim != 1 or c.size == 0 or not np.all(np.isfinite(c)):
-            raise ValueError("c must be a non-empty 1-D array of finite costs")
+        c = as_finite_vector(c, "c")
+        if c.size == 0:
+            raise ValueError("c must hold at least one cost")
         n = c.size
         a_eq, a_ub = _matrix("A_eq", A_eq, n), _matrix("A_ub", A_ub, n)
         b_eq, b_ub = _vector("b_eq", b_eq, a_eq.shape[0]), _vector("b_ub", b_ub, a_ub.shape[0])
@@ -104,8 +105,8 @@ def _matrix(label: str, a, n: int) -> sp.csr_matrix:
 
 
 def _vector(label: str, b, rows: int) -> np.ndarray:
-    b = np.zeros(0) if b is None else np.asarray(b, dtype=float).ravel()
-    if b.shape != (rows,) or not np.all(np.isfinite(b)):
+    b = np.zeros(0) if b is None else as_finite_vector(b, label, allow_scalar=True)
+    if b.shape != (rows,):
         raise ValueError(f"{label} must hold {rows} finite values, got shape {b.shape}")
     return b
 

@@ -19,7 +19,8 @@ iterations is usually already optimal: one factorisation, no interior-point rest
 an exact vertex of the active set (to rounding), so the ADMM map it defines is piecewise affine,
 which is what makes Anderson acceleration effective.
 
-Pure numerics: numpy, scipy and daqp; no energy models, no runtime.
+Pure numerics: numpy, scipy and daqp (Clarabel for a stalled part); no energy models, no
+runtime.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ class _Part:
     x0: np.ndarray  # x[pos] = x0 + X xi
     X: np.ndarray
     g: np.ndarray  # reduced linear cost N' c
-    G: np.ndarray  # lo <= G xi <= hi (rows scaled to unit max)
+    G: np.ndarray  # lo <= G xi <= hi
     lo: np.ndarray
     hi: np.ndarray
     model: object = None
@@ -139,9 +140,8 @@ class ReducedProxQP:
             if np.any((lo_v[zero] > 1e-9) | (hi_v[zero] < -1e-9)):
                 raise ReductionError(f"part {k}: a constraint fixed by the equalities is violated "
                                      "(the model is infeasible)")
-            keep = ~zero
-            s = 1.0 / scale[keep]
-            G, lo_v, hi_v = G[keep] * s[:, None], lo_v[keep] * s, hi_v[keep] * s
+            keep = ~zero  # rows are scaled per rho in ``_load``, with the Jacobi scaling
+            G, lo_v, hi_v = G[keep], lo_v[keep], hi_v[keep]
             pos = pos_of_col[cols[pos_local]]
             self.parts.append(_Part(
                 cols=cols, w0=w0, N=n_loc, pos=pos, x0=w0[pos_local],
@@ -232,9 +232,10 @@ class ReducedProxQP:
 
 
 def _row_part(a: sp.csr_matrix, label: np.ndarray) -> np.ndarray:
-    """Part of each row (the label of its first nonzero column; rows are within one part)."""
+    """Part of each row: the label of its first nonzero column (a row lies within one part);
+    -1 for empty rows."""
     a = sp.csr_matrix(a)
-    first = a.indices[a.indptr[:-1].clip(max=max(a.indices.size - 1, 0))] \
-        if a.indices.size else np.zeros(a.shape[0], dtype=int)
-    part = np.where(np.diff(a.indptr) > 0, label[first] if a.shape[0] else first, -1)
+    nonempty = np.diff(a.indptr) > 0
+    part = np.full(a.shape[0], -1)
+    part[nonempty] = label[a.indices[a.indptr[:-1][nonempty]]]
     return part

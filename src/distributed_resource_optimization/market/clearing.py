@@ -105,8 +105,8 @@ class MarketConsensusState(GeneralConsensusState):
     def _update(self, x_new: np.ndarray) -> Residuals:
         z_old = self.z.copy()
         res = super()._update(x_new)
-        # The last iterate with prices at the rho they were computed with (the engine's
-        # best-iterate restoration at max_iters keeps the current rho, see the module notes).
+        # Kept because at max_iters the engine replaces x and the duals by its best iterate;
+        # the report uses the last iterate (module notes).
         self.last_x = x_new.copy()
         self.last_prices = self.prices()
         r = self.seed_residual(x_new)
