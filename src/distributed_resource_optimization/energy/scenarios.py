@@ -15,26 +15,33 @@ scenario            limit                                        factor study (n
 unconstrained       none                                         -      -
 thermal-congestion  flow of thermal branch "4" <= f Q_ref        0.7    0.2 x Q_ref(nominal)
 thermal-head        head at thermal node "15" >= f h_ref (< 0)   0.5    0.2 x h_ref(nominal)
-electric-congestion |S| of electric branch "4" <= f |S_ref|      0.9999 8.5 x line rating
-voltage             drop 1-V at electric node "15" <= f drop_ref  0.9999 V >= 0.9985 p.u.
+electric-congestion thermal-congestion's limit, and              1.1    8.5 x line rating
+                    |S| of electric branch "4" <= f |S_ref|
+voltage             thermal-congestion's limit, and              1.1    V >= 0.9985 p.u.
+                    drop 1-V at electric node "15" <= f drop_ref
 =================== ============================================ ====== ===========================
 
 The study's thermal limits (0.2x nominal: 1.94 m3/s on branch "4", -0.057 m at node "15") lie
 beyond the model's peak (0.90 m3/s, -0.0025 m); its electric limits (189 MVA on branch "4",
 0.9985 p.u. at node "15") lie far beyond the model's peak (6.5 MVA, 0.9996 p.u.).
 
-The electric scenarios are special: the building models' electric demand is almost entirely the
-scheduled appliance load (a disturbance); the only flexible electric demand is the AHU fan power
-(below 0.1 % of the demand: 1 J per kg of supply air) and the local chillers (which only add
-load). A limit below the appliance load is infeasible (0.9995 already is), so the electric limits
-can only bind inside that narrow band, and shifting fan power means shifting about 6000 kW of
-cooling per kW of fan power: the active-power prices downstream rise to hundreds of S$/kWh.
+The electric scenarios keep the thermal branch limit of ``thermal-congestion``. In the study's
+data the buildings' electric demand is fixed except for the local chillers: the appliance load is
+a schedule and the AHU fans draw 1 J per kg of supply air (1.7e-4 kW per kW of cooling). A building
+runs its local chiller (electricity at the wholesale price / 5.5) only when district cooling costs
+more than that, i.e. when the thermal branch is congested; downstream of branch "4" that adds up
+to about 1.2 MW of electric load in the afternoon. The electric limits then bind on that load and
+price it (DLMPs up to 0.3-0.5 S$/kWh) against pre-cooling through the congested thermal branch.
+On their own, with the thermal grid uncongested, an electric limit could only bind within the
+0.05 % band of fan power above the appliance load, with scarcity prices of 85-170 S$/kWh that no
+market of this kind clears (``docs/market_clearing.md``); tighter than about 1.07x the
+combination is infeasible (neither district cooling nor local chillers can carry the load).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -51,11 +58,11 @@ THERMAL_BRANCH_FLOW_FACTOR = 0.7
 THERMAL_NODE = "15"
 THERMAL_NODE_HEAD_FACTOR = 0.5
 ELECTRIC_BRANCH = "4"
-ELECTRIC_BRANCH_POWER_FACTOR = 0.9999
+ELECTRIC_BRANCH_POWER_FACTOR = 1.1
 ELECTRIC_NODE = "15"
 #: Voltage scenario: the voltage drop at the node may reach ``f`` times its reference drop, i.e.
 #: V_min = 1 - f (1 - V_ref) (p.u.).
-VOLTAGE_DROP_FACTOR = 0.9999
+VOLTAGE_DROP_FACTOR = 1.1
 
 
 @dataclass(frozen=True)
@@ -72,6 +79,9 @@ class ScenarioLimits:
     #: Constraint families (``"<block>/<family>"``) of the tightened limit, e.g.
     #: ``("thermal_grid/branch_flow_max",)``; empty for the unconstrained scenario.
     families: tuple[str, ...] = ()
+    #: Scenario whose limits this one keeps in addition to its own (electric scenarios:
+    #: ``"thermal-congestion"``); ``None`` for none.
+    base: str | None = None
     #: Name of the limited grid element (line or node name as in the data).
     element: str = ""
     #: DER indices fed through the limited element (downstream of the line, at or below the node).
@@ -144,33 +154,37 @@ def _thermal_head(district: DistrictData) -> ScenarioLimits:
 
 
 def _electric_congestion(district: DistrictData) -> ScenarioLimits:
-    """Apparent power of electric branch "4" (both ends) <= 0.9999x its reference value (the larger
-    end). Only the fans are flexible: 0.9995x is infeasible."""
+    """Thermal-congestion's flow limit, and the apparent power of electric branch "4" (both ends)
+    <= 1.1x its reference value (the larger end): the local chillers that the thermal congestion
+    turns on downstream are the flexible electric load (module doc)."""
     m = district.electric_model
     e = _index(m.grid.line_names, ELECTRIC_BRANCH, "electric branch")
     limit = m.branch_power_max_kva.copy()
     ref = max(m.branch_power_from_ref_kva[e], m.branch_power_to_ref_kva[e])
     limit[e] = ELECTRIC_BRANCH_POWER_FACTOR * ref
-    return ScenarioLimits("electric-congestion",
-                          f"apparent power of electric branch {ELECTRIC_BRANCH} <= "
-                          f"{ELECTRIC_BRANCH_POWER_FACTOR} x reference",
-                          electric_branch_power_max_kva=limit,
-                          families=("electric_grid/branch_power_from_max",
-                                    "electric_grid/branch_power_to_max"),
-                          element=ELECTRIC_BRANCH, downstream=_below_line(m.grid, e))
+    return replace(_thermal_congestion(district), name="electric-congestion",
+                   description=f"apparent power of electric branch {ELECTRIC_BRANCH} <= "
+                   f"{ELECTRIC_BRANCH_POWER_FACTOR} x reference, with thermal-congestion's limit",
+                   electric_branch_power_max_kva=limit,
+                   families=("electric_grid/branch_power_from_max",
+                             "electric_grid/branch_power_to_max"),
+                   base="thermal-congestion", element=ELECTRIC_BRANCH,
+                   downstream=_below_line(m.grid, e))
 
 
 def _voltage(district: DistrictData) -> ScenarioLimits:
-    """Voltage at electric node "15" >= 1 - (1 + f)(1 - V_ref) p.u. (a minimum slightly above the
-    reference voltage, f = VOLTAGE_DROP_FACTOR)."""
+    """Thermal-congestion's flow limit, and voltage at electric node "15" >= 1 - f (1 - V_ref)
+    p.u. (the voltage drop at most ``f = VOLTAGE_DROP_FACTOR`` times the reference drop)."""
     m = district.electric_model
     e = _index(m.grid.node_names, ELECTRIC_NODE, "electric node")
     limit = m.voltage_min_pu.copy()
     limit[e] = 1.0 - VOLTAGE_DROP_FACTOR * (1.0 - m.voltage_ref_pu[e])
-    return ScenarioLimits("voltage", f"voltage at electric node {ELECTRIC_NODE} >= "
-                          f"{limit[e]:.7f} p.u.", electric_voltage_min_pu=limit,
-                          families=("electric_grid/voltage_min",), element=ELECTRIC_NODE,
-                          downstream=_below_node(m.grid, e))
+    return replace(_thermal_congestion(district), name="voltage",
+                   description=f"voltage at electric node {ELECTRIC_NODE} >= {limit[e]:.7f} "
+                   "p.u., with thermal-congestion's limit",
+                   electric_voltage_min_pu=limit, families=("electric_grid/voltage_min",),
+                   base="thermal-congestion", element=ELECTRIC_NODE,
+                   downstream=_below_node(m.grid, e))
 
 
 #: Scenario name -> function building its limits from the district.
