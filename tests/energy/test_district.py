@@ -156,18 +156,22 @@ def test_grid_limits_respected(district, results):
 @pytest.mark.parametrize("name", CONSTRAINED)
 def test_constrained_scenario_binds(district, results, name):
     """Nonzero dual on the tightened limit, the limit met with equality where its dual is nonzero,
-    and a price change at every DER downstream of the element."""
-    res, base = results[name], results["unconstrained"]
+    and a price change at every DER downstream of the element (against the scenario the limit is
+    added to: thermal-congestion for the electric ones)."""
     lim = scenario_limits(district, name)
+    res, base = results[name], results[lim.base or "unconstrained"]
+    allowed = {(f, lim.element) for f in lim.families}
+    if lim.base:
+        inherited = scenario_limits(district, lim.base)
+        allowed |= {(f, inherited.element) for f in inherited.families}
     grid = district.thermal_grid if lim.families[0].startswith("thermal") else \
         district.electric_grid
     names = grid.line_names if "branch" in lim.families[0] else grid.node_names
     e = int(np.flatnonzero(names == lim.element)[0])
     duals = np.stack([res.duals[f][:, e] for f in lim.families])
     assert np.abs(duals).max() > 1e-3, name
-    # No other limit binds: the scenario isolates one constraint.
-    assert {(b["constraint"], b["element"]) for b in res.binding_constraints(1e-7)} <= \
-        {(f, lim.element) for f in lim.families}
+    # No other limit binds: the scenario isolates its constraints.
+    assert {(b["constraint"], b["element"]) for b in res.binding_constraints(1e-7)} <= allowed
     flow, head, volt, s_from, s_to = _grid_values(district, res)
     if name == "thermal-congestion":
         value, limit = flow[:, e], lim.thermal_branch_flow_max_m3_s[e]
@@ -283,7 +287,7 @@ def test_price_components_sum_to_price(district, results):
         np.testing.assert_allclose(res.price_components["active_power"]["energy"],
                                    np.repeat(district.price[:, None], district.n_der, axis=1),
                                    rtol=1e-9)
-    assert np.abs(results["voltage"].price_components["active_power"]["voltage"]).max() > 1.0
+    assert np.abs(results["voltage"].price_components["active_power"]["voltage"]).max() > 0.01
     assert np.abs(results["unconstrained"].price_components["active_power"]["voltage"]).max() == 0
 
 

@@ -33,9 +33,10 @@ more than that, i.e. when the thermal branch is congested; downstream of branch 
 to about 1.2 MW of electric load in the afternoon. The electric limits then bind on that load and
 price it (DLMPs up to 0.3-0.5 S$/kWh) against pre-cooling through the congested thermal branch.
 On their own, with the thermal grid uncongested, an electric limit could only bind within the
-0.05 % band of fan power above the appliance load, with scarcity prices of 85-170 S$/kWh that no
-market of this kind clears (``docs/market_clearing.md``); tighter than about 1.07x the
-combination is infeasible (neither district cooling nor local chillers can carry the load).
+0.05 % band of fan power above the appliance load, with scarcity prices of 85-170 S$/kWh that the
+ADMM market clearing does not reach (``docs/market_clearing.md``). Tighter than about 1.07x (at
+60 min) the combination is infeasible: district cooling and the local chillers together cannot
+carry the load.
 """
 
 from __future__ import annotations
