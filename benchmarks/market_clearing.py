@@ -1,7 +1,7 @@
 """Benchmark: ADMM market clearing (seed Algorithm 1) vs the centralized HiGHS solve, per scenario.
 
     python benchmarks/market_clearing.py [--scenarios thermal-congestion ...]
-        [--resolution 60min] [--agents entities|per-building] [--rho 10] [--max-iters 600]
+        [--resolution 60min] [--agents entities|per-building] [--rho 10] [--max-iters 5000]
         [--eps 0.1 0.001]
 
 One ADMM run per scenario with the smallest ``eps`` as stopping threshold; for every ``eps`` it
@@ -33,7 +33,7 @@ def main() -> None:
     ap.add_argument("--resolution", default="60min", choices=("30min", "60min"))
     ap.add_argument("--agents", default="entities", choices=("entities", "per-building"))
     ap.add_argument("--rho", type=float, default=None)
-    ap.add_argument("--max-iters", type=int, default=600)
+    ap.add_argument("--max-iters", type=int, default=5000)
     ap.add_argument("--eps", type=float, nargs="+", default=[0.1, 1e-3])
     args = ap.parse_args()
     district = load_district(resolution=args.resolution)

@@ -64,7 +64,7 @@ def _parser() -> argparse.ArgumentParser:
                     help="ADMM: threshold on the primal residuals r(a,b) (kW) and the dual "
                     "residuals (S$/kWh) (default: 0.1)")
     mc.add_argument("--max-iters", default=None, type=int,
-                    help="ADMM: iteration limit (default: 2000)")
+                    help="ADMM: iteration limit (default: 5000)")
     mc.add_argument("--agents", default="entities", choices=AGENT_MODES,
                     help="ADMM: one aggregator or one agent per building (default: entities)")
     return parser

@@ -58,7 +58,7 @@ DEFAULT_RHO = 20.0
 DEFAULT_ANDERSON_MEMORY = 20
 DEFAULT_ALPHA = 1.8
 DEFAULT_EPS = 0.1
-DEFAULT_MAX_ITERS = 2000
+DEFAULT_MAX_ITERS = 5000
 
 
 @dataclass
@@ -189,7 +189,7 @@ def run_market_clearing(district, scenario: str = "thermal-congestion", *,
     ``agents``: ``"entities"`` (thermal grid operator, electric grid operator, aggregator) or
     ``"per-building"`` (the two operators plus one agent per building). ``rho`` (default 20) is
     the initial penalty in S$ per (per-unit)^2 (entries are scaled by ``1/ref^2``); ``eps``
-    (default 0.1, kW / kvar) the seed's threshold on ``r(a, b)``; ``max_iters`` (default 2000).
+    (default 0.1, kW / kvar) the seed's threshold on ``r(a, b)``; ``max_iters`` (default 5000).
     ``stop="engine"`` uses the engine's stopping rule (pass ``abs_tol``/``rel_tol`` in
     ``engine``). Further ``engine`` keywords (``adaptive_rho``, ``acceleration``, ``alpha``: 1.8
     here, ``anderson_memory``: 20 here) go to :class:`ADMMGenericCoordinator`. ``progress`` is called
