@@ -149,20 +149,44 @@ class ReducedProxQP:
                 lo=lo_v, hi=hi_v))
         self.constant = float(sum(p.w0 @ self.c[p.cols] for p in self.parts))
         self._rho: np.ndarray | None = None
+        # All parts' linear terms and answers in one sparse product each (the per-part Python
+        # loop then only talks to DAQP): X_all maps the stacked xi to the exchange vector.
+        m = self.exchange.size
+        self._x0 = np.zeros(m)
+        xi_off = np.concatenate([[0], np.cumsum([q.X.shape[1] for q in self.parts])]).astype(int)
+        self._slices = [slice(int(a), int(b)) for a, b in zip(xi_off[:-1], xi_off[1:])]
+        blocks_r, blocks_c, blocks_v = [], [], []
+        for q, sl in zip(self.parts, self._slices):
+            self._x0[q.pos] = q.x0
+            rr, cc = np.nonzero(q.X)
+            blocks_r.append(q.pos[rr])
+            blocks_c.append(cc + sl.start)
+            blocks_v.append(q.X[rr, cc])
+        n_xi = int(xi_off[-1])
+        self._X_all = sp.csr_matrix((np.concatenate(blocks_v) if blocks_v else np.zeros(0),
+                                     (np.concatenate(blocks_r) if blocks_r else np.zeros(0, int),
+                                      np.concatenate(blocks_c) if blocks_c else np.zeros(0, int))),
+                                    shape=(m, n_xi))
+        self._XT_all = self._X_all.T.tocsr()
+        self._g_all = np.concatenate([q.g for q in self.parts]) if self.parts else np.zeros(0)
+        self._d_all = np.ones(n_xi)
+        self._xi_all = np.zeros(n_xi)
 
     def solve(self, v: np.ndarray, rho: np.ndarray) -> np.ndarray:
         """Exchanged entries ``x`` of the proximal step for target ``v`` and per-entry ``rho``."""
-        x = np.empty(self.exchange.size)
-        rho_changed = self._rho is None or not np.array_equal(rho, self._rho)
-        self._rho = np.array(rho, dtype=float)
-        for k, p in enumerate(self.parts):
-            if p.X.shape[1] == 0:
-                x[p.pos] = p.x0
+        rho = np.asarray(rho, dtype=float)
+        if self._rho is None or not np.array_equal(rho, self._rho):
+            for k, p in enumerate(self.parts):
+                if p.X.shape[1] and (p.model is None or not np.array_equal(rho[p.pos], p.rho)):
+                    self._load(p, rho[p.pos])
+                    self._d_all[self._slices[k]] = p.d
+            self._rho = rho.copy()
+        f_all = self._d_all * (self._g_all + self._XT_all @ (rho * (self._x0 - v)))
+        xi_all = self._xi_all
+        for k, (p, sl) in enumerate(zip(self.parts, self._slices)):
+            if sl.start == sl.stop:
                 continue
-            r = rho[p.pos]
-            if p.model is None or (rho_changed and not np.array_equal(r, p.rho)):
-                self._load(p, r)
-            f = p.d * (p.g + p.X.T @ (r * (p.x0 - v[p.pos])))
+            f = f_all[sl]
             p.model.update(f=f)
             xi, _, flag, _ = p.model.solve()
             if flag < 0 and flag != -1:
@@ -172,9 +196,11 @@ class ReducedProxQP:
             if flag < 0:
                 raise ReductionError(f"part {k}: DAQP failed (exit flag {flag}; -1 means "
                                      "infeasible)")
-            p.xi = p.d * np.asarray(xi)
-            x[p.pos] = p.x0 + p.X @ p.xi
-        return x
+            xi_all[sl] = xi
+        xi_all *= self._d_all
+        for p, sl in zip(self.parts, self._slices):
+            p.xi = xi_all[sl]
+        return self._x0 + self._X_all @ xi_all
 
     def _load(self, p: _Part, r: np.ndarray) -> None:
         """(Re)build the part's Hessian for ``rho = r`` in Jacobi-scaled variables ``xi / d``.
