@@ -26,7 +26,7 @@ from distributed_resource_optimization.runtime.messages import JoinReply, SolveR
 PRICE_TOL = 2e-3  # S$/kWh
 EPS = 0.1  # kW / kvar summed over the day (the default)
 #: Iteration cap per scenario, about 1.5-4x the measured count (60 min, both agent modes): 18
-#: (unconstrained), 53 (thermal-congestion), 58 (thermal-head), 594 (electric-congestion), 624
+#: (unconstrained), 53 (thermal-congestion), 58 (thermal-head), 594 (electric-congestion), 594-633
 #: (voltage).
 MAX_ITERS = {"unconstrained": 100, "thermal-congestion": 200, "thermal-head": 200,
              "electric-congestion": 1000, "voltage": 1000}

@@ -31,10 +31,10 @@ class AndersonAccelerator:
 
     def reset(self) -> None:
         """Forget the history (e.g. after rho changed, which changes the map ``T``)."""
-        # Differences live in preallocated (n, memory) ring buffers with their Gram matrix kept
-        # up to date column by column: per step one new column's inner products instead of
-        # re-stacking and re-multiplying the whole history (the least-squares fit does not
-        # depend on the column order).
+        # Differences live in preallocated (memory, n) ring buffers, one contiguous row each,
+        # with their Gram matrix kept up to date entry by entry: per step one new row's inner
+        # products instead of re-stacking and re-multiplying the whole history (the
+        # least-squares fit does not depend on the order of the rows).
         self._dW: np.ndarray | None = None
         self._dF: np.ndarray | None = None
         self._gram = np.zeros((self.memory, self.memory))
@@ -61,15 +61,15 @@ class AndersonAccelerator:
         self._safe_Tw = Tw.copy()
         self._safe_norm = f_norm
         if self._w_prev is not None:
-            if self._dF is None or self._dF.shape[0] != w.size:
-                self._dW = np.empty((w.size, self.memory))
-                self._dF = np.empty((w.size, self.memory))
+            if self._dF is None or self._dF.shape[1] != w.size:
+                self._dW = np.empty((self.memory, w.size))
+                self._dF = np.empty((self.memory, w.size))
             j = self._next
-            np.subtract(w, self._w_prev, out=self._dW[:, j])
-            np.subtract(f, self._f_prev, out=self._dF[:, j])
+            np.subtract(w, self._w_prev, out=self._dW[j])
+            np.subtract(f, self._f_prev, out=self._dF[j])
             self._count = min(self._count + 1, self.memory)
             self._next = (j + 1) % self.memory
-            col = self._dF[:, :self._count].T @ self._dF[:, j]
+            col = self._dF[:self._count] @ self._dF[j]
             self._gram[j, :self._count] = col
             self._gram[:self._count, j] = col
         self._w_prev = w.copy()
@@ -78,11 +78,11 @@ class AndersonAccelerator:
         if k == 0:
             self._last_extrapolated = False
             return Tw
-        dF, dW = self._dF[:, :k], self._dW[:, :k]
+        dF, dW = self._dF[:k], self._dW[:k]
         gram = self._gram[:k, :k].copy()
         gram += self.regularization * (np.trace(gram) + 1e-30) * np.eye(k)
         try:
-            gamma = np.linalg.solve(gram, dF.T @ f)
+            gamma = np.linalg.solve(gram, dF @ f)
         except np.linalg.LinAlgError:
             self.reset()
             self._last_extrapolated = False
@@ -91,4 +91,4 @@ class AndersonAccelerator:
         # One product with the sum: dW @ gamma and dF @ gamma can be large and nearly opposite
         # (gamma is large when the fit is ill-conditioned), and subtracting them separately
         # loses the digits that matter (measured: flex sharing N = 1000 stalled).
-        return Tw - (dW + dF) @ gamma
+        return Tw - gamma @ (dW + dF)
