@@ -182,7 +182,8 @@ class ReducedProxQP:
                     self._d_all[self._slices[k]] = p.d
             self._rho = rho.copy()
         f_all = self._d_all * (self._g_all + self._XT_all @ (rho * (self._x0 - v)))
-        xi_all = self._xi_all
+        # A fresh buffer: a solve that raises leaves the previous answers (full_solution) intact.
+        xi_all = np.empty_like(self._xi_all)
         for k, (p, sl) in enumerate(zip(self.parts, self._slices)):
             if sl.start == sl.stop:
                 continue
@@ -198,6 +199,7 @@ class ReducedProxQP:
                                      "infeasible)")
             xi_all[sl] = xi
         xi_all *= self._d_all
+        self._xi_all = xi_all
         for p, sl in zip(self.parts, self._slices):
             p.xi = xi_all[sl]
         return self._x0 + self._X_all @ xi_all
