@@ -51,7 +51,6 @@ class _Part:
     hi: np.ndarray
     model: object = None
     rho: np.ndarray | None = None
-    xi: np.ndarray | None = None
     d: np.ndarray | None = None  # Jacobi scaling of xi for the current rho
     scaled: tuple | None = None  # (H, G, lo, hi) in scaled variables
 
@@ -150,27 +149,18 @@ class ReducedProxQP:
         self.constant = float(sum(p.w0 @ self.c[p.cols] for p in self.parts))
         self._rho: np.ndarray | None = None
         # All parts' linear terms and answers in one sparse product each (the per-part Python
-        # loop then only talks to DAQP): X_all maps the stacked xi to the exchange vector.
-        m = self.exchange.size
-        self._x0 = np.zeros(m)
-        xi_off = np.concatenate([[0], np.cumsum([q.X.shape[1] for q in self.parts])]).astype(int)
-        self._slices = [slice(int(a), int(b)) for a, b in zip(xi_off[:-1], xi_off[1:])]
-        blocks_r, blocks_c, blocks_v = [], [], []
-        for q, sl in zip(self.parts, self._slices):
-            self._x0[q.pos] = q.x0
-            rr, cc = np.nonzero(q.X)
-            blocks_r.append(q.pos[rr])
-            blocks_c.append(cc + sl.start)
-            blocks_v.append(q.X[rr, cc])
-        n_xi = int(xi_off[-1])
-        self._X_all = sp.csr_matrix((np.concatenate(blocks_v) if blocks_v else np.zeros(0),
-                                     (np.concatenate(blocks_r) if blocks_r else np.zeros(0, int),
-                                      np.concatenate(blocks_c) if blocks_c else np.zeros(0, int))),
-                                    shape=(m, n_xi))
+        # loop then only talks to DAQP): X_all maps the stacked xi to the exchange vector. Every
+        # exchanged entry lies in exactly one part, so the parts' rows permute onto it. (Sparse
+        # blocks: block_diag keeps every entry of a dense block, zeros included, 45x the work.)
+        rows = np.argsort(np.concatenate([q.pos for q in self.parts]))
+        self._x0 = np.concatenate([q.x0 for q in self.parts])[rows]
+        self._X_all = sp.block_diag([sp.csr_matrix(q.X) for q in self.parts], format="csr")[rows]
         self._XT_all = self._X_all.T.tocsr()
-        self._g_all = np.concatenate([q.g for q in self.parts]) if self.parts else np.zeros(0)
-        self._d_all = np.ones(n_xi)
-        self._xi_all = np.zeros(n_xi)
+        xi_off = np.cumsum([0] + [q.X.shape[1] for q in self.parts])
+        self._slices = [slice(int(a), int(b)) for a, b in zip(xi_off[:-1], xi_off[1:])]
+        self._g_all = np.concatenate([q.g for q in self.parts])
+        self._d_all = np.ones(int(xi_off[-1]))
+        self._xi: np.ndarray | None = None  # answers of the last solve, unscaled
 
     def solve(self, v: np.ndarray, rho: np.ndarray) -> np.ndarray:
         """Exchanged entries ``x`` of the proximal step for target ``v`` and per-entry ``rho``."""
@@ -183,7 +173,7 @@ class ReducedProxQP:
             self._rho = rho.copy()
         f_all = self._d_all * (self._g_all + self._XT_all @ (rho * (self._x0 - v)))
         # A fresh buffer: a solve that raises leaves the previous answers (full_solution) intact.
-        xi_all = np.empty_like(self._xi_all)
+        xi_all = np.empty_like(self._d_all)
         for k, (p, sl) in enumerate(zip(self.parts, self._slices)):
             if sl.start == sl.stop:
                 continue
@@ -199,9 +189,7 @@ class ReducedProxQP:
                                      "infeasible)")
             xi_all[sl] = xi
         xi_all *= self._d_all
-        self._xi_all = xi_all
-        for p, sl in zip(self.parts, self._slices):
-            p.xi = xi_all[sl]
+        self._xi = xi_all
         return self._x0 + self._X_all @ xi_all
 
     def _load(self, p: _Part, r: np.ndarray) -> None:
@@ -254,8 +242,8 @@ class ReducedProxQP:
     def full_solution(self) -> np.ndarray:
         """All variables ``w`` of the last solve."""
         w = np.zeros(self.n)
-        for p in self.parts:
-            w[p.cols] = p.w0 if p.xi is None else p.w0 + p.N @ p.xi
+        for p, sl in zip(self.parts, self._slices):
+            w[p.cols] = p.w0 if self._xi is None else p.w0 + p.N @ self._xi[sl]
         return w
 
 
