@@ -154,6 +154,12 @@ def _thermal_head(district: DistrictData) -> ScenarioLimits:
                           downstream=_below_node(m.grid, e))
 
 
+def _on_thermal_congestion(district: DistrictData, **fields) -> ScenarioLimits:
+    """Thermal-congestion's limits with ``fields`` (the added limit, its name and element)
+    replaced, and ``base`` set accordingly."""
+    return replace(_thermal_congestion(district), base="thermal-congestion", **fields)
+
+
 def _electric_congestion(district: DistrictData) -> ScenarioLimits:
     """Thermal-congestion's flow limit, and the apparent power of electric branch "4" (both ends)
     <= 1.1x its reference value (the larger end): the local chillers that the thermal congestion
@@ -163,14 +169,13 @@ def _electric_congestion(district: DistrictData) -> ScenarioLimits:
     limit = m.branch_power_max_kva.copy()
     ref = max(m.branch_power_from_ref_kva[e], m.branch_power_to_ref_kva[e])
     limit[e] = ELECTRIC_BRANCH_POWER_FACTOR * ref
-    return replace(_thermal_congestion(district), name="electric-congestion",
-                   description=f"apparent power of electric branch {ELECTRIC_BRANCH} <= "
-                   f"{ELECTRIC_BRANCH_POWER_FACTOR} x reference, with thermal-congestion's limit",
-                   electric_branch_power_max_kva=limit,
-                   families=("electric_grid/branch_power_from_max",
-                             "electric_grid/branch_power_to_max"),
-                   base="thermal-congestion", element=ELECTRIC_BRANCH,
-                   downstream=_below_line(m.grid, e))
+    return _on_thermal_congestion(
+        district, name="electric-congestion",
+        description=f"apparent power of electric branch {ELECTRIC_BRANCH} <= "
+        f"{ELECTRIC_BRANCH_POWER_FACTOR} x reference, with thermal-congestion's limit",
+        electric_branch_power_max_kva=limit,
+        families=("electric_grid/branch_power_from_max", "electric_grid/branch_power_to_max"),
+        element=ELECTRIC_BRANCH, downstream=_below_line(m.grid, e))
 
 
 def _voltage(district: DistrictData) -> ScenarioLimits:
@@ -180,12 +185,12 @@ def _voltage(district: DistrictData) -> ScenarioLimits:
     e = _index(m.grid.node_names, ELECTRIC_NODE, "electric node")
     limit = m.voltage_min_pu.copy()
     limit[e] = 1.0 - VOLTAGE_DROP_FACTOR * (1.0 - m.voltage_ref_pu[e])
-    return replace(_thermal_congestion(district), name="voltage",
-                   description=f"voltage at electric node {ELECTRIC_NODE} >= {limit[e]:.7f} "
-                   "p.u., with thermal-congestion's limit",
-                   electric_voltage_min_pu=limit, families=("electric_grid/voltage_min",),
-                   base="thermal-congestion", element=ELECTRIC_NODE,
-                   downstream=_below_node(m.grid, e))
+    return _on_thermal_congestion(
+        district, name="voltage",
+        description=f"voltage at electric node {ELECTRIC_NODE} >= {limit[e]:.7f} p.u., with "
+        "thermal-congestion's limit",
+        electric_voltage_min_pu=limit, families=("electric_grid/voltage_min",),
+        element=ELECTRIC_NODE, downstream=_below_node(m.grid, e))
 
 
 #: Scenario name -> function building its limits from the district.
