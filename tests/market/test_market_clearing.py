@@ -158,3 +158,10 @@ def test_messages_carry_only_exchange_vectors_and_prices(district):
             assert not hasattr(value, "A_eq")
             if isinstance(value, np.ndarray):
                 assert value.size in sizes
+
+
+@pytest.mark.parametrize("eps, message", [(0.0, "eps must be positive"),
+                                          (float("nan"), "eps must be finite")])
+def test_bad_eps_is_refused_before_any_work(district, eps, message):
+    with pytest.raises(ValueError, match=message):
+        run_market_clearing(district, "thermal-congestion", eps=eps)

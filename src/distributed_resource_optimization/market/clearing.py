@@ -46,6 +46,7 @@ from distributed_resource_optimization.admm.forms import (
     Residuals,
 )
 from distributed_resource_optimization.admm.results import ADMMResult
+from distributed_resource_optimization.admm.validation import positive_scalar
 from distributed_resource_optimization.market.entities import GROUPS, LPBlockEntity, market_entities
 
 #: Result quantity name per exchanged group (as :data:`energy.district.QUANTITIES`).
@@ -200,9 +201,8 @@ def run_market_clearing(district, scenario: str = "thermal-congestion", *,
     if stop not in ("seed", "engine"):
         raise ValueError(f"stop must be 'seed' or 'engine', got {stop!r}")
     rho = DEFAULT_RHO if rho is None else float(rho)
-    eps = DEFAULT_EPS if eps is None else float(eps)
-    if eps <= 0:
-        raise ValueError(f"eps must be positive, got {eps}")
+    # Shared check: a NaN eps would pass "eps <= 0" and never stop the run.
+    eps = DEFAULT_EPS if eps is None else positive_scalar(eps, "eps")
     max_iters = DEFAULT_MAX_ITERS if max_iters is None else int(max_iters)
     start = time.perf_counter()
     actors = market_entities(district, scenario, agents=agents, eps=solver_eps)
