@@ -48,6 +48,36 @@ def test_silent_participant_times_out_with_clear_error() -> None:
         asyncio.run(main())
 
 
+class BlockingActor(dro.LocalModel):
+    """A solve that blocks (in C or Python alike) until the test releases it."""
+
+    def __init__(self) -> None:
+        import threading
+
+        super().__init__(3, name="blocking")
+        self.release = threading.Event()
+        self.finished = False
+
+    def solve(self, v, rho):
+        self.release.wait(30.0)
+        self.finished = True
+        return np.zeros(3)
+
+
+def test_reply_timeout_fires_while_a_solve_is_still_running() -> None:
+    """Local work runs off the event loop: the coordinator's timeout is not held up by it."""
+    actor = BlockingActor()
+    coord = dro.create_sharing_target_distance_admm_coordinator(reply_timeout=0.3)
+    start = dro.create_admm_start(dro.create_admm_sharing_data([1.0, 2.0, 3.0]))
+    try:
+        with pytest.raises(dro.CoordinationTimeoutError, match="within 0.3 s"):
+            dro.run_coordinated_optimization([actor], coord, start)
+        # Had the solve held the loop, the error could only have come after it finished.
+        assert not actor.finished
+    finally:
+        actor.release.set()
+
+
 def test_slow_local_solve_times_out() -> None:
     coord = dro.create_sharing_target_distance_admm_coordinator(reply_timeout=0.2)
     start = dro.create_admm_start(dro.create_admm_sharing_data([1.0, 2.0, 3.0]))
@@ -109,3 +139,20 @@ def test_local_failure_is_reported_not_hung() -> None:
     with pytest.raises(dro.CoordinationError, match="broken.*sensor offline"):
         dro.run_coordinated_optimization([Broken()], dro.create_sharing_target_distance_admm_coordinator(),
                                          start)
+
+
+def test_synchronous_entry_point_works_inside_a_running_loop() -> None:
+    """As in a Jupyter cell: the caller's thread already runs an event loop."""
+    def make():
+        actors = [dro.create_admm_flex_actor_one_to_many(10.0, [-1.0, 0.0, 1.0])]
+        start = dro.create_admm_start(dro.create_admm_sharing_data([-4.0, 0.0, 6.0], [5, 1, 1]))
+        return actors, dro.create_sharing_target_distance_admm_coordinator(), start
+
+    expected = dro.run_coordinated_optimization(*make())
+
+    async def cell():
+        return dro.run_coordinated_optimization(*make())
+
+    inside = asyncio.run(cell())
+    assert inside.iterations == expected.iterations
+    np.testing.assert_allclose(inside.z, expected.z, atol=1e-12)

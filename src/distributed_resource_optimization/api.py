@@ -11,6 +11,7 @@ from distributed_resource_optimization.admm.results import ADMMResult
 from distributed_resource_optimization.local.base import LocalModel, make_blocks
 from distributed_resource_optimization.runtime.agents import CoordinatorAgent, ParticipantAgent
 from distributed_resource_optimization.runtime.carrier import AsyncioCarrier, Carrier
+from distributed_resource_optimization.runtime.sync import run_sync
 
 
 def check_actors(actors: Sequence[LocalModel]) -> list[LocalModel]:
@@ -51,7 +52,8 @@ async def start_coordinated_optimization(
     Every actor becomes a participant agent on ``carrier`` (default: in-process asyncio); flex
     actors of equal output length are solved as one vectorised fleet unless ``vectorize=False``.
     Afterwards each actor's ``x`` holds its output. ``progress`` is called with the coordinator
-    state after every iteration.
+    state after every iteration. Each actor's local work runs in a worker thread, off the event
+    loop.
     """
     if not isinstance(coordinator, ADMMGenericCoordinator):
         raise TypeError(f"coordinator must be an ADMMGenericCoordinator, got "
@@ -61,22 +63,24 @@ async def start_coordinated_optimization(
     actors = check_actors(actors)
     blocks = make_blocks(actors, vectorize=vectorize)
     carrier = carrier or AsyncioCarrier()
-    agents = [ParticipantAgent(f"participant_{i}", b, carrier,
-                               idle_timeout=max(600.0, coordinator.reply_timeout))
-              for i, b in enumerate(blocks)]
-    coord = CoordinatorAgent("coordinator", coordinator, [a.address for a in agents], carrier,
-                             progress=progress)
-    tasks = [asyncio.ensure_future(a.serve()) for a in agents]
-    try:
-        return await coord.run(start.data)
-    finally:
-        for t in tasks:
-            if not t.done():
-                t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+    async with carrier:
+        agents = [ParticipantAgent(f"participant_{i}", b, carrier,
+                                   idle_timeout=max(600.0, coordinator.reply_timeout))
+                  for i, b in enumerate(blocks)]
+        coord = CoordinatorAgent("coordinator", coordinator, [a.address for a in agents],
+                                 carrier, progress=progress)
+        tasks = [asyncio.ensure_future(a.serve()) for a in agents]
+        try:
+            return await coord.run(start.data)
+        finally:
+            for t in tasks:
+                if not t.done():
+                    t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def run_coordinated_optimization(actors: Sequence[LocalModel], coordinator: ADMMGenericCoordinator,
                                  start: ADMMStart, **kwargs: Any) -> ADMMResult:
-    """Synchronous wrapper of :func:`start_coordinated_optimization` (outside a running loop)."""
-    return asyncio.run(start_coordinated_optimization(actors, coordinator, start, **kwargs))
+    """Synchronous twin of :func:`start_coordinated_optimization`; also works where an event
+    loop is already running (Jupyter), see :func:`~.runtime.sync.run_sync`."""
+    return run_sync(lambda: start_coordinated_optimization(actors, coordinator, start, **kwargs))

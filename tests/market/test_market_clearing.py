@@ -21,7 +21,12 @@ from distributed_resource_optimization.market.clearing import (
 )
 from distributed_resource_optimization.market.entities import market_entities
 from distributed_resource_optimization.runtime.carrier import AsyncioCarrier
-from distributed_resource_optimization.runtime.messages import JoinReply, SolveReply, SolveRequest
+from distributed_resource_optimization.runtime.messages import (
+    FinishReply,
+    JoinReply,
+    SolveReply,
+    SolveRequest,
+)
 
 PRICE_TOL = 2e-3  # S$/kWh
 EPS = 0.1  # kW / kvar summed over the day (the default)
@@ -120,7 +125,7 @@ def test_entities_share_exchange_variables(district):
     assert [a.size for a in actors] == [n, 2 * n, 3 * n]
     agg = set(actors[2].variables)
     assert set(actors[0].variables) | set(actors[1].variables) == agg
-    assert actors[0].variables[0] == ("p_th", 0, district.der_names[0])
+    assert actors[0].variables[0] == f"p_th@2017-01-02T00:00@{district.der_names[0]}"
     per = market_entities(district, "unconstrained", agents="per-building")
     assert len(per) == 2 + district.n_der
     assert set().union(*(set(a.variables) for a in per[2:])) == agg
@@ -152,8 +157,11 @@ def test_messages_carry_only_exchange_vectors_and_prices(district):
         assert m.x.size in sizes
     for _, _, m in carrier.log:
         if isinstance(m, JoinReply):
-            assert set(vars(m)) == {"session", "names", "sizes", "variables", "rho_scale",
-                                    "error"}
+            assert set(vars(m)) == {"session", "names", "sizes", "variables", "publications",
+                                    "protocol_version", "error"}
+        if isinstance(m, FinishReply):  # one own cost per actor
+            assert m.objectives.shape == (1,)
+            continue
         for value in vars(m).values():  # no private LP data (matrices, bounds, full solutions)
             assert not hasattr(value, "A_eq")
             if isinstance(value, np.ndarray):

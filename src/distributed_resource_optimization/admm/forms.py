@@ -52,12 +52,14 @@ class ParticipantSpec:
 class LocalRequest:
     """What one participant receives per iteration: exchange target, price (dual), penalty rho.
 
-    All arrays are flat over the participant's actors in order; ``rho`` is a scalar or per entry.
+    Arrays are flat over the participant's actors in order. ``rho`` is the scalar penalty; the
+    penalty of an entry is ``rho * rho_scale`` with the scale the participant declared
+    (:class:`ParticipantSpec`), so only the scalar has to travel per iteration.
     """
 
     target: np.ndarray
     price: np.ndarray
-    rho: float | np.ndarray
+    rho: float
 
 
 @dataclass
@@ -245,9 +247,14 @@ class FormState(ABC):
         return {n: self.x[self.actor_offsets[i]:self.actor_offsets[i + 1]].copy()
                 for i, n in enumerate(self.names)}
 
-    def result(self, wall_time_s: float, local_objective: float | None) -> ADMMResult:
-        """Package the run for users; ``local_objective`` is ``sum_i f_i(x_i)`` if known."""
+    def result(self, wall_time_s: float,
+               actor_objectives: dict[str, float | None] | None = None) -> ADMMResult:
+        """Package the run for users; ``actor_objectives`` maps each actor to ``f_i(x_i)``
+        (``None`` where unknown)."""
         g = self.global_objective()
+        objs = dict(actor_objectives or {})
+        known = bool(objs) and all(f is not None for f in objs.values())
+        local_objective = float(sum(objs.values())) if known else None
         return ADMMResult(
             status=self.status or ADMMStatus.MAX_ITERATIONS,
             iterations=self.iteration,
@@ -261,6 +268,7 @@ class FormState(ABC):
             rho_history=np.array(self.history.rho),
             wall_time_s=wall_time_s,
             z_labels=self.global_labels(),
+            actor_objectives=objs,
         )
 
     def global_labels(self) -> list | None:
@@ -409,11 +417,10 @@ class GeneralConsensusState(FormState):
         self._sqrt_scale = np.sqrt(self.scale)
 
     def requests(self) -> list[LocalRequest]:
-        rho = self.rho * self.scale
         target = self.z[self.gidx]
-        price = rho * self.u
-        return [LocalRequest(t, p, r) for t, p, r in zip(self._split(target), self._split(price),
-                                                         self._split(rho))]
+        price = (self.rho * self.scale) * self.u
+        return [LocalRequest(t, p, self.rho) for t, p in zip(self._split(target),
+                                                             self._split(price))]
 
     def _update(self, x_new: np.ndarray) -> Residuals:
         rho = self.rho * self.scale

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 
 import numpy as np
@@ -23,7 +23,8 @@ class ADMMResult:
     aggregate output for sharing, the agreed values for consensus forms; in general-form consensus
     ``z_labels`` names its entries); residual histories hold
     one entry per iteration; ``objective`` is ``sum_i f_i(x_i) + g`` at the final outputs when every
-    actor can evaluate its local cost, else ``None``; ``wall_time_s`` in seconds.
+    actor can evaluate its local cost, else ``None``; ``actor_objectives`` holds the ``f_i(x_i)``
+    it sums; ``wall_time_s`` in seconds.
     """
 
     status: ADMMStatus
@@ -38,6 +39,8 @@ class ADMMResult:
     rho_history: np.ndarray
     wall_time_s: float
     z_labels: list | None = None
+    #: Each actor's own cost ``f_i(x_i)`` at its final output (``None`` where unknown).
+    actor_objectives: dict[str, float | None] = field(default_factory=dict)
 
     @property
     def converged(self) -> bool:

@@ -12,9 +12,13 @@ for ``v`` and ``rho``; the engine never rebuilds a model between iterations.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 
 import numpy as np
+
+#: What participants published at join, as the local models see it at :meth:`LocalModel.configure`:
+#: publication key (e.g. ``"reference_demand"``) -> global variable name -> value.
+Published = Mapping[str, Mapping[Hashable, float]]
 
 
 class LocalModelError(RuntimeError):
@@ -69,6 +73,23 @@ class LocalModel(ABC):
     def prepare(self) -> None:  # noqa: B027  (optional hook, most models need no setup)
         """Called once before the first iteration: set up solvers, check feasibility."""
 
+    def publish(self) -> Mapping[str, np.ndarray] | None:
+        """Public values this actor announces when it joins a run, or ``None`` (default).
+
+        Maps a key (e.g. ``"reference_demand"``) to one value per entry of :attr:`variables`
+        (general-form consensus only). Every participant receives everything published, merged
+        per key, in :meth:`configure`. Publish only what the organisation would make public.
+        """
+        return None
+
+    def configure(self, published: Published) -> None:  # noqa: B027  (optional hook)
+        """Called once per run before :meth:`prepare` with what all actors published.
+
+        A model that needs others' public data to build itself (e.g. a grid operator that
+        linearises at the buildings' published reference demand) does so here; it may also set
+        :attr:`rho_scale`.
+        """
+
     @property
     def label(self) -> str:
         return self.name if self.name is not None else f"<unnamed {type(self).__name__}>"
@@ -94,38 +115,73 @@ class LocalBlock(ABC):
         """Proximal step for all models of the block (flat ``v``, scalar or flat ``rho``)."""
 
     def describe(self) -> dict[str, object]:
-        """Names, output sizes, global variables and rho scaling of the block's actors."""
+        """Names, output sizes and global variables of the block's actors (known at join)."""
         return {
             "names": tuple(m.label for m in self.models),
             "sizes": tuple(self.sizes),
             "variables": None if all(m.variables is None for m in self.models)
             else tuple(m.variables for m in self.models),
-            "rho_scale": None if all(m.rho_scale is None for m in self.models)
-            else tuple(m.rho_scale for m in self.models),
         }
+
+    def rho_scales(self) -> tuple[np.ndarray | None, ...] | None:
+        """Per-entry penalty scale of each actor (``None`` if no actor sets one); after
+        :meth:`configure`."""
+        if all(m.rho_scale is None for m in self.models):
+            return None
+        return tuple(m.rho_scale for m in self.models)
+
+    def publish(self) -> dict[str, tuple[list[Hashable], list[np.ndarray]]]:
+        """What the block's actors publish: key -> (variable names, value arrays)."""
+        out: dict[str, tuple[list[Hashable], list[np.ndarray]]] = {}
+        for m in self.models:
+            published = _guard(m, "publish", m.publish)
+            for key, values in (published or {}).items():
+                values = np.asarray(values, dtype=float).ravel()
+                if m.variables is None or values.shape != (m.size,):
+                    raise LocalModelError(
+                        f"actor {m.label!r}: publication {key!r} must hold one value per "
+                        f"global variable ({m.size}), got {values.size}"
+                        + ("" if m.variables is not None else " and the actor names none"))
+                names, arrays = out.setdefault(str(key), ([], []))
+                names.extend(m.variables)
+                arrays.append(values)
+        return out
+
+    def configure(self, published: Published) -> None:
+        for m in self.models:
+            _guard(m, "configuration", lambda m=m: m.configure(published))
 
     def prepare(self) -> None:
         for m in self.models:
-            try:
-                m.prepare()
-            except LocalModelError:
-                raise
-            except Exception as exc:  # the actor's name is what users need to find the culprit
-                raise LocalModelError(f"actor {m.label!r}: setup failed: {exc}") from exc
+            _guard(m, "setup", m.prepare)
 
     def assign(self, x: np.ndarray) -> None:
         """Store the final outputs in each model's ``x``."""
         for m, a, b in zip(self.models, self.offsets[:-1], self.offsets[1:]):
             m.x = np.array(x[a:b], dtype=float)
 
-    def objective(self, x: np.ndarray) -> float | None:
-        total = 0.0
+    def objectives(self, x: np.ndarray) -> list[float | None]:
+        """Each actor's own cost ``f_i(x_i)`` at the flat outputs ``x`` (``None`` if unknown)."""
+        out: list[float | None] = []
         for m, a, b in zip(self.models, self.offsets[:-1], self.offsets[1:]):
             f = m.objective(x[a:b])
-            if f is None:
-                return None
-            total += f
-        return total
+            out.append(None if f is None else float(f))
+        return out
+
+    def objective(self, x: np.ndarray) -> float | None:
+        """Sum of :meth:`objectives`, or ``None`` if any actor cannot say."""
+        fs = self.objectives(x)
+        return None if any(f is None for f in fs) else float(sum(fs))
+
+
+def _guard(model: LocalModel, what: str, call):
+    """Run a model hook; any failure becomes a :class:`LocalModelError` naming the actor."""
+    try:
+        return call()
+    except LocalModelError:
+        raise
+    except Exception as exc:  # the actor's name is what users need to find the culprit
+        raise LocalModelError(f"actor {model.label!r}: {what} failed: {exc}") from exc
 
 
 class SingleModelBlock(LocalBlock):

@@ -94,6 +94,9 @@ class FlexFleetBlock(LocalBlock):
         R = rho if np.isscalar(rho) else np.asarray(rho, dtype=float).reshape(self.D.shape)
         return flex_prox(self.D, self.cost, V, R).ravel()
 
+    def objectives(self, x: np.ndarray) -> list[float]:
+        return np.einsum("ij,ij->i", self.P, x.reshape(self.D.shape)).tolist()
+
     def objective(self, x: np.ndarray) -> float:
         return float(np.einsum("ij,ij->", self.P, x.reshape(self.D.shape)))
 

@@ -47,7 +47,12 @@ from distributed_resource_optimization.admm.forms import (
 )
 from distributed_resource_optimization.admm.results import ADMMResult
 from distributed_resource_optimization.admm.validation import positive_scalar
-from distributed_resource_optimization.market.entities import GROUPS, LPBlockEntity, market_entities
+from distributed_resource_optimization.market.entities import (
+    GROUPS,
+    LPBlockEntity,
+    market_entities,
+    variable_group,
+)
 
 #: Result quantity name per exchanged group (as :data:`energy.district.QUANTITIES`).
 QUANTITY_OF: dict[str, str] = {"p_th": "thermal_power", "p": "active_power", "q": "reactive_power"}
@@ -93,7 +98,7 @@ class MarketConsensusState(GeneralConsensusState):
             np.full(self.actor_sizes[i], 1.0 if n in GRID_OPERATORS else -1.0)
             for i, n in enumerate(self.names)])
         self._sign = sign
-        group_of_key = np.array([GROUPS.index(k[0]) for k in self.keys])
+        group_of_key = np.array([GROUPS.index(variable_group(k)) for k in self.keys])
         self._key_group = group_of_key
         self.seed_residuals: dict[str, list[float]] = {RESIDUAL_OF[g]: [] for g in GROUPS}
         self.seed_dual_residuals: dict[str, list[float]] = {RESIDUAL_OF[g]: [] for g in GROUPS}
@@ -251,7 +256,8 @@ def _package(district, scenario: str, agents: str, actors: list[LPBlockEntity],
         for ent in table.values():
             for q, arr in ent.items():
                 ent[q] = np.asarray(arr).reshape(n_t, -1)
-    costs = {a.name: a.objective(a.w[a.exchange_index]) for a in actors}
+    # Each entity's own cost of its last solve, as it reported it when the run finished.
+    costs = {a.name: admm.actor_objectives[a.name] for a in actors}
     residuals = {k: np.asarray(v, dtype=float) for k, v in state.seed_residuals.items()}
     duals = {k: np.asarray(v, dtype=float) for k, v in state.seed_dual_residuals.items()}
     return MarketResult(scenario=scenario, agents=agents, objective=float(sum(costs.values())),

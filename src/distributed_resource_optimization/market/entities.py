@@ -17,8 +17,9 @@ from the previous active set. ``solver="clarabel"`` keeps the whole block in one
 interior-point solver instead (set up once; about 30-200x slower per solve and accurate to about
 1 kW, see ``docs/market_clearing.md``).
 
-Global variable names are ``(group, t, der)`` with ``group`` in ``p_th``, ``p``, ``q``, ``t`` the
-timestep index and ``der`` the DER name (e.g. ``"22"``). ``rho_scale`` is ``1 / ref**2`` per entry
+Global variable names are strings ``<group>@<timestep>@<der>`` (:func:`variable_name`, e.g.
+``"p_th@2017-01-02T14:00@22"``) with ``group`` in ``p_th``, ``p``, ``q``, the timestep's start time
+and the DER name, so they mean the same in every process. ``rho_scale`` is ``1 / ref**2`` per entry
 with ``ref`` a per-quantity reference power (mean reference demand of the buildings), so rho is in
 S$ per (per-unit)^2 and thermal and electric quantities converge alike.
 """
@@ -28,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 
 from distributed_resource_optimization.energy.lp import LPBlock
@@ -36,6 +38,18 @@ from distributed_resource_optimization.local.lp import LPLocalModel
 
 #: Exchanged variable groups in output order.
 GROUPS: tuple[str, ...] = ("p_th", "p", "q")
+#: Separator of the parts of a global variable name ``<group>@<timestep>@<der>``.
+NAME_SEPARATOR = "@"
+
+
+def variable_name(group: str, timestep: pd.Timestamp, der: str) -> str:
+    """Global variable name of an exchanged demand, e.g. ``"p_th@2017-01-02T14:00@22"``."""
+    return f"{group}{NAME_SEPARATOR}{timestep:%Y-%m-%dT%H:%M}{NAME_SEPARATOR}{der}"
+
+
+def variable_group(name: str) -> str:
+    """The group (``p_th``, ``p``, ``q``) of a global variable name."""
+    return name.split(NAME_SEPARATOR, 1)[0]
 
 
 def reference_powers(district) -> dict[str, float]:
@@ -57,8 +71,9 @@ class LPBlockEntity(LPLocalModel):
     """
 
     def __init__(self, block: LPBlock, groups: Sequence[str], ders: Sequence[str],
-                 ref: dict[str, float], *, name: str, eps: float = 1e-8,
-                 free: Sequence[str] | None = None, solver: str = "auto") -> None:
+                 ref: dict[str, float], timesteps: pd.DatetimeIndex, *, name: str,
+                 eps: float = 1e-8, free: Sequence[str] | None = None,
+                 solver: str = "auto") -> None:
         self.block = block
         if solver not in ("auto", "daqp", "clarabel"):
             raise ValueError(f"solver must be 'auto', 'daqp' or 'clarabel', got {solver!r}")
@@ -80,8 +95,10 @@ class LPBlockEntity(LPLocalModel):
                 raise ValueError(f"{name}: group {g!r} has {cols.size} entries, not a multiple "
                                  f"of {n_der} DERs")
             idx.append(cols)
-            n_t = cols.size // n_der
-            variables.extend((g, t, d) for t in range(n_t) for d in self.ders)
+            if cols.size != len(timesteps) * n_der:
+                raise ValueError(f"{name}: group {g!r} has {cols.size} entries, expected "
+                                 f"{len(timesteps)} timesteps x {n_der} DERs")
+            variables.extend(variable_name(g, t, d) for t in timesteps for d in self.ders)
             scale.append(np.full(cols.size, 1.0 / ref[g] ** 2))
         exchange = np.concatenate(idx)
         self.n_timesteps = idx[0].size // n_der
@@ -196,7 +213,7 @@ def thermal_grid_operator(district, limits, ref: dict[str, float] | None = None,
                                branch_flow_max=limits.thermal_branch_flow_max_m3_s,
                                node_head_min=limits.thermal_node_head_min_m)
     return LPBlockEntity(block, ("p_th",), district.der_names, ref or reference_powers(district),
-                         name="thermal_grid_operator", free=("p_th",), **kwargs)
+                         district.timesteps, name="thermal_grid_operator", free=("p_th",), **kwargs)
 
 
 def electric_grid_operator(district, limits, ref: dict[str, float] | None = None,
@@ -208,7 +225,7 @@ def electric_grid_operator(district, limits, ref: dict[str, float] | None = None
                                 voltage_min_pu=limits.electric_voltage_min_pu,
                                 branch_power_max_kva=limits.electric_branch_power_max_kva)
     return LPBlockEntity(block, ("p", "q"), district.der_names, ref or reference_powers(district),
-                         name="electric_grid_operator", free=("p", "q"),
+                         district.timesteps, name="electric_grid_operator", free=("p", "q"),
                          **kwargs)
 
 
@@ -219,7 +236,7 @@ def flexible_load_aggregator(district, ref: dict[str, float] | None = None,
 
     block = aggregator_block(district.buildings, district.timestep_h)
     return LPBlockEntity(block, GROUPS, district.der_names, ref or reference_powers(district),
-                         name="aggregator",
+                         district.timesteps, name="aggregator",
                          free=[f"{m.name}/c" for m in district.buildings], **kwargs)
 
 
@@ -231,7 +248,7 @@ def building_agents(district, ref: dict[str, float] | None = None,
 
     ref = ref or reference_powers(district)
     return [LPBlockEntity(building_block(m, district.timestep_h), GROUPS, [str(m.name)], ref,
-                          name=f"building_{m.name}", free=("c",), **kwargs)
+                          district.timesteps, name=f"building_{m.name}", free=("c",), **kwargs)
             for m in district.buildings]
 
 

@@ -2,14 +2,20 @@
 
 The coordinator agent drives any problem form through the carrier; a participant agent wraps
 anything that satisfies :class:`Participant` (one local model or a vectorised fleet). Neither knows
-how messages travel, nor what the local models are.
+how messages travel, nor what the local models are. The protocol is in :mod:`.messages`.
+
+A participant runs its local work (configuration, solver setup, every proximal step) in the
+process's local-work thread, off the event loop, so agents sharing one process or container keep
+answering and the coordinator's reply timeout fires on time while a long solve is still running.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
+from concurrent.futures import Executor
 from typing import Any, Protocol
 
 import numpy as np
@@ -23,11 +29,19 @@ from distributed_resource_optimization.runtime.carrier import (
     CoordinationError,
     CoordinationTimeoutError,
 )
+from distributed_resource_optimization.runtime.local_work import (
+    LocalWorkThread,
+    default_local_work,
+)
 from distributed_resource_optimization.runtime.messages import (
+    PROTOCOL_VERSION,
     FinishReply,
     FinishRequest,
     JoinReply,
     JoinRequest,
+    Publication,
+    SetupReply,
+    SetupRequest,
     SolveReply,
     SolveRequest,
 )
@@ -41,10 +55,19 @@ class Participant(Protocol):
     """What a participant agent needs from the local side (a LocalBlock satisfies it)."""
 
     def describe(self) -> dict[str, Any]:
-        """``names``, ``sizes`` and optional ``variables``/``rho_scale`` of its actors."""
+        """``names``, ``sizes`` and optional ``variables`` of its actors (known before setup)."""
+
+    def publish(self) -> dict[str, tuple[list[Hashable], list[np.ndarray]]]:
+        """Public values announced at join: key -> (variable names, value arrays)."""
+
+    def configure(self, published: dict[str, dict[Hashable, float]]) -> None:
+        """Build the models from what everyone published (before :meth:`prepare`)."""
 
     def prepare(self) -> None:
         """One-time setup before the first iteration."""
+
+    def rho_scales(self) -> tuple[np.ndarray | None, ...] | None:
+        """Per-entry penalty scale of each actor (after :meth:`configure`), or ``None``."""
 
     def solve(self, v: np.ndarray, rho: float | np.ndarray) -> np.ndarray:
         """Proximal step ``argmin f(x) + (rho/2)||x - v||^2`` over all its actors (flat)."""
@@ -52,66 +75,126 @@ class Participant(Protocol):
     def assign(self, x: np.ndarray) -> None:
         """Keep the final outputs."""
 
-    def objective(self, x: np.ndarray) -> float | None:
-        """Local cost at ``x``, or ``None``."""
+    def objectives(self, x: np.ndarray) -> list[float | None]:
+        """Each actor's local cost at ``x``, or ``None`` where unknown."""
 
 
 class ParticipantAgent:
-    """Serves a participant: answers join, solve and finish requests from the coordinator.
+    """Serves a participant: answers the coordinator's join, setup, solve and finish requests.
 
-    ``idle_timeout`` (s) bounds the wait for the coordinator's next message.
+    ``idle_timeout`` (s) bounds every wait for the coordinator's next message. ``executor`` runs
+    the local work: a :class:`~.local_work.LocalWorkThread` or any ``concurrent.futures`` executor
+    (default: the process's one local-work thread, :func:`~.local_work.default_local_work`).
     """
 
     def __init__(self, address: str, participant: Participant, carrier: Carrier,
-                 idle_timeout: float = 600.0) -> None:
+                 idle_timeout: float = 600.0,
+                 executor: LocalWorkThread | Executor | None = None) -> None:
         self.address = address
         self.participant = participant
         self.carrier = carrier
         self.mailbox = carrier.register(address)
         self.idle_timeout = idle_timeout
+        self.executor = executor if executor is not None else default_local_work()
+        self._session: str | None = None
+        self._scale: np.ndarray | float = 1.0
+        self._ready = False
 
-    async def serve(self) -> None:
-        """Answer requests until a :class:`FinishRequest` has been handled."""
-        while True:
-            sender, msg = await self.mailbox.receive(self.idle_timeout, "the coordinator")
-            reply = self._handle(msg)
-            await self.carrier.send(self.address, sender, reply)
-            if isinstance(msg, FinishRequest):
-                return
+    async def serve(self, runs: int | None = 1) -> int:
+        """Answer requests until ``runs`` runs have finished (``None``: until idle).
 
-    def _handle(self, msg: Any) -> Any:
-        if isinstance(msg, JoinRequest):
+        Returns the number of finished runs. Raises :class:`CoordinationTimeoutError` when no
+        message arrives within ``idle_timeout`` seconds (with ``runs=None``, after the first run
+        that is the normal end and the number of runs is returned instead).
+        """
+        finished = 0
+        while runs is None or finished < runs:
             try:
-                self.participant.prepare()
+                sender, msg = await self.mailbox.receive(self.idle_timeout, "the coordinator")
+            except CoordinationTimeoutError:
+                if runs is None:
+                    return finished
+                raise
+            reply = await self._handle(msg)
+            if reply is not None:
+                await self.carrier.send(self.address, sender, reply)
+            if isinstance(msg, FinishRequest) and msg.session == self._session:
+                finished += 1
+                self._session = None
+        return finished
+
+    async def _local(self, call: Callable[[], Any]) -> Any:
+        if isinstance(self.executor, LocalWorkThread):
+            return await self.executor.call(call)
+        return await asyncio.get_running_loop().run_in_executor(self.executor, call)
+
+    async def _handle(self, msg: Any) -> Any:
+        if isinstance(msg, JoinRequest):
+            self._session, self._ready = msg.session, False
+            if msg.protocol_version != PROTOCOL_VERSION:
+                return JoinReply(msg.session, (), (), error=(
+                    f"coordinator speaks protocol version {msg.protocol_version}, this "
+                    f"participant version {PROTOCOL_VERSION}"))
+            try:
                 d = self.participant.describe()
+                pubs = tuple(Publication(key, tuple(names), np.concatenate(values))
+                             for key, (names, values) in self.participant.publish().items())
             except Exception as exc:  # reported to the coordinator, which raises it to the user
                 return JoinReply(msg.session, (), (), error=str(exc))
-            return JoinReply(msg.session, tuple(d["names"]), tuple(d["sizes"]),
-                             d.get("variables"), d.get("rho_scale"))
-        if isinstance(msg, SolveRequest):
+            return JoinReply(msg.session, tuple(d["names"]), tuple(d["sizes"]), d.get("variables"),
+                             pubs)
+        if getattr(msg, "session", None) != self._session:
+            return None  # a late message of an earlier run: nobody waits for an answer
+        if isinstance(msg, SetupRequest):
+            published = {p.key: dict(zip(p.variables, p.values.tolist())) for p in msg.publications}
             try:
-                rho = msg.rho
+                await self._local(lambda: (self.participant.configure(published),
+                                           self.participant.prepare()))
+                scales = self.participant.rho_scales()
+            except Exception as exc:
+                return SetupReply(msg.session, error=str(exc))
+            sizes = self.participant.describe()["sizes"]
+            self._scale = 1.0 if scales is None else np.concatenate(
+                [np.ones(n) if s is None else np.asarray(s, dtype=float)
+                 for n, s in zip(sizes, scales)])
+            self._ready = True
+            return SetupReply(msg.session, scales)
+        if isinstance(msg, SolveRequest):
+            if not self._ready:
+                return SolveReply(msg.session, msg.iteration, None,
+                                  error="solve request before setup")
+            # Same operations as the coordinator's rho * scale, so the penalty is bit-identical.
+            rho = msg.rho * self._scale
+            try:
                 v = msg.target - msg.price / rho
-                x = self.participant.solve(v, rho)
+                x = await self._local(lambda: self.participant.solve(v, rho))
             except Exception as exc:
                 return SolveReply(msg.session, msg.iteration, None, error=str(exc))
             return SolveReply(msg.session, msg.iteration, np.asarray(x, dtype=float))
         if isinstance(msg, FinishRequest):
             try:
-                self.participant.assign(msg.x)
-                obj = self.participant.objective(msg.x)
+                def finish() -> list[float | None]:
+                    self.participant.assign(msg.x)
+                    return self.participant.objectives(msg.x)
+
+                objs = await self._local(finish)
             except Exception as exc:
                 return FinishReply(msg.session, error=str(exc))
-            return FinishReply(msg.session, objective=obj)
+            return FinishReply(msg.session, np.array([np.nan if f is None else f for f in objs],
+                                                     dtype=float))
         raise CoordinationError(f"{self.address}: unexpected message {type(msg).__name__}")
 
 
 class CoordinatorAgent:
-    """Runs an :class:`ADMMGenericCoordinator` against participant agents over a carrier."""
+    """Runs an :class:`ADMMGenericCoordinator` against participant agents over a carrier.
+
+    ``participants`` are the carrier addresses of the participant agents; ``progress`` is called
+    with the form state after every iteration.
+    """
 
     def __init__(self, address: str, coordinator: ADMMGenericCoordinator,
                  participants: Sequence[str], carrier: Carrier,
-                 progress: Any = None) -> None:
+                 progress: Callable[[Any], None] | None = None) -> None:
         if not participants:
             raise ValueError("actors must not be empty")
         self.address = address
@@ -121,6 +204,7 @@ class CoordinatorAgent:
         self.mailbox = carrier.register(address)
         self.timeout = coordinator.reply_timeout
         self.progress = progress
+        self.state: Any = None
 
     async def _broadcast(self, messages: Sequence[Any]) -> None:
         for addr, msg in zip(self.participants, messages):
@@ -137,10 +221,6 @@ class CoordinatorAgent:
                 if remaining <= 0:
                     raise CoordinationTimeoutError
                 sender, msg = await self.mailbox.receive(remaining)
-                # In one process a blocking local solve holds the loop past the deadline and its
-                # reply is then already queued: it is still late.
-                if time.monotonic() > deadline:
-                    raise CoordinationTimeoutError
             except CoordinationTimeoutError:
                 where = "" if iteration is None else f" (iteration {iteration})"
                 raise CoordinationTimeoutError(
@@ -159,16 +239,21 @@ class CoordinatorAgent:
         """Coordinate one optimisation; returns the result and leaves outputs with the actors."""
         start = time.perf_counter()
         session = uuid.uuid4().hex
-        await self._broadcast([JoinRequest(session)] * len(self.participants))
+        n = len(self.participants)
+        await self._broadcast([JoinRequest(session)] * n)
         joins = await self._gather(JoinReply, session)
-        specs = [ParticipantSpec(j.names, j.sizes, _tuple_or_none(j.variables),
-                                 _tuple_or_none(j.rho_scale)) for j in joins]
         seen: set[str] = set()
-        for n in (n for s in specs for n in s.names):
-            if n in seen:
-                raise ValueError(f"actors must have unique names; {n!r} appears twice")
-            seen.add(n)
+        for name in (name for j in joins for name in j.names):
+            if name in seen:
+                raise ValueError(f"actors must have unique names; {name!r} appears twice")
+            seen.add(name)
+        published = merge_publications(joins, self.participants)
+        await self._broadcast([SetupRequest(session, published)] * n)
+        setups = await self._gather(SetupReply, session)
+        specs = [ParticipantSpec(j.names, j.sizes, _tuple_or_none(j.variables),
+                                 _tuple_or_none(s.rho_scale)) for j, s in zip(joins, setups)]
         state = self.coordinator.create_state(specs, data)
+        self.state = state
         while True:
             requests = state.requests()
             await self._broadcast([SolveRequest(session, state.iteration + 1, r.target, r.price,
@@ -179,13 +264,38 @@ class CoordinatorAgent:
                 self.progress(state)
             if done:
                 break
+        status = state.status or ADMMStatus.MAX_ITERATIONS
         finals = [state.x[state.offsets[p]:state.offsets[p + 1]] for p in range(len(specs))]
-        await self._broadcast([FinishRequest(session, x, state.status is ADMMStatus.CONVERGED)
-                               for x in finals])
+        await self._broadcast([FinishRequest(session, x, status.value) for x in finals])
         done_replies = await self._gather(FinishReply, session)
-        objs = [r.objective for r in done_replies]
-        local = None if any(o is None for o in objs) else float(sum(objs))
-        return state.result(time.perf_counter() - start, local)
+        objectives: dict[str, float | None] = {}
+        for spec, reply, addr in zip(specs, done_replies, self.participants):
+            if reply.objectives.shape != (len(spec.names),):
+                raise ParticipantError(f"participant {addr!r}: {reply.objectives.size} objectives "
+                                       f"for {len(spec.names)} actors")
+            for name, f in zip(spec.names, reply.objectives.tolist()):
+                objectives[name] = None if np.isnan(f) else float(f)
+        return state.result(time.perf_counter() - start, objectives)
+
+
+def merge_publications(joins: Sequence[JoinReply], participants: Sequence[str]
+                       ) -> tuple[Publication, ...]:
+    """Everything the participants published, merged per key (first appearance order).
+
+    Two participants publishing different values for the same variable under the same key is an
+    error naming both.
+    """
+    merged: dict[str, dict[Hashable, tuple[float, str]]] = {}
+    for join, addr in zip(joins, participants):
+        for pub in join.publications:
+            table = merged.setdefault(pub.key, {})
+            for name, value in zip(pub.variables, pub.values.tolist()):
+                if name in table and table[name][0] != value:
+                    raise ValueError(f"participants {table[name][1]!r} and {addr!r} publish "
+                                     f"different {pub.key!r} for {name!r}")
+                table.setdefault(name, (value, addr))
+    return tuple(Publication(key, tuple(table), np.array([v for v, _ in table.values()]))
+                 for key, table in merged.items())
 
 
 def _tuple_or_none(value: Sequence[Hashable] | None) -> tuple | None:

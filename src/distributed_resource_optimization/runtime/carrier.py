@@ -1,8 +1,10 @@
 """Carriers move messages between named agents; algorithms only see this interface.
 
 A carrier gives each agent a :class:`Mailbox` and delivers ``send(sender, receiver, message)``.
-The in-process :class:`AsyncioCarrier` is the default; a networked carrier (e.g. on mango-agents)
-implements the same two methods, so agents run unchanged in one process or across hosts.
+The in-process :class:`AsyncioCarrier` is the default; the mango-agents carriers
+(:mod:`.mango`) implement the same interface over TCP or MQTT, so agents run unchanged in one
+process or across hosts. A carrier is an async context manager: ``async with carrier:`` starts and
+stops whatever it needs (network containers); for the in-process carrier that is nothing.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -21,6 +24,14 @@ class CoordinationTimeoutError(TimeoutError):
 
 class CoordinationError(RuntimeError):
     """A participant reported an error or broke the protocol."""
+
+
+@dataclass
+class TrafficStats:
+    """Messages a carrier moved and their encoded size (bytes; 0 where nothing is encoded)."""
+
+    messages: int = 0
+    bytes_sent: int = 0
 
 
 class Mailbox:
@@ -43,7 +54,13 @@ class Mailbox:
 
 
 class Carrier(ABC):
-    """Message transport between agents addressed by name."""
+    """Message transport between agents addressed by name.
+
+    ``stats`` counts what went through this carrier (for a networked carrier: what this process
+    sent and received).
+    """
+
+    stats: TrafficStats
 
     @abstractmethod
     def register(self, address: str) -> Mailbox:
@@ -53,15 +70,27 @@ class Carrier(ABC):
     async def send(self, sender: str, receiver: str, message: Any) -> None:
         """Deliver ``message`` to ``receiver``'s mailbox."""
 
+    async def __aenter__(self) -> Carrier:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
 
 class AsyncioCarrier(Carrier):
-    """In-process carrier: one asyncio queue per agent, messages passed by reference.
+    """In-process carrier: one asyncio queue per agent.
 
-    Numpy arrays in messages are copied on send so no agent can change another's data.
+    Without ``codec`` messages are passed by reference (numpy array fields copied on send, so no
+    agent can change another's data). With a ``codec`` (e.g.
+    :class:`~distributed_resource_optimization.runtime.codec.WireCodec`) every message is encoded
+    to bytes and decoded again on send, exactly as a networked carrier would, and ``stats``
+    counts the bytes.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, codec: Any = None) -> None:
         self._boxes: dict[str, Mailbox] = {}
+        self.codec = codec
+        self.stats = TrafficStats()
 
     def register(self, address: str) -> Mailbox:
         if address in self._boxes:
@@ -74,7 +103,13 @@ class AsyncioCarrier(Carrier):
         box = self._boxes.get(receiver)
         if box is None:
             raise CoordinationError(f"{sender}: unknown receiver {receiver!r}")
-        box.put(sender, _copy_arrays(message))
+        self.stats.messages += 1
+        if self.codec is None:
+            box.put(sender, _copy_arrays(message))
+            return
+        data = self.codec.encode(message)
+        self.stats.bytes_sent += len(data)
+        box.put(sender, self.codec.decode(data))
 
 
 def _copy_arrays(message: Any) -> Any:

@@ -1,22 +1,48 @@
-"""The coordination protocol: plain dataclasses, so any carrier can serialise them.
+"""The coordination protocol: plain dataclasses with a fixed wire schema (see :mod:`.codec`).
 
-A run: coordinator -> every participant ``JoinRequest``; participant -> ``JoinReply`` (its actors'
-names and output sizes: no model data); then per iteration ``SolveRequest`` (exchange target,
-price, rho) -> ``SolveReply`` (the outputs); finally ``FinishRequest`` -> ``FinishReply``.
-Participants report failures in ``error`` instead of going silent.
+A run (``session`` is a fresh uuid4 hex string per run):
+
+1. coordinator -> every participant ``JoinRequest`` (with the protocol version);
+   participant -> ``JoinReply``: its actors' names, output sizes, global variable names (strings,
+   general-form consensus only) and what it *publishes* (named vectors aligned with its variables,
+   e.g. a building's reference demand). No model data.
+2. coordinator -> every participant ``SetupRequest`` with everything that was published;
+   the participant configures its models from it (e.g. a grid operator linearises its grid at the
+   published reference demand), sets up its solvers and replies ``SetupReply`` with the per-entry
+   penalty scale of its actors (declared once; later only the scalar rho travels).
+3. per iteration: ``SolveRequest`` (exchange target, price, scalar rho) -> ``SolveReply`` (outputs).
+4. ``FinishRequest`` (final outputs, status) -> ``FinishReply`` (each actor's own cost).
+
+Participants report failures in ``error`` instead of going silent. Arrays are flat over the
+participant's actors, in the participant's order.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
+
+#: Version of this protocol; a participant refuses a coordinator that speaks another one.
+PROTOCOL_VERSION = 1
+
+#: A global variable's name on the wire: a string (e.g. ``"p_th@2017-01-02T14:00@22"``) or an int.
+VariableName = str | int
+
+
+@dataclass
+class Publication:
+    """Public values of one kind (``key``, e.g. ``"reference_demand"``), one per named variable."""
+
+    key: str
+    variables: tuple[VariableName, ...]
+    values: np.ndarray
 
 
 @dataclass
 class JoinRequest:
     session: str
+    protocol_version: int = PROTOCOL_VERSION
 
 
 @dataclass
@@ -24,7 +50,24 @@ class JoinReply:
     session: str
     names: tuple[str, ...]
     sizes: tuple[int, ...]
-    variables: tuple[tuple[Hashable, ...] | None, ...] | None = None
+    #: Per actor its global variable names, or ``None`` for all actors (sharing / consensus).
+    variables: tuple[tuple[VariableName, ...] | None, ...] | None = None
+    publications: tuple[Publication, ...] = ()
+    protocol_version: int = PROTOCOL_VERSION
+    error: str | None = None
+
+
+@dataclass
+class SetupRequest:
+    session: str
+    #: Everything the participants published, merged per key.
+    publications: tuple[Publication, ...] = ()
+
+
+@dataclass
+class SetupReply:
+    session: str
+    #: Per actor the per-entry penalty scale, or ``None`` for all actors (scale 1).
     rho_scale: tuple[np.ndarray | None, ...] | None = None
     error: str | None = None
 
@@ -35,7 +78,8 @@ class SolveRequest:
     iteration: int
     target: np.ndarray
     price: np.ndarray
-    rho: float | np.ndarray
+    #: Scalar penalty; the participant multiplies it by its declared per-entry scale.
+    rho: float
 
 
 @dataclass
@@ -50,11 +94,18 @@ class SolveReply:
 class FinishRequest:
     session: str
     x: np.ndarray
-    converged: bool
+    #: How the run ended: ``"converged"`` or ``"max_iterations"`` (:class:`ADMMStatus` values).
+    status: str
 
 
 @dataclass
 class FinishReply:
     session: str
-    objective: float | None = None
+    #: Each actor's own cost at its final output; NaN where the model does not say.
+    objectives: np.ndarray = field(default_factory=lambda: np.zeros(0))
     error: str | None = None
+
+
+#: Every message type of the protocol (the codec gives each a fixed type id).
+MESSAGE_TYPES: tuple[type, ...] = (JoinRequest, JoinReply, SetupRequest, SetupReply, SolveRequest,
+                                   SolveReply, FinishRequest, FinishReply)
