@@ -38,8 +38,8 @@ from .electric_grid import (
     linear_electric_grid_model,
     load_electric_grid,
 )
-from .io import DEFAULT_DATA_DIR
 from .lp import LPBlock
+from .tables import DEFAULT_DATA_DIR
 from .thermal_grid import (
     DEFAULT_PLANT_EFFICIENCY,
     LinearThermalGridModel,

@@ -21,7 +21,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from distributed_resource_optimization.energy.io import DEFAULT_DATA_DIR, DataFileError, read_table
+from .tables import (
+    BUILDING_SCENARIOS_FILE,
+    DEFAULT_DATA_DIR,
+    PRICE_FILE,
+    WEATHER_COLUMNS,
+    WEATHER_FILE,
+    WEATHER_HUMIDITY_COLUMN,
+    DataFileError,
+    read_table,
+)
 
 #: Supported resolutions and their step length.
 RESOLUTIONS: dict[str, pd.Timedelta] = {
@@ -29,22 +38,12 @@ RESOLUTIONS: dict[str, pd.Timedelta] = {
     "60min": pd.Timedelta(minutes=60),
 }
 
-SCENARIOS_FILE = "buildings/scenarios.csv"
-PRICE_FILE = "timeseries/price_singapore_wholesale.csv"
-WEATHER_FILE = "timeseries/weather_singapore_iwec.csv"
-
-#: Weather columns returned by :func:`load_weather` (units: degC, degC, W/m2 x 5).
-WEATHER_COLUMNS: tuple[str, ...] = (
-    "ambient_air_temperature",
-    "sky_temperature",
-    "irradiation_horizontal",
-    "irradiation_east",
-    "irradiation_south",
-    "irradiation_west",
-    "irradiation_north",
-)
-#: Optional weather column (kg water / kg dry air), returned when the file has it.
-WEATHER_HUMIDITY_COLUMN = "ambient_air_absolute_humidity"
+#: The files read here (their schemas, and ``WEATHER_COLUMNS`` / ``WEATHER_HUMIDITY_COLUMN``, are
+#: in :mod:`.tables`): the buildings' horizon, the price and the weather.
+SCENARIOS_FILE = BUILDING_SCENARIOS_FILE
+__all__ = ["PRICE_FILE", "RESOLUTIONS", "SCENARIOS_FILE", "WEATHER_COLUMNS", "WEATHER_FILE",
+           "WEATHER_HUMIDITY_COLUMN", "load_price", "load_timesteps", "load_weather",
+           "timestep_hours"]
 
 
 def timestep_hours(resolution: str) -> float:
@@ -60,8 +59,7 @@ def load_timesteps(folder: Path | str = DEFAULT_DATA_DIR, resolution: str = "30m
     24 at 60 min for the embedded day).
     """
     step = _step(resolution)
-    table = read_table(folder, SCENARIOS_FILE,
-                       columns={"scenario_name": str, "timestep_start": str, "timestep_end": str})
+    table = read_table(folder, SCENARIOS_FILE)
     path = Path(folder) / SCENARIOS_FILE
     starts = _parse_times(path, table, "timestep_start")
     ends = _parse_times(path, table, "timestep_end")
@@ -91,8 +89,7 @@ def load_price(folder: Path | str = DEFAULT_DATA_DIR, resolution: str = "30min",
     """
     timesteps = load_timesteps(folder, resolution)
     path = Path(folder) / PRICE_FILE
-    table = read_table(folder, PRICE_FILE,
-                       columns={"price_type": str, "time": str, "price_value": float})
+    table = read_table(folder, PRICE_FILE)
     table = _select_type(path, table, "price_type", price_type)
     times = _parse_times(path, table, "time")
     _check_increasing(path, table, times, "time")
@@ -122,10 +119,7 @@ def load_weather(folder: Path | str = DEFAULT_DATA_DIR, resolution: str = "30min
     """
     timesteps = load_timesteps(folder, resolution)
     path = Path(folder) / WEATHER_FILE
-    table = read_table(folder, WEATHER_FILE,
-                       columns={"weather_type": str, "time": str,
-                                **{name: float for name in WEATHER_COLUMNS}},
-                       optional={WEATHER_HUMIDITY_COLUMN: float})
+    table = read_table(folder, WEATHER_FILE)
     table = _select_type(path, table, "weather_type", weather_type)
     times = _parse_times(path, table, "time")
     _check_increasing(path, table, times, "time")
