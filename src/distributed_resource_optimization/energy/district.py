@@ -34,7 +34,7 @@ from .buildings import BuildingModel, aggregator_block, load_buildings
 from .electric_grid import (
     ElectricGridData,
     LinearElectricGridModel,
-    electric_grid_block,
+    electric_grid_operator_block,
     linear_electric_grid_model,
     load_electric_grid,
 )
@@ -46,7 +46,7 @@ from .thermal_grid import (
     ThermalGridData,
     linear_thermal_grid_model,
     load_thermal_grid,
-    thermal_grid_block,
+    thermal_grid_operator_block,
 )
 from .timeseries import load_price, load_timesteps, timestep_hours
 
@@ -211,13 +211,12 @@ def build_centralized(district: DistrictData, scenario: str = "unconstrained") -
     from .scenarios import scenario_limits  # scenarios imports this module's types
 
     limits = scenario_limits(district, scenario)
-    thermal = thermal_grid_block(district.thermal_model, district.price, district.timestep_h,
-                                 eta_ch=district.eta_ch,
-                                 branch_flow_max=limits.thermal_branch_flow_max_m3_s,
-                                 node_head_min=limits.thermal_node_head_min_m)
-    electric = electric_grid_block(district.electric_model, district.price, district.timestep_h,
-                                   voltage_min_pu=limits.electric_voltage_min_pu,
-                                   branch_power_max_kva=limits.electric_branch_power_max_kva)
+    # The same builders as the market agents (market/entities.py): each grid operator's block and
+    # limits come from its own linear model, the aggregator's from its buildings.
+    thermal = thermal_grid_operator_block(district.thermal_model, district.price,
+                                          district.timestep_h, district.eta_ch, scenario)
+    electric = electric_grid_operator_block(district.electric_model, district.price,
+                                            district.timestep_h, scenario)
     aggregator = aggregator_block(district.buildings, district.timestep_h)
     blocks = {"thermal_grid": thermal, "electric_grid": electric, "aggregator": aggregator}
     offsets, start = {}, 0
