@@ -11,20 +11,31 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from distributed_resource_optimization.energy.buildings import simulate
+from distributed_resource_optimization.energy.buildings import building_baseline, simulate
 from distributed_resource_optimization.energy.district import (
     PRICE_COMPONENTS,
     QUANTITIES,
+    build_centralized,
+    building_reference_demand,
     load_district,
+    reference_point,
     solve_district,
 )
-from distributed_resource_optimization.energy.electric_grid import solve_power_flow
+from distributed_resource_optimization.energy.electric_grid import (
+    electric_grid_operator_block,
+    solve_power_flow,
+)
 from distributed_resource_optimization.energy.scenarios import (
     DEFAULT_SCENARIO,
     SCENARIOS,
+    electric_scenario_limits,
     scenario_limits,
+    thermal_scenario_limits,
 )
-from distributed_resource_optimization.energy.thermal_grid import solve_thermal_grid
+from distributed_resource_optimization.energy.thermal_grid import (
+    solve_thermal_grid,
+    thermal_grid_operator_block,
+)
 
 CONSTRAINED = [s for s in SCENARIOS if s != "unconstrained"]
 FL22 = 21  # DER index of flexible load "22"
@@ -325,3 +336,59 @@ def test_unknown_scenario(district):
         solve_district(district, "nope")
     with pytest.raises(ValueError, match="reference"):
         load_district(reference="mean")
+
+
+def test_each_grid_computes_its_limits_from_its_own_model(district):
+    """The per-grid limits need only that grid's linear model; combined they are the district's,
+    and the grid operators' blocks of the centralized problem are built from them."""
+    for name in SCENARIOS:
+        lim = scenario_limits(district, name)
+        thermal = thermal_scenario_limits(district.thermal_model, name)
+        electric = electric_scenario_limits(district.electric_model, name)
+        for mine, theirs in ((thermal.branch_flow_max_m3_s, lim.thermal_branch_flow_max_m3_s),
+                             (thermal.node_head_min_m, lim.thermal_node_head_min_m),
+                             (electric.branch_power_max_kva, lim.electric_branch_power_max_kva),
+                             (electric.voltage_min_pu, lim.electric_voltage_min_pu)):
+            assert (mine is None) == (theirs is None)
+            if mine is not None:
+                np.testing.assert_array_equal(mine, theirs)
+        problem = build_centralized(district, name)
+        block = thermal_grid_operator_block(district.thermal_model, district.price,
+                                            district.timestep_h, district.eta_ch, name)
+        np.testing.assert_array_equal(block.b_ub, problem.blocks["thermal_grid"].b_ub)
+        block = electric_grid_operator_block(district.electric_model, district.price,
+                                             district.timestep_h, name)
+        np.testing.assert_array_equal(block.b_ub, problem.blocks["electric_grid"].b_ub)
+    # The electric scenarios keep thermal-congestion's thermal limit (their base).
+    np.testing.assert_array_equal(
+        thermal_scenario_limits(district.thermal_model, "voltage").branch_flow_max_m3_s,
+        thermal_scenario_limits(district.thermal_model, "thermal-congestion").branch_flow_max_m3_s)
+    assert electric_scenario_limits(district.electric_model, "thermal-head").voltage_min_pu is None
+    with pytest.raises(ValueError, match="unknown scenario 'nope'"):
+        thermal_scenario_limits(district.thermal_model, "nope")
+
+
+def test_reference_point_comes_from_published_baselines(district):
+    """load_district linearises at the point the grids compute from the buildings' own baselines
+    (each solved alone); the joint reference LP separates into exactly these problems."""
+    baselines = {m.name: building_baseline(m, district.price, district.timestep_h, district.eta_ch)
+                 for m in reversed(district.buildings)}  # a mapping: order does not matter
+    point = reference_point(baselines, district.der_names)
+    assert district.timesteps[point.timestep_index] == district.reference_timestep
+    np.testing.assert_array_equal(point.p_th_kw, district.p_th_ref_kw)
+    np.testing.assert_array_equal(point.p_kw, district.p_ref_kw)
+    np.testing.assert_array_equal(point.q_kvar, district.q_ref_kvar)
+    p_th, p, q = building_reference_demand(district.buildings, district.price, district.timestep_h,
+                                           district.eta_ch)
+    assert p_th.shape == (district.n_timesteps, district.n_der)
+    for k, name in enumerate(district.der_names):
+        for stacked, own in zip((p_th, p, q), baselines[name], strict=True):
+            assert own.shape == (district.n_timesteps,)
+            np.testing.assert_array_equal(stacked[:, k], own)
+    with pytest.raises(ValueError, match="no baseline for DER"):
+        reference_point({k: v for k, v in baselines.items() if k != "7"}, district.der_names)
+    short = dict(baselines, **{"7": tuple(b[:-1] for b in baselines["7"])})
+    with pytest.raises(ValueError, match="DER '7'"):
+        reference_point(short, district.der_names)
+    with pytest.raises(ValueError, match="price_s_per_kwh has 47 steps"):
+        building_baseline(district.buildings[0], district.price[:-1], district.timestep_h, 10.0)

@@ -14,13 +14,17 @@ Linearisation reference point: the grid data's nominal DER powers are about 10x 
 models at nominal power misjudge losses and pump power at the real operating point (they even
 predict negative losses). :func:`load_district` therefore linearises the grids at the buildings'
 own cost-optimal demand (no grid, wholesale price) at the timestep of the district's peak cooling
-demand (``reference="peak"``, default), see :func:`building_reference_demand`.
-``reference="nominal"`` restores the study's reference.
+demand (``reference="peak"``, default). Each building computes that demand alone from its own
+model and the price (:func:`~.buildings.building_baseline`, what a building would publish about
+itself); the grid operators take the linearisation point from those published baselines only
+(:func:`reference_point`), never from a building's model. ``reference="nominal"`` restores the
+study's reference.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,23 +34,23 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.optimize import linprog
 
-from .buildings import BuildingModel, aggregator_block, load_buildings
+from .buildings import BuildingModel, aggregator_block, building_baseline, load_buildings
 from .electric_grid import (
     ElectricGridData,
     LinearElectricGridModel,
-    electric_grid_block,
+    electric_grid_operator_block,
     linear_electric_grid_model,
     load_electric_grid,
 )
-from .io import DEFAULT_DATA_DIR
 from .lp import LPBlock
+from .tables import DEFAULT_DATA_DIR
 from .thermal_grid import (
     DEFAULT_PLANT_EFFICIENCY,
     LinearThermalGridModel,
     ThermalGridData,
     linear_thermal_grid_model,
     load_thermal_grid,
-    thermal_grid_block,
+    thermal_grid_operator_block,
 )
 from .timeseries import load_price, load_timesteps, timestep_hours
 
@@ -121,18 +125,53 @@ def building_reference_demand(buildings: list[BuildingModel], price: np.ndarray,
     """Cost-optimal demand of the buildings without grid constraints, ``(T, n_der)`` each.
 
     Thermal power costs ``price / eta_ch``, active power ``price`` (S$/kWh): the unconstrained
-    district problem without losses and pump power. Returns ``p_th`` (kW), ``p`` (kW), ``q`` (kvar).
+    district problem without losses and pump power, which separates into one problem per
+    building. Column ``k`` is building ``k``'s :func:`~.buildings.building_baseline`. Returns
+    ``p_th`` (kW), ``p`` (kW), ``q`` (kvar).
     """
-    block = aggregator_block(buildings, timestep_h)
-    n_t, n_der = len(price), len(buildings)
-    cost = np.zeros(block.n)
-    cost[block.variables["p_th"]] = np.repeat(price, n_der) * timestep_h / eta_ch
-    cost[block.variables["p"]] = np.repeat(price, n_der) * timestep_h
-    res = linprog(cost, A_eq=block.A_eq, b_eq=block.b_eq, bounds=np.c_[block.lb, block.ub],
-                  method="highs")
-    if res.status != 0:
-        raise RuntimeError(f"building reference problem failed: {res.message}")
-    return tuple(res.x[block.variables[g]].reshape(n_t, n_der) for g in ("p_th", "p", "q"))
+    baselines = [building_baseline(m, price, timestep_h, eta_ch) for m in buildings]
+    return tuple(np.column_stack([b[i] for b in baselines]) for i in range(3))
+
+
+@dataclass(frozen=True)
+class ReferencePoint:
+    """Linearisation point of the grids: step ``timestep_index`` of the horizon and the DER demand
+    there, ``p_th_kw`` (kW), ``p_kw`` (kW), ``q_kvar`` (kvar), each ``(n_der,)`` in DER order."""
+
+    timestep_index: int
+    p_th_kw: np.ndarray
+    p_kw: np.ndarray
+    q_kvar: np.ndarray
+
+
+def reference_point(baselines: Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
+                    der_names: Sequence[str]) -> ReferencePoint:
+    """The grids' linearisation point from the buildings' published baselines.
+
+    ``baselines`` maps a DER name to that building's ``(p_th, p, q)`` baseline (each ``(T,)``,
+    kW / kW / kvar; :func:`~.buildings.building_baseline`); ``der_names`` gives the DER order of
+    the result. The point is the step of the largest summed thermal baseline (the district's
+    cooling peak), with every building's values at that step. Raises ``ValueError`` if a DER has
+    no baseline or the baselines' shapes differ.
+    """
+    names = [str(n) for n in der_names]
+    missing = [n for n in names if n not in baselines]
+    if missing:
+        raise ValueError(f"baselines: no baseline for DER(s) {missing}")
+    if not names:
+        raise ValueError("der_names must name at least one DER")
+    stacked = []
+    for i, label in enumerate(("p_th", "p", "q")):
+        columns = [np.asarray(baselines[n][i], dtype=float) for n in names]
+        shape = columns[0].shape
+        for n, column in zip(names, columns, strict=True):
+            if column.ndim != 1 or column.shape != shape or not np.isfinite(column).all():
+                raise ValueError(f"baselines: {label} of DER {n!r} must be finite with shape "
+                                 f"{shape}, got {column.shape}")
+        stacked.append(np.column_stack(columns))
+    p_th, p, q = stacked
+    t_peak = int(np.argmax(p_th.sum(axis=1)))
+    return ReferencePoint(t_peak, p_th[t_peak].copy(), p[t_peak].copy(), q[t_peak].copy())
 
 
 def load_district(folder: Path | str = DEFAULT_DATA_DIR, resolution: str = "30min", *,
@@ -140,8 +179,9 @@ def load_district(folder: Path | str = DEFAULT_DATA_DIR, resolution: str = "30mi
                   reference: str = "peak") -> DistrictData:
     """Load grids, buildings and prices and linearise the grids.
 
-    ``reference="peak"`` (default) linearises at the buildings' cost-optimal demand
-    (:func:`building_reference_demand`) at the step of the largest total cooling demand;
+    ``reference="peak"`` (default) linearises at the buildings' cost-optimal demand, each
+    building's :func:`~.buildings.building_baseline`, at the step of the largest total cooling
+    demand (:func:`reference_point`);
     ``"nominal"`` at the grid data's nominal DER powers (the study's choice, about 10x too large
     for these building models). Raises ``ValueError`` (``DataFileError``) on bad data or arguments.
     """
@@ -162,10 +202,11 @@ def load_district(folder: Path | str = DEFAULT_DATA_DIR, resolution: str = "30mi
 
     ref_step = None
     if reference == "peak":
-        p_th, p, q = building_reference_demand(buildings, price, dt, eta_ch)
-        t_peak = int(np.argmax(p_th.sum(axis=1)))
-        ref_step = timesteps[t_peak]
-        p_th_ref, p_ref, q_ref = p_th[t_peak].copy(), p[t_peak].copy(), q[t_peak].copy()
+        # What each building publishes about itself; the grids see only these profiles.
+        baselines = {m.name: building_baseline(m, price, dt, eta_ch) for m in buildings}
+        point = reference_point(baselines, names)
+        ref_step = timesteps[point.timestep_index]
+        p_th_ref, p_ref, q_ref = point.p_th_kw, point.p_kw, point.q_kvar
     else:
         p_th_ref = thermal.der_p_th_nominal_kw.copy()
         p_ref, q_ref = electric.der_p_nominal_kw.copy(), electric.der_q_nominal_kvar.copy()
@@ -211,13 +252,12 @@ def build_centralized(district: DistrictData, scenario: str = "unconstrained") -
     from .scenarios import scenario_limits  # scenarios imports this module's types
 
     limits = scenario_limits(district, scenario)
-    thermal = thermal_grid_block(district.thermal_model, district.price, district.timestep_h,
-                                 eta_ch=district.eta_ch,
-                                 branch_flow_max=limits.thermal_branch_flow_max_m3_s,
-                                 node_head_min=limits.thermal_node_head_min_m)
-    electric = electric_grid_block(district.electric_model, district.price, district.timestep_h,
-                                   voltage_min_pu=limits.electric_voltage_min_pu,
-                                   branch_power_max_kva=limits.electric_branch_power_max_kva)
+    # The same builders as the market agents (market/entities.py): each grid operator's block and
+    # limits come from its own linear model, the aggregator's from its buildings.
+    thermal = thermal_grid_operator_block(district.thermal_model, district.price,
+                                          district.timestep_h, district.eta_ch, scenario)
+    electric = electric_grid_operator_block(district.electric_model, district.price,
+                                            district.timestep_h, scenario)
     aggregator = aggregator_block(district.buildings, district.timestep_h)
     blocks = {"thermal_grid": thermal, "electric_grid": electric, "aggregator": aggregator}
     offsets, start = {}, 0

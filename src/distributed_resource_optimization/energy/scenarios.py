@@ -21,6 +21,13 @@ voltage             thermal-congestion's limit, and              1.1    V >= 0.9
                     drop 1-V at electric node "15" <= f drop_ref
 =================== ============================================ ====== ===========================
 
+The table is data (:data:`SCENARIOS`: each scenario's :class:`LimitRule` and its ``base``), kept
+once. Each grid operator computes its part from its own linear model only
+(:func:`thermal_scenario_limits`, :func:`electric_scenario_limits`; the grid operators' LP blocks
+take a scenario name, see ``thermal_grid_operator_block`` / ``electric_grid_operator_block``);
+:func:`scenario_limits` combines both for the whole district and adds what the reports need (the
+limited element's constraint families and the DERs downstream of it).
+
 The study's thermal limits (0.2x nominal: 1.94 m3/s on branch "4", -0.057 m at node "15") lie
 beyond the model's peak (0.90 m3/s, -0.0025 m); its electric limits (189 MVA on branch "4",
 0.9985 p.u. at node "15") lie far beyond the model's peak (6.5 MVA, 0.9996 p.u.).
@@ -42,13 +49,15 @@ carry the load.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 if TYPE_CHECKING:
     from .district import DistrictData
+    from .electric_grid import LinearElectricGridModel
+    from .thermal_grid import LinearThermalGridModel
 
 #: Default scenario of the CLI: the seed's demonstrated case.
 DEFAULT_SCENARIO = "thermal-congestion"
@@ -64,6 +73,179 @@ ELECTRIC_NODE = "15"
 #: Voltage scenario: the voltage drop at the node may reach ``f`` times its reference drop, i.e.
 #: V_min = 1 - f (1 - V_ref) (p.u.).
 VOLTAGE_DROP_FACTOR = 1.1
+
+
+# --------------------------------------------------------------------------------------------
+# The scenario table (data)
+
+
+@dataclass(frozen=True)
+class LimitRule:
+    """One tightened limit: ``limit`` (a key of :data:`LIMITS`) of grid element ``element`` (line
+    or node name as in the data), set from the element's reference value and ``factor``."""
+
+    limit: str
+    element: str
+    factor: float
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A scenario of the study: its own tightened limit (``None``: none) and the scenario whose
+    limits it keeps on the grid its own rule leaves alone (``base``)."""
+
+    name: str
+    rule: LimitRule | None = None
+    base: str | None = None
+
+
+#: Scenario name -> definition (see the module doc for the calibration of the factors).
+SCENARIOS: dict[str, Scenario] = {
+    "unconstrained": Scenario("unconstrained"),
+    "thermal-congestion": Scenario(
+        "thermal-congestion", LimitRule("thermal_branch_flow_max", THERMAL_BRANCH,
+                                        THERMAL_BRANCH_FLOW_FACTOR)),
+    "thermal-head": Scenario(
+        "thermal-head", LimitRule("thermal_node_head_min", THERMAL_NODE, THERMAL_NODE_HEAD_FACTOR)),
+    # The electric limits bind only on the local chillers that thermal congestion switches on.
+    "electric-congestion": Scenario(
+        "electric-congestion", LimitRule("electric_branch_power_max", ELECTRIC_BRANCH,
+                                         ELECTRIC_BRANCH_POWER_FACTOR),
+        base="thermal-congestion"),
+    "voltage": Scenario(
+        "voltage", LimitRule("electric_voltage_min", ELECTRIC_NODE, VOLTAGE_DROP_FACTOR),
+        base="thermal-congestion"),
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Limits per grid, each from that grid's own linear model
+
+
+@dataclass(frozen=True)
+class ThermalLimits:
+    """Thermal grid limits of a scenario, per line (m3/s) and per node (m); ``None`` keeps the
+    linear model's default."""
+
+    branch_flow_max_m3_s: np.ndarray | None = None
+    node_head_min_m: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class ElectricLimits:
+    """Electric grid limits of a scenario, per line (kVA) and per node (p.u.); ``None`` keeps the
+    linear model's default."""
+
+    branch_power_max_kva: np.ndarray | None = None
+    voltage_min_pu: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class _Limit:
+    """How a :class:`LimitRule` acts: on which grid, which field of its limits, which element kind,
+    the LP constraint families it tightens, the limit array, and the description."""
+
+    grid: str  # "thermal" or "electric"
+    field: str  # field of ThermalLimits / ElectricLimits
+    element_kind: str  # "line" or "node"
+    families: tuple[str, ...]
+    tighten: Callable[[object, int, float], np.ndarray]
+    describe: Callable[[LimitRule, np.ndarray, int], str]
+
+
+def _thermal_branch_flow(m: LinearThermalGridModel, e: int, f: float) -> np.ndarray:
+    # The study's 0.2x nominal reference flow (9.68 m3/s -> 1.94 m3/s) is above the peak flow of
+    # the building models (0.90 m3/s) and would be slack; 0.7x the flow at the peak binds over the
+    # occupied afternoon hours.
+    limit = m.branch_flow_max_m3_s.copy()
+    limit[e] = f * m.branch_flow_ref_m3_s[e]
+    return limit
+
+
+def _thermal_node_head(m: LinearThermalGridModel, e: int, f: float) -> np.ndarray:
+    # Heads are negative, so f < 1 is tighter than the reference head loss.
+    limit = m.node_head_min_m.copy()
+    limit[e] = f * m.node_head_ref_m[e]
+    return limit
+
+
+def _electric_branch_power(m: LinearElectricGridModel, e: int, f: float) -> np.ndarray:
+    # Both ends of the line get the limit; the reference is the larger end.
+    limit = m.branch_power_max_kva.copy()
+    limit[e] = f * max(m.branch_power_from_ref_kva[e], m.branch_power_to_ref_kva[e])
+    return limit
+
+
+def _electric_voltage(m: LinearElectricGridModel, e: int, f: float) -> np.ndarray:
+    # The voltage drop may reach f times its reference drop: V_min = 1 - f (1 - V_ref).
+    limit = m.voltage_min_pu.copy()
+    limit[e] = 1.0 - f * (1.0 - m.voltage_ref_pu[e])
+    return limit
+
+
+#: Limit kinds a :class:`LimitRule` can name.
+LIMITS: dict[str, _Limit] = {
+    "thermal_branch_flow_max": _Limit(
+        "thermal", "branch_flow_max_m3_s", "line", ("thermal_grid/branch_flow_max",),
+        _thermal_branch_flow,
+        lambda r, limit, e: f"flow of thermal branch {r.element} <= {r.factor} x reference flow"),
+    "thermal_node_head_min": _Limit(
+        "thermal", "node_head_min_m", "node", ("thermal_grid/node_head_min",),
+        _thermal_node_head,
+        lambda r, limit, e: f"head at thermal node {r.element} >= {r.factor} x reference head"),
+    "electric_branch_power_max": _Limit(
+        "electric", "branch_power_max_kva", "line",
+        ("electric_grid/branch_power_from_max", "electric_grid/branch_power_to_max"),
+        _electric_branch_power,
+        lambda r, limit, e: f"apparent power of electric branch {r.element} <= {r.factor} x "
+        "reference"),
+    "electric_voltage_min": _Limit(
+        "electric", "voltage_min_pu", "node", ("electric_grid/voltage_min",), _electric_voltage,
+        lambda r, limit, e: f"voltage at electric node {r.element} >= {limit[e]:.7f} p.u."),
+}
+
+
+def _scenario(name: str) -> Scenario:
+    if name not in SCENARIOS:
+        raise ValueError(f"unknown scenario {name!r}; valid: {', '.join(SCENARIOS)}")
+    return SCENARIOS[name]
+
+
+def _rule_on(name: str, grid: str) -> LimitRule | None:
+    """The rule of scenario ``name`` on ``grid``: its own, else its base scenario's."""
+    scenario = _scenario(name)
+    if scenario.rule is not None and LIMITS[scenario.rule.limit].grid == grid:
+        return scenario.rule
+    return _rule_on(scenario.base, grid) if scenario.base is not None else None
+
+
+def _apply(model: object, rule: LimitRule) -> tuple[np.ndarray, int]:
+    """The tightened limit array of ``rule`` on ``model``'s grid and the element's index."""
+    kind = LIMITS[rule.limit]
+    names = model.grid.line_names if kind.element_kind == "line" else model.grid.node_names
+    what = f"{kind.grid} {'branch' if kind.element_kind == 'line' else 'node'}"
+    e = _index(names, rule.element, what)
+    return kind.tighten(model, e, rule.factor), e
+
+
+def thermal_scenario_limits(model: LinearThermalGridModel, scenario: str) -> ThermalLimits:
+    """Thermal grid limits of ``scenario`` from the thermal grid operator's own linear model."""
+    rule = _rule_on(scenario, "thermal")
+    if rule is None:
+        return ThermalLimits()
+    return ThermalLimits(**{LIMITS[rule.limit].field: _apply(model, rule)[0]})
+
+
+def electric_scenario_limits(model: LinearElectricGridModel, scenario: str) -> ElectricLimits:
+    """Electric grid limits of ``scenario`` from the electric grid operator's own linear model."""
+    rule = _rule_on(scenario, "electric")
+    if rule is None:
+        return ElectricLimits()
+    return ElectricLimits(**{LIMITS[rule.limit].field: _apply(model, rule)[0]})
+
+
+# --------------------------------------------------------------------------------------------
+# Both grids together
 
 
 @dataclass(frozen=True)
@@ -87,6 +269,41 @@ class ScenarioLimits:
     element: str = ""
     #: DER indices fed through the limited element (downstream of the line, at or below the node).
     downstream: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
+
+    @property
+    def thermal(self) -> ThermalLimits:
+        """The thermal grid's part (what :func:`thermal_scenario_limits` returns)."""
+        return ThermalLimits(self.thermal_branch_flow_max_m3_s, self.thermal_node_head_min_m)
+
+    @property
+    def electric(self) -> ElectricLimits:
+        """The electric grid's part (what :func:`electric_scenario_limits` returns)."""
+        return ElectricLimits(self.electric_branch_power_max_kva, self.electric_voltage_min_pu)
+
+
+def scenario_limits(district: DistrictData, name: str) -> ScenarioLimits:
+    """Limits of scenario ``name`` on both grids, with the limited element's families and the
+    DERs downstream of it; ``ValueError`` listing the valid names if unknown."""
+    scenario = _scenario(name)
+    thermal = thermal_scenario_limits(district.thermal_model, name)
+    electric = electric_scenario_limits(district.electric_model, name)
+    arrays = dict(thermal_branch_flow_max_m3_s=thermal.branch_flow_max_m3_s,
+                  thermal_node_head_min_m=thermal.node_head_min_m,
+                  electric_branch_power_max_kva=electric.branch_power_max_kva,
+                  electric_voltage_min_pu=electric.voltage_min_pu)
+    rule = scenario.rule
+    if rule is None:
+        return ScenarioLimits(name, "no grid limit binds", **arrays)
+    kind = LIMITS[rule.limit]
+    model = district.thermal_model if kind.grid == "thermal" else district.electric_model
+    limit, e = _apply(model, rule)
+    description = kind.describe(rule, limit, e)
+    if scenario.base is not None:
+        description += f", with {scenario.base}'s limit"
+    below = _below_line if kind.element_kind == "line" else _below_node
+    return ScenarioLimits(name, description, **arrays, families=kind.families,
+                          base=scenario.base, element=rule.element,
+                          downstream=below(model.grid, e))
 
 
 def _index(names: np.ndarray, name: str, what: str) -> int:
@@ -116,98 +333,6 @@ def _subtree_nodes(grid: object, line: int) -> set[int]:
     fake_ders = np.arange(len(grid.node_names))
     return set(downstream_ders(grid.line_from, grid.line_to, grid.source_index, fake_ders,
                                line).tolist())
-
-
-def _unconstrained(district: DistrictData) -> ScenarioLimits:
-    """No tightened limit (the linear models' loose defaults)."""
-    return ScenarioLimits("unconstrained", "no grid limit binds")
-
-
-def _thermal_congestion(district: DistrictData) -> ScenarioLimits:
-    """Flow of thermal branch "4" <= 0.7x its reference flow (peak-demand reference).
-
-    The study's 0.2x nominal reference flow (9.68 m3/s -> 1.94 m3/s) is above the peak flow of the
-    building models (0.90 m3/s) and would be slack; 0.7x the flow at the peak binds over
-    the occupied afternoon hours."""
-    m = district.thermal_model
-    e = _index(m.grid.line_names, THERMAL_BRANCH, "thermal branch")
-    limit = m.branch_flow_max_m3_s.copy()
-    limit[e] = THERMAL_BRANCH_FLOW_FACTOR * m.branch_flow_ref_m3_s[e]
-    return ScenarioLimits("thermal-congestion",
-                          f"flow of thermal branch {THERMAL_BRANCH} <= {THERMAL_BRANCH_FLOW_FACTOR}"
-                          " x reference flow", thermal_branch_flow_max_m3_s=limit,
-                          families=("thermal_grid/branch_flow_max",), element=THERMAL_BRANCH,
-                          downstream=_below_line(m.grid, e))
-
-
-def _thermal_head(district: DistrictData) -> ScenarioLimits:
-    """Head at thermal node "15" >= 0.5x its reference head (heads are negative, so the bound is
-    tighter than the reference head loss)."""
-    m = district.thermal_model
-    e = _index(m.grid.node_names, THERMAL_NODE, "thermal node")
-    limit = m.node_head_min_m.copy()
-    limit[e] = THERMAL_NODE_HEAD_FACTOR * m.node_head_ref_m[e]
-    return ScenarioLimits("thermal-head",
-                          f"head at thermal node {THERMAL_NODE} >= {THERMAL_NODE_HEAD_FACTOR} x "
-                          "reference head", thermal_node_head_min_m=limit,
-                          families=("thermal_grid/node_head_min",), element=THERMAL_NODE,
-                          downstream=_below_node(m.grid, e))
-
-
-def _on_thermal_congestion(district: DistrictData, **fields) -> ScenarioLimits:
-    """Thermal-congestion's limits with ``fields`` (the added limit, its name and element)
-    replaced, and ``base`` set accordingly."""
-    return replace(_thermal_congestion(district), base="thermal-congestion", **fields)
-
-
-def _electric_congestion(district: DistrictData) -> ScenarioLimits:
-    """Thermal-congestion's flow limit, and the apparent power of electric branch "4" (both ends)
-    <= 1.1x its reference value (the larger end): the local chillers that the thermal congestion
-    turns on downstream are the flexible electric load (module doc)."""
-    m = district.electric_model
-    e = _index(m.grid.line_names, ELECTRIC_BRANCH, "electric branch")
-    limit = m.branch_power_max_kva.copy()
-    ref = max(m.branch_power_from_ref_kva[e], m.branch_power_to_ref_kva[e])
-    limit[e] = ELECTRIC_BRANCH_POWER_FACTOR * ref
-    return _on_thermal_congestion(
-        district, name="electric-congestion",
-        description=f"apparent power of electric branch {ELECTRIC_BRANCH} <= "
-        f"{ELECTRIC_BRANCH_POWER_FACTOR} x reference, with thermal-congestion's limit",
-        electric_branch_power_max_kva=limit,
-        families=("electric_grid/branch_power_from_max", "electric_grid/branch_power_to_max"),
-        element=ELECTRIC_BRANCH, downstream=_below_line(m.grid, e))
-
-
-def _voltage(district: DistrictData) -> ScenarioLimits:
-    """Thermal-congestion's flow limit, and voltage at electric node "15" >= 1 - f (1 - V_ref)
-    p.u. (the voltage drop at most ``f = VOLTAGE_DROP_FACTOR`` times the reference drop)."""
-    m = district.electric_model
-    e = _index(m.grid.node_names, ELECTRIC_NODE, "electric node")
-    limit = m.voltage_min_pu.copy()
-    limit[e] = 1.0 - VOLTAGE_DROP_FACTOR * (1.0 - m.voltage_ref_pu[e])
-    return _on_thermal_congestion(
-        district, name="voltage",
-        description=f"voltage at electric node {ELECTRIC_NODE} >= {limit[e]:.7f} p.u., with "
-        "thermal-congestion's limit",
-        electric_voltage_min_pu=limit, families=("electric_grid/voltage_min",),
-        element=ELECTRIC_NODE, downstream=_below_node(m.grid, e))
-
-
-#: Scenario name -> function building its limits from the district.
-SCENARIOS: dict[str, Callable[[DistrictData], ScenarioLimits]] = {
-    "unconstrained": _unconstrained,
-    "thermal-congestion": _thermal_congestion,
-    "thermal-head": _thermal_head,
-    "electric-congestion": _electric_congestion,
-    "voltage": _voltage,
-}
-
-
-def scenario_limits(district: DistrictData, name: str) -> ScenarioLimits:
-    """Limits of scenario ``name``; ``ValueError`` listing the valid names if unknown."""
-    if name not in SCENARIOS:
-        raise ValueError(f"unknown scenario {name!r}; valid: {', '.join(SCENARIOS)}")
-    return SCENARIOS[name](district)
 
 
 def downstream_ders(line_from: np.ndarray, line_to: np.ndarray, source_index: int,

@@ -1,8 +1,11 @@
 """Time axis, electricity price and weather of the district test case.
 
-The optimisation horizon is the building scenario of ``buildings/scenarios.csv`` (one day, Monday
-2017-01-02 00:00 up to, not including, 2017-01-03 00:00). Two resolutions are supported: the
-study's 30-minute steps (48 steps) and hourly steps (24 steps).
+The optimisation horizon is a scenario's ``timestep_start`` up to, not including, its
+``timestep_end``: by default the building scenarios of ``buildings/scenarios.csv``; a grid
+operator, which has no building files, reads the grid scenario of ``grid/scenarios.csv`` instead
+(``source="grid"``). For the embedded data both are the same day, Monday 2017-01-02 00:00 up to,
+not including, 2017-01-03 00:00. Two resolutions are supported: the study's 30-minute steps (48
+steps) and hourly steps (24 steps).
 
 Resampling rules (all values are point values at the start of a step unless noted):
 
@@ -21,7 +24,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from distributed_resource_optimization.energy.io import DEFAULT_DATA_DIR, DataFileError, read_table
+from .tables import (
+    BUILDING_SCENARIOS_FILE,
+    DEFAULT_DATA_DIR,
+    GRID_SCENARIOS_FILE,
+    PRICE_FILE,
+    WEATHER_COLUMNS,
+    WEATHER_FILE,
+    WEATHER_HUMIDITY_COLUMN,
+    DataFileError,
+    read_table,
+)
 
 #: Supported resolutions and their step length.
 RESOLUTIONS: dict[str, pd.Timedelta] = {
@@ -29,22 +42,13 @@ RESOLUTIONS: dict[str, pd.Timedelta] = {
     "60min": pd.Timedelta(minutes=60),
 }
 
-SCENARIOS_FILE = "buildings/scenarios.csv"
-PRICE_FILE = "timeseries/price_singapore_wholesale.csv"
-WEATHER_FILE = "timeseries/weather_singapore_iwec.csv"
+# The files read here are PRICE_FILE, WEATHER_FILE and one of HORIZON_FILES; their schemas, and
+# WEATHER_COLUMNS / WEATHER_HUMIDITY_COLUMN, are in .tables.
 
-#: Weather columns returned by :func:`load_weather` (units: degC, degC, W/m2 x 5).
-WEATHER_COLUMNS: tuple[str, ...] = (
-    "ambient_air_temperature",
-    "sky_temperature",
-    "irradiation_horizontal",
-    "irradiation_east",
-    "irradiation_south",
-    "irradiation_west",
-    "irradiation_north",
-)
-#: Optional weather column (kg water / kg dry air), returned when the file has it.
-WEATHER_HUMIDITY_COLUMN = "ambient_air_absolute_humidity"
+#: Horizon of the buildings (the default source).
+SCENARIOS_FILE = BUILDING_SCENARIOS_FILE
+#: Horizon file per ``source``: the buildings' scenarios or the grid operators' scenario.
+HORIZON_FILES: dict[str, str] = {"buildings": BUILDING_SCENARIOS_FILE, "grid": GRID_SCENARIOS_FILE}
 
 
 def timestep_hours(resolution: str) -> float:
@@ -52,17 +56,19 @@ def timestep_hours(resolution: str) -> float:
     return _step(resolution) / pd.Timedelta(hours=1)
 
 
-def load_timesteps(folder: Path | str = DEFAULT_DATA_DIR, resolution: str = "30min"
-                   ) -> pd.DatetimeIndex:
-    """Step start times of the horizon in ``buildings/scenarios.csv`` at ``resolution``.
+def load_timesteps(folder: Path | str = DEFAULT_DATA_DIR, resolution: str = "30min", *,
+                   source: str = "buildings") -> pd.DatetimeIndex:
+    """Step start times of the horizon at ``resolution``.
 
-    All building scenarios must share one horizon; the end time is exclusive (48 steps at 30 min,
-    24 at 60 min for the embedded day).
+    ``source`` names the horizon file (:data:`HORIZON_FILES`): ``"buildings"`` (default,
+    ``buildings/scenarios.csv``) or ``"grid"`` (``grid/scenarios.csv``, for a grid operator's
+    folder). All scenarios of the file must share one horizon; the end time is exclusive (48
+    steps at 30 min, 24 at 60 min for the embedded day).
     """
     step = _step(resolution)
-    table = read_table(folder, SCENARIOS_FILE,
-                       columns={"scenario_name": str, "timestep_start": str, "timestep_end": str})
-    path = Path(folder) / SCENARIOS_FILE
+    relative = _horizon_file(source)
+    table = read_table(folder, relative)
+    path = Path(folder) / relative
     starts = _parse_times(path, table, "timestep_start")
     ends = _parse_times(path, table, "timestep_end")
     for i in range(1, len(table)):
@@ -83,16 +89,16 @@ def load_timesteps(folder: Path | str = DEFAULT_DATA_DIR, resolution: str = "30m
 
 
 def load_price(folder: Path | str = DEFAULT_DATA_DIR, resolution: str = "30min",
-               price_type: str | None = None) -> pd.Series:
-    """Wholesale electricity price (USEP) in S$/kWh per step, indexed by :func:`load_timesteps`.
+               price_type: str | None = None, *, source: str = "buildings") -> pd.Series:
+    """Wholesale electricity price (USEP) in S$/kWh per step, indexed by :func:`load_timesteps`
+    of ``source`` (``"grid"`` in a grid operator's folder).
 
     ``price_type`` selects rows of the file's ``price_type`` column; ``None`` requires the file to
     hold a single price type. Hourly values are the mean of the hour's two half-hour values.
     """
-    timesteps = load_timesteps(folder, resolution)
+    timesteps = load_timesteps(folder, resolution, source=source)
     path = Path(folder) / PRICE_FILE
-    table = read_table(folder, PRICE_FILE,
-                       columns={"price_type": str, "time": str, "price_value": float})
+    table = read_table(folder, PRICE_FILE)
     table = _select_type(path, table, "price_type", price_type)
     times = _parse_times(path, table, "time")
     _check_increasing(path, table, times, "time")
@@ -122,10 +128,7 @@ def load_weather(folder: Path | str = DEFAULT_DATA_DIR, resolution: str = "30min
     """
     timesteps = load_timesteps(folder, resolution)
     path = Path(folder) / WEATHER_FILE
-    table = read_table(folder, WEATHER_FILE,
-                       columns={"weather_type": str, "time": str,
-                                **{name: float for name in WEATHER_COLUMNS}},
-                       optional={WEATHER_HUMIDITY_COLUMN: float})
+    table = read_table(folder, WEATHER_FILE)
     table = _select_type(path, table, "weather_type", weather_type)
     times = _parse_times(path, table, "time")
     _check_increasing(path, table, times, "time")
@@ -147,6 +150,12 @@ def load_weather(folder: Path | str = DEFAULT_DATA_DIR, resolution: str = "30min
     out = {name: np.interp(t_steps, t_data, table[name].to_numpy(dtype=float))
            for name in columns}
     return pd.DataFrame(out, index=timesteps)
+
+
+def _horizon_file(source: str) -> str:
+    if source not in HORIZON_FILES:
+        raise ValueError(f"source must be one of {sorted(HORIZON_FILES)}, got {source!r}")
+    return HORIZON_FILES[source]
 
 
 def _step(resolution: str) -> pd.Timedelta:

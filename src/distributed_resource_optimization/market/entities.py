@@ -206,12 +206,10 @@ class LPBlockEntity(LPLocalModel):
 def thermal_grid_operator(district, limits, ref: dict[str, float] | None = None,
                           **kwargs) -> LPBlockEntity:
     """Sub-problem (2): thermal grid block with the scenario's limits; exchanges ``p_th``."""
-    from distributed_resource_optimization.energy.thermal_grid import thermal_grid_block
+    from distributed_resource_optimization.energy.thermal_grid import thermal_grid_operator_block
 
-    block = thermal_grid_block(district.thermal_model, district.price, district.timestep_h,
-                               eta_ch=district.eta_ch,
-                               branch_flow_max=limits.thermal_branch_flow_max_m3_s,
-                               node_head_min=limits.thermal_node_head_min_m)
+    block = thermal_grid_operator_block(district.thermal_model, district.price,
+                                        district.timestep_h, district.eta_ch, limits.thermal)
     return LPBlockEntity(block, ("p_th",), district.der_names, ref or reference_powers(district),
                          district.timesteps, name="thermal_grid_operator", free=("p_th",), **kwargs)
 
@@ -219,11 +217,12 @@ def thermal_grid_operator(district, limits, ref: dict[str, float] | None = None,
 def electric_grid_operator(district, limits, ref: dict[str, float] | None = None,
                            **kwargs) -> LPBlockEntity:
     """Sub-problem (3): electric grid block with the scenario's limits; exchanges ``p``, ``q``."""
-    from distributed_resource_optimization.energy.electric_grid import electric_grid_block
+    from distributed_resource_optimization.energy.electric_grid import (
+        electric_grid_operator_block,
+    )
 
-    block = electric_grid_block(district.electric_model, district.price, district.timestep_h,
-                                voltage_min_pu=limits.electric_voltage_min_pu,
-                                branch_power_max_kva=limits.electric_branch_power_max_kva)
+    block = electric_grid_operator_block(district.electric_model, district.price,
+                                         district.timestep_h, limits.electric)
     return LPBlockEntity(block, ("p", "q"), district.der_names, ref or reference_powers(district),
                          district.timesteps, name="electric_grid_operator", free=("p", "q"),
                          **kwargs)

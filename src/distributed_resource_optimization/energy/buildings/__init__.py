@@ -1,0 +1,67 @@
+"""Flexible loads: reduced-order thermal models of the district's air-conditioned buildings.
+
+One module per step: :mod:`.data` (the building tables and each building's grid connection),
+:mod:`.model` (``BuildingModel``, ``load_buildings``, ``simulate``), :mod:`.block`
+(``building_block``, ``aggregator_block``) and :mod:`.baseline` (``building_baseline``, the
+building's own cost-optimal demand, which it publishes to the grid operators).
+
+Each building is one zone (as in the CoBMo data) modelled as a two-node RC network, eq. (1b)-(1f)
+of the seed study:
+
+- states ``x``: zone air temperature and construction (thermal mass) temperature, degC;
+- controls ``c``: sensible cooling delivered to the zone air by the AHU (kW thermal) and,
+  optionally, the part of the AHU coil load served by the building's own chiller (kW thermal);
+- disturbances ``d``: ambient and sky temperature (degC), irradiation on the roof and the four
+  facades (W/m2), occupancy and appliance schedules (per unit), the ventilation coil load of the
+  scheduled fresh air (kW) and the fresh-air flow (m3/s);
+- outputs ``y``: both temperatures, both controls, the thermal power drawn from the district
+  cooling grid (kW) and the active power drawn from the electric grid (kW).
+
+All exchanged powers are demand, positive = consumption (kW / kvar), as in :mod:`..lp`. The
+continuous-time model is discretised exactly (zero-order hold, matrix exponential) at the step
+length. Derivation, parameters and simplifications are documented in ``docs/energy_buildings.md``.
+"""
+
+from .baseline import BASELINE_GROUPS, building_baseline
+from .block import aggregator_block, building_block
+from .model import (
+    AIR_DENSITY,
+    AIR_MASS_COUPLING_PER_FLOOR_AREA,
+    AIR_SPECIFIC_HEAT,
+    ATMOSPHERIC_PRESSURE,
+    DIRECTIONS,
+    DISTURBANCE_NAMES,
+    EXTERIOR_CONVECTION,
+    INTERIOR_CONVECTION,
+    INTERNAL_GAIN_CONVECTIVE_FRACTION,
+    STATE_NAMES,
+    STEFAN_BOLTZMANN,
+    VAPORISATION_ENTHALPY,
+    VAPOUR_SPECIFIC_HEAT,
+    BuildingModel,
+    load_buildings,
+    simulate,
+)
+
+__all__ = [
+    "BASELINE_GROUPS",
+    "AIR_DENSITY",
+    "AIR_MASS_COUPLING_PER_FLOOR_AREA",
+    "AIR_SPECIFIC_HEAT",
+    "ATMOSPHERIC_PRESSURE",
+    "DIRECTIONS",
+    "DISTURBANCE_NAMES",
+    "EXTERIOR_CONVECTION",
+    "INTERIOR_CONVECTION",
+    "INTERNAL_GAIN_CONVECTIVE_FRACTION",
+    "STATE_NAMES",
+    "STEFAN_BOLTZMANN",
+    "VAPORISATION_ENTHALPY",
+    "VAPOUR_SPECIFIC_HEAT",
+    "BuildingModel",
+    "aggregator_block",
+    "building_baseline",
+    "building_block",
+    "load_buildings",
+    "simulate",
+]

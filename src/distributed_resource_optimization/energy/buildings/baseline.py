@@ -1,0 +1,48 @@
+"""Buildings, step 4: what a building publishes about itself, its baseline demand.
+
+A building's baseline is its own cost-optimal operation over the horizon without any grid
+constraint: cooling from the district plant at the electricity price divided by the plant's
+efficiency, electricity at the price. It needs only the building's own model and the public price,
+so a building can compute it alone and send it to the grid operators, which linearise their grids
+around it (:func:`~distributed_resource_optimization.energy.district.reference_point`) without
+seeing any building's model.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import linprog
+
+from ..tables import check_price
+from .block import building_block
+from .model import BuildingModel
+
+#: Exchanged quantities of a baseline, in the order returned.
+BASELINE_GROUPS: tuple[str, ...] = ("p_th", "p", "q")
+
+
+def building_baseline(model: BuildingModel, price_s_per_kwh: np.ndarray, timestep_h: float,
+                      eta_ch: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cost-optimal demand of one building alone: ``p_th`` (kW), ``p`` (kW), ``q`` (kvar), each
+    of shape ``(T,)``, demand positive.
+
+    Cost (S$): ``sum_t price_t * timestep_h * (p_th_t / eta_ch + p_t)`` with the price in S$/kWh;
+    the building's LP (:func:`~.block.building_block`) solved by HiGHS (``scipy.optimize.linprog``).
+    Raises ``ValueError`` for a price of the wrong length and ``RuntimeError`` if HiGHS does not
+    report an optimum.
+    """
+    price = check_price(price_s_per_kwh, timestep_h)
+    if price.size != model.n_timesteps:
+        raise ValueError(f"price_s_per_kwh has {price.size} steps, building {model.name!r} "
+                         f"{model.n_timesteps}")
+    if not (np.isfinite(eta_ch) and eta_ch > 0):
+        raise ValueError(f"eta_ch must be a positive number, got {eta_ch}")
+    block = building_block(model, timestep_h)
+    cost = np.zeros(block.n)
+    cost[block.variables["p_th"]] = price * timestep_h / eta_ch
+    cost[block.variables["p"]] = price * timestep_h
+    res = linprog(cost, A_eq=block.A_eq, b_eq=block.b_eq, bounds=np.c_[block.lb, block.ub],
+                  method="highs")
+    if res.status != 0:
+        raise RuntimeError(f"baseline of building {model.name!r} failed: {res.message}")
+    return tuple(res.x[block.variables[g]].copy() for g in BASELINE_GROUPS)

@@ -1,0 +1,203 @@
+"""Electric grid operator, step 1: the grid files -> :class:`ElectricGridData` (arrays).
+
+Reads the MESMO-format files ``grid/electric_grids.csv``, ``electric_grid_nodes.csv``,
+``electric_grid_lines.csv``, ``electric_grid_line_types.csv``,
+``electric_grid_line_types_matrices.csv`` and ``electric_grid_ders.csv``, nothing else: the
+electric grid operator needs no other organisation's files. Line types are reduced to their
+positive-sequence values here (the single-phase equivalent of the balanced three-phase grid).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..ders import read_ders
+from ..tables import (
+    DEFAULT_DATA_DIR,
+    DataFileError,
+    check_positive,
+    check_radial,
+    check_unique,
+    file_rows,
+    lookup,
+    read_table,
+    select_grid,
+)
+
+_GRIDS_FILE = "grid/electric_grids.csv"
+_NODES_FILE = "grid/electric_grid_nodes.csv"
+_LINES_FILE = "grid/electric_grid_lines.csv"
+_LINE_TYPES_FILE = "grid/electric_grid_line_types.csv"
+_LINE_TYPE_MATRICES_FILE = "grid/electric_grid_line_types_matrices.csv"
+
+
+@dataclass
+class ElectricGridData:
+    """Arrays describing the single-phase equivalent of the balanced three-phase grid.
+
+    Index arrays refer to positions in ``node_names``. Impedances are per phase (ohm), shunt
+    susceptances are the total line charging per phase (S, split half/half in the pi-model), powers
+    are three-phase demand (kW / kvar, positive = consumption).
+    """
+
+    name: str
+    node_names: np.ndarray
+    source_index: int
+    nominal_voltage_v: float  # line-to-line
+    base_frequency_hz: float
+    line_names: np.ndarray
+    line_from: np.ndarray
+    line_to: np.ndarray
+    line_impedance_ohm: np.ndarray  # complex series impedance per phase
+    line_shunt_susceptance_s: np.ndarray  # total per phase
+    line_max_current_a: np.ndarray
+    der_names: np.ndarray
+    der_node_index: np.ndarray
+    der_p_nominal_kw: np.ndarray
+    der_q_nominal_kvar: np.ndarray
+
+    @property
+    def n_node(self) -> int:
+        return len(self.node_names)
+
+    @property
+    def n_line(self) -> int:
+        return len(self.line_names)
+
+    @property
+    def n_der(self) -> int:
+        return len(self.der_names)
+
+    @property
+    def line_rating_kva(self) -> np.ndarray:
+        """Three-phase apparent-power rating from ``maximum_current`` at nominal voltage (kVA)."""
+        return np.sqrt(3.0) * self.nominal_voltage_v * self.line_max_current_a / 1000.0
+
+
+def load_electric_grid(folder: Path | str = DEFAULT_DATA_DIR,
+                       grid_name: str | None = None) -> ElectricGridData:
+    """Read the MESMO-format electric grid files under ``folder/grid``.
+
+    Only in-service DERs of type ``flexible_building`` are kept (the buildings of the study).
+    Raises :class:`~distributed_resource_optimization.energy.tables.DataFileError` (a
+    ``ValueError``) naming the file, row and column for malformed data, unknown node or line-type
+    names, non-radial layouts or unbalanced line types.
+    """
+    folder = Path(folder)
+    grids_path = folder / _GRIDS_FILE
+    grids = read_table(folder, _GRIDS_FILE)
+    grid_row = select_grid(grids_path, grids, "electric_grid_name", grid_name)
+    name = grid_row["electric_grid_name"]
+
+    nodes_path = folder / _NODES_FILE
+    nodes = read_table(folder, _NODES_FILE)
+    nodes = nodes[nodes["electric_grid_name"] == name]
+    if nodes.empty:
+        raise DataFileError(nodes_path, f"no nodes for electric grid '{name}'")
+    node_names = nodes["node_name"].to_numpy(dtype=str)
+    check_unique(nodes_path, nodes, "node_name")
+    node_index = {n: i for i, n in enumerate(node_names)}
+    voltages = nodes["voltage"].to_numpy(dtype=float)
+    if np.any(voltages <= 0.0):
+        row = int(nodes.index[np.argmax(voltages <= 0.0)]) + 1
+        raise DataFileError(nodes_path, "nominal voltage must be positive", row=row,
+                            column="voltage")
+    if not np.allclose(voltages, voltages[0], rtol=1e-9):
+        # Different voltage levels would need transformer models, which the data format here lacks.
+        raise DataFileError(nodes_path, "all nodes must have the same nominal voltage",
+                            column="voltage")
+    source = grid_row["source_node_name"]
+    if source not in node_index:
+        raise DataFileError(grids_path, f"unknown source node '{source}'",
+                            row=int(grid_row.name) + 1, column="source_node_name")
+
+    lines_path = folder / _LINES_FILE
+    lines = read_table(folder, _LINES_FILE)
+    lines = lines[lines["electric_grid_name"] == name]
+    check_unique(lines_path, lines, "line_name")
+    rows = file_rows(lines)
+    line_from = lookup(lines_path, "node_1_name", lines["node_1_name"], rows, node_index)
+    line_to = lookup(lines_path, "node_2_name", lines["node_2_name"], rows, node_index)
+    check_positive(lines_path, lines, "length")
+    check_radial(lines_path, len(node_names), line_from, line_to)
+
+    z1_per_km, b1_per_km, i_max = _line_type_parameters(folder, grid_row["base_frequency"])
+    unknown = ~lines["line_type"].isin(list(z1_per_km))
+    if unknown.any():
+        row = int(lines.index[np.argmax(unknown.to_numpy())]) + 1
+        raise DataFileError(lines_path, "unknown line type", row=row, column="line_type")
+    length_km = lines["length"].to_numpy(dtype=float)
+    types = lines["line_type"].tolist()
+
+    ders = read_ders(folder, ("electric",), electric_grid_name=name)
+    return ElectricGridData(
+        name=name,
+        node_names=node_names,
+        source_index=node_index[source],
+        nominal_voltage_v=float(voltages[0]),
+        base_frequency_hz=float(grid_row["base_frequency"]),
+        line_names=lines["line_name"].to_numpy(dtype=str),
+        line_from=line_from,
+        line_to=line_to,
+        line_impedance_ohm=np.array([z1_per_km[t] for t in types]) * length_km,
+        line_shunt_susceptance_s=np.array([b1_per_km[t] for t in types]) * length_km,
+        line_max_current_a=np.array([i_max[t] for t in types], dtype=float),
+        der_names=ders.der_names,
+        der_node_index=lookup(ders.electric_path, "node_name", ders.electric_node_names,
+                              ders.electric_rows, node_index),
+        der_p_nominal_kw=ders.active_power_nominal_kw,
+        der_q_nominal_kvar=ders.reactive_power_nominal_kvar,
+    )
+
+
+def _line_type_parameters(folder: Path, frequency_hz: float
+                          ) -> tuple[dict[str, complex], dict[str, float], dict[str, float]]:
+    """Positive-sequence series impedance (ohm/km), shunt susceptance (S/km) and ampacity (A)."""
+    types_path = folder / _LINE_TYPES_FILE
+    types = read_table(folder, _LINE_TYPES_FILE)
+    check_unique(types_path, types, "line_type")
+    check_positive(types_path, types, "maximum_current")
+    matrices_path = folder / _LINE_TYPE_MATRICES_FILE
+    mat = read_table(folder, _LINE_TYPE_MATRICES_FILE)
+    z1: dict[str, complex] = {}
+    b1: dict[str, float] = {}
+    i_max: dict[str, float] = {}
+    for idx, row in types.iterrows():
+        if row["n_phases"] != 3:
+            raise DataFileError(types_path, "only three-phase line types are supported "
+                                "by the single-phase equivalent", row=int(idx) + 1,
+                                column="n_phases")
+        entries = mat[mat["line_type"] == row["line_type"]]
+        z = np.full((3, 3), np.nan, dtype=complex)
+        c = np.full((3, 3), np.nan)
+        for j, e in entries.iterrows():
+            r, k = e["row"] - 1, e["col"] - 1
+            if not (0 <= r < 3 and 0 <= k < 3):
+                raise DataFileError(matrices_path, "row/col must be 1..3",
+                                    row=int(j) + 1, column="row")
+            z[r, k] = z[k, r] = e["resistance"] + 1j * e["reactance"]
+            c[r, k] = c[k, r] = e["capacitance"]
+        if np.isnan(c).any():
+            raise DataFileError(matrices_path,
+                                f"incomplete 3x3 matrix for line type '{row['line_type']}'",
+                                column="line_type")
+        off = ~np.eye(3, dtype=bool)
+        balanced = (np.allclose(np.diag(z), z[0, 0], rtol=1e-9, atol=0.0)
+                    and np.allclose(z[off], z[1, 0], rtol=1e-9, atol=1e-12)
+                    and np.allclose(np.diag(c), c[0, 0], rtol=1e-9, atol=0.0)
+                    and np.allclose(c[off], c[1, 0], rtol=1e-9, atol=1e-12))
+        if not balanced:
+            # The single-phase equivalent is exact only for symmetric (transposed) lines.
+            raise DataFileError(matrices_path,
+                                f"line type '{row['line_type']}' is not balanced (equal "
+                                "diagonal and equal off-diagonal entries required)",
+                                column="line_type")
+        # Positive sequence of a balanced matrix: self minus mutual term. The capacitance matrix is
+        # used as a nodal (shunt admittance) matrix, so the same transform applies to it.
+        z1[row["line_type"]] = complex(z[0, 0] - z[1, 0])
+        b1[row["line_type"]] = float(2.0 * np.pi * frequency_hz * (c[0, 0] - c[1, 0]) * 1e-9)
+        i_max[row["line_type"]] = float(row["maximum_current"])
+    return z1, b1, i_max

@@ -1,0 +1,419 @@
+"""The district's data tables: their schemas, reading with validation, and checks shared by loaders.
+
+Every data file a loader reads has exactly one entry in :data:`SCHEMAS`, keyed by its path relative
+to the data folder (e.g. ``"grid/electric_grid_lines.csv"``): the required columns and their types,
+the optional columns, and the admissible value ranges. :func:`read_table` reads a file against its
+entry, so a column's type or range is stated once, whichever organisation's loader reads the file.
+
+Every malformed file gets a :class:`DataFileError` that names the file, the row (1-based data row,
+as a spreadsheet shows it after the header) and the column, so users pointing the loader at their
+own folder can fix it. The checks below (unique names, positive values, node look-up, radial
+layout, grid selection, argument arrays) are shared by the electric and thermal grid loaders and
+the LP blocks.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
+
+#: Folder of the embedded default test case (the seed study's Singapore district).
+DEFAULT_DATA_DIR: Path = Path(str(resources.files(__package__) / "data" / "singapore_district"))
+
+#: Data files named by more than one module (paths relative to the data folder).
+ELECTRIC_GRID_DERS_FILE = "grid/electric_grid_ders.csv"
+THERMAL_GRID_DERS_FILE = "grid/thermal_grid_ders.csv"
+#: Horizon of the building scenarios and of the grid scenario (same columns and semantics).
+BUILDING_SCENARIOS_FILE = "buildings/scenarios.csv"
+GRID_SCENARIOS_FILE = "grid/scenarios.csv"
+PRICE_FILE = "timeseries/price_singapore_wholesale.csv"
+WEATHER_FILE = "timeseries/weather_singapore_iwec.csv"
+#: Optional weather column (kg water / kg dry air).
+WEATHER_HUMIDITY_COLUMN = "ambient_air_absolute_humidity"
+
+
+class DataFileError(ValueError):
+    """A data file is missing or malformed; the message names file, row and column."""
+
+    def __init__(self, path: Path | str, message: str, row: int | None = None,
+                 column: str | None = None) -> None:
+        where = str(path)
+        if row is not None:
+            where += f", row {row}"
+        if column is not None:
+            where += f", column '{column}'"
+        super().__init__(f"{where}: {message}")
+        self.path = Path(path)
+        self.row = row
+        self.column = column
+
+
+# --------------------------------------------------------------------------------------------
+# Schemas
+
+
+@dataclass(frozen=True)
+class Range:
+    """Admissible values of a numeric column: ``low`` .. ``high`` with inclusive ends as flagged."""
+
+    low: float
+    high: float
+    low_inclusive: bool = True
+    high_inclusive: bool = True
+
+    def outside(self, values: np.ndarray) -> np.ndarray:
+        """Boolean mask of the values outside the range (NaN, i.e. empty optional cells, is not)."""
+        bad = (values < self.low) | (values > self.high)
+        if not self.low_inclusive:
+            bad |= values == self.low
+        if not self.high_inclusive:
+            bad |= values == self.high
+        return bad
+
+    def __str__(self) -> str:
+        return (f"{'[' if self.low_inclusive else '('}{self.low}, {self.high}"
+                f"{']' if self.high_inclusive else ')'}")
+
+
+#: Shorthands for the ranges below.
+_POSITIVE = Range(0, np.inf, False, False)
+_NON_NEGATIVE = Range(0, np.inf, True, False)
+_UNIT = Range(0, 1, True, True)
+
+
+@dataclass(frozen=True)
+class TableSchema:
+    """Columns of one data file: required ``columns`` and ``optional`` ones, each ``float``,
+    ``int`` or ``str``; ``ranges`` of numeric columns (checked on every row of the file)."""
+
+    columns: Mapping[str, type]
+    optional: Mapping[str, type] = field(default_factory=dict)
+    ranges: Mapping[str, Range] = field(default_factory=dict)
+
+
+#: Weather columns every weather file holds (units: degC, degC, W/m2 x 5).
+WEATHER_COLUMNS: tuple[str, ...] = (
+    "ambient_air_temperature",
+    "sky_temperature",
+    "irradiation_horizontal",
+    "irradiation_east",
+    "irradiation_south",
+    "irradiation_west",
+    "irradiation_north",
+)
+
+#: Columns of a horizon (``timestep_end`` exclusive), shared by the building and grid scenarios.
+_HORIZON = {"scenario_name": str, "timestep_start": str, "timestep_end": str}
+
+#: Schema of every data file the loaders read, keyed by the path relative to the data folder.
+SCHEMAS: dict[str, TableSchema] = {
+    # Electric grid operator.
+    "grid/electric_grids.csv": TableSchema(
+        {"electric_grid_name": str, "source_node_name": str, "base_frequency": float}),
+    "grid/electric_grid_nodes.csv": TableSchema(
+        {"electric_grid_name": str, "node_name": str, "voltage": float}),
+    "grid/electric_grid_lines.csv": TableSchema(
+        {"electric_grid_name": str, "line_name": str, "line_type": str, "node_1_name": str,
+         "node_2_name": str, "length": float}),
+    "grid/electric_grid_line_types.csv": TableSchema(
+        {"line_type": str, "n_phases": int, "maximum_current": float}),
+    "grid/electric_grid_line_types_matrices.csv": TableSchema(
+        {"line_type": str, "row": int, "col": int, "resistance": float, "reactance": float,
+         "capacitance": float}),
+    # The DER tables list every DER type; only flexible buildings carry numbers in the power and
+    # in-service columns (the cooling plant and PV carry parameter names), so those columns are
+    # text here and converted per row once the buildings are selected (:mod:`.ders`).
+    ELECTRIC_GRID_DERS_FILE: TableSchema(
+        {"electric_grid_name": str, "der_name": str, "der_type": str, "der_model_name": str,
+         "node_name": str, "active_power_nominal": str, "reactive_power_nominal": str,
+         "in_service": str}),
+    # Thermal grid operator.
+    "grid/thermal_grids.csv": TableSchema(
+        {"thermal_grid_name": str, "source_node_name": str, "distribution_pump_efficiency": float,
+         "energy_transfer_station_head_loss": float,
+         "enthalpy_difference_distribution_water": float, "water_density": float,
+         "water_kinematic_viscosity": float}),
+    "grid/thermal_grid_nodes.csv": TableSchema({"thermal_grid_name": str, "node_name": str}),
+    "grid/thermal_grid_line_types.csv": TableSchema(
+        {"line_type": str, "diameter": float, "absolute_roughness": float},
+        optional={"maximum_velocity": float}),
+    "grid/thermal_grid_lines.csv": TableSchema(
+        {"thermal_grid_name": str, "line_name": str, "line_type": str, "node_1_name": str,
+         "node_2_name": str, "length": float}),
+    THERMAL_GRID_DERS_FILE: TableSchema(
+        {"thermal_grid_name": str, "der_name": str, "node_name": str, "der_type": str,
+         "der_model_name": str, "thermal_power_nominal": str, "in_service": str}),
+    # Both grid operators: the horizon of the grid scenario.
+    GRID_SCENARIOS_FILE: TableSchema(dict(_HORIZON)),
+    # Buildings.
+    "buildings/buildings.csv": TableSchema(
+        {"building_name": str, "weather_type": str, "plant_cooling_type": str}),
+    "buildings/zones.csv": TableSchema(
+        {"building_name": str, "zone_name": str, "zone_type": str, "zone_height": float,
+         "zone_area": float},
+        ranges={"zone_height": _POSITIVE, "zone_area": _POSITIVE}),
+    "buildings/zone_types.csv": TableSchema(
+        {"zone_type": str, "heat_capacity": float, "infiltration_rate": float,
+         "internal_gain_type": str, "hvac_ahu_type": str, "constraint_type": str},
+        ranges={"heat_capacity": _POSITIVE, "infiltration_rate": _NON_NEGATIVE}),
+    "buildings/surfaces_exterior.csv": TableSchema(
+        {"building_name": str, "zone_name": str, "direction_name": str, "surface_name": str,
+         "surface_type": str, "surface_area": float},
+        ranges={"surface_area": _NON_NEGATIVE}),
+    "buildings/surface_types.csv": TableSchema(
+        {"surface_type": str, "heat_capacity": float,
+         "heat_transfer_coefficient_conduction_surface": float, "absorptivity_surface": float,
+         "emissivity_surface": float, "window_wall_ratio": float, "sky_view_factor": float},
+        optional={"window_type": str},
+        ranges={"heat_capacity": _NON_NEGATIVE,
+                "heat_transfer_coefficient_conduction_surface": _POSITIVE,
+                "absorptivity_surface": _UNIT, "emissivity_surface": _UNIT,
+                "window_wall_ratio": Range(0, 1, True, False), "sky_view_factor": _UNIT}),
+    "buildings/window_types.csv": TableSchema(
+        {"window_type": str, "heat_transfer_coefficient_conduction_window": float,
+         "absorptivity_window": float, "emissivity_window": float},
+        ranges={"heat_transfer_coefficient_conduction_window": _POSITIVE,
+                "absorptivity_window": _UNIT, "emissivity_window": _UNIT}),
+    "buildings/internal_gain_types.csv": TableSchema(
+        {"internal_gain_type": str, "occupancy_density": float, "occupancy_heat_gain": float,
+         "appliances_heat_gain": float},
+        optional={"internal_gain_definition_type": str},
+        ranges={"occupancy_density": _NON_NEGATIVE, "occupancy_heat_gain": _NON_NEGATIVE,
+                "appliances_heat_gain": _NON_NEGATIVE}),
+    "buildings/internal_gain_schedules.csv": TableSchema(
+        {"internal_gain_type": str, "time_period": str, "internal_gain_occupancy": float,
+         "internal_gain_appliances": float},
+        ranges={"internal_gain_occupancy": _NON_NEGATIVE,
+                "internal_gain_appliances": _NON_NEGATIVE}),
+    "buildings/constraint_schedules.csv": TableSchema(
+        {"constraint_type": str, "time_period": str, "minimum_air_temperature": float,
+         "maximum_air_temperature": float, "minimum_fresh_air_flow": float},
+        ranges={"minimum_fresh_air_flow": _NON_NEGATIVE}),
+    "buildings/hvac_ahu_types.csv": TableSchema(
+        {"hvac_ahu_type": str, "ahu_supply_air_temperature_setpoint": float,
+         "ahu_supply_air_relative_humidity_setpoint": float, "ahu_fan_efficiency": float,
+         "ahu_cooling_efficiency": float, "ahu_return_air_heat_recovery_efficiency": float},
+        ranges={"ahu_supply_air_relative_humidity_setpoint": Range(0, 100, False, True),
+                "ahu_fan_efficiency": _NON_NEGATIVE, "ahu_cooling_efficiency": _POSITIVE,
+                "ahu_return_air_heat_recovery_efficiency": _UNIT}),
+    "buildings/plant_cooling_types.csv": TableSchema(
+        {"plant_cooling_type": str, "plant_cooling_efficiency": float},
+        ranges={"plant_cooling_efficiency": _POSITIVE}),
+    "buildings/initial_state_types.csv": TableSchema(
+        {"initial_state_type": str, "initial_zone_temperature": float,
+         "initial_surface_temperature": float}),
+    # The building scenarios give each building its initial state and the buildings' horizon.
+    BUILDING_SCENARIOS_FILE: TableSchema(
+        {"building_name": str, "initial_state_type": str, **_HORIZON}),
+    # Time series (price: both grid operators; weather: the buildings).
+    PRICE_FILE: TableSchema({"price_type": str, "time": str, "price_value": float}),
+    WEATHER_FILE: TableSchema({"weather_type": str, "time": str,
+                               **dict.fromkeys(WEATHER_COLUMNS, float)},
+                              optional={WEATHER_HUMIDITY_COLUMN: float}),
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Reading
+
+
+def read_table(
+    folder: Path | str,
+    relative_path: str,
+    columns: Mapping[str, type] | None = None,
+    *,
+    optional: Mapping[str, type] | None = None,
+    allow_empty: bool = False,
+) -> pd.DataFrame:
+    """Read ``folder/relative_path`` and check its columns.
+
+    Without ``columns`` the file's entry in :data:`SCHEMAS` applies (columns, optional columns and
+    value ranges); the loaders always read that way. ``columns`` maps each required column to
+    ``float``, ``int`` or ``str`` for files without a schema entry. Numeric columns must be finite
+    numbers in every row; ``optional`` columns are checked only if present (empty cells allowed
+    there, read as NaN). Other columns are kept as read. Returns a DataFrame whose checked columns
+    have the requested types; its index is the 0-based data row.
+    """
+    ranges: Mapping[str, Range] = {}
+    if columns is None:
+        if relative_path not in SCHEMAS:
+            raise KeyError(f"no schema for {relative_path!r}; pass columns=...")
+        schema = SCHEMAS[relative_path]
+        columns, optional, ranges = schema.columns, schema.optional, schema.ranges
+    path = Path(folder) / relative_path
+    if not path.is_file():
+        raise DataFileError(path, "file not found")
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise DataFileError(path, f"cannot parse CSV ({exc})") from exc
+    if table.empty and not allow_empty:
+        raise DataFileError(path, "file has no data rows")
+    for name, kind in columns.items():
+        if name not in table.columns:
+            raise DataFileError(path, "required column is missing", column=name)
+        table[name] = _convert(path, table, name, kind, required=True)
+    for name, kind in (optional or {}).items():
+        if name in table.columns:
+            table[name] = _convert(path, table, name, kind, required=False)
+    for name, allowed in ranges.items():
+        if name not in table.columns:
+            continue
+        values = table[name].to_numpy(dtype=float)
+        bad = allowed.outside(values)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise DataFileError(path, f"{values[i]} is outside {allowed}", row=i + 1, column=name)
+    return table
+
+
+def parse_number(path: Path, text: str, row: int, column: str) -> float:
+    """``text`` as a finite float, or a :class:`DataFileError` naming file, row and column."""
+    try:
+        number = float(text)
+    except ValueError:
+        raise DataFileError(path, f"'{text}' is not a number", row=row, column=column) from None
+    if not math.isfinite(number):
+        raise DataFileError(path, f"'{text}' is not a finite number", row=row, column=column)
+    return number
+
+
+def _convert(path: Path, table: pd.DataFrame, name: str, kind: type, *, required: bool) -> pd.Series:
+    values = []
+    for i, raw in enumerate(table[name].tolist(), start=1):
+        text = raw.strip()
+        if kind is str:
+            if required and text == "":
+                raise DataFileError(path, "empty value", row=i, column=name)
+            values.append(text)
+            continue
+        if text == "":
+            if required:
+                raise DataFileError(path, "empty value where a number is required", row=i,
+                                    column=name)
+            values.append(math.nan)
+            continue
+        number = parse_number(path, raw, i, name)
+        if kind is int:
+            if number != int(number):
+                raise DataFileError(path, f"'{raw}' is not a whole number", row=i, column=name)
+            number = int(number)
+        values.append(number)
+    return pd.Series(values, index=table.index, name=name)
+
+
+# --------------------------------------------------------------------------------------------
+# Checks of (filtered) tables; rows are named as in the file (the table keeps read_table's index)
+
+
+def select_grid(path: Path, table: pd.DataFrame, column: str, grid_name: str | None) -> pd.Series:
+    """The row of grid ``grid_name`` in a grids table; ``None`` requires a single grid."""
+    if grid_name is None:
+        if len(table) != 1:
+            raise DataFileError(path, f"{len(table)} grids listed; pass grid_name to choose one",
+                                column=column)
+        return table.iloc[0]
+    match = table[table[column] == grid_name]
+    if match.empty:
+        raise DataFileError(path, f"grid '{grid_name}' not found", column=column)
+    return match.iloc[0]
+
+
+def check_unique(path: Path, table: pd.DataFrame, column: str) -> None:
+    """Names in ``column`` must not repeat."""
+    dup = table[column].duplicated()
+    if dup.any():
+        row = int(table.index[np.argmax(dup.to_numpy())]) + 1
+        raise DataFileError(path, f"duplicate name '{table[column][dup].iloc[0]}'", row=row,
+                            column=column)
+
+
+def check_positive(path: Path, table: pd.DataFrame, column: str) -> None:
+    """Every value of the numeric ``column`` must be > 0."""
+    bad = table[column].to_numpy(dtype=float) <= 0.0
+    if bad.any():
+        raise DataFileError(path, "value must be positive",
+                            row=int(table.index[np.argmax(bad)]) + 1, column=column)
+
+
+def lookup(path: Path, column: str, names: Iterable[str], rows: Iterable[int],
+           index: Mapping[str, int]) -> np.ndarray:
+    """Positions of node ``names`` in ``index``; ``rows`` (1-based, as in the file) name the row
+    of an unknown node in the error."""
+    names, rows = list(names), list(rows)
+    out = np.empty(len(names), dtype=int)
+    for i, (row, value) in enumerate(zip(rows, names, strict=True)):
+        if value not in index:
+            raise DataFileError(path, f"unknown node name '{value}'", row=int(row), column=column)
+        out[i] = index[value]
+    return out
+
+
+def file_rows(table: pd.DataFrame) -> np.ndarray:
+    """1-based file rows of a table read by :func:`read_table` (also after filtering)."""
+    return np.asarray(table.index, dtype=int) + 1
+
+
+def column_as_float(path: Path, table: pd.DataFrame, column: str) -> np.ndarray:
+    """Convert a string column of an already filtered table, naming the original row on error."""
+    out = np.empty(len(table))
+    for i, (row, raw) in enumerate(table[column].items()):
+        out[i] = parse_number(path, raw, int(row) + 1, column)
+    return out
+
+
+def check_radial(path: Path, n_node: int, line_from: np.ndarray, line_to: np.ndarray) -> None:
+    """The lines must connect all ``n_node`` nodes as a tree (no self-loops, no meshes)."""
+    if np.any(line_from == line_to):
+        raise DataFileError(path, "a line connects a node to itself")
+    graph = sp.coo_matrix((np.ones(len(line_from)), (line_from, line_to)), shape=(n_node, n_node))
+    n_comp, _ = connected_components(graph, directed=False)
+    if n_comp != 1:
+        raise DataFileError(path, f"the grid is not connected ({n_comp} separate parts)")
+    if len(line_from) != n_node - 1:
+        raise DataFileError(path, f"the grid is not radial ({len(line_from)} lines for "
+                            f"{n_node} nodes)")
+
+
+# --------------------------------------------------------------------------------------------
+# Checks of arrays passed to the models and LP blocks (ValueError naming the argument)
+
+
+def check_vector(name: str, value: np.ndarray | float, size: int) -> np.ndarray:
+    """``value`` as a finite float array of shape ``(size,)``."""
+    arr = np.asarray(value, dtype=float)
+    if arr.shape != (size,):
+        raise ValueError(f"{name} must have shape ({size},), got {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite (no NaN / inf)")
+    return arr
+
+
+def limit(name: str, value: np.ndarray | float | None, default: np.ndarray) -> np.ndarray:
+    """A per-element limit: ``default`` for ``None``, a scalar for every element, or an array."""
+    if value is None:
+        return default
+    arr = np.asarray(value, dtype=float)
+    if arr.ndim == 0:
+        arr = np.full(default.shape, float(arr))
+    return check_vector(name, arr, default.size)
+
+
+def check_price(price: np.ndarray, timestep_h: float) -> np.ndarray:
+    """``price`` (S$/kWh per step) as a non-empty finite 1-D array, ``timestep_h`` (h) > 0."""
+    price = np.asarray(price, dtype=float)
+    if price.ndim != 1 or price.size == 0:
+        raise ValueError(f"price_s_per_kwh must be a non-empty 1-D array, got shape {price.shape}")
+    if not np.all(np.isfinite(price)):
+        raise ValueError("price_s_per_kwh must be finite (no NaN / inf)")
+    if not (np.isfinite(timestep_h) and timestep_h > 0):
+        raise ValueError(f"timestep_h must be a positive number, got {timestep_h}")
+    return price
