@@ -15,45 +15,13 @@ from __future__ import annotations
 import argparse
 import time
 
-import clarabel
 import numpy as np
-import scipy.sparse as sp
 
 import distributed_resource_optimization as dro
-
-
-def instance(n: int, m: int, seed: int):
-    rng = np.random.default_rng(seed)
-    caps = rng.uniform(1.0, 20.0, n)
-    etas = rng.uniform(-1.0, 1.0, (n, m))
-    P = rng.uniform(-0.5, 1.0, (n, m))
-    target = rng.uniform(-5.0, 5.0, m) * np.sqrt(n)
-    prio = rng.uniform(0.5, 5.0, m)
-    return caps, etas, P, target, prio
-
-
-def centralized_clarabel(caps, etas, P, target, prio) -> tuple[float, float]:
-    """min sum_i s_i (P_i . d_i) + w . t  s.t. -t <= D's - target <= t, 0 <= s <= 1."""
-    n, m = etas.shape
-    D = caps[:, None] * etas
-    q = np.concatenate([(P * D).sum(axis=1), prio])
-    Dt = sp.csc_matrix(D.T)
-    I_m = sp.identity(m, format="csc")
-    I_n = sp.identity(n, format="csc")
-    A = sp.vstack([
-        sp.hstack([Dt, -I_m]), sp.hstack([-Dt, -I_m]),
-        sp.hstack([I_n, sp.csc_matrix((n, m))]), sp.hstack([-I_n, sp.csc_matrix((n, m))]),
-    ], format="csc")
-    b = np.concatenate([target, -target, np.ones(n), np.zeros(n)])
-    settings = clarabel.DefaultSettings()
-    settings.verbose = False
-    Pm = sp.csc_matrix((n + m, n + m))
-    t0 = time.perf_counter()
-    solver = clarabel.DefaultSolver(Pm, q, A, b, [clarabel.NonnegativeConeT(A.shape[0])], settings)
-    sol = solver.solve()
-    elapsed = time.perf_counter() - t0
-    assert str(sol.status) == "Solved", sol.status
-    return float(sol.obj_val), elapsed
+from distributed_resource_optimization.flex_sharing import (
+    centralized_flex_sharing,
+    random_flex_sharing_instance,
+)
 
 
 def naive_rebuild_per_iteration(caps, etas, P, target, prio, iters: int = 5) -> float:
@@ -96,14 +64,16 @@ def main() -> None:
     print(header)
     print("-" * len(header))
     for n in args.sizes:
-        caps, etas, P, target, prio = instance(n, 3, args.seed + n)
+        inst = random_flex_sharing_instance(n, 3, args.seed + n)
+        caps, etas, P = inst.capacities_kw, inst.etas, inst.costs
+        target, prio = inst.target_kw, inst.priorities
         actors = [dro.create_admm_flex_actor_one_to_many(c, e, p) for c, e, p in zip(caps, etas, P)]
         start = dro.create_admm_start(dro.create_admm_sharing_data(target, prio))
         t0 = time.perf_counter()
         res = dro.run_coordinated_optimization(
             actors, dro.create_sharing_target_distance_admm_coordinator(), start)
         admm_s = time.perf_counter() - t0
-        ref, central_s = centralized_clarabel(caps, etas, P, target, prio)
+        ref, central_s = centralized_flex_sharing(inst)
         gap = abs(res.objective - ref) / max(1.0, abs(ref))
         per100 = 1000 * admm_s / res.iterations * 100
         naive = speed = ""

@@ -101,13 +101,17 @@ def test_infeasible_model_is_reported():
 
 def test_district_entities_match_clarabel():
     from distributed_resource_optimization.energy.district import load_district
+    from distributed_resource_optimization.local.base import publish_and_configure
     from distributed_resource_optimization.market.entities import market_entities
 
     district = load_district(resolution="60min")
     fast = market_entities(district, "thermal-congestion")
     slow = market_entities(district, "thermal-congestion", solver="clarabel")
+    publish_and_configure(fast)
+    publish_and_configure(slow)
     rng = np.random.default_rng(0)
-    for a, b in zip(fast, slow, strict=True):
+    for entity_a, entity_b in zip(fast, slow, strict=True):
+        a, b = entity_a.lp, entity_b.lp
         assert a.solver == "daqp" and b.solver == "clarabel"
         rho = 20.0 * a.rho_scale
         base = b.solve(np.zeros(b.size), rho)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from distributed_resource_optimization.admm.coordinator import ADMMGenericCoordinator, ADMMStart
 from distributed_resource_optimization.admm.results import ADMMResult
 from distributed_resource_optimization.local.base import LocalModel, make_blocks
-from distributed_resource_optimization.runtime.agents import CoordinatorAgent, ParticipantAgent
+from distributed_resource_optimization.runtime.agents import coordinate_in_process
 from distributed_resource_optimization.runtime.carrier import AsyncioCarrier, Carrier
 from distributed_resource_optimization.runtime.sync import run_sync
 
@@ -62,21 +61,9 @@ async def start_coordinated_optimization(
         raise TypeError(f"start must come from create_admm_start, got {type(start).__name__}")
     actors = check_actors(actors)
     blocks = make_blocks(actors, vectorize=vectorize)
-    carrier = carrier or AsyncioCarrier()
-    async with carrier:
-        agents = [ParticipantAgent(f"participant_{i}", b, carrier,
-                                   idle_timeout=max(600.0, coordinator.reply_timeout))
-                  for i, b in enumerate(blocks)]
-        coord = CoordinatorAgent("coordinator", coordinator, [a.address for a in agents],
-                                 carrier, progress=progress)
-        tasks = [asyncio.ensure_future(a.serve()) for a in agents]
-        try:
-            return await coord.run(start.data)
-        finally:
-            for t in tasks:
-                if not t.done():
-                    t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+    participants = {f"participant_{i}": b for i, b in enumerate(blocks)}
+    return await coordinate_in_process(participants, coordinator, start.data,
+                                       carrier or AsyncioCarrier(), progress)
 
 
 def run_coordinated_optimization(actors: Sequence[LocalModel], coordinator: ADMMGenericCoordinator,

@@ -2,34 +2,46 @@
 
 ``dro market-clearing --scenario NAME --method admm|both|centralized --out DIR
 [--resolution 30min|60min] [--data DIR] [--rho R] [--eps E] [--max-iters N]
-[--agents entities|per-building]``
+[--agents entities|per-building] [--runtime inproc|tcp|mqtt] [--broker HOST:PORT]
+[--agents-file FILE] [--listen HOST:PORT]``
 
 ``centralized`` solves the district's combined optimal operation (eq. (1) of the study) and writes
 ``summary.json``, ``dispatch.csv``, ``prices.csv``, ``price_components.csv`` and the figures
 ``thermal_dispatch_fl22.png`` / ``thermal_price_fl22.png`` into DIR. ``admm`` clears the market by
 ADMM (Algorithm 1) and compares it with the centralized solution; ``both`` (default) also writes the
 centralized rows. The ADMM methods add ``residuals.csv``, ``primal_residuals.png`` and the
-comparison keys of ``summary.json``. Progress goes to stderr; errors are one line
-``dro: error: ...`` with exit code 2.
+comparison keys of ``summary.json``. ``--runtime tcp|mqtt`` runs every entity as a ``dro agent``
+process of its own, started from its own folder of the data split; ``--agents-file`` coordinates
+agents that are already running (on other hosts).
+
+``dro flex-sharing --actors N [--seed S] [--sectors M] [--runtime inproc|tcp|mqtt]
+[--processes K] --out DIR``: a random flex sharing instance by ADMM and centrally.
+
+``dro agent --entity NAME --scenario S --listen HOST:PORT [--data DIR] [--resolution R]
+[--once] [--idle-timeout S]``: one market agent serving coordinators.
+
+``dro data split --out DIR [--data SRC] [--agents entities|per-building]``: one data folder per
+entity.
+
+Progress goes to stderr; errors are one line ``dro: error: ...`` with exit code 2 (a
+flex-sharing run that ends at ``--max-iters`` exits 1). Results are written into a temporary
+folder and moved into place only when complete.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
-PROG = "dro"
-#: Methods of the ADMM market clearing (``admm``: ADMM only, plus the centralized reference for the
-#: comparison fields; ``both``: also writes the centralized rows and figures' reference lines).
-ADMM_METHODS: tuple[str, ...] = ("admm", "both")
-METHODS: tuple[str, ...] = ("centralized",) + ADMM_METHODS
-DEFAULT_METHOD = "both"
+from distributed_resource_optimization.commands.common import PROG
+
 AGENT_MODES: tuple[str, ...] = ("entities", "per-building")
 RESOLUTIONS: tuple[str, ...] = ("30min", "60min")
+RUNTIMES: tuple[str, ...] = ("inproc", "tcp", "mqtt")
 DEFAULT_OUT = "dro-output"
+DEFAULT_BROKER = "127.0.0.1:1883"
 
 
 class _UsageError(Exception):
@@ -41,11 +53,25 @@ class _Parser(argparse.ArgumentParser):
         raise _UsageError(message)
 
 
+def _add_runtime(parser: argparse.ArgumentParser, with_inproc: bool = True) -> None:
+    choices = RUNTIMES if with_inproc else RUNTIMES[1:]
+    parser.add_argument("--runtime", default=choices[0], choices=choices,
+                        help=f"where the agents run (default: {choices[0]}); tcp/mqtt: one "
+                        "process per agent on mango-agents")
+    parser.add_argument("--broker", default=DEFAULT_BROKER,
+                        help=f"MQTT broker HOST:PORT for --runtime mqtt (default: {DEFAULT_BROKER})")
+
+
 def _parser() -> argparse.ArgumentParser:
+    from distributed_resource_optimization.commands.market_clearing import (
+        DEFAULT_METHOD,
+        METHODS,
+    )
     from distributed_resource_optimization.energy.scenarios import DEFAULT_SCENARIO, SCENARIOS
 
     parser = _Parser(prog=PROG, description="Distributed resource optimization tools.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
     mc = sub.add_parser("market-clearing",
                         help="combined thermal/electric district operation and nodal prices")
     mc.add_argument("--scenario", default=DEFAULT_SCENARIO,
@@ -65,138 +91,87 @@ def _parser() -> argparse.ArgumentParser:
                     "residuals (S$/kWh) (default: 0.1)")
     mc.add_argument("--max-iters", default=None, type=int,
                     help="ADMM: iteration limit (default: 5000)")
-    mc.add_argument("--agents", default="entities", choices=AGENT_MODES,
-                    help="ADMM: one aggregator or one agent per building (default: entities)")
+    mc.add_argument("--agents", default=None, choices=AGENT_MODES,
+                    help="ADMM: one aggregator or one agent per building (default: entities, "
+                    "or what --agents-file lists)")
+    _add_runtime(mc)
+    mc.add_argument("--agents-file", default=None,
+                    help="TOML file mapping entity names to the HOST:PORT of running `dro agent`s "
+                    "(instead of spawning them)")
+    mc.add_argument("--listen", default="127.0.0.1:0",
+                    help="the coordinator's own TCP address, reachable from the agents "
+                    "(default: 127.0.0.1 with a free port)")
+    mc.add_argument("--reply-timeout", default=None, type=float,
+                    help="ADMM: seconds to wait for every agent's reply of a round (default: 60)")
+
+    fs = sub.add_parser("flex-sharing", help="random flex-actor fleets by sharing ADMM")
+    fs.add_argument("--actors", type=int, required=True, help="number of flex actors N")
+    fs.add_argument("--seed", type=int, default=0, help="seed of the instance (default: 0)")
+    fs.add_argument("--sectors", type=int, default=3, help="outputs per actor M (default: 3)")
+    fs.add_argument("--processes", type=int, default=1,
+                    help="fleets the actors are split into, one agent process each with "
+                    "--runtime tcp/mqtt (default: 1)")
+    fs.add_argument("--out", default=DEFAULT_OUT, type=Path,
+                    help=f"output folder (default: ./{DEFAULT_OUT})")
+    fs.add_argument("--max-iters", default=None, type=int,
+                    help="ADMM iteration limit (default: 10000)")
+    fs.add_argument("--reply-timeout", default=None, type=float,
+                    help="seconds to wait for every agent's reply of a round (default: 60)")
+    _add_runtime(fs)
+
+    ag = sub.add_parser("agent", help="run one agent that serves coordinators (tcp or mqtt)")
+    ag.add_argument("--entity", default=None,
+                    help="market entity: thermal_grid_operator, electric_grid_operator, "
+                    "aggregator or building_<der>")
+    ag.add_argument("--scenario", default=DEFAULT_SCENARIO,
+                    help=f"grid-limit scenario (grid operators; default: {DEFAULT_SCENARIO})")
+    ag.add_argument("--data", default=None, type=Path,
+                    help="the entity's own data folder (`dro data split`; default: embedded)")
+    ag.add_argument("--resolution", default="30min", choices=RESOLUTIONS,
+                    help="timestep length (default: 30min)")
+    ag.add_argument("--solver-eps", default=1e-8, type=float, help=argparse.SUPPRESS)
+    ag.add_argument("--flex-share", default=None,
+                    help="INDEX/SHARES: a fleet share of a flex-sharing instance instead")
+    ag.add_argument("--actors", type=int, default=None, help="flex sharing: instance size N")
+    ag.add_argument("--seed", type=int, default=0, help="flex sharing: instance seed")
+    ag.add_argument("--sectors", type=int, default=3, help="flex sharing: sectors M")
+    _add_runtime(ag, with_inproc=False)
+    ag.add_argument("--listen", default="127.0.0.1:0",
+                    help="TCP HOST:PORT to listen on (port 0: a free one; default)")
+    ag.add_argument("--topic-prefix", default=None,
+                    help="MQTT: the inbox topic is <prefix>/<agent name> (default prefix: dro)")
+    ag.add_argument("--once", action="store_true", help="exit after one run")
+    ag.add_argument("--idle-timeout", default=600.0, type=float,
+                    help="exit when no coordinator message came for this many seconds "
+                    "(default: 600)")
+    ag.add_argument("--exit-with-stdin", action="store_true", help=argparse.SUPPRESS)
+
+    da = sub.add_parser("data", help="data folders")
+    da_sub = da.add_subparsers(dest="data_command", required=True, parser_class=_Parser)
+    sp = da_sub.add_parser("split", help="one data folder per market entity, DIR/<entity>/")
+    sp.add_argument("--out", required=True, type=Path, help="folder to write the entity folders to")
+    sp.add_argument("--data", default=None, type=Path,
+                    help="the district's data folder (default: embedded test case)")
+    sp.add_argument("--agents", default="entities", choices=AGENT_MODES,
+                    help="entities (default) or per-building")
     return parser
 
 
-def _progress(message: str) -> None:
-    print(f"{PROG}: {message}", file=sys.stderr, flush=True)
-
-
-def _market_clearing(args: argparse.Namespace) -> int:
-    from distributed_resource_optimization.energy.district import (
-        build_centralized,
-        load_district,
-        solve_centralized,
-    )
+def _data_split(args: argparse.Namespace) -> int:
+    from distributed_resource_optimization.commands.common import progress
     from distributed_resource_optimization.energy.io import DEFAULT_DATA_DIR
-    from distributed_resource_optimization.energy.scenarios import SCENARIOS
-    from distributed_resource_optimization.plots import plot_thermal_fl22
-    from distributed_resource_optimization.results import centralized_frames, write_centralized
+    from distributed_resource_optimization.market.split import split_data
+    from distributed_resource_optimization.results import OutputFolder
 
-    if args.scenario not in SCENARIOS:  # before the slow loading
-        raise ValueError(f"unknown scenario {args.scenario!r}; valid: {', '.join(SCENARIOS)}")
-    if args.method in ADMM_METHODS:
-        return _market_clearing_admm(args)
-    start = time.perf_counter()
-    _progress(f"loading district ({args.resolution})...")
-    district = load_district(args.data or DEFAULT_DATA_DIR, args.resolution)
-    _progress(f"solving centralized ({args.scenario})...")
-    problem = build_centralized(district, args.scenario)
-    result = solve_centralized(problem)
-    wall = time.perf_counter() - start
-    _progress(f"writing {args.out}...")
-    write_centralized(result, args.out, wall)
-    dispatch, prices, _ = centralized_frames(result)
-    plot_thermal_fl22(dispatch, prices, args.out, scenario=args.scenario)
-    binding = ", ".join(f"{b['constraint']} {b['element']} ({b['timesteps']} steps)"
-                        for b in result.binding_constraints()) or "none"
-    _progress(f"done: objective {result.objective:.2f} S$, binding: {binding}, "
-              f"{time.perf_counter() - start:.1f} s")
-    return 0
-
-
-def _market_clearing_admm(args: argparse.Namespace) -> int:
-    """``--method admm|both``: ADMM market clearing next to the centralized reference."""
-    import json
-
-    import pandas as pd
-
-    from distributed_resource_optimization.energy.district import (
-        build_centralized,
-        load_district,
-        solve_centralized,
-    )
-    from distributed_resource_optimization.energy.io import DEFAULT_DATA_DIR
-    from distributed_resource_optimization.market.clearing import (
-        compare_with_centralized,
-        run_market_clearing,
-    )
-    from distributed_resource_optimization.plots import plot_residuals, plot_thermal_fl22
-    from distributed_resource_optimization.results import (
-        DISPATCH_FILE,
-        PRICES_FILE,
-        RESIDUALS_FILE,
-        SUMMARY_FILE,
-        centralized_frames,
-        centralized_summary,
-        market_frames,
-        market_summary,
-        residual_frame,
-        write_centralized,
-    )
-
-    if args.rho is not None and not args.rho > 0:
-        raise ValueError(f"--rho must be positive, got {args.rho}")
-    if args.eps is not None and not args.eps > 0:
-        raise ValueError(f"--eps must be positive, got {args.eps}")
-    if args.max_iters is not None and args.max_iters < 1:
-        raise ValueError(f"--max-iters must be at least 1, got {args.max_iters}")
-    _progress(f"loading district ({args.resolution})...")
-    district = load_district(args.data or DEFAULT_DATA_DIR, args.resolution)
-    _progress(f"solving centralized ({args.scenario})...")
-    start = time.perf_counter()
-    central = solve_centralized(build_centralized(district, args.scenario))
-    wall_central = time.perf_counter() - start
-    _progress(f"ADMM market clearing ({args.agents})...")
-
-    def report(state) -> None:
-        if state.iteration % 20 == 0:
-            r = ", ".join(f"{k} {v[-1]:.3g}" for k, v in state.seed_residuals.items())
-            d = max(v[-1] for v in state.seed_dual_residuals.values())
-            _progress(f"iteration {state.iteration}: primal residuals {r} (kW), largest dual "
-                      f"residual {d:.3g} (S$/kWh), rho {state.rho:.3g}")
-
-    start = time.perf_counter()
-    market = run_market_clearing(district, args.scenario, agents=args.agents, rho=args.rho,
-                                 eps=args.eps, max_iters=args.max_iters, progress=report)
-    wall_admm = time.perf_counter() - start
-    comparison = compare_with_centralized(market, central)
-    out = args.out
-    _progress(f"writing {out}...")
-    write_centralized(central, out, wall_central)
-    c_dispatch, c_prices, _ = centralized_frames(central)
-    m_dispatch, m_prices = market_frames(market, district.timesteps, district.der_names)
-    if args.method == "both":
-        dispatch = pd.concat([c_dispatch, m_dispatch], ignore_index=True)
-        prices = pd.concat([c_prices, m_prices], ignore_index=True)
-    else:
-        dispatch, prices = m_dispatch, m_prices
-    dispatch.to_csv(out / DISPATCH_FILE, index=False)
-    prices.to_csv(out / PRICES_FILE, index=False)
-    residuals = residual_frame(market)
-    residuals.to_csv(out / RESIDUALS_FILE, index=False)
-    summary = centralized_summary(central, wall_central)
-    summary["method"] = args.method
-    summary.update(market_summary(market, central, comparison))
-    summary["wall_time_s"] = {"centralized": wall_central, "admm": wall_admm}
-    (out / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n")
-    keep = ["centralized", "thermal_grid_operator", "aggregator"]
-    plot_thermal_fl22(pd.concat([c_dispatch, m_dispatch])[lambda f: f["entity"].isin(keep)],
-                      pd.concat([c_prices, m_prices])[lambda f: f["entity"].isin(keep)], out,
-                      scenario=args.scenario)
-    plot_residuals(residuals, out / "primal_residuals.png",
-                   title=f"Primal residuals ({args.scenario})", eps=market.eps)
-    _progress(f"done: ADMM {market.iterations} iterations "
-              f"({'converged' if market.converged else 'not converged'}), objective gap "
-              f"{comparison['objective_gap_rel']:.2e}, max price deviation "
-              f"{comparison['max_price_deviation']:.2e} S$/kWh, {wall_admm:.1f} s")
+    OutputFolder(args.out).check()
+    folders = split_data(args.out, args.data or DEFAULT_DATA_DIR, agents=args.agents)
+    progress(f"wrote {len(folders)} entity folders into {args.out}: {', '.join(folders)}")
     return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; returns the exit code (0 ok, 2 bad input or failed run)."""
+    """Run the CLI; returns the exit code (0 ok, 1 flex sharing not converged, 2 bad input or
+    failed run)."""
     try:
         args = _parser().parse_args(argv)
     except _UsageError as exc:
@@ -208,8 +183,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         if args.command == "market-clearing":
-            return _market_clearing(args)
-    except (DataFileError, ValueError, OSError, RuntimeError) as exc:
+            from distributed_resource_optimization.commands import market_clearing
+
+            return market_clearing.run(args)
+        if args.command == "flex-sharing":
+            from distributed_resource_optimization.commands import flex_sharing
+
+            return flex_sharing.run(args)
+        if args.command == "agent":
+            from distributed_resource_optimization.commands import agent
+
+            return agent.run(args)
+        if args.command == "data":
+            return _data_split(args)
+    except (DataFileError, ValueError, OSError, RuntimeError, TimeoutError) as exc:
         message = " ".join(str(exc).split())  # one line, whatever the exception text holds
         print(f"{PROG}: error: {message}", file=sys.stderr)
         return 2

@@ -101,3 +101,18 @@ def plot_residuals(residuals: pd.DataFrame, path: Path | str, title: str = "Prim
     ax.set_yscale("log")
     ax.grid(True, alpha=0.3, which="both")
     return _save(fig, ax, "Iteration", "Primal residual r(a, b) (kW / kvar)", title, path)
+
+
+def plot_admm_residuals(result, path: Path | str, title: str = "ADMM residuals") -> Path:
+    """Primal and dual residual norms of an :class:`~.admm.results.ADMMResult` per iteration,
+    with their stopping thresholds (log y)."""
+    fig, ax = _new_figure()
+    it = np.arange(1, result.iterations + 1)
+    for label, values, eps, color in (("primal", result.primal_residuals, result.eps_primal, "C0"),
+                                      ("dual", result.dual_residuals, result.eps_dual, "C1")):
+        ax.plot(it, np.maximum(values, 1e-16), color=color, label=f"{label} residual")
+        ax.plot(it, np.maximum(eps, 1e-16), color=color, linestyle="--", linewidth=0.8,
+                label=f"{label} threshold")
+    ax.set_yscale("log")
+    ax.grid(True, alpha=0.3, which="both")
+    return _save(fig, ax, "Iteration", "Residual norm", title, path)

@@ -160,7 +160,129 @@ def market_summary(market, central: CentralizedResult | None, comparison: Mappin
         "primal_residual_final": market.primal_residual_final,
         "dual_residual_final": market.dual_residual_final,
         "entity_objectives": market.entity_objectives,
+        "runtime": market.runtime,
+        "agent_processes": market.agent_processes,
+        "messages": market.messages,
+        "bytes_sent": market.bytes_sent,
     }
     if comparison is not None:
         out.update({k: float(v) for k, v in comparison.items()})
     return out
+
+
+# --------------------------------------------------------------------------------------------
+# Writing a command's output folder
+
+
+class OutputFolder:
+    """Write a command's results into a temporary folder beside ``out`` and move it into place
+    only when everything is written (a context manager yielding the temporary path).
+
+    On error the temporary folder is removed and ``out`` keeps its previous contents, so a
+    failed run never leaves a result that looks complete. ``check()`` raises ``ValueError``
+    naming ``--out`` before any work if ``out`` is a file or its parent cannot be written.
+    """
+
+    def __init__(self, out: Path | str) -> None:
+        self.out = Path(out)
+        self.tmp: Path | None = None
+
+    def check(self) -> None:
+        import os
+
+        if str(self.out).strip() == "":
+            raise ValueError("--out must name a folder")
+        if self.out.exists() and not self.out.is_dir():
+            raise ValueError(f"--out {self.out} is a file, not a folder")
+        parent = self.out.resolve().parent
+        while not parent.exists():
+            parent = parent.parent
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise ValueError(f"--out {self.out}: cannot write in {parent}")
+
+    def __enter__(self) -> Path:
+        import tempfile
+
+        self.check()
+        parent = self.out.resolve().parent
+        parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.tmp-", dir=parent))
+        return self.tmp
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        import shutil
+        import uuid
+
+        assert self.tmp is not None
+        if exc_type is not None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            return
+        old = None
+        if self.out.exists():
+            old = self.out.with_name(f".{self.out.name}.old-{uuid.uuid4().hex[:8]}")
+            self.out.rename(old)
+        self.tmp.rename(self.out)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def write_json(path: Path | str, data: Mapping) -> Path:
+    """``data`` as indented JSON (non-finite numbers as ``null``)."""
+    def clean(v):
+        if isinstance(v, float) and not np.isfinite(v):
+            return None
+        if isinstance(v, Mapping):
+            return {k: clean(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [clean(x) for x in v]
+        if isinstance(v, np.generic):
+            return clean(v.item())
+        return v
+
+    path = Path(path)
+    path.write_text(json.dumps(clean(dict(data)), indent=2) + "\n")
+    return path
+
+
+# --------------------------------------------------------------------------------------------
+# Flex sharing
+
+ACTORS_FILE = "actors.csv"
+
+
+def flex_actor_frame(result) -> pd.DataFrame:
+    """One row per actor of a :class:`~.flex_sharing.FlexSharingResult`: ``name``,
+    ``utilisation`` (0-1) and ``output_<k>_kw`` for sectors ``k = 1..M``."""
+    n, m = result.instance.n_actors, result.instance.n_sectors
+    names = [f"actor_{i}" for i in range(n)]
+    X = np.stack([result.admm.x[name] for name in names]) + 0.0
+    frame = pd.DataFrame({"name": names, "utilisation": result.utilisation()})
+    for k in range(m):
+        frame[f"output_{k + 1}_kw"] = X[:, k]
+    return frame
+
+
+def flex_summary(result) -> dict:
+    """``summary.json`` of ``dro flex-sharing``."""
+    admm = result.admm
+    return {
+        "problem": "flex-sharing",
+        "actors": result.instance.n_actors,
+        "sectors": result.instance.n_sectors,
+        "seed": result.seed,
+        "objective": admm.objective,
+        "centralized_objective": result.centralized_objective,
+        "objective_gap_rel": result.objective_gap_rel,
+        "objective_unit": "S$",
+        "iterations": admm.iterations,
+        "converged": admm.converged,
+        "status": admm.status.value,
+        "wall_time_s": result.wall_time_s,
+        "centralized_wall_time_s": result.centralized_wall_time_s,
+        "runtime": result.runtime,
+        "agent_processes": result.agent_processes,
+        "messages": result.messages,
+        "bytes_sent": result.bytes_sent,
+        "aggregate_kw": admm.z.tolist(),
+        "target_kw": result.instance.target_kw.tolist(),
+    }

@@ -20,13 +20,6 @@ from distributed_resource_optimization.market.clearing import (
     run_market_clearing,
 )
 from distributed_resource_optimization.market.entities import market_entities
-from distributed_resource_optimization.runtime.carrier import AsyncioCarrier
-from distributed_resource_optimization.runtime.messages import (
-    FinishReply,
-    JoinReply,
-    SolveReply,
-    SolveRequest,
-)
 
 PRICE_TOL = 2e-3  # S$/kWh
 EPS = 0.1  # kW / kvar summed over the day (the default)
@@ -129,43 +122,6 @@ def test_entities_share_exchange_variables(district):
     per = market_entities(district, "unconstrained", agents="per-building")
     assert len(per) == 2 + district.n_der
     assert set().union(*(set(a.variables) for a in per[2:])) == agg
-
-
-class RecordingCarrier(AsyncioCarrier):
-    def __init__(self) -> None:
-        super().__init__()
-        self.log: list = []
-
-    async def send(self, sender, receiver, message):
-        self.log.append((sender, receiver, message))
-        await super().send(sender, receiver, message)
-
-
-def test_messages_carry_only_exchange_vectors_and_prices(district):
-    carrier = RecordingCarrier()
-    market = run_market_clearing(district, "thermal-congestion", max_iters=3, carrier=carrier)
-    n = district.n_timesteps * district.n_der
-    sizes = {3 * n, 2 * n, n}
-    solves = [m for _, _, m in carrier.log if isinstance(m, SolveRequest)]
-    replies = [m for _, _, m in carrier.log if isinstance(m, SolveReply)]
-    assert len(solves) == len(replies) == 3 * market.iterations
-    for m in solves:
-        assert set(vars(m)) == {"session", "iteration", "target", "price", "rho"}
-        assert m.target.size == m.price.size in sizes
-    for m in replies:
-        assert set(vars(m)) == {"session", "iteration", "x", "error"}
-        assert m.x.size in sizes
-    for _, _, m in carrier.log:
-        if isinstance(m, JoinReply):
-            assert set(vars(m)) == {"session", "names", "sizes", "variables", "publications",
-                                    "protocol_version", "error"}
-        if isinstance(m, FinishReply):  # one own cost per actor
-            assert m.objectives.shape == (1,)
-            continue
-        for value in vars(m).values():  # no private LP data (matrices, bounds, full solutions)
-            assert not hasattr(value, "A_eq")
-            if isinstance(value, np.ndarray):
-                assert value.size in sizes
 
 
 @pytest.mark.parametrize("eps, message", [(0.0, "eps must be positive"),

@@ -97,6 +97,11 @@ class DistrictData:
     p_ref_kw: np.ndarray
     q_ref_kvar: np.ndarray
     reference_timestep: pd.Timestamp | None = None
+    #: Each building's published baseline ``(p_th, p, q)`` (``(T,)`` each), by DER name
+    #: (:func:`~.buildings.building_baseline`); ``None`` for the nominal reference.
+    baselines: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None
+    #: The data folder it was loaded from (the market's agent processes split it per entity).
+    folder: Path | None = None
 
     @property
     def der_names(self) -> list[str]:
@@ -200,7 +205,7 @@ def load_district(folder: Path | str = DEFAULT_DATA_DIR, resolution: str = "30mi
             raise ValueError(f"the {label} grid's DERs {list(grid_names)} do not match the "
                              f"buildings {names} (same names in the same order expected)")
 
-    ref_step = None
+    ref_step = baselines = None
     if reference == "peak":
         # What each building publishes about itself; the grids see only these profiles.
         baselines = {m.name: building_baseline(m, price, dt, eta_ch) for m in buildings}
@@ -216,7 +221,8 @@ def load_district(folder: Path | str = DEFAULT_DATA_DIR, resolution: str = "30mi
         thermal_model=linear_thermal_grid_model(thermal, p_th_ref),
         buildings=buildings, price=price, timesteps=timesteps, timestep_h=dt,
         resolution=resolution, eta_ch=eta_ch, reference=reference, p_th_ref_kw=p_th_ref,
-        p_ref_kw=p_ref, q_ref_kvar=q_ref, reference_timestep=ref_step,
+        p_ref_kw=p_ref, q_ref_kvar=q_ref, reference_timestep=ref_step, baselines=baselines,
+        folder=folder,
     )
 
 

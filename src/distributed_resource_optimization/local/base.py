@@ -12,7 +12,7 @@ for ``v`` and ``rho``; the engine never rebuilds a model between iterations.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -36,6 +36,10 @@ class LocalModel(ABC):
     name: str | None = None
     variables: tuple[Hashable, ...] | None = None
     rho_scale: np.ndarray | None = None
+    #: ``True`` for a model whose proximal step is a closed-form array expression (no solver
+    #: iterations, time bounded by its size): agents run it on the event loop, saving the hand-over
+    #: to the local-work thread. Everything else runs off the loop.
+    closed_form: bool = False
 
     def __init__(self, size: int, name: str | None = None,
                  variables: Sequence[Hashable] | None = None,
@@ -103,6 +107,8 @@ class LocalBlock(ABC):
 
     def __init__(self, models: Sequence[LocalModel]) -> None:
         self.models = list(models)
+        #: Whether the block's solve is closed-form (see :attr:`LocalModel.closed_form`).
+        self.closed_form = all(m.closed_form for m in self.models)
         self.sizes = [m.size for m in self.models]
         self.offsets = np.concatenate([[0], np.cumsum(self.sizes)]).astype(int)
 
@@ -172,6 +178,39 @@ class LocalBlock(ABC):
         """Sum of :meth:`objectives`, or ``None`` if any actor cannot say."""
         fs = self.objectives(x)
         return None if any(f is None for f in fs) else float(sum(fs))
+
+
+def merge_published(items: Iterable[tuple[str, str, Sequence[Hashable], Sequence[float]]]
+                    ) -> dict[str, dict[Hashable, float]]:
+    """Merge publications ``(publisher, key, variable names, values)`` per key.
+
+    Two publishers giving different values for the same variable under the same key is a
+    ``ValueError`` naming both.
+    """
+    merged: dict[str, dict[Hashable, float]] = {}
+    by: dict[tuple[str, Hashable], str] = {}
+    for publisher, key, names, values in items:
+        table = merged.setdefault(key, {})
+        for name, value in zip(names, np.asarray(values, dtype=float).tolist()):
+            if name in table and table[name] != value:
+                raise ValueError(f"{by[key, name]!r} and {publisher!r} publish different "
+                                 f"{key!r} for {name!r}")
+            if name not in table:
+                table[name] = value
+                by[key, name] = publisher
+    return merged
+
+
+def publish_and_configure(models: Sequence[LocalModel]) -> Published:
+    """Do in this process what a run does before its first iteration: every model publishes,
+    everything is merged and every model is configured with it. Returns the merged values."""
+    blocks = [SingleModelBlock(m) for m in models]
+    published = merge_published(
+        (m.label, key, names, np.concatenate(values))
+        for m, b in zip(models, blocks) for key, (names, values) in b.publish().items())
+    for b in blocks:
+        b.configure(published)
+    return published
 
 
 def _guard(model: LocalModel, what: str, call):

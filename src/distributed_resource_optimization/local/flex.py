@@ -26,6 +26,8 @@ class ADMMFlexActor(LocalModel):
     (sector); ``P``: linear cost per unit output (positive = penalised, negative = rewarded).
     """
 
+    closed_form = True  # the proximal step is one clip per actor (module doc)
+
     def __init__(self, in_capacity: float, eta: Sequence[float], P: Sequence[float] | None = None,
                  *, name: str | None = None, variables: Sequence[Hashable] | None = None,
                  rho_scale: Sequence[float] | None = None) -> None:

@@ -33,11 +33,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
 from distributed_resource_optimization.admm.coordinator import (
     ADMMGeneralConsensusGlobalActor,
     ADMMGenericCoordinator,
-    create_admm_start,
 )
 from distributed_resource_optimization.admm.forms import (
     ADMMSettings,
@@ -48,9 +48,14 @@ from distributed_resource_optimization.admm.forms import (
 from distributed_resource_optimization.admm.results import ADMMResult
 from distributed_resource_optimization.admm.validation import positive_scalar
 from distributed_resource_optimization.market.entities import (
+    AGENT_MODES,
+    AGGREGATOR,
+    BUILDING_PREFIX,
+    GRID_OPERATORS,
     GROUPS,
-    LPBlockEntity,
+    entity_names,
     market_entities,
+    parse_variable,
     variable_group,
 )
 
@@ -58,7 +63,8 @@ from distributed_resource_optimization.market.entities import (
 QUANTITY_OF: dict[str, str] = {"p_th": "thermal_power", "p": "active_power", "q": "reactive_power"}
 #: Residual names of the seed per group.
 RESIDUAL_OF: dict[str, str] = {"p_th": "thermal", "p": "active", "q": "reactive"}
-GRID_OPERATORS: tuple[str, ...] = ("thermal_grid_operator", "electric_grid_operator")
+#: Runtimes of the market clearing: every agent in this process, or one process per agent.
+RUNTIMES: tuple[str, ...] = ("inproc", "tcp", "mqtt")
 
 DEFAULT_RHO = 20.0
 DEFAULT_ANDERSON_MEMORY = 20
@@ -92,6 +98,7 @@ class MarketConsensusState(GeneralConsensusState):
     def __init__(self, specs: Sequence[ParticipantSpec], objective, data,
                  settings: ADMMSettings, *, eps: float | None, timestep_h: float = 1.0) -> None:
         super().__init__(specs, objective, data, settings, full=False)
+        _check_owners(self)
         self.eps = eps
         self.timestep_h = float(timestep_h)
         sign = np.concatenate([
@@ -145,6 +152,21 @@ class MarketGlobalActor(ADMMGeneralConsensusGlobalActor):
                                     timestep_h=self.timestep_h)
 
 
+def _check_owners(state: GeneralConsensusState) -> None:
+    """Every exchanged demand must have one grid operator and one consumer (aggregator or
+    building) as owners; otherwise the agents were started from mismatching data."""
+    is_grid = np.concatenate([np.full(n, name in GRID_OPERATORS)
+                              for name, n in zip(state.names, state.actor_sizes)])
+    grids = np.bincount(state.gidx, weights=is_grid, minlength=state.G)
+    consumers = np.bincount(state.gidx, weights=~is_grid, minlength=state.G)
+    bad = np.flatnonzero((grids != 1) | (consumers != 1))
+    if bad.size:
+        shown = ", ".join(f"{state.keys[k]!r} ({int(grids[k])} grid operator(s), "
+                          f"{int(consumers[k])} consumer(s))" for k in bad[:3])
+        raise ValueError(f"{bad.size} exchanged demand(s) without exactly one grid operator and "
+                         f"one consumer: {shown}; do all agents use the same horizon and DERs?")
+
+
 @dataclass
 class MarketResult:
     """Outcome of the ADMM market clearing.
@@ -156,7 +178,9 @@ class MarketResult:
     ``objective`` is the sum of the entities' own costs (S$), ``residuals`` the seed's ``r(a, b)``
     per quantity and iteration (kW / kvar), ``dual_residuals`` the dual residuals per quantity
     and iteration (S$/kWh, see :class:`MarketConsensusState`), ``admm`` the engine's result
-    (engine residuals, rho history).
+    (engine residuals, rho history). ``timesteps`` and ``der_names`` label the rows and columns;
+    ``runtime``, ``agent_processes``, ``messages`` and ``bytes_sent`` describe how the agents
+    ran and what they exchanged (bytes: 0 in-process, where nothing is encoded).
     """
 
     scenario: str
@@ -173,6 +197,12 @@ class MarketResult:
     entity_objectives: dict[str, float] = field(default_factory=dict)
     rho: float = DEFAULT_RHO
     eps: float | None = DEFAULT_EPS
+    timesteps: pd.DatetimeIndex | None = None
+    der_names: list[str] = field(default_factory=list)
+    runtime: str = "inproc"
+    agent_processes: int = 0
+    messages: int = 0
+    bytes_sent: int = 0
 
     @property
     def primal_residual_final(self) -> dict[str, float]:
@@ -184,89 +214,247 @@ class MarketResult:
                 for k, v in self.dual_residuals.items()}
 
 
-def run_market_clearing(district, scenario: str = "thermal-congestion", *,
-                        agents: str = "entities", rho: float | None = None,
-                        eps: float | None = None, max_iters: int | None = None,
-                        stop: str = "seed", solver_eps: float = 1e-8,
-                        progress: Callable[[MarketConsensusState], None] | None = None,
-                        carrier=None, **engine: float) -> MarketResult:
+def market_coordinator(*, rho: float | None = None, eps: float | None = None,
+                       max_iters: int | None = None, stop: str = "seed",
+                       timestep_h: float = 1.0, **engine: float) -> ADMMGenericCoordinator:
+    """The market's coordinator (general-form consensus with the seed's stopping rule) with the
+    defaults of this module; checks the settings before any work."""
+    if stop not in ("seed", "engine"):
+        raise ValueError(f"stop must be 'seed' or 'engine', got {stop!r}")
+    rho = DEFAULT_RHO if rho is None else positive_scalar(rho, "rho")
+    # Shared check: a NaN eps would pass "eps <= 0" and never stop the run.
+    eps = DEFAULT_EPS if eps is None else positive_scalar(eps, "eps")
+    max_iters = DEFAULT_MAX_ITERS if max_iters is None else max_iters
+    engine.setdefault("anderson_memory", DEFAULT_ANDERSON_MEMORY)
+    engine.setdefault("alpha", DEFAULT_ALPHA)
+    global_actor = MarketGlobalActor(eps if stop == "seed" else None, timestep_h)
+    return ADMMGenericCoordinator(global_actor, rho=rho, max_iters=max_iters, **engine)
+
+
+async def start_market_clearing(district=None, scenario: str = "thermal-congestion", *,
+                                agents: str = "entities", runtime: str = "inproc",
+                                data: str | None = None, resolution: str | None = None,
+                                agents_file: str | None = None, broker: str | None = None,
+                                listen: str = "127.0.0.1:0", log_dir: str | None = None,
+                                rho: float | None = None, eps: float | None = None,
+                                max_iters: int | None = None, stop: str = "seed",
+                                solver_eps: float = 1e-8,
+                                progress: Callable[[MarketConsensusState], None] | None = None,
+                                carrier=None, **engine: float) -> MarketResult:
+    """Clear the district market of ``scenario`` by ADMM (Algorithm 1 on the generic engine);
+    awaitable twin of :func:`run_market_clearing` (same arguments)."""
+    from distributed_resource_optimization.energy.scenarios import SCENARIOS
+    from distributed_resource_optimization.energy.timeseries import timestep_hours
+
+    if scenario not in SCENARIOS:
+        raise ValueError(f"unknown scenario {scenario!r}; valid: {', '.join(SCENARIOS)}")
+    if agents not in AGENT_MODES:
+        raise ValueError(f"agents must be one of {', '.join(AGENT_MODES)}, got {agents!r}")
+    if runtime not in RUNTIMES:
+        raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
+    if runtime == "inproc" and (agents_file is not None or district is None):
+        raise ValueError("the inproc runtime needs the district (agents_file is for tcp/mqtt)")
+    resolution = resolution or (district.resolution if district is not None else "30min")
+    dt = timestep_hours(resolution)
+    coordinator = market_coordinator(rho=rho, eps=eps, max_iters=max_iters, stop=stop,
+                                     timestep_h=dt, **engine)
+    start = time.perf_counter()
+    if runtime == "inproc":
+        from distributed_resource_optimization.local.base import SingleModelBlock
+        from distributed_resource_optimization.runtime.agents import coordinate_in_process
+        from distributed_resource_optimization.runtime.carrier import AsyncioCarrier
+
+        actors = market_entities(district, scenario, agents=agents, eps=solver_eps)
+        carrier = carrier or AsyncioCarrier()
+        holder = _Holder(progress)
+        admm = await coordinate_in_process({a.name: SingleModelBlock(a) for a in actors},
+                                           coordinator, None, carrier, holder)
+        stats, processes = carrier.stats, 0
+    else:
+        holder = _Holder(progress)
+        admm, stats, processes = await _coordinate_processes(
+            district, scenario, agents, runtime, resolution, data, agents_file, broker, listen,
+            log_dir, coordinator, holder, solver_eps)
+    wall = time.perf_counter() - start
+    market = _package(holder.state, admm, scenario, agents, wall, coordinator.rho,
+                      coordinator.global_actor.eps, dt)
+    market.runtime, market.agent_processes = runtime, processes
+    market.messages, market.bytes_sent = stats.messages, stats.bytes_sent
+    return market
+
+
+def run_market_clearing(district=None, scenario: str = "thermal-congestion", **kwargs
+                        ) -> MarketResult:
     """Clear the district market of ``scenario`` by ADMM (Algorithm 1 on the generic engine).
 
     ``agents``: ``"entities"`` (thermal grid operator, electric grid operator, aggregator) or
-    ``"per-building"`` (the two operators plus one agent per building). ``rho`` (default 20) is
-    the initial penalty in S$ per (per-unit)^2 (entries are scaled by ``1/ref^2``); ``eps``
-    (default 0.1, kW / kvar) the seed's threshold on ``r(a, b)``; ``max_iters`` (default 5000).
-    ``stop="engine"`` uses the engine's stopping rule (pass ``abs_tol``/``rel_tol`` in
-    ``engine``). Further ``engine`` keywords (``adaptive_rho``, ``acceleration``, ``alpha``: 1.8
-    here, ``anderson_memory``: 20 here) go to :class:`ADMMGenericCoordinator`. ``progress`` is called
-    with the state every iteration.
+    ``"per-building"`` (the two operators plus one agent per building). ``runtime``:
+    ``"inproc"`` (default; every entity an agent in this process, built from ``district``),
+    ``"tcp"`` or ``"mqtt"``: one ``dro agent`` process per entity, each started from its own
+    folder of the data split (:func:`~.split.split_data` of ``data`` or of the folder
+    ``district`` was loaded from); ``broker`` ``HOST:PORT`` for MQTT (default
+    ``127.0.0.1:1883``). ``agents_file`` (TOML: entity name -> ``"HOST:PORT"``, or the inbox topic
+    for MQTT) coordinates already running agents instead (``dro agent``); ``listen`` is the
+    coordinator's own TCP address then (``HOST:PORT`` reachable from the agents).
+
+    ``rho`` (default 20) is the initial penalty in S$ per (per-unit)^2 (entries are scaled by
+    ``1/ref^2``); ``eps`` (default 0.1, kW / kvar) the seed's threshold on ``r(a, b)``;
+    ``max_iters`` (default 5000). ``stop="engine"`` uses the engine's stopping rule (pass
+    ``abs_tol``/``rel_tol`` in ``engine``). Further ``engine`` keywords (``adaptive_rho``,
+    ``acceleration``, ``alpha``: 1.8 here, ``anderson_memory``: 20 here, ``reply_timeout``) go to
+    :class:`ADMMGenericCoordinator`. ``progress`` is called with the state every iteration.
+    Works inside a running event loop too (Jupyter); :func:`start_market_clearing` is the
+    awaitable version.
     """
-    from distributed_resource_optimization.api import run_coordinated_optimization
+    from distributed_resource_optimization.runtime.sync import run_sync
 
-    if stop not in ("seed", "engine"):
-        raise ValueError(f"stop must be 'seed' or 'engine', got {stop!r}")
-    rho = DEFAULT_RHO if rho is None else float(rho)
-    # Shared check: a NaN eps would pass "eps <= 0" and never stop the run.
-    eps = DEFAULT_EPS if eps is None else positive_scalar(eps, "eps")
-    max_iters = DEFAULT_MAX_ITERS if max_iters is None else int(max_iters)
-    start = time.perf_counter()
-    actors = market_entities(district, scenario, agents=agents, eps=solver_eps)
-    engine.setdefault("anderson_memory", DEFAULT_ANDERSON_MEMORY)
-    engine.setdefault("alpha", DEFAULT_ALPHA)
-    global_actor = MarketGlobalActor(eps if stop == "seed" else None, district.timestep_h)
-    coordinator = ADMMGenericCoordinator(global_actor, rho=rho, max_iters=max_iters, **engine)
-    holder: dict[str, MarketConsensusState] = {}
-
-    def _progress(state: MarketConsensusState) -> None:
-        holder["state"] = state
-        if progress is not None:
-            progress(state)
-
-    kwargs = {} if carrier is None else {"carrier": carrier}
-    admm = run_coordinated_optimization(actors, coordinator, create_admm_start(),
-                                        progress=_progress, vectorize=False, **kwargs)
-    wall = time.perf_counter() - start
-    state = holder["state"]
-    return _package(district, scenario, agents, actors, state, admm, wall, rho, eps)
+    return run_sync(lambda: start_market_clearing(district, scenario, **kwargs))
 
 
-def _package(district, scenario: str, agents: str, actors: list[LPBlockEntity],
-             state: MarketConsensusState, admm: ADMMResult, wall: float, rho: float,
-             eps: float) -> MarketResult:
-    dt = district.timestep_h
-    n_t = district.n_timesteps
+class _Holder:
+    """Progress callback that keeps the last state (its last iterate is what is reported)."""
+
+    def __init__(self, progress: Callable[[MarketConsensusState], None] | None) -> None:
+        self.progress = progress
+        self.state: MarketConsensusState | None = None
+
+    def __call__(self, state: MarketConsensusState) -> None:
+        self.state = state
+        if self.progress is not None:
+            self.progress(state)
+
+
+def read_agents_file(path: str) -> dict[str, str]:
+    """Entity name -> address of a TOML agents file (``thermal_grid_operator =
+    "10.0.0.5:7001"``); ``ValueError`` naming the file for anything else."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+
+    try:
+        with open(path, "rb") as f:
+            table = tomllib.load(f)
+    except OSError as exc:
+        raise ValueError(f"--agents-file {path}: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"--agents-file {path}: not valid TOML ({exc})") from None
+    bad = [k for k, v in table.items() if not isinstance(v, str)]
+    if bad:
+        raise ValueError(f"--agents-file {path}: {bad[0]!r} must map to an address string "
+                         "\"HOST:PORT\"")
+    return dict(table)
+
+
+def agents_of(names: Sequence[str]) -> str:
+    """The agent mode a list of entity names implies (``ValueError`` if it is not a market)."""
+    missing = [g for g in GRID_OPERATORS if g not in names]
+    consumers = [n for n in names if n not in GRID_OPERATORS]
+    buildings = [n for n in consumers if n.startswith(BUILDING_PREFIX)]
+    if missing or not consumers or (AGGREGATOR in consumers and buildings) or \
+            any(n != AGGREGATOR and not n.startswith(BUILDING_PREFIX) for n in consumers):
+        raise ValueError(f"the agents {list(names)} are not a market: both grid operators "
+                         f"({', '.join(GRID_OPERATORS)}) and either {AGGREGATOR} or "
+                         f"{BUILDING_PREFIX}<der> agents are needed")
+    return "entities" if AGGREGATOR in consumers else "per-building"
+
+
+async def _coordinate_processes(district, scenario, agents, runtime, resolution, data,
+                                agents_file, broker, listen, log_dir, coordinator, holder,
+                                solver_eps):
+    """Spawn one ``dro agent`` per entity from a data split (or reach running ones)."""
+    import tempfile
+    from pathlib import Path
+
+    from distributed_resource_optimization.market.split import building_models, split_data
+    from distributed_resource_optimization.runtime.processes import (
+        DEFAULT_BROKER,
+        coordinate_agents,
+        new_topic_prefix,
+    )
+
+    broker = broker or DEFAULT_BROKER
+    if agents_file is not None:
+        addresses = read_agents_file(agents_file)
+        names = list(addresses)
+        mode = agents_of(names)
+        if mode != agents:
+            raise ValueError(f"--agents-file {agents_file} lists {mode} agents, but --agents is "
+                             f"{agents}")
+        # Running agents chose their own inboxes; they answer whatever coordinator writes.
+        return await coordinate_agents(coordinator, None, names, runtime, addresses=addresses,
+                                       broker=broker, listen=listen, progress=holder)
+    src = data or (district.folder if district is not None else None)
+    if src is None:
+        raise ValueError("the tcp/mqtt runtimes need the data folder to split per entity")
+    names = entity_names(list(building_models(src)), agents)
+    topic_prefix = new_topic_prefix()
+    with tempfile.TemporaryDirectory(prefix="dro-market-") as tmp:
+        folders = split_data(Path(tmp) / "data", src, agents=agents)
+        commands = {name: ["--entity", name, "--data", str(folders[name]), "--scenario",
+                           scenario, "--resolution", resolution, "--runtime", runtime,
+                           "--broker", broker, "--topic-prefix", topic_prefix,
+                           "--solver-eps", repr(solver_eps), "--once", "--exit-with-stdin",
+                           "--idle-timeout", str(max(600.0, coordinator.reply_timeout))]
+                    for name in names}
+        return await coordinate_agents(coordinator, None, names, runtime, commands=commands,
+                                       broker=broker, topic_prefix=topic_prefix,
+                                       log_dir=log_dir or Path(tmp) / "logs", progress=holder)
+
+
+def _package(state: MarketConsensusState, admm: ADMMResult, scenario: str, agents: str,
+             wall: float, rho: float, eps: float | None, dt: float) -> MarketResult:
+    """The market's result tables from the coordinator's state alone (variable names tell
+    what each entry is; no entity object is needed, so remote agents are packaged alike)."""
     y = state.last_prices  # last iterate, consistent with the entities' last solves
+    names = [state.keys[k] for k in state.gidx]
+    parsed = [parse_variable(n) for n in names]
+    times = sorted({t for _, t, _ in parsed})
+    t_index = {t: i for i, t in enumerate(times)}
     dispatch: dict[str, dict[str, np.ndarray]] = {}
     prices: dict[str, dict[str, np.ndarray]] = {}
-    for i, actor in enumerate(actors):
+    ders_of: dict[str, list[str]] = {}
+    for i, actor in enumerate(state.names):
         lo, hi = state.actor_offsets[i], state.actor_offsets[i + 1]
-        x = state.last_x[lo:hi]
-        sign = 1.0 if actor.name in GRID_OPERATORS else -1.0
+        entries = parsed[lo:hi]
+        ders = list(dict.fromkeys(d for _, _, d in entries))
+        ders_of[actor] = ders
+        d_index = {d: k for k, d in enumerate(ders)}
+        sign = 1.0 if actor in GRID_OPERATORS else -1.0
         # Grid operators supply the demand: price = -y_grid / dt; consumers pay y_fl / dt.
         pi = -sign * y[lo:hi] / dt
-        dispatch[actor.name] = {QUANTITY_OF[g]: actor.group_values(g, x) for g in actor.groups}
-        prices[actor.name] = {QUANTITY_OF[g]: actor.group_values(g, pi) for g in actor.groups}
-    if agents == "per-building":
-        buildings = [a for a in actors if a.name not in GRID_OPERATORS]
+        x = state.last_x[lo:hi]
+        dispatch[actor], prices[actor] = {}, {}
+        for g in GROUPS:
+            rows = [j for j, (grp, _, _) in enumerate(entries) if grp == g]
+            if not rows:
+                continue
+            d_arr = np.full((len(times), len(ders)), np.nan)
+            p_arr = np.full((len(times), len(ders)), np.nan)
+            for j in rows:
+                _, t, d = entries[j]
+                d_arr[t_index[t], d_index[d]] = x[j]
+                p_arr[t_index[t], d_index[d]] = pi[j]
+            dispatch[actor][QUANTITY_OF[g]] = d_arr
+            prices[actor][QUANTITY_OF[g]] = p_arr
+    buildings = [a for a in state.names if a.startswith(BUILDING_PREFIX)]
+    if buildings:
         for table in (dispatch, prices):
-            table["aggregator"] = {
-                QUANTITY_OF[g]: np.hstack([table[b.name][QUANTITY_OF[g]] for b in buildings])
-                for g in GROUPS}
-    for table in (dispatch, prices):
-        for ent in table.values():
-            for q, arr in ent.items():
-                ent[q] = np.asarray(arr).reshape(n_t, -1)
-    # Each entity's own cost of its last solve, as it reported it when the run finished.
-    costs = {a.name: admm.actor_objectives[a.name] for a in actors}
+            table[AGGREGATOR] = {QUANTITY_OF[g]: np.hstack([table[b][QUANTITY_OF[g]]
+                                                            for b in buildings])
+                                 for g in GROUPS}
+        der_names = [d for b in buildings for d in ders_of[b]]
+    else:
+        der_names = ders_of.get(AGGREGATOR, [])
+    costs = {a: admm.actor_objectives.get(a) for a in state.names}
     residuals = {k: np.asarray(v, dtype=float) for k, v in state.seed_residuals.items()}
     duals = {k: np.asarray(v, dtype=float) for k, v in state.seed_dual_residuals.items()}
-    return MarketResult(scenario=scenario, agents=agents, objective=float(sum(costs.values())),
+    objective = float(sum(c for c in costs.values() if c is not None))
+    return MarketResult(scenario=scenario, agents=agents, objective=objective,
                         iterations=admm.iterations, converged=admm.converged, wall_time_s=wall,
                         dispatch=dispatch, prices=prices, residuals=residuals, admm=admm,
-                        dual_residuals=duals,
-                        entity_objectives=costs, rho=rho, eps=eps)
-
-
+                        dual_residuals=duals, entity_objectives=costs, rho=rho, eps=eps,
+                        timesteps=pd.DatetimeIndex(pd.to_datetime(times)), der_names=der_names)
 def compare_with_centralized(market: MarketResult, central) -> dict[str, float]:
     """Deviations of the ADMM clearing from a :class:`CentralizedResult` of the same scenario:
     ``objective_gap_rel``, ``max_price_deviation`` (S$/kWh, over all entities, quantities, steps,

@@ -1,10 +1,23 @@
 """Market entities of the ADMM market clearing (seed sec. 2.2, sub-problems (2), (3), (4)).
 
-Each entity is a :class:`~distributed_resource_optimization.local.base.LocalModel` built once from
-its :class:`~distributed_resource_optimization.energy.lp.LPBlock`. Its ADMM output ``x`` is the
-vector of *exchanged* demands only (thermal ``p_th``, active ``p``, reactive ``q``; kW / kvar,
-time-major ``t * n_der + k``); the block's other variables (source powers, building states,
-controls, outputs) stay private. The proximal step
+Each organisation is a :class:`MarketEntity`, a
+:class:`~distributed_resource_optimization.local.base.LocalModel` built from its own data only:
+
+- the **thermal grid operator** from the thermal grid tables, the horizon and the price;
+- the **electric grid operator** from the electric grid tables, the horizon and the price;
+- the **flexible load aggregator** from its buildings (tables, connections, weather), or one
+  **building** agent per building from that building's rows alone.
+
+What a grid operator needs from the buildings to linearise its grid is what the buildings
+*publish* when they join a run: their baseline demand (:data:`REFERENCE_DEMAND`, each building's
+cost-optimal operation without grid limits, :func:`~.energy.buildings.building_baseline`), one
+value per exchanged variable. In :meth:`MarketEntity.configure` the grid operators linearise at
+the published district cooling peak (:func:`~.energy.district.reference_point`) and every entity
+takes its penalty scale from the same published values, so no entity ever sees another's model.
+
+An entity's ADMM output ``x`` is the vector of *exchanged* demands only (thermal ``p_th``, active
+``p``, reactive ``q``; kW / kvar, time-major ``t * n_der + k``); the block's other variables
+(source powers, building states, controls, outputs) stay private. The proximal step
 
     min  c' w + sum_j rho_j / 2 (x_j - v_j)^2    s.t. block constraints,   x = w[exchanged]
 
@@ -20,26 +33,39 @@ interior-point solver instead (set up once; about 30-200x slower per solve and a
 Global variable names are strings ``<group>@<timestep>@<der>`` (:func:`variable_name`, e.g.
 ``"p_th@2017-01-02T14:00@22"``) with ``group`` in ``p_th``, ``p``, ``q``, the timestep's start time
 and the DER name, so they mean the same in every process. ``rho_scale`` is ``1 / ref**2`` per entry
-with ``ref`` a per-quantity reference power (mean reference demand of the buildings), so rho is in
-S$ per (per-unit)^2 and thermal and electric quantities converge alike.
+with ``ref`` a per-quantity reference power (the mean published baseline at the cooling peak), so
+rho is in S$ per (per-unit)^2 and thermal and electric quantities converge alike.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from distributed_resource_optimization.energy.district import ReferencePoint, reference_point
 from distributed_resource_optimization.energy.lp import LPBlock
-from distributed_resource_optimization.local.base import LocalModelError
+from distributed_resource_optimization.local.base import LocalModel, LocalModelError, Published
 from distributed_resource_optimization.local.lp import LPLocalModel
 
 #: Exchanged variable groups in output order.
 GROUPS: tuple[str, ...] = ("p_th", "p", "q")
 #: Separator of the parts of a global variable name ``<group>@<timestep>@<der>``.
 NAME_SEPARATOR = "@"
+#: Publication key of the buildings' baseline demand (one value per exchanged variable).
+REFERENCE_DEMAND = "reference_demand"
+#: Entity names of the grid operators (they supply the exchanged demands).
+THERMAL_GRID_OPERATOR = "thermal_grid_operator"
+ELECTRIC_GRID_OPERATOR = "electric_grid_operator"
+GRID_OPERATORS: tuple[str, ...] = (THERMAL_GRID_OPERATOR, ELECTRIC_GRID_OPERATOR)
+AGGREGATOR = "aggregator"
+#: Prefix of a building agent's name, followed by the building's DER name (``building_22``).
+BUILDING_PREFIX = "building_"
+#: Agent modes of the market clearing.
+AGENT_MODES: tuple[str, ...] = ("entities", "per-building")
 
 
 def variable_name(group: str, timestep: pd.Timestamp, der: str) -> str:
@@ -52,11 +78,50 @@ def variable_group(name: str) -> str:
     return name.split(NAME_SEPARATOR, 1)[0]
 
 
-def reference_powers(district) -> dict[str, float]:
-    """Per-quantity reference power (kW / kvar): mean linearisation reference demand."""
-    return {"p_th": float(np.mean(np.abs(district.p_th_ref_kw))),
-            "p": float(np.mean(np.abs(district.p_ref_kw))),
-            "q": float(np.mean(np.abs(district.q_ref_kvar)))}
+def parse_variable(name: str) -> tuple[str, str, str]:
+    """``(group, timestep, der)`` of a global variable name (``ValueError`` if malformed)."""
+    parts = str(name).split(NAME_SEPARATOR)
+    if len(parts) != 3 or parts[0] not in GROUPS:
+        raise ValueError(f"{name!r} is not an exchanged-demand variable "
+                         f"<group>{NAME_SEPARATOR}<timestep>{NAME_SEPARATOR}<der>")
+    return parts[0], parts[1], parts[2]
+
+
+def published_baselines(published: Published) -> dict[str, tuple[np.ndarray, np.ndarray,
+                                                                    np.ndarray]]:
+    """The buildings' published baselines by DER name, ``(p_th, p, q)`` each ``(T,)`` in time
+    order, in the order the DERs appear in the publication (the same at every entity)."""
+    values = published.get(REFERENCE_DEMAND)
+    if not values:
+        raise ValueError(f"no building published its {REFERENCE_DEMAND!r}: the grid operators "
+                         "cannot linearise their grids")
+    series: dict[str, dict[str, dict[str, float]]] = {}
+    for name, value in values.items():
+        group, timestep, der = parse_variable(name)
+        series.setdefault(der, {g: {} for g in GROUPS})[group][timestep] = value
+    out = {}
+    for der, groups in series.items():
+        steps = sorted(groups["p_th"])  # ISO times: text order is time order
+        if any(sorted(groups[g]) != steps for g in GROUPS):
+            raise ValueError(f"the published {REFERENCE_DEMAND!r} of DER {der!r} does not cover "
+                             "the same timesteps for p_th, p and q")
+        out[der] = tuple(np.array([groups[g][t] for t in steps]) for g in GROUPS)
+    return out
+
+
+def reference_powers(point: ReferencePoint) -> dict[str, float]:
+    """Per-quantity reference power (kW / kvar): mean absolute demand at the reference point."""
+    return {"p_th": float(np.mean(np.abs(point.p_th_kw))),
+            "p": float(np.mean(np.abs(point.p_kw))),
+            "q": float(np.mean(np.abs(point.q_kvar)))}
+
+
+def published_reference(published: Published, der_names: Sequence[str] | None = None
+                        ) -> ReferencePoint:
+    """The district's reference point from the published baselines (DERs in ``der_names``
+    order, default: publication order)."""
+    baselines = published_baselines(published)
+    return reference_point(baselines, list(baselines) if der_names is None else der_names)
 
 
 class LPBlockEntity(LPLocalModel):
@@ -203,69 +268,256 @@ class LPBlockEntity(LPLocalModel):
         return np.asarray(x[pos * m:(pos + 1) * m]).reshape(self.n_timesteps, len(self.ders))
 
 
-def thermal_grid_operator(district, limits, ref: dict[str, float] | None = None,
-                          **kwargs) -> LPBlockEntity:
-    """Sub-problem (2): thermal grid block with the scenario's limits; exchanges ``p_th``."""
-    from distributed_resource_optimization.energy.thermal_grid import thermal_grid_operator_block
+class MarketEntity(LocalModel):
+    """One organisation of the market: its exchanged variables are known from the start, its LP
+    block is built in :meth:`configure` from its own data and what the others published.
 
-    block = thermal_grid_operator_block(district.thermal_model, district.price,
-                                        district.timestep_h, district.eta_ch, limits.thermal)
-    return LPBlockEntity(block, ("p_th",), district.der_names, ref or reference_powers(district),
-                         district.timesteps, name="thermal_grid_operator", free=("p_th",), **kwargs)
+    ``build(published) -> LPBlock`` builds the block; ``baseline()`` (buildings only) returns
+    the ``(p_th, p, q)`` baseline per DER that the entity publishes. ``free`` names the block's
+    groups that fix all others (see :class:`LPBlockEntity`); ``eps``/``solver`` go to it.
+    """
+
+    def __init__(self, name: str, groups: Sequence[str], ders: Sequence[str],
+                 timesteps: pd.DatetimeIndex, build: Callable[[Published], LPBlock], *,
+                 free: Sequence[str], baseline: Callable[[], Mapping[str, tuple]] | None = None,
+                 eps: float = 1e-8, solver: str = "auto") -> None:
+        self.groups = tuple(groups)
+        self.ders = [str(d) for d in ders]
+        self.timesteps = pd.DatetimeIndex(timesteps)
+        variables = [variable_name(g, t, d) for g in self.groups for t in self.timesteps
+                     for d in self.ders]
+        super().__init__(len(variables), name=name, variables=variables)
+        self._build = build
+        self._baseline = baseline
+        self.free = tuple(free)
+        self.eps = float(eps)
+        self.solver = solver
+        self.lp: LPBlockEntity | None = None
+
+    @property
+    def n_timesteps(self) -> int:
+        return len(self.timesteps)
+
+    def publish(self) -> dict[str, np.ndarray] | None:
+        if self._baseline is None:
+            return None
+        baselines = self._baseline()
+        # Same order as the variables: group, then time-major over (timestep, DER).
+        values = [np.column_stack([np.asarray(baselines[d][GROUPS.index(g)], dtype=float)
+                                   for d in self.ders]).ravel() for g in self.groups]
+        return {REFERENCE_DEMAND: np.concatenate(values)}
+
+    def configure(self, published: Published) -> None:
+        block = self._build(published)
+        ref = reference_powers(published_reference(published))
+        self.lp = LPBlockEntity(block, self.groups, self.ders, ref, self.timesteps,
+                                name=self.label, free=self.free, eps=self.eps,
+                                solver=self.solver)
+        if self.lp.variables != self.variables:
+            raise ValueError(f"{self.label}: the built block's variables differ from the ones "
+                             "declared at join")
+        self.rho_scale = self.lp.rho_scale
+
+    @property
+    def block(self) -> LPBlock:
+        return self._lp().block
+
+    def _lp(self) -> LPBlockEntity:
+        if self.lp is None:
+            raise RuntimeError(f"{self.label}: not configured yet (configure() builds the model)")
+        return self.lp
+
+    def prepare(self) -> None:
+        self._lp().prepare()
+
+    def solve(self, v: np.ndarray, rho: float | np.ndarray) -> np.ndarray:
+        return self._lp().solve(v, rho)
+
+    def objective(self, x: np.ndarray) -> float:
+        """The entity's own cost (S$) of its last solve."""
+        return self._lp().objective(x)
+
+    def group_values(self, group: str, x: np.ndarray | None = None) -> np.ndarray:
+        """``(T, n_der)`` values of exchanged group ``group`` from output ``x`` (default own)."""
+        x = self.x if x is None else x
+        pos = self.groups.index(group)
+        m = self.n_timesteps * len(self.ders)
+        return np.asarray(x[pos * m:(pos + 1) * m]).reshape(self.n_timesteps, len(self.ders))
 
 
-def electric_grid_operator(district, limits, ref: dict[str, float] | None = None,
-                           **kwargs) -> LPBlockEntity:
-    """Sub-problem (3): electric grid block with the scenario's limits; exchanges ``p``, ``q``."""
-    from distributed_resource_optimization.energy.electric_grid import (
-        electric_grid_operator_block,
+def thermal_grid_operator(grid, price_s_per_kwh: np.ndarray, timesteps: pd.DatetimeIndex,
+                          timestep_h: float, scenario: str, *, eta_ch: float | None = None,
+                          **kwargs) -> MarketEntity:
+    """Sub-problem (2) from the thermal grid operator's data (:class:`ThermalGridData`, price in
+    S$/kWh, horizon): linearised at the published cooling peak, with the scenario's thermal
+    limits (``eta_ch``: the plant's efficiency, default the study's); exchanges ``p_th``."""
+    from distributed_resource_optimization.energy.scenarios import SCENARIOS
+    from distributed_resource_optimization.energy.thermal_grid import (
+        DEFAULT_PLANT_EFFICIENCY,
+        linear_thermal_grid_model,
+        thermal_grid_operator_block,
     )
 
-    block = electric_grid_operator_block(district.electric_model, district.price,
-                                         district.timestep_h, limits.electric)
-    return LPBlockEntity(block, ("p", "q"), district.der_names, ref or reference_powers(district),
-                         district.timesteps, name="electric_grid_operator", free=("p", "q"),
-                         **kwargs)
+    if scenario not in SCENARIOS:
+        raise ValueError(f"unknown scenario {scenario!r}; valid: {', '.join(SCENARIOS)}")
+    eta = DEFAULT_PLANT_EFFICIENCY if eta_ch is None else eta_ch
+    ders = [str(d) for d in grid.der_names]
+
+    def build(published: Published) -> LPBlock:
+        point = published_reference(published, ders)
+        model = linear_thermal_grid_model(grid, point.p_th_kw)
+        return thermal_grid_operator_block(model, price_s_per_kwh, timestep_h, eta, scenario)
+
+    return MarketEntity(THERMAL_GRID_OPERATOR, ("p_th",), ders, timesteps, build,
+                        free=("p_th",), **kwargs)
 
 
-def flexible_load_aggregator(district, ref: dict[str, float] | None = None,
-                             **kwargs) -> LPBlockEntity:
-    """Sub-problem (4): all buildings in one block; exchanges ``p_th``, ``p``, ``q``."""
+def electric_grid_operator(grid, price_s_per_kwh: np.ndarray, timesteps: pd.DatetimeIndex,
+                           timestep_h: float, scenario: str, **kwargs) -> MarketEntity:
+    """Sub-problem (3) from the electric grid operator's data (:class:`ElectricGridData`, price,
+    horizon): linearised at the published cooling peak, with the scenario's electric limits;
+    exchanges ``p``, ``q``."""
+    from distributed_resource_optimization.energy.electric_grid import (
+        electric_grid_operator_block,
+        linear_electric_grid_model,
+    )
+    from distributed_resource_optimization.energy.scenarios import SCENARIOS
+
+    if scenario not in SCENARIOS:
+        raise ValueError(f"unknown scenario {scenario!r}; valid: {', '.join(SCENARIOS)}")
+    ders = [str(d) for d in grid.der_names]
+
+    def build(published: Published) -> LPBlock:
+        point = published_reference(published, ders)
+        model = linear_electric_grid_model(grid, point.p_kw, point.q_kvar)
+        return electric_grid_operator_block(model, price_s_per_kwh, timestep_h, scenario)
+
+    return MarketEntity(ELECTRIC_GRID_OPERATOR, ("p", "q"), ders, timesteps, build,
+                        free=("p", "q"), **kwargs)
+
+
+def _baselines(buildings, price_s_per_kwh: np.ndarray, timestep_h: float,
+               eta_ch: float | None, known: Mapping[str, tuple] | None
+               ) -> Callable[[], dict[str, tuple]]:
+    """The buildings' baselines, computed once when first published (or ``known`` ones)."""
+    from distributed_resource_optimization.energy.buildings import building_baseline
+    from distributed_resource_optimization.energy.thermal_grid import DEFAULT_PLANT_EFFICIENCY
+
+    eta = DEFAULT_PLANT_EFFICIENCY if eta_ch is None else eta_ch
+    cache: dict[str, tuple] = {}
+
+    def baseline() -> dict[str, tuple]:
+        if not cache:
+            for m in buildings:
+                cache[str(m.name)] = (known[str(m.name)] if known and str(m.name) in known
+                                      else building_baseline(m, price_s_per_kwh, timestep_h, eta))
+        return cache
+
+    return baseline
+
+
+def flexible_load_aggregator(buildings, price_s_per_kwh: np.ndarray,
+                             timesteps: pd.DatetimeIndex, timestep_h: float, *,
+                             eta_ch: float | None = None,
+                             baselines: Mapping[str, tuple] | None = None,
+                             **kwargs) -> MarketEntity:
+    """Sub-problem (4): all its buildings in one block; exchanges ``p_th``, ``p``, ``q`` and
+    publishes the buildings' baselines (at the public price and the district cooling tariff
+    ``price / eta_ch``; ``baselines`` if already known)."""
     from distributed_resource_optimization.energy.buildings import aggregator_block
 
-    block = aggregator_block(district.buildings, district.timestep_h)
-    return LPBlockEntity(block, GROUPS, district.der_names, ref or reference_powers(district),
-                         district.timesteps, name="aggregator",
-                         free=[f"{m.name}/c" for m in district.buildings], **kwargs)
+    def build(published: Published) -> LPBlock:
+        return aggregator_block(buildings, timestep_h)
+
+    return MarketEntity(AGGREGATOR, GROUPS, [str(m.name) for m in buildings], timesteps, build,
+                        free=[f"{m.name}/c" for m in buildings],
+                        baseline=_baselines(buildings, price_s_per_kwh, timestep_h, eta_ch,
+                                            baselines), **kwargs)
 
 
-def building_agents(district, ref: dict[str, float] | None = None,
-                    **kwargs) -> list[LPBlockEntity]:
-    """Per-building mode: one agent per building (``building_<name>``), exchanging its own
-    ``p_th``, ``p``, ``q`` columns."""
+def building_agent(model, price_s_per_kwh: np.ndarray, timesteps: pd.DatetimeIndex,
+                   timestep_h: float, *, eta_ch: float | None = None,
+                   baselines: Mapping[str, tuple] | None = None, **kwargs) -> MarketEntity:
+    """Per-building mode: one building (``building_<name>``) exchanging its own ``p_th``, ``p``,
+    ``q`` and publishing its own baseline."""
     from distributed_resource_optimization.energy.buildings import building_block
 
-    ref = ref or reference_powers(district)
-    return [LPBlockEntity(building_block(m, district.timestep_h), GROUPS, [str(m.name)], ref,
-                          district.timesteps, name=f"building_{m.name}", free=("c",), **kwargs)
-            for m in district.buildings]
+    def build(published: Published) -> LPBlock:
+        return building_block(model, timestep_h)
+
+    return MarketEntity(f"{BUILDING_PREFIX}{model.name}", GROUPS, [str(model.name)], timesteps,
+                        build, free=("c",),
+                        baseline=_baselines([model], price_s_per_kwh, timestep_h, eta_ch,
+                                            baselines), **kwargs)
+
+
+def entity_names(der_names: Sequence[str], agents: str = "entities") -> list[str]:
+    """The market's entity names in run order for ``agents`` mode."""
+    if agents not in AGENT_MODES:
+        raise ValueError(f"agents must be one of {', '.join(AGENT_MODES)}, got {agents!r}")
+    consumers = [AGGREGATOR] if agents == "entities" else \
+        [f"{BUILDING_PREFIX}{d}" for d in der_names]
+    return [*GRID_OPERATORS, *consumers]
 
 
 def market_entities(district, scenario: str, *, agents: str = "entities",
-                    **kwargs) -> list[LPBlockEntity]:
-    """The actors of the market clearing of ``scenario``: thermal grid operator, electric grid
-    operator and either the aggregator (``agents="entities"``) or one agent per building
-    (``"per-building"``). Keyword arguments (``eps``) go to :class:`LPBlockEntity`."""
-    from distributed_resource_optimization.energy.scenarios import scenario_limits
-
-    if agents not in ("entities", "per-building"):
-        raise ValueError(f"agents must be 'entities' or 'per-building', got {agents!r}")
-    limits = scenario_limits(district, scenario)
-    ref = reference_powers(district)
-    actors = [thermal_grid_operator(district, limits, ref, **kwargs),
-              electric_grid_operator(district, limits, ref, **kwargs)]
+                    **kwargs) -> list[MarketEntity]:
+    """The actors of the market clearing of ``scenario`` from a loaded district: thermal grid
+    operator, electric grid operator and either the aggregator (``agents="entities"``) or one
+    agent per building (``"per-building"``). Each gets only its own part of the district's data
+    (the buildings' baselines are reused, not recomputed). Keyword arguments (``eps``,
+    ``solver``) go to :class:`LPBlockEntity`."""
+    entity_names(district.der_names, agents)  # checks agents
+    d = district
+    actors = [thermal_grid_operator(d.thermal_grid, d.price, d.timesteps, d.timestep_h,
+                                    scenario, eta_ch=d.eta_ch, **kwargs),
+              electric_grid_operator(d.electric_grid, d.price, d.timesteps, d.timestep_h,
+                                     scenario, **kwargs)]
     if agents == "entities":
-        actors.append(flexible_load_aggregator(district, ref, **kwargs))
+        actors.append(flexible_load_aggregator(d.buildings, d.price, d.timesteps, d.timestep_h,
+                                               eta_ch=d.eta_ch, baselines=d.baselines,
+                                               **kwargs))
     else:
-        actors.extend(building_agents(district, ref, **kwargs))
+        actors.extend(building_agent(m, d.price, d.timesteps, d.timestep_h, eta_ch=d.eta_ch,
+                                     baselines=d.baselines, **kwargs) for m in d.buildings)
     return actors
+
+
+def load_entity(name: str, folder: Path | str, scenario: str, resolution: str = "30min",
+                **kwargs) -> MarketEntity:
+    """The market entity ``name`` built from its own data folder alone (the layout
+    ``dro data split`` writes): ``thermal_grid_operator``, ``electric_grid_operator``,
+    ``aggregator`` or ``building_<der>``."""
+    from distributed_resource_optimization.energy.buildings import load_buildings
+    from distributed_resource_optimization.energy.electric_grid import load_electric_grid
+    from distributed_resource_optimization.energy.thermal_grid import load_thermal_grid
+    from distributed_resource_optimization.energy.timeseries import (
+        load_price,
+        load_timesteps,
+        timestep_hours,
+    )
+
+    folder = Path(folder)
+    dt = timestep_hours(resolution)
+    if name in GRID_OPERATORS:
+        timesteps = load_timesteps(folder, resolution, source="grid")
+        price = load_price(folder, resolution, source="grid").to_numpy(dtype=float)
+        if name == THERMAL_GRID_OPERATOR:
+            return thermal_grid_operator(load_thermal_grid(folder), price, timesteps, dt,
+                                         scenario, **kwargs)
+        return electric_grid_operator(load_electric_grid(folder), price, timesteps, dt,
+                                      scenario, **kwargs)
+    if name != AGGREGATOR and not name.startswith(BUILDING_PREFIX):
+        raise ValueError(f"unknown entity {name!r}; valid: {', '.join(GRID_OPERATORS)}, "
+                         f"{AGGREGATOR}, {BUILDING_PREFIX}<der>")
+    timesteps = load_timesteps(folder, resolution)
+    price = load_price(folder, resolution).to_numpy(dtype=float)
+    buildings = load_buildings(folder, resolution)
+    if name == AGGREGATOR:
+        return flexible_load_aggregator(buildings, price, timesteps, dt, **kwargs)
+    der = name.removeprefix(BUILDING_PREFIX)
+    match = [m for m in buildings if str(m.name) == der]
+    if len(match) != 1:
+        raise ValueError(f"{folder}: no building {der!r} for entity {name!r} (found "
+                         f"{', '.join(str(m.name) for m in buildings)})")
+    return building_agent(match[0], price, timesteps, dt, **kwargs)

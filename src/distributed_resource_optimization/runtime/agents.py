@@ -24,6 +24,7 @@ from distributed_resource_optimization.admm.coordinator import ADMMGenericCoordi
 from distributed_resource_optimization.admm.forms import ParticipantSpec
 from distributed_resource_optimization.admm.objectives import TargetData
 from distributed_resource_optimization.admm.results import ADMMResult, ADMMStatus
+from distributed_resource_optimization.local.base import merge_published
 from distributed_resource_optimization.runtime.carrier import (
     Carrier,
     CoordinationError,
@@ -167,7 +168,10 @@ class ParticipantAgent:
             rho = msg.rho * self._scale
             try:
                 v = msg.target - msg.price / rho
-                x = await self._local(lambda: self.participant.solve(v, rho))
+                if getattr(self.participant, "closed_form", False):
+                    x = self.participant.solve(v, rho)  # bounded array work: no thread hand-over
+                else:
+                    x = await self._local(lambda: self.participant.solve(v, rho))
             except Exception as exc:
                 return SolveReply(msg.session, msg.iteration, None, error=str(exc))
             return SolveReply(msg.session, msg.iteration, np.asarray(x, dtype=float))
@@ -278,23 +282,36 @@ class CoordinatorAgent:
         return state.result(time.perf_counter() - start, objectives)
 
 
+async def coordinate_in_process(participants: dict[str, Participant],
+                                coordinator: ADMMGenericCoordinator, data: TargetData | None,
+                                carrier: Carrier, progress: Callable[[Any], None] | None = None
+                                ) -> ADMMResult:
+    """Run ``participants`` (agent name -> participant) and a coordinator on one ``carrier`` in
+    this event loop; the participant agents are stopped when the run ends, also on error."""
+    async with carrier:
+        agents = [ParticipantAgent(name, p, carrier,
+                                   idle_timeout=max(600.0, coordinator.reply_timeout))
+                  for name, p in participants.items()]
+        coord = CoordinatorAgent("coordinator", coordinator, list(participants), carrier,
+                                 progress=progress)
+        tasks = [asyncio.ensure_future(a.serve()) for a in agents]
+        try:
+            return await coord.run(data)
+        finally:
+            for t in tasks:
+                if not t.done():
+                    t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+
 def merge_publications(joins: Sequence[JoinReply], participants: Sequence[str]
                        ) -> tuple[Publication, ...]:
-    """Everything the participants published, merged per key (first appearance order).
-
-    Two participants publishing different values for the same variable under the same key is an
-    error naming both.
-    """
-    merged: dict[str, dict[Hashable, tuple[float, str]]] = {}
-    for join, addr in zip(joins, participants):
-        for pub in join.publications:
-            table = merged.setdefault(pub.key, {})
-            for name, value in zip(pub.variables, pub.values.tolist()):
-                if name in table and table[name][0] != value:
-                    raise ValueError(f"participants {table[name][1]!r} and {addr!r} publish "
-                                     f"different {pub.key!r} for {name!r}")
-                table.setdefault(name, (value, addr))
-    return tuple(Publication(key, tuple(table), np.array([v for v, _ in table.values()]))
+    """Everything the participants published, merged per key (first appearance order); two
+    participants publishing different values for the same variable is a ``ValueError``."""
+    merged = merge_published((addr, pub.key, pub.variables, pub.values)
+                             for join, addr in zip(joins, participants)
+                             for pub in join.publications)
+    return tuple(Publication(key, tuple(table), np.array(list(table.values()), dtype=float))
                  for key, table in merged.items())
 
 

@@ -1,0 +1,1 @@
+"""The bodies of the ``dro`` commands (parsing and error reporting are in :mod:`..cli`)."""

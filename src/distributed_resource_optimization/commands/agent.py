@@ -1,0 +1,71 @@
+"""``dro agent``: one participant agent in this process, serving coordinators over TCP or MQTT.
+
+The agent builds its model from its own data only, announces its address with one line on
+stdout (``DRO_AGENT_READY {...}``), serves runs until ``--once`` run is done or no coordinator
+message came for ``--idle-timeout`` seconds, and exits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+from distributed_resource_optimization.commands.common import check_positive, progress
+
+
+def build_participant(args: argparse.Namespace):
+    """The agent's name and participant (a local block) from the command line."""
+    if args.flex_share is not None:
+        from distributed_resource_optimization.flex_sharing import (
+            fleet_name,
+            fleet_share,
+            random_flex_sharing_instance,
+        )
+
+        index, _, shares = args.flex_share.partition("/")
+        if not (index.isdigit() and shares.isdigit()):
+            raise ValueError(f"--flex-share must be INDEX/SHARES, e.g. 0/4, got {args.flex_share!r}")
+        if args.actors is None:
+            raise ValueError("--flex-share needs --actors")
+        instance = random_flex_sharing_instance(args.actors, args.sectors, args.seed)
+        return fleet_name(int(index)), fleet_share(instance, int(shares), int(index))
+    if args.entity is None:
+        raise ValueError("dro agent needs --entity NAME (market) or --flex-share I/K")
+    from distributed_resource_optimization.energy.io import DEFAULT_DATA_DIR
+    from distributed_resource_optimization.local.base import SingleModelBlock
+    from distributed_resource_optimization.market.entities import load_entity
+
+    entity = load_entity(args.entity, args.data or DEFAULT_DATA_DIR, args.scenario,
+                         args.resolution, eps=args.solver_eps)
+    return args.entity, SingleModelBlock(entity)
+
+
+def run(args: argparse.Namespace) -> int:
+    from distributed_resource_optimization.runtime.processes import (
+        announce_on_stdout,
+        exit_when_stdin_closes,
+        serve_agent,
+    )
+
+    check_positive(args.idle_timeout, "--idle-timeout")
+    name, participant = build_participant(args)
+
+    async def main() -> int:
+        task = asyncio.ensure_future(serve_agent(
+            name, participant, runtime=args.runtime, listen=args.listen, broker=args.broker,
+            topic_prefix=args.topic_prefix, runs=1 if args.once else None,
+            idle_timeout=args.idle_timeout, announce=announce_on_stdout))
+        if args.exit_with_stdin:
+            loop = asyncio.get_running_loop()
+            exit_when_stdin_closes(lambda: loop.call_soon_threadsafe(task.cancel))
+        try:
+            return await task
+        except asyncio.CancelledError:
+            return -1
+
+    runs = asyncio.run(main())
+    if runs < 0:
+        progress(f"agent {name}: stopped (the spawning process closed its stdin)")
+        return 0
+    progress(f"agent {name}: served {runs} run(s), exiting")
+    return 0

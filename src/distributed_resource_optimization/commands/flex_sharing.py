@@ -1,0 +1,67 @@
+"""``dro flex-sharing``: a random flex sharing instance by ADMM (fleets in agent processes) and
+centrally; writes ``summary.json``, ``actors.csv`` and ``residuals.png``."""
+
+from __future__ import annotations
+
+import argparse
+
+from distributed_resource_optimization.commands.common import (
+    check_at_least_one,
+    check_positive,
+    progress,
+)
+
+SUMMARY_FILE = "summary.json"
+RESIDUAL_FIGURE = "residuals.png"
+
+
+def run(args: argparse.Namespace) -> int:
+    from distributed_resource_optimization.admm.coordinator import (
+        create_sharing_target_distance_admm_coordinator,
+    )
+    from distributed_resource_optimization.flex_sharing import run_flex_sharing, share_bounds
+    from distributed_resource_optimization.plots import plot_admm_residuals
+    from distributed_resource_optimization.results import (
+        ACTORS_FILE,
+        OutputFolder,
+        flex_actor_frame,
+        flex_summary,
+        write_json,
+    )
+
+    check_at_least_one(args.actors, "--actors")
+    check_at_least_one(args.sectors, "--sectors")
+    check_at_least_one(args.processes, "--processes")
+    check_at_least_one(args.max_iters, "--max-iters")
+    check_positive(args.reply_timeout, "--reply-timeout")
+    share_bounds(args.actors, args.processes, 0)
+    output = OutputFolder(args.out)
+    output.check()
+    settings = {"max_iters": args.max_iters} if args.max_iters else {}
+    if args.reply_timeout:
+        settings["reply_timeout"] = args.reply_timeout
+    coordinator = create_sharing_target_distance_admm_coordinator(**settings)
+
+    def report(state) -> None:
+        if state.iteration % 500 == 0:
+            progress(f"iteration {state.iteration}: primal {state.history.primal[-1]:.3g}, dual "
+                     f"{state.history.dual[-1]:.3g}, rho {state.rho:.3g}")
+
+    where = "in this process" if args.runtime == "inproc" else \
+        f"in {args.processes} agent processes ({args.runtime})"
+    progress(f"flex sharing: {args.actors} actors, {args.sectors} sectors, seed {args.seed}, "
+             f"{args.processes} fleets {where}...")
+    result = run_flex_sharing(args.actors, seed=args.seed, sectors=args.sectors,
+                              runtime=args.runtime, processes=args.processes,
+                              broker=args.broker, coordinator=coordinator, progress=report)
+    with output as tmp:
+        write_json(tmp / SUMMARY_FILE, flex_summary(result))
+        flex_actor_frame(result).to_csv(tmp / ACTORS_FILE, index=False)
+        plot_admm_residuals(result.admm, tmp / RESIDUAL_FIGURE,
+                            title=f"Flex sharing, {args.actors} actors ({args.runtime})")
+    admm = result.admm
+    progress(f"done: {admm.iterations} iterations ({admm.status.value}), objective "
+             f"{admm.objective:.6g} S$ vs centralized {result.centralized_objective:.6g} "
+             f"(gap {result.objective_gap_rel:.2e}), {result.wall_time_s:.2f} s, "
+             f"{result.messages} messages -> {args.out}")
+    return 0 if admm.converged else 1

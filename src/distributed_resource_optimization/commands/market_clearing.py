@@ -1,0 +1,171 @@
+"""``dro market-clearing``: the district's combined operation, centrally and by ADMM market
+clearing (in this process or with one agent process per entity), written as tables, summary and
+figures."""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from distributed_resource_optimization.commands.common import progress
+
+#: Methods of the ADMM market clearing (``admm``: ADMM only, plus the centralized reference for the
+#: comparison fields; ``both``: also writes the centralized rows and figures' reference lines).
+ADMM_METHODS: tuple[str, ...] = ("admm", "both")
+METHODS: tuple[str, ...] = ("centralized",) + ADMM_METHODS
+DEFAULT_METHOD = "both"
+
+
+def run(args: argparse.Namespace) -> int:
+    """``dro market-clearing``: checks every option before the slow loading, then runs."""
+    from distributed_resource_optimization.energy.scenarios import SCENARIOS
+    from distributed_resource_optimization.results import OutputFolder
+
+    if args.scenario not in SCENARIOS:  # before the slow loading
+        raise ValueError(f"unknown scenario {args.scenario!r}; valid: {', '.join(SCENARIOS)}")
+    output = OutputFolder(args.out)
+    output.check()
+    if args.method in ADMM_METHODS:
+        return run_admm(args, output)
+    if args.runtime != "inproc" or args.agents_file is not None:
+        raise ValueError("--runtime and --agents-file need --method admm or both")
+    return run_centralized(args, output)
+
+
+def run_centralized(args: argparse.Namespace, output) -> int:
+    from distributed_resource_optimization.energy.district import (
+        build_centralized,
+        load_district,
+        solve_centralized,
+    )
+    from distributed_resource_optimization.energy.io import DEFAULT_DATA_DIR
+    from distributed_resource_optimization.plots import plot_thermal_fl22
+    from distributed_resource_optimization.results import centralized_frames, write_centralized
+
+    start = time.perf_counter()
+    progress(f"loading district ({args.resolution})...")
+    district = load_district(args.data or DEFAULT_DATA_DIR, args.resolution)
+    progress(f"solving centralized ({args.scenario})...")
+    problem = build_centralized(district, args.scenario)
+    result = solve_centralized(problem)
+    wall = time.perf_counter() - start
+    progress(f"writing {args.out}...")
+    with output as tmp:
+        write_centralized(result, tmp, wall)
+        dispatch, prices, _ = centralized_frames(result)
+        plot_thermal_fl22(dispatch, prices, tmp, scenario=args.scenario)
+    binding = ", ".join(f"{b['constraint']} {b['element']} ({b['timesteps']} steps)"
+                        for b in result.binding_constraints()) or "none"
+    progress(f"done: objective {result.objective:.2f} S$, binding: {binding}, "
+             f"{time.perf_counter() - start:.1f} s")
+    return 0
+
+
+def run_admm(args: argparse.Namespace, output) -> int:
+    """``--method admm|both``: ADMM market clearing next to the centralized reference."""
+    import pandas as pd
+
+    from distributed_resource_optimization.energy.district import (
+        build_centralized,
+        load_district,
+        solve_centralized,
+    )
+    from distributed_resource_optimization.energy.io import DEFAULT_DATA_DIR
+    from distributed_resource_optimization.market.clearing import (
+        agents_of,
+        compare_with_centralized,
+        read_agents_file,
+        run_market_clearing,
+    )
+    from distributed_resource_optimization.plots import plot_residuals, plot_thermal_fl22
+    from distributed_resource_optimization.results import (
+        DISPATCH_FILE,
+        PRICES_FILE,
+        RESIDUALS_FILE,
+        SUMMARY_FILE,
+        centralized_frames,
+        centralized_summary,
+        market_frames,
+        market_summary,
+        residual_frame,
+        write_centralized,
+        write_json,
+    )
+
+    if args.rho is not None and not args.rho > 0:
+        raise ValueError(f"--rho must be positive, got {args.rho}")
+    if args.eps is not None and not args.eps > 0:
+        raise ValueError(f"--eps must be positive, got {args.eps}")
+    if args.max_iters is not None and args.max_iters < 1:
+        raise ValueError(f"--max-iters must be at least 1, got {args.max_iters}")
+    if args.reply_timeout is not None and not args.reply_timeout > 0:
+        raise ValueError(f"--reply-timeout must be positive, got {args.reply_timeout}")
+    agents = args.agents
+    if args.agents_file is not None:
+        if args.runtime == "inproc":
+            raise ValueError("--agents-file needs --runtime tcp or mqtt")
+        implied = agents_of(list(read_agents_file(args.agents_file)))
+        if agents is not None and agents != implied:
+            raise ValueError(f"--agents-file {args.agents_file} lists {implied} agents, but "
+                             f"--agents is {agents}")
+        agents = implied
+    agents = agents or "entities"
+    data = args.data or DEFAULT_DATA_DIR
+    progress(f"loading district ({args.resolution})...")
+    district = load_district(data, args.resolution)
+    progress(f"solving centralized ({args.scenario})...")
+    start = time.perf_counter()
+    central = solve_centralized(build_centralized(district, args.scenario))
+    wall_central = time.perf_counter() - start
+    where = "" if args.runtime == "inproc" else (
+        f", agents at {args.agents_file}" if args.agents_file else
+        f", one {args.runtime} agent process per entity")
+    progress(f"ADMM market clearing ({agents}{where})...")
+
+    def report(state) -> None:
+        if state.iteration % 20 == 0:
+            r = ", ".join(f"{k} {v[-1]:.3g}" for k, v in state.seed_residuals.items())
+            d = max(v[-1] for v in state.seed_dual_residuals.values())
+            progress(f"iteration {state.iteration}: primal residuals {r} (kW), largest dual "
+                     f"residual {d:.3g} (S$/kWh), rho {state.rho:.3g}")
+
+    engine = {} if args.reply_timeout is None else {"reply_timeout": args.reply_timeout}
+    start = time.perf_counter()
+    market = run_market_clearing(district, args.scenario, agents=agents, rho=args.rho,
+                                 eps=args.eps, max_iters=args.max_iters, progress=report,
+                                 runtime=args.runtime, agents_file=args.agents_file,
+                                 broker=args.broker, listen=args.listen, **engine)
+    wall_admm = time.perf_counter() - start
+    comparison = compare_with_centralized(market, central)
+    progress(f"writing {args.out}...")
+    with output as out:
+        write_centralized(central, out, wall_central)
+        c_dispatch, c_prices, _ = centralized_frames(central)
+        m_dispatch, m_prices = market_frames(market, district.timesteps, district.der_names)
+        if args.method == "both":
+            dispatch = pd.concat([c_dispatch, m_dispatch], ignore_index=True)
+            prices = pd.concat([c_prices, m_prices], ignore_index=True)
+        else:
+            dispatch, prices = m_dispatch, m_prices
+        dispatch.to_csv(out / DISPATCH_FILE, index=False)
+        prices.to_csv(out / PRICES_FILE, index=False)
+        residuals = residual_frame(market)
+        residuals.to_csv(out / RESIDUALS_FILE, index=False)
+        summary = centralized_summary(central, wall_central)
+        summary["method"] = args.method
+        summary.update(market_summary(market, central, comparison))
+        summary["wall_time_s"] = {"centralized": wall_central, "admm": wall_admm}
+        write_json(out / SUMMARY_FILE, summary)
+        keep = ["centralized", "thermal_grid_operator", "aggregator"]
+        plot_thermal_fl22(pd.concat([c_dispatch, m_dispatch])[lambda f: f["entity"].isin(keep)],
+                          pd.concat([c_prices, m_prices])[lambda f: f["entity"].isin(keep)],
+                          out, scenario=args.scenario)
+        plot_residuals(residuals, out / "primal_residuals.png",
+                       title=f"Primal residuals ({args.scenario})", eps=market.eps)
+    progress(f"done: ADMM {market.iterations} iterations "
+             f"({'converged' if market.converged else 'not converged'}), objective gap "
+             f"{comparison['objective_gap_rel']:.2e}, max price deviation "
+             f"{comparison['max_price_deviation']:.2e} S$/kWh, {wall_admm:.1f} s"
+             + ("" if market.runtime == "inproc" else
+                f", {market.messages} messages, {market.bytes_sent / 1e6:.1f} MB"))
+    return 0

@@ -1,0 +1,255 @@
+"""Agent processes: run one participant per OS process, and spawn and stop such processes.
+
+:func:`serve_agent` is the body of ``dro agent``: it puts one participant on a mango carrier (TCP
+or MQTT), announces where it can be reached with one line on stdout and serves the
+coordinator's runs. :class:`AgentProcesses` is the other side, used by the commands that spawn
+their agents (``--runtime tcp|mqtt``): it starts the ``dro agent`` processes, waits until each has
+announced its address, and ends them all when the run ends, also on error or Ctrl-C (and a
+spawned agent ends by itself when its parent goes away: it watches its stdin).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from distributed_resource_optimization.runtime.carrier import CoordinationError
+
+#: Prefix of the line on stdout with which an agent process announces its address (JSON follows).
+READY_PREFIX = "DRO_AGENT_READY "
+#: Runtimes whose agents run in processes of their own.
+PROCESS_RUNTIMES: tuple[str, ...] = ("tcp", "mqtt")
+#: Default MQTT broker address.
+DEFAULT_BROKER = "127.0.0.1:1883"
+
+
+def make_carrier(runtime: str, *, listen: str = "127.0.0.1:0", broker: str = DEFAULT_BROKER,
+                 inbox: str | None = None, topic_prefix: str | None = None) -> Any:
+    """A mango carrier for ``runtime`` (``"tcp"``: listening on ``listen``; ``"mqtt"``: on
+    ``broker``, inbox topic ``<topic_prefix>/<inbox>``)."""
+    from distributed_resource_optimization.runtime.mango_carrier import (
+        DEFAULT_TOPIC_PREFIX,
+        MangoCarrier,
+    )
+
+    if runtime == "tcp":
+        return MangoCarrier.tcp(listen)
+    if runtime == "mqtt":
+        return MangoCarrier.mqtt(broker, inbox, topic_prefix=topic_prefix or DEFAULT_TOPIC_PREFIX)
+    raise ValueError(f"runtime must be one of {', '.join(PROCESS_RUNTIMES)}, got {runtime!r}")
+
+
+def format_address(carrier: Any) -> str:
+    """The carrier's address as text: ``HOST:PORT`` (TCP) or the inbox topic (MQTT)."""
+    addr = carrier.protocol_address
+    return f"{addr[0]}:{addr[1]}" if carrier.kind == "tcp" else str(addr)
+
+
+async def serve_agent(name: str, participant: Any, *, runtime: str = "tcp",
+                      listen: str = "127.0.0.1:0", broker: str = DEFAULT_BROKER,
+                      topic_prefix: str | None = None, runs: int | None = None,
+                      idle_timeout: float = 600.0,
+                      announce: Callable[[dict[str, str]], None] | None = None) -> int:
+    """Serve ``participant`` as agent ``name`` until ``runs`` runs are done (``None``: until no
+    coordinator message arrives for ``idle_timeout`` s). Returns the number of runs served."""
+    from distributed_resource_optimization.runtime.agents import ParticipantAgent
+
+    carrier = make_carrier(runtime, listen=listen, broker=broker, inbox=name,
+                           topic_prefix=topic_prefix)
+    async with carrier:
+        agent = ParticipantAgent(name, participant, carrier, idle_timeout=idle_timeout)
+        if announce is not None:
+            announce({"name": name, "runtime": runtime, "address": format_address(carrier)})
+        return await agent.serve(runs)
+
+
+def announce_on_stdout(info: dict[str, str]) -> None:
+    """Print the ready line that :class:`AgentProcesses` waits for."""
+    print(READY_PREFIX + json.dumps(info), flush=True)
+
+
+def exit_when_stdin_closes(stop: Callable[[], None]) -> None:
+    """Call ``stop`` (from another thread) once stdin reaches EOF: the spawning process is gone."""
+
+    def watch() -> None:
+        try:
+            while sys.stdin.buffer.read(1024):
+                pass
+        except (OSError, ValueError):
+            pass
+        stop()
+
+    threading.Thread(target=watch, name="dro-stdin-watch", daemon=True).start()
+
+
+@dataclass
+class SpawnedAgent:
+    name: str
+    process: asyncio.subprocess.Process
+    log_path: Path
+    address: str | None = None
+
+
+class AgentProcesses:
+    """Start ``dro agent`` processes and stop them again (an async context manager).
+
+    ``commands`` maps each agent's name to its ``dro agent`` arguments (without the program);
+    ``log_dir`` receives each agent's stderr (``<name>.log``); ``ready_timeout`` (s) bounds the
+    wait for all ready lines. ``addresses`` maps the names to the announced addresses.
+    """
+
+    def __init__(self, commands: Mapping[str, Sequence[str]], log_dir: Path | str, *,
+                 ready_timeout: float = 120.0, python: str | None = None) -> None:
+        self.commands = {name: list(args) for name, args in commands.items()}
+        self.log_dir = Path(log_dir)
+        self.ready_timeout = float(ready_timeout)
+        self.python = python or sys.executable
+        self.agents: dict[str, SpawnedAgent] = {}
+
+    @property
+    def addresses(self) -> dict[str, str]:
+        return {name: a.address for name, a in self.agents.items() if a.address is not None}
+
+    async def __aenter__(self) -> AgentProcesses:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        env = dict(os.environ)
+        # Each agent is one process on a shared machine: no thread pools of its own.
+        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            env.setdefault(var, "1")
+        try:
+            for name, args in self.commands.items():
+                log_path = self.log_dir / f"{name}.log"
+                with open(log_path, "wb") as log:
+                    proc = await asyncio.create_subprocess_exec(
+                        self.python, "-m", "distributed_resource_optimization", "agent", *args,
+                        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                        stderr=log, env=env)
+                self.agents[name] = SpawnedAgent(name, proc, log_path)
+            await asyncio.wait_for(asyncio.gather(*(self._ready(a) for a in self.agents.values())),
+                                   self.ready_timeout)
+        except asyncio.TimeoutError:
+            missing = sorted(n for n, a in self.agents.items() if a.address is None)
+            await self.stop()
+            raise CoordinationError(f"agent processes not ready within {self.ready_timeout:g} s: "
+                                    f"{', '.join(missing)}") from None
+        except BaseException:
+            await self.stop()
+            raise
+        return self
+
+    async def _ready(self, agent: SpawnedAgent) -> None:
+        assert agent.process.stdout is not None
+        while True:
+            line = await agent.process.stdout.readline()
+            if not line:  # the process ended before announcing itself
+                await agent.process.wait()
+                raise CoordinationError(
+                    f"agent process {agent.name!r} exited with code {agent.process.returncode} "
+                    f"before it was ready: {self.log_tail(agent.name)}")
+            text = line.decode("utf-8", "replace").strip()
+            if text.startswith(READY_PREFIX):
+                agent.address = json.loads(text[len(READY_PREFIX):])["address"]
+                return
+
+    def log_tail(self, name: str, lines: int = 3) -> str:
+        """The last lines an agent wrote to stderr, on one line (for error messages)."""
+        try:
+            text = self.agents[name].log_path.read_text(errors="replace").strip().splitlines()
+        except OSError:
+            return "(no log)"
+        return " | ".join(text[-lines:]) or "(empty log)"
+
+    def failed(self) -> list[str]:
+        """Names of agents whose process has already ended with a non-zero code."""
+        return [n for n, a in self.agents.items()
+                if a.process.returncode not in (None, 0)]
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """End every process: close its stdin (it then exits by itself), after ``grace`` seconds
+        SIGTERM, two seconds later SIGKILL."""
+        alive = [a.process for a in self.agents.values() if a.process.returncode is None]
+        for p in alive:
+            if p.stdin is not None and not p.stdin.is_closing():
+                p.stdin.close()
+        for signal_name, timeout in (("terminate", grace), ("kill", 2.0), (None, 5.0)):
+            if await _wait_all(alive, timeout):
+                return
+            alive = [p for p in alive if p.returncode is None]
+            for p in alive:
+                if signal_name is not None:
+                    try:
+                        getattr(p, signal_name)()
+                    except ProcessLookupError:
+                        pass
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+
+async def _wait_all(procs: Sequence[asyncio.subprocess.Process], timeout: float) -> bool:
+    """Whether all ``procs`` ended within ``timeout`` seconds."""
+    if not procs:
+        return True
+    try:
+        await asyncio.wait_for(asyncio.gather(*(p.wait() for p in procs)), timeout)
+    except asyncio.TimeoutError:
+        return False
+    return True
+
+
+async def coordinate_agents(coordinator: Any, data: Any, names: Sequence[str], runtime: str, *,
+                            commands: Mapping[str, Sequence[str]] | None = None,
+                            addresses: Mapping[str, str] | None = None,
+                            broker: str = DEFAULT_BROKER, topic_prefix: str | None = None,
+                            listen: str = "127.0.0.1:0", log_dir: Path | str | None = None,
+                            progress: Callable[[Any], None] | None = None
+                            ) -> tuple[Any, Any, int]:
+    """Coordinate the agents ``names`` over ``runtime`` (``tcp`` / ``mqtt``) from this process.
+
+    Either spawn them (``commands``: name -> ``dro agent`` arguments; stopped when the run ends,
+    also on error or Ctrl-C) or reach already running ones (``addresses``: name -> ``HOST:PORT``
+    for TCP or inbox topic for MQTT). The coordinator listens on ``listen`` (TCP) or has the
+    inbox ``<topic_prefix>/coordinator`` (MQTT). Returns ``(ADMMResult, TrafficStats, number of
+    spawned processes)``.
+    """
+    import contextlib
+    import tempfile
+
+    from distributed_resource_optimization.runtime.agents import CoordinatorAgent
+
+    if (commands is None) == (addresses is None):
+        raise ValueError("give either commands (to spawn the agents) or addresses")
+    missing = [n for n in names if n not in (commands if commands is not None else addresses)]
+    if missing:
+        raise ValueError(f"no {'command' if commands is not None else 'address'} for agent(s) "
+                         f"{', '.join(missing)}")
+    async with contextlib.AsyncExitStack() as stack:
+        spawned = 0
+        if commands is not None:
+            folder = log_dir or stack.enter_context(tempfile.TemporaryDirectory(
+                prefix="dro-agents-"))
+            procs = await stack.enter_async_context(AgentProcesses(commands, folder))
+            addresses, spawned = procs.addresses, len(procs.agents)
+        carrier = make_carrier(runtime, listen=listen, broker=broker, inbox="coordinator",
+                               topic_prefix=topic_prefix)
+        await stack.enter_async_context(carrier)
+        for name in names:
+            carrier.connect(name, addresses[name])
+        coord = CoordinatorAgent("coordinator", coordinator, list(names), carrier,
+                                 progress=progress)
+        result = await coord.run(data)
+        return result, carrier.stats, spawned
+
+
+def new_topic_prefix() -> str:
+    """A fresh MQTT topic prefix for one run (agents of other runs on the broker never mix in)."""
+    import uuid
+
+    return f"dro/{uuid.uuid4().hex[:10]}"

@@ -1,0 +1,157 @@
+"""Real distribution: every agent in an OS process of its own, on mango-agents over TCP and MQTT.
+
+Reference for every run: the same run in one process (``inproc``), which must give the same
+iterations and, within 1e-9 relative, the same objective and prices (the wire codec carries
+float64 bit-exactly, so in practice they agree exactly). Ports are chosen by the system; the MQTT
+broker is a private mosquitto on a free port (``brokers.py``). Every spawned process is ended by
+the run, also on failure.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from brokers import mosquitto
+
+from distributed_resource_optimization import cli
+from distributed_resource_optimization.energy.district import load_district
+from distributed_resource_optimization.flex_sharing import run_flex_sharing
+from distributed_resource_optimization.market.clearing import run_market_clearing
+from distributed_resource_optimization.runtime.processes import READY_PREFIX
+
+SCENARIO = "thermal-congestion"  # 53 iterations at 60 min
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory):
+    with mosquitto(tmp_path_factory.mktemp("broker")) as address:
+        yield address
+
+
+@pytest.fixture(scope="module")
+def district():
+    return load_district(resolution="60min")
+
+
+@pytest.fixture(scope="module")
+def inproc(district):
+    return {agents: run_market_clearing(district, SCENARIO, agents=agents)
+            for agents in ("entities", "per-building")}
+
+
+def _assert_same_market(got, ref) -> None:
+    assert got.iterations == ref.iterations and got.converged == ref.converged
+    assert got.objective == pytest.approx(ref.objective, rel=1e-9)
+    assert got.entity_objectives == pytest.approx(ref.entity_objectives, rel=1e-9)
+    for entity, quantities in ref.prices.items():
+        for q, arr in quantities.items():
+            np.testing.assert_allclose(got.prices[entity][q], arr, rtol=1e-9, atol=1e-12)
+            np.testing.assert_allclose(got.dispatch[entity][q], ref.dispatch[entity][q],
+                                       rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("runtime", ["tcp", "mqtt"])
+def test_market_per_building_in_24_agent_processes_equals_inproc(runtime, district, inproc,
+                                                                 request):
+    kwargs = {"broker": request.getfixturevalue("broker")} if runtime == "mqtt" else {}
+    got = run_market_clearing(district, SCENARIO, agents="per-building", runtime=runtime,
+                              **kwargs)
+    ref = inproc["per-building"]
+    assert got.runtime == runtime and got.agent_processes == 2 + district.n_der == 24
+    _assert_same_market(got, ref)
+    # Join, setup and finish rounds plus one round per iteration: request and reply each.
+    assert got.messages == 2 * 24 * (got.iterations + 3)
+    assert got.bytes_sent > 0
+
+
+def test_flex_sharing_in_50_agent_processes_equals_inproc():
+    ref = run_flex_sharing(100, seed=3, processes=50)
+    got = run_flex_sharing(100, seed=3, processes=50, runtime="tcp")
+    assert got.agent_processes == 50 and ref.agent_processes == 0
+    assert got.admm.iterations == ref.admm.iterations and got.admm.converged
+    assert got.admm.objective == pytest.approx(ref.admm.objective, rel=1e-9)
+    for name, x in ref.admm.x.items():
+        np.testing.assert_allclose(got.admm.x[name], x, rtol=1e-9, atol=1e-12)
+    assert got.objective_gap_rel < 1e-5  # against the centralized LP (Clarabel)
+
+
+def _start_agent(entity: str, folder: Path, log: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "distributed_resource_optimization", "agent", "--entity", entity,
+         "--data", str(folder), "--scenario", SCENARIO, "--resolution", "60min",
+         "--listen", "127.0.0.1:0", "--once", "--idle-timeout", "120"],
+        stdout=subprocess.PIPE, stderr=open(log, "wb"), text=True)
+
+
+def _ready_address(proc: subprocess.Popen, log: Path, timeout: float = 90.0) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if line.startswith(READY_PREFIX):
+            return json.loads(line[len(READY_PREFIX):])["address"]
+        if not line and proc.poll() is not None:
+            break
+    raise AssertionError(f"agent not ready: {log.read_text()}")
+
+
+def test_agents_started_from_their_own_split_folders_coordinated_by_agents_file(
+        tmp_path, inproc, capsys):
+    """``dro data split`` folders, one ``dro agent`` per entity, ``--agents-file``."""
+    split = tmp_path / "split"
+    assert cli.main(["data", "split", "--out", str(split)]) == 0
+    entities = ["thermal_grid_operator", "electric_grid_operator", "aggregator"]
+    assert sorted(p.name for p in split.iterdir()) == sorted(entities)
+    procs = {}
+    try:
+        for entity in entities:
+            procs[entity] = _start_agent(entity, split / entity, tmp_path / f"{entity}.log")
+        addresses = {e: _ready_address(p, tmp_path / f"{e}.log") for e, p in procs.items()}
+        agents_file = tmp_path / "agents.toml"
+        agents_file.write_text("".join(f'{e} = "{a}"\n' for e, a in addresses.items()))
+        out = tmp_path / "out"
+        code = cli.main(["market-clearing", "--scenario", SCENARIO, "--resolution", "60min",
+                         "--method", "admm", "--runtime", "tcp", "--agents-file",
+                         str(agents_file), "--out", str(out)])
+        assert code == 0, capsys.readouterr().err
+        for p in procs.values():  # --once: each agent ends after the run
+            assert p.wait(30) == 0
+    finally:
+        for p in procs.values():
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    summary = json.loads((out / "summary.json").read_text())
+    ref = inproc["entities"]
+    assert summary["iterations"] == ref.iterations
+    assert summary["admm_objective"] == pytest.approx(ref.objective, rel=1e-9)
+    assert summary["runtime"] == "tcp" and summary["agent_processes"] == 0
+    assert summary["messages"] == 2 * 3 * (ref.iterations + 3) and summary["bytes_sent"] > 0
+    assert summary["entity_objectives"] == pytest.approx(ref.entity_objectives, rel=1e-9)
+
+
+def test_agents_file_must_list_a_market(tmp_path, capsys):
+    f = tmp_path / "agents.toml"
+    f.write_text('thermal_grid_operator = "127.0.0.1:1"\n')
+    code = cli.main(["market-clearing", "--runtime", "tcp", "--agents-file", str(f), "--out",
+                     str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2 and "are not a market" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_market_clearing_mqtt_summary(tmp_path, broker, inproc, capsys):
+    out = tmp_path / "out"
+    code = cli.main(["market-clearing", "--scenario", SCENARIO, "--resolution", "60min",
+                     "--method", "admm", "--runtime", "mqtt", "--broker", broker,
+                     "--out", str(out)])
+    assert code == 0, capsys.readouterr().err
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["runtime"] == "mqtt" and summary["agent_processes"] == 3
+    assert summary["iterations"] == inproc["entities"].iterations
+    assert summary["admm_objective"] == pytest.approx(inproc["entities"].objective, rel=1e-9)
