@@ -164,13 +164,15 @@ async def start_flex_sharing(n_actors: int, *, seed: int = 0, sectors: int = 3,
                              broker: str | None = None,
                              coordinator: ADMMGenericCoordinator | None = None,
                              log_dir: str | None = None,
-                             progress: Callable[[Any], None] | None = None) -> FlexSharingResult:
+                             progress: Callable[[Any], None] | None = None,
+                             carrier: Any = None) -> FlexSharingResult:
     """Solve the random instance ``(n_actors, sectors, seed)`` by sharing ADMM with its actors
     split into ``processes`` fleets, and centrally; awaitable (see :func:`run_flex_sharing`).
 
     ``runtime``: ``"inproc"`` (all fleets in this process), ``"tcp"`` / ``"mqtt"`` (one
     ``dro agent`` process per fleet, coordinator here; ``broker`` ``HOST:PORT`` for MQTT).
-    ``log_dir`` keeps the agents' stderr (default: a temporary folder).
+    ``log_dir`` keeps the agents' stderr (default: a temporary folder); ``carrier`` replaces
+    the in-process carrier of ``"inproc"`` (e.g. one with a codec).
     """
     from distributed_resource_optimization.runtime.agents import coordinate_in_process
     from distributed_resource_optimization.runtime.carrier import AsyncioCarrier
@@ -189,7 +191,7 @@ async def start_flex_sharing(n_actors: int, *, seed: int = 0, sectors: int = 3,
     names = [fleet_name(k) for k in range(processes)]
     start = time.perf_counter()
     if runtime == "inproc":
-        carrier = AsyncioCarrier()
+        carrier = carrier or AsyncioCarrier()
         participants = {name: fleet_share(instance, processes, k) for k, name in enumerate(names)}
         admm = await coordinate_in_process(participants, coordinator, data, carrier, progress)
         stats = carrier.stats

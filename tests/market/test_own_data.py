@@ -176,3 +176,12 @@ def test_only_exchange_vectors_prices_rho_and_declared_metadata_travel(district)
 def test_embedded_folder_is_the_default_source(tmp_path):
     folders = split_data(tmp_path, DEFAULT_DATA_DIR)
     assert set(folders) == {"thermal_grid_operator", "electric_grid_operator", "aggregator"}
+
+
+def test_agents_of_a_file_run_in_the_order_spawned_agents_do(district):
+    from distributed_resource_optimization.market.clearing import run_order
+    from distributed_resource_optimization.market.entities import entity_names
+
+    names = entity_names(district.der_names, "per-building")
+    shuffled = list(reversed(names))
+    assert run_order(shuffled) == names

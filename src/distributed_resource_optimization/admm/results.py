@@ -41,6 +41,11 @@ class ADMMResult:
     z_labels: list | None = None
     #: Each actor's own cost ``f_i(x_i)`` at its final output (``None`` where unknown).
     actor_objectives: dict[str, float | None] = field(default_factory=dict)
+    #: Per iteration, as the coordinator's runtime measured it: wall time (s, requests out to
+    #: the z-update done), messages and encoded bytes moved (empty where not measured).
+    iteration_wall_s: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    iteration_messages: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
+    iteration_bytes: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
 
     @property
     def converged(self) -> bool:

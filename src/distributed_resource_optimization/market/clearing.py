@@ -359,6 +359,18 @@ def agents_of(names: Sequence[str]) -> str:
     return "entities" if AGGREGATOR in consumers else "per-building"
 
 
+def run_order(names: Sequence[str]) -> list[str]:
+    """Entity names in the order of a run: the grid operators, then the consumers in DER order
+    (numeric DER names numerically), the order :func:`~.entities.entity_names` gives."""
+    def rank(name: str) -> tuple:
+        if name in GRID_OPERATORS:
+            return (0, GRID_OPERATORS.index(name), "")
+        der = name.removeprefix(BUILDING_PREFIX)
+        return (1, int(der) if der.isdigit() else float("inf"), der)
+
+    return sorted(names, key=rank)
+
+
 async def _coordinate_processes(district, scenario, agents, runtime, resolution, data,
                                 agents_file, broker, listen, log_dir, coordinator, holder,
                                 solver_eps):
@@ -376,7 +388,9 @@ async def _coordinate_processes(district, scenario, agents, runtime, resolution,
     broker = broker or DEFAULT_BROKER
     if agents_file is not None:
         addresses = read_agents_file(agents_file)
-        names = list(addresses)
+        # The order of a run: grid operators, then the consumers in DER order (numeric names
+        # numerically), as when the agents are spawned, so both give the same iterates.
+        names = run_order(addresses)
         mode = agents_of(names)
         if mode != agents:
             raise ValueError(f"--agents-file {agents_file} lists {mode} agents, but --agents is "
@@ -437,7 +451,11 @@ def _package(state: MarketConsensusState, admm: ADMMResult, scenario: str, agent
                 p_arr[t_index[t], d_index[d]] = pi[j]
             dispatch[actor][QUANTITY_OF[g]] = d_arr
             prices[actor][QUANTITY_OF[g]] = p_arr
-    buildings = [a for a in state.names if a.startswith(BUILDING_PREFIX)]
+    # Columns in the grid's DER order, whatever order the agents joined in.
+    order = list(dict.fromkeys(d for g in GRID_OPERATORS for d in ders_of.get(g, [])))
+    rank = {d: i for i, d in enumerate(order)}
+    buildings = sorted((a for a in state.names if a.startswith(BUILDING_PREFIX)),
+                       key=lambda a: [rank.get(d, len(rank)) for d in ders_of[a]])
     if buildings:
         for table in (dispatch, prices):
             table[AGGREGATOR] = {QUANTITY_OF[g]: np.hstack([table[b][QUANTITY_OF[g]]

@@ -31,6 +31,7 @@ from distributed_resource_optimization.runtime.carrier import (
     CoordinationTimeoutError,
 )
 from distributed_resource_optimization.runtime.local_work import (
+    InlineWork,
     LocalWorkThread,
     default_local_work,
 )
@@ -84,13 +85,14 @@ class ParticipantAgent:
     """Serves a participant: answers the coordinator's join, setup, solve and finish requests.
 
     ``idle_timeout`` (s) bounds every wait for the coordinator's next message. ``executor`` runs
-    the local work: a :class:`~.local_work.LocalWorkThread` or any ``concurrent.futures`` executor
+    the local work: a :class:`~.local_work.LocalWorkThread`, :class:`~.local_work.InlineWork`
+    (on the loop: a process that hosts only this agent) or any ``concurrent.futures`` executor
     (default: the process's one local-work thread, :func:`~.local_work.default_local_work`).
     """
 
     def __init__(self, address: str, participant: Participant, carrier: Carrier,
                  idle_timeout: float = 600.0,
-                 executor: LocalWorkThread | Executor | None = None) -> None:
+                 executor: LocalWorkThread | InlineWork | Executor | None = None) -> None:
         self.address = address
         self.participant = participant
         self.carrier = carrier
@@ -125,7 +127,7 @@ class ParticipantAgent:
         return finished
 
     async def _local(self, call: Callable[[], Any]) -> Any:
-        if isinstance(self.executor, LocalWorkThread):
+        if isinstance(self.executor, (LocalWorkThread, InlineWork)):
             return await self.executor.call(call)
         return await asyncio.get_running_loop().run_in_executor(self.executor, call)
 
@@ -258,12 +260,20 @@ class CoordinatorAgent:
                                  _tuple_or_none(s.rho_scale)) for j, s in zip(joins, setups)]
         state = self.coordinator.create_state(specs, data)
         self.state = state
+        # Per iteration: wall time, messages and encoded bytes through this carrier.
+        rounds: list[tuple[float, int, int]] = []
+        stats = getattr(self.carrier, "stats", None)
         while True:
+            t0 = time.perf_counter()
+            m0, b0 = (stats.messages, stats.bytes_sent) if stats is not None else (0, 0)
             requests = state.requests()
             await self._broadcast([SolveRequest(session, state.iteration + 1, r.target, r.price,
                                                 r.rho) for r in requests])
             replies = await self._gather(SolveReply, session, state.iteration + 1)
             done = state.step([r.x for r in replies])
+            if stats is not None:
+                rounds.append((time.perf_counter() - t0, stats.messages - m0,
+                               stats.bytes_sent - b0))
             if self.progress is not None:
                 self.progress(state)
             if done:
@@ -279,7 +289,11 @@ class CoordinatorAgent:
                                        f"for {len(spec.names)} actors")
             for name, f in zip(spec.names, reply.objectives.tolist()):
                 objectives[name] = None if np.isnan(f) else float(f)
-        return state.result(time.perf_counter() - start, objectives)
+        result = state.result(time.perf_counter() - start, objectives)
+        if rounds:
+            result.iteration_wall_s, result.iteration_messages, result.iteration_bytes = (
+                np.array([r[k] for r in rounds]) for k in range(3))
+        return result
 
 
 async def coordinate_in_process(participants: dict[str, Participant],

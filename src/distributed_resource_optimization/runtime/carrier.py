@@ -10,6 +10,7 @@ stops whatever it needs (network containers); for the in-process carrier that is
 from __future__ import annotations
 
 import asyncio
+import collections
 import dataclasses
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -35,22 +36,45 @@ class TrafficStats:
 
 
 class Mailbox:
-    """An agent's inbox: ``receive`` waits at most ``timeout`` seconds."""
+    """An agent's inbox: ``receive`` waits at most ``timeout`` seconds.
+
+    One waiter at a time (the agent that owns it). A message already queued is returned without
+    suspending; otherwise the wait is one future with a timer, no extra task per message.
+    """
 
     def __init__(self, address: str) -> None:
         self.address = address
-        self._queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        self._queue: collections.deque[tuple[str, Any]] = collections.deque()
+        self._waiter: asyncio.Future | None = None
 
     def put(self, sender: str, message: Any) -> None:
-        self._queue.put_nowait((sender, message))
+        self._queue.append((sender, message))
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     async def receive(self, timeout: float, waiting_for: str = "a message") -> tuple[str, Any]:
         """Next ``(sender, message)``; raises :class:`CoordinationTimeoutError` after ``timeout`` s."""
+        if self._queue:
+            return self._queue.popleft()
+        loop = asyncio.get_running_loop()
+        waiter = loop.create_future()
+        self._waiter = waiter
+        timer = loop.call_later(timeout, _expire, waiter)
         try:
-            return await asyncio.wait_for(self._queue.get(), timeout)
-        except asyncio.TimeoutError:
+            await waiter
+        finally:
+            timer.cancel()
+            self._waiter = None
+        if not self._queue:  # the timer fired first
             raise CoordinationTimeoutError(
-                f"{self.address}: no reply from {waiting_for} within {timeout:g} s") from None
+                f"{self.address}: no reply from {waiting_for} within {timeout:g} s")
+        return self._queue.popleft()
+
+
+def _expire(waiter: asyncio.Future) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 class Carrier(ABC):

@@ -13,7 +13,7 @@ serializers registered under the same type ids, for the mango carriers.
 
 from __future__ import annotations
 
-import base64
+import binascii
 import json
 import math
 from collections.abc import Callable
@@ -72,142 +72,199 @@ def encode_array(a: np.ndarray) -> dict[str, Any]:
     """A float array as ``{"dtype", "shape", "data"}`` (base64 of its little-endian bytes)."""
     arr = np.ascontiguousarray(a, dtype=_DTYPE)
     return {"dtype": _DTYPE, "shape": list(arr.shape),
-            "data": base64.b64encode(arr.tobytes()).decode("ascii")}
+            "data": binascii.b2a_base64(arr.tobytes(), newline=False).decode("ascii")}
 
 
 def decode_array(obj: Any, where: str) -> np.ndarray:
     """Inverse of :func:`encode_array`; checks dtype, shape and length."""
-    if not isinstance(obj, dict) or set(obj) != {"dtype", "shape", "data"}:
+    if type(obj) is not dict or obj.keys() != _ARRAY_KEYS:
         raise MessageDecodeError(f"{where}: expected an encoded array")
     if obj["dtype"] != _DTYPE:
         raise MessageDecodeError(f"{where}: array dtype must be {_DTYPE!r}, got {obj['dtype']!r}")
-    shape = obj["shape"]
-    if not (isinstance(shape, list) and all(type(n) is int and n >= 0 for n in shape)):
+    shape, data = obj["shape"], obj["data"]
+    if type(shape) is not list or any(type(n) is not int or n < 0 for n in shape):
         raise MessageDecodeError(f"{where}: bad array shape {shape!r}")
-    if not isinstance(obj["data"], str):
+    if type(data) is not str:
         raise MessageDecodeError(f"{where}: array data must be base64 text")
     try:
-        raw = base64.b64decode(obj["data"].encode("ascii"), validate=True)
-    except (ValueError, UnicodeEncodeError) as exc:
+        raw = binascii.a2b_base64(data, strict_mode=True)
+    except (binascii.Error, ValueError) as exc:
         raise MessageDecodeError(f"{where}: array data is not base64 ({exc})") from None
-    count = math.prod(shape)
-    if len(raw) != 8 * count:
+    if len(raw) != 8 * math.prod(shape):
         raise MessageDecodeError(f"{where}: {len(raw)} bytes for shape {shape}")
-    # Own writable copy: the receiver may keep or modify it.
-    return np.frombuffer(raw, dtype=_DTYPE).reshape(shape).astype(float)
+    # An own writable copy: the receiver may keep or modify it.
+    return np.frombuffer(raw, dtype=_DTYPE).reshape(shape).copy()
+
+
+_ARRAY_KEYS = frozenset(("dtype", "shape", "data"))
 
 
 def _check_name(value: Any, where: str) -> str | int:
-    if isinstance(value, bool) or not isinstance(value, (str, int)):
-        raise MessageDecodeError(f"{where}: a variable name must be a string or an int")
-    return value
+    if type(value) is str or type(value) is int:
+        return value
+    raise MessageDecodeError(f"{where}: a variable name must be a string or an int")
 
 
 def _encode_name(value: Any, where: str) -> str | int:
-    if isinstance(value, (np.integer,)):
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, (str, int)):
-        raise TypeError(f"{where}: global variable names must be strings or ints to travel "
-                        f"between processes, got {type(value).__name__} {value!r}")
+    if type(value) is str or type(value) is int:
+        return value
+    if isinstance(value, np.integer):
+        return int(value)
+    raise TypeError(f"{where}: global variable names must be strings or ints to travel "
+                    f"between processes, got {type(value).__name__} {value!r}")
+
+
+# -- per-kind encoders and decoders (compiled per message type in _FIELDS) ---------------------
+# A decoder takes the value and a zero-argument function that names the field for an error
+# message, so no text is built unless something is wrong.
+
+def _enc_variables(value: Any, where: str) -> Any:
+    return [None if v is None else [_encode_name(n, where) for n in v] for v in value]
+
+
+def _enc_publications(value: Any, where: str) -> Any:
+    return [{"key": str(p.key), "variables": [_encode_name(n, where) for n in p.variables],
+             "values": encode_array(p.values)} for p in value]
+
+
+_ENCODERS: dict[str, Callable[[Any, str], Any]] = {
+    "str": lambda v, w: str(v),
+    "int": lambda v, w: int(v),
+    "float": lambda v, w: float(v),
+    "array": lambda v, w: encode_array(v),
+    "strs": lambda v, w: [str(x) for x in v],
+    "ints": lambda v, w: [int(x) for x in v],
+    "variables": _enc_variables,
+    "arrays": lambda v, w: [None if a is None else encode_array(a) for a in v],
+    "publications": _enc_publications,
+}
+
+
+def _dec_str(value: Any, where: Callable[[], str]) -> str:
+    if type(value) is not str:
+        raise MessageDecodeError(f"{where()}: expected a string")
     return value
 
 
-def _encode(kind: str, value: Any, where: str) -> Any:
-    if kind.endswith("?"):
-        return None if value is None else _encode(kind[:-1], value, where)
-    if kind == "str":
-        return str(value)
-    if kind == "int":
-        return int(value)
-    if kind == "float":
-        return float(value)
-    if kind == "array":
-        return encode_array(value)
-    if kind == "strs":
-        return [str(v) for v in value]
-    if kind == "ints":
-        return [int(v) for v in value]
-    if kind == "variables":
-        return [None if v is None else [_encode_name(n, where) for n in v] for v in value]
-    if kind == "arrays":
-        return [None if a is None else encode_array(a) for a in value]
-    if kind == "publications":
-        return [{"key": str(p.key), "variables": [_encode_name(n, where) for n in p.variables],
-                 "values": encode_array(p.values)} for p in value]
-    raise AssertionError(f"unknown field kind {kind!r}")
+def _dec_int(value: Any, where: Callable[[], str]) -> int:
+    if type(value) is not int:
+        raise MessageDecodeError(f"{where()}: expected an int")
+    return value
 
 
-def _decode(kind: str, value: Any, where: str) -> Any:
-    if kind.endswith("?"):
-        return None if value is None else _decode(kind[:-1], value, where)
-    if kind == "str":
-        if not isinstance(value, str):
-            raise MessageDecodeError(f"{where}: expected a string")
+def _dec_float(value: Any, where: Callable[[], str]) -> float:
+    if type(value) is float:
         return value
-    if kind == "int":
-        if type(value) is not int:
-            raise MessageDecodeError(f"{where}: expected an int")
-        return value
-    if kind == "float":
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise MessageDecodeError(f"{where}: expected a number")
+    if type(value) is int:
         return float(value)
-    if kind == "array":
-        return decode_array(value, where)
-    if not isinstance(value, list):
-        raise MessageDecodeError(f"{where}: expected a list")
-    if kind == "strs":
-        return tuple(_decode("str", v, f"{where}[{i}]") for i, v in enumerate(value))
-    if kind == "ints":
-        return tuple(_decode("int", v, f"{where}[{i}]") for i, v in enumerate(value))
-    if kind == "variables":
-        out = []
-        for i, v in enumerate(value):
-            if v is None:
-                out.append(None)
-            elif isinstance(v, list):
-                out.append(tuple(_check_name(n, f"{where}[{i}]") for n in v))
-            else:
-                raise MessageDecodeError(f"{where}[{i}]: expected a list of names")
-        return tuple(out)
-    if kind == "arrays":
-        return tuple(_decode("array?", a, f"{where}[{i}]") for i, a in enumerate(value))
-    if kind == "publications":
-        out = []
-        for i, p in enumerate(value):
-            w = f"{where}[{i}]"
-            if not isinstance(p, dict) or set(p) != {"key", "variables", "values"}:
-                raise MessageDecodeError(f"{w}: expected a publication")
-            if not isinstance(p["variables"], list):
-                raise MessageDecodeError(f"{w}.variables: expected a list")
-            pub = Publication(_decode("str", p["key"], f"{w}.key"),
-                              tuple(_check_name(n, f"{w}.variables") for n in p["variables"]),
-                              decode_array(p["values"], f"{w}.values"))
-            if pub.values.shape != (len(pub.variables),):
-                raise MessageDecodeError(f"{w}: {pub.values.size} values for "
-                                         f"{len(pub.variables)} variables")
-            out.append(pub)
-        return tuple(out)
-    raise AssertionError(f"unknown field kind {kind!r}")
+    raise MessageDecodeError(f"{where()}: expected a number")
+
+
+def _dec_array(value: Any, where: Callable[[], str]) -> np.ndarray:
+    # Fast path for the per-iteration vectors; anything unusual gets the full check.
+    if type(value) is dict and len(value) == 3 and value.get("dtype") == _DTYPE:
+        shape, data = value.get("shape"), value.get("data")
+        if type(shape) is list and len(shape) == 1 and type(shape[0]) is int \
+                and shape[0] >= 0 and type(data) is str:
+            try:
+                raw = binascii.a2b_base64(data, strict_mode=True)
+            except (binascii.Error, ValueError):
+                raw = None
+            if raw is not None and len(raw) == 8 * shape[0]:
+                return np.frombuffer(raw, dtype=_DTYPE).copy()
+    return decode_array(value, where())
+
+
+def _list(value: Any, where: Callable[[], str]) -> list:
+    if type(value) is not list:
+        raise MessageDecodeError(f"{where()}: expected a list")
+    return value
+
+
+def _dec_strs(value: Any, where: Callable[[], str]) -> tuple[str, ...]:
+    return tuple(_dec_str(v, where) for v in _list(value, where))
+
+
+def _dec_ints(value: Any, where: Callable[[], str]) -> tuple[int, ...]:
+    return tuple(_dec_int(v, where) for v in _list(value, where))
+
+
+def _dec_variables(value: Any, where: Callable[[], str]) -> tuple:
+    out = []
+    for i, v in enumerate(_list(value, where)):
+        if v is None:
+            out.append(None)
+        elif type(v) is list:
+            out.append(tuple(_check_name(n, f"{where()}[{i}]") for n in v))
+        else:
+            raise MessageDecodeError(f"{where()}[{i}]: expected a list of names")
+    return tuple(out)
+
+
+def _dec_arrays(value: Any, where: Callable[[], str]) -> tuple:
+    return tuple(None if a is None else _dec_array(a, lambda i=i: f"{where()}[{i}]")
+                 for i, a in enumerate(_list(value, where)))
+
+
+def _dec_publications(value: Any, where: Callable[[], str]) -> tuple[Publication, ...]:
+    out = []
+    for i, p in enumerate(_list(value, where)):
+        w = f"{where()}[{i}]"
+        if type(p) is not dict or p.keys() != {"key", "variables", "values"}:
+            raise MessageDecodeError(f"{w}: expected a publication")
+        if type(p["variables"]) is not list:
+            raise MessageDecodeError(f"{w}.variables: expected a list")
+        pub = Publication(_dec_str(p["key"], lambda w=w: f"{w}.key"),
+                          tuple(_check_name(n, f"{w}.variables") for n in p["variables"]),
+                          decode_array(p["values"], f"{w}.values"))
+        if pub.values.shape != (len(pub.variables),):
+            raise MessageDecodeError(f"{w}: {pub.values.size} values for "
+                                     f"{len(pub.variables)} variables")
+        out.append(pub)
+    return tuple(out)
+
+
+_DECODERS: dict[str, Callable[[Any, Callable[[], str]], Any]] = {
+    "str": _dec_str, "int": _dec_int, "float": _dec_float, "array": _dec_array,
+    "strs": _dec_strs, "ints": _dec_ints, "variables": _dec_variables, "arrays": _dec_arrays,
+    "publications": _dec_publications,
+}
+
+
+def _optional(fn: Callable) -> Callable:
+    return lambda value, where: None if value is None else fn(value, where)
+
+
+def _compiled(kind: str, table: dict[str, Callable]) -> Callable:
+    return _optional(table[kind[:-1]]) if kind.endswith("?") else table[kind]
+
+
+#: Per message type its fields with their (encoder, decoder), compiled once from SCHEMAS.
+_FIELDS: dict[type, tuple[tuple[str, Callable, Callable], ...]] = {
+    cls: tuple((name, _compiled(kind, _ENCODERS), _compiled(kind, _DECODERS))
+               for name, kind in schema.items())
+    for cls, schema in SCHEMAS.items()
+}
+_FIELD_NAMES: dict[type, frozenset[str]] = {cls: frozenset(s) for cls, s in SCHEMAS.items()}
 
 
 def to_plain(message: Any) -> dict[str, Any]:
     """The fields of a protocol message as JSON-compatible values (see module doc)."""
-    schema = SCHEMAS.get(type(message))
-    if schema is None:
+    fields = _FIELDS.get(type(message))
+    if fields is None:
         raise TypeError(f"{type(message).__name__} is not a message of the protocol")
-    return {name: _encode(kind, getattr(message, name), f"{type(message).__name__}.{name}")
-            for name, kind in schema.items()}
+    where = type(message).__name__
+    return {name: enc(getattr(message, name), f"{where}.{name}") for name, enc, _ in fields}
 
 
 def from_plain(cls: type, plain: Any) -> Any:
     """Rebuild a message of type ``cls`` from :func:`to_plain` output, checking every field."""
-    schema = SCHEMAS[cls]
-    if not isinstance(plain, dict) or set(plain) != set(schema):
+    if type(plain) is not dict or plain.keys() != _FIELD_NAMES[cls]:
         got = sorted(plain) if isinstance(plain, dict) else type(plain).__name__
-        raise MessageDecodeError(f"{cls.__name__}: expected fields {sorted(schema)}, got {got}")
-    return cls(**{name: _decode(kind, plain[name], f"{cls.__name__}.{name}")
-                  for name, kind in schema.items()})
+        raise MessageDecodeError(f"{cls.__name__}: expected fields {sorted(SCHEMAS[cls])}, "
+                                 f"got {got}")
+    return cls(**{name: dec(plain[name], lambda name=name: f"{cls.__name__}.{name}")
+                  for name, _, dec in _FIELDS[cls]})
 
 
 _BY_ID: dict[int, type] = {tid: cls for cls, tid in TYPE_IDS.items()}

@@ -99,6 +99,15 @@ def _deliver(items: list[tuple[asyncio.Future, bool, Any]]) -> None:
             future.set_exception(result)
 
 
+class InlineWork:
+    """Runs the local work on the event loop itself. Only for a process that hosts one agent and
+    nothing else (``dro agent``): nobody shares its loop, and the coordinator's timeouts run in
+    another process, so the hand-over to a thread would only cost time."""
+
+    async def call(self, fn: Callable[[], Any]) -> Any:
+        return fn()
+
+
 _DEFAULT: LocalWorkThread | None = None
 _DEFAULT_LOCK = threading.Lock()
 

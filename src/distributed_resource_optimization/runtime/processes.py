@@ -60,11 +60,15 @@ async def serve_agent(name: str, participant: Any, *, runtime: str = "tcp",
     """Serve ``participant`` as agent ``name`` until ``runs`` runs are done (``None``: until no
     coordinator message arrives for ``idle_timeout`` s). Returns the number of runs served."""
     from distributed_resource_optimization.runtime.agents import ParticipantAgent
+    from distributed_resource_optimization.runtime.local_work import InlineWork
 
     carrier = make_carrier(runtime, listen=listen, broker=broker, inbox=name,
                            topic_prefix=topic_prefix)
     async with carrier:
-        agent = ParticipantAgent(name, participant, carrier, idle_timeout=idle_timeout)
+        # The only agent of this process: its loop is its own, the coordinator's timeouts run
+        # elsewhere, so the local work runs on the loop without a thread hand-over.
+        agent = ParticipantAgent(name, participant, carrier, idle_timeout=idle_timeout,
+                                 executor=InlineWork())
         if announce is not None:
             announce({"name": name, "runtime": runtime, "address": format_address(carrier)})
         return await agent.serve(runs)
