@@ -6,7 +6,8 @@
 Two cases: the market clearing with one agent per building (24 agents, 60 min steps) and flex
 sharing with 10 000 actors in 50 fleets (50 agents, a fixed number of rounds). Each case runs in
 four ways: ``inproc`` (every agent in this process, messages passed by reference), ``inproc+codec``
-(the same, every message encoded and decoded by the wire codec, as on a network), ``tcp`` (one
+(the same, every message encoded and decoded by the carriers' wire codec, msgpack, as
+on a network), ``tcp`` (one
 OS process per agent, mango TCP containers on loopback) and ``mqtt`` (the same through a mosquitto
 broker; started here on a free port unless ``--broker`` is given). Printed per run: median and mean
 ms per ADMM round (requests out to the coordinator's z-update done, measured by the coordinator;
@@ -36,7 +37,7 @@ from distributed_resource_optimization.energy.district import load_district
 from distributed_resource_optimization.flex_sharing import run_flex_sharing
 from distributed_resource_optimization.market.clearing import run_market_clearing
 from distributed_resource_optimization.runtime.carrier import AsyncioCarrier
-from distributed_resource_optimization.runtime.codec import WireCodec
+from distributed_resource_optimization.runtime.codec import DEFAULT_WIRE_FORMAT, WireCodec
 
 RUNS = ("inproc", "inproc+codec", "tcp", "mqtt")
 
@@ -101,7 +102,7 @@ def main() -> None:
         for run in runs:
             kwargs = {"runtime": run.split("+")[0]}
             if run == "inproc+codec":
-                kwargs["carrier"] = AsyncioCarrier(codec=WireCodec())
+                kwargs["carrier"] = AsyncioCarrier(codec=WireCodec(DEFAULT_WIRE_FORMAT))
             if run == "mqtt":
                 kwargs["broker"] = mqtt
             t0 = time.perf_counter()
@@ -118,7 +119,7 @@ def main() -> None:
             if run == "mqtt":
                 kwargs["broker"] = mqtt
             if run == "inproc+codec":
-                kwargs["carrier"] = AsyncioCarrier(codec=WireCodec())
+                kwargs["carrier"] = AsyncioCarrier(codec=WireCodec(DEFAULT_WIRE_FORMAT))
             t0 = time.perf_counter()
             flex = run_flex_sharing(args.flex_actors, processes=args.flex_agents,
                                     coordinator=coordinator, **kwargs)

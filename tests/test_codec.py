@@ -78,25 +78,46 @@ def test_schema_covers_every_message_field():
     assert {type(m) for m in _examples()} == set(MESSAGE_TYPES)
 
 
+@pytest.mark.parametrize("wire_format", ["json", "msgpack"])
 @pytest.mark.parametrize("message", _examples(), ids=lambda m: type(m).__name__)
-def test_every_message_round_trips_bit_exactly(message):
-    codec = WireCodec()
+def test_every_message_round_trips_bit_exactly(message, wire_format):
+    codec = WireCodec(wire_format)
     data = codec.encode(message)
     assert isinstance(data, bytes)
     assert _equal(codec.decode(data), message)
+    assert _equal(WireCodec().decode(data), message)  # every decoder reads both formats
 
 
 @pytest.mark.parametrize("message", _examples(), ids=lambda m: type(m).__name__)
 def test_every_message_round_trips_through_mango_json(message):
     from mango.messages.message import MangoMessage
 
-    codec = mango_codec()
+    codec = mango_codec("json")
     envelope = MangoMessage(message, {"sender_id": "coordinator", "sender_addr": ["h", 1]})
     back = codec.decode(codec.encode(envelope))
     assert _equal(back.content, message)
     # The type id is the fixed one, whatever the process or class layout.
     wire = json.loads(codec.encode(envelope))
     assert wire["__type__"][1]["content"]["__type__"][0] == TYPE_IDS[type(message)]
+
+
+@pytest.mark.parametrize("message", _examples(), ids=lambda m: type(m).__name__)
+def test_every_message_round_trips_through_msgpack_and_either_side_reads_both(message):
+    import msgpack
+    from mango.messages.message import MangoMessage
+
+    meta = {"sender_id": "coordinator", "sender_addr": ["h", 1]}
+    fast, plain = mango_codec("msgpack"), mango_codec("json")
+    envelope = MangoMessage(message, meta)
+    for writer in (fast, plain):
+        for reader in (fast, plain):
+            back = reader.decode(writer.encode(envelope))
+            assert _equal(back.content, message) and back.meta == meta
+    tag, _, type_id, fields = msgpack.unpackb(fast.encode(envelope), raw=False)
+    assert (tag, type_id) == ("dro", TYPE_IDS[type(message)])
+    for value in fields.values():  # arrays travel as raw little-endian bytes
+        if isinstance(value, dict) and "data" in value:
+            assert isinstance(value["data"], bytes)
 
 
 @settings(max_examples=50, deadline=None)
@@ -142,9 +163,17 @@ def test_garbage_and_pickles_are_refused(monkeypatch):
                  b"[]"):
         with pytest.raises(MessageDecodeError):
             WireCodec().decode(data)
-    for message in _examples():  # the mango path does not unpickle either
-        codec = mango_codec()
-        codec.decode(codec.encode(message))
+    for message in _examples():  # the mango paths do not unpickle either
+        from mango.messages.message import MangoMessage
+
+        for fmt in ("json", "msgpack"):
+            codec = mango_codec(fmt)
+            codec.decode(codec.encode(MangoMessage(message, {})))
+    import msgpack
+
+    for data in (msgpack.packb(["dro", {}, 999, {}]), msgpack.packb({"a": 1}), b"\xc1"):
+        with pytest.raises(MessageDecodeError):
+            mango_codec("msgpack").decode(data)
 
 
 def test_variable_names_must_be_strings_or_ints_on_the_wire():
@@ -201,11 +230,12 @@ def _assert_same_run(plain: dro.ADMMResult, wired: dro.ADMMResult) -> None:
                                atol=1e-12)
 
 
+@pytest.mark.parametrize("wire_format", ["json", "msgpack"])
 @pytest.mark.parametrize("case", [_tutorial, _consensus], ids=["sharing", "consensus"])
 @pytest.mark.parametrize("vectorize", [True, False])
-def test_encoded_run_equals_plain_run(case, vectorize):
+def test_encoded_run_equals_plain_run(case, vectorize, wire_format):
     plain = dro.run_coordinated_optimization(*case(), vectorize=vectorize)
-    carrier = AsyncioCarrier(codec=WireCodec())
+    carrier = AsyncioCarrier(codec=WireCodec(wire_format))
     wired = dro.run_coordinated_optimization(*case(), vectorize=vectorize, carrier=carrier)
     _assert_same_run(plain, wired)
     assert plain.objective is not None

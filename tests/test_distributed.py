@@ -155,3 +155,37 @@ def test_cli_market_clearing_mqtt_summary(tmp_path, broker, inproc, capsys):
     assert summary["runtime"] == "mqtt" and summary["agent_processes"] == 3
     assert summary["iterations"] == inproc["entities"].iterations
     assert summary["admm_objective"] == pytest.approx(inproc["entities"].objective, rel=1e-9)
+
+
+def test_agents_with_another_resolution_are_refused_clearly(tmp_path, capsys):
+    """Agents bring their own data: one started at 30 min cannot join a 60 min market."""
+    split = tmp_path / "split"
+    assert cli.main(["data", "split", "--out", str(split)]) == 0
+    procs = {}
+    try:
+        for entity in ("thermal_grid_operator", "electric_grid_operator", "aggregator"):
+            procs[entity] = subprocess.Popen(
+                [sys.executable, "-m", "distributed_resource_optimization", "agent", "--entity",
+                 entity, "--data", str(split / entity), "--resolution", "30min", "--listen",
+                 "127.0.0.1:0", "--idle-timeout", "60"],
+                stdout=subprocess.PIPE, stderr=open(tmp_path / f"{entity}.log", "wb"), text=True)
+        addresses = {e: _ready_address(p, tmp_path / f"{e}.log") for e, p in procs.items()}
+        agents_file = tmp_path / "agents.toml"
+        agents_file.write_text("".join(f'{e} = "{a}"\n' for e, a in addresses.items()))
+        code = cli.main(["market-clearing", "--resolution", "60min", "--method", "admm",
+                         "--runtime", "tcp", "--agents-file", str(agents_file), "--out",
+                         str(tmp_path / "out")])
+        err = capsys.readouterr().err
+        assert code == 2 and "48 steps" in err and "same --resolution" in err
+        assert not (tmp_path / "out").exists()
+        # The agents keep serving: a coordinator at their resolution clears the market.
+        code = cli.main(["market-clearing", "--resolution", "30min", "--method", "admm",
+                         "--runtime", "tcp", "--agents-file", str(agents_file), "--out",
+                         str(tmp_path / "out30"), "--max-iters", "3"])
+        assert code == 0, capsys.readouterr().err
+        summary = json.loads((tmp_path / "out30" / "summary.json").read_text())
+        assert summary["iterations"] == 3 and summary["n_timesteps"] == 48
+    finally:
+        for p in procs.values():
+            p.kill()
+            p.wait()

@@ -145,6 +145,9 @@ def _parser() -> argparse.ArgumentParser:
                     help="exit when no coordinator message came for this many seconds "
                     "(default: 600)")
     ag.add_argument("--exit-with-stdin", action="store_true", help=argparse.SUPPRESS)
+    ag.add_argument("--nice", type=int, default=0,
+                    help="lower this process's CPU priority by N (spawned agents: 10, so the "
+                    "coordinator on the same machine is never kept waiting)")
 
     da = sub.add_parser("data", help="data folders")
     da_sub = da.add_subparsers(dest="data_command", required=True, parser_class=_Parser)

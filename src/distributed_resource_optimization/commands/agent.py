@@ -48,6 +48,10 @@ def run(args: argparse.Namespace) -> int:
     )
 
     check_positive(args.idle_timeout, "--idle-timeout")
+    if args.nice:
+        import os
+
+        os.nice(args.nice)
     name, participant = build_participant(args)
 
     async def main() -> int:
@@ -63,9 +67,15 @@ def run(args: argparse.Namespace) -> int:
         except asyncio.CancelledError:
             return -1
 
+    import resource
+    import time
+
+    cpu0, t0 = time.process_time(), time.perf_counter()
     runs = asyncio.run(main())
+    usage = (f"{time.process_time() - cpu0:.2f} s CPU in {time.perf_counter() - t0:.1f} s, "
+             f"peak {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
     if runs < 0:
-        progress(f"agent {name}: stopped (the spawning process closed its stdin)")
+        progress(f"agent {name}: stopped (the spawning process closed its stdin); {usage}")
         return 0
-    progress(f"agent {name}: served {runs} run(s), exiting")
+    progress(f"agent {name}: served {runs} run(s), {usage}, exiting")
     return 0

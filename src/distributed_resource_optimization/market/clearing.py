@@ -142,14 +142,35 @@ class MarketConsensusState(GeneralConsensusState):
 class MarketGlobalActor(ADMMGeneralConsensusGlobalActor):
     """General-form consensus with zero global objective and the seed's stopping rule."""
 
-    def __init__(self, eps: float | None = DEFAULT_EPS, timestep_h: float = 1.0) -> None:
+    def __init__(self, eps: float | None = DEFAULT_EPS, timestep_h: float = 1.0,
+                 expected: Sequence[str] | None = None) -> None:
         super().__init__()
         self.eps = eps
         self.timestep_h = timestep_h
+        #: The exchanged variables this market must clear (``None``: whatever the agents name).
+        self.expected = None if expected is None else frozenset(expected)
 
     def create_state(self, specs, data, settings):
-        return MarketConsensusState(specs, self.objective, data, settings, eps=self.eps,
-                                    timestep_h=self.timestep_h)
+        state = MarketConsensusState(specs, self.objective, data, settings, eps=self.eps,
+                                     timestep_h=self.timestep_h)
+        if self.expected is not None and set(state.keys) != self.expected:
+            _mismatch(set(state.keys), self.expected)
+        return state
+
+
+def _mismatch(got: set[str], expected: frozenset[str]) -> None:
+    """A clear error for agents that exchange other demands than the coordinator's district."""
+    def describe(names) -> str:
+        times = sorted({parse_variable(n)[1] for n in names})
+        ders = sorted({parse_variable(n)[2] for n in names})
+        minutes = ((pd.Timestamp(times[1]) - pd.Timestamp(times[0])).total_seconds() / 60
+                   if len(times) > 1 else None)
+        step = "" if minutes is None else f" every {minutes:g} min"
+        return f"{len(times)} steps from {times[0]}{step}, {len(ders)} DERs"
+
+    raise ValueError(f"the agents exchange {describe(got)}, but this market clears "
+                     f"{describe(expected)}: start the agents with the same --resolution and "
+                     "data as the coordinator")
 
 
 def _check_owners(state: GeneralConsensusState) -> None:
@@ -216,7 +237,8 @@ class MarketResult:
 
 def market_coordinator(*, rho: float | None = None, eps: float | None = None,
                        max_iters: int | None = None, stop: str = "seed",
-                       timestep_h: float = 1.0, **engine: float) -> ADMMGenericCoordinator:
+                       timestep_h: float = 1.0, expected: Sequence[str] | None = None,
+                       **engine: float) -> ADMMGenericCoordinator:
     """The market's coordinator (general-form consensus with the seed's stopping rule) with the
     defaults of this module; checks the settings before any work."""
     if stop not in ("seed", "engine"):
@@ -227,7 +249,7 @@ def market_coordinator(*, rho: float | None = None, eps: float | None = None,
     max_iters = DEFAULT_MAX_ITERS if max_iters is None else max_iters
     engine.setdefault("anderson_memory", DEFAULT_ANDERSON_MEMORY)
     engine.setdefault("alpha", DEFAULT_ALPHA)
-    global_actor = MarketGlobalActor(eps if stop == "seed" else None, timestep_h)
+    global_actor = MarketGlobalActor(eps if stop == "seed" else None, timestep_h, expected)
     return ADMMGenericCoordinator(global_actor, rho=rho, max_iters=max_iters, **engine)
 
 
@@ -256,8 +278,15 @@ async def start_market_clearing(district=None, scenario: str = "thermal-congesti
         raise ValueError("the inproc runtime needs the district (agents_file is for tcp/mqtt)")
     resolution = resolution or (district.resolution if district is not None else "30min")
     dt = timestep_hours(resolution)
+    expected = None
+    if district is not None and runtime != "inproc":
+        # Agents in other processes bring their own data: they must match this district.
+        from distributed_resource_optimization.market.entities import variable_name
+
+        expected = [variable_name(g, t, d) for g in GROUPS for t in district.timesteps
+                    for d in district.der_names]
     coordinator = market_coordinator(rho=rho, eps=eps, max_iters=max_iters, stop=stop,
-                                     timestep_h=dt, **engine)
+                                     timestep_h=dt, expected=expected, **engine)
     start = time.perf_counter()
     if runtime == "inproc":
         from distributed_resource_optimization.local.base import SingleModelBlock

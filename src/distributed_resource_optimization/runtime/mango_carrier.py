@@ -16,6 +16,7 @@ messages and encoded bytes this process sent and received.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from typing import Any
@@ -26,7 +27,7 @@ from distributed_resource_optimization.runtime.carrier import (
     Mailbox,
     TrafficStats,
 )
-from distributed_resource_optimization.runtime.codec import mango_codec
+from distributed_resource_optimization.runtime.codec import DEFAULT_WIRE_FORMAT, mango_codec
 from distributed_resource_optimization.runtime.messages import MESSAGE_TYPES
 
 _log = logging.getLogger(__name__)
@@ -54,25 +55,29 @@ class MangoCarrier(Carrier):
         self.kind = kind
         self.directory: dict[str, Any] = {}
         self._relays: dict[str, Any] = {}
+        self._connected: set[str] = set()
         self._started = False
         self.stats = container.codec.stats
 
     # -- construction --------------------------------------------------------------------------
     @classmethod
-    def tcp(cls, listen: str | tuple[str, int] = ("127.0.0.1", 0)) -> MangoCarrier:
+    def tcp(cls, listen: str | tuple[str, int] = ("127.0.0.1", 0), *,
+            wire_format: str = DEFAULT_WIRE_FORMAT) -> MangoCarrier:
         """A TCP container listening on ``listen`` (``"HOST:PORT"``; port 0: the system picks a
-        free one, see :attr:`protocol_address` after start)."""
+        free one, see :attr:`protocol_address` after start); ``wire_format`` of what it sends
+        (``"msgpack"`` or ``"json"``; it reads both)."""
         from mango import create_tcp_container
 
         host, port = parse_host_port(listen, "listen address") if isinstance(listen, str) \
             else listen
         # Agents sharing the container get deep copies, as if the message had travelled.
-        return cls(create_tcp_container((host, int(port)), codec=_counting_codec(),
+        return cls(create_tcp_container((host, int(port)), codec=_counting_codec(wire_format),
                                         copy_internal_messages=True), "tcp")
 
     @classmethod
     def mqtt(cls, broker: str | tuple[str, int] = ("127.0.0.1", 1883), inbox: str | None = None,
-             *, topic_prefix: str = DEFAULT_TOPIC_PREFIX) -> MangoCarrier:
+             *, topic_prefix: str = DEFAULT_TOPIC_PREFIX,
+             wire_format: str = DEFAULT_WIRE_FORMAT) -> MangoCarrier:
         """An MQTT container on ``broker`` (``"HOST:PORT"``) whose inbox topic is
         ``<topic_prefix>/<inbox>`` (default inbox: a random name)."""
         from mango import create_mqtt_container
@@ -83,7 +88,7 @@ class MangoCarrier(Carrier):
         topic = mqtt_topic(inbox, topic_prefix)
         container = create_mqtt_container(
             (host, int(port)), client_id=f"{topic.replace('/', '-')}-{uuid.uuid4().hex[:6]}",
-            inbox_topic=topic, codec=_counting_codec(), copy_internal_messages=True)
+            inbox_topic=topic, codec=_counting_codec(wire_format), copy_internal_messages=True)
         return cls(container, "mqtt")
 
     # -- addresses -----------------------------------------------------------------------------
@@ -102,6 +107,7 @@ class MangoCarrier(Carrier):
         elif self.kind == "tcp":
             protocol_address = tuple(protocol_address)
         self.directory[name] = AgentAddress(protocol_address, name)
+        self._connected.add(name)
 
     # -- Carrier -------------------------------------------------------------------------------
     def register(self, address: str) -> Mailbox:
@@ -158,7 +164,10 @@ class MangoCarrier(Carrier):
             _log.warning("%s: ignored a message that is not of the protocol (%s)", box.address,
                          type(content).__name__)
             return
-        if sender not in self._relays:  # learn where to answer
+        # Learn (and relearn: a new coordinator of a later run) where to answer a sender,
+        # unless its address was given with connect(): an agent listening on 0.0.0.0 names that
+        # as its own address, which is no place to send to.
+        if sender not in self._connected and sender not in self._relays:
             try:
                 self.directory[sender] = sender_addr(meta)
             except (KeyError, TypeError):
@@ -175,7 +184,8 @@ def mqtt_topic(inbox: str, topic_prefix: str = DEFAULT_TOPIC_PREFIX) -> str:
 
 
 def _no_delay_mqtt(client: Any) -> None:
-    """Switch off Nagle's algorithm on the MQTT client's socket (now and after reconnects).
+    """Switch off Nagle's algorithm on the MQTT client's socket (now and after reconnects), and
+    paho's logging.
 
     paho leaves it on; with QoS 1 the small PUBACKs then wait for the peer's delayed ACK, about
     40 ms per message on loopback instead of well under one.
@@ -191,6 +201,31 @@ def _no_delay_mqtt(client: Any) -> None:
     client.on_socket_open = lambda _client, _userdata, sock: no_delay(sock)
     if client.socket() is not None:
         no_delay(client.socket())
+    # paho's network thread logs a harmless "Client is not connected" error when it polls once
+    # more after mango's shutdown closed the socket; lost messages show up as timeouts anyway.
+    client.disable_logger()
+
+
+class _DirectInbox:
+    """Stands in for a relay agent's inbox queue: the container hands every message for the
+    agent to ``put`` / ``put_nowait``, which deliver it into the mailbox at once. That skips
+    the agent's own queue and dispatch task (a loop iteration and a task per message); the
+    agent's inbox task waits on ``get`` forever and is cancelled at shutdown."""
+
+    def __init__(self, carrier: MangoCarrier, box: Mailbox) -> None:
+        self._deliver = lambda item: carrier._received(box, item[1], item[2])
+
+    def put_nowait(self, item: tuple[int, Any, dict[str, Any]]) -> None:
+        self._deliver(item)
+
+    async def put(self, item: tuple[int, Any, dict[str, Any]]) -> None:
+        self._deliver(item)
+
+    async def get(self) -> Any:
+        await asyncio.get_running_loop().create_future()  # never: nothing is queued here
+
+    def task_done(self) -> None:
+        pass
 
 
 def _relay_agent(carrier: MangoCarrier, box: Mailbox) -> Any:
@@ -199,15 +234,19 @@ def _relay_agent(carrier: MangoCarrier, box: Mailbox) -> Any:
     class _Relay(Agent):
         """Puts every protocol message it receives into the agent's mailbox."""
 
+        def __init__(self) -> None:
+            super().__init__()
+            self.inbox = _DirectInbox(carrier, box)
+
         def handle_message(self, content: Any, meta: dict[str, Any]) -> None:
-            carrier._received(box, content, meta)
+            carrier._received(box, content, meta)  # not reached: the inbox delivers directly
 
     return _Relay()
 
 
-def _counting_codec() -> Any:
-    """The protocol's mango JSON codec, counting messages and encoded bytes in ``stats``."""
-    codec = mango_codec()
+def _counting_codec(wire_format: str) -> Any:
+    """The protocol's mango codec, counting messages and encoded bytes in ``stats``."""
+    codec = mango_codec(wire_format)
     stats = TrafficStats()
     encode, decode = codec.encode, codec.decode
 

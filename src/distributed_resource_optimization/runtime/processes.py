@@ -107,11 +107,17 @@ class AgentProcesses:
     ``commands`` maps each agent's name to its ``dro agent`` arguments (without the program);
     ``log_dir`` receives each agent's stderr (``<name>.log``); ``ready_timeout`` (s) bounds the
     wait for all ready lines. ``addresses`` maps the names to the announced addresses.
+    ``nice`` lowers the agents' CPU priority: on one machine the coordinator is the serial part
+    of every round, and with many agents per core the scheduler would otherwise let each woken
+    agent preempt it while it still sends the round's requests (measured: about 25 % shorter
+    rounds with 24 agents on 2 cores).
     """
 
     def __init__(self, commands: Mapping[str, Sequence[str]], log_dir: Path | str, *,
-                 ready_timeout: float = 120.0, python: str | None = None) -> None:
-        self.commands = {name: list(args) for name, args in commands.items()}
+                 ready_timeout: float = 120.0, python: str | None = None,
+                 nice: int = 10) -> None:
+        self.commands = {name: list(args) + (["--nice", str(nice)] if nice else [])
+                         for name, args in commands.items()}
         self.log_dir = Path(log_dir)
         self.ready_timeout = float(ready_timeout)
         self.python = python or sys.executable
