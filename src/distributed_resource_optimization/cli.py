@@ -37,11 +37,7 @@ from pathlib import Path
 
 from distributed_resource_optimization.commands.common import PROG
 
-AGENT_MODES: tuple[str, ...] = ("entities", "per-building")
-RESOLUTIONS: tuple[str, ...] = ("30min", "60min")
-RUNTIMES: tuple[str, ...] = ("inproc", "tcp", "mqtt")
 DEFAULT_OUT = "dro-output"
-DEFAULT_BROKER = "127.0.0.1:1883"
 
 
 class _UsageError(Exception):
@@ -54,12 +50,19 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _add_runtime(parser: argparse.ArgumentParser, with_inproc: bool = True) -> None:
-    choices = RUNTIMES if with_inproc else RUNTIMES[1:]
+    from distributed_resource_optimization.runtime.processes import (
+        DEFAULT_BROKER,
+        PROCESS_RUNTIMES,
+        RUNTIMES,
+    )
+
+    choices = RUNTIMES if with_inproc else PROCESS_RUNTIMES
     parser.add_argument("--runtime", default=choices[0], choices=choices,
                         help=f"where the agents run (default: {choices[0]}); tcp/mqtt: one "
                         "process per agent on mango-agents")
     parser.add_argument("--broker", default=DEFAULT_BROKER,
-                        help=f"MQTT broker HOST:PORT for --runtime mqtt (default: {DEFAULT_BROKER})")
+                        help=f"MQTT broker HOST:PORT for --runtime mqtt (default: "
+                        f"{DEFAULT_BROKER})")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -68,6 +71,8 @@ def _parser() -> argparse.ArgumentParser:
         METHODS,
     )
     from distributed_resource_optimization.energy.scenarios import DEFAULT_SCENARIO, SCENARIOS
+    from distributed_resource_optimization.energy.steps import STEP_MINUTES
+    from distributed_resource_optimization.market.names import AGENT_MODES
 
     parser = _Parser(prog=PROG, description="Distributed resource optimization tools.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -80,7 +85,7 @@ def _parser() -> argparse.ArgumentParser:
                     help=f"solution method (default: {DEFAULT_METHOD})")
     mc.add_argument("--out", default=DEFAULT_OUT, type=Path,
                     help=f"output folder (default: ./{DEFAULT_OUT})")
-    mc.add_argument("--resolution", default="30min", choices=RESOLUTIONS,
+    mc.add_argument("--resolution", default="30min", choices=list(STEP_MINUTES),
                     help="timestep length (default: 30min)")
     mc.add_argument("--data", default=None, type=Path,
                     help="data folder with the district files (default: embedded test case)")
@@ -127,7 +132,7 @@ def _parser() -> argparse.ArgumentParser:
                     help=f"grid-limit scenario (grid operators; default: {DEFAULT_SCENARIO})")
     ag.add_argument("--data", default=None, type=Path,
                     help="the entity's own data folder (`dro data split`; default: embedded)")
-    ag.add_argument("--resolution", default="30min", choices=RESOLUTIONS,
+    ag.add_argument("--resolution", default="30min", choices=list(STEP_MINUTES),
                     help="timestep length (default: 30min)")
     ag.add_argument("--solver-eps", default=1e-8, type=float, help=argparse.SUPPRESS)
     ag.add_argument("--flex-share", default=None,

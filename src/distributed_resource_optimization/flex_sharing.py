@@ -28,10 +28,8 @@ from distributed_resource_optimization.admm.coordinator import (
 from distributed_resource_optimization.admm.results import ADMMResult
 from distributed_resource_optimization.admm.validation import positive_int
 from distributed_resource_optimization.local.flex import ADMMFlexActor, FlexFleetBlock
+from distributed_resource_optimization.runtime.processes import RUNTIMES
 from distributed_resource_optimization.runtime.sync import run_sync
-
-#: Runtimes of :func:`start_flex_sharing`: in one process, or one process per share.
-RUNTIMES: tuple[str, ...] = ("inproc", "tcp", "mqtt")
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from distributed_resource_optimization.energy.steps import STEP_MINUTES
+
 from .tables import (
     BUILDING_SCENARIOS_FILE,
     DEFAULT_DATA_DIR,
@@ -37,10 +39,8 @@ from .tables import (
 )
 
 #: Supported resolutions and their step length.
-RESOLUTIONS: dict[str, pd.Timedelta] = {
-    "30min": pd.Timedelta(minutes=30),
-    "60min": pd.Timedelta(minutes=60),
-}
+RESOLUTIONS: dict[str, pd.Timedelta] = {name: pd.Timedelta(minutes=m)
+                                        for name, m in STEP_MINUTES.items()}
 
 # The files read here are PRICE_FILE, WEATHER_FILE and one of HORIZON_FILES; their schemas, and
 # WEATHER_COLUMNS / WEATHER_HUMIDITY_COLUMN, are in .tables.

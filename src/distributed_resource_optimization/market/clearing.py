@@ -58,13 +58,12 @@ from distributed_resource_optimization.market.entities import (
     parse_variable,
     variable_group,
 )
+from distributed_resource_optimization.runtime.processes import RUNTIMES
 
 #: Result quantity name per exchanged group (as :data:`energy.district.QUANTITIES`).
 QUANTITY_OF: dict[str, str] = {"p_th": "thermal_power", "p": "active_power", "q": "reactive_power"}
 #: Residual names of the seed per group.
 RESIDUAL_OF: dict[str, str] = {"p_th": "thermal", "p": "active", "q": "reactive"}
-#: Runtimes of the market clearing: every agent in this process, or one process per agent.
-RUNTIMES: tuple[str, ...] = ("inproc", "tcp", "mqtt")
 
 DEFAULT_RHO = 20.0
 DEFAULT_ANDERSON_MEMORY = 20

@@ -50,22 +50,17 @@ from distributed_resource_optimization.energy.district import ReferencePoint, re
 from distributed_resource_optimization.energy.lp import LPBlock
 from distributed_resource_optimization.local.base import LocalModel, LocalModelError, Published
 from distributed_resource_optimization.local.lp import LPLocalModel
-
-#: Exchanged variable groups in output order.
-GROUPS: tuple[str, ...] = ("p_th", "p", "q")
-#: Separator of the parts of a global variable name ``<group>@<timestep>@<der>``.
-NAME_SEPARATOR = "@"
-#: Publication key of the buildings' baseline demand (one value per exchanged variable).
-REFERENCE_DEMAND = "reference_demand"
-#: Entity names of the grid operators (they supply the exchanged demands).
-THERMAL_GRID_OPERATOR = "thermal_grid_operator"
-ELECTRIC_GRID_OPERATOR = "electric_grid_operator"
-GRID_OPERATORS: tuple[str, ...] = (THERMAL_GRID_OPERATOR, ELECTRIC_GRID_OPERATOR)
-AGGREGATOR = "aggregator"
-#: Prefix of a building agent's name, followed by the building's DER name (``building_22``).
-BUILDING_PREFIX = "building_"
-#: Agent modes of the market clearing.
-AGENT_MODES: tuple[str, ...] = ("entities", "per-building")
+from distributed_resource_optimization.market.names import (  # noqa: E402  (re-exported)
+    AGENT_MODES,
+    AGGREGATOR,
+    BUILDING_PREFIX,
+    ELECTRIC_GRID_OPERATOR,
+    GRID_OPERATORS,
+    GROUPS,
+    NAME_SEPARATOR,
+    REFERENCE_DEMAND,
+    THERMAL_GRID_OPERATOR,
+)
 
 
 def variable_name(group: str, timestep: pd.Timestamp, der: str) -> str:

@@ -75,7 +75,7 @@ class MangoCarrier(Carrier):
                                         copy_internal_messages=True), "tcp")
 
     @classmethod
-    def mqtt(cls, broker: str | tuple[str, int] = ("127.0.0.1", 1883), inbox: str | None = None,
+    def mqtt(cls, broker: str | tuple[str, int], inbox: str | None = None,
              *, topic_prefix: str = DEFAULT_TOPIC_PREFIX,
              wire_format: str = DEFAULT_WIRE_FORMAT) -> MangoCarrier:
         """An MQTT container on ``broker`` (``"HOST:PORT"``) whose inbox topic is

@@ -26,6 +26,8 @@ from distributed_resource_optimization.runtime.carrier import CoordinationError
 READY_PREFIX = "DRO_AGENT_READY "
 #: Runtimes whose agents run in processes of their own.
 PROCESS_RUNTIMES: tuple[str, ...] = ("tcp", "mqtt")
+#: Every runtime of the commands: all agents in this process, or one process per agent.
+RUNTIMES: tuple[str, ...] = ("inproc", *PROCESS_RUNTIMES)
 #: Default MQTT broker address.
 DEFAULT_BROKER = "127.0.0.1:1883"
 

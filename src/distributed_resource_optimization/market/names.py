@@ -1,0 +1,21 @@
+"""The market's names: entities, agent modes, exchanged groups, the publication key.
+
+Kept apart from :mod:`.entities` (which loads the energy models) so that the command line and
+the agent processes can use them without importing the models.
+"""
+
+#: Exchanged variable groups in output order.
+GROUPS: tuple[str, ...] = ("p_th", "p", "q")
+#: Separator of the parts of a global variable name ``<group>@<timestep>@<der>``.
+NAME_SEPARATOR = "@"
+#: Publication key of the buildings' baseline demand (one value per exchanged variable).
+REFERENCE_DEMAND = "reference_demand"
+#: Entity names of the grid operators (they supply the exchanged demands).
+THERMAL_GRID_OPERATOR = "thermal_grid_operator"
+ELECTRIC_GRID_OPERATOR = "electric_grid_operator"
+GRID_OPERATORS: tuple[str, ...] = (THERMAL_GRID_OPERATOR, ELECTRIC_GRID_OPERATOR)
+AGGREGATOR = "aggregator"
+#: Prefix of a building agent's name, followed by the building's DER name (``building_22``).
+BUILDING_PREFIX = "building_"
+#: Agent modes of the market clearing.
+AGENT_MODES: tuple[str, ...] = ("entities", "per-building")
