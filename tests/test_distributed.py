@@ -10,6 +10,7 @@ the run, also on failure.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -189,3 +190,57 @@ def test_agents_with_another_resolution_are_refused_clearly(tmp_path, capsys):
         for p in procs.values():
             p.kill()
             p.wait()
+
+
+def _agents_with(marker: str) -> list[int]:
+    """PIDs of live processes whose command line contains ``marker``."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+                state = (entry / "stat").read_text().split()[2]
+            except OSError:
+                continue
+            if marker in cmdline and "agent" in cmdline and state != "Z":
+                pids.append(int(entry.name))
+    return pids
+
+
+def test_spawned_agents_end_when_the_run_fails():
+    from distributed_resource_optimization import create_sharing_target_distance_admm_coordinator
+    from distributed_resource_optimization.runtime.carrier import CoordinationTimeoutError
+
+    # A reply timeout no round can meet: the run fails after the agents were spawned.
+    coordinator = create_sharing_target_distance_admm_coordinator(reply_timeout=1e-4)
+    with pytest.raises(CoordinationTimeoutError):
+        run_flex_sharing(40, seed=987654, processes=3, runtime="tcp", coordinator=coordinator)
+    assert _agents_with("--seed 987654") == []
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
+def test_spawned_agents_end_on_ctrl_c(tmp_path):
+    import signal
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "distributed_resource_optimization", "flex-sharing", "--actors",
+         "3000", "--seed", "424242", "--processes", "3", "--runtime", "tcp", "--out",
+         str(tmp_path / "out")], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 90
+        while len(_agents_with("--seed 424242")) < 3:  # all three agents are up
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
+            time.sleep(0.2)
+        time.sleep(2.0)  # into the iterations
+        proc.send_signal(signal.SIGINT)
+        proc.wait(30)
+        deadline = time.monotonic() + 15
+        while _agents_with("--seed 424242") and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert _agents_with("--seed 424242") == []
+        assert not (tmp_path / "out").exists()  # no result that looks complete
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        for pid in _agents_with("--seed 424242"):
+            os.kill(pid, 9)
