@@ -423,9 +423,11 @@ async def _coordinate_processes(district, scenario, agents, runtime, resolution,
         if mode != agents:
             raise ValueError(f"--agents-file {agents_file} lists {mode} agents, but --agents is "
                              f"{agents}")
-        # Running agents chose their own inboxes; they answer whatever coordinator writes.
+        # Running agents chose their own inboxes and answer whichever coordinator writes; a
+        # fresh inbox topic keeps two coordinators on one broker apart.
         return await coordinate_agents(coordinator, None, names, runtime, addresses=addresses,
-                                       broker=broker, listen=listen, progress=holder)
+                                       broker=broker, listen=listen,
+                                       topic_prefix=new_topic_prefix(), progress=holder)
     src = data or (district.folder if district is not None else None)
     if src is None:
         raise ValueError("the tcp/mqtt runtimes need the data folder to split per entity")
