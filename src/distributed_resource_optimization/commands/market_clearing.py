@@ -71,10 +71,12 @@ def run_admm(args: argparse.Namespace, output) -> int:
         solve_centralized,
     )
     from distributed_resource_optimization.energy.io import DEFAULT_DATA_DIR
-    from distributed_resource_optimization.market.clearing import (
+    from distributed_resource_optimization.market.agent_processes import (
         agents_of,
-        compare_with_centralized,
         read_agents_file,
+    )
+    from distributed_resource_optimization.market.clearing import (
+        compare_with_centralized,
         run_market_clearing,
     )
     from distributed_resource_optimization.plots import plot_residuals, plot_thermal_fl22

@@ -50,8 +50,7 @@ from distributed_resource_optimization.energy.district import ReferencePoint, re
 from distributed_resource_optimization.energy.lp import LPBlock
 from distributed_resource_optimization.local.base import LocalModel, LocalModelError, Published
 from distributed_resource_optimization.local.lp import LPLocalModel
-from distributed_resource_optimization.market.names import (  # noqa: E402  (re-exported)
-    AGENT_MODES,
+from distributed_resource_optimization.market.names import (  # re-exported here
     AGGREGATOR,
     BUILDING_PREFIX,
     ELECTRIC_GRID_OPERATOR,
@@ -60,6 +59,7 @@ from distributed_resource_optimization.market.names import (  # noqa: E402  (re-
     NAME_SEPARATOR,
     REFERENCE_DEMAND,
     THERMAL_GRID_OPERATOR,
+    entity_names,
 )
 
 
@@ -444,15 +444,6 @@ def building_agent(model, price_s_per_kwh: np.ndarray, timesteps: pd.DatetimeInd
                         build, free=("c",),
                         baseline=_baselines([model], price_s_per_kwh, timestep_h, eta_ch,
                                             baselines), **kwargs)
-
-
-def entity_names(der_names: Sequence[str], agents: str = "entities") -> list[str]:
-    """The market's entity names in run order for ``agents`` mode."""
-    if agents not in AGENT_MODES:
-        raise ValueError(f"agents must be one of {', '.join(AGENT_MODES)}, got {agents!r}")
-    consumers = [AGGREGATOR] if agents == "entities" else \
-        [f"{BUILDING_PREFIX}{d}" for d in der_names]
-    return [*GRID_OPERATORS, *consumers]
 
 
 def market_entities(district, scenario: str, *, agents: str = "entities",

@@ -4,6 +4,10 @@ Kept apart from :mod:`.entities` (which loads the energy models) so that the com
 the agent processes can use them without importing the models.
 """
 
+from __future__ import annotations
+
+from collections.abc import Sequence
+
 #: Exchanged variable groups in output order.
 GROUPS: tuple[str, ...] = ("p_th", "p", "q")
 #: Separator of the parts of a global variable name ``<group>@<timestep>@<der>``.
@@ -19,3 +23,12 @@ AGGREGATOR = "aggregator"
 BUILDING_PREFIX = "building_"
 #: Agent modes of the market clearing.
 AGENT_MODES: tuple[str, ...] = ("entities", "per-building")
+
+
+def entity_names(der_names: Sequence[str], agents: str = "entities") -> list[str]:
+    """The market's entity names in run order for ``agents`` mode."""
+    if agents not in AGENT_MODES:
+        raise ValueError(f"agents must be one of {', '.join(AGENT_MODES)}, got {agents!r}")
+    consumers = [AGGREGATOR] if agents == "entities" else \
+        [f"{BUILDING_PREFIX}{d}" for d in der_names]
+    return [*GRID_OPERATORS, *consumers]

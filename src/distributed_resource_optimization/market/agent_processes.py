@@ -1,0 +1,109 @@
+"""The market's entities as agent processes: spawned from a data split, or running elsewhere
+and listed in an agents file (TOML: entity name -> address)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from distributed_resource_optimization.market.names import (
+    AGGREGATOR,
+    BUILDING_PREFIX,
+    GRID_OPERATORS,
+    entity_names,
+)
+
+
+def read_agents_file(path: str) -> dict[str, str]:
+    """Entity name -> address of a TOML agents file (``thermal_grid_operator =
+    "10.0.0.5:7001"``); ``ValueError`` naming the file for anything else."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+
+    try:
+        with open(path, "rb") as f:
+            table = tomllib.load(f)
+    except OSError as exc:
+        raise ValueError(f"--agents-file {path}: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"--agents-file {path}: not valid TOML ({exc})") from None
+    bad = [k for k, v in table.items() if not isinstance(v, str)]
+    if bad:
+        raise ValueError(f"--agents-file {path}: {bad[0]!r} must map to an address string "
+                         "\"HOST:PORT\"")
+    return dict(table)
+
+
+def agents_of(names: Sequence[str]) -> str:
+    """The agent mode a list of entity names implies (``ValueError`` if it is not a market)."""
+    missing = [g for g in GRID_OPERATORS if g not in names]
+    consumers = [n for n in names if n not in GRID_OPERATORS]
+    buildings = [n for n in consumers if n.startswith(BUILDING_PREFIX)]
+    if missing or not consumers or (AGGREGATOR in consumers and buildings) or \
+            any(n != AGGREGATOR and not n.startswith(BUILDING_PREFIX) for n in consumers):
+        raise ValueError(f"the agents {list(names)} are not a market: both grid operators "
+                         f"({', '.join(GRID_OPERATORS)}) and either {AGGREGATOR} or "
+                         f"{BUILDING_PREFIX}<der> agents are needed")
+    return "entities" if AGGREGATOR in consumers else "per-building"
+
+
+def run_order(names: Sequence[str]) -> list[str]:
+    """Entity names in the order of a run: the grid operators, then the consumers in DER order
+    (numeric DER names numerically), the order :func:`~.entities.entity_names` gives."""
+    def rank(name: str) -> tuple:
+        if name in GRID_OPERATORS:
+            return (0, GRID_OPERATORS.index(name), "")
+        der = name.removeprefix(BUILDING_PREFIX)
+        return (1, int(der) if der.isdigit() else float("inf"), der)
+
+    return sorted(names, key=rank)
+
+
+async def coordinate_entities(district, scenario, agents, runtime, resolution, data,
+                                agents_file, broker, listen, log_dir, coordinator, holder,
+                                solver_eps):
+    """Spawn one ``dro agent`` per entity from a data split of ``data`` (or of the folder
+    ``district`` was loaded from), or reach the running agents of ``agents_file``; returns
+    ``(ADMMResult, TrafficStats, spawned processes)``."""
+    import tempfile
+    from pathlib import Path
+
+    from distributed_resource_optimization.market.split import building_models, split_data
+    from distributed_resource_optimization.runtime.processes import (
+        DEFAULT_BROKER,
+        coordinate_agents,
+        new_topic_prefix,
+    )
+
+    broker = broker or DEFAULT_BROKER
+    if agents_file is not None:
+        addresses = read_agents_file(agents_file)
+        # The order of a run: grid operators, then the consumers in DER order (numeric names
+        # numerically), as when the agents are spawned, so both give the same iterates.
+        names = run_order(addresses)
+        mode = agents_of(names)
+        if mode != agents:
+            raise ValueError(f"--agents-file {agents_file} lists {mode} agents, but --agents is "
+                             f"{agents}")
+        # Running agents chose their own inboxes and answer whichever coordinator writes; a
+        # fresh inbox topic keeps two coordinators on one broker apart.
+        return await coordinate_agents(coordinator, None, names, runtime, addresses=addresses,
+                                       broker=broker, listen=listen,
+                                       topic_prefix=new_topic_prefix(), progress=holder)
+    src = data or (district.folder if district is not None else None)
+    if src is None:
+        raise ValueError("the tcp/mqtt runtimes need the data folder to split per entity")
+    names = entity_names(list(building_models(src)), agents)
+    topic_prefix = new_topic_prefix()
+    with tempfile.TemporaryDirectory(prefix="dro-market-") as tmp:
+        folders = split_data(Path(tmp) / "data", src, agents=agents)
+        commands = {name: ["--entity", name, "--data", str(folders[name]), "--scenario",
+                           scenario, "--resolution", resolution, "--runtime", runtime,
+                           "--broker", broker, "--topic-prefix", topic_prefix,
+                           "--solver-eps", repr(solver_eps), "--once", "--exit-with-stdin",
+                           "--idle-timeout", str(max(600.0, coordinator.reply_timeout))]
+                    for name in names}
+        return await coordinate_agents(coordinator, None, names, runtime, commands=commands,
+                                       broker=broker, topic_prefix=topic_prefix,
+                                       log_dir=log_dir or Path(tmp) / "logs", progress=holder)
