@@ -244,3 +244,65 @@ def test_spawned_agents_end_on_ctrl_c(tmp_path):
             proc.kill()
         for pid in _agents_with("--seed 424242"):
             os.kill(pid, 9)
+
+
+def test_one_tcp_container_hosts_several_agents_and_timeouts_fire_during_a_solve():
+    """Three participants on one mango TCP container, the coordinator on another (one process):
+    the run equals the in-process one, and a blocking solve does not hold up the timeout."""
+    import asyncio
+    import threading
+
+    import distributed_resource_optimization as dro
+    from distributed_resource_optimization.local.base import make_blocks
+    from distributed_resource_optimization.runtime.agents import CoordinatorAgent, ParticipantAgent
+    from distributed_resource_optimization.runtime.carrier import CoordinationTimeoutError
+    from distributed_resource_optimization.runtime.mango_carrier import MangoCarrier
+
+    def actors():
+        return [dro.create_admm_flex_actor_one_to_many(10.0, [0.1, 0.5, -1.0], name="a"),
+                dro.create_admm_flex_actor_one_to_many(15.0, [0.1, 0.5, -1.0], name="b"),
+                dro.create_admm_flex_actor_one_to_many(10.0, [-1.0, 0.0, 1.0], name="c")]
+
+    start = dro.create_admm_start(dro.create_admm_sharing_data([-4.0, 0.0, 6.0], [5, 1, 1]))
+
+    async def run(models, reply_timeout):
+        coordinator = dro.create_sharing_target_distance_admm_coordinator(
+            reply_timeout=reply_timeout)
+        hub, host = MangoCarrier.tcp(), MangoCarrier.tcp()
+        async with hub, host:
+            agents = [ParticipantAgent(f"p{i}", b, host, idle_timeout=30)
+                      for i, b in enumerate(make_blocks(models, vectorize=False))]
+            for a in agents:
+                hub.connect(a.address, host.protocol_address)
+            tasks = [asyncio.ensure_future(a.serve()) for a in agents]
+            try:
+                return await CoordinatorAgent("coordinator", coordinator,
+                                              [a.address for a in agents], hub).run(start.data)
+            finally:
+                for t in tasks:
+                    t.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+
+    ref = dro.run_coordinated_optimization(actors(), dro.create_sharing_target_distance_admm_coordinator(),
+                                           start, vectorize=False)
+    got = asyncio.run(run(actors(), 60.0))
+    assert got.iterations == ref.iterations
+    np.testing.assert_allclose(got.z, ref.z, rtol=0, atol=1e-12)
+
+    class Blocking(dro.LocalModel):
+        def __init__(self):
+            super().__init__(3, name="blocking")
+            self.release, self.finished = threading.Event(), False
+
+        def solve(self, v, rho):
+            self.release.wait(30.0)
+            self.finished = True
+            return np.zeros(3)
+
+    slow = Blocking()
+    try:
+        with pytest.raises(CoordinationTimeoutError, match="blocking|p2"):
+            asyncio.run(run([*actors()[:2], slow], 0.5))
+        assert not slow.finished  # the timeout fired while the solve was still running
+    finally:
+        slow.release.set()
