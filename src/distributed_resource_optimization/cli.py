@@ -177,38 +177,96 @@ def _data_split(args: argparse.Namespace) -> int:
     return 0
 
 
+#: Exit codes of every command.
+EXIT_OK = 0  # converged (or nothing to converge)
+EXIT_NOT_CONVERGED = 1  # finished at the iteration limit
+EXIT_BAD_INPUT = 2  # bad command line, data or settings, or a failed solve
+EXIT_PARTICIPANT = 3  # an agent failed, broke the protocol or did not answer in time
+EXIT_INTERRUPTED = 130  # Ctrl-C (SIGINT)
+EXIT_TERMINATED = 143  # SIGTERM
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())  # one line, whatever the exception text holds
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; returns the exit code (0 ok, 1 flex sharing not converged, 2 bad input or
-    failed run)."""
+    """Run the CLI; returns the exit code (:data:`EXIT_OK` ... :data:`EXIT_TERMINATED`)."""
     try:
         args = _parser().parse_args(argv)
     except _UsageError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
     except SystemExit as exc:  # --help
         return int(exc.code or 0)
     from distributed_resource_optimization.energy.io import DataFileError
+    from distributed_resource_optimization.runtime.carrier import (
+        CoordinationError,
+        CoordinationTimeoutError,
+    )
 
+    terminated = _SigtermAsInterrupt()
     try:
-        if args.command == "market-clearing":
-            from distributed_resource_optimization.commands import market_clearing
-
-            return market_clearing.run(args)
-        if args.command == "flex-sharing":
-            from distributed_resource_optimization.commands import flex_sharing
-
-            return flex_sharing.run(args)
-        if args.command == "agent":
-            from distributed_resource_optimization.commands import agent
-
-            return agent.run(args)
-        if args.command == "data":
-            return _data_split(args)
+        with terminated:
+            return _dispatch(args)
+    except KeyboardInterrupt:
+        # The run's own clean-up (spawned agents, the temporary output folder) has happened.
+        if terminated.fired:
+            print(f"{PROG}: terminated (SIGTERM); no result was written", file=sys.stderr)
+            return EXIT_TERMINATED
+        print(f"{PROG}: interrupted (Ctrl-C); no result was written", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except (CoordinationError, CoordinationTimeoutError) as exc:
+        print(f"{PROG}: error: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_PARTICIPANT
     except (DataFileError, ValueError, OSError, RuntimeError, TimeoutError) as exc:
-        message = " ".join(str(exc).split())  # one line, whatever the exception text holds
-        print(f"{PROG}: error: {message}", file=sys.stderr)
-        return 2
-    return 2  # unreachable: argparse requires a known command
+        print(f"{PROG}: error: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "market-clearing":
+        from distributed_resource_optimization.commands import market_clearing
+
+        return market_clearing.run(args)
+    if args.command == "flex-sharing":
+        from distributed_resource_optimization.commands import flex_sharing
+
+        return flex_sharing.run(args)
+    if args.command == "agent":
+        from distributed_resource_optimization.commands import agent
+
+        return agent.run(args)
+    return _data_split(args)
+
+
+class _SigtermAsInterrupt:
+    """While active, SIGTERM is handled like Ctrl-C (the run unwinds and cleans up), and
+    ``fired`` tells the two apart. Only in the main thread, where signals can be handled."""
+
+    def __init__(self) -> None:
+        self.fired = False
+        self._previous = None
+
+    def __enter__(self) -> _SigtermAsInterrupt:
+        import signal
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            def handler(signum, frame):
+                self.fired = True
+                # SIGINT reaches asyncio's own handler, which cancels the running main task, or
+                # else it raises KeyboardInterrupt here.
+                signal.raise_signal(signal.SIGINT)
+
+            self._previous = signal.signal(signal.SIGTERM, handler)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import signal
+
+        if self._previous is not None:
+            signal.signal(signal.SIGTERM, self._previous)
 
 
 if __name__ == "__main__":

@@ -154,6 +154,7 @@ def market_summary(market, central: CentralizedResult | None, comparison: Mappin
         "admm_objective": market.objective,
         "iterations": market.iterations,
         "converged": market.converged,
+        "status": market.admm.status.value,
         "agents": market.agents,
         "rho": market.rho,
         "eps": market.eps,

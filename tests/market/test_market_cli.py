@@ -27,7 +27,7 @@ def test_both_is_default_and_converges(both):
     for key in ("admm_objective", "objective_gap_rel", "iterations", "converged",
                 "primal_residual_final", "max_price_deviation", "max_dispatch_deviation"):
         assert key in summary, key
-    assert summary["converged"] is True
+    assert summary["converged"] is True and summary["status"] == "converged"
     # Default eps 0.1 (kW / kvar, summed over steps and DERs) on every quantity.
     assert set(summary["primal_residual_final"]) == {"thermal", "active", "reactive"}
     assert max(summary["primal_residual_final"].values()) < 0.1
@@ -58,10 +58,11 @@ def test_admm_only_and_iteration_limit(tmp_path, capsys):
     code = cli.main(["market-clearing", "--scenario", "thermal-congestion", "--resolution",
                      "60min", "--method", "admm", "--max-iters", "4", "--rho", "10",
                      "--eps", "0.1", "--agents", "per-building", "--out", str(tmp_path)])
-    assert code == 0
+    assert code == 1  # finished at the iteration limit
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["method"] == "admm"
     assert summary["iterations"] == 4 and summary["converged"] is False
+    assert summary["status"] == "max_iterations"
     dispatch = pd.read_csv(tmp_path / "dispatch.csv", dtype={"der": str})
     assert "centralized" not in set(dispatch["entity"])
     assert len(pd.read_csv(tmp_path / "residuals.csv")) == 3 * 4

@@ -170,4 +170,4 @@ def run_admm(args: argparse.Namespace, output) -> int:
              f"{comparison['max_price_deviation']:.2e} S$/kWh, {wall_admm:.1f} s"
              + ("" if market.runtime == "inproc" else
                 f", {market.messages} messages, {market.bytes_sent / 1e6:.1f} MB"))
-    return 0
+    return 0 if market.converged else 1  # 1: stopped at --max-iters
