@@ -183,7 +183,7 @@ def test_agents_with_another_resolution_are_refused_clearly(tmp_path, capsys):
         code = cli.main(["market-clearing", "--resolution", "30min", "--method", "admm",
                          "--runtime", "tcp", "--agents-file", str(agents_file), "--out",
                          str(tmp_path / "out30"), "--max-iters", "3"])
-        assert code == 0, capsys.readouterr().err
+        assert code == 1, capsys.readouterr().err  # 1: stopped at the iteration limit
         summary = json.loads((tmp_path / "out30" / "summary.json").read_text())
         assert summary["iterations"] == 3 and summary["n_timesteps"] == 48
     finally:
