@@ -13,8 +13,10 @@ from distributed_resource_optimization.runtime.carrier import AsyncioCarrier, Ca
 from distributed_resource_optimization.runtime.sync import run_sync
 
 
-def check_actors(actors: Sequence[LocalModel]) -> list[LocalModel]:
-    """Validate the actor list and give unnamed actors the name ``actor_<position>``."""
+def check_actors(actors: Sequence[LocalModel]) -> tuple[list[LocalModel], list[str]]:
+    """Validate the actor list; returns it with the actors' names for the run: their own, or
+    ``actor_<position>`` for an unnamed one (for this run only, the model is not changed, so it
+    can take part in the next run as it is)."""
     if isinstance(actors, LocalModel) or not isinstance(actors, Sequence):
         raise TypeError("actors must be a list of local models (e.g. flex actors)")
     actors = list(actors)
@@ -27,14 +29,13 @@ def check_actors(actors: Sequence[LocalModel]) -> list[LocalModel]:
         if id(a) in ids:
             raise ValueError(f"actors[{i}] appears more than once in actors (duplicate actor)")
         ids.add(id(a))
-    names: set[str] = set()
-    for i, a in enumerate(actors):
-        if a.name is None:
-            a.name = f"actor_{i}"
-        if a.name in names:
-            raise ValueError(f"actors must have unique names; {a.name!r} appears twice")
-        names.add(a.name)
-    return actors
+    names = [a.name if a.name is not None else f"actor_{i}" for i, a in enumerate(actors)]
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise ValueError(f"actors must have unique names; {name!r} appears twice")
+        seen.add(name)
+    return actors, names
 
 
 async def start_coordinated_optimization(
@@ -59,8 +60,13 @@ async def start_coordinated_optimization(
                         f"{type(coordinator).__name__}")
     if not isinstance(start, ADMMStart):
         raise TypeError(f"start must come from create_admm_start, got {type(start).__name__}")
-    actors = check_actors(actors)
-    blocks = make_blocks(actors, vectorize=vectorize)
+    if carrier is not None and not isinstance(carrier, Carrier):
+        raise TypeError(f"carrier must be a Carrier (e.g. AsyncioCarrier()), got "
+                        f"{type(carrier).__name__}")
+    if progress is not None and not callable(progress):
+        raise TypeError(f"progress must be a function of the state, got {type(progress).__name__}")
+    actors, names = check_actors(actors)
+    blocks = make_blocks(actors, vectorize=vectorize, names=names)
     participants = {f"participant_{i}": b for i, b in enumerate(blocks)}
     return await coordinate_in_process(participants, coordinator, start.data,
                                        carrier or AsyncioCarrier(), progress)

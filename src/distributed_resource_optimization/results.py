@@ -191,13 +191,18 @@ class OutputFolder:
     def check(self) -> None:
         import os
 
-        if str(self.out).strip() == "":
-            raise ValueError("--out must name a folder")
+        if str(self.out).strip() == "" or self.out.name in ("", ".", ".."):
+            # Path("") is ".": the results would replace the current folder's contents.
+            raise ValueError(f"--out must name a folder of its own, got {str(self.out)!r} (its "
+                             "contents are replaced by the results)")
         if self.out.exists() and not self.out.is_dir():
             raise ValueError(f"--out {self.out} is a file, not a folder")
         parent = self.out.resolve().parent
         while not parent.exists():
             parent = parent.parent
+        if not parent.is_dir():
+            raise ValueError(f"--out {self.out}: {parent} is a file, so no folder can be made "
+                             "there")
         if not os.access(parent, os.W_OK | os.X_OK):
             raise ValueError(f"--out {self.out}: cannot write in {parent}")
 

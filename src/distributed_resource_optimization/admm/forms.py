@@ -194,7 +194,16 @@ class FormState(ABC):
         h.eps_primal.append(res.eps_primal)
         h.eps_dual.append(res.eps_dual)
         h.rho.append(self.rho)
-        if res.converged:
+        if res.converged and self._untouched(x_new):
+            # Zero residuals with nothing moved from the all-zero start: every step may have been
+            # lost to rounding (a huge rho, or a target far above the actors' scale), so this is
+            # no proof of optimality. Probe with a smaller rho; only a point that stays put for
+            # every rho the adaptation may still try is accepted.
+            if not self._probe_smaller_rho():
+                if self.settings.adaptive_rho:
+                    self.status = ADMMStatus.CONVERGED
+                    return True
+        elif res.converged:
             self.status = ADMMStatus.CONVERGED
             return True
         score = max(res.primal / max(res.eps_primal, _TINY), res.dual / max(res.eps_dual, _TINY))
@@ -218,6 +227,24 @@ class FormState(ABC):
             else:
                 self._set_state(self.accelerator.next_point(w_in, self._get_state()))
         return False
+
+    def _untouched(self, x_new: np.ndarray) -> bool:
+        """Whether outputs and state are still exactly the all-zero start."""
+        return not np.any(x_new) and not np.any(self._get_state())
+
+    def _probe_smaller_rho(self) -> bool:
+        """Divide rho by the largest adaptation factor if the adaptation still may; ``False`` if
+        it may not (fixed rho, bound or number of changes reached)."""
+        s = self.settings
+        if not s.adaptive_rho or self._rho_updates >= s.adapt_max_updates or self.rho <= s.rho_min:
+            return False
+        new_rho = max(self.rho / s.adapt_max_factor, s.rho_min)
+        self._rho_updates += 1
+        self._rescale_duals(self.rho / new_rho)  # the duals are zero here; kept for symmetry
+        self.rho = new_rho
+        if self.accelerator is not None:
+            self.accelerator.reset()
+        return True
 
     def _adapt_rho(self, res: Residuals) -> None:
         # Normalised residual balancing (as OSQP does): compares relative residuals, so the rule

@@ -23,6 +23,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.scenario not in SCENARIOS:  # before the slow loading
         raise ValueError(f"unknown scenario {args.scenario!r}; valid: {', '.join(SCENARIOS)}")
+    check_admm_options(args)  # whatever the method: a wrong option is wrong before any work
     output = OutputFolder(args.out)
     output.check()
     if args.method in ADMM_METHODS:
@@ -30,6 +31,24 @@ def run(args: argparse.Namespace) -> int:
     if args.runtime != "inproc" or args.agents_file is not None:
         raise ValueError("--runtime and --agents-file need --method admm or both")
     return run_centralized(args, output)
+
+
+def check_admm_options(args: argparse.Namespace) -> None:
+    """``ValueError`` naming the option for every out-of-range ADMM setting."""
+    import math
+
+    from distributed_resource_optimization.admm.forms import ADMMSettings
+
+    bounds = ADMMSettings()
+    for flag, value in (("--rho", args.rho), ("--eps", args.eps),
+                        ("--reply-timeout", args.reply_timeout)):
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise ValueError(f"{flag} must be positive and finite, got {value}")
+    if args.rho is not None and not bounds.rho_min <= args.rho <= bounds.rho_max:
+        raise ValueError(f"--rho must lie in [{bounds.rho_min:g}, {bounds.rho_max:g}] (the range "
+                         f"the penalty adaptation works in), got {args.rho:g}")
+    if args.max_iters is not None and args.max_iters < 1:
+        raise ValueError(f"--max-iters must be at least 1, got {args.max_iters}")
 
 
 def run_centralized(args: argparse.Namespace, output) -> int:
@@ -94,14 +113,6 @@ def run_admm(args: argparse.Namespace, output) -> int:
         write_json,
     )
 
-    if args.rho is not None and not args.rho > 0:
-        raise ValueError(f"--rho must be positive, got {args.rho}")
-    if args.eps is not None and not args.eps > 0:
-        raise ValueError(f"--eps must be positive, got {args.eps}")
-    if args.max_iters is not None and args.max_iters < 1:
-        raise ValueError(f"--max-iters must be at least 1, got {args.max_iters}")
-    if args.reply_timeout is not None and not args.reply_timeout > 0:
-        raise ValueError(f"--reply-timeout must be positive, got {args.reply_timeout}")
     agents = args.agents
     if args.agents_file is not None:
         if args.runtime == "inproc":

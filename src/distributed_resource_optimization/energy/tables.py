@@ -87,6 +87,12 @@ class Range:
 _POSITIVE = Range(0, np.inf, False, False)
 _NON_NEGATIVE = Range(0, np.inf, True, False)
 _UNIT = Range(0, 1, True, True)
+# Plausible physical ranges, far beyond any real district, so that a typo (1e300 for 0.3) is
+# reported at its cell instead of surfacing as a diverged power flow or a solver failure.
+_LENGTH_KM = Range(0, 1e3, False, True)
+_PRICE_S_PER_KWH = Range(-1e3, 1e3)
+_TEMPERATURE_C = Range(-100, 100)
+_IRRADIATION_W_M2 = Range(0, 2e3)
 
 
 @dataclass(frozen=True)
@@ -117,17 +123,22 @@ _HORIZON = {"scenario_name": str, "timestep_start": str, "timestep_end": str}
 SCHEMAS: dict[str, TableSchema] = {
     # Electric grid operator.
     "grid/electric_grids.csv": TableSchema(
-        {"electric_grid_name": str, "source_node_name": str, "base_frequency": float}),
+        {"electric_grid_name": str, "source_node_name": str, "base_frequency": float},
+        ranges={"base_frequency": Range(0, 1e3, False, True)}),
     "grid/electric_grid_nodes.csv": TableSchema(
-        {"electric_grid_name": str, "node_name": str, "voltage": float}),
+        {"electric_grid_name": str, "node_name": str, "voltage": float},
+        ranges={"voltage": Range(0, 1e6, False, True)}),
     "grid/electric_grid_lines.csv": TableSchema(
         {"electric_grid_name": str, "line_name": str, "line_type": str, "node_1_name": str,
-         "node_2_name": str, "length": float}),
+         "node_2_name": str, "length": float}, ranges={"length": _LENGTH_KM}),
     "grid/electric_grid_line_types.csv": TableSchema(
-        {"line_type": str, "n_phases": int, "maximum_current": float}),
+        {"line_type": str, "n_phases": int, "maximum_current": float},
+        ranges={"maximum_current": Range(0, 1e5, False, True)}),
     "grid/electric_grid_line_types_matrices.csv": TableSchema(
         {"line_type": str, "row": int, "col": int, "resistance": float, "reactance": float,
-         "capacitance": float}),
+         "capacitance": float},
+        ranges={"resistance": Range(0, 1e3), "reactance": Range(-1e3, 1e3),
+                "capacitance": Range(0, 1e6)}),
     # The DER tables list every DER type; only flexible buildings carry numbers in the power and
     # in-service columns (the cooling plant and PV carry parameter names), so those columns are
     # text here and converted per row once the buildings are selected (:mod:`.ders`).
@@ -140,14 +151,21 @@ SCHEMAS: dict[str, TableSchema] = {
         {"thermal_grid_name": str, "source_node_name": str, "distribution_pump_efficiency": float,
          "energy_transfer_station_head_loss": float,
          "enthalpy_difference_distribution_water": float, "water_density": float,
-         "water_kinematic_viscosity": float}),
+         "water_kinematic_viscosity": float},
+        ranges={"distribution_pump_efficiency": Range(0, 1, False, True),
+                "energy_transfer_station_head_loss": Range(0, 1e3),
+                "enthalpy_difference_distribution_water": Range(0, 1e7, False, True),
+                "water_density": Range(0, 1e4, False, True),
+                "water_kinematic_viscosity": Range(0, 1, False, True)}),
     "grid/thermal_grid_nodes.csv": TableSchema({"thermal_grid_name": str, "node_name": str}),
     "grid/thermal_grid_line_types.csv": TableSchema(
         {"line_type": str, "diameter": float, "absolute_roughness": float},
-        optional={"maximum_velocity": float}),
+        optional={"maximum_velocity": float},
+        ranges={"diameter": Range(0, 10, False, True), "absolute_roughness": Range(0, 1e3),
+                "maximum_velocity": Range(0, 100)}),
     "grid/thermal_grid_lines.csv": TableSchema(
         {"thermal_grid_name": str, "line_name": str, "line_type": str, "node_1_name": str,
-         "node_2_name": str, "length": float}),
+         "node_2_name": str, "length": float}, ranges={"length": _LENGTH_KM}),
     THERMAL_GRID_DERS_FILE: TableSchema(
         {"thermal_grid_name": str, "der_name": str, "node_name": str, "der_type": str,
          "der_model_name": str, "thermal_power_nominal": str, "in_service": str}),
@@ -214,10 +232,14 @@ SCHEMAS: dict[str, TableSchema] = {
     BUILDING_SCENARIOS_FILE: TableSchema(
         {"building_name": str, "initial_state_type": str, **_HORIZON}),
     # Time series (price: both grid operators; weather: the buildings).
-    PRICE_FILE: TableSchema({"price_type": str, "time": str, "price_value": float}),
+    PRICE_FILE: TableSchema({"price_type": str, "time": str, "price_value": float},
+                            ranges={"price_value": _PRICE_S_PER_KWH}),
     WEATHER_FILE: TableSchema({"weather_type": str, "time": str,
                                **dict.fromkeys(WEATHER_COLUMNS, float)},
-                              optional={WEATHER_HUMIDITY_COLUMN: float}),
+                              optional={WEATHER_HUMIDITY_COLUMN: float},
+                              ranges={**{c: _TEMPERATURE_C for c in WEATHER_COLUMNS[:2]},
+                                      **{c: _IRRADIATION_W_M2 for c in WEATHER_COLUMNS[2:]},
+                                      WEATHER_HUMIDITY_COLUMN: Range(0, 0.1)}),
 }
 
 
@@ -253,6 +275,8 @@ def read_table(
         raise DataFileError(path, "file not found")
     try:
         table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except pd.errors.EmptyDataError:
+        raise DataFileError(path, "the file is empty (no header line)") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise DataFileError(path, f"cannot parse CSV ({exc})") from exc
     if table.empty and not allow_empty:
@@ -370,10 +394,15 @@ def column_as_float(path: Path, table: pd.DataFrame, column: str) -> np.ndarray:
     return out
 
 
-def check_radial(path: Path, n_node: int, line_from: np.ndarray, line_to: np.ndarray) -> None:
-    """The lines must connect all ``n_node`` nodes as a tree (no self-loops, no meshes)."""
-    if np.any(line_from == line_to):
-        raise DataFileError(path, "a line connects a node to itself")
+def check_radial(path: Path, n_node: int, line_from: np.ndarray, line_to: np.ndarray,
+                 rows: np.ndarray | None = None) -> None:
+    """The lines must connect all ``n_node`` nodes as a tree (no self-loops, no meshes);
+    ``rows`` are the lines' 1-based file rows, for the message."""
+    loops = np.flatnonzero(line_from == line_to)
+    if loops.size:
+        raise DataFileError(path, "the line connects a node to itself",
+                            row=None if rows is None else int(rows[loops[0]]),
+                            column="node_2_name")
     graph = sp.coo_matrix((np.ones(len(line_from)), (line_from, line_to)), shape=(n_node, n_node))
     n_comp, _ = connected_components(graph, directed=False)
     if n_comp != 1:

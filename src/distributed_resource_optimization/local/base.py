@@ -16,6 +16,8 @@ from collections.abc import Hashable, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from distributed_resource_optimization.admm.validation import positive_int
+
 #: What participants published at join, as the local models see it at :meth:`LocalModel.configure`:
 #: publication key (e.g. ``"reference_demand"``) -> global variable name -> value.
 Published = Mapping[str, Mapping[Hashable, float]]
@@ -44,9 +46,7 @@ class LocalModel(ABC):
     def __init__(self, size: int, name: str | None = None,
                  variables: Sequence[Hashable] | None = None,
                  rho_scale: Sequence[float] | np.ndarray | None = None) -> None:
-        if int(size) < 1:
-            raise ValueError(f"size must be at least 1, got {size}")
-        self._size = int(size)
+        self._size = positive_int(size, "size")
         self.name = name
         self.x = np.zeros(self._size)
         if variables is not None:
@@ -105,8 +105,13 @@ class LocalBlock(ABC):
     Inputs and outputs are flat over the block's models in order.
     """
 
-    def __init__(self, models: Sequence[LocalModel]) -> None:
+    def __init__(self, models: Sequence[LocalModel], names: Sequence[str] | None = None) -> None:
         self.models = list(models)
+        #: The actors' names in this run: their own names, or names given for the run only (so
+        #: an unnamed model can take part in runs again and again).
+        self.names = [m.label for m in self.models] if names is None else [str(n) for n in names]
+        if len(self.names) != len(self.models):
+            raise ValueError(f"names holds {len(self.names)} names for {len(self.models)} models")
         #: Whether the block's solve is closed-form (see :attr:`LocalModel.closed_form`).
         self.closed_form = all(m.closed_form for m in self.models)
         self.sizes = [m.size for m in self.models]
@@ -123,7 +128,7 @@ class LocalBlock(ABC):
     def describe(self) -> dict[str, object]:
         """Names, output sizes and global variables of the block's actors (known at join)."""
         return {
-            "names": tuple(m.label for m in self.models),
+            "names": tuple(self.names),
             "sizes": tuple(self.sizes),
             "variables": None if all(m.variables is None for m in self.models)
             else tuple(m.variables for m in self.models),
@@ -139,13 +144,13 @@ class LocalBlock(ABC):
     def publish(self) -> dict[str, tuple[list[Hashable], list[np.ndarray]]]:
         """What the block's actors publish: key -> (variable names, value arrays)."""
         out: dict[str, tuple[list[Hashable], list[np.ndarray]]] = {}
-        for m in self.models:
-            published = _guard(m, "publish", m.publish)
+        for m, label in zip(self.models, self.names):
+            published = _guard(label, "publish", m.publish)
             for key, values in (published or {}).items():
                 values = np.asarray(values, dtype=float).ravel()
                 if m.variables is None or values.shape != (m.size,):
                     raise LocalModelError(
-                        f"actor {m.label!r}: publication {key!r} must hold one value per "
+                        f"actor {label!r}: publication {key!r} must hold one value per "
                         f"global variable ({m.size}), got {values.size}"
                         + ("" if m.variables is not None else " and the actor names none"))
                 names, arrays = out.setdefault(str(key), ([], []))
@@ -154,12 +159,12 @@ class LocalBlock(ABC):
         return out
 
     def configure(self, published: Published) -> None:
-        for m in self.models:
-            _guard(m, "configuration", lambda m=m: m.configure(published))
+        for m, label in zip(self.models, self.names):
+            _guard(label, "configuration", lambda m=m: m.configure(published))
 
     def prepare(self) -> None:
-        for m in self.models:
-            _guard(m, "setup", m.prepare)
+        for m, label in zip(self.models, self.names):
+            _guard(label, "setup", m.prepare)
 
     def assign(self, x: np.ndarray) -> None:
         """Store the final outputs in each model's ``x``."""
@@ -167,17 +172,25 @@ class LocalBlock(ABC):
             m.x = np.array(x[a:b], dtype=float)
 
     def objectives(self, x: np.ndarray) -> list[float | None]:
-        """Each actor's own cost ``f_i(x_i)`` at the flat outputs ``x`` (``None`` if unknown)."""
+        """Each actor's own cost ``f_i(x_i)`` at the flat outputs ``x`` (``None`` if unknown);
+        a non-finite cost is a :class:`LocalModelError` naming the actor."""
         out: list[float | None] = []
-        for m, a, b in zip(self.models, self.offsets[:-1], self.offsets[1:]):
-            f = m.objective(x[a:b])
-            out.append(None if f is None else float(f))
+        for m, label, a, b in zip(self.models, self.names, self.offsets[:-1], self.offsets[1:]):
+            f = _guard(label, "objective", lambda m=m, a=a, b=b: m.objective(x[a:b]))
+            out.append(None if f is None else _finite_cost(label, f))
         return out
 
     def objective(self, x: np.ndarray) -> float | None:
         """Sum of :meth:`objectives`, or ``None`` if any actor cannot say."""
         fs = self.objectives(x)
         return None if any(f is None for f in fs) else float(sum(fs))
+
+
+def _finite_cost(label: str, value: object) -> float:
+    f = float(value)
+    if not np.isfinite(f):
+        raise LocalModelError(f"actor {label!r}: objective() returned {f}, not a finite cost")
+    return f
 
 
 def merge_published(items: Iterable[tuple[str, str, Sequence[Hashable], Sequence[float]]]
@@ -213,57 +226,61 @@ def publish_and_configure(models: Sequence[LocalModel]) -> Published:
     return published
 
 
-def _guard(model: LocalModel, what: str, call):
+def _guard(label: str, what: str, call):
     """Run a model hook; any failure becomes a :class:`LocalModelError` naming the actor."""
     try:
         return call()
     except LocalModelError:
         raise
     except Exception as exc:  # the actor's name is what users need to find the culprit
-        raise LocalModelError(f"actor {model.label!r}: {what} failed: {exc}") from exc
+        raise LocalModelError(f"actor {label!r}: {what} failed: {exc}") from exc
 
 
 class SingleModelBlock(LocalBlock):
     """A block of one model."""
 
-    def __init__(self, model: LocalModel) -> None:
-        super().__init__([model])
+    def __init__(self, model: LocalModel, name: str | None = None) -> None:
+        super().__init__([model], None if name is None else [name])
 
     def solve(self, v: np.ndarray, rho: float | np.ndarray) -> np.ndarray:
-        model = self.models[0]
+        model, label = self.models[0], self.names[0]
         try:
             x = np.asarray(model.solve(v, rho), dtype=float).ravel()
         except LocalModelError:
             raise
         except Exception as exc:
-            raise LocalModelError(f"actor {model.label!r}: local solve failed: {exc}") from exc
+            raise LocalModelError(f"actor {label!r}: local solve failed: {exc}") from exc
         if x.shape != (model.size,):
-            raise LocalModelError(f"actor {model.label!r} returned {x.size} values, expected "
+            raise LocalModelError(f"actor {label!r} returned {x.size} values, expected "
                                   f"{model.size}")
         return x
 
 
-def make_blocks(models: Sequence[LocalModel], vectorize: bool = True) -> list[LocalBlock]:
+def make_blocks(models: Sequence[LocalModel], vectorize: bool = True,
+                names: Sequence[str] | None = None) -> list[LocalBlock]:
     """Group models into participants: models of a vectorisable kind share one block.
 
-    Vectorising changes nothing in the mathematics, only how many local solves are batched into
-    one array operation (and so how many messages a run exchanges in one process).
+    ``names`` gives the actors' names for this run (default: their own). Vectorising changes
+    nothing in the mathematics, only how many local solves are batched into one array operation
+    (and so how many messages a run exchanges in one process).
     """
     from distributed_resource_optimization.local.flex import ADMMFlexActor, FlexFleetBlock
 
+    names = [m.label for m in models] if names is None else list(names)
     blocks: list[LocalBlock] = []
-    fleets: dict[int, list[ADMMFlexActor]] = {}
+    fleets: dict[int, list[tuple[ADMMFlexActor, str]]] = {}
     fleet_pos: dict[int, int] = {}
-    for m in models:
+    for m, name in zip(models, names):
         if vectorize and type(m) is ADMMFlexActor:
             key = m.size
             if key not in fleets:
                 fleets[key] = []
                 fleet_pos[key] = len(blocks)
                 blocks.append(None)  # type: ignore[arg-type]  # the fleet takes its first member's place
-            fleets[key].append(m)
+            fleets[key].append((m, name))
         else:
-            blocks.append(SingleModelBlock(m))
+            blocks.append(SingleModelBlock(m, name))
     for key, members in fleets.items():
-        blocks[fleet_pos[key]] = FlexFleetBlock(members)
+        blocks[fleet_pos[key]] = FlexFleetBlock([m for m, _ in members],
+                                                [n for _, n in members])
     return blocks

@@ -16,7 +16,7 @@ from collections.abc import Hashable, Sequence
 import numpy as np
 
 from distributed_resource_optimization.admm.validation import as_finite_scalar, as_finite_vector
-from distributed_resource_optimization.local.base import LocalBlock, LocalModel
+from distributed_resource_optimization.local.base import LocalBlock, LocalModel, LocalModelError
 
 
 class ADMMFlexActor(LocalModel):
@@ -44,10 +44,16 @@ class ADMMFlexActor(LocalModel):
             if P_arr.shape != eta_arr.shape:
                 raise ValueError(f"P has length {P_arr.size} but eta has length {eta_arr.size}")
         super().__init__(eta_arr.size, name=name, variables=variables, rho_scale=rho_scale)
+        direction = cap * eta_arr
+        with np.errstate(over="ignore", invalid="ignore"):
+            full_cost = float(P_arr @ direction)
+        if not (np.all(np.isfinite(direction)) and np.isfinite(full_cost)):
+            raise ValueError(f"P @ (in_capacity * eta) = {full_cost}: in_capacity, eta and P are "
+                             "too large for a finite cost")
         self.in_capacity = cap
         self.eta = eta_arr
         self.P = P_arr
-        self.direction = cap * eta_arr
+        self.direction = direction
 
     def solve(self, v: np.ndarray, rho: float | np.ndarray) -> np.ndarray:
         return flex_prox(self.direction[None, :], (self.P @ self.direction)[None],
@@ -85,8 +91,8 @@ def flex_prox(D: np.ndarray, cost: np.ndarray, V: np.ndarray, rho: float | np.nd
 class FlexFleetBlock(LocalBlock):
     """All flex actors of one output length, solved together as arrays."""
 
-    def __init__(self, actors: Sequence[ADMMFlexActor]) -> None:
-        super().__init__(actors)
+    def __init__(self, actors: Sequence[ADMMFlexActor], names: Sequence[str] | None = None) -> None:
+        super().__init__(actors, names)
         self.D = np.stack([a.direction for a in actors])
         self.cost = np.array([a.P @ a.direction for a in actors])
         self.P = np.stack([a.P for a in actors])
@@ -97,7 +103,12 @@ class FlexFleetBlock(LocalBlock):
         return flex_prox(self.D, self.cost, V, R).ravel()
 
     def objectives(self, x: np.ndarray) -> list[float]:
-        return np.einsum("ij,ij->i", self.P, x.reshape(self.D.shape)).tolist()
+        costs = np.einsum("ij,ij->i", self.P, x.reshape(self.D.shape))
+        if not np.all(np.isfinite(costs)):
+            bad = int(np.flatnonzero(~np.isfinite(costs))[0])
+            raise LocalModelError(f"actor {self.names[bad]!r}: its cost P @ x is {costs[bad]}, "
+                                  "not finite")
+        return costs.tolist()
 
     def objective(self, x: np.ndarray) -> float:
         return float(np.einsum("ij,ij->", self.P, x.reshape(self.D.shape)))

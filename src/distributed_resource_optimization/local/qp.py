@@ -15,6 +15,26 @@ import scipy.sparse as sp
 from distributed_resource_optimization.admm.validation import as_finite_vector
 from distributed_resource_optimization.local.base import LocalModel, LocalModelError
 
+#: Up to this many variables the constructor checks that P is positive semidefinite (a dense
+#: eigenvalue decomposition); larger models rely on OSQP's own check at setup.
+_PSD_CHECK_MAX_SIZE = 2000
+
+
+def _osqp_error(exc: Exception) -> str:
+    """OSQP's error code as words (it raises ``OSQPException(<code>)``)."""
+    import osqp
+
+    code = exc.args[0] if exc.args else None
+    try:
+        name = osqp.SolverError(int(code)).name
+    except (TypeError, ValueError):
+        return str(exc) or type(exc).__name__
+    meaning = {"OSQP_NONCVX_ERROR": "P is not positive semidefinite (the model is not convex)",
+               "OSQP_DATA_VALIDATION_ERROR": "the matrices or bounds are invalid",
+               "OSQP_SETTINGS_VALIDATION_ERROR": "invalid solver settings",
+               "OSQP_MEM_ALLOC_ERROR": "out of memory"}.get(name, name)
+    return f"{meaning} (OSQP error {code}, {name})"
+
 
 def _rho_vector(rho: float | np.ndarray, n: int) -> np.ndarray:
     return np.broadcast_to(np.asarray(rho, dtype=float), (n,)).copy()
@@ -44,6 +64,13 @@ class QPLocalModel(LocalModel):
             raise ValueError("P contains NaN or infinite values")
         if abs(self.P - self.P.T).max() > 1e-12 * max(1.0, abs(self.P).max()):
             raise ValueError("P must be symmetric")
+        if n <= _PSD_CHECK_MAX_SIZE and self.P.nnz:
+            # OSQP reports a non-convex P at setup only for the first rho, and silently keeps
+            # its old matrix when a later rho update makes the KKT system indefinite.
+            lowest = float(np.linalg.eigvalsh(self.P.toarray()).min())
+            if lowest < -1e-9 * max(1.0, abs(self.P).max()):
+                raise ValueError(f"P must be positive semidefinite (its smallest eigenvalue is "
+                                 f"{lowest:.3g}): the model must be convex")
         if A is None:
             self.A = sp.csc_matrix((0, n))
             self.l = np.zeros(0)
@@ -72,16 +99,19 @@ class QPLocalModel(LocalModel):
         import osqp
 
         n = self.size
-        # Upper triangle of P plus an explicit diagonal, so later rho changes keep the sparsity
-        # pattern OSQP factorised once.
-        P_up = sp.triu(self.P + sp.eye(n, format="csc"), format="csc")
+        # Upper triangle of P plus an explicit diagonal entry in every column (built as a
+        # pattern, so no entry cancels out), so later rho changes keep the sparsity pattern
+        # OSQP factorised once.
+        upper = sp.triu(self.P, format="coo")
+        P_up = sp.coo_matrix((np.r_[upper.data, np.zeros(n)],
+                              (np.r_[upper.row, np.arange(n)], np.r_[upper.col, np.arange(n)])),
+                             shape=(n, n)).tocsc()
         P_up.sort_indices()
         diag_pos = np.empty(n, dtype=int)
         for j in range(n):
             rows = P_up.indices[P_up.indptr[j]:P_up.indptr[j + 1]]
             diag_pos[j] = P_up.indptr[j] + int(np.flatnonzero(rows == j)[0])
         self._P_base = P_up.data.copy()
-        self._P_base[diag_pos] -= 1.0
         self._diag_pos = diag_pos
         self._P_pattern = P_up
         self._solver = osqp.OSQP()
@@ -89,9 +119,13 @@ class QPLocalModel(LocalModel):
         data[diag_pos] += 1.0
         P_up.data = data
         self._rho = np.ones(n)
-        self._solver.setup(P_up, self.q.copy(), self.A, self.l, self.u, verbose=False,
-                           eps_abs=self.eps, eps_rel=self.eps, polishing=False, max_iter=200000,
-                           warm_starting=True)
+        try:
+            self._solver.setup(P_up, self.q.copy(), self.A, self.l, self.u, verbose=False,
+                               eps_abs=self.eps, eps_rel=self.eps, polishing=False,
+                               max_iter=200000, warm_starting=True)
+        except Exception as exc:  # OSQP reports a bare error code
+            raise LocalModelError(f"actor {self.label!r}: OSQP setup failed: "
+                                  f"{_osqp_error(exc)}") from None
         # A first solve finds an infeasible model before any ADMM iteration runs.
         self._run(np.zeros(n))
 

@@ -122,7 +122,7 @@ def load_electric_grid(folder: Path | str = DEFAULT_DATA_DIR,
     line_from = lookup(lines_path, "node_1_name", lines["node_1_name"], rows, node_index)
     line_to = lookup(lines_path, "node_2_name", lines["node_2_name"], rows, node_index)
     check_positive(lines_path, lines, "length")
-    check_radial(lines_path, len(node_names), line_from, line_to)
+    check_radial(lines_path, len(node_names), line_from, line_to, file_rows(lines))
 
     z1_per_km, b1_per_km, i_max = _line_type_parameters(folder, grid_row["base_frequency"])
     unknown = ~lines["line_type"].isin(list(z1_per_km))

@@ -136,7 +136,8 @@ def load_thermal_grid(folder: Path | str = DEFAULT_DATA_DIR,
     rows = file_rows(lines)
     line_from = lookup(lines_path, "node_1_name", lines["node_1_name"], rows, node_index)
     line_to = lookup(lines_path, "node_2_name", lines["node_2_name"], rows, node_index)
-    sign, subtree = _radial_structure(lines_path, len(node_names), source, line_from, line_to)
+    sign, subtree = _radial_structure(lines_path, len(node_names), source, line_from, line_to,
+                                      file_rows(lines))
     line_type = types.loc[lines["line_type"]]
     max_velocity = (line_type["maximum_velocity"].to_numpy(dtype=float)
                     if "maximum_velocity" in line_type else np.full(len(lines), np.nan))
@@ -169,9 +170,10 @@ def load_thermal_grid(folder: Path | str = DEFAULT_DATA_DIR,
 
 
 def _radial_structure(path: Path, n_node: int, source: int, line_from: np.ndarray,
-                      line_to: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                      line_to: np.ndarray, rows: np.ndarray | None = None
+                      ) -> tuple[np.ndarray, np.ndarray]:
     """Orientation of each line relative to the source and the line-by-node subtree matrix."""
-    check_radial(path, n_node, line_from, line_to)
+    check_radial(path, n_node, line_from, line_to, rows)
     adjacency: list[list[tuple[int, int]]] = [[] for _ in range(n_node)]
     for line, (a, b) in enumerate(zip(line_from, line_to, strict=True)):
         adjacency[a].append((line, b))

@@ -1,0 +1,216 @@
+"""Bad input and degenerate runs: each finding of the fault review, with the message it gets.
+
+Every run either finishes right or fails before any work with an error that names the
+parameter (file, row and column for data).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+import distributed_resource_optimization as dro
+from distributed_resource_optimization import cli
+from distributed_resource_optimization.energy.io import DEFAULT_DATA_DIR, DataFileError
+
+
+def _tutorial_actors():
+    return [dro.create_admm_flex_actor_one_to_many(10.0, [0.1, 0.5, -1.0]),
+            dro.create_admm_flex_actor_one_to_many(15.0, [0.1, 0.5, -1.0]),
+            dro.create_admm_flex_actor_one_to_many(10.0, [-1.0, 0.0, 1.0])]
+
+
+TUTORIAL_START = dro.create_admm_start(dro.create_admm_sharing_data([-4.0, 0.0, 6.0], [5, 1, 1]))
+
+
+# -- stopping never accepts the untouched all-zero start --------------------------------------
+
+def test_a_huge_rho_does_not_stop_at_the_start():
+    """rho = 1e18 used to stop at iteration 1 with objective 26 (the optimum is 2)."""
+    res = dro.run_coordinated_optimization(
+        _tutorial_actors(), dro.create_sharing_target_distance_admm_coordinator(rho=1e18),
+        TUTORIAL_START)
+    assert res.converged and res.iterations > 1
+    assert res.objective == pytest.approx(2.0, abs=1e-4)
+
+
+def test_a_huge_rho_at_a_fixed_penalty_is_not_called_converged():
+    res = dro.run_coordinated_optimization(
+        _tutorial_actors(), dro.create_sharing_target_distance_admm_coordinator(
+            rho=1e18, adaptive_rho=False, max_iters=30), TUTORIAL_START)
+    assert res.status is dro.ADMMStatus.MAX_ITERATIONS
+
+
+def test_a_target_far_above_the_actors_does_not_stop_at_zero():
+    """A target of 1e16 used to stop with z = 0: the z-step was lost to rounding."""
+    actor = dro.create_admm_flex_actor_one_to_many(10.0, [1.0, 0.0, 0.0])
+    res = dro.run_coordinated_optimization(
+        [actor], dro.create_sharing_target_distance_admm_coordinator(),
+        dro.create_admm_start(dro.create_admm_sharing_data([1e16, 0.0, 0.0])))
+    assert res.converged
+    np.testing.assert_allclose(res.z, [10.0, 0.0, 0.0], atol=1e-6)  # full output towards it
+
+
+def test_an_all_zero_optimum_still_converges():
+    actor = dro.create_admm_flex_actor_one_to_many(10.0, [1.0, 0.0, 0.0])
+    res = dro.run_coordinated_optimization(
+        [actor], dro.create_sharing_target_distance_admm_coordinator(),
+        dro.create_admm_start(dro.create_admm_sharing_data([0.0, 0.0, 0.0])))
+    assert res.converged and res.objective == 0.0
+    np.testing.assert_array_equal(res.z, 0.0)
+
+
+# -- names for the run only -------------------------------------------------------------------
+
+def test_unnamed_actors_can_run_again():
+    actors = _tutorial_actors()
+    first = dro.run_coordinated_optimization(
+        actors, dro.create_sharing_target_distance_admm_coordinator(), TUTORIAL_START)
+    second = dro.run_coordinated_optimization(
+        actors, dro.create_sharing_target_distance_admm_coordinator(), TUTORIAL_START)
+    assert [a.name for a in actors] == [None, None, None]
+    assert list(first.x) == list(second.x) == ["actor_0", "actor_1", "actor_2"]
+    assert second.iterations == first.iterations
+
+
+# -- the API: non-finite costs, sizes, solver errors, arguments -------------------------------
+
+def test_a_cost_that_overflows_is_refused_at_the_actor():
+    with pytest.raises(ValueError, match=r"P @ \(in_capacity \* eta\) = -inf"):
+        dro.create_admm_flex_actor_one_to_many(10.0, [1.0, 1.0, 1.0], P=[-1e308] * 3)
+
+
+def test_a_non_finite_objective_is_an_error_naming_the_actor():
+    class NaNCost(dro.LocalModel):
+        def __init__(self):
+            super().__init__(3, name="broken_meter")
+
+        def solve(self, v, rho):
+            return np.zeros(3)
+
+        def objective(self, x):
+            return float("nan")
+
+    with pytest.raises(dro.ParticipantError, match="broken_meter.*objective.*nan"):
+        dro.run_coordinated_optimization(
+            [NaNCost()], dro.create_sharing_target_distance_admm_coordinator(), TUTORIAL_START)
+
+
+def test_a_fractional_size_is_refused():
+    class Model(dro.LocalModel):
+        def solve(self, v, rho):
+            return v
+
+    with pytest.raises(TypeError, match="size must be an integer"):
+        Model(2.7)
+
+
+def test_a_non_convex_qp_and_osqp_error_codes_are_explained():
+    import osqp
+
+    from distributed_resource_optimization.local.qp import QPLocalModel, _osqp_error
+
+    with pytest.raises(ValueError, match="positive semidefinite"):
+        QPLocalModel([0.0, 0.0], P=-np.eye(2))
+    message = _osqp_error(osqp.interface.OSQPException(4))
+    assert "not positive semidefinite" in message and "OSQP error 4" in message
+
+
+@pytest.mark.parametrize("kwargs, match", [({"carrier": "x"}, "carrier must be a Carrier"),
+                                           ({"progress": 5}, "progress must be a function")])
+def test_wrong_runtime_arguments_are_refused_first(kwargs, match):
+    with pytest.raises(TypeError, match=match):
+        dro.run_coordinated_optimization(
+            _tutorial_actors(), dro.create_sharing_target_distance_admm_coordinator(),
+            TUTORIAL_START, **kwargs)
+
+
+# -- the command line: every option before the first load -------------------------------------
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["--rho", "inf"], "--rho must be positive and finite, got inf"),
+    (["--eps", "inf"], "--eps must be positive and finite, got inf"),
+    (["--rho", "1e-300"], "--rho must lie in [1e-08, 1e+08]"),
+    (["--method", "centralized", "--rho", "-1"], "--rho must be positive and finite"),
+    (["--reply-timeout", "0"], "--reply-timeout must be positive"),
+])
+def test_cli_options_are_checked_before_any_work(argv, fragment, tmp_path, capsys):
+    code = cli.main(["market-clearing", *argv, "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2 and fragment in err and "loading" not in err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("make_out, fragment", [
+    (lambda t: "", "--out must name a folder of its own"),
+    (lambda t: (t / "a_file").write_text("x") and str(t / "a_file"), "is a file, not a folder"),
+    (lambda t: (t / "f").write_text("x") and str(t / "f" / "sub"), "is a file, so no folder"),
+])
+def test_bad_out_is_refused_before_any_work(make_out, fragment, tmp_path, capsys):
+    for command in (["market-clearing"], ["flex-sharing", "--actors", "5"]):
+        code = cli.main([*command, "--out", make_out(tmp_path)])
+        err = capsys.readouterr().err
+        assert code == 2 and fragment in err and "loading" not in err, err
+
+
+def test_a_centralized_run_replaces_an_earlier_admm_folder(tmp_path):
+    out = tmp_path / "out"
+    assert cli.main(["market-clearing", "--resolution", "60min", "--method", "admm",
+                     "--max-iters", "3", "--out", str(out)]) == 1
+    assert (out / "residuals.csv").exists()
+    assert cli.main(["market-clearing", "--resolution", "60min", "--method", "centralized",
+                     "--out", str(out)]) == 0
+    assert not (out / "residuals.csv").exists() and not (out / "primal_residuals.png").exists()
+    assert json.loads((out / "summary.json").read_text())["method"] == "centralized"
+
+
+# -- data files: file, row and column -----------------------------------------------------------
+
+@pytest.fixture
+def data(tmp_path):
+    folder = tmp_path / "data"
+    shutil.copytree(DEFAULT_DATA_DIR, folder)
+    return folder
+
+
+def _set(folder, relative, row, column, value):
+    import pandas as pd
+
+    path = folder / relative
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    frame.loc[row - 1, column] = value
+    frame.to_csv(path, index=False)
+
+
+def test_an_empty_file_is_named(data):
+    from distributed_resource_optimization.energy.district import load_district
+
+    (data / "grid" / "electric_grid_lines.csv").write_bytes(b"")
+    with pytest.raises(DataFileError, match=r"electric_grid_lines\.csv: the file is empty"):
+        load_district(data)
+
+
+def test_a_line_from_a_node_to_itself_names_its_row(data):
+    from distributed_resource_optimization.energy.electric_grid import load_electric_grid
+
+    _set(data, "grid/electric_grid_lines.csv", 3, "node_2_name", "12")  # row 3 leaves node 12
+    with pytest.raises(DataFileError, match=r"electric_grid_lines\.csv, row 3, column "
+                                            r"'node_2_name': the line connects a node to itself"):
+        load_electric_grid(data)
+
+
+@pytest.mark.parametrize("relative, row, column", [
+    ("grid/electric_grid_lines.csv", 5, "length"),
+    ("grid/thermal_grid_lines.csv", 2, "length"),
+    ("timeseries/price_singapore_wholesale.csv", 7, "price_value"),
+])
+def test_absurd_numbers_are_range_errors_at_their_cell(data, relative, row, column):
+    from distributed_resource_optimization.energy.district import load_district
+
+    _set(data, relative, row, column, "1e300")
+    with pytest.raises(DataFileError, match=rf"{relative.split('/')[-1]}, row {row}, column "
+                                            rf"'{column}': 1e\+300 is outside"):
+        load_district(data)
