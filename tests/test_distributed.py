@@ -67,7 +67,8 @@ def test_market_per_building_in_24_agent_processes_equals_inproc(runtime, distri
     assert got.runtime == runtime and got.agent_processes == 2 + district.n_der == 24
     _assert_same_market(got, ref)
     # Join, setup and finish rounds plus one round per iteration: request and reply each.
-    assert got.messages == 2 * 24 * (got.iterations + 3)
+    # A request sent again (a round slower than usual) adds itself and one repeated reply.
+    assert got.messages == 2 * 24 * (got.iterations + 3) + 2 * got.admm.resent_requests
     assert got.bytes_sent > 0
 
 
@@ -132,7 +133,8 @@ def test_agents_started_from_their_own_split_folders_coordinated_by_agents_file(
     assert summary["iterations"] == ref.iterations
     assert summary["admm_objective"] == pytest.approx(ref.objective, rel=1e-9)
     assert summary["runtime"] == "tcp" and summary["agent_processes"] == 0
-    assert summary["messages"] == 2 * 3 * (ref.iterations + 3) and summary["bytes_sent"] > 0
+    assert summary["messages"] == 2 * 3 * (ref.iterations + 3) + 2 * summary["resent_requests"]
+    assert summary["bytes_sent"] > 0
     assert summary["entity_objectives"] == pytest.approx(ref.entity_objectives, rel=1e-9)
 
 

@@ -135,7 +135,8 @@ def test_wrong_runtime_arguments_are_refused_first(kwargs, match):
     (["--eps", "inf"], "--eps must be positive and finite, got inf"),
     (["--rho", "1e-300"], "--rho must lie in [1e-08, 1e+08]"),
     (["--method", "centralized", "--rho", "-1"], "--rho must be positive and finite"),
-    (["--reply-timeout", "0"], "--reply-timeout must be positive"),
+    (["--round-timeout", "0"], "--round-timeout must be positive"),
+    (["--drop-messages", "1.5"], "--drop-messages must be a fraction"),
 ])
 def test_cli_options_are_checked_before_any_work(argv, fragment, tmp_path, capsys):
     code = cli.main(["market-clearing", *argv, "--out", str(tmp_path / "out")])
@@ -214,3 +215,117 @@ def test_absurd_numbers_are_range_errors_at_their_cell(data, relative, row, colu
     with pytest.raises(DataFileError, match=rf"{relative.split('/')[-1]}, row {row}, column "
                                             rf"'{column}': 1e\+300 is outside"):
         load_district(data)
+
+
+# -- lost, duplicated, delayed messages and dead agents ---------------------------------------
+
+def test_ten_percent_message_loss_gives_the_lossless_flex_result():
+    from distributed_resource_optimization.flex_sharing import run_flex_sharing
+    from distributed_resource_optimization.runtime.carrier import AsyncioCarrier, FaultyCarrier
+
+    ref = run_flex_sharing(30, seed=2, processes=3)
+    lossy = FaultyCarrier(AsyncioCarrier(), drop=0.1, duplicate=0.05, delay=(0.0, 0.002),
+                          seed=7)
+    got = run_flex_sharing(30, seed=2, processes=3, carrier=lossy)
+    assert lossy.faults.dropped > 20 and lossy.faults.duplicated > 5
+    assert got.admm.resent_requests > 0
+    assert got.admm.iterations == ref.admm.iterations
+    assert got.admm.objective == pytest.approx(ref.admm.objective, rel=1e-9)
+    np.testing.assert_allclose(got.admm.z, ref.admm.z, rtol=0, atol=1e-12)
+
+
+def test_ten_percent_message_loss_gives_the_lossless_market_result():
+    from distributed_resource_optimization.energy.district import load_district
+    from distributed_resource_optimization.market.clearing import run_market_clearing
+    from distributed_resource_optimization.runtime.carrier import Faults
+
+    district = load_district(resolution="60min")
+    ref = run_market_clearing(district, "thermal-congestion")
+    got = run_market_clearing(district, "thermal-congestion", faults=Faults(drop=0.1, seed=3))
+    assert got.admm.resent_requests > 0
+    assert got.iterations == ref.iterations
+    assert got.objective == pytest.approx(ref.objective, rel=1e-9)
+    for entity, quantities in ref.prices.items():
+        for q, arr in quantities.items():
+            np.testing.assert_allclose(got.prices[entity][q], arr, rtol=0, atol=1e-12)
+
+
+def test_a_repeated_request_is_answered_without_solving_again():
+    import asyncio
+
+    from distributed_resource_optimization.local.base import SingleModelBlock
+    from distributed_resource_optimization.runtime.agents import ParticipantAgent
+    from distributed_resource_optimization.runtime.carrier import AsyncioCarrier
+    from distributed_resource_optimization.runtime.messages import (
+        JoinRequest,
+        SetupRequest,
+        SolveRequest,
+    )
+
+    class Counting(dro.LocalModel):
+        def __init__(self):
+            super().__init__(2, name="meter")
+            self.solves = 0
+
+        def solve(self, v, rho):
+            self.solves += 1
+            return np.asarray(v, dtype=float)
+
+    model = Counting()
+
+    async def main():
+        carrier = AsyncioCarrier()
+        box = carrier.register("coordinator")
+        agent = ParticipantAgent("p", SingleModelBlock(model), carrier)
+        task = asyncio.ensure_future(agent.serve())
+        request = SolveRequest("s", 1, np.ones(2), np.zeros(2), 1.0)
+        replies = []
+        for msg in (JoinRequest("s"), JoinRequest("s"), SetupRequest("s"), SetupRequest("s"),
+                    request, request):
+            await carrier.send("coordinator", "p", msg)
+            replies.append((await box.receive(5.0))[1])
+        task.cancel()
+        return replies
+
+    replies = asyncio.run(main())
+    assert model.solves == 1
+    assert [type(r).__name__ for r in replies] == ["JoinReply"] * 2 + ["SetupReply"] * 2 + \
+        ["SolveReply"] * 2
+    assert replies[4].iteration == replies[5].iteration == 1 and replies[5].error is None
+    np.testing.assert_array_equal(replies[4].x, replies[5].x)
+
+
+def test_a_killed_agent_ends_a_tcp_run_with_exit_code_3_naming_it(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from test_distributed import _agents_with
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "distributed_resource_optimization", "flex-sharing", "--actors",
+         "3000", "--seed", "515151", "--processes", "3", "--runtime", "tcp", "--round-timeout",
+         "3", "--out", str(tmp_path / "out")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 90
+        while len(_agents_with("--seed 515151")) < 3:
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
+            time.sleep(0.2)
+        time.sleep(2.0)  # into the iterations
+        victim = next(pid for pid in _agents_with("--seed 515151")
+                      if "--flex-share 1/3" in open(f"/proc/{pid}/cmdline").read()
+                      .replace("\0", " "))
+        os_kill = __import__("os").kill
+        os_kill(victim, signal.SIGKILL)
+        code = proc.wait(60)  # the round timeout is 3 s
+        err = proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert code == 3, err
+    last = [line for line in err.splitlines() if line.startswith("dro: error:")]
+    assert len(last) == 1 and "fleet_1" in last[0] and "iteration" in last[0]
+    assert _agents_with("--seed 515151") == []
+    assert not (tmp_path / "out").exists()

@@ -65,6 +65,18 @@ def _add_runtime(parser: argparse.ArgumentParser, with_inproc: bool = True) -> N
                         f"{DEFAULT_BROKER})")
 
 
+def _add_fault_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--round-timeout", default=None, type=float,
+                        help="seconds to wait for all agents' replies of a round before the run "
+                        "fails (exit code 3); requests without a reply are sent again before "
+                        "(default: 30)")
+    parser.add_argument("--drop-messages", default=0.0, type=float, metavar="FRACTION",
+                        help="testing aid: lose this fraction of the coordinator's messages (in "
+                        "process: of all messages); the result must not change")
+    parser.add_argument("--fault-seed", default=None, type=int,
+                        help="testing aid: seed of --drop-messages")
+
+
 def _parser() -> argparse.ArgumentParser:
     from distributed_resource_optimization.commands.market_clearing import (
         DEFAULT_METHOD,
@@ -106,8 +118,7 @@ def _parser() -> argparse.ArgumentParser:
     mc.add_argument("--listen", default="127.0.0.1:0",
                     help="the coordinator's own TCP address, reachable from the agents "
                     "(default: 127.0.0.1 with a free port)")
-    mc.add_argument("--reply-timeout", default=None, type=float,
-                    help="ADMM: seconds to wait for every agent's reply of a round (default: 60)")
+    _add_fault_options(mc)
 
     fs = sub.add_parser("flex-sharing", help="random flex-actor fleets by sharing ADMM")
     fs.add_argument("--actors", type=int, required=True, help="number of flex actors N")
@@ -120,8 +131,7 @@ def _parser() -> argparse.ArgumentParser:
                     help=f"output folder (default: ./{DEFAULT_OUT})")
     fs.add_argument("--max-iters", default=None, type=int,
                     help="ADMM iteration limit (default: 10000)")
-    fs.add_argument("--reply-timeout", default=None, type=float,
-                    help="seconds to wait for every agent's reply of a round (default: 60)")
+    _add_fault_options(fs)
     _add_runtime(fs)
 
     ag = sub.add_parser("agent", help="run one agent that serves coordinators (tcp or mqtt)")

@@ -163,14 +163,16 @@ async def start_flex_sharing(n_actors: int, *, seed: int = 0, sectors: int = 3,
                              coordinator: ADMMGenericCoordinator | None = None,
                              log_dir: str | None = None,
                              progress: Callable[[Any], None] | None = None,
-                             carrier: Any = None) -> FlexSharingResult:
+                             carrier: Any = None, faults: Any = None) -> FlexSharingResult:
     """Solve the random instance ``(n_actors, sectors, seed)`` by sharing ADMM with its actors
     split into ``processes`` fleets, and centrally; awaitable (see :func:`run_flex_sharing`).
 
     ``runtime``: ``"inproc"`` (all fleets in this process), ``"tcp"`` / ``"mqtt"`` (one
     ``dro agent`` process per fleet, coordinator here; ``broker`` ``HOST:PORT`` for MQTT).
     ``log_dir`` keeps the agents' stderr (default: a temporary folder); ``carrier`` replaces
-    the in-process carrier of ``"inproc"`` (e.g. one with a codec).
+    the in-process carrier of ``"inproc"`` (e.g. one with a codec); ``faults`` (a
+    :class:`~.runtime.carrier.Faults`) loses, duplicates and delays the coordinator's messages
+    (in process: every message), a testing aid.
     """
     from distributed_resource_optimization.runtime.agents import coordinate_in_process
     from distributed_resource_optimization.runtime.carrier import AsyncioCarrier
@@ -190,6 +192,8 @@ async def start_flex_sharing(n_actors: int, *, seed: int = 0, sectors: int = 3,
     start = time.perf_counter()
     if runtime == "inproc":
         carrier = carrier or AsyncioCarrier()
+        if faults is not None:
+            carrier = faults.wrap(carrier)
         participants = {name: fleet_share(instance, processes, k) for k, name in enumerate(names)}
         admm = await coordinate_in_process(participants, coordinator, data, carrier, progress)
         stats = carrier.stats
@@ -204,7 +208,7 @@ async def start_flex_sharing(n_actors: int, *, seed: int = 0, sectors: int = 3,
                     for k, name in enumerate(names)}
         admm, stats, _ = await coordinate_agents(
             coordinator, data, names, runtime, commands=commands, broker=broker,
-            topic_prefix=topic_prefix, log_dir=log_dir, progress=progress)
+            topic_prefix=topic_prefix, log_dir=log_dir, progress=progress, faults=faults)
     wall = time.perf_counter() - start
     ref, central_s = centralized_flex_sharing(instance)
     return FlexSharingResult(instance, admm, ref, central_s, runtime, processes if runtime !=

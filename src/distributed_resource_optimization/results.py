@@ -165,6 +165,7 @@ def market_summary(market, central: CentralizedResult | None, comparison: Mappin
         "agent_processes": market.agent_processes,
         "messages": market.messages,
         "bytes_sent": market.bytes_sent,
+        "resent_requests": market.admm.resent_requests,
     }
     if comparison is not None:
         out.update({k: float(v) for k, v in comparison.items()})
@@ -289,6 +290,7 @@ def flex_summary(result) -> dict:
         "agent_processes": result.agent_processes,
         "messages": result.messages,
         "bytes_sent": result.bytes_sent,
+        "resent_requests": admm.resent_requests,
         "aggregate_kw": admm.z.tolist(),
         "target_kw": result.instance.target_kw.tolist(),
     }

@@ -96,7 +96,8 @@ class ADMMGenericCoordinator:
     factor (1 = plain ADMM). ``anderson_memory`` is the number of past iterates Anderson
     acceleration fits (more helps on LP-structured problems with many slow modes, e.g. the
     market clearing uses 20; 10 suits the flex sharing benchmark best). ``reply_timeout``
-    (s) bounds every wait for an actor's reply.
+    (s, default 30) bounds every round's wait for the actors' replies; a request without a reply
+    is sent again before that.
     """
 
     def __init__(
@@ -111,7 +112,7 @@ class ADMMGenericCoordinator:
         acceleration: bool = True,
         alpha: float = 1.6,
         anderson_memory: int = 10,
-        reply_timeout: float = 60.0,
+        reply_timeout: float = 30.0,
     ) -> None:
         if global_actor is None:
             global_actor = ADMMSharingGlobalActor()

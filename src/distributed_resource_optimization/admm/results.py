@@ -46,6 +46,9 @@ class ADMMResult:
     iteration_wall_s: np.ndarray = field(default_factory=lambda: np.zeros(0))
     iteration_messages: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
     iteration_bytes: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
+    #: Requests the coordinator sent again because no reply had come in time (lost or slow
+    #: messages; 0 on a reliable, prompt carrier).
+    resent_requests: int = 0
 
     @property
     def converged(self) -> bool:

@@ -23,3 +23,18 @@ def check_positive(value: float | None, flag: str) -> None:
 def check_at_least_one(value: int | None, flag: str) -> None:
     if value is not None and value < 1:
         raise ValueError(f"{flag} must be at least 1, got {value}")
+
+
+def faults_of(args) -> object | None:
+    """The :class:`~..runtime.carrier.Faults` of ``--drop-messages`` / ``--fault-seed``, or
+    ``None``; ``ValueError`` naming the option for a fraction outside [0, 1)."""
+    import math
+
+    drop = args.drop_messages
+    if not (math.isfinite(drop) and 0.0 <= drop < 1.0):
+        raise ValueError(f"--drop-messages must be a fraction in [0, 1), got {drop}")
+    if drop == 0.0:
+        return None
+    from distributed_resource_optimization.runtime.carrier import Faults
+
+    return Faults(drop=drop, seed=args.fault_seed)

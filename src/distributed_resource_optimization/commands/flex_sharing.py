@@ -8,6 +8,7 @@ import argparse
 from distributed_resource_optimization.commands.common import (
     check_at_least_one,
     check_positive,
+    faults_of,
     progress,
 )
 
@@ -33,13 +34,14 @@ def run(args: argparse.Namespace) -> int:
     check_at_least_one(args.sectors, "--sectors")
     check_at_least_one(args.processes, "--processes")
     check_at_least_one(args.max_iters, "--max-iters")
-    check_positive(args.reply_timeout, "--reply-timeout")
+    check_positive(args.round_timeout, "--round-timeout")
+    faults = faults_of(args)
     share_bounds(args.actors, args.processes, 0)
     output = OutputFolder(args.out)
     output.check()
     settings = {"max_iters": args.max_iters} if args.max_iters else {}
-    if args.reply_timeout:
-        settings["reply_timeout"] = args.reply_timeout
+    if args.round_timeout:
+        settings["reply_timeout"] = args.round_timeout
     coordinator = create_sharing_target_distance_admm_coordinator(**settings)
 
     def report(state) -> None:
@@ -53,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
              f"{args.processes} fleets {where}...")
     result = run_flex_sharing(args.actors, seed=args.seed, sectors=args.sectors,
                               runtime=args.runtime, processes=args.processes,
-                              broker=args.broker, coordinator=coordinator, progress=report)
+                              broker=args.broker, coordinator=coordinator, progress=report,
+                              faults=faults)
     with output as tmp:
         write_json(tmp / SUMMARY_FILE, flex_summary(result))
         flex_actor_frame(result).to_csv(tmp / ACTORS_FILE, index=False)

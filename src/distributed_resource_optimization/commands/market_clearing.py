@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from distributed_resource_optimization.commands.common import progress
+from distributed_resource_optimization.commands.common import faults_of, progress
 
 #: Methods of the ADMM market clearing (``admm``: ADMM only, plus the centralized reference for the
 #: comparison fields; ``both``: also writes the centralized rows and figures' reference lines).
@@ -41,7 +41,7 @@ def check_admm_options(args: argparse.Namespace) -> None:
 
     bounds = ADMMSettings()
     for flag, value in (("--rho", args.rho), ("--eps", args.eps),
-                        ("--reply-timeout", args.reply_timeout)):
+                        ("--round-timeout", args.round_timeout)):
         if value is not None and not (math.isfinite(value) and value > 0):
             raise ValueError(f"{flag} must be positive and finite, got {value}")
     if args.rho is not None and not bounds.rho_min <= args.rho <= bounds.rho_max:
@@ -49,6 +49,7 @@ def check_admm_options(args: argparse.Namespace) -> None:
                          f"the penalty adaptation works in), got {args.rho:g}")
     if args.max_iters is not None and args.max_iters < 1:
         raise ValueError(f"--max-iters must be at least 1, got {args.max_iters}")
+    faults_of(args)
 
 
 def run_centralized(args: argparse.Namespace, output) -> int:
@@ -142,12 +143,13 @@ def run_admm(args: argparse.Namespace, output) -> int:
             progress(f"iteration {state.iteration}: primal residuals {r} (kW), largest dual "
                      f"residual {d:.3g} (S$/kWh), rho {state.rho:.3g}")
 
-    engine = {} if args.reply_timeout is None else {"reply_timeout": args.reply_timeout}
+    engine = {} if args.round_timeout is None else {"reply_timeout": args.round_timeout}
     start = time.perf_counter()
     market = run_market_clearing(district, args.scenario, agents=agents, rho=args.rho,
                                  eps=args.eps, max_iters=args.max_iters, progress=report,
                                  runtime=args.runtime, agents_file=args.agents_file,
-                                 broker=args.broker, listen=args.listen, **engine)
+                                 broker=args.broker, listen=args.listen, faults=faults_of(args),
+                                 **engine)
     wall_admm = time.perf_counter() - start
     comparison = compare_with_centralized(market, central)
     progress(f"writing {args.out}...")

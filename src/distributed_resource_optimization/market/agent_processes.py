@@ -61,8 +61,8 @@ def run_order(names: Sequence[str]) -> list[str]:
 
 
 async def coordinate_entities(district, scenario, agents, runtime, resolution, data,
-                                agents_file, broker, listen, log_dir, coordinator, holder,
-                                solver_eps):
+                              agents_file, broker, listen, log_dir, coordinator, holder,
+                              solver_eps, faults=None):
     """Spawn one ``dro agent`` per entity from a data split of ``data`` (or of the folder
     ``district`` was loaded from), or reach the running agents of ``agents_file``; returns
     ``(ADMMResult, TrafficStats, spawned processes)``."""
@@ -90,7 +90,8 @@ async def coordinate_entities(district, scenario, agents, runtime, resolution, d
         # fresh inbox topic keeps two coordinators on one broker apart.
         return await coordinate_agents(coordinator, None, names, runtime, addresses=addresses,
                                        broker=broker, listen=listen,
-                                       topic_prefix=new_topic_prefix(), progress=holder)
+                                       topic_prefix=new_topic_prefix(), progress=holder,
+                                       faults=faults)
     src = data or (district.folder if district is not None else None)
     if src is None:
         raise ValueError("the tcp/mqtt runtimes need the data folder to split per entity")
@@ -106,4 +107,5 @@ async def coordinate_entities(district, scenario, agents, runtime, resolution, d
                     for name in names}
         return await coordinate_agents(coordinator, None, names, runtime, commands=commands,
                                        broker=broker, topic_prefix=topic_prefix,
-                                       log_dir=log_dir or Path(tmp) / "logs", progress=holder)
+                                       log_dir=log_dir or Path(tmp) / "logs", progress=holder,
+                                       faults=faults)

@@ -262,7 +262,7 @@ async def start_market_clearing(district=None, scenario: str = "thermal-congesti
                                 max_iters: int | None = None, stop: str = "seed",
                                 solver_eps: float = 1e-8,
                                 progress: Callable[[MarketConsensusState], None] | None = None,
-                                carrier=None, **engine: float) -> MarketResult:
+                                carrier=None, faults=None, **engine: float) -> MarketResult:
     """Clear the district market of ``scenario`` by ADMM (Algorithm 1 on the generic engine);
     awaitable twin of :func:`run_market_clearing` (same arguments)."""
     from distributed_resource_optimization.energy.scenarios import SCENARIOS
@@ -295,6 +295,8 @@ async def start_market_clearing(district=None, scenario: str = "thermal-congesti
 
         actors = market_entities(district, scenario, agents=agents, eps=solver_eps)
         carrier = carrier or AsyncioCarrier()
+        if faults is not None:
+            carrier = faults.wrap(carrier)
         holder = _Holder(progress)
         admm = await coordinate_in_process({a.name: SingleModelBlock(a) for a in actors},
                                            coordinator, None, carrier, holder)
@@ -307,7 +309,7 @@ async def start_market_clearing(district=None, scenario: str = "thermal-congesti
         holder = _Holder(progress)
         admm, stats, processes = await coordinate_entities(
             district, scenario, agents, runtime, resolution, data, agents_file, broker, listen,
-            log_dir, coordinator, holder, solver_eps)
+            log_dir, coordinator, holder, solver_eps, faults)
     wall = time.perf_counter() - start
     market = _package(holder.state, admm, scenario, agents, wall, coordinator.rho,
                       coordinator.global_actor.eps, dt)
@@ -336,6 +338,8 @@ def run_market_clearing(district=None, scenario: str = "thermal-congestion", **k
     ``abs_tol``/``rel_tol`` in ``engine``). Further ``engine`` keywords (``adaptive_rho``,
     ``acceleration``, ``alpha``: 1.8 here, ``anderson_memory``: 20 here, ``reply_timeout``) go to
     :class:`ADMMGenericCoordinator`. ``progress`` is called with the state every iteration.
+    ``faults`` (a :class:`~.runtime.carrier.Faults`) loses, duplicates and delays messages (in
+    process: all of them; with agent processes: the coordinator's), a testing aid.
     Works inside a running event loop too (Jupyter); :func:`start_market_clearing` is the
     awaitable version.
     """

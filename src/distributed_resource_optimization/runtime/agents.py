@@ -12,6 +12,7 @@ answering and the coordinator's reply timeout fires on time while a long solve i
 from __future__ import annotations
 
 import asyncio
+import collections
 import time
 import uuid
 from collections.abc import Callable, Hashable, Sequence
@@ -47,6 +48,13 @@ from distributed_resource_optimization.runtime.messages import (
     SolveReply,
     SolveRequest,
 )
+
+#: Resending requests without a reply: first after this many times the recent rounds' duration,
+#: but not before this many seconds, then at intervals growing by this factor (a slow
+#: participant is not flooded, a lost message is retried many times before the timeout).
+RESEND_FACTOR = 5.0
+RESEND_MIN_S = 0.02
+RESEND_GROWTH = 1.5
 
 
 class ParticipantError(CoordinationError):
@@ -102,13 +110,19 @@ class ParticipantAgent:
         self._session: str | None = None
         self._scale: np.ndarray | float = 1.0
         self._ready = False
+        # The last reply per request kind, keyed by (session, iteration): a request that comes
+        # again (re-sent after a lost message, or duplicated) gets the same answer, and no
+        # model is set up or solved twice.
+        self._answered: dict[type, tuple[tuple[str, int | None], Any]] = {}
 
-    async def serve(self, runs: int | None = 1) -> int:
+    async def serve(self, runs: int | None = 1, linger: float = 2.0) -> int:
         """Answer requests until ``runs`` runs have finished (``None``: until idle).
 
         Returns the number of finished runs. Raises :class:`CoordinationTimeoutError` when no
         message arrives within ``idle_timeout`` seconds (with ``runs=None``, after the first run
-        that is the normal end and the number of runs is returned instead).
+        that is the normal end and the number of runs is returned instead). After the last run
+        it answers repeated finish requests for ``linger`` seconds (its reply may have been
+        lost).
         """
         finished = 0
         while runs is None or finished < runs:
@@ -118,13 +132,37 @@ class ParticipantAgent:
                 if runs is None:
                     return finished
                 raise
-            reply = await self._handle(msg)
+            reply = await self._answer(msg)
             if reply is not None:
                 await self.carrier.send(self.address, sender, reply)
             if isinstance(msg, FinishRequest) and msg.session == self._session:
                 finished += 1
                 self._session = None
+        while linger > 0:
+            try:
+                sender, msg = await self.mailbox.receive(linger)
+            except CoordinationTimeoutError:
+                break
+            if isinstance(msg, FinishRequest):
+                reply = self._repeated(msg)
+                if reply is not None:
+                    await self.carrier.send(self.address, sender, reply)
         return finished
+
+    def _repeated(self, msg: Any) -> Any:
+        """The reply already given to this very request, or ``None``."""
+        cached = self._answered.get(type(msg))
+        key = (msg.session, getattr(msg, "iteration", None))
+        return cached[1] if cached is not None and cached[0] == key else None
+
+    async def _answer(self, msg: Any) -> Any:
+        repeated = self._repeated(msg)
+        if repeated is not None:
+            return repeated
+        reply = await self._handle(msg)
+        if reply is not None:
+            self._answered[type(msg)] = ((msg.session, getattr(msg, "iteration", None)), reply)
+        return reply
 
     async def _local(self, call: Callable[[], Any]) -> Any:
         if isinstance(self.executor, (LocalWorkThread, InlineWork)):
@@ -211,23 +249,59 @@ class CoordinatorAgent:
         self.timeout = coordinator.reply_timeout
         self.progress = progress
         self.state: Any = None
+        #: Requests sent again because their reply had not come (lost or slow messages).
+        self.resent = 0
+        self._round_times: dict[type, collections.deque[float]] = {}
 
     async def _broadcast(self, messages: Sequence[Any]) -> None:
         for addr, msg in zip(self.participants, messages):
             await self.carrier.send(self.address, addr, msg)
 
-    async def _gather(self, kind: type, session: str, iteration: int | None = None) -> list[Any]:
-        """One reply of type ``kind`` from every participant, in participant order."""
+    async def _round(self, messages: Sequence[Any], kind: type, session: str,
+                     iteration: int | None = None) -> list[Any]:
+        """Send one request per participant and gather the replies (see :meth:`_gather`)."""
+        await self._broadcast(messages)
+        return await self._gather(kind, session, iteration, messages)
+
+    def _resend_interval(self, kind: type) -> float:
+        """When to send a request again that has no reply yet: a few times the fastest of the
+        recent rounds of this kind (rounds that waited for a resend do not count; a first join
+        or setup round has nothing to go by), so a lost message costs little, and at most an
+        eighth of the timeout, so there are several tries before it."""
+        times = self._round_times.get(kind)
+        typical = min(times) if times else self.timeout / 8
+        return min(self.timeout / 8, max(RESEND_MIN_S, RESEND_FACTOR * typical))
+
+    async def _gather(self, kind: type, session: str, iteration: int | None = None,
+                      requests: Sequence[Any] | None = None) -> list[Any]:
+        """One reply of type ``kind`` from every participant, in participant order.
+
+        Requests without a reply are sent again (``requests``, in participant order) at growing
+        intervals (:data:`RESEND_FACTOR`); participants answer a repeated request with the same
+        reply, so lost, duplicated, delayed and reordered messages change nothing but the time.
+        """
+        start = time.monotonic()
         pending = {addr: i for i, addr in enumerate(self.participants)}
         replies: list[Any] = [None] * len(self.participants)
-        deadline = time.monotonic() + self.timeout
+        deadline = start + self.timeout
+        interval = self._resend_interval(kind)
+        resend_at = start + interval
         while pending:
-            remaining = deadline - time.monotonic()
+            now = time.monotonic()
+            remaining = deadline - now
             try:
                 if remaining <= 0:
                     raise CoordinationTimeoutError
-                sender, msg = await self.mailbox.receive(remaining)
+                wait = remaining if requests is None else min(remaining, resend_at - now)
+                sender, msg = await self.mailbox.receive(max(wait, 0.0))
             except CoordinationTimeoutError:
+                if time.monotonic() < deadline and requests is not None:
+                    for addr, i in list(pending.items()):
+                        self.resent += 1
+                        await self.carrier.send(self.address, addr, requests[i])
+                    interval = min(interval * RESEND_GROWTH, self.timeout / 8)
+                    resend_at = time.monotonic() + interval
+                    continue
                 where = "" if iteration is None else f" (iteration {iteration})"
                 raise CoordinationTimeoutError(
                     f"{self.address}: no reply from {', '.join(sorted(pending))} within "
@@ -239,6 +313,8 @@ class CoordinatorAgent:
             if getattr(msg, "error", None):
                 raise ParticipantError(f"participant {sender!r}: {msg.error}")
             replies[pending.pop(sender)] = msg
+        self._round_times.setdefault(kind, collections.deque(maxlen=5)).append(
+            time.monotonic() - start)
         return replies
 
     async def run(self, data: TargetData | None) -> ADMMResult:
@@ -246,16 +322,14 @@ class CoordinatorAgent:
         start = time.perf_counter()
         session = uuid.uuid4().hex
         n = len(self.participants)
-        await self._broadcast([JoinRequest(session)] * n)
-        joins = await self._gather(JoinReply, session)
+        joins = await self._round([JoinRequest(session)] * n, JoinReply, session)
         seen: set[str] = set()
         for name in (name for j in joins for name in j.names):
             if name in seen:
                 raise ValueError(f"actors must have unique names; {name!r} appears twice")
             seen.add(name)
         published = merge_publications(joins, self.participants)
-        await self._broadcast([SetupRequest(session, published)] * n)
-        setups = await self._gather(SetupReply, session)
+        setups = await self._round([SetupRequest(session, published)] * n, SetupReply, session)
         specs = [ParticipantSpec(j.names, j.sizes, _tuple_or_none(j.variables),
                                  _tuple_or_none(s.rho_scale)) for j, s in zip(joins, setups)]
         state = self.coordinator.create_state(specs, data)
@@ -266,10 +340,9 @@ class CoordinatorAgent:
         while True:
             t0 = time.perf_counter()
             m0, b0 = (stats.messages, stats.bytes_sent) if stats is not None else (0, 0)
-            requests = state.requests()
-            await self._broadcast([SolveRequest(session, state.iteration + 1, r.target, r.price,
-                                                r.rho) for r in requests])
-            replies = await self._gather(SolveReply, session, state.iteration + 1)
+            requests = [SolveRequest(session, state.iteration + 1, r.target, r.price, r.rho)
+                        for r in state.requests()]
+            replies = await self._round(requests, SolveReply, session, state.iteration + 1)
             done = state.step([r.x for r in replies])
             if stats is not None:
                 rounds.append((time.perf_counter() - t0, stats.messages - m0,
@@ -280,8 +353,8 @@ class CoordinatorAgent:
                 break
         status = state.status or ADMMStatus.MAX_ITERATIONS
         finals = [state.x[state.offsets[p]:state.offsets[p + 1]] for p in range(len(specs))]
-        await self._broadcast([FinishRequest(session, x, status.value) for x in finals])
-        done_replies = await self._gather(FinishReply, session)
+        done_replies = await self._round([FinishRequest(session, x, status.value)
+                                          for x in finals], FinishReply, session)
         objectives: dict[str, float | None] = {}
         for spec, reply, addr in zip(specs, done_replies, self.participants):
             if reply.objectives.shape != (len(spec.names),):
@@ -290,6 +363,7 @@ class CoordinatorAgent:
             for name, f in zip(spec.names, reply.objectives.tolist()):
                 objectives[name] = None if np.isnan(f) else float(f)
         result = state.result(time.perf_counter() - start, objectives)
+        result.resent_requests = self.resent
         if rounds:
             result.iteration_wall_s, result.iteration_messages, result.iteration_bytes = (
                 np.array([r[k] for r in rounds]) for k in range(3))

@@ -142,3 +142,94 @@ def _copy_arrays(message: Any) -> Any:
     changes = {f.name: getattr(message, f.name).copy() for f in dataclasses.fields(message)
                if isinstance(getattr(message, f.name), np.ndarray)}
     return dataclasses.replace(message, **changes) if changes else message
+
+
+@dataclass
+class FaultStats:
+    """What a :class:`FaultyCarrier` did to the messages it was given."""
+
+    dropped: int = 0
+    duplicated: int = 0
+    delayed: int = 0
+
+
+@dataclass(frozen=True)
+class Faults:
+    """What a :class:`FaultyCarrier` does to messages: drop / duplicate probabilities, a
+    uniform delay range (s) and the random seed."""
+
+    drop: float = 0.0
+    duplicate: float = 0.0
+    delay: tuple[float, float] = (0.0, 0.0)
+    seed: int | None = None
+
+    def wrap(self, carrier: Carrier) -> FaultyCarrier:
+        return FaultyCarrier(carrier, self.drop, self.duplicate, self.delay, self.seed)
+
+
+class FaultyCarrier(Carrier):
+    """Wraps a carrier and loses, duplicates and delays its messages: a testing aid.
+
+    Each message is dropped with probability ``drop``, else sent twice with probability
+    ``duplicate``; every copy is delayed by a uniform time in ``delay`` (seconds), so messages
+    also overtake each other. Random draws from ``numpy.random.default_rng(seed)``. ``faults``
+    counts what happened; ``stats`` are the wrapped carrier's.
+    """
+
+    def __init__(self, carrier: Carrier, drop: float = 0.0, duplicate: float = 0.0,
+                 delay: tuple[float, float] = (0.0, 0.0), seed: int | None = None) -> None:
+        if not isinstance(carrier, Carrier):
+            raise TypeError(f"carrier must be a Carrier, got {type(carrier).__name__}")
+        for name, p in (("drop", drop), ("duplicate", duplicate)):
+            if not 0.0 <= p < 1.0:
+                raise ValueError(f"{name} must be a probability in [0, 1), got {p}")
+        lo, hi = delay
+        if not 0.0 <= lo <= hi:
+            raise ValueError(f"delay must be (low, high) seconds with 0 <= low <= high, got {delay}")
+        self.inner = carrier
+        self.drop, self.duplicate, self.delay = float(drop), float(duplicate), (lo, hi)
+        self._rng = np.random.default_rng(seed)
+        self.faults = FaultStats()
+        self._pending: set[asyncio.Task] = set()
+
+    @property
+    def stats(self) -> TrafficStats:  # type: ignore[override]
+        return self.inner.stats
+
+    def register(self, address: str) -> Mailbox:
+        return self.inner.register(address)
+
+    async def send(self, sender: str, receiver: str, message: Any) -> None:
+        if self._rng.random() < self.drop:
+            self.faults.dropped += 1
+            return
+        copies = 1
+        if self._rng.random() < self.duplicate:
+            self.faults.duplicated += 1
+            copies = 2
+        for _ in range(copies):
+            wait = self._rng.uniform(*self.delay) if self.delay[1] > 0 else 0.0
+            if wait <= 0:
+                await self.inner.send(sender, receiver, message)
+                continue
+            self.faults.delayed += 1
+            task = asyncio.ensure_future(self._later(wait, sender, receiver, message))
+            self._pending.add(task)
+            task.add_done_callback(self._pending.discard)
+
+    async def _later(self, wait: float, sender: str, receiver: str, message: Any) -> None:
+        await asyncio.sleep(wait)
+        try:
+            await self.inner.send(sender, receiver, message)
+        except CoordinationError:  # the receiver is gone (the run ended meanwhile)
+            pass
+
+    async def __aenter__(self) -> FaultyCarrier:
+        await self.inner.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        for task in list(self._pending):
+            task.cancel()
+        await asyncio.gather(*self._pending, return_exceptions=True)
+        await self.inner.__aexit__(*exc)

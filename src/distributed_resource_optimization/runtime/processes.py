@@ -221,15 +221,16 @@ async def coordinate_agents(coordinator: Any, data: Any, names: Sequence[str], r
                             addresses: Mapping[str, str] | None = None,
                             broker: str = DEFAULT_BROKER, topic_prefix: str | None = None,
                             listen: str = "127.0.0.1:0", log_dir: Path | str | None = None,
-                            progress: Callable[[Any], None] | None = None
-                            ) -> tuple[Any, Any, int]:
+                            progress: Callable[[Any], None] | None = None,
+                            faults: Any = None) -> tuple[Any, Any, int]:
     """Coordinate the agents ``names`` over ``runtime`` (``tcp`` / ``mqtt``) from this process.
 
     Either spawn them (``commands``: name -> ``dro agent`` arguments; stopped when the run ends,
     also on error or Ctrl-C) or reach already running ones (``addresses``: name -> ``HOST:PORT``
     for TCP or inbox topic for MQTT). The coordinator listens on ``listen`` (TCP) or has the
-    inbox ``<topic_prefix>/coordinator`` (MQTT). Returns ``(ADMMResult, TrafficStats, number of
-    spawned processes)``.
+    inbox ``<topic_prefix>/coordinator`` (MQTT); ``faults`` (a :class:`~.carrier.Faults`) loses,
+    duplicates and delays the coordinator's messages, a testing aid. Returns ``(ADMMResult,
+    TrafficStats, number of spawned processes)``.
     """
     import contextlib
     import tempfile
@@ -254,7 +255,8 @@ async def coordinate_agents(coordinator: Any, data: Any, names: Sequence[str], r
         await stack.enter_async_context(carrier)
         for name in names:
             carrier.connect(name, addresses[name])
-        coord = CoordinatorAgent("coordinator", coordinator, list(names), carrier,
+        sender = carrier if faults is None else faults.wrap(carrier)
+        coord = CoordinatorAgent("coordinator", coordinator, list(names), sender,
                                  progress=progress)
         result = await coord.run(data)
         return result, carrier.stats, spawned
