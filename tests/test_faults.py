@@ -327,3 +327,92 @@ def test_a_killed_agent_ends_a_tcp_run_with_exit_code_3_naming_it(tmp_path):
     assert len(last) == 1 and "fleet_1" in last[0] and "iteration" in last[0]
     assert _agents_with("--seed 515151") == []
     assert not (tmp_path / "out").exists()
+
+
+# -- untrusted peers ---------------------------------------------------------------------------
+
+def test_an_agent_answers_only_the_coordinator_of_its_run():
+    import asyncio
+
+    from distributed_resource_optimization.local.base import SingleModelBlock
+    from distributed_resource_optimization.runtime.agents import ParticipantAgent
+    from distributed_resource_optimization.runtime.carrier import AsyncioCarrier
+    from distributed_resource_optimization.runtime.messages import (
+        JoinRequest,
+        SetupRequest,
+        SolveReply,
+        SolveRequest,
+    )
+
+    async def main():
+        carrier = AsyncioCarrier()
+        box, rogue = carrier.register("coordinator"), carrier.register("rogue")
+        agent = ParticipantAgent("p", SingleModelBlock(
+            dro.create_admm_flex_actor_one_to_many(1.0, [1.0], name="a")), carrier)
+        task = asyncio.ensure_future(agent.serve())
+        await carrier.send("rogue", "p", SolveRequest("s", 1, np.ones(1), np.zeros(1), 1.0))
+        for msg in (JoinRequest("s"), SetupRequest("s")):
+            await carrier.send("coordinator", "p", msg)
+            await box.receive(5.0)
+        await carrier.send("rogue", "p", SolveRequest("s", 1, np.ones(1), np.zeros(1), 1.0))
+        await carrier.send("coordinator", "p", SolveRequest("s", 1, np.ones(1), np.zeros(1), 1.0))
+        _, reply = await box.receive(5.0)
+        with pytest.raises(dro.CoordinationTimeoutError):
+            await rogue.receive(0.2)  # the rogue got nothing, before or after the join
+        task.cancel()
+        return agent.rejected, reply
+
+    rejected, reply = asyncio.run(main())
+    assert rejected == 2 and isinstance(reply, SolveReply) and reply.error is None
+
+
+def _agent(entity: str, folder, log, *extra: str, env=None):
+    import subprocess
+    import sys
+
+    return subprocess.Popen(
+        [sys.executable, "-m", "distributed_resource_optimization", "agent", "--entity", entity,
+         "--data", str(folder), "--resolution", "60min", "--listen", "127.0.0.1:0",
+         "--idle-timeout", "60", *extra],
+        stdout=subprocess.PIPE, stderr=open(log, "wb"), text=True, env=env)
+
+
+def test_a_wrong_token_is_refused_on_both_sides_and_garbage_is_dropped(tmp_path, capsys):
+    import os
+    import socket
+    import struct
+
+    from test_distributed import _ready_address
+
+    split = tmp_path / "split"
+    assert cli.main(["data", "split", "--out", str(split)]) == 0
+    env = dict(os.environ, DRO_TOKEN="s3cret")  # the token also comes from the environment
+    procs = {}
+    try:
+        for entity in ("thermal_grid_operator", "electric_grid_operator", "aggregator"):
+            extra = () if entity == "thermal_grid_operator" else ("--token", "s3cret")
+            procs[entity] = _agent(entity, split / entity, tmp_path / f"{entity}.log", *extra,
+                                   env=env)
+        addresses = {e: _ready_address(p, tmp_path / f"{e}.log") for e, p in procs.items()}
+        host, port = addresses["aggregator"].split(":")
+        for payload in (b"garbage" * 10, b'{"not": 1}', os.urandom(300)):
+            with socket.create_connection((host, int(port))) as s:  # framed as mango frames
+                s.sendall(struct.pack("!L", len(payload)) + payload)
+        agents_file = tmp_path / "agents.toml"
+        agents_file.write_text("".join(f'{e} = "{a}"\n' for e, a in addresses.items()))
+        base = ["market-clearing", "--resolution", "60min", "--method", "admm", "--runtime",
+                "tcp", "--agents-file", str(agents_file)]
+        code = cli.main([*base, "--token", "wrong", "--round-timeout", "5", "--out",
+                         str(tmp_path / "bad")])
+        err = capsys.readouterr().err
+        assert code == 3 and "token does not match" in err and not (tmp_path / "bad").exists()
+        code = cli.main([*base, "--token", "s3cret", "--max-iters", "5", "--out",
+                         str(tmp_path / "good")])
+        assert code == 1, capsys.readouterr().err  # served (5 iterations of the run)
+    finally:
+        for p in procs.values():
+            p.kill()
+            p.wait()
+    logs = {e: (tmp_path / f"{e}.log").read_text() for e in procs}
+    assert any("refused a join request" in text for text in logs.values())
+    assert logs["aggregator"].count("dropped") >= 3 and "Traceback" not in logs["aggregator"]

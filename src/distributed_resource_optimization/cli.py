@@ -115,6 +115,9 @@ def _parser() -> argparse.ArgumentParser:
     mc.add_argument("--agents-file", default=None,
                     help="TOML file mapping entity names to the HOST:PORT of running `dro agent`s "
                     "(instead of spawning them)")
+    mc.add_argument("--token", default=None,
+                    help="shared secret the agents require (default: the DRO_TOKEN environment "
+                    "variable, if set)")
     mc.add_argument("--listen", default="127.0.0.1:0",
                     help="the coordinator's own TCP address, reachable from the agents "
                     "(default: 127.0.0.1 with a free port)")
@@ -155,6 +158,9 @@ def _parser() -> argparse.ArgumentParser:
                     help="TCP HOST:PORT to listen on (port 0: a free one; default)")
     ag.add_argument("--topic-prefix", default=None,
                     help="MQTT: the inbox topic is <prefix>/<agent name> (default prefix: dro)")
+    ag.add_argument("--token", default=None,
+                    help="serve only coordinators that know this shared secret (default: the "
+                    "DRO_TOKEN environment variable, if set)")
     ag.add_argument("--once", action="store_true", help="exit after one run")
     ag.add_argument("--idle-timeout", default=600.0, type=float,
                     help="exit when no coordinator message came for this many seconds "

@@ -135,7 +135,7 @@ def test_only_exchange_vectors_prices_rho_and_declared_metadata_travel(district)
     entities = {e.name: e for e in market_entities(district, SCENARIO, agents="per-building")}
     sizes = {name: e.size for name, e in entities.items()}
     allowed = {
-        JoinRequest: {"session", "protocol_version"},
+        JoinRequest: {"session", "protocol_version", "proof"},  # proof: HMAC of the session
         JoinReply: {"session", "names", "sizes", "variables", "publications",
                     "protocol_version", "error"},
         SetupRequest: {"session", "publications"},

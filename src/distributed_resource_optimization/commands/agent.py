@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from distributed_resource_optimization.commands.common import check_positive, progress
+from distributed_resource_optimization.commands.common import check_positive, progress, token_of
 
 
 def build_participant(args: argparse.Namespace):
@@ -58,7 +58,8 @@ def run(args: argparse.Namespace) -> int:
         task = asyncio.ensure_future(serve_agent(
             name, participant, runtime=args.runtime, listen=args.listen, broker=args.broker,
             topic_prefix=args.topic_prefix, runs=1 if args.once else None,
-            idle_timeout=args.idle_timeout, announce=announce_on_stdout))
+            idle_timeout=args.idle_timeout, announce=announce_on_stdout,
+            token=token_of(args)))
         if args.exit_with_stdin:
             loop = asyncio.get_running_loop()
             exit_when_stdin_closes(lambda: loop.call_soon_threadsafe(task.cancel))

@@ -38,3 +38,12 @@ def faults_of(args) -> object | None:
     from distributed_resource_optimization.runtime.carrier import Faults
 
     return Faults(drop=drop, seed=args.fault_seed)
+
+
+def token_of(args) -> str | None:
+    """``--token``, or the ``DRO_TOKEN`` environment variable, or ``None``."""
+    import os
+
+    from distributed_resource_optimization.runtime.processes import TOKEN_ENV
+
+    return args.token or os.environ.get(TOKEN_ENV) or None

@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from distributed_resource_optimization.commands.common import faults_of, progress
+from distributed_resource_optimization.commands.common import faults_of, progress, token_of
 
 #: Methods of the ADMM market clearing (``admm``: ADMM only, plus the centralized reference for the
 #: comparison fields; ``both``: also writes the centralized rows and figures' reference lines).
@@ -149,7 +149,7 @@ def run_admm(args: argparse.Namespace, output) -> int:
                                  eps=args.eps, max_iters=args.max_iters, progress=report,
                                  runtime=args.runtime, agents_file=args.agents_file,
                                  broker=args.broker, listen=args.listen, faults=faults_of(args),
-                                 **engine)
+                                 token=token_of(args), **engine)
     wall_admm = time.perf_counter() - start
     comparison = compare_with_centralized(market, central)
     progress(f"writing {args.out}...")

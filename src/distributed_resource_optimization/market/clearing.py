@@ -262,7 +262,8 @@ async def start_market_clearing(district=None, scenario: str = "thermal-congesti
                                 max_iters: int | None = None, stop: str = "seed",
                                 solver_eps: float = 1e-8,
                                 progress: Callable[[MarketConsensusState], None] | None = None,
-                                carrier=None, faults=None, **engine: float) -> MarketResult:
+                                carrier=None, faults=None, token: str | None = None,
+                                **engine: float) -> MarketResult:
     """Clear the district market of ``scenario`` by ADMM (Algorithm 1 on the generic engine);
     awaitable twin of :func:`run_market_clearing` (same arguments)."""
     from distributed_resource_optimization.energy.scenarios import SCENARIOS
@@ -309,7 +310,7 @@ async def start_market_clearing(district=None, scenario: str = "thermal-congesti
         holder = _Holder(progress)
         admm, stats, processes = await coordinate_entities(
             district, scenario, agents, runtime, resolution, data, agents_file, broker, listen,
-            log_dir, coordinator, holder, solver_eps, faults)
+            log_dir, coordinator, holder, solver_eps, faults, token)
     wall = time.perf_counter() - start
     market = _package(holder.state, admm, scenario, agents, wall, coordinator.rho,
                       coordinator.global_actor.eps, dt)
@@ -339,7 +340,8 @@ def run_market_clearing(district=None, scenario: str = "thermal-congestion", **k
     ``acceleration``, ``alpha``: 1.8 here, ``anderson_memory``: 20 here, ``reply_timeout``) go to
     :class:`ADMMGenericCoordinator`. ``progress`` is called with the state every iteration.
     ``faults`` (a :class:`~.runtime.carrier.Faults`) loses, duplicates and delays messages (in
-    process: all of them; with agent processes: the coordinator's), a testing aid.
+    process: all of them; with agent processes: the coordinator's), a testing aid. ``token``:
+    the shared secret agents started with ``--token`` require (spawned ones get it).
     Works inside a running event loop too (Jupyter); :func:`start_market_clearing` is the
     awaitable version.
     """

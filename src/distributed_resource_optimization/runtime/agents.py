@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import hmac
+import logging
 import time
 import uuid
 from collections.abc import Callable, Hashable, Sequence
@@ -47,7 +49,10 @@ from distributed_resource_optimization.runtime.messages import (
     SetupRequest,
     SolveReply,
     SolveRequest,
+    join_proof,
 )
+
+_log = logging.getLogger(__name__)
 
 #: Resending requests without a reply: first after this many times the recent rounds' duration,
 #: but not before this many seconds, then at intervals growing by this factor (a slow
@@ -96,12 +101,20 @@ class ParticipantAgent:
     the local work: a :class:`~.local_work.LocalWorkThread`, :class:`~.local_work.InlineWork`
     (on the loop: a process that hosts only this agent) or any ``concurrent.futures`` executor
     (default: the process's one local-work thread, :func:`~.local_work.default_local_work`).
+    With a ``token``, only a coordinator that proves it knows the same token
+    (:func:`~.messages.join_proof`) is served. Once joined, only the messages of that
+    coordinator count; anything else is dropped (``rejected``).
     """
 
     def __init__(self, address: str, participant: Participant, carrier: Carrier,
                  idle_timeout: float = 600.0,
-                 executor: LocalWorkThread | InlineWork | Executor | None = None) -> None:
+                 executor: LocalWorkThread | InlineWork | Executor | None = None,
+                 token: str | None = None) -> None:
         self.address = address
+        self.token = token or None
+        #: Messages dropped because they did not come from the coordinator of the current run.
+        self.rejected = 0
+        self._coordinator: str | None = None
         self.participant = participant
         self.carrier = carrier
         self.mailbox = carrier.register(address)
@@ -132,9 +145,14 @@ class ParticipantAgent:
                 if runs is None:
                     return finished
                 raise
+            if not isinstance(msg, JoinRequest) and sender != self._coordinator:
+                self.rejected += 1  # not from the coordinator of this run: not ours to answer
+                continue
             reply = await self._answer(msg)
             if reply is not None:
-                await self.carrier.send(self.address, sender, reply)
+                if isinstance(msg, JoinRequest) and reply.error is None:
+                    self._coordinator = sender
+                await self._reply(sender, reply)
             if isinstance(msg, FinishRequest) and msg.session == self._session:
                 finished += 1
                 self._session = None
@@ -143,11 +161,19 @@ class ParticipantAgent:
                 sender, msg = await self.mailbox.receive(linger)
             except CoordinationTimeoutError:
                 break
-            if isinstance(msg, FinishRequest):
+            if isinstance(msg, FinishRequest) and sender == self._coordinator:
                 reply = self._repeated(msg)
                 if reply is not None:
-                    await self.carrier.send(self.address, sender, reply)
+                    await self._reply(sender, reply)
         return finished
+
+    async def _reply(self, receiver: str, reply: Any) -> None:
+        """Send a reply; a coordinator that cannot be reached any more (it ended its run, its
+        host went away) is no reason for the agent to stop serving."""
+        try:
+            await self.carrier.send(self.address, receiver, reply)
+        except CoordinationError as exc:
+            _log.warning("%s: %s", self.address, exc)
 
     def _repeated(self, msg: Any) -> Any:
         """The reply already given to this very request, or ``None``."""
@@ -171,6 +197,12 @@ class ParticipantAgent:
 
     async def _handle(self, msg: Any) -> Any:
         if isinstance(msg, JoinRequest):
+            if self.token is not None and not hmac.compare_digest(
+                    msg.proof, join_proof(self.token, msg.session)):
+                _log.warning("%s: refused a join request: the coordinator's token does not "
+                             "match", self.address)
+                return JoinReply(msg.session, (), (), error="refused: the coordinator's token "
+                                 "does not match this agent's (--token)")
             self._session, self._ready = msg.session, False
             if msg.protocol_version != PROTOCOL_VERSION:
                 return JoinReply(msg.session, (), (), error=(
@@ -233,12 +265,14 @@ class CoordinatorAgent:
     """Runs an :class:`ADMMGenericCoordinator` against participant agents over a carrier.
 
     ``participants`` are the carrier addresses of the participant agents; ``progress`` is called
-    with the form state after every iteration.
+    with the form state after every iteration; ``token`` is the shared secret the agents may
+    require.
     """
 
     def __init__(self, address: str, coordinator: ADMMGenericCoordinator,
                  participants: Sequence[str], carrier: Carrier,
-                 progress: Callable[[Any], None] | None = None) -> None:
+                 progress: Callable[[Any], None] | None = None,
+                 token: str | None = None) -> None:
         if not participants:
             raise ValueError("actors must not be empty")
         self.address = address
@@ -248,6 +282,7 @@ class CoordinatorAgent:
         self.mailbox = carrier.register(address)
         self.timeout = coordinator.reply_timeout
         self.progress = progress
+        self.token = token or None
         self.state: Any = None
         #: Requests sent again because their reply had not come (lost or slow messages).
         self.resent = 0
@@ -322,7 +357,8 @@ class CoordinatorAgent:
         start = time.perf_counter()
         session = uuid.uuid4().hex
         n = len(self.participants)
-        joins = await self._round([JoinRequest(session)] * n, JoinReply, session)
+        joins = await self._round([JoinRequest(session, proof=join_proof(self.token, session))]
+                                  * n, JoinReply, session)
         seen: set[str] = set()
         for name in (name for j in joins for name in j.names):
             if name in seen:

@@ -29,10 +29,12 @@ class CoordinationError(RuntimeError):
 
 @dataclass
 class TrafficStats:
-    """Messages a carrier moved and their encoded size (bytes; 0 where nothing is encoded)."""
+    """Messages a carrier moved and their encoded size (bytes; 0 where nothing is encoded), and
+    the messages it dropped unread (undecodable, oversized, not of the protocol)."""
 
     messages: int = 0
     bytes_sent: int = 0
+    rejected: int = 0
 
 
 class Mailbox:

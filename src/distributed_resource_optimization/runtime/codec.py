@@ -57,7 +57,7 @@ TYPE_IDS: dict[type, int] = {
 
 #: Field kinds per message type, in declaration order.
 SCHEMAS: dict[type, dict[str, str]] = {
-    JoinRequest: {"session": "str", "protocol_version": "int"},
+    JoinRequest: {"session": "str", "protocol_version": "int", "proof": "str"},
     JoinReply: {"session": "str", "names": "strs", "sizes": "ints", "variables": "variables?",
                 "publications": "publications", "protocol_version": "int", "error": "str?"},
     SetupRequest: {"session": "str", "publications": "publications"},

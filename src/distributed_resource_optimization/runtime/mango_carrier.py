@@ -34,6 +34,8 @@ _log = logging.getLogger(__name__)
 
 #: Topic prefix of the MQTT inboxes: ``<prefix>/<inbox name>``.
 DEFAULT_TOPIC_PREFIX = "dro"
+#: Largest message accepted (bytes): a flex fleet of a million actors sends about 50 MB.
+MAX_MESSAGE_BYTES = 512 * 2**20
 #: MQTT quality of service of every publish: at least once (duplicates are filtered by the
 #: protocol's session and iteration numbers), so a busy broker does not drop a message silently.
 MQTT_QOS = 1
@@ -161,6 +163,7 @@ class MangoCarrier(Carrier):
 
         sender = meta.get("sender_id")
         if not isinstance(sender, str) or not isinstance(content, MESSAGE_TYPES):
+            self.stats.rejected += 1
             _log.warning("%s: ignored a message that is not of the protocol (%s)", box.address,
                          type(content).__name__)
             return
@@ -261,11 +264,22 @@ def _counting_codec(wire_format: str) -> Any:
 
         stats.messages += 1
         stats.bytes_sent += len(raw)
+        if len(raw) > MAX_MESSAGE_BYTES:
+            stats.rejected += 1
+            _log.warning("dropped a message of %d bytes (more than %d)", len(raw),
+                         MAX_MESSAGE_BYTES)
+            return MangoMessage(None, {})
         try:
-            return decode(raw)
-        except (ValueError, KeyError, TypeError) as exc:  # garbage must not stop the container
+            message = decode(raw)
+        except Exception as exc:  # garbage from the network must never stop the container
+            stats.rejected += 1
             _log.warning("dropped an undecodable message of %d bytes: %s", len(raw), exc)
             return MangoMessage(None, {})
+        if not isinstance(message, MangoMessage) or not isinstance(message.meta, dict):
+            stats.rejected += 1  # valid JSON, but no message of ours
+            _log.warning("dropped a %d-byte message that is not of the protocol", len(raw))
+            return MangoMessage(None, {})
+        return message
 
     codec.encode, codec.decode = counting_encode, counting_decode
     codec.stats = stats

@@ -43,6 +43,8 @@ class Publication:
 class JoinRequest:
     session: str
     protocol_version: int = PROTOCOL_VERSION
+    #: ``join_proof(token, session)`` when the coordinator has a shared token, else ``""``.
+    proof: str = ""
 
 
 @dataclass
@@ -109,3 +111,14 @@ class FinishReply:
 #: Every message type of the protocol (the codec gives each a fixed type id).
 MESSAGE_TYPES: tuple[type, ...] = (JoinRequest, JoinReply, SetupRequest, SetupReply, SolveRequest,
                                    SolveReply, FinishRequest, FinishReply)
+
+
+def join_proof(token: str | None, session: str) -> str:
+    """Proof that the sender of a join request knows the shared ``token``: HMAC-SHA256 of the
+    session id (the token itself never travels). ``""`` without a token."""
+    if not token:
+        return ""
+    import hashlib
+    import hmac
+
+    return hmac.new(token.encode("utf-8"), session.encode("utf-8"), hashlib.sha256).hexdigest()

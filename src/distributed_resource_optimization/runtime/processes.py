@@ -54,13 +54,19 @@ def format_address(carrier: Any) -> str:
     return f"{addr[0]}:{addr[1]}" if carrier.kind == "tcp" else str(addr)
 
 
+#: Environment variable with the shared token (so that it is not on a command line).
+TOKEN_ENV = "DRO_TOKEN"
+
+
 async def serve_agent(name: str, participant: Any, *, runtime: str = "tcp",
                       listen: str = "127.0.0.1:0", broker: str = DEFAULT_BROKER,
                       topic_prefix: str | None = None, runs: int | None = None,
                       idle_timeout: float = 600.0,
-                      announce: Callable[[dict[str, str]], None] | None = None) -> int:
+                      announce: Callable[[dict[str, str]], None] | None = None,
+                      token: str | None = None) -> int:
     """Serve ``participant`` as agent ``name`` until ``runs`` runs are done (``None``: until no
-    coordinator message arrives for ``idle_timeout`` s). Returns the number of runs served."""
+    coordinator message arrives for ``idle_timeout`` s); with a ``token`` only coordinators
+    that know it are served. Returns the number of runs served."""
     from distributed_resource_optimization.runtime.agents import ParticipantAgent
     from distributed_resource_optimization.runtime.local_work import InlineWork
 
@@ -70,10 +76,15 @@ async def serve_agent(name: str, participant: Any, *, runtime: str = "tcp",
         # The only agent of this process: its loop is its own, the coordinator's timeouts run
         # elsewhere, so the local work runs on the loop without a thread hand-over.
         agent = ParticipantAgent(name, participant, carrier, idle_timeout=idle_timeout,
-                                 executor=InlineWork())
+                                 executor=InlineWork(), token=token)
         if announce is not None:
             announce({"name": name, "runtime": runtime, "address": format_address(carrier)})
-        return await agent.serve(runs)
+        try:
+            return await agent.serve(runs)
+        finally:
+            if agent.rejected:
+                print(f"dro: agent {name}: dropped {agent.rejected} message(s) that did not come "
+                      "from the coordinator of its run", file=sys.stderr, flush=True)
 
 
 def announce_on_stdout(info: dict[str, str]) -> None:
@@ -117,7 +128,8 @@ class AgentProcesses:
 
     def __init__(self, commands: Mapping[str, Sequence[str]], log_dir: Path | str, *,
                  ready_timeout: float = 120.0, python: str | None = None,
-                 nice: int = 10) -> None:
+                 nice: int = 10, token: str | None = None) -> None:
+        self.token = token
         self.commands = {name: list(args) + (["--nice", str(nice)] if nice else [])
                          for name, args in commands.items()}
         self.log_dir = Path(log_dir)
@@ -135,6 +147,8 @@ class AgentProcesses:
         # Each agent is one process on a shared machine: no thread pools of its own.
         for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
             env.setdefault(var, "1")
+        if self.token:
+            env[TOKEN_ENV] = self.token  # in the environment, not on the command line
         try:
             for name, args in self.commands.items():
                 log_path = self.log_dir / f"{name}.log"
@@ -222,14 +236,16 @@ async def coordinate_agents(coordinator: Any, data: Any, names: Sequence[str], r
                             broker: str = DEFAULT_BROKER, topic_prefix: str | None = None,
                             listen: str = "127.0.0.1:0", log_dir: Path | str | None = None,
                             progress: Callable[[Any], None] | None = None,
-                            faults: Any = None) -> tuple[Any, Any, int]:
+                            faults: Any = None, token: str | None = None
+                            ) -> tuple[Any, Any, int]:
     """Coordinate the agents ``names`` over ``runtime`` (``tcp`` / ``mqtt``) from this process.
 
     Either spawn them (``commands``: name -> ``dro agent`` arguments; stopped when the run ends,
     also on error or Ctrl-C) or reach already running ones (``addresses``: name -> ``HOST:PORT``
     for TCP or inbox topic for MQTT). The coordinator listens on ``listen`` (TCP) or has the
     inbox ``<topic_prefix>/coordinator`` (MQTT); ``faults`` (a :class:`~.carrier.Faults`) loses,
-    duplicates and delays the coordinator's messages, a testing aid. Returns ``(ADMMResult,
+    duplicates and delays the coordinator's messages, a testing aid; ``token`` is the shared
+    secret (given to spawned agents in their environment). Returns ``(ADMMResult,
     TrafficStats, number of spawned processes)``.
     """
     import contextlib
@@ -248,7 +264,8 @@ async def coordinate_agents(coordinator: Any, data: Any, names: Sequence[str], r
         if commands is not None:
             folder = log_dir or stack.enter_context(tempfile.TemporaryDirectory(
                 prefix="dro-agents-"))
-            procs = await stack.enter_async_context(AgentProcesses(commands, folder))
+            procs = await stack.enter_async_context(AgentProcesses(commands, folder,
+                                                                   token=token))
             addresses, spawned = procs.addresses, len(procs.agents)
         carrier = make_carrier(runtime, listen=listen, broker=broker, inbox="coordinator",
                                topic_prefix=topic_prefix)
@@ -257,7 +274,7 @@ async def coordinate_agents(coordinator: Any, data: Any, names: Sequence[str], r
             carrier.connect(name, addresses[name])
         sender = carrier if faults is None else faults.wrap(carrier)
         coord = CoordinatorAgent("coordinator", coordinator, list(names), sender,
-                                 progress=progress)
+                                 progress=progress, token=token)
         result = await coord.run(data)
         return result, carrier.stats, spawned
 
