@@ -135,7 +135,7 @@ def test_wrong_runtime_arguments_are_refused_first(kwargs, match):
     (["--eps", "inf"], "--eps must be positive and finite, got inf"),
     (["--rho", "1e-300"], "--rho must lie in [1e-08, 1e+08]"),
     (["--method", "centralized", "--rho", "-1"], "--rho must be positive and finite"),
-    (["--round-timeout", "0"], "--round-timeout must be positive"),
+    (["--round-timeout", "0"], "--round-timeout must be a finite positive number"),
     (["--drop-messages", "1.5"], "--drop-messages must be a fraction"),
 ])
 def test_cli_options_are_checked_before_any_work(argv, fragment, tmp_path, capsys):
@@ -409,6 +409,8 @@ def test_a_wrong_token_is_refused_on_both_sides_and_garbage_is_dropped(tmp_path,
         code = cli.main([*base, "--token", "s3cret", "--max-iters", "5", "--out",
                          str(tmp_path / "good")])
         assert code == 1, capsys.readouterr().err  # served (5 iterations of the run)
+        summary = json.loads((tmp_path / "good" / "summary.json").read_text())
+        assert summary["rejected_messages"] == 3  # the garbage frames, counted by the agent
     finally:
         for p in procs.values():
             p.kill()
@@ -416,3 +418,125 @@ def test_a_wrong_token_is_refused_on_both_sides_and_garbage_is_dropped(tmp_path,
     logs = {e: (tmp_path / f"{e}.log").read_text() for e in procs}
     assert any("refused a join request" in text for text in logs.values())
     assert logs["aggregator"].count("dropped") >= 3 and "Traceback" not in logs["aggregator"]
+
+
+# -- partial participation ---------------------------------------------------------------------
+
+class _Sleeper(dro.LocalModel):
+    """The tutorial's third actor, asleep for ``sleep_s`` in its ``at``-th solve."""
+
+    def __init__(self, at: int, sleep_s: float):
+        super().__init__(3, name="sleeper")
+        self.inner = dro.create_admm_flex_actor_one_to_many(10.0, [-1.0, 0.0, 1.0])
+        self.at, self.sleep_s, self.solves = at, sleep_s, 0
+
+    def solve(self, v, rho):
+        import time
+
+        self.solves += 1
+        if self.solves == self.at:
+            time.sleep(self.sleep_s)
+        return self.inner.solve(v, rho)
+
+    def objective(self, x):
+        return self.inner.objective(x)
+
+
+def _run_with_sleeper(stale_rounds: int, sleep_s: float):
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    from distributed_resource_optimization.local.base import SingleModelBlock
+    from distributed_resource_optimization.runtime.agents import CoordinatorAgent, ParticipantAgent
+    from distributed_resource_optimization.runtime.carrier import AsyncioCarrier
+    from distributed_resource_optimization.runtime.local_work import InlineWork
+
+    sleeper = _Sleeper(at=4, sleep_s=sleep_s)
+    awake = _tutorial_actors()[:2]
+    coordinator = dro.create_sharing_target_distance_admm_coordinator(stale_rounds=stale_rounds)
+
+    async def main():
+        carrier = AsyncioCarrier()
+        pool = ThreadPoolExecutor(1)  # the sleeper sleeps in its own thread, the loop runs on
+        agents = [ParticipantAgent(f"p{i}", SingleModelBlock(a, f"actor_{i}"), carrier,
+                                   executor=InlineWork()) for i, a in enumerate(awake)]
+        agents.append(ParticipantAgent("p2", SingleModelBlock(sleeper), carrier, executor=pool))
+        tasks = [asyncio.ensure_future(a.serve()) for a in agents]
+        try:
+            return await CoordinatorAgent("coordinator", coordinator, ["p0", "p1", "p2"],
+                                          carrier).run(TUTORIAL_START.data)
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            pool.shutdown()
+
+    return asyncio.run(main()), sleeper
+
+
+def test_a_participant_that_sleeps_through_three_rounds_is_carried_and_the_optimum_reached():
+    ref = dro.run_coordinated_optimization(
+        _tutorial_actors(), dro.create_sharing_target_distance_admm_coordinator(), TUTORIAL_START)
+    res, sleeper = _run_with_sleeper(stale_rounds=3, sleep_s=1.0)
+    # It slept far longer than three rounds: carried for exactly three, then waited for.
+    assert res.stale_replies == {"p2": 3}
+    assert res.converged and res.objective == pytest.approx(ref.objective, abs=1e-4)
+    np.testing.assert_allclose(res.z, ref.z, atol=1e-4)
+    # Woken, it skipped the two requests the run had moved past and solved only the newest.
+    assert sleeper.solves == res.iterations - 2
+
+
+def test_without_stale_rounds_every_round_waits_for_everyone():
+    ref = dro.run_coordinated_optimization(
+        _tutorial_actors(), dro.create_sharing_target_distance_admm_coordinator(), TUTORIAL_START)
+    res, sleeper = _run_with_sleeper(stale_rounds=0, sleep_s=0.5)
+    assert res.stale_replies == {} and sleeper.solves == res.iterations
+    assert res.iterations == ref.iterations  # nothing changed but the time
+    np.testing.assert_allclose(res.z, ref.z, rtol=0, atol=1e-12)
+
+
+def test_stale_rounds_must_be_a_non_negative_integer(capsys):
+    with pytest.raises(ValueError, match="stale_rounds must be non-negative"):
+        dro.create_sharing_target_distance_admm_coordinator(stale_rounds=-1)
+    with pytest.raises(TypeError, match="stale_rounds must be an integer"):
+        dro.create_sharing_target_distance_admm_coordinator(stale_rounds=1.5)
+    assert cli.main(["flex-sharing", "--actors", "10", "--stale-rounds", "-2"]) == 2
+    assert "--stale-rounds must be 0 or more" in capsys.readouterr().err
+
+
+def test_a_tcp_agent_stopped_for_a_second_is_carried_and_the_optimum_reached(tmp_path):
+    """SIGSTOP freezes one agent process mid-run (as a stalled host would); carried for three
+    rounds, then waited for, it resumes after SIGCONT and the run ends at the optimum."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from test_distributed import _agents_with
+
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "distributed_resource_optimization", "flex-sharing", "--actors",
+         "3000", "--seed", "626262", "--processes", "3", "--runtime", "tcp", "--stale-rounds",
+         "3", "--out", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        lines = []
+        while "iteration 500" not in (lines[-1] if lines else ""):
+            lines.append(proc.stderr.readline())
+            assert lines[-1] or proc.poll() is None, "".join(lines)
+        victim = next(pid for pid in _agents_with("--seed 626262")
+                      if "--flex-share 2/3" in open(f"/proc/{pid}/cmdline").read()
+                      .replace("\0", " "))
+        os.kill(victim, signal.SIGSTOP)
+        time.sleep(1.0)
+        os.kill(victim, signal.SIGCONT)
+        code = proc.wait(120)
+        err = "".join(lines) + proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert code == 0, err
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["stale_replies"] == {"fleet_2": 3}
+    assert summary["objective_gap_rel"] < 1e-4

@@ -78,7 +78,7 @@ def _run_and_signal(tmp_path: Path, extra: list[str], wait_for: str, sig: int,
     for pid in leftover:  # do not leave them to the next test
         subprocess.run(["kill", "-9", str(pid)], check=False)
     assert sorted(p.name for p in out.iterdir()) == ["previous.txt"]  # untouched
-    assert not any(p.name.startswith(".out.tmp") for p in tmp_path.iterdir())
+    assert not any(p.name.startswith((".out.tmp", ".out.old")) for p in tmp_path.iterdir())
     return code, rest, leftover
 
 
@@ -102,6 +102,99 @@ def test_signal_during_admm_with_agent_processes(tmp_path, sig, code):
     assert leftover == set()
 
 
-def test_signal_while_loading(tmp_path):
-    got, rest, _ = _run_and_signal(tmp_path, [], "loading district", signal.SIGINT)
-    assert got == 130 and "Traceback" not in rest
+@pytest.mark.parametrize("runtime", ["inproc", "tcp"])
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_signal_while_loading(tmp_path, runtime, sig, code):
+    got, rest, leftover = _run_and_signal(tmp_path, ["--runtime", runtime], "loading district",
+                                          sig)
+    assert got == code and "Traceback" not in rest and leftover == set()
+
+
+@pytest.mark.parametrize("runtime", ["inproc", "tcp"])
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_signal_while_writing_the_results(tmp_path, runtime, sig, code):
+    """Writing the tables and figures takes about a second after the "writing" line: a
+    signal then leaves the earlier folder as it was and no half-written one beside it."""
+    got, rest, leftover = _run_and_signal(tmp_path, ["--runtime", runtime], "writing", sig)
+    assert got == code, rest
+    assert "Traceback" not in rest and leftover == set()
+    assert sum(line.startswith("dro: ") for line in rest.splitlines()) == 1
+
+
+# -- the API -----------------------------------------------------------------------------------
+
+class _Slow:
+    """Tutorial-like actors whose every solve takes 50 ms; counts the solves that started."""
+
+    def __init__(self, signal_at: int):
+        import threading
+
+        import distributed_resource_optimization as dro
+
+        self.started = 0
+        self.signal_at = signal_at
+        self.reached = threading.Event()
+        outer = self
+
+        class Actor(dro.LocalModel):
+            def __init__(self, name):
+                super().__init__(3, name=name)
+                self.inner = dro.create_admm_flex_actor_one_to_many(10.0, [0.1, 0.5, -1.0])
+
+            def solve(self, v, rho):
+                outer.started += 1
+                if outer.started == outer.signal_at:
+                    outer.reached.set()
+                time.sleep(0.05)
+                return self.inner.solve(v, rho)
+
+            def objective(self, x):
+                return self.inner.objective(x)
+
+        self.actors = [Actor(f"a{i}") for i in range(3)]
+        self.start = dro.create_admm_start(dro.create_admm_sharing_data([-4.0, 0.0, 6.0]))
+        self.coordinator = dro.create_sharing_target_distance_admm_coordinator()
+
+
+def test_ctrl_c_stops_the_sync_api_within_one_local_solve():
+    import os
+    import threading
+
+    import distributed_resource_optimization as dro
+
+    slow = _Slow(signal_at=7)
+    at_signal = []
+
+    def press_ctrl_c():
+        if slow.reached.wait(30):
+            at_signal.append(slow.started)
+            os.kill(os.getpid(), signal.SIGINT)  # to the process, as a terminal sends it
+
+    threading.Thread(target=press_ctrl_c, daemon=True).start()
+    with pytest.raises(KeyboardInterrupt):
+        dro.run_coordinated_optimization(slow.actors, slow.coordinator, slow.start)
+    time.sleep(0.3)  # six more solves' time: none may start
+    assert at_signal == [7] and slow.started <= 8
+
+
+def test_cancelling_the_async_api_stops_it_within_one_local_solve():
+    import asyncio
+
+    import distributed_resource_optimization as dro
+
+    slow = _Slow(signal_at=7)
+
+    async def main():
+        task = asyncio.ensure_future(dro.start_coordinated_optimization(
+            slow.actors, slow.coordinator, slow.start))
+        while not slow.reached.is_set():
+            await asyncio.sleep(0.005)
+        at_cancel = slow.started
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await asyncio.sleep(0.3)
+        return at_cancel
+
+    at_cancel = asyncio.run(main())
+    assert at_cancel == 7 and slow.started <= 8

@@ -70,6 +70,11 @@ def _add_fault_options(parser: argparse.ArgumentParser) -> None:
                         help="seconds to wait for all agents' replies of a round before the run "
                         "fails (exit code 3); requests without a reply are sent again before "
                         "(default: 30)")
+    parser.add_argument("--stale-rounds", default=None, type=int, metavar="K",
+                        help="partial participation: an agent that misses a round (no reply "
+                        "after a resend) is carried with its last outputs for up to K rounds in "
+                        "a row; no such round counts as converged (default: 0, every round waits "
+                        "for every agent)")
     parser.add_argument("--drop-messages", default=0.0, type=float, metavar="FRACTION",
                         help="testing aid: lose this fraction of the coordinator's messages (in "
                         "process: of all messages); the result must not change")

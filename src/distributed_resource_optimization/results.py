@@ -10,8 +10,9 @@ positive = consumption; prices are S$/kWh (S$/kvarh for reactive power) at the D
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -166,6 +167,8 @@ def market_summary(market, central: CentralizedResult | None, comparison: Mappin
         "messages": market.messages,
         "bytes_sent": market.bytes_sent,
         "resent_requests": market.admm.resent_requests,
+        "stale_replies": market.admm.stale_replies,
+        "rejected_messages": market.admm.rejected_messages,
     }
     if comparison is not None:
         out.update({k: float(v) for k, v in comparison.items()})
@@ -224,13 +227,33 @@ class OutputFolder:
         if exc_type is not None:
             shutil.rmtree(self.tmp, ignore_errors=True)
             return
-        old = None
-        if self.out.exists():
-            old = self.out.with_name(f".{self.out.name}.old-{uuid.uuid4().hex[:8]}")
-            self.out.rename(old)
-        self.tmp.rename(self.out)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        with _signals_deferred():  # Ctrl-C between the renames would leave no folder at all
+            old = None
+            if self.out.exists():
+                old = self.out.with_name(f".{self.out.name}.old-{uuid.uuid4().hex[:8]}")
+                self.out.rename(old)
+            self.tmp.rename(self.out)
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM back until the block is done (main thread, where the platform
+    allows it; elsewhere the block runs as is)."""
+    import signal
+    import threading
+
+    held = {signal.SIGINT, signal.SIGTERM}
+    if not hasattr(signal, "pthread_sigmask") or \
+            threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
 
 
 def write_json(path: Path | str, data: Mapping) -> Path:
@@ -291,6 +314,8 @@ def flex_summary(result) -> dict:
         "messages": result.messages,
         "bytes_sent": result.bytes_sent,
         "resent_requests": admm.resent_requests,
+        "stale_replies": admm.stale_replies,
+        "rejected_messages": admm.rejected_messages,
         "aggregate_kw": admm.z.tolist(),
         "target_kw": result.instance.target_kw.tolist(),
     }

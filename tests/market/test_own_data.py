@@ -143,7 +143,8 @@ def test_only_exchange_vectors_prices_rho_and_declared_metadata_travel(district)
         SolveRequest: {"session", "iteration", "target", "price", "rho"},
         SolveReply: {"session", "iteration", "x", "error"},
         FinishRequest: {"session", "x", "status"},
-        FinishReply: {"session", "objectives", "error"},
+        FinishReply: {"session", "objectives", "error", "rejected", "carrier_rejected",
+                      "carrier_id"},
     }
     counts = dict.fromkeys(allowed, 0)
     exchanged = {v for e in entities.values() for v in e.variables}
@@ -158,6 +159,7 @@ def test_only_exchange_vectors_prices_rho_and_declared_metadata_travel(district)
             assert m.x.shape == (n,)
         elif isinstance(m, FinishReply):
             assert m.objectives.shape == (1,)  # the entity's own cost
+            assert m.rejected == 0 and isinstance(m.carrier_id, str)  # counts, no data
         elif isinstance(m, SetupReply):
             assert len(m.rho_scale) == 1 and m.rho_scale[0].shape == (n,)
         elif isinstance(m, JoinReply):

@@ -25,6 +25,7 @@ from distributed_resource_optimization.admm.objectives import (
     ZeroObjective,
 )
 from distributed_resource_optimization.admm.validation import (
+    non_negative_int,
     non_negative_scalar,
     positive_int,
     positive_scalar,
@@ -97,7 +98,10 @@ class ADMMGenericCoordinator:
     acceleration fits (more helps on LP-structured problems with many slow modes, e.g. the
     market clearing uses 20; 10 suits the flex sharing benchmark best). ``reply_timeout``
     (s, default 30) bounds every round's wait for the actors' replies; a request without a reply
-    is sent again before that.
+    is sent again before that. ``stale_rounds`` (default 0) lets a round go on without a
+    participant that has not answered in time (after a resend, at about ten times the recent
+    rounds' duration): its last outputs are carried for up to that many consecutive rounds, and
+    no round with a carried output counts as converged. With 0 every round waits for everyone.
     """
 
     def __init__(
@@ -113,6 +117,7 @@ class ADMMGenericCoordinator:
         alpha: float = 1.6,
         anderson_memory: int = 10,
         reply_timeout: float = 30.0,
+        stale_rounds: int = 0,
     ) -> None:
         if global_actor is None:
             global_actor = ADMMSharingGlobalActor()
@@ -135,6 +140,7 @@ class ADMMGenericCoordinator:
         if self.settings.abs_tol == 0 and self.settings.rel_tol == 0:
             raise ValueError("abs_tol and rel_tol must not both be zero")
         self.reply_timeout = positive_scalar(reply_timeout, "reply_timeout")
+        self.stale_rounds = non_negative_int(stale_rounds, "stale_rounds")
 
     @property
     def rho(self) -> float:

@@ -178,8 +178,12 @@ class FormState(ABC):
     def global_objective(self) -> float:
         """``g`` at the actors' current outputs."""
 
-    def step(self, xs: Sequence[np.ndarray]) -> bool:
-        """Take the participants' replies; return ``True`` when the run is finished."""
+    def step(self, xs: Sequence[np.ndarray], fresh: bool = True) -> bool:
+        """Take the participants' replies; return ``True`` when the run is finished.
+
+        ``fresh=False`` says some replies are stale (a participant's last output carried over a
+        round it missed): the iteration goes on, but such a round never counts as converged,
+        and acceleration starts over (stale outputs are not the map it extrapolates)."""
         x_new = self._join(xs)
         if not np.all(np.isfinite(x_new)):
             bad = int(np.flatnonzero(~np.isfinite(x_new))[0])
@@ -194,7 +198,10 @@ class FormState(ABC):
         h.eps_primal.append(res.eps_primal)
         h.eps_dual.append(res.eps_dual)
         h.rho.append(self.rho)
-        if res.converged and self._untouched(x_new):
+        if not fresh:
+            if self.accelerator is not None:
+                self.accelerator.reset()
+        elif res.converged and self._untouched(x_new):
             # Zero residuals with nothing moved from the all-zero start: every step may have been
             # lost to rounding (a huge rho, or a target far above the actors' scale), so this is
             # no proof of optimality. Probe with a smaller rho; only a point that stays put for
@@ -207,17 +214,18 @@ class FormState(ABC):
             self.status = ADMMStatus.CONVERGED
             return True
         score = max(res.primal / max(res.eps_primal, _TINY), res.dual / max(res.eps_dual, _TINY))
-        if score < self._best_score:
+        if fresh and score < self._best_score:
             self._best_score = score
             self._best = (x_new.copy(), self._get_state(), self.rho)
         if self.iteration >= self.settings.max_iters:
             # Out of iterations: hand back the iterate closest to the stopping rule, not whichever
             # (possibly extrapolated) point happened to come last.
             self.status = ADMMStatus.MAX_ITERATIONS
-            x_best, w_best, rho_best = self._best
-            self.x[:] = x_best
-            self._set_state(w_best)
-            self.rho = rho_best  # the scaled duals of w_best belong to this rho
+            if self._best is not None:
+                x_best, w_best, rho_best = self._best
+                self.x[:] = x_best
+                self._set_state(w_best)
+                self.rho = rho_best  # the scaled duals of w_best belong to this rho
             return True
         rho_before = self.rho
         self._adapt_rho(res)

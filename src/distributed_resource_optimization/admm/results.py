@@ -49,6 +49,12 @@ class ADMMResult:
     #: Requests the coordinator sent again because no reply had come in time (lost or slow
     #: messages; 0 on a reliable, prompt carrier).
     resent_requests: int = 0
+    #: Per participant (carrier address) the rounds it missed and was carried with its last
+    #: outputs (``stale_rounds`` of the coordinator; only participants that missed any).
+    stale_replies: dict[str, int] = field(default_factory=dict)
+    #: Messages dropped unread during the run, by the agents (not from their coordinator) and by
+    #: the carriers (undecodable, oversized, not of the protocol).
+    rejected_messages: int = 0
 
     @property
     def converged(self) -> bool:

@@ -48,9 +48,17 @@ def non_negative_scalar(value: object, name: str) -> float:
     return v
 
 
-def positive_int(value: object, name: str) -> int:
+def _integer_at_least(value: object, name: str, minimum: int, words: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer)):
         raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
-    if int(value) < 1:
-        raise ValueError(f"{name} must be at least 1, got {value}")
+    if int(value) < minimum:
+        raise ValueError(f"{name} must be {words}, got {value}")
     return int(value)
+
+
+def positive_int(value: object, name: str) -> int:
+    return _integer_at_least(value, name, 1, "at least 1")
+
+
+def non_negative_int(value: object, name: str) -> int:
+    return _integer_at_least(value, name, 0, "non-negative")

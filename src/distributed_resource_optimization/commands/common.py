@@ -25,6 +25,20 @@ def check_at_least_one(value: int | None, flag: str) -> None:
         raise ValueError(f"{flag} must be at least 1, got {value}")
 
 
+def engine_settings(args) -> dict[str, float | int]:
+    """The coordinator settings of ``--round-timeout`` and ``--stale-rounds`` that were given
+    (the defaults live with the coordinator); ``ValueError`` naming the option when out of range."""
+    check_positive(args.round_timeout, "--round-timeout")
+    if args.stale_rounds is not None and args.stale_rounds < 0:
+        raise ValueError(f"--stale-rounds must be 0 or more, got {args.stale_rounds}")
+    settings: dict[str, float | int] = {}
+    if args.round_timeout is not None:
+        settings["reply_timeout"] = args.round_timeout
+    if args.stale_rounds is not None:
+        settings["stale_rounds"] = args.stale_rounds
+    return settings
+
+
 def faults_of(args) -> object | None:
     """The :class:`~..runtime.carrier.Faults` of ``--drop-messages`` / ``--fault-seed``, or
     ``None``; ``ValueError`` naming the option for a fraction outside [0, 1)."""

@@ -7,7 +7,7 @@ import argparse
 
 from distributed_resource_optimization.commands.common import (
     check_at_least_one,
-    check_positive,
+    engine_settings,
     faults_of,
     progress,
 )
@@ -34,14 +34,13 @@ def run(args: argparse.Namespace) -> int:
     check_at_least_one(args.sectors, "--sectors")
     check_at_least_one(args.processes, "--processes")
     check_at_least_one(args.max_iters, "--max-iters")
-    check_positive(args.round_timeout, "--round-timeout")
+    engine = engine_settings(args)
     faults = faults_of(args)
     share_bounds(args.actors, args.processes, 0)
     output = OutputFolder(args.out)
     output.check()
     settings = {"max_iters": args.max_iters} if args.max_iters else {}
-    if args.round_timeout:
-        settings["reply_timeout"] = args.round_timeout
+    settings.update(engine)
     coordinator = create_sharing_target_distance_admm_coordinator(**settings)
 
     def report(state) -> None:

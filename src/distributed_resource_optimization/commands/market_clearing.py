@@ -7,7 +7,12 @@ from __future__ import annotations
 import argparse
 import time
 
-from distributed_resource_optimization.commands.common import faults_of, progress, token_of
+from distributed_resource_optimization.commands.common import (
+    engine_settings,
+    faults_of,
+    progress,
+    token_of,
+)
 
 #: Methods of the ADMM market clearing (``admm``: ADMM only, plus the centralized reference for the
 #: comparison fields; ``both``: also writes the centralized rows and figures' reference lines).
@@ -40,8 +45,8 @@ def check_admm_options(args: argparse.Namespace) -> None:
     from distributed_resource_optimization.admm.forms import ADMMSettings
 
     bounds = ADMMSettings()
-    for flag, value in (("--rho", args.rho), ("--eps", args.eps),
-                        ("--round-timeout", args.round_timeout)):
+    engine_settings(args)
+    for flag, value in (("--rho", args.rho), ("--eps", args.eps)):
         if value is not None and not (math.isfinite(value) and value > 0):
             raise ValueError(f"{flag} must be positive and finite, got {value}")
     if args.rho is not None and not bounds.rho_min <= args.rho <= bounds.rho_max:
@@ -143,7 +148,7 @@ def run_admm(args: argparse.Namespace, output) -> int:
             progress(f"iteration {state.iteration}: primal residuals {r} (kW), largest dual "
                      f"residual {d:.3g} (S$/kWh), rho {state.rho:.3g}")
 
-    engine = {} if args.round_timeout is None else {"reply_timeout": args.round_timeout}
+    engine = engine_settings(args)
     start = time.perf_counter()
     market = run_market_clearing(district, args.scenario, agents=agents, rho=args.rho,
                                  eps=args.eps, max_iters=args.max_iters, progress=report,

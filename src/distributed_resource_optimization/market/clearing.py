@@ -337,8 +337,9 @@ def run_market_clearing(district=None, scenario: str = "thermal-congestion", **k
     ``1/ref^2``); ``eps`` (default 0.1, kW / kvar) the seed's threshold on ``r(a, b)``;
     ``max_iters`` (default 5000). ``stop="engine"`` uses the engine's stopping rule (pass
     ``abs_tol``/``rel_tol`` in ``engine``). Further ``engine`` keywords (``adaptive_rho``,
-    ``acceleration``, ``alpha``: 1.8 here, ``anderson_memory``: 20 here, ``reply_timeout``) go to
-    :class:`ADMMGenericCoordinator`. ``progress`` is called with the state every iteration.
+    ``acceleration``, ``alpha``: 1.8 here, ``anderson_memory``: 20 here, ``reply_timeout``,
+    ``stale_rounds``) go to :class:`ADMMGenericCoordinator`. ``progress`` is called with the
+    state every iteration.
     ``faults`` (a :class:`~.runtime.carrier.Faults`) loses, duplicates and delays messages (in
     process: all of them; with agent processes: the coordinator's), a testing aid. ``token``:
     the shared secret agents started with ``--token`` require (spawned ones get it).

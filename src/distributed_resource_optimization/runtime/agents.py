@@ -115,6 +115,7 @@ class ParticipantAgent:
         #: Messages dropped because they did not come from the coordinator of the current run.
         self.rejected = 0
         self._coordinator: str | None = None
+        self._rejected_at_join = 0
         self.participant = participant
         self.carrier = carrier
         self.mailbox = carrier.register(address)
@@ -148,6 +149,10 @@ class ParticipantAgent:
             if not isinstance(msg, JoinRequest) and sender != self._coordinator:
                 self.rejected += 1  # not from the coordinator of this run: not ours to answer
                 continue
+            if isinstance(msg, SolveRequest):
+                # Fell behind (a slow solve, the coordinator carried us stale): requests it has
+                # already moved past wait for no answer, so only the newest one is solved.
+                msg = self.mailbox.take_newest(sender, _newer_solve(msg)) or msg
             reply = await self._answer(msg)
             if reply is not None:
                 if isinstance(msg, JoinRequest) and reply.error is None:
@@ -197,6 +202,7 @@ class ParticipantAgent:
 
     async def _handle(self, msg: Any) -> Any:
         if isinstance(msg, JoinRequest):
+            self._rejected_at_join = self.rejected
             if self.token is not None and not hmac.compare_digest(
                     msg.proof, join_proof(self.token, msg.session)):
                 _log.warning("%s: refused a join request: the coordinator's token does not "
@@ -256,8 +262,12 @@ class ParticipantAgent:
                 objs = await self._local(finish)
             except Exception as exc:
                 return FinishReply(msg.session, error=str(exc))
+            stats = getattr(self.carrier, "stats", None)
             return FinishReply(msg.session, np.array([np.nan if f is None else f for f in objs],
-                                                     dtype=float))
+                                                     dtype=float),
+                               rejected=self.rejected - self._rejected_at_join,
+                               carrier_rejected=0 if stats is None else stats.rejected,
+                               carrier_id="" if stats is None else stats.carrier_id)
         raise CoordinationError(f"{self.address}: unexpected message {type(msg).__name__}")
 
 
@@ -286,6 +296,11 @@ class CoordinatorAgent:
         self.state: Any = None
         #: Requests sent again because their reply had not come (lost or slow messages).
         self.resent = 0
+        self.stale_rounds = getattr(coordinator, "stale_rounds", 0)
+        #: Per participant: rounds it missed, its last output carried instead (stale rounds).
+        self.stale: dict[str, int] = dict.fromkeys(self.participants, 0)
+        self._missed: dict[str, int] = dict.fromkeys(self.participants, 0)
+        self._answered_once: set[str] = set()
         self._round_times: dict[type, collections.deque[float]] = {}
 
     async def _broadcast(self, messages: Sequence[Any]) -> None:
@@ -307,6 +322,11 @@ class CoordinatorAgent:
         typical = min(times) if times else self.timeout / 8
         return min(self.timeout / 8, max(RESEND_MIN_S, RESEND_FACTOR * typical))
 
+    def _may_carry(self, addr: str) -> bool:
+        """Whether ``addr`` may miss this round: it has answered before and has missed fewer
+        than ``stale_rounds`` rounds in a row."""
+        return addr in self._answered_once and self._missed[addr] < self.stale_rounds
+
     async def _gather(self, kind: type, session: str, iteration: int | None = None,
                       requests: Sequence[Any] | None = None) -> list[Any]:
         """One reply of type ``kind`` from every participant, in participant order.
@@ -314,6 +334,9 @@ class CoordinatorAgent:
         Requests without a reply are sent again (``requests``, in participant order) at growing
         intervals (:data:`RESEND_FACTOR`); participants answer a repeated request with the same
         reply, so lost, duplicated, delayed and reordered messages change nothing but the time.
+        In a solve round with ``stale_rounds``, participants that may miss it
+        (:meth:`_may_carry`) and have not answered by twice the first resend interval get
+        ``None`` in their place.
         """
         start = time.monotonic()
         pending = {addr: i for i, addr in enumerate(self.participants)}
@@ -321,21 +344,32 @@ class CoordinatorAgent:
         deadline = start + self.timeout
         interval = self._resend_interval(kind)
         resend_at = start + interval
+        carry = kind is SolveReply and self.stale_rounds > 0
+        carry_at = start + 2 * interval
         while pending:
             now = time.monotonic()
+            if carry and now >= carry_at and all(self._may_carry(a) for a in pending):
+                break  # everyone still missing may be carried with their last outputs
             remaining = deadline - now
             try:
                 if remaining <= 0:
                     raise CoordinationTimeoutError
                 wait = remaining if requests is None else min(remaining, resend_at - now)
+                if carry and now < carry_at:
+                    wait = min(wait, carry_at - now)
                 sender, msg = await self.mailbox.receive(max(wait, 0.0))
             except CoordinationTimeoutError:
-                if time.monotonic() < deadline and requests is not None:
+                now = time.monotonic()
+                if carry and now >= carry_at and all(self._may_carry(a) for a in pending):
+                    break
+                if now < deadline and requests is not None and now >= resend_at:
                     for addr, i in list(pending.items()):
                         self.resent += 1
                         await self.carrier.send(self.address, addr, requests[i])
                     interval = min(interval * RESEND_GROWTH, self.timeout / 8)
                     resend_at = time.monotonic() + interval
+                    continue
+                if now < deadline:
                     continue
                 where = "" if iteration is None else f" (iteration {iteration})"
                 raise CoordinationTimeoutError(
@@ -348,8 +382,17 @@ class CoordinatorAgent:
             if getattr(msg, "error", None):
                 raise ParticipantError(f"participant {sender!r}: {msg.error}")
             replies[pending.pop(sender)] = msg
-        self._round_times.setdefault(kind, collections.deque(maxlen=5)).append(
-            time.monotonic() - start)
+        if kind is SolveReply:
+            for addr in self.participants:
+                if addr in pending:
+                    self._missed[addr] += 1
+                    self.stale[addr] += 1
+                else:
+                    self._missed[addr] = 0
+                    self._answered_once.add(addr)
+        if not pending:  # a round cut short by stale participants says nothing of their speed
+            self._round_times.setdefault(kind, collections.deque(maxlen=5)).append(
+                time.monotonic() - start)
         return replies
 
     async def run(self, data: TargetData | None) -> ADMMResult:
@@ -379,7 +422,9 @@ class CoordinatorAgent:
             requests = [SolveRequest(session, state.iteration + 1, r.target, r.price, r.rho)
                         for r in state.requests()]
             replies = await self._round(requests, SolveReply, session, state.iteration + 1)
-            done = state.step([r.x for r in replies])
+            done = state.step([state.x[state.offsets[p]:state.offsets[p + 1]].copy()
+                               if r is None else r.x for p, r in enumerate(replies)],
+                              fresh=all(r is not None for r in replies))
             if stats is not None:
                 rounds.append((time.perf_counter() - t0, stats.messages - m0,
                                stats.bytes_sent - b0))
@@ -392,7 +437,15 @@ class CoordinatorAgent:
         done_replies = await self._round([FinishRequest(session, x, status.value)
                                           for x in finals], FinishReply, session)
         objectives: dict[str, float | None] = {}
+        rejected = dict.fromkeys(self.participants, 0)
+        carriers: dict[str, int] = {}
+        own = getattr(self.carrier, "stats", None)
+        if own is not None:
+            carriers[own.carrier_id] = own.rejected
         for spec, reply, addr in zip(specs, done_replies, self.participants):
+            rejected[addr] = reply.rejected
+            if reply.carrier_id:
+                carriers[reply.carrier_id] = reply.carrier_rejected
             if reply.objectives.shape != (len(spec.names),):
                 raise ParticipantError(f"participant {addr!r}: {reply.objectives.size} objectives "
                                        f"for {len(spec.names)} actors")
@@ -400,6 +453,8 @@ class CoordinatorAgent:
                 objectives[name] = None if np.isnan(f) else float(f)
         result = state.result(time.perf_counter() - start, objectives)
         result.resent_requests = self.resent
+        result.stale_replies = {a: n for a, n in self.stale.items() if n}
+        result.rejected_messages = sum(rejected.values()) + sum(carriers.values())
         if rounds:
             result.iteration_wall_s, result.iteration_messages, result.iteration_bytes = (
                 np.array([r[k] for r in rounds]) for k in range(3))
@@ -437,6 +492,17 @@ def merge_publications(joins: Sequence[JoinReply], participants: Sequence[str]
                              for pub in join.publications)
     return tuple(Publication(key, tuple(table), np.array(list(table.values()), dtype=float))
                  for key, table in merged.items())
+
+
+def _newer_solve(msg: SolveRequest) -> Callable[[Any], float | None]:
+    """Ranks the solve requests of ``msg``'s run that are newer than it by their iteration."""
+    def rank(m: Any) -> float | None:
+        if isinstance(m, SolveRequest) and m.session == msg.session \
+                and m.iteration > msg.iteration:
+            return m.iteration
+        return None
+
+    return rank
 
 
 def _tuple_or_none(value: Sequence[Hashable] | None) -> tuple | None:

@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import collections
 import dataclasses
+import uuid
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,11 +32,13 @@ class CoordinationError(RuntimeError):
 @dataclass
 class TrafficStats:
     """Messages a carrier moved and their encoded size (bytes; 0 where nothing is encoded), and
-    the messages it dropped unread (undecodable, oversized, not of the protocol)."""
+    the messages it dropped unread (undecodable, oversized, not of the protocol). ``carrier_id``
+    tells counts of different carriers (processes, containers) apart when they are summed."""
 
     messages: int = 0
     bytes_sent: int = 0
     rejected: int = 0
+    carrier_id: str = dataclasses.field(default_factory=lambda: uuid.uuid4().hex)
 
 
 class Mailbox:
@@ -72,6 +76,22 @@ class Mailbox:
             raise CoordinationTimeoutError(
                 f"{self.address}: no reply from {waiting_for} within {timeout:g} s")
         return self._queue.popleft()
+
+    def take_newest(self, sender: str, rank: Callable[[Any], float | None]) -> Any:
+        """Remove every queued message of ``sender`` that ``rank`` ranks (not ``None``) and
+        return the highest ranked one (``None`` if there is none); other messages keep their
+        order. A participant that fell behind answers only the newest request, not each in turn."""
+        best, best_rank = None, None
+        kept: collections.deque[tuple[str, Any]] = collections.deque()
+        for item in self._queue:
+            r = rank(item[1]) if item[0] == sender else None
+            if r is None:
+                kept.append(item)
+            elif best_rank is None or r > best_rank:
+                best, best_rank = item[1], r
+        if best is not None:
+            self._queue = kept
+        return best
 
 
 def _expire(waiter: asyncio.Future) -> None:

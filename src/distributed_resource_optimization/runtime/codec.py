@@ -66,7 +66,8 @@ SCHEMAS: dict[type, dict[str, str]] = {
                    "rho": "float"},
     SolveReply: {"session": "str", "iteration": "int", "x": "array?", "error": "str?"},
     FinishRequest: {"session": "str", "x": "array", "status": "str"},
-    FinishReply: {"session": "str", "objectives": "array", "error": "str?"},
+    FinishReply: {"session": "str", "objectives": "array", "error": "str?", "rejected": "int",
+                  "carrier_rejected": "int", "carrier_id": "str"},
 }
 
 _DTYPE = "<f8"  # the only array dtype on the wire: little-endian float64

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 #: Version of this protocol; a participant refuses a coordinator that speaks another one.
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 
 #: A global variable's name on the wire: a string (e.g. ``"p_th@2017-01-02T14:00@22"``) or an int.
 VariableName = str | int
@@ -106,6 +106,12 @@ class FinishReply:
     #: Each actor's own cost at its final output; NaN where the model does not say.
     objectives: np.ndarray = field(default_factory=lambda: np.zeros(0))
     error: str | None = None
+    #: Messages this agent dropped unanswered during the run (not from its coordinator).
+    rejected: int = 0
+    #: Frames the agent's carrier dropped undecoded so far (undecodable, oversized, not of the
+    #: protocol), and which carrier counted them (agents sharing a container share the count).
+    carrier_rejected: int = 0
+    carrier_id: str = ""
 
 
 #: Every message type of the protocol (the codec gives each a fixed type id).
