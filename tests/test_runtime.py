@@ -107,11 +107,13 @@ def test_messages_carry_only_exchange_vectors_and_prices() -> None:
     replies = [m for _, _, m in carrier.log if isinstance(m, SolveReply)]
     assert len(solves) == len(replies) == 2 * res.iterations
     for m in solves:
-        assert set(vars(m)) == {"session", "iteration", "target", "price", "rho"}
+        assert set(vars(m)) == {"session", "iteration", "target", "price", "rho", "dual_price"}
         assert m.target.shape == m.price.shape == (3,)
+        assert m.dual_price is None or m.dual_price.shape == (3,)
     for m in replies:
-        assert set(vars(m)) == {"session", "iteration", "x", "error"}
+        assert set(vars(m)) == {"session", "iteration", "x", "error", "dual_term", "objective"}
         assert m.x.shape == (3,)
+        assert all(v is None or isinstance(v, float) for v in (m.dual_term, m.objective))
     # No message carries the private model data (capacity, eta, P).
     for _, _, m in carrier.log:
         assert not any(k in vars(m) for k in ("eta", "P", "in_capacity"))

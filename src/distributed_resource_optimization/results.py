@@ -132,7 +132,7 @@ def market_frames(market, timesteps: pd.DatetimeIndex, der_names: Sequence[str]
 def residual_frame(market) -> pd.DataFrame:
     """Residuals per iteration (columns :data:`RESIDUAL_COLUMNS`): ``primal`` is the seed's
     ``r(a, b)`` per quantity (``thermal``, ``active``, ``reactive``; kW / kvar), ``dual`` the
-    dual residual of that quantity (S$/kWh, :class:`market.clearing.MarketConsensusState`), ``rho``
+    dual residual of that quantity (S$/kWh, :func:`market.clearing.seed_rule`), ``rho``
     the engine's penalty of that iteration (same for all three)."""
     admm = market.admm
     n = min(len(v) for v in market.residuals.values())

@@ -140,11 +140,12 @@ def test_only_exchange_vectors_prices_rho_and_declared_metadata_travel(district)
                     "protocol_version", "error"},
         SetupRequest: {"session", "publications"},
         SetupReply: {"session", "rho_scale", "error"},
-        SolveRequest: {"session", "iteration", "target", "price", "rho"},
-        SolveReply: {"session", "iteration", "x", "error"},
-        FinishRequest: {"session", "x", "status"},
+        # dual_price: prices for the Lagrangian bound; dual_term and objective: one scalar each
+        SolveRequest: {"session", "iteration", "target", "price", "rho", "dual_price"},
+        SolveReply: {"session", "iteration", "x", "error", "dual_term", "objective"},
+        FinishRequest: {"session", "x", "status", "dual_price"},
         FinishReply: {"session", "objectives", "error", "rejected", "carrier_rejected",
-                      "carrier_id"},
+                      "carrier_id", "dual_term"},
     }
     counts = dict.fromkeys(allowed, 0)
     exchanged = {v for e in entities.values() for v in e.variables}
@@ -155,11 +156,17 @@ def test_only_exchange_vectors_prices_rho_and_declared_metadata_travel(district)
         n = sizes[agent]
         if isinstance(m, SolveRequest):
             assert m.target.shape == m.price.shape == (n,) and isinstance(m.rho, float)
+            assert m.dual_price is None or m.dual_price.shape == (n,)
         elif isinstance(m, (SolveReply, FinishRequest)):
             assert m.x.shape == (n,)
+            if isinstance(m, SolveReply):
+                assert all(v is None or isinstance(v, float) for v in (m.dual_term, m.objective))
+            else:
+                assert m.dual_price is None or m.dual_price.shape == (n,)
         elif isinstance(m, FinishReply):
             assert m.objectives.shape == (1,)  # the entity's own cost
             assert m.rejected == 0 and isinstance(m.carrier_id, str)  # counts, no data
+            assert m.dual_term is None or isinstance(m.dual_term, float)
         elif isinstance(m, SetupReply):
             assert len(m.rho_scale) == 1 and m.rho_scale[0].shape == (n,)
         elif isinstance(m, JoinReply):

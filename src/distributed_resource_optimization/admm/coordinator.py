@@ -24,6 +24,7 @@ from distributed_resource_optimization.admm.objectives import (
     TargetData,
     ZeroObjective,
 )
+from distributed_resource_optimization.admm.stopping import StoppingRule, as_stopping_rule
 from distributed_resource_optimization.admm.validation import (
     non_negative_int,
     non_negative_scalar,
@@ -92,8 +93,10 @@ class ADMMGenericCoordinator:
     (default) it is rebalanced from the residuals so users need not tune it, and ``acceleration``
     (default) applies safeguarded Anderson acceleration to the iteration. Finer settings of the
     rho adaptation live in ``coordinator.settings`` (:class:`ADMMSettings`).
-    Stops when primal and dual residuals are below ``abs_tol``/``rel_tol`` thresholds (Boyd et al.
-    2011, sec. 3.3) or after ``max_iters`` iterations. ``alpha`` in (0, 2) is the over-relaxation
+    Stops when the ``stopping`` rule says so (default :class:`~.stopping.ResidualRule`: primal
+    and dual residuals below ``abs_tol``/``rel_tol`` thresholds, Boyd et al. 2011, sec. 3.3; or
+    a :class:`~.stopping.CertifiedGapRule`, or rules combined, see :mod:`.stopping`) or after
+    ``max_iters`` iterations. ``alpha`` in (0, 2) is the over-relaxation
     factor (1 = plain ADMM). ``anderson_memory`` is the number of past iterates Anderson
     acceleration fits (more helps on LP-structured problems with many slow modes, e.g. the
     market clearing uses 20; 10 suits the flex sharing benchmark best). ``reply_timeout``
@@ -118,6 +121,7 @@ class ADMMGenericCoordinator:
         anderson_memory: int = 10,
         reply_timeout: float = 30.0,
         stale_rounds: int = 0,
+        stopping: StoppingRule | None = None,
     ) -> None:
         if global_actor is None:
             global_actor = ADMMSharingGlobalActor()
@@ -134,6 +138,7 @@ class ADMMGenericCoordinator:
             acceleration=bool(acceleration),
             alpha=positive_scalar(alpha, "alpha"),
             anderson_memory=positive_int(anderson_memory, "anderson_memory"),
+            stopping=as_stopping_rule(stopping),
         )
         if not 0.0 < self.settings.alpha < 2.0:
             raise ValueError(f"alpha must lie in (0, 2), got {alpha}")

@@ -16,6 +16,7 @@ nothing of messages or transports.
 
 from __future__ import annotations
 
+import copy
 from abc import ABC, abstractmethod
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ import numpy as np
 from distributed_resource_optimization.admm.acceleration import AndersonAccelerator
 from distributed_resource_optimization.admm.objectives import GlobalObjective, TargetData
 from distributed_resource_optimization.admm.results import ADMMResult, ADMMStatus
+from distributed_resource_optimization.admm.stopping import ResidualRule, StoppingRule
 
 _TINY = 1e-30
 
@@ -80,6 +82,8 @@ class ADMMSettings:
     anderson_memory: int = 10
     rho_min: float = 1e-8
     rho_max: float = 1e8
+    #: When the run may stop (:mod:`.stopping`); ``None``: :class:`ResidualRule`.
+    stopping: StoppingRule | None = None
 
 
 @dataclass
@@ -107,6 +111,29 @@ class History:
     rho: list[float] = field(default_factory=list)
 
 
+@dataclass
+class Bound:
+    """The Lagrangian lower bound and the objective at the actors' own outputs, per iteration
+    (NaN where not evaluated), and the latest evaluated values (``None`` before the first)."""
+
+    lower_bound: float | None = None
+    objective: float | None = None
+    #: Whether the latest iteration evaluated them.
+    fresh: bool = False
+    lower_bounds: list[float] = field(default_factory=list)
+    objectives: list[float] = field(default_factory=list)
+
+    def gap_certified(self, floor: float = 1.0) -> float | None:
+        """``(objective - lower_bound) / max(|objective|, floor)`` of the latest evaluation."""
+        if self.lower_bound is None or self.objective is None:
+            return None
+        return (self.objective - self.lower_bound) / max(abs(self.objective), floor)
+
+    def gaps(self, floor: float = 1.0) -> np.ndarray:
+        lb, obj = np.asarray(self.lower_bounds), np.asarray(self.objectives)
+        return (obj - lb) / np.maximum(np.abs(obj), floor)
+
+
 class FormState(ABC):
     """Coordinator state shared by the forms: flat ``x``, participants' offsets, rho, history."""
 
@@ -131,6 +158,14 @@ class FormState(ABC):
         self.x = np.zeros(int(self.offsets[-1]))
         self.accelerator = (AndersonAccelerator(settings.anderson_memory)
                             if settings.acceleration else None)
+        # The run's own copy: a rule keeps per-run history, the coordinator may run again.
+        self.stopping: StoppingRule = copy.deepcopy(settings.stopping or ResidualRule())
+        self.bound = Bound()
+        self._bound_y: np.ndarray | None = None
+        #: Outputs and prices of the last iteration (at ``max_iters`` ``x`` and the duals are
+        #: replaced by the best iterate; these stay as the last local solves left them).
+        self.last_x = self.x
+        self._last_y: np.ndarray | None = None
         self._best_score = np.inf
         self._best: tuple[np.ndarray, np.ndarray, float] | None = None
 
@@ -178,9 +213,65 @@ class FormState(ABC):
     def global_objective(self) -> float:
         """``g`` at the actors' current outputs."""
 
-    def step(self, xs: Sequence[np.ndarray], fresh: bool = True) -> bool:
+    @abstractmethod
+    def prices(self) -> np.ndarray:
+        """Unscaled duals ``y = rho * u`` per actor entry (the prices each actor perceives)."""
+
+    def _price_snapshot(self) -> np.ndarray:
+        """The current prices in the form's compact layout (see :attr:`last_prices`)."""
+        return self.prices()
+
+    def _expand_prices(self, snapshot: np.ndarray) -> np.ndarray:
+        return snapshot
+
+    @property
+    def last_prices(self) -> np.ndarray:
+        """The prices per actor entry right after the last iteration's dual update (what the
+        last outputs are priced at; at ``max_iters`` the duals are the best iterate's)."""
+        if self._last_y is None:
+            return np.zeros(self.x.size)
+        return self._expand_prices(self._last_y)
+
+    @abstractmethod
+    def _bound_point(self) -> tuple[np.ndarray, float] | None:
+        """Prices per actor entry at which the Lagrangian dual function is finite (the current
+        ones, projected) and the global objective's share of it there; ``None`` if the global
+        objective offers no bound."""
+
+    def bound_prices(self) -> list[np.ndarray] | None:
+        """Per participant the prices at which it evaluates its share of the Lagrangian dual
+        function ``min_x f_i(x) + y'x`` (for :meth:`record_bound`), or ``None`` if this form
+        and global objective give no bound."""
+        point = self._bound_point()
+        if point is None:
+            self._bound_y = None
+            return None
+        self._bound_y, self._bound_global = point
+        return self._split(self._bound_y)
+
+    def record_bound(self, terms: Sequence[float | None],
+                     objectives: Sequence[float | None], in_history: bool = True) -> None:
+        """Sum the participants' dual terms (at the prices of :meth:`bound_prices`) into the
+        lower bound, and their objectives at their outputs of this iteration (plus ``g``) into
+        the objective; a missing or non-finite term means no bound this time. :meth:`step`
+        calls it after the z-update of the same iteration; ``in_history=False`` records the
+        final evaluation of a run (at its final outputs) without an iteration of its own."""
+        b = self.bound
+        if self._bound_y is None or any(t is None or not np.isfinite(t) for t in terms) \
+                or any(f is None or not np.isfinite(f) for f in objectives):
+            return
+        b.lower_bound = float(sum(terms)) + self._bound_global
+        b.objective = float(sum(objectives)) + self.global_objective()
+        b.fresh = in_history
+        if in_history:
+            b.lower_bounds[-1], b.objectives[-1] = b.lower_bound, b.objective
+
+    def step(self, xs: Sequence[np.ndarray], fresh: bool = True,
+             bound: tuple[Sequence[float | None], Sequence[float | None]] | None = None) -> bool:
         """Take the participants' replies; return ``True`` when the run is finished.
 
+        ``bound``: the participants' dual terms and objectives of this iteration, evaluated at
+        the prices :meth:`bound_prices` gave before it (see :meth:`record_bound`).
         ``fresh=False`` says some replies are stale (a participant's last output carried over a
         round it missed): the iteration goes on, but such a round never counts as converged,
         and acceleration starts over (stale outputs are not the map it extrapolates)."""
@@ -189,19 +280,30 @@ class FormState(ABC):
             bad = int(np.flatnonzero(~np.isfinite(x_new))[0])
             actor = int(np.searchsorted(self.actor_offsets, bad, side="right") - 1)
             raise FloatingPointError(f"actor {self.names[actor]!r} returned a non-finite output")
+        if self.iteration == 0:
+            self.stopping.start(self)
         self.iteration += 1
         w_in = self._get_state()
         res = self._update(x_new)
+        self.last_x = x_new
+        self._last_y = self._price_snapshot()
         h = self.history
         h.primal.append(res.primal)
         h.dual.append(res.dual)
         h.eps_primal.append(res.eps_primal)
         h.eps_dual.append(res.eps_dual)
         h.rho.append(self.rho)
+        b = self.bound
+        b.fresh = False
+        b.lower_bounds.append(np.nan)
+        b.objectives.append(np.nan)
+        if bound is not None and fresh:
+            self.record_bound(*bound)
+        may_stop = self.stopping.check(self, x_new, res)
         if not fresh:
             if self.accelerator is not None:
                 self.accelerator.reset()
-        elif res.converged and self._untouched(x_new):
+        elif may_stop and self._untouched(x_new):
             # Zero residuals with nothing moved from the all-zero start: every step may have been
             # lost to rounding (a huge rho, or a target far above the actors' scale), so this is
             # no proof of optimality. Probe with a smaller rho; only a point that stays put for
@@ -210,7 +312,7 @@ class FormState(ABC):
                 if self.settings.adaptive_rho:
                     self.status = ADMMStatus.CONVERGED
                     return True
-        elif res.converged:
+        elif may_stop:
             self.status = ADMMStatus.CONVERGED
             return True
         score = max(res.primal / max(res.eps_primal, _TINY), res.dual / max(res.eps_dual, _TINY))
@@ -304,7 +406,21 @@ class FormState(ABC):
             wall_time_s=wall_time_s,
             z_labels=self.global_labels(),
             actor_objectives=objs,
+            lower_bound=self.bound.lower_bound,
+            bound_objective=self.bound.objective,
+            gap_certified=self.bound.gap_certified(),
+            lower_bound_history=np.array(self.bound.lower_bounds, dtype=float),
+            objective_history=np.array(self.bound.objectives, dtype=float),
+            stopping_history={k: np.asarray(v, dtype=float)
+                              for k, v in self.stopping.history.items()},
+            last_x=np.array(self.last_x),
+            prices=self.last_prices,
+            entry_labels=self.entry_labels(),
         )
+
+    def entry_labels(self) -> list | None:
+        """The global variable of each actor entry, where the form names them."""
+        return None
 
     def global_labels(self) -> list | None:
         """Names of the entries of :meth:`global_value`, where the form has them."""
@@ -391,6 +507,21 @@ class SharingState(FormState):
 
     def global_value(self) -> np.ndarray:
         return self.X.sum(axis=0)
+
+    def prices(self) -> np.ndarray:
+        return np.tile(self.rho * self.u, self.n_actors)
+
+    def _price_snapshot(self) -> np.ndarray:
+        return self.rho * self.u  # one price per entry, the same for every actor
+
+    def _expand_prices(self, snapshot: np.ndarray) -> np.ndarray:
+        return np.tile(snapshot, self.n_actors)
+
+    def _bound_point(self) -> tuple[np.ndarray, float] | None:
+        y = self.objective.dual_project(self.rho * self.u, self.data)
+        if y is None:
+            return None
+        return np.tile(y, self.n_actors), self.objective.conjugate_term(y, self.data)
 
     def global_objective(self) -> float:
         return self.objective.value(self.X.sum(axis=0), self.data)
@@ -504,6 +635,21 @@ class GeneralConsensusState(FormState):
     def global_labels(self) -> list | None:
         return list(self.keys) if not self.full else None
 
+    def entry_labels(self) -> list | None:
+        return [self.keys[k] for k in self.gidx] if not self.full else None
+
     def prices(self) -> np.ndarray:
         """Unscaled duals ``y = rho * u`` per actor entry (the prices each actor perceives)."""
         return self.rho * self.scale * self.u
+
+    def _bound_point(self) -> tuple[np.ndarray, float] | None:
+        y = self.prices()
+        c = np.bincount(self.gidx, weights=y, minlength=self.G)
+        c_proj = self.objective.dual_project(c, self.data)
+        if c_proj is None:
+            return None
+        # Move each variable's owners' prices, in proportion to their penalty scale, so that
+        # they sum to the projected price (the z-update keeps that sum already; acceleration
+        # and the first iterations may not).
+        y = y + (self.scale * (c_proj - c)[self.gidx]) / self.weight[self.gidx]
+        return y, self.objective.conjugate_term(c_proj, self.data)

@@ -26,6 +26,16 @@ class GlobalObjective(ABC):
     def value(self, s: np.ndarray, data: TargetData | None) -> float:
         """``g(s)``."""
 
+    def dual_project(self, y: np.ndarray, data: TargetData | None) -> np.ndarray | None:
+        """The prices nearest ``y`` at which :meth:`conjugate_term` is finite, or ``None`` if
+        this objective offers no Lagrangian bound (the default for user objectives)."""
+        return None
+
+    def conjugate_term(self, y: np.ndarray, data: TargetData | None) -> float:
+        """``min_s g(s) - y's`` for prices ``y`` from :meth:`dual_project` (the global
+        objective's share of the Lagrangian dual function)."""
+        raise NotImplementedError(f"{type(self).__name__} offers no Lagrangian bound")
+
     def dual_scale(self, data: TargetData | None) -> float:
         """Typical size of the objective's (sub)gradient: a floor for residual balancing."""
         return 0.0 if data is None else float(np.linalg.norm(data.priorities))
@@ -87,6 +97,13 @@ class ADMMTargetDistanceObjective(GlobalObjective):
         d = _require(data, "ADMMTargetDistanceObjective")
         return float(d.priorities @ np.abs(s - d.target))
 
+    def dual_project(self, y: np.ndarray, data: TargetData | None) -> np.ndarray:
+        d = _require(data, "ADMMTargetDistanceObjective")
+        return np.clip(y, -d.priorities, d.priorities)  # |y_k| <= w_k: the conjugate's domain
+
+    def conjugate_term(self, y: np.ndarray, data: TargetData | None) -> float:
+        return float(-y @ _require(data, "ADMMTargetDistanceObjective").target)
+
 
 class ADMMTargetDistanceSquaredObjective(GlobalObjective):
     """Weighted squared distance to the target: ``g(s) = sum_k w_k (s_k - target_k)**2``."""
@@ -100,6 +117,18 @@ class ADMMTargetDistanceSquaredObjective(GlobalObjective):
         d = _require(data, "ADMMTargetDistanceSquaredObjective")
         return float(d.priorities @ (s - d.target) ** 2)
 
+    def dual_project(self, y: np.ndarray, data: TargetData | None) -> np.ndarray:
+        d = _require(data, "ADMMTargetDistanceSquaredObjective")
+        return np.where(d.priorities > 0, y, 0.0)  # an unweighted entry has no finite price
+
+    def conjugate_term(self, y: np.ndarray, data: TargetData | None) -> float:
+        # min_s w (s - t)^2 - y s at s = t + y / (2 w): -y t - y^2 / (4 w).
+        d = _require(data, "ADMMTargetDistanceSquaredObjective")
+        w = d.priorities
+        with np.errstate(divide="ignore", invalid="ignore"):
+            quad = np.where(w > 0, y * y / (4.0 * np.where(w > 0, w, 1.0)), 0.0)
+        return float(-y @ d.target - quad.sum())
+
 
 class ZeroObjective(GlobalObjective):
     """``g = 0``: pure agreement (consensus) or pure sharing without a global cost."""
@@ -108,6 +137,12 @@ class ZeroObjective(GlobalObjective):
         return np.array(w, dtype=float, copy=True)
 
     def value(self, s: np.ndarray, data: TargetData | None) -> float:
+        return 0.0
+
+    def dual_project(self, y: np.ndarray, data: TargetData | None) -> np.ndarray:
+        return np.zeros_like(y)  # min_s -y's is finite only at y = 0
+
+    def conjugate_term(self, y: np.ndarray, data: TargetData | None) -> float:
         return 0.0
 
     def check_data(self, data: TargetData | None, dimension: int) -> None:

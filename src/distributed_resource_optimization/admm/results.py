@@ -55,6 +55,42 @@ class ADMMResult:
     #: Messages dropped unread during the run, by the agents (not from their coordinator) and by
     #: the carriers (undecodable, oversized, not of the protocol).
     rejected_messages: int = 0
+    #: The latest certified Lagrangian lower bound on the optimum and the objective it was
+    #: compared with (at the actors' own outputs of that iteration); ``None`` where the run
+    #: evaluated none (see :mod:`.stopping`).
+    lower_bound: float | None = None
+    bound_objective: float | None = None
+    #: ``(bound_objective - lower_bound) / max(|bound_objective|, 1)`` (the relative gap
+    #: certified at that iteration), or ``None``.
+    gap_certified: float | None = None
+    #: Per iteration the lower bound and objective (NaN where not evaluated).
+    lower_bound_history: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    objective_history: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    #: Per iteration what the stopping rule measured (name -> values; e.g. the seed's
+    #: residuals per quantity).
+    stopping_history: dict[str, np.ndarray] = field(default_factory=dict)
+    #: The actors' outputs and prices (unscaled duals) of the last iteration, flat in the
+    #: order of ``x`` (``x`` is the best iterate when the run stopped at ``max_iters``); see
+    #: :meth:`per_actor`.
+    last_x: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    prices: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    #: General-form consensus: the global variable of each entry of ``last_x`` / ``prices``.
+    entry_labels: list | None = None
+
+    def per_actor(self, flat: np.ndarray) -> dict[str, np.ndarray]:
+        """A flat array in the order of ``x`` (``last_x``, ``prices``) split per actor."""
+        out, start = {}, 0
+        for name, xi in self.x.items():
+            out[name] = flat[start:start + xi.size]
+            start += xi.size
+        return out
+
+    @property
+    def gap_history(self) -> np.ndarray:
+        """Certified relative gap per iteration (NaN where not evaluated)."""
+        obj = self.objective_history
+        return (obj - self.lower_bound_history) / np.maximum(np.abs(obj), 1.0)
 
     @property
     def converged(self) -> bool:

@@ -103,6 +103,7 @@ def run_admm(args: argparse.Namespace, output) -> int:
     from distributed_resource_optimization.market.clearing import (
         compare_with_centralized,
         run_market_clearing,
+        seed_residuals,
     )
     from distributed_resource_optimization.plots import plot_residuals, plot_thermal_fl22
     from distributed_resource_optimization.results import (
@@ -143,8 +144,9 @@ def run_admm(args: argparse.Namespace, output) -> int:
 
     def report(state) -> None:
         if state.iteration % 20 == 0:
-            r = ", ".join(f"{k} {v[-1]:.3g}" for k, v in state.seed_residuals.items())
-            d = max(v[-1] for v in state.seed_dual_residuals.values())
+            primal, dual = seed_residuals(state.stopping.history)
+            r = ", ".join(f"{k} {v[-1]:.3g}" for k, v in primal.items())
+            d = max(v[-1] for v in dual.values())
             progress(f"iteration {state.iteration}: primal residuals {r} (kW), largest dual "
                      f"residual {d:.3g} (S$/kWh), rho {state.rho:.3g}")
 

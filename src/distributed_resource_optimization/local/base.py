@@ -74,6 +74,12 @@ class LocalModel(ABC):
         """Local cost ``f(x)`` without constraints, or ``None`` if the model does not say."""
         return None
 
+    def dual_term(self, price: np.ndarray) -> float | None:
+        """``min_x f(x) + price'x`` over the actor's feasible set: its share of the Lagrangian
+        dual function, a term of the run's certified lower bound (``-inf`` if unbounded).
+        ``None`` (the default) if the model cannot say; the run then reports no bound."""
+        return None
+
     def prepare(self) -> None:  # noqa: B027  (optional hook, most models need no setup)
         """Called once before the first iteration: set up solvers, check feasibility."""
 
@@ -179,6 +185,17 @@ class LocalBlock(ABC):
             f = _guard(label, "objective", lambda m=m, a=a, b=b: m.objective(x[a:b]))
             out.append(None if f is None else _finite_cost(label, f))
         return out
+
+    def dual_term(self, price: np.ndarray) -> float | None:
+        """Sum of the actors' :meth:`LocalModel.dual_term` at their slices of ``price``
+        (``None`` if any actor cannot say)."""
+        total = 0.0
+        for i, m in enumerate(self.models):
+            d = m.dual_term(np.asarray(price[self.offsets[i]:self.offsets[i + 1]], dtype=float))
+            if d is None:
+                return None
+            total += float(d)
+        return total
 
     def objective(self, x: np.ndarray) -> float | None:
         """Sum of :meth:`objectives`, or ``None`` if any actor cannot say."""

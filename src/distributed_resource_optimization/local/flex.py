@@ -62,6 +62,10 @@ class ADMMFlexActor(LocalModel):
     def objective(self, x: np.ndarray) -> float:
         return float(self.P @ x)
 
+    def dual_term(self, price: np.ndarray) -> float:
+        # min over s in [0, 1] of (P + price) @ (s d): s = 1 if that is negative, else 0.
+        return min(0.0, float((self.P + np.asarray(price, dtype=float)) @ self.direction))
+
     def utilisation(self) -> float:
         """Utilisation ``s`` in [0, 1] of the current output ``x``."""
         dd = float(self.direction @ self.direction)
@@ -112,6 +116,11 @@ class FlexFleetBlock(LocalBlock):
 
     def objective(self, x: np.ndarray) -> float:
         return float(np.einsum("ij,ij->", self.P, x.reshape(self.D.shape)))
+
+    def dual_term(self, price: np.ndarray) -> float:
+        """Sum over the fleet of ``min(0, (P_i + y_i) @ d_i)`` (see :meth:`ADMMFlexActor.dual_term`)."""
+        Y = np.asarray(price, dtype=float).reshape(self.D.shape)
+        return float(np.minimum(0.0, self.cost + np.einsum("ij,ij->i", Y, self.D)).sum())
 
 
 def create_admm_flex_actor_one_to_many(in_capacity: float, eta: Sequence[float],

@@ -91,6 +91,26 @@ class LPLocalModel(LocalModel):
         """``c'w`` of the last solve (``x`` is its exchanged part)."""
         return float(self.lp[0] @ self.w)
 
+    def dual_term(self, price: np.ndarray) -> float | None:
+        """``min c'w + price'w[exchange]`` over the LP's feasible set, solved by HiGHS
+        (``-inf`` if unbounded; ``None`` if HiGHS ends without an answer)."""
+        from scipy.optimize import linprog
+
+        c, a_eq, b_eq, a_ub, b_ub, lb, ub = self.lp
+        cost = c.copy()
+        cost[self.exchange_index] += np.asarray(price, dtype=float)
+        res = linprog(cost, A_ub=a_ub if a_ub.shape[0] else None,
+                      b_ub=b_ub if a_ub.shape[0] else None,
+                      A_eq=a_eq if a_eq.shape[0] else None, b_eq=b_eq if a_eq.shape[0] else None,
+                      bounds=np.c_[lb, ub], method="highs")
+        if res.status == 0:
+            return float(res.fun)
+        if res.status == 3:
+            return -np.inf
+        if res.status == 2:
+            raise LocalModelError(f"actor {self.label!r}: local model is infeasible")
+        return None
+
 
 def _matrix(label: str, a, n: int) -> sp.csr_matrix:
     try:

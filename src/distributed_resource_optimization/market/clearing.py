@@ -11,10 +11,11 @@ Stopping rule (``stop="seed"``, default): Algorithm 1's ``r(a, b) = sum_t ||a_t 
 for thermal, active and reactive power (kW / kvar), plus dual residuals below ``eps``: per
 quantity ``sum rho_j |z_j - z_j^prev| / timestep_h`` (S$/kWh; the two owners' prices always sum to
 zero in this form, so the seed's price disagreement is no test, but a consensus that still moves
-at a large penalty is). Checked after every iteration inside the coordinator's state
-(:class:`MarketConsensusState`); the engine's own residual-balancing rho adaptation, Anderson
-acceleration and over-relaxation run unchanged. ``stop="engine"`` uses the engine's
-Boyd et al. rule (``abs_tol``/``rel_tol``) instead.
+at a large penalty is). It is an engine stopping rule (:func:`seed_rule`, a
+:class:`~distributed_resource_optimization.admm.stopping.GroupResidualRule`) passed to the
+coordinator; the engine's own residual-balancing rho adaptation, Anderson acceleration and
+over-relaxation run unchanged. ``stop="engine"`` uses the engine's Boyd et al. rule
+(``abs_tol``/``rel_tol``) instead, and still records the seed's residuals.
 
 Prices: the engine's dual ``y`` on an entry is in S$ per kW (kvar) per timestep. The aggregator
 (or building) pays ``y`` for its demand, so its nodal price is ``y_fl / timestep_h`` in S$/kWh;
@@ -29,7 +30,7 @@ the same local solves), not the engine's best iterate that it restores at ``max_
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -39,13 +40,9 @@ from distributed_resource_optimization.admm.coordinator import (
     ADMMGeneralConsensusGlobalActor,
     ADMMGenericCoordinator,
 )
-from distributed_resource_optimization.admm.forms import (
-    ADMMSettings,
-    GeneralConsensusState,
-    ParticipantSpec,
-    Residuals,
-)
+from distributed_resource_optimization.admm.forms import FormState, GeneralConsensusState
 from distributed_resource_optimization.admm.results import ADMMResult
+from distributed_resource_optimization.admm.stopping import AnyOf, GroupResidualRule, ResidualRule
 from distributed_resource_optimization.admm.validation import positive_scalar
 from distributed_resource_optimization.market.entities import (
     market_entities,
@@ -73,86 +70,40 @@ DEFAULT_EPS = 0.1
 DEFAULT_MAX_ITERS = 5000
 
 
-@dataclass
-class _SeedResiduals(Residuals):
-    """Engine residuals plus the seed's verdict (primal and dual residuals all below ``eps``)."""
+def seed_rule(eps: float | None = DEFAULT_EPS, timestep_h: float = 1.0) -> GroupResidualRule:
+    """The seed's stopping rule (Algorithm 1) as an engine rule: per quantity (``thermal``,
+    ``active``, ``reactive``) the primal residual ``r(a, b) = sum |x_grid - x_consumer|`` over
+    timesteps and DERs (kW / kvar) and the dual residual ``sum rho_j |z_j - z_j^prev| /
+    timestep_h`` (S$/kWh: how much the consensus still moves, priced at the entries'
+    penalties), all below ``eps``. ``eps=None`` records them without stopping."""
+    return GroupResidualRule(eps, group_of=variable_group, sign_of=_grid_sign, groups=GROUPS,
+                             label_of=RESIDUAL_OF.__getitem__, scale=timestep_h)
 
-    seed_converged: bool = False
 
-    @property
-    def converged(self) -> bool:  # type: ignore[override]
-        return self.seed_converged
+def _grid_sign(actor: str) -> float:
+    return 1.0 if actor in GRID_OPERATORS else -1.0
 
 
-class MarketConsensusState(GeneralConsensusState):
-    """General-form consensus state that also tracks the seed's residuals per quantity.
-
-    ``seed_residuals[name]`` (``thermal``, ``active``, ``reactive``) lists the primal residual
-    ``r(a, b)`` per iteration (kW / kvar summed over timesteps and DERs); ``seed_dual_residuals``
-    the dual residual ``sum_{t, der} rho_j |z_j - z_j^prev| / timestep_h`` per iteration (S$/kWh
-    or S$/kvarh summed over timesteps and DERs: how much the consensus still moves, priced at
-    the entries' penalties). With ``eps`` set, the run stops when all six are below ``eps`` (the
-    engine's rule is not used).
-    """
-
-    def __init__(self, specs: Sequence[ParticipantSpec], objective, data,
-                 settings: ADMMSettings, *, eps: float | None, timestep_h: float = 1.0) -> None:
-        super().__init__(specs, objective, data, settings, full=False)
-        _check_owners(self)
-        self.eps = eps
-        self.timestep_h = float(timestep_h)
-        sign = np.concatenate([
-            np.full(self.actor_sizes[i], 1.0 if n in GRID_OPERATORS else -1.0)
-            for i, n in enumerate(self.names)])
-        self._sign = sign
-        group_of_key = np.array([GROUPS.index(variable_group(k)) for k in self.keys])
-        self._key_group = group_of_key
-        self.seed_residuals: dict[str, list[float]] = {RESIDUAL_OF[g]: [] for g in GROUPS}
-        self.seed_dual_residuals: dict[str, list[float]] = {RESIDUAL_OF[g]: [] for g in GROUPS}
-
-    def seed_residual(self, x: np.ndarray) -> dict[str, float]:
-        """``r(a, b)`` per quantity for actor outputs ``x`` (flat over actors)."""
-        d = np.abs(np.bincount(self.gidx, weights=self._sign * x, minlength=self.G))
-        return {RESIDUAL_OF[g]: float(d[self._key_group == i].sum()) for i, g in enumerate(GROUPS)}
-
-    def _update(self, x_new: np.ndarray) -> Residuals:
-        z_old = self.z.copy()
-        res = super()._update(x_new)
-        # Kept because at max_iters the engine replaces x and the duals by its best iterate;
-        # the report uses the last iterate (module notes).
-        self.last_x = x_new.copy()
-        self.last_prices = self.prices()
-        r = self.seed_residual(x_new)
-        for k, v in r.items():
-            self.seed_residuals[k].append(v)
-        # Penalty per global variable (every owner carries the same scale here).
-        rho_key = self.rho * self.weight / np.maximum(self.owners, 1)
-        moved = np.bincount(self._key_group, weights=rho_key * np.abs(self.z - z_old),
-                            minlength=len(GROUPS)) / self.timestep_h
-        dual = {RESIDUAL_OF[g]: float(moved[i]) for i, g in enumerate(GROUPS)}
-        for k, v in dual.items():
-            self.seed_dual_residuals[k].append(v)
-        if self.eps is None:
-            return res
-        done = all(v < self.eps for v in r.values()) and all(v < self.eps for v in dual.values())
-        return _SeedResiduals(res.primal, res.dual, res.eps_primal, res.eps_dual,
-                              res.primal_scale, res.dual_scale, seed_converged=done)
+def seed_residuals(history: Mapping[str, Sequence[float]]
+                   ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """The seed's primal and dual residuals per quantity from a stopping rule's history (the
+    state's ``stopping.history`` during a run, ``ADMMResult.stopping_history`` after it)."""
+    return ({k: np.asarray(history[f"{k}_primal"], dtype=float) for k in RESIDUAL_OF.values()},
+            {k: np.asarray(history[f"{k}_dual"], dtype=float) for k in RESIDUAL_OF.values()})
 
 
 class MarketGlobalActor(ADMMGeneralConsensusGlobalActor):
-    """General-form consensus with zero global objective and the seed's stopping rule."""
+    """General-form consensus with zero global objective; checks that the agents clear the
+    expected demands, each with one grid operator and one consumer."""
 
-    def __init__(self, eps: float | None = DEFAULT_EPS, timestep_h: float = 1.0,
-                 expected: Sequence[str] | None = None) -> None:
+    def __init__(self, expected: Sequence[str] | None = None) -> None:
         super().__init__()
-        self.eps = eps
-        self.timestep_h = timestep_h
         #: The exchanged variables this market must clear (``None``: whatever the agents name).
         self.expected = None if expected is None else frozenset(expected)
 
     def create_state(self, specs, data, settings):
-        state = MarketConsensusState(specs, self.objective, data, settings, eps=self.eps,
-                                     timestep_h=self.timestep_h)
+        state = super().create_state(specs, data, settings)
+        _check_owners(state)
         if self.expected is not None and set(state.keys) != self.expected:
             _mismatch(set(state.keys), self.expected)
         return state
@@ -198,7 +149,7 @@ class MarketResult:
     assembled from the buildings) and, in per-building mode, ``building_<name>`` (``(T, 1)``).
     ``objective`` is the sum of the entities' own costs (S$), ``residuals`` the seed's ``r(a, b)``
     per quantity and iteration (kW / kvar), ``dual_residuals`` the dual residuals per quantity
-    and iteration (S$/kWh, see :class:`MarketConsensusState`), ``admm`` the engine's result
+    and iteration (S$/kWh, see :func:`seed_rule`), ``admm`` the engine's result
     (engine residuals, rho history). ``timesteps`` and ``der_names`` label the rows and columns;
     ``runtime``, ``agent_processes``, ``messages`` and ``bytes_sent`` describe how the agents
     ran and what they exchanged (bytes: 0 in-process, where nothing is encoded).
@@ -249,8 +200,12 @@ def market_coordinator(*, rho: float | None = None, eps: float | None = None,
     max_iters = DEFAULT_MAX_ITERS if max_iters is None else max_iters
     engine.setdefault("anderson_memory", DEFAULT_ANDERSON_MEMORY)
     engine.setdefault("alpha", DEFAULT_ALPHA)
-    global_actor = MarketGlobalActor(eps if stop == "seed" else None, timestep_h, expected)
-    return ADMMGenericCoordinator(global_actor, rho=rho, max_iters=max_iters, **engine)
+    # With the engine's rule the seed's residuals are still recorded (for the report).
+    rule = seed_rule(eps, timestep_h) if stop == "seed" else \
+        AnyOf(ResidualRule(), seed_rule(None, timestep_h))
+    engine.setdefault("stopping", rule)
+    return ADMMGenericCoordinator(MarketGlobalActor(expected), rho=rho, max_iters=max_iters,
+                                  **engine)
 
 
 async def start_market_clearing(district=None, scenario: str = "thermal-congestion", *,
@@ -261,7 +216,7 @@ async def start_market_clearing(district=None, scenario: str = "thermal-congesti
                                 rho: float | None = None, eps: float | None = None,
                                 max_iters: int | None = None, stop: str = "seed",
                                 solver_eps: float = 1e-8,
-                                progress: Callable[[MarketConsensusState], None] | None = None,
+                                progress: Callable[[FormState], None] | None = None,
                                 carrier=None, faults=None, token: str | None = None,
                                 **engine: float) -> MarketResult:
     """Clear the district market of ``scenario`` by ADMM (Algorithm 1 on the generic engine);
@@ -298,22 +253,21 @@ async def start_market_clearing(district=None, scenario: str = "thermal-congesti
         carrier = carrier or AsyncioCarrier()
         if faults is not None:
             carrier = faults.wrap(carrier)
-        holder = _Holder(progress)
         admm = await coordinate_in_process({a.name: SingleModelBlock(a) for a in actors},
-                                           coordinator, None, carrier, holder)
+                                           coordinator, None, carrier, progress)
         stats, processes = carrier.stats, 0
     else:
         from distributed_resource_optimization.market.agent_processes import (
             coordinate_entities,
         )
 
-        holder = _Holder(progress)
         admm, stats, processes = await coordinate_entities(
             district, scenario, agents, runtime, resolution, data, agents_file, broker, listen,
-            log_dir, coordinator, holder, solver_eps, faults, token)
+            log_dir, coordinator, progress, solver_eps, faults, token)
     wall = time.perf_counter() - start
-    market = _package(holder.state, admm, scenario, agents, wall, coordinator.rho,
-                      coordinator.global_actor.eps, dt)
+    rule = coordinator.settings.stopping
+    market = _package(admm, scenario, agents, wall, coordinator.rho,
+                      rule.eps if isinstance(rule, GroupResidualRule) else None, dt)
     market.runtime, market.agent_processes = runtime, processes
     market.messages, market.bytes_sent = stats.messages, stats.bytes_sent
     return market
@@ -351,33 +305,20 @@ def run_market_clearing(district=None, scenario: str = "thermal-congestion", **k
     return run_sync(lambda: start_market_clearing(district, scenario, **kwargs))
 
 
-class _Holder:
-    """Progress callback that keeps the last state (its last iterate is what is reported)."""
-
-    def __init__(self, progress: Callable[[MarketConsensusState], None] | None) -> None:
-        self.progress = progress
-        self.state: MarketConsensusState | None = None
-
-    def __call__(self, state: MarketConsensusState) -> None:
-        self.state = state
-        if self.progress is not None:
-            self.progress(state)
-
-
-def _package(state: MarketConsensusState, admm: ADMMResult, scenario: str, agents: str,
-             wall: float, rho: float, eps: float | None, dt: float) -> MarketResult:
-    """The market's result tables from the coordinator's state alone (variable names tell
-    what each entry is; no entity object is needed, so remote agents are packaged alike)."""
-    y = state.last_prices  # last iterate, consistent with the entities' last solves
-    names = [state.keys[k] for k in state.gidx]
-    parsed = [parse_variable(n) for n in names]
+def _package(admm: ADMMResult, scenario: str, agents: str, wall: float, rho: float,
+             eps: float | None, dt: float) -> MarketResult:
+    """The market's result tables from the engine's result alone (variable names tell what
+    each entry is; no entity object is needed, so remote agents are packaged alike)."""
+    y = admm.prices  # last iterate, consistent with the entities' last solves
+    parsed = [parse_variable(n) for n in admm.entry_labels]
     times = sorted({t for _, t, _ in parsed})
     t_index = {t: i for i, t in enumerate(times)}
     dispatch: dict[str, dict[str, np.ndarray]] = {}
     prices: dict[str, dict[str, np.ndarray]] = {}
     ders_of: dict[str, list[str]] = {}
-    for i, actor in enumerate(state.names):
-        lo, hi = state.actor_offsets[i], state.actor_offsets[i + 1]
+    hi = 0
+    for actor, x_final in admm.x.items():
+        lo, hi = hi, hi + x_final.size
         entries = parsed[lo:hi]
         ders = list(dict.fromkeys(d for _, _, d in entries))
         ders_of[actor] = ders
@@ -385,7 +326,7 @@ def _package(state: MarketConsensusState, admm: ADMMResult, scenario: str, agent
         sign = 1.0 if actor in GRID_OPERATORS else -1.0
         # Grid operators supply the demand: price = -y_grid / dt; consumers pay y_fl / dt.
         pi = -sign * y[lo:hi] / dt
-        x = state.last_x[lo:hi]
+        x = admm.last_x[lo:hi]
         dispatch[actor], prices[actor] = {}, {}
         for g in GROUPS:
             rows = [j for j, (grp, _, _) in enumerate(entries) if grp == g]
@@ -402,7 +343,7 @@ def _package(state: MarketConsensusState, admm: ADMMResult, scenario: str, agent
     # Columns in the grid's DER order, whatever order the agents joined in.
     order = list(dict.fromkeys(d for g in GRID_OPERATORS for d in ders_of.get(g, [])))
     rank = {d: i for i, d in enumerate(order)}
-    buildings = sorted((a for a in state.names if a.startswith(BUILDING_PREFIX)),
+    buildings = sorted((a for a in admm.x if a.startswith(BUILDING_PREFIX)),
                        key=lambda a: [rank.get(d, len(rank)) for d in ders_of[a]])
     if buildings:
         for table in (dispatch, prices):
@@ -412,15 +353,16 @@ def _package(state: MarketConsensusState, admm: ADMMResult, scenario: str, agent
         der_names = [d for b in buildings for d in ders_of[b]]
     else:
         der_names = ders_of.get(AGGREGATOR, [])
-    costs = {a: admm.actor_objectives.get(a) for a in state.names}
-    residuals = {k: np.asarray(v, dtype=float) for k, v in state.seed_residuals.items()}
-    duals = {k: np.asarray(v, dtype=float) for k, v in state.seed_dual_residuals.items()}
+    costs = {a: admm.actor_objectives.get(a) for a in admm.x}
+    residuals, duals = seed_residuals(admm.stopping_history)
     objective = float(sum(c for c in costs.values() if c is not None))
     return MarketResult(scenario=scenario, agents=agents, objective=objective,
                         iterations=admm.iterations, converged=admm.converged, wall_time_s=wall,
                         dispatch=dispatch, prices=prices, residuals=residuals, admm=admm,
                         dual_residuals=duals, entity_objectives=costs, rho=rho, eps=eps,
                         timesteps=pd.DatetimeIndex(pd.to_datetime(times)), der_names=der_names)
+
+
 def compare_with_centralized(market: MarketResult, central) -> dict[str, float]:
     """Deviations of the ADMM clearing from a :class:`CentralizedResult` of the same scenario:
     ``objective_gap_rel``, ``max_price_deviation`` (S$/kWh, over all entities, quantities, steps,

@@ -332,6 +332,10 @@ class MarketEntity(LocalModel):
         """The entity's own cost (S$) of its last solve."""
         return self._lp().objective(x)
 
+    def dual_term(self, price: np.ndarray) -> float | None:
+        """``min`` of the entity's cost plus ``price'x`` over its block (S$)."""
+        return self._lp().dual_term(price)
+
     def group_values(self, group: str, x: np.ndarray | None = None) -> np.ndarray:
         """``(T, n_der)`` values of exchanged group ``group`` from output ``x`` (default own)."""
         x = self.x if x is None else x

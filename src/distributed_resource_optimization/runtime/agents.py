@@ -93,6 +93,10 @@ class Participant(Protocol):
     def objectives(self, x: np.ndarray) -> list[float | None]:
         """Each actor's local cost at ``x``, or ``None`` where unknown."""
 
+    # Optional: ``dual_term(price) -> float | None``, the sum over its actors of
+    # ``min_x f_i(x) + price_i'x`` (flat prices as ``solve`` takes ``v``); without it the run
+    # has no Lagrangian bound.
+
 
 class ParticipantAgent:
     """Serves a participant: answers the coordinator's join, setup, solve and finish requests.
@@ -246,20 +250,23 @@ class ParticipantAgent:
             rho = msg.rho * self._scale
             try:
                 v = msg.target - msg.price / rho
+                work = _solve_work(self.participant, v, rho, msg.dual_price)
                 if getattr(self.participant, "closed_form", False):
-                    x = self.participant.solve(v, rho)  # bounded array work: no thread hand-over
+                    x, bound = work()  # bounded array work: no thread hand-over
                 else:
-                    x = await self._local(lambda: self.participant.solve(v, rho))
+                    x, bound = await self._local(work)
             except Exception as exc:
                 return SolveReply(msg.session, msg.iteration, None, error=str(exc))
-            return SolveReply(msg.session, msg.iteration, np.asarray(x, dtype=float))
+            return SolveReply(msg.session, msg.iteration, x, *bound)
         if isinstance(msg, FinishRequest):
             try:
-                def finish() -> list[float | None]:
+                def finish() -> tuple[list[float | None], float | None]:
                     self.participant.assign(msg.x)
-                    return self.participant.objectives(msg.x)
+                    term = getattr(self.participant, "dual_term", None)
+                    d = None if msg.dual_price is None or term is None else term(msg.dual_price)
+                    return self.participant.objectives(msg.x), _finite_or_none(d)
 
-                objs = await self._local(finish)
+                objs, dual_term = await self._local(finish)
             except Exception as exc:
                 return FinishReply(msg.session, error=str(exc))
             stats = getattr(self.carrier, "stats", None)
@@ -267,7 +274,8 @@ class ParticipantAgent:
                                                      dtype=float),
                                rejected=self.rejected - self._rejected_at_join,
                                carrier_rejected=0 if stats is None else stats.rejected,
-                               carrier_id="" if stats is None else stats.carrier_id)
+                               carrier_id="" if stats is None else stats.carrier_id,
+                               dual_term=dual_term)
         raise CoordinationError(f"{self.address}: unexpected message {type(msg).__name__}")
 
 
@@ -419,12 +427,18 @@ class CoordinatorAgent:
         while True:
             t0 = time.perf_counter()
             m0, b0 = (stats.messages, stats.bytes_sent) if stats is not None else (0, 0)
-            requests = [SolveRequest(session, state.iteration + 1, r.target, r.price, r.rho)
-                        for r in state.requests()]
-            replies = await self._round(requests, SolveReply, session, state.iteration + 1)
+            it = state.iteration + 1
+            dual_prices = state.bound_prices() if state.stopping.wants_bound(it) else None
+            requests = [SolveRequest(session, it, r.target, r.price, r.rho,
+                                     None if dual_prices is None else dual_prices[p])
+                        for p, r in enumerate(state.requests())]
+            replies = await self._round(requests, SolveReply, session, it)
+            fresh = all(r is not None for r in replies)
+            bound = None if dual_prices is None or not fresh else (
+                [r.dual_term for r in replies], [r.objective for r in replies])
             done = state.step([state.x[state.offsets[p]:state.offsets[p + 1]].copy()
                                if r is None else r.x for p, r in enumerate(replies)],
-                              fresh=all(r is not None for r in replies))
+                              fresh=fresh, bound=bound)
             if stats is not None:
                 rounds.append((time.perf_counter() - t0, stats.messages - m0,
                                stats.bytes_sent - b0))
@@ -434,8 +448,11 @@ class CoordinatorAgent:
                 break
         status = state.status or ADMMStatus.MAX_ITERATIONS
         finals = [state.x[state.offsets[p]:state.offsets[p + 1]] for p in range(len(specs))]
-        done_replies = await self._round([FinishRequest(session, x, status.value)
-                                          for x in finals], FinishReply, session)
+        final_prices = state.bound_prices()
+        done_replies = await self._round(
+            [FinishRequest(session, x, status.value,
+                           None if final_prices is None else final_prices[p])
+             for p, x in enumerate(finals)], FinishReply, session)
         objectives: dict[str, float | None] = {}
         rejected = dict.fromkeys(self.participants, 0)
         carriers: dict[str, int] = {}
@@ -451,6 +468,10 @@ class CoordinatorAgent:
                                        f"for {len(spec.names)} actors")
             for name, f in zip(spec.names, reply.objectives.tolist()):
                 objectives[name] = None if np.isnan(f) else float(f)
+        if final_prices is not None:
+            state.record_bound([r.dual_term for r in done_replies],
+                               [None if np.isnan(r.objectives).any() else float(r.objectives.sum())
+                                for r in done_replies], in_history=False)
         result = state.result(time.perf_counter() - start, objectives)
         result.resent_requests = self.resent
         result.stale_replies = {a: n for a, n in self.stale.items() if n}
@@ -492,6 +513,27 @@ def merge_publications(joins: Sequence[JoinReply], participants: Sequence[str]
                              for pub in join.publications)
     return tuple(Publication(key, tuple(table), np.array(list(table.values()), dtype=float))
                  for key, table in merged.items())
+
+
+def _solve_work(participant: Participant, v: np.ndarray, rho: float | np.ndarray,
+                dual_price: np.ndarray | None) -> Callable[[], tuple[np.ndarray, tuple]]:
+    """The local work of one solve request: the proximal step, and with ``dual_price`` the
+    participant's dual term and objective at the new outputs (``(None, None)`` otherwise)."""
+    def work() -> tuple[np.ndarray, tuple]:
+        x = np.asarray(participant.solve(v, rho), dtype=float)
+        if dual_price is None:
+            return x, (None, None, None)
+        term = getattr(participant, "dual_term", None)
+        d = None if term is None else term(dual_price)
+        objs = participant.objectives(x)
+        f = None if any(o is None for o in objs) else float(sum(objs))
+        return x, (None, _finite_or_none(d), _finite_or_none(f))
+
+    return work
+
+
+def _finite_or_none(value: float | None) -> float | None:
+    return None if value is None or not np.isfinite(value) else float(value)
 
 
 def _newer_solve(msg: SolveRequest) -> Callable[[Any], float | None]:

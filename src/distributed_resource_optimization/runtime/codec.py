@@ -63,11 +63,12 @@ SCHEMAS: dict[type, dict[str, str]] = {
     SetupRequest: {"session": "str", "publications": "publications"},
     SetupReply: {"session": "str", "rho_scale": "arrays?", "error": "str?"},
     SolveRequest: {"session": "str", "iteration": "int", "target": "array", "price": "array",
-                   "rho": "float"},
-    SolveReply: {"session": "str", "iteration": "int", "x": "array?", "error": "str?"},
-    FinishRequest: {"session": "str", "x": "array", "status": "str"},
+                   "rho": "float", "dual_price": "array?"},
+    SolveReply: {"session": "str", "iteration": "int", "x": "array?", "error": "str?",
+                 "dual_term": "float?", "objective": "float?"},
+    FinishRequest: {"session": "str", "x": "array", "status": "str", "dual_price": "array?"},
     FinishReply: {"session": "str", "objectives": "array", "error": "str?", "rejected": "int",
-                  "carrier_rejected": "int", "carrier_id": "str"},
+                  "carrier_rejected": "int", "carrier_id": "str", "dual_term": "float?"},
 }
 
 _DTYPE = "<f8"  # the only array dtype on the wire: little-endian float64

@@ -10,8 +10,11 @@ A run (``session`` is a fresh uuid4 hex string per run):
    the participant configures its models from it (e.g. a grid operator linearises its grid at the
    published reference demand), sets up its solvers and replies ``SetupReply`` with the per-entry
    penalty scale of its actors (declared once; later only the scalar rho travels).
-3. per iteration: ``SolveRequest`` (exchange target, price, scalar rho) -> ``SolveReply`` (outputs).
-4. ``FinishRequest`` (final outputs, status) -> ``FinishReply`` (each actor's own cost).
+3. per iteration: ``SolveRequest`` (exchange target, price, scalar rho) -> ``SolveReply`` (outputs);
+   every few iterations the request also carries ``dual_price`` and the reply one scalar each
+   for the Lagrangian lower bound and the objective (certified gap, :mod:`..admm.stopping`).
+4. ``FinishRequest`` (final outputs, status, final prices) -> ``FinishReply`` (each actor's own
+   cost, the dual term at the final prices, what the agent dropped).
 
 Participants report failures in ``error`` instead of going silent. Arrays are flat over the
 participant's actors, in the participant's order.
@@ -24,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 #: Version of this protocol; a participant refuses a coordinator that speaks another one.
-PROTOCOL_VERSION = 2
+PROTOCOL_VERSION = 3
 
 #: A global variable's name on the wire: a string (e.g. ``"p_th@2017-01-02T14:00@22"``) or an int.
 VariableName = str | int
@@ -82,6 +85,9 @@ class SolveRequest:
     price: np.ndarray
     #: Scalar penalty; the participant multiplies it by its declared per-entry scale.
     rho: float
+    #: When set: also evaluate the actors' share of the Lagrangian dual function
+    #: ``min_x f(x) + dual_price'x`` (a lower bound's term) and their objective at ``x``.
+    dual_price: np.ndarray | None = None
 
 
 @dataclass
@@ -90,6 +96,10 @@ class SolveReply:
     iteration: int
     x: np.ndarray | None
     error: str | None = None
+    #: Asked by ``dual_price``: the dual term (``None`` if the models cannot evaluate it or it
+    #: is unbounded) and the actors' summed objective at ``x`` (``None`` if unknown).
+    dual_term: float | None = None
+    objective: float | None = None
 
 
 @dataclass
@@ -98,6 +108,9 @@ class FinishRequest:
     x: np.ndarray
     #: How the run ended: ``"converged"`` or ``"max_iterations"`` (:class:`ADMMStatus` values).
     status: str
+    #: The final prices at which the actors evaluate their dual terms (the run's final lower
+    #: bound), or ``None``.
+    dual_price: np.ndarray | None = None
 
 
 @dataclass
@@ -112,6 +125,8 @@ class FinishReply:
     #: protocol), and which carrier counted them (agents sharing a container share the count).
     carrier_rejected: int = 0
     carrier_id: str = ""
+    #: The actors' summed dual term at ``dual_price`` (``None``: not asked, or not known).
+    dual_term: float | None = None
 
 
 #: Every message type of the protocol (the codec gives each a fixed type id).
