@@ -31,6 +31,7 @@ from distributed_resource_optimization.api import (
 from distributed_resource_optimization.local.base import LocalModel, LocalModelError
 from distributed_resource_optimization.local.flex import (
     ADMMFlexActor,
+    FlexFleet,
     create_admm_flex_actor_one_to_many,
 )
 from distributed_resource_optimization.runtime.agents import ParticipantError
@@ -46,6 +47,7 @@ __version__ = "0.1.0"
 __all__ = [
     "ADMMConsensusGlobalActor",
     "ADMMFlexActor",
+    "FlexFleet",
     "ADMMGeneralConsensusGlobalActor",
     "ADMMGenericCoordinator",
     "ADMMResult",

@@ -13,25 +13,31 @@ from distributed_resource_optimization.runtime.carrier import AsyncioCarrier, Ca
 from distributed_resource_optimization.runtime.sync import run_sync
 
 
-def check_actors(actors: Sequence[LocalModel]) -> tuple[list[LocalModel], list[str]]:
+def check_actors(actors: Sequence[LocalModel]) -> tuple[list[LocalModel], list[str | None]]:
     """Validate the actor list; returns it with the actors' names for the run: their own, or
     ``actor_<position>`` for an unnamed one (for this run only, the model is not changed, so it
-    can take part in the next run as it is)."""
-    if isinstance(actors, LocalModel) or not isinstance(actors, Sequence):
+    can take part in the next run as it is); ``None`` for a :class:`~.local.flex.FlexFleet`,
+    whose actors have their own names. Names must be unique over all actors."""
+    from distributed_resource_optimization.local.flex import FlexFleet
+
+    if isinstance(actors, (LocalModel, FlexFleet)) or not isinstance(actors, Sequence):
         raise TypeError("actors must be a list of local models (e.g. flex actors)")
     actors = list(actors)
     if not actors:
         raise ValueError("actors must not be empty")
     ids: set[int] = set()
     for i, a in enumerate(actors):
-        if not isinstance(a, LocalModel):
+        if not isinstance(a, (LocalModel, FlexFleet)):
             raise TypeError(f"actors[{i}] is a {type(a).__name__}, not a local model")
         if id(a) in ids:
             raise ValueError(f"actors[{i}] appears more than once in actors (duplicate actor)")
         ids.add(id(a))
-    names = [a.name if a.name is not None else f"actor_{i}" for i, a in enumerate(actors)]
+    names: list[str | None] = [None if isinstance(a, FlexFleet) else
+                               a.name if a.name is not None else f"actor_{i}"
+                               for i, a in enumerate(actors)]
     seen: set[str] = set()
-    for name in names:
+    for name in (n for a, own in zip(actors, names)
+                 for n in (a.names if isinstance(a, FlexFleet) else [own])):
         if name in seen:
             raise ValueError(f"actors must have unique names; {name!r} appears twice")
         seen.add(name)

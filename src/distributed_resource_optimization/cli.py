@@ -139,6 +139,9 @@ def _parser() -> argparse.ArgumentParser:
                     help=f"output folder (default: ./{DEFAULT_OUT})")
     fs.add_argument("--max-iters", default=None, type=int,
                     help="ADMM iteration limit (default: 10000)")
+    fs.add_argument("--gap-tol", default=None, type=float,
+                    help="stop once the certified relative gap (Lagrangian lower bound against "
+                    "the objective) is at most this (default: 1e-4)")
     _add_fault_options(fs)
     _add_runtime(fs)
 

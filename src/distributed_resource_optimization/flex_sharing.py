@@ -27,7 +27,7 @@ from distributed_resource_optimization.admm.coordinator import (
 )
 from distributed_resource_optimization.admm.results import ADMMResult
 from distributed_resource_optimization.admm.validation import positive_int
-from distributed_resource_optimization.local.flex import ADMMFlexActor, FlexFleetBlock
+from distributed_resource_optimization.local.flex import FlexFleet
 from distributed_resource_optimization.runtime.processes import RUNTIMES
 from distributed_resource_optimization.runtime.sync import run_sync
 
@@ -83,12 +83,25 @@ def share_bounds(n_actors: int, shares: int, index: int) -> tuple[int, int]:
     return int(edges[index]), int(edges[index + 1])
 
 
-def fleet_share(instance: FlexSharingInstance, shares: int = 1, index: int = 0) -> FlexFleetBlock:
-    """Share ``index`` of ``shares`` as one vectorised participant; actors ``actor_<i>``."""
+def fleet_share(instance: FlexSharingInstance, shares: int = 1, index: int = 0) -> FlexFleet:
+    """Share ``index`` of ``shares`` as one array fleet (a participant); actors ``actor_<i>``."""
     lo, hi = share_bounds(instance.n_actors, shares, index)
-    actors = [ADMMFlexActor(instance.capacities_kw[i], instance.etas[i], instance.costs[i],
-                            name=f"actor_{i}") for i in range(lo, hi)]
-    return FlexFleetBlock(actors)
+    return FlexFleet(instance.capacities_kw[lo:hi], instance.etas[lo:hi], instance.costs[lo:hi],
+                     names=[f"actor_{i}" for i in range(lo, hi)])
+
+
+#: Certified relative gap at which flex sharing stops by default (see
+#: :class:`~.admm.stopping.CertifiedGapRule`): on these nearly degenerate LPs the residual test
+#: fires late, while the gap says how far from the optimum the run is.
+DEFAULT_GAP_TOL = 1e-4
+
+
+def flex_sharing_coordinator(gap_tol: float = DEFAULT_GAP_TOL, **settings: Any
+                             ) -> ADMMGenericCoordinator:
+    """The sharing coordinator of flex sharing: weighted L1 distance to the target, stopping
+    at a certified relative gap of ``gap_tol``; ``settings`` go to
+    :class:`~.admm.coordinator.ADMMGenericCoordinator` (``max_iters``, ``reply_timeout``, ...)."""
+    return create_sharing_target_distance_admm_coordinator(gap_tol=gap_tol, **settings)
 
 
 def fleet_name(index: int) -> str:
@@ -186,7 +199,7 @@ async def start_flex_sharing(n_actors: int, *, seed: int = 0, sectors: int = 3,
         raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
     instance = random_flex_sharing_instance(n_actors, sectors, seed)
     share_bounds(instance.n_actors, processes, 0)  # checks processes before any work
-    coordinator = coordinator or create_sharing_target_distance_admm_coordinator()
+    coordinator = coordinator or flex_sharing_coordinator()
     data = create_admm_sharing_data(instance.target_kw, instance.priorities)
     names = [fleet_name(k) for k in range(processes)]
     start = time.perf_counter()

@@ -110,7 +110,12 @@ def write_centralized(result: CentralizedResult, out_dir: Path | str, wall_time_
 # ADMM market clearing (entities next to ``centralized``)
 
 RESIDUALS_FILE = "residuals.csv"
-RESIDUAL_COLUMNS: tuple[str, ...] = ("iteration", "quantity", "primal", "dual", "rho")
+RESIDUAL_COLUMNS: tuple[str, ...] = ("iteration", "quantity", "primal", "dual", "rho",
+                                     "lower_bound", "objective", "gap_certified")
+#: Columns of the engine's per-iteration history (``dro flex-sharing``'s ``residuals.csv``).
+ENGINE_HISTORY_COLUMNS: tuple[str, ...] = ("iteration", "primal", "dual", "eps_primal",
+                                           "eps_dual", "rho", "lower_bound", "objective",
+                                           "gap_certified")
 
 
 def market_frames(market, timesteps: pd.DatetimeIndex, der_names: Sequence[str]
@@ -133,7 +138,9 @@ def residual_frame(market) -> pd.DataFrame:
     """Residuals per iteration (columns :data:`RESIDUAL_COLUMNS`): ``primal`` is the seed's
     ``r(a, b)`` per quantity (``thermal``, ``active``, ``reactive``; kW / kvar), ``dual`` the
     dual residual of that quantity (S$/kWh, :func:`market.clearing.seed_rule`), ``rho``
-    the engine's penalty of that iteration (same for all three)."""
+    the engine's penalty of that iteration (same for all three); ``lower_bound``,
+    ``objective`` (S$) and ``gap_certified`` where the run evaluated the Lagrangian bound
+    (empty elsewhere; see :class:`~.admm.stopping.CertifiedGapRule`)."""
     admm = market.admm
     n = min(len(v) for v in market.residuals.values())
     parts = []
@@ -144,8 +151,33 @@ def residual_frame(market) -> pd.DataFrame:
             "primal": np.asarray(values[:n], dtype=float),
             "dual": (np.asarray(dual[:n], dtype=float) if dual is not None
                      else np.asarray(admm.dual_residuals[:n], dtype=float)),
-            "rho": np.asarray(admm.rho_history[:n], dtype=float)}))
+            "rho": np.asarray(admm.rho_history[:n], dtype=float),
+            **_bound_columns(admm, n)}))
     return pd.concat(parts, ignore_index=True)[list(RESIDUAL_COLUMNS)]
+
+
+def _bound_columns(admm, n: int) -> dict[str, np.ndarray]:
+    return {"lower_bound": admm.lower_bound_history[:n], "objective": admm.objective_history[:n],
+            "gap_certified": admm.gap_history[:n]}
+
+
+def engine_history_frame(admm) -> pd.DataFrame:
+    """The engine's history of an :class:`~.admm.results.ADMMResult`, one row per iteration
+    (columns :data:`ENGINE_HISTORY_COLUMNS`): Boyd et al.'s residuals and thresholds, rho,
+    and the Lagrangian bound, objective and certified gap where evaluated (else empty)."""
+    n = admm.iterations
+    return pd.DataFrame({
+        "iteration": np.arange(1, n + 1), "primal": admm.primal_residuals[:n],
+        "dual": admm.dual_residuals[:n], "eps_primal": admm.eps_primal[:n],
+        "eps_dual": admm.eps_dual[:n], "rho": admm.rho_history[:n],
+        **_bound_columns(admm, n)})[list(ENGINE_HISTORY_COLUMNS)]
+
+
+def bound_summary(admm) -> dict:
+    """``lower_bound``, ``gap_certified`` and the objective they were compared with
+    (``bound_objective``) of a run; ``None`` where the run has no bound."""
+    return {"lower_bound": admm.lower_bound, "bound_objective": admm.bound_objective,
+            "gap_certified": admm.gap_certified}
 
 
 def market_summary(market, central: CentralizedResult | None, comparison: Mapping[str, float]
@@ -169,6 +201,7 @@ def market_summary(market, central: CentralizedResult | None, comparison: Mappin
         "resent_requests": market.admm.resent_requests,
         "stale_replies": market.admm.stale_replies,
         "rejected_messages": market.admm.rejected_messages,
+        **bound_summary(market.admm),
     }
     if comparison is not None:
         out.update({k: float(v) for k, v in comparison.items()})
@@ -316,6 +349,7 @@ def flex_summary(result) -> dict:
         "resent_requests": admm.resent_requests,
         "stale_replies": admm.stale_replies,
         "rejected_messages": admm.rejected_messages,
+        **bound_summary(admm),
         "aggregate_kw": admm.z.tolist(),
         "target_kw": result.instance.target_kw.tolist(),
     }

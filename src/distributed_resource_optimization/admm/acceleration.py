@@ -7,7 +7,10 @@ safeguard used here see Zhang, O'Donoghue & Boyd 2020 and SCS 3): the next point
 ``T(w) - (dW + dF) gamma`` with ``gamma`` the least-squares fit of the residual ``f = T(w) - w``.
 If the residual at an extrapolated point is larger than at the last plain point, the step is
 rejected, the run continues from the plain iterate and the memory is cleared, so the iteration
-never does worse than plain ADMM by more than the rejected evaluations.
+never does worse than plain ADMM by more than the rejected evaluations. An extrapolation that
+would move more than ``max_step`` times the plain step is not taken at all: where the map is
+locally a translation (duals that drift while the actors sit at their bounds), the residuals'
+differences vanish and the fit sends the point to 1e10 and beyond.
 """
 
 from __future__ import annotations
@@ -18,13 +21,14 @@ import numpy as np
 class AndersonAccelerator:
     """Type-II Anderson acceleration with memory ``memory`` and a residual safeguard."""
 
-    def __init__(self, memory: int = 5, safeguard: float = 1.0, regularization: float = 1e-10
-                 ) -> None:
+    def __init__(self, memory: int = 5, safeguard: float = 1.0, regularization: float = 1e-10,
+                 max_step: float = 1e4) -> None:
         if memory < 1:
             raise ValueError(f"memory must be at least 1, got {memory}")
         self.memory = int(memory)
         self.safeguard = float(safeguard)
         self.regularization = float(regularization)
+        self.max_step = float(max_step)
         self.accepted = 0
         self.rejected = 0
         self.reset()
@@ -87,8 +91,12 @@ class AndersonAccelerator:
             self.reset()
             self._last_extrapolated = False
             return Tw
-        self._last_extrapolated = True
         # One product with the sum: dW @ gamma and dF @ gamma can be large and nearly opposite
         # (gamma is large when the fit is ill-conditioned), and subtracting them separately
         # loses the digits that matter (measured: flex sharing N = 1000 stalled).
-        return Tw - gamma @ (dW + dF)
+        step = gamma @ (dW + dF)
+        if not np.linalg.norm(step) <= self.max_step * f_norm:  # also NaN
+            self._last_extrapolated = False
+            return Tw
+        self._last_extrapolated = True
+        return Tw - step

@@ -24,7 +24,12 @@ from distributed_resource_optimization.admm.objectives import (
     TargetData,
     ZeroObjective,
 )
-from distributed_resource_optimization.admm.stopping import StoppingRule, as_stopping_rule
+from distributed_resource_optimization.admm.stopping import (
+    AllOf,
+    CertifiedGapRule,
+    StoppingRule,
+    as_stopping_rule,
+)
 from distributed_resource_optimization.admm.validation import (
     non_negative_int,
     non_negative_scalar,
@@ -96,7 +101,10 @@ class ADMMGenericCoordinator:
     Stops when the ``stopping`` rule says so (default :class:`~.stopping.ResidualRule`: primal
     and dual residuals below ``abs_tol``/``rel_tol`` thresholds, Boyd et al. 2011, sec. 3.3; or
     a :class:`~.stopping.CertifiedGapRule`, or rules combined, see :mod:`.stopping`) or after
-    ``max_iters`` iterations. ``alpha`` in (0, 2) is the over-relaxation
+    ``max_iters`` iterations. ``gap_tol`` is the short form of a certified stop: the run stops
+    once the certified relative gap is at most ``gap_tol`` (sharing: that rule alone, unless
+    ``stopping`` is given too; consensus forms: together with the residual rule, since their
+    outputs agree only up to it). ``alpha`` in (0, 2) is the over-relaxation
     factor (1 = plain ADMM). ``anderson_memory`` is the number of past iterates Anderson
     acceleration fits (more helps on LP-structured problems with many slow modes, e.g. the
     market clearing uses 20; 10 suits the flex sharing benchmark best). ``reply_timeout``
@@ -122,6 +130,7 @@ class ADMMGenericCoordinator:
         reply_timeout: float = 30.0,
         stale_rounds: int = 0,
         stopping: StoppingRule | None = None,
+        gap_tol: float | None = None,
     ) -> None:
         if global_actor is None:
             global_actor = ADMMSharingGlobalActor()
@@ -138,7 +147,7 @@ class ADMMGenericCoordinator:
             acceleration=bool(acceleration),
             alpha=positive_scalar(alpha, "alpha"),
             anderson_memory=positive_int(anderson_memory, "anderson_memory"),
-            stopping=as_stopping_rule(stopping),
+            stopping=_with_gap(global_actor, stopping, gap_tol),
         )
         if not 0.0 < self.settings.alpha < 2.0:
             raise ValueError(f"alpha must lie in (0, 2), got {alpha}")
@@ -163,6 +172,16 @@ class ADMMGenericCoordinator:
         return (f"ADMMGenericCoordinator({self.global_actor!r}, rho={s.rho}, "
                 f"max_iters={s.max_iters}, abs_tol={s.abs_tol}, rel_tol={s.rel_tol}, "
                 f"adaptive_rho={s.adaptive_rho})")
+
+
+def _with_gap(global_actor: GlobalActor, stopping: StoppingRule | None,
+              gap_tol: float | None) -> StoppingRule:
+    if gap_tol is None:
+        return as_stopping_rule(stopping)
+    gap = CertifiedGapRule(non_negative_scalar(gap_tol, "gap_tol"))
+    if stopping is None and isinstance(global_actor, ADMMSharingGlobalActor):
+        return gap  # the actors' own outputs are a feasible point: the gap alone certifies
+    return AllOf(as_stopping_rule(stopping), gap)
 
 
 @dataclass(frozen=True)

@@ -114,7 +114,9 @@ class History:
 @dataclass
 class Bound:
     """The Lagrangian lower bound and the objective at the actors' own outputs, per iteration
-    (NaN where not evaluated), and the latest evaluated values (``None`` before the first)."""
+    (NaN where not evaluated); ``lower_bound`` is the best (largest) bound so far, which bounds
+    the optimum as well as the latest, and ``objective`` the latest (``None`` before the
+    first evaluation)."""
 
     lower_bound: float | None = None
     objective: float | None = None
@@ -260,11 +262,13 @@ class FormState(ABC):
         if self._bound_y is None or any(t is None or not np.isfinite(t) for t in terms) \
                 or any(f is None or not np.isfinite(f) for f in objectives):
             return
-        b.lower_bound = float(sum(terms)) + self._bound_global
+        lower = float(sum(terms)) + self._bound_global
         b.objective = float(sum(objectives)) + self.global_objective()
+        # Every evaluation bounds the same optimum: the best so far certifies the current point.
+        b.lower_bound = lower if b.lower_bound is None else max(b.lower_bound, lower)
         b.fresh = in_history
         if in_history:
-            b.lower_bounds[-1], b.objectives[-1] = b.lower_bound, b.objective
+            b.lower_bounds[-1], b.objectives[-1] = lower, b.objective
 
     def step(self, xs: Sequence[np.ndarray], fresh: bool = True,
              bound: tuple[Sequence[float | None], Sequence[float | None]] | None = None) -> bool:
@@ -329,13 +333,24 @@ class FormState(ABC):
                 self._set_state(w_best)
                 self.rho = rho_best  # the scaled duals of w_best belong to this rho
             return True
+        if self.accelerator is None:
+            self._adapt_rho(res)
+            return False
+        rejected = self.accelerator.rejected
+        w_next = self.accelerator.next_point(w_in, self._get_state())
+        if self.accelerator.rejected != rejected:
+            # This iteration started from an extrapolated point that the safeguard rejects:
+            # go on from the last plain iterate, and let residuals of the rejected point not
+            # decide rho (measured: a rejected point's residuals once sent rho up tenfold and
+            # the rescaled duals of the wild point stayed, and consensus ADMM never recovered).
+            self._set_state(w_next)
+            return False
         rho_before = self.rho
         self._adapt_rho(res)
-        if self.accelerator is not None:
-            if self.rho != rho_before:
-                self.accelerator.reset()  # a new rho is a new fixed-point map
-            else:
-                self._set_state(self.accelerator.next_point(w_in, self._get_state()))
+        if self.rho != rho_before:
+            self.accelerator.reset()  # a new rho is a new fixed-point map
+        else:
+            self._set_state(w_next)
         return False
 
     def _untouched(self, x_new: np.ndarray) -> bool:

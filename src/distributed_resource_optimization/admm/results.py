@@ -55,15 +55,16 @@ class ADMMResult:
     #: Messages dropped unread during the run, by the agents (not from their coordinator) and by
     #: the carriers (undecodable, oversized, not of the protocol).
     rejected_messages: int = 0
-    #: The latest certified Lagrangian lower bound on the optimum and the objective it was
-    #: compared with (at the actors' own outputs of that iteration); ``None`` where the run
-    #: evaluated none (see :mod:`.stopping`).
+    #: The best Lagrangian lower bound on the optimum the run found and the objective at the
+    #: final outputs it is compared with; ``None`` where the run evaluated none (see
+    #: :mod:`.stopping`).
     lower_bound: float | None = None
     bound_objective: float | None = None
     #: ``(bound_objective - lower_bound) / max(|bound_objective|, 1)`` (the relative gap
     #: certified at that iteration), or ``None``.
     gap_certified: float | None = None
-    #: Per iteration the lower bound and objective (NaN where not evaluated).
+    #: Per iteration the lower bound evaluated there and the objective (NaN where not
+    #: evaluated).
     lower_bound_history: np.ndarray = field(default_factory=lambda: np.zeros(0))
     objective_history: np.ndarray = field(default_factory=lambda: np.zeros(0))
     #: Per iteration what the stopping rule measured (name -> values; e.g. the seed's
@@ -88,9 +89,12 @@ class ADMMResult:
 
     @property
     def gap_history(self) -> np.ndarray:
-        """Certified relative gap per iteration (NaN where not evaluated)."""
+        """Certified relative gap per iteration, against the best bound up to it (NaN where
+        not evaluated)."""
         obj = self.objective_history
-        return (obj - self.lower_bound_history) / np.maximum(np.abs(obj), 1.0)
+        lb = self.lower_bound_history
+        best = np.fmax.accumulate(lb) if lb.size else lb
+        return (obj - best) / np.maximum(np.abs(obj), 1.0)
 
     @property
     def converged(self) -> bool:

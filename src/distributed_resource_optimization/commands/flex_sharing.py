@@ -17,14 +17,18 @@ RESIDUAL_FIGURE = "residuals.png"
 
 
 def run(args: argparse.Namespace) -> int:
-    from distributed_resource_optimization.admm.coordinator import (
-        create_sharing_target_distance_admm_coordinator,
+    from distributed_resource_optimization.flex_sharing import (
+        DEFAULT_GAP_TOL,
+        flex_sharing_coordinator,
+        run_flex_sharing,
+        share_bounds,
     )
-    from distributed_resource_optimization.flex_sharing import run_flex_sharing, share_bounds
     from distributed_resource_optimization.plots import plot_admm_residuals
     from distributed_resource_optimization.results import (
         ACTORS_FILE,
+        RESIDUALS_FILE,
         OutputFolder,
+        engine_history_frame,
         flex_actor_frame,
         flex_summary,
         write_json,
@@ -35,13 +39,16 @@ def run(args: argparse.Namespace) -> int:
     check_at_least_one(args.processes, "--processes")
     check_at_least_one(args.max_iters, "--max-iters")
     engine = engine_settings(args)
+    if args.gap_tol is not None and not (args.gap_tol >= 0 and args.gap_tol < float("inf")):
+        raise ValueError(f"--gap-tol must be a finite number >= 0, got {args.gap_tol}")
     faults = faults_of(args)
     share_bounds(args.actors, args.processes, 0)
     output = OutputFolder(args.out)
     output.check()
     settings = {"max_iters": args.max_iters} if args.max_iters else {}
     settings.update(engine)
-    coordinator = create_sharing_target_distance_admm_coordinator(**settings)
+    gap_tol = DEFAULT_GAP_TOL if args.gap_tol is None else args.gap_tol
+    coordinator = flex_sharing_coordinator(gap_tol, **settings)
 
     def report(state) -> None:
         if state.iteration % 500 == 0:
@@ -59,11 +66,17 @@ def run(args: argparse.Namespace) -> int:
     with output as tmp:
         write_json(tmp / SUMMARY_FILE, flex_summary(result))
         flex_actor_frame(result).to_csv(tmp / ACTORS_FILE, index=False)
+        engine_history_frame(result.admm).to_csv(tmp / RESIDUALS_FILE, index=False)
         plot_admm_residuals(result.admm, tmp / RESIDUAL_FIGURE,
                             title=f"Flex sharing, {args.actors} actors ({args.runtime})")
     admm = result.admm
     progress(f"done: {admm.iterations} iterations ({admm.status.value}), objective "
              f"{admm.objective:.6g} S$ vs centralized {result.centralized_objective:.6g} "
-             f"(gap {result.objective_gap_rel:.2e}), {result.wall_time_s:.2f} s, "
+             f"(gap {result.objective_gap_rel:.2e}, certified {_show(admm.gap_certified)}), "
+             f"{result.wall_time_s:.2f} s, "
              f"{result.messages} messages -> {args.out}")
     return 0 if admm.converged else 1
+
+
+def _show(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2e}"

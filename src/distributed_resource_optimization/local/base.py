@@ -274,21 +274,28 @@ class SingleModelBlock(LocalBlock):
 
 
 def make_blocks(models: Sequence[LocalModel], vectorize: bool = True,
-                names: Sequence[str] | None = None) -> list[LocalBlock]:
-    """Group models into participants: models of a vectorisable kind share one block.
+                names: Sequence[str | None] | None = None) -> list[LocalBlock]:
+    """Group models into participants: models of a vectorisable kind share one block; a
+    :class:`~.flex.FlexFleet` (many actors as arrays) is a block of its own.
 
     ``names`` gives the actors' names for this run (default: their own). Vectorising changes
     nothing in the mathematics, only how many local solves are batched into one array operation
     (and so how many messages a run exchanges in one process).
     """
-    from distributed_resource_optimization.local.flex import ADMMFlexActor, FlexFleetBlock
+    from distributed_resource_optimization.local.flex import (
+        ADMMFlexActor,
+        FlexFleet,
+        FlexFleetBlock,
+    )
 
-    names = [m.label for m in models] if names is None else list(names)
+    names = [getattr(m, "label", None) for m in models] if names is None else list(names)
     blocks: list[LocalBlock] = []
     fleets: dict[int, list[tuple[ADMMFlexActor, str]]] = {}
     fleet_pos: dict[int, int] = {}
     for m, name in zip(models, names):
-        if vectorize and type(m) is ADMMFlexActor:
+        if isinstance(m, FlexFleet):
+            blocks.append(m)  # type: ignore[arg-type]  # arrays of many actors: its own block
+        elif vectorize and type(m) is ADMMFlexActor:
             key = m.size
             if key not in fleets:
                 fleets[key] = []

@@ -92,22 +92,78 @@ def flex_prox(D: np.ndarray, cost: np.ndarray, V: np.ndarray, rho: float | np.nd
     return s[:, None] * D + 0.0  # + 0.0 turns -0.0 into 0.0 for tidy printing
 
 
-class FlexFleetBlock(LocalBlock):
-    """All flex actors of one output length, solved together as arrays."""
+class FlexFleet:
+    """Many flex actors held as arrays: one participant that is ``N`` actors to the protocol
+    and the results, without an object per actor (10^6 actors in a few arrays).
 
-    def __init__(self, actors: Sequence[ADMMFlexActor], names: Sequence[str] | None = None) -> None:
-        super().__init__(actors, names)
-        self.D = np.stack([a.direction for a in actors])
-        self.cost = np.array([a.P @ a.direction for a in actors])
-        self.P = np.stack([a.P for a in actors])
+    ``capacities`` (kW, ``(N,)``, > 0), ``etas`` (``(N, M)``), ``P`` (S$/kW, ``(N, M)``,
+    default zeros); ``names`` (default ``actor_<i>``). After a run ``X`` holds the outputs
+    ``(N, M)`` (kW). Pass it among the actors of :func:`~..api.run_coordinated_optimization`.
+    """
+
+    closed_form = True  # the proximal step is one clip per actor (module doc)
+
+    def __init__(self, capacities: Sequence[float] | np.ndarray, etas: Sequence | np.ndarray,
+                 P: Sequence | np.ndarray | None = None, *,
+                 names: Sequence[str] | None = None) -> None:
+        caps = as_finite_vector(capacities, "capacities")
+        if caps.size == 0:
+            raise ValueError("capacities must not be empty")
+        if np.any(caps <= 0):
+            i = int(np.flatnonzero(caps <= 0)[0])
+            raise ValueError(f"capacities[{i}] must be positive, got {caps[i]}")
+        eta = _finite_matrix(etas, "etas", caps.size)
+        cost = np.zeros_like(eta) if P is None else _finite_matrix(P, "P", caps.size)
+        if cost.shape != eta.shape:
+            raise ValueError(f"P has shape {cost.shape} but etas has shape {eta.shape}")
+        self.capacities, self.etas, self.P = caps, eta, cost
+        self.D = caps[:, None] * eta
+        with np.errstate(over="ignore", invalid="ignore"):
+            self.cost = np.einsum("ij,ij->i", cost, self.D)
+        if not (np.all(np.isfinite(self.D)) and np.all(np.isfinite(self.cost))):
+            i = int(np.flatnonzero(~np.isfinite(self.cost) | ~np.isfinite(self.D).all(1))[0])
+            raise ValueError(f"actor {i}: P @ (capacity * eta) is not finite (numbers too large)")
+        n = caps.size
+        self.names = [f"actor_{i}" for i in range(n)] if names is None else \
+            [str(x) for x in names]
+        if len(self.names) != n:
+            raise ValueError(f"names holds {len(self.names)} names for {n} actors")
+        self.X = np.zeros_like(self.D)
+
+    @property
+    def n_actors(self) -> int:
+        return int(self.D.shape[0])
+
+    @property
+    def size(self) -> int:
+        return int(self.D.size)
+
+    def describe(self) -> dict[str, object]:
+        return {"names": tuple(self.names), "sizes": (self.D.shape[1],) * self.n_actors,
+                "variables": None}
+
+    def publish(self) -> dict:
+        return {}
+
+    def configure(self, published: object) -> None:
+        return None
+
+    def prepare(self) -> None:
+        return None
+
+    def rho_scales(self) -> None:
+        return None
 
     def solve(self, v: np.ndarray, rho: float | np.ndarray) -> np.ndarray:
         V = np.asarray(v, dtype=float).reshape(self.D.shape)
         R = rho if np.isscalar(rho) else np.asarray(rho, dtype=float).reshape(self.D.shape)
         return flex_prox(self.D, self.cost, V, R).ravel()
 
+    def assign(self, x: np.ndarray) -> None:
+        self.X = np.array(x, dtype=float).reshape(self.D.shape)
+
     def objectives(self, x: np.ndarray) -> list[float]:
-        costs = np.einsum("ij,ij->i", self.P, x.reshape(self.D.shape))
+        costs = np.einsum("ij,ij->i", self.P, np.asarray(x).reshape(self.D.shape))
         if not np.all(np.isfinite(costs)):
             bad = int(np.flatnonzero(~np.isfinite(costs))[0])
             raise LocalModelError(f"actor {self.names[bad]!r}: its cost P @ x is {costs[bad]}, "
@@ -115,12 +171,57 @@ class FlexFleetBlock(LocalBlock):
         return costs.tolist()
 
     def objective(self, x: np.ndarray) -> float:
-        return float(np.einsum("ij,ij->", self.P, x.reshape(self.D.shape)))
+        return float(np.einsum("ij,ij->", self.P, np.asarray(x).reshape(self.D.shape)))
 
     def dual_term(self, price: np.ndarray) -> float:
-        """Sum over the fleet of ``min(0, (P_i + y_i) @ d_i)`` (see :meth:`ADMMFlexActor.dual_term`)."""
+        """Sum over the actors of ``min(0, (P_i + y_i) @ d_i)`` (see
+        :meth:`ADMMFlexActor.dual_term`)."""
         Y = np.asarray(price, dtype=float).reshape(self.D.shape)
         return float(np.minimum(0.0, self.cost + np.einsum("ij,ij->i", Y, self.D)).sum())
+
+    def utilisation(self) -> np.ndarray:
+        """Each actor's utilisation ``s`` in [0, 1] of its output ``X``."""
+        dd = np.einsum("ij,ij->i", self.D, self.D)
+        return np.where(dd > 0, np.einsum("ij,ij->i", self.D, self.X) / np.where(dd > 0, dd, 1.0),
+                        0.0)
+
+
+def _finite_matrix(value: object, name: str, rows: int) -> np.ndarray:
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be a matrix of numbers ({exc})") from None
+    if arr.ndim != 2 or arr.shape[0] != rows or arr.shape[1] == 0:
+        raise ValueError(f"{name} must have shape ({rows}, M) with M >= 1, got {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        i, j = np.argwhere(~np.isfinite(arr))[0]
+        raise ValueError(f"{name}[{i}, {j}] is not finite")
+    return arr
+
+
+class FlexFleetBlock(LocalBlock):
+    """All flex actor objects of one output length, solved together as arrays (the arithmetic
+    is :class:`FlexFleet`'s; the actor objects receive their outputs)."""
+
+    def __init__(self, actors: Sequence[ADMMFlexActor], names: Sequence[str] | None = None) -> None:
+        super().__init__(actors, names)
+        self.fleet = FlexFleet([a.in_capacity for a in actors], [a.eta for a in actors],
+                               [a.P for a in actors], names=self.names)
+        # Each actor's own P @ d, so a fleet's steps are those of its actors to the last bit.
+        self.fleet.cost = np.array([a.P @ a.direction for a in actors])
+        self.D, self.cost, self.P = self.fleet.D, self.fleet.cost, self.fleet.P
+
+    def solve(self, v: np.ndarray, rho: float | np.ndarray) -> np.ndarray:
+        return self.fleet.solve(v, rho)
+
+    def objectives(self, x: np.ndarray) -> list[float]:
+        return self.fleet.objectives(x)
+
+    def objective(self, x: np.ndarray) -> float:
+        return self.fleet.objective(x)
+
+    def dual_term(self, price: np.ndarray) -> float:
+        return self.fleet.dual_term(price)
 
 
 def create_admm_flex_actor_one_to_many(in_capacity: float, eta: Sequence[float],

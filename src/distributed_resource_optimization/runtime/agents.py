@@ -59,6 +59,9 @@ _log = logging.getLogger(__name__)
 #: participant is not flooded, a lost message is retried many times before the timeout).
 RESEND_FACTOR = 5.0
 RESEND_MIN_S = 0.02
+#: The first resend of a round kind that has no history of its own (finish) goes by the other
+#: kinds' rounds, but not before this many seconds (well within the participants' linger).
+RESEND_FIRST_S = 0.5
 RESEND_GROWTH = 1.5
 
 
@@ -323,12 +326,20 @@ class CoordinatorAgent:
 
     def _resend_interval(self, kind: type) -> float:
         """When to send a request again that has no reply yet: a few times the fastest of the
-        recent rounds of this kind (rounds that waited for a resend do not count; a first join
-        or setup round has nothing to go by), so a lost message costs little, and at most an
-        eighth of the timeout, so there are several tries before it."""
+        recent rounds of this kind (rounds that waited for a resend do not count; the first
+        round of a kind goes by the other kinds' rounds, so a lost finish reply is asked for
+        again while the participant still lingers; a first join round has nothing to go by),
+        so a lost message costs little, and at most an eighth of the timeout, so there are
+        several tries before it."""
         times = self._round_times.get(kind)
-        typical = min(times) if times else self.timeout / 8
-        return min(self.timeout / 8, max(RESEND_MIN_S, RESEND_FACTOR * typical))
+        if times:
+            typical = RESEND_FACTOR * min(times)
+        else:
+            others = [t for ts in self._round_times.values() for t in ts]
+            # A first finish round does work of its own (the final dual terms): not too eager.
+            typical = max(RESEND_FIRST_S, RESEND_FACTOR * min(others)) if others \
+                else self.timeout / 8
+        return min(self.timeout / 8, max(RESEND_MIN_S, typical))
 
     def _may_carry(self, addr: str) -> bool:
         """Whether ``addr`` may miss this round: it has answered before and has missed fewer

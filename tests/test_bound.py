@@ -1,0 +1,239 @@
+"""The certified lower bound and the stopping rules.
+
+The Lagrangian dual function at any prices is a lower bound on the optimum: checked against
+centralized solves (Clarabel) on random instances, for sharing with the L1 and the squared
+target distance and for consensus; a certified stop's gap bounds the true gap; each stopping
+rule on its own; evaluating the bound changes no iterate.
+"""
+
+from __future__ import annotations
+
+import json
+
+import cvxpy as cp
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_lp_local_model import T, storage_lp
+
+import distributed_resource_optimization as dro
+from distributed_resource_optimization import cli
+from distributed_resource_optimization.admm.stopping import (
+    AllOf,
+    AnyOf,
+    CertifiedGapRule,
+    GroupResidualRule,
+    ResidualRule,
+    StoppingRule,
+)
+from distributed_resource_optimization.flex_sharing import (
+    centralized_flex_sharing,
+    random_flex_sharing_instance,
+    run_flex_sharing,
+)
+from distributed_resource_optimization.local.lp import LPLocalModel
+
+
+def _bounds_below(result, optimum: float, rel: float = 1e-7) -> None:
+    lbs = result.lower_bound_history[np.isfinite(result.lower_bound_history)]
+    assert lbs.size and result.lower_bound is not None
+    slack = rel * max(1.0, abs(optimum))  # the centralized solver's own accuracy
+    assert lbs.max() <= optimum + slack
+    assert result.lower_bound <= optimum + slack
+
+
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(1, 30), m=st.integers(1, 4), seed=st.integers(0, 10_000))
+def test_flex_sharing_bound_never_exceeds_the_optimum(n, m, seed) -> None:
+    inst = random_flex_sharing_instance(n, m, seed)
+    optimum, _ = centralized_flex_sharing(inst)
+    coord = dro.create_sharing_target_distance_admm_coordinator(
+        stopping=CertifiedGapRule(1e-4, every=1), max_iters=3000)
+    res = run_flex_sharing(n, sectors=m, seed=seed, coordinator=coord).admm
+    _bounds_below(res, optimum)
+    # The actors' own outputs are feasible: the objective is never below the optimum.
+    assert res.bound_objective >= optimum - 1e-7 * max(1.0, abs(optimum))
+    if res.converged:
+        assert res.gap_certified <= 1e-4
+        true_gap = (res.bound_objective - optimum) / max(1.0, abs(res.bound_objective))
+        assert true_gap <= res.gap_certified + 1e-7
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_a_certified_stop_on_the_benchmark_family(seed) -> None:
+    result = run_flex_sharing(300, seed=seed)  # the default rule: certified gap 1e-4
+    admm = result.admm
+    assert admm.converged and admm.gap_certified <= 1e-4
+    assert admm.lower_bound <= result.centralized_objective + 1e-7 * abs(
+        result.centralized_objective)
+    assert result.objective_gap_rel <= admm.gap_certified + 1e-7
+
+
+def _storage_models(rng, count):
+    models, refs = [], []
+    for i in range(count):
+        c, a_eq, b_eq, lb, ub = storage_lp(rng.uniform(0.05, 0.3, T), rng.uniform(2, 8),
+                                           rng.uniform(1, 3), rng.uniform(0, 2))
+        models.append(LPLocalModel(c, a_eq, b_eq, None, None, lb, ub, exchange=np.arange(T),
+                                   free=np.arange(T), name=f"storage{i}"))
+        refs.append((c, a_eq, b_eq, lb, ub))
+    return models, refs
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_squared_target_sharing_of_lp_models_is_certified(seed) -> None:
+    rng = np.random.default_rng(seed)
+    target = rng.uniform(-4.0, 4.0, T)
+    models, refs = _storage_models(rng, 4)
+    coord = dro.ADMMGenericCoordinator(
+        dro.ADMMSharingGlobalActor(dro.ADMMTargetDistanceSquaredObjective()),
+        gap_tol=1e-5, max_iters=5000)
+    res = dro.run_coordinated_optimization(
+        models, coord, dro.create_admm_start(dro.create_admm_sharing_data(target)))
+    ws = [cp.Variable(2 * T) for _ in refs]
+    cons = [con for w, (c, a, b, lb, ub) in zip(ws, refs) for con in (a @ w == b, w >= lb,
+                                                                      w <= ub)]
+    ref = cp.Problem(cp.Minimize(sum(r[0] @ w for w, r in zip(ws, refs))
+                                 + cp.sum_squares(sum(w[:T] for w in ws) - target)), cons)
+    ref.solve(solver="CLARABEL")
+    _bounds_below(res, ref.value, rel=1e-6)
+    assert res.converged and res.gap_certified <= 1e-5
+    assert abs(res.objective - ref.value) <= 1e-5 * max(1.0, abs(ref.value)) + 1e-6
+
+
+def test_consensus_of_lp_models_bound_and_certified_stop() -> None:
+    """All storages agree on one charging profile; the bound holds at every evaluation."""
+    rng = np.random.default_rng(5)
+    models, refs = _storage_models(rng, 3)
+    coord = dro.create_consensus_admm_coordinator(gap_tol=1e-6, max_iters=5000,
+                                                  acceleration=False)
+    res = dro.run_coordinated_optimization(models, coord, dro.create_admm_start())
+    w = [cp.Variable(2 * T) for _ in refs]
+    z = cp.Variable(T)
+    cons = [con for wi, (c, a, b, lb, ub) in zip(w, refs)
+            for con in (a @ wi == b, wi >= lb, wi <= ub, wi[:T] == z)]
+    ref = cp.Problem(cp.Minimize(sum(r[0] @ wi for wi, r in zip(w, refs))), cons)
+    ref.solve(solver="CLARABEL")
+    _bounds_below(res, ref.value, rel=1e-6)
+    assert res.converged and res.gap_certified <= 1e-6
+    assert isinstance(coord.settings.stopping, AllOf)  # with the residual rule (outputs agree)
+
+
+def test_no_bound_where_a_model_cannot_say() -> None:
+    class Opaque(dro.LocalModel):
+        def solve(self, v, rho):
+            return np.clip(v, -1.0, 1.0)
+
+    res = dro.run_coordinated_optimization(
+        [Opaque(2, name="opaque")], dro.create_sharing_target_distance_admm_coordinator(),
+        dro.create_admm_start(dro.create_admm_sharing_data([0.5, 3.0])))
+    assert res.converged and res.lower_bound is None and res.gap_certified is None
+    assert np.isnan(res.lower_bound_history).all()
+
+
+# -- stopping rules, each on its own ------------------------------------------------------------
+
+class AtIteration(StoppingRule):
+    """A user's rule: stop at iteration ``k``."""
+
+    def __init__(self, k: int) -> None:
+        self.k = k
+
+    def check(self, state, x_new, residuals) -> bool:
+        return state.iteration >= self.k
+
+
+class BoundEveryIteration(StoppingRule):
+    """Asks for the bound in every iteration and never stops."""
+
+    bound_every = 1
+
+    def check(self, state, x_new, residuals) -> bool:
+        return False
+
+
+def _tutorial(**settings):
+    actors = [dro.create_admm_flex_actor_one_to_many(10.0, [0.1, 0.5, -1.0]),
+              dro.create_admm_flex_actor_one_to_many(15.0, [0.1, 0.5, -1.0]),
+              dro.create_admm_flex_actor_one_to_many(10.0, [-1.0, 0.0, 1.0])]
+    start = dro.create_admm_start(dro.create_admm_sharing_data([-4.0, 0.0, 6.0], [5, 1, 1]))
+    return dro.run_coordinated_optimization(
+        actors, dro.create_sharing_target_distance_admm_coordinator(**settings), start)
+
+
+def test_rules_combine_and_a_user_rule_plugs_in() -> None:
+    assert _tutorial(stopping=AnyOf(AtIteration(3), AtIteration(5))).iterations == 3
+    assert _tutorial(stopping=AllOf(AtIteration(3), AtIteration(5))).iterations == 5
+    with pytest.raises(TypeError, match="stopping must be a StoppingRule"):
+        dro.create_sharing_target_distance_admm_coordinator(stopping="boyd")
+
+
+def test_the_residual_rule_stops_below_its_thresholds() -> None:
+    res = _tutorial(stopping=ResidualRule())
+    assert res.converged
+    assert res.primal_residuals[-1] <= res.eps_primal[-1]
+    assert res.dual_residuals[-1] <= res.eps_dual[-1]
+    assert not any((p <= ep and d <= ed) for p, ep, d, ed in zip(
+        res.primal_residuals[:-1], res.eps_primal[:-1], res.dual_residuals[:-1],
+        res.eps_dual[:-1]))
+
+
+def test_the_gap_rule_stops_at_its_tolerance_and_not_before_a_bound() -> None:
+    res = _tutorial(stopping=CertifiedGapRule(1e-3, every=4))
+    assert res.converged and res.gap_certified <= 1e-3
+    evaluated = np.flatnonzero(np.isfinite(res.lower_bound_history)) + 1
+    assert evaluated[0] == 1 and set(evaluated[1:]) <= set(range(4, 1000, 4))
+    assert res.iterations in evaluated  # it stopped where the gap was measured
+    gaps = res.gap_history[np.isfinite(res.gap_history)]
+    assert (gaps[:-1] > 1e-3).all()
+
+
+def test_evaluating_the_bound_changes_no_iterate() -> None:
+    plain = _tutorial()
+    bounded = _tutorial(stopping=AnyOf(ResidualRule(), BoundEveryIteration()))
+    assert bounded.iterations == plain.iterations
+    assert np.isfinite(bounded.lower_bound_history).all()
+    np.testing.assert_array_equal(bounded.z, plain.z)
+    np.testing.assert_array_equal(bounded.primal_residuals, plain.primal_residuals)
+
+
+def test_the_group_residual_rule_by_hand() -> None:
+    """Two owners per variable: the grid (+1) and the consumer (-1); groups "a" and "b"."""
+    from distributed_resource_optimization.admm.forms import ADMMSettings, ParticipantSpec
+
+    rule = GroupResidualRule(0.1, group_of=lambda k: k.split("@")[0],
+                             sign_of=lambda n: 1.0 if n == "grid" else -1.0, groups=["a", "b"],
+                             scale=0.5)
+    settings_ = ADMMSettings(stopping=rule, acceleration=False, adaptive_rho=False, alpha=1.0,
+                             rho=2.0)
+    specs = [ParticipantSpec(("grid",), (2,), (("a@1", "b@1"),)),
+             ParticipantSpec(("cons",), (2,), (("a@1", "b@1"),))]
+    state = dro.ADMMGeneralConsensusGlobalActor().create_state(specs, None, settings_)
+    state.step([np.array([1.0, 2.0]), np.array([0.5, 2.0])])
+    hist = state.stopping.history
+    assert hist["a_primal"] == [pytest.approx(0.5)] and hist["b_primal"] == [pytest.approx(0.0)]
+    # z moved from 0 to the averages 0.75 and 2; rho per variable 2 (weight 2 / 2 owners).
+    assert hist["a_dual"] == [pytest.approx(2 * 0.75 / 0.5)]
+    assert hist["b_dual"] == [pytest.approx(2 * 2.0 / 0.5)]
+    # Duals now +-0.25 on "a": z = ((0.8 + 0.25) + (0.78 - 0.25)) / 2 = 0.79, moved by 0.04.
+    done = state.step([np.array([0.8, 2.0]), np.array([0.78, 2.0])])
+    assert hist["a_primal"][-1] == pytest.approx(0.02)
+    assert hist["a_dual"][-1] == pytest.approx(2 * 0.04 / 0.5) and not done  # z still moves
+    assert state.step([np.array([0.79, 2.0]), np.array([0.79, 2.0])])  # agreed, z stays
+
+
+def test_flex_sharing_command_reports_the_certificate(tmp_path) -> None:
+    out = tmp_path / "flex"
+    assert cli.main(["flex-sharing", "--actors", "200", "--seed", "4", "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["gap_certified"] <= 1e-4
+    assert summary["lower_bound"] <= summary["centralized_objective"] + 1e-6
+    assert summary["objective_gap_rel"] <= summary["gap_certified"] + 1e-7
+    import pandas as pd
+
+    history = pd.read_csv(out / "residuals.csv")
+    assert list(history.columns[-3:]) == ["lower_bound", "objective", "gap_certified"]
+    assert len(history) == summary["iterations"]
+    assert history["gap_certified"].dropna().iloc[-1] <= 1e-4
+    assert cli.main(["flex-sharing", "--actors", "10", "--gap-tol", "-1"]) == 2
