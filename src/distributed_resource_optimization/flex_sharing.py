@@ -162,10 +162,14 @@ class FlexSharingResult:
         f = self.admm.objective if self.admm.objective is not None else float("nan")
         return abs(f - self.centralized_objective) / max(1.0, abs(self.centralized_objective))
 
+    def outputs(self) -> np.ndarray:
+        """The actors' final outputs ``(N, M)`` (kW), ``actor_0`` first."""
+        return np.asarray(self.admm.x.values_array).reshape(self.instance.directions.shape)
+
     def utilisation(self) -> np.ndarray:
         """Each actor's utilisation ``s`` in [0, 1] at its final output."""
         D = self.instance.directions
-        X = np.stack([self.admm.x[f"actor_{i}"] for i in range(self.instance.n_actors)])
+        X = self.outputs()
         dd = np.einsum("ij,ij->i", D, D)
         return np.where(dd > 0, np.einsum("ij,ij->i", D, X) / np.where(dd > 0, dd, 1.0), 0.0)
 

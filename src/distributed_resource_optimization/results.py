@@ -318,7 +318,7 @@ def flex_actor_frame(result) -> pd.DataFrame:
     ``utilisation`` (0-1) and ``output_<k>_kw`` for sectors ``k = 1..M``."""
     n, m = result.instance.n_actors, result.instance.n_sectors
     names = [f"actor_{i}" for i in range(n)]
-    X = np.stack([result.admm.x[name] for name in names]) + 0.0
+    X = result.outputs() + 0.0
     frame = pd.DataFrame({"name": names, "utilisation": result.utilisation()})
     for k in range(m):
         frame[f"output_{k + 1}_kw"] = X[:, k]

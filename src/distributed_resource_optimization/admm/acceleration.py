@@ -10,7 +10,10 @@ rejected, the run continues from the plain iterate and the memory is cleared, so
 never does worse than plain ADMM by more than the rejected evaluations. An extrapolation that
 would move more than ``max_step`` times the plain step is not taken at all: where the map is
 locally a translation (duals that drift while the actors sit at their bounds), the residuals'
-differences vanish and the fit sends the point to 1e10 and beyond.
+differences vanish and the fit sends the point to 1e10 and beyond. The history holds at most
+``max_bytes`` (default 256 MB): for a state of 3 million entries (sharing, a million actors with
+three outputs) that is 5 pairs of differences instead of 10 (measured on a reachable target with
+10^5 actors: memory 10, 5, 2 take 100, 60, 80 iterations).
 """
 
 from __future__ import annotations
@@ -22,13 +25,14 @@ class AndersonAccelerator:
     """Type-II Anderson acceleration with memory ``memory`` and a residual safeguard."""
 
     def __init__(self, memory: int = 5, safeguard: float = 1.0, regularization: float = 1e-10,
-                 max_step: float = 1e4) -> None:
+                 max_step: float = 1e4, max_bytes: float = 256e6) -> None:
         if memory < 1:
             raise ValueError(f"memory must be at least 1, got {memory}")
         self.memory = int(memory)
         self.safeguard = float(safeguard)
         self.regularization = float(regularization)
         self.max_step = float(max_step)
+        self.max_bytes = float(max_bytes)
         self.accepted = 0
         self.rejected = 0
         self.reset()
@@ -66,6 +70,8 @@ class AndersonAccelerator:
         self._safe_norm = f_norm
         if self._w_prev is not None:
             if self._dF is None or self._dF.shape[1] != w.size:
+                # Two float64 rows per remembered step.
+                self.memory = min(self.memory, max(1, int(self.max_bytes // (16 * w.size))))
                 self._dW = np.empty((self.memory, w.size))
                 self._dF = np.empty((self.memory, w.size))
             j = self._next

@@ -25,7 +25,7 @@ import numpy as np
 
 from distributed_resource_optimization.admm.acceleration import AndersonAccelerator
 from distributed_resource_optimization.admm.objectives import GlobalObjective, TargetData
-from distributed_resource_optimization.admm.results import ADMMResult, ADMMStatus
+from distributed_resource_optimization.admm.results import ActorValues, ADMMResult, ADMMStatus
 from distributed_resource_optimization.admm.stopping import ResidualRule, StoppingRule
 
 _TINY = 1e-30
@@ -395,18 +395,20 @@ class FormState(ABC):
             self._rescale_duals(self.rho / new_rho)
             self.rho = new_rho
 
-    def actor_outputs(self) -> dict[str, np.ndarray]:
-        return {n: self.x[self.actor_offsets[i]:self.actor_offsets[i + 1]].copy()
-                for i, n in enumerate(self.names)}
+    def actor_outputs(self) -> ActorValues:
+        """Each actor's outputs (a copy of the flat ``x``, viewed per actor)."""
+        return ActorValues(self.names, self.actor_offsets, self.x.copy())
 
     def result(self, wall_time_s: float,
-               actor_objectives: dict[str, float | None] | None = None) -> ADMMResult:
-        """Package the run for users; ``actor_objectives`` maps each actor to ``f_i(x_i)``
-        (``None`` where unknown)."""
+               actor_objectives: np.ndarray | None = None) -> ADMMResult:
+        """Package the run for users; ``actor_objectives`` holds each actor's ``f_i(x_i)`` in
+        the actors' order (NaN where unknown)."""
         g = self.global_objective()
-        objs = dict(actor_objectives or {})
-        known = bool(objs) and all(f is not None for f in objs.values())
-        local_objective = float(sum(objs.values())) if known else None
+        costs = np.full(len(self.names), np.nan) if actor_objectives is None else \
+            np.asarray(actor_objectives, dtype=float)
+        objs = ActorValues(self.names, None, costs, scalar=True)
+        known = costs.size > 0 and not np.isnan(costs).any()
+        local_objective = float(costs.sum()) if known else None
         return ADMMResult(
             status=self.status or ADMMStatus.MAX_ITERATIONS,
             iterations=self.iteration,

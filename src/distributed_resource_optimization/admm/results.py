@@ -2,10 +2,48 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
 import numpy as np
+
+
+class ActorValues(Mapping):
+    """Read-only mapping actor name -> its part of one flat array, in the actors' order.
+
+    Holds one array and the names, not an object per actor, so a run of a million actors
+    returns its outputs in one array. With ``scalar=True`` each actor has one value, a float or
+    ``None`` where the array holds NaN (a cost the model could not say).
+    """
+
+    def __init__(self, names: Sequence[str], offsets: np.ndarray | None, flat: np.ndarray,
+                 scalar: bool = False) -> None:
+        self._names = list(names)
+        self._offsets = offsets
+        self.values_array = flat
+        self._scalar = scalar
+        self._index: dict[str, int] | None = None
+
+    def __getitem__(self, name: str):
+        if self._index is None:
+            self._index = {n: i for i, n in enumerate(self._names)}
+        i = self._index[name]
+        if self._scalar:
+            v = float(self.values_array[i])
+            return None if np.isnan(v) else v
+        return self.values_array[self._offsets[i]:self._offsets[i + 1]]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{n!r}: {self[n]!r}" for n in self._names[:3])
+        more = ", ..." if len(self._names) > 3 else ""
+        return f"ActorValues({{{shown}{more}}}, {len(self)} actors)"
 
 
 class ADMMStatus(str, Enum):
@@ -29,7 +67,7 @@ class ADMMResult:
 
     status: ADMMStatus
     iterations: int
-    x: dict[str, np.ndarray]
+    x: Mapping[str, np.ndarray]
     z: np.ndarray
     objective: float | None
     primal_residuals: np.ndarray
@@ -40,7 +78,7 @@ class ADMMResult:
     wall_time_s: float
     z_labels: list | None = None
     #: Each actor's own cost ``f_i(x_i)`` at its final output (``None`` where unknown).
-    actor_objectives: dict[str, float | None] = field(default_factory=dict)
+    actor_objectives: Mapping[str, float | None] = field(default_factory=dict)
     #: Per iteration, as the coordinator's runtime measured it: wall time (s, requests out to
     #: the z-update done), messages and encoded bytes moved (empty where not measured).
     iteration_wall_s: np.ndarray = field(default_factory=lambda: np.zeros(0))

@@ -464,7 +464,6 @@ class CoordinatorAgent:
             [FinishRequest(session, x, status.value,
                            None if final_prices is None else final_prices[p])
              for p, x in enumerate(finals)], FinishReply, session)
-        objectives: dict[str, float | None] = {}
         rejected = dict.fromkeys(self.participants, 0)
         carriers: dict[str, int] = {}
         own = getattr(self.carrier, "stats", None)
@@ -477,8 +476,7 @@ class CoordinatorAgent:
             if reply.objectives.shape != (len(spec.names),):
                 raise ParticipantError(f"participant {addr!r}: {reply.objectives.size} objectives "
                                        f"for {len(spec.names)} actors")
-            for name, f in zip(spec.names, reply.objectives.tolist()):
-                objectives[name] = None if np.isnan(f) else float(f)
+        objectives = np.concatenate([r.objectives for r in done_replies])
         if final_prices is not None:
             state.record_bound([r.dual_term for r in done_replies],
                                [None if np.isnan(r.objectives).any() else float(r.objectives.sum())
