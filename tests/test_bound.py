@@ -237,3 +237,23 @@ def test_flex_sharing_command_reports_the_certificate(tmp_path) -> None:
     assert len(history) == summary["iterations"]
     assert history["gap_certified"].dropna().iloc[-1] <= 1e-4
     assert cli.main(["flex-sharing", "--actors", "10", "--gap-tol", "-1"]) == 2
+
+
+def test_the_market_refuses_a_gap_rule_it_cannot_serve() -> None:
+    from distributed_resource_optimization.market.clearing import market_coordinator
+
+    with pytest.raises(ValueError, match="gap_tol: the market clearing has no certified lower"):
+        market_coordinator(gap_tol=1e-4)
+
+
+def test_the_unconstrained_market_closes_its_bound() -> None:
+    """At the exact DLMPs the grid operators' terms are finite: the bound meets the objective."""
+    from distributed_resource_optimization.energy.district import load_district, solve_district
+    from distributed_resource_optimization.market.clearing import run_market_clearing
+
+    district = load_district(resolution="60min")
+    market = run_market_clearing(district, "unconstrained")
+    central = solve_district(district, "unconstrained")
+    assert market.admm.lower_bound is not None
+    assert market.admm.lower_bound <= central.objective * (1 + 1e-9)
+    assert abs(market.admm.gap_certified) <= 1e-9

@@ -194,6 +194,11 @@ def market_coordinator(*, rho: float | None = None, eps: float | None = None,
     defaults of this module; checks the settings before any work."""
     if stop not in ("seed", "engine"):
         raise ValueError(f"stop must be 'seed' or 'engine', got {stop!r}")
+    if engine.get("gap_tol") is not None:
+        # The grid operators' terms are -inf away from the exact DLMPs (docs/market_clearing.md):
+        # a gap rule would never fire and the run would go on to max_iters.
+        raise ValueError("gap_tol: the market clearing has no certified lower bound yet (the grid "
+                         "operators' LPs are unbounded in the nodal demands); stop by eps")
     rho = DEFAULT_RHO if rho is None else positive_scalar(rho, "rho")
     # Shared check: a NaN eps would pass "eps <= 0" and never stop the run.
     eps = DEFAULT_EPS if eps is None else positive_scalar(eps, "eps")
