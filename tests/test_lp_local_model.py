@@ -95,3 +95,27 @@ def test_undetermined_and_infeasible_models_name_the_actor():
                          [-1.0, -1.0], [1.0, 1.0], exchange=[0], free=[], name="stuck")
     with pytest.raises(LocalModelError, match="'stuck'.*infeasible"):
         model.solve(np.zeros(1), 1.0)
+
+
+def test_the_clarabel_prox_solver_reaches_the_same_optimum(run):
+    """The same storage fleet with each model's prox in one Clarabel solver (no elimination)."""
+    rng = np.random.default_rng(4)
+    target = rng.uniform(-4.0, 4.0, T)
+    results = {}
+    for solver in ("daqp", "clarabel"):
+        r = np.random.default_rng(9)
+        models = []
+        for i in range(3):
+            c, a_eq, b_eq, lb, ub = storage_lp(r.uniform(0.05, 0.3, T), r.uniform(2, 8),
+                                               r.uniform(1, 3), r.uniform(0, 2))
+            models.append(LPLocalModel(c, a_eq, b_eq, None, None, lb, ub, exchange=np.arange(T),
+                                       free=np.arange(T), name=f"s{i}", solver=solver))
+        coord = dro.ADMMGenericCoordinator(dro.ADMMSharingGlobalActor(
+            dro.ADMMTargetDistanceSquaredObjective()))
+        results[solver] = run(models, coord,
+                              dro.create_admm_start(dro.create_admm_sharing_data(target)))
+    assert all(r.converged for r in results.values())
+    assert relative_gap(results["clarabel"].objective, results["daqp"].objective) <= 1e-5
+    with pytest.raises(ValueError, match="solver must be one of daqp, clarabel"):
+        LPLocalModel([1.0], None, None, None, None, [0.0], [1.0], exchange=[0], free=[0],
+                     solver="gurobi")

@@ -17,7 +17,14 @@ import scipy.sparse as sp
 
 from distributed_resource_optimization.admm.validation import as_finite_vector
 from distributed_resource_optimization.local.base import LocalModel, LocalModelError
+from distributed_resource_optimization.local.clarabel_prox import ClarabelProxQP
 from distributed_resource_optimization.local.reduced import ReducedProxQP, ReductionError
+
+#: The proximal solvers of an LP model by name: eliminated and split into parts, each a
+#: warm-started DAQP workspace (needs ``free``), or the whole LP in one Clarabel solver.
+PROX_SOLVERS: dict[str, type] = {"daqp": ReducedProxQP, "clarabel": ClarabelProxQP}
+#: Each solver's default tolerance (DAQP: primal feasibility; Clarabel: gap and feasibility).
+DEFAULT_TOL: dict[str, float] = {"daqp": 1e-9, "clarabel": 1e-8}
 
 
 class LPLocalModel(LocalModel):
@@ -29,7 +36,9 @@ class LPLocalModel(LocalModel):
     caller's (``c`` in cost per unit of ``w``). Bad shapes, non-finite ``c`` / matrices or
     ``lb > ub`` raise ``ValueError`` naming the argument; a model whose equalities cannot be
     solved for the non-free columns, or that is infeasible, raises :class:`LocalModelError`
-    naming the actor from :meth:`prepare` / :meth:`solve`.
+    naming the actor from :meth:`prepare` / :meth:`solve`. ``solver`` picks the proximal
+    solver from :data:`PROX_SOLVERS` (default ``"daqp"``; ``"clarabel"`` needs no ``free``);
+    ``tol`` its tolerance (default :data:`DEFAULT_TOL`).
     """
 
     def __init__(self, c: Sequence[float] | np.ndarray, A_eq, b_eq, A_ub, b_ub,
@@ -37,7 +46,9 @@ class LPLocalModel(LocalModel):
                  exchange: Sequence[int] | np.ndarray, free: Sequence[int] | np.ndarray, *,
                  name: str | None = None, variables: Sequence[Hashable] | None = None,
                  rho_scale: Sequence[float] | np.ndarray | None = None,
-                 tol: float = 1e-9) -> None:
+                 tol: float | None = None, solver: str = "daqp") -> None:
+        if solver not in PROX_SOLVERS:
+            raise ValueError(f"solver must be one of {', '.join(PROX_SOLVERS)}, got {solver!r}")
         c = as_finite_vector(c, "c")
         if c.size == 0:
             raise ValueError("c must hold at least one cost")
@@ -58,14 +69,15 @@ class LPLocalModel(LocalModel):
         self.lp = (c, a_eq, b_eq, a_ub, b_ub, lb, ub)
         self.exchange_index = exchange
         self.free_index = free
-        self.tol = float(tol)
-        self._reduced: ReducedProxQP | None = None
+        self.solver = solver
+        self.tol = DEFAULT_TOL[solver] if tol is None else float(tol)
+        self._reduced: ReducedProxQP | ClarabelProxQP | None = None
         self._w: np.ndarray | None = np.zeros(n)
 
     def prepare(self) -> None:
         try:
-            self._reduced = ReducedProxQP(*self.lp, self.exchange_index, self.free_index,
-                                          tol=self.tol)
+            self._reduced = PROX_SOLVERS[self.solver](*self.lp, self.exchange_index,
+                                                      self.free_index, tol=self.tol)
         except ReductionError as exc:
             raise LocalModelError(f"actor {self.label!r}: {exc}") from None
 

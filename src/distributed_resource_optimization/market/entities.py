@@ -27,8 +27,9 @@ and split into independent parts (per timestep, per building), each kept in a DA
 active-set workspace (:class:`~distributed_resource_optimization.local.reduced.ReducedProxQP`):
 per iteration only the linear term changes, and the Hessian when rho changes; every solve starts
 from the previous active set. ``solver="clarabel"`` keeps the whole block in one Clarabel
-interior-point solver instead (set up once; about 30-200x slower per solve and accurate to about
-1 kW, see ``docs/market_clearing.md``).
+interior-point solver instead (:mod:`~distributed_resource_optimization.local.clarabel_prox`;
+set up once; about 30-200x slower per solve and accurate to about 1 kW, see
+``docs/market_clearing.md``).
 
 Global variable names are strings ``<group>@<timestep>@<der>`` (:func:`variable_name`, e.g.
 ``"p_th@2017-01-02T14:00@22"``) with ``group`` in ``p_th``, ``p``, ``q``, the timestep's start time
@@ -44,11 +45,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 
 from distributed_resource_optimization.energy.district import ReferencePoint, reference_point
 from distributed_resource_optimization.energy.lp import LPBlock
-from distributed_resource_optimization.local.base import LocalModel, LocalModelError, Published
+from distributed_resource_optimization.local.base import LocalModel, Published
 from distributed_resource_optimization.local.lp import LPLocalModel
 from distributed_resource_optimization.market.names import (  # re-exported here
     AGGREGATOR,
@@ -139,7 +139,7 @@ class LPBlockEntity(LPLocalModel):
             raise ValueError(f"solver must be 'auto', 'daqp' or 'clarabel', got {solver!r}")
         if solver == "daqp" and free is None:
             raise ValueError(f"{name}: solver 'daqp' needs the free variable groups (free=...)")
-        self.solver = "clarabel" if solver == "clarabel" or free is None else "daqp"
+        prox = "clarabel" if solver == "clarabel" or free is None else "daqp"
         self.free = None if free is None else tuple(free)
         for g in self.free or ():
             if g not in block.variables:
@@ -164,95 +164,11 @@ class LPBlockEntity(LPLocalModel):
         self.n_timesteps = idx[0].size // n_der
         free_cols = (np.concatenate([block.variables[g] for g in self.free]) if self.free
                      else np.zeros(0, dtype=int))
+        self.eps = float(eps)
         super().__init__(block.c, block.A_eq, block.b_eq, block.A_ub, block.b_ub, block.lb,
                          block.ub, exchange, free_cols, name=name, variables=variables,
-                         rho_scale=np.concatenate(scale))
-        self.eps = float(eps)
-        self._solver = None
-        self._rho: np.ndarray | None = None
-
-    # -- setup -------------------------------------------------------------------------------
-    def prepare(self) -> None:
-        if self.solver == "daqp":
-            super().prepare()
-        else:
-            self._prepare_clarabel()
-
-    def _prepare_clarabel(self) -> None:
-        import clarabel
-
-        b = self.block
-        n = b.n
-        fl, fu = np.isfinite(b.lb), np.isfinite(b.ub)
-        eye = sp.identity(n, format="csr")
-        a = sp.vstack([b.A_eq, b.A_ub, eye[fu], -eye[fl]], format="csr")
-        rhs = np.concatenate([b.b_eq, b.b_ub, b.ub[fu], -b.lb[fl]])
-        # Row scaling: the thermal rows have coefficients of 1e-8..1e-5 per kW.
-        big = np.asarray(abs(a).max(axis=1).todense()).ravel()
-        s = np.where(big > 0, 1.0 / np.where(big > 0, big, 1.0), 1.0)
-        a = (sp.diags(s) @ a).tocsc()
-        rhs = rhs * s
-        cones = [clarabel.ZeroConeT(b.b_eq.size),
-                 clarabel.NonnegativeConeT(b.b_ub.size + int(fu.sum()) + int(fl.sum()))]
-        # Diagonal Hessian on the exchanged columns only; the pattern never changes, so later
-        # rho changes update the values in place (stored in increasing column order).
-        self._order = np.argsort(self.exchange_index)
-        diag = np.zeros(n)
-        diag[self.exchange_index] = 1.0
-        p = sp.csc_matrix(sp.diags(diag))
-        p.eliminate_zeros()
-        p.sort_indices()
-        self._data = (a, rhs, cones)
-        self._pattern = p
-        self._rho = np.ones(self.size)
-        self._setup()
-        self._run(b.c.copy())
-
-    def _setup(self, robust: bool = False) -> None:
-        import clarabel
-
-        settings = clarabel.DefaultSettings()
-        settings.verbose = False
-        settings.presolve_enable = False  # keep the problem data layout fixed for updates
-        settings.tol_gap_abs = settings.tol_gap_rel = settings.tol_feas = self.eps
-        if robust:  # after a failed solve: more equilibration, stricter infeasibility test
-            settings.equilibrate_max_iter = 50
-            settings.tol_infeas_abs = settings.tol_infeas_rel = 1e-12
-            settings.max_iter = 500
-        p = self._pattern.copy()
-        p.data = np.ascontiguousarray(self._rho[self._order], dtype=float)
-        a, rhs, cones = self._data
-        self._solver = clarabel.DefaultSolver(p, self.block.c.copy(), a, rhs, cones, settings)
-
-    def _run(self, q: np.ndarray) -> np.ndarray:
-        self._solver.update(q=q)
-        sol = self._solver.solve()
-        if str(sol.status) not in ("Solved", "AlmostSolved"):
-            # Interior-point misdiagnoses (e.g. "DualInfeasible" at a large rho): the proximal
-            # problem is feasible and bounded, so retry once from a fresh, more robust setup.
-            self._setup(robust=True)
-            self._solver.update(q=q)
-            sol = self._solver.solve()
-        status = str(sol.status)
-        if "Infeasible" in status:
-            raise LocalModelError(f"actor {self.label!r}: local model is infeasible ({status})")
-        if status not in ("Solved", "AlmostSolved"):
-            raise LocalModelError(f"actor {self.label!r}: local QP not solved ({status})")
-        self._w = np.asarray(sol.x, dtype=float)
-        return self._w[self.exchange_index]
-
-    def solve(self, v: np.ndarray, rho: float | np.ndarray) -> np.ndarray:
-        if self.solver == "daqp":
-            return super().solve(v, rho)
-        if self._solver is None:
-            self._prepare_clarabel()
-        r = np.broadcast_to(np.asarray(rho, dtype=float), (self.size,)).copy()
-        if not np.array_equal(r, self._rho):
-            self._solver.update(P=np.ascontiguousarray(r[self._order]))
-            self._rho = r
-        q = self.block.c.copy()
-        q[self.exchange_index] -= r * np.asarray(v, dtype=float)
-        return self._run(q)
+                         rho_scale=np.concatenate(scale), solver=prox,
+                         tol=self.eps if prox == "clarabel" else None)
 
     # -- results -----------------------------------------------------------------------------
     def group_values(self, group: str, x: np.ndarray | None = None) -> np.ndarray:
