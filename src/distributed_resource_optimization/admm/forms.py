@@ -54,7 +54,9 @@ class ParticipantSpec:
 class LocalRequest:
     """What one participant receives per iteration: exchange target, price (dual), penalty rho.
 
-    Arrays are flat over the participant's actors in order. ``rho`` is the scalar penalty; the
+    Arrays are flat over the participant's actors in order; a ``price`` shorter than ``target``
+    is the one price vector every actor of the participant sees (sharing), to be repeated per
+    actor (:func:`expand_price`). ``rho`` is the scalar penalty; the
     penalty of an entry is ``rho * rho_scale`` with the scale the participant declared
     (:class:`ParticipantSpec`), so only the scalar has to travel per iteration.
     """
@@ -62,6 +64,18 @@ class LocalRequest:
     target: np.ndarray
     price: np.ndarray
     rho: float
+
+
+def expand_price(price: np.ndarray, size: int) -> np.ndarray:
+    """``price`` over ``size`` flat entries: as it is if it has that length, else one price
+    vector shared by equal-length actors and repeated for each (``ValueError`` if it does not
+    divide ``size``)."""
+    price = np.asarray(price, dtype=float)
+    if price.size == size:
+        return price
+    if price.size == 0 or size % price.size:
+        raise ValueError(f"a price of {price.size} entries does not fit {size} outputs")
+    return np.tile(price, size // price.size)
 
 
 @dataclass
@@ -477,9 +491,18 @@ class SharingState(FormState):
         self.u = np.zeros(self.m)
 
     def requests(self) -> list[LocalRequest]:
-        price = np.tile(self.rho * self.u, self.n_actors)
-        return [LocalRequest(t, p, self.rho) for t, p in zip(self._split(self.Z.ravel()),
-                                                             self._split(price))]
+        # Every actor sees the same price: sent once per participant, not tiled over its actors
+        # (see LocalRequest; at 10^6 actors that saves 24 MB per round).
+        price = self.rho * self.u
+        return [LocalRequest(t, price, self.rho) for t in self._split(self.Z.ravel())]
+
+    def bound_prices(self) -> list[np.ndarray] | None:
+        point = self._bound_point()
+        if point is None:
+            self._bound_y = None
+            return None
+        self._bound_y, self._bound_global = point
+        return [self._bound_y] * len(self.specs)  # shared, as the request's price
 
     def _update(self, x_new: np.ndarray) -> Residuals:
         N, m, a = self.n_actors, self.m, self.settings.alpha
@@ -538,7 +561,7 @@ class SharingState(FormState):
         y = self.objective.dual_project(self.rho * self.u, self.data)
         if y is None:
             return None
-        return np.tile(y, self.n_actors), self.objective.conjugate_term(y, self.data)
+        return y, self.objective.conjugate_term(y, self.data)
 
     def global_objective(self) -> float:
         return self.objective.value(self.X.sum(axis=0), self.data)

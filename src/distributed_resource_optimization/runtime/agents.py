@@ -24,7 +24,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from distributed_resource_optimization.admm.coordinator import ADMMGenericCoordinator
-from distributed_resource_optimization.admm.forms import ParticipantSpec
+from distributed_resource_optimization.admm.forms import ParticipantSpec, expand_price
 from distributed_resource_optimization.admm.objectives import TargetData
 from distributed_resource_optimization.admm.results import ADMMResult, ADMMStatus
 from distributed_resource_optimization.local.base import merge_published
@@ -252,8 +252,10 @@ class ParticipantAgent:
             # Same operations as the coordinator's rho * scale, so the penalty is bit-identical.
             rho = msg.rho * self._scale
             try:
-                v = msg.target - msg.price / rho
-                work = _solve_work(self.participant, v, rho, msg.dual_price)
+                size = msg.target.size
+                v = msg.target - expand_price(msg.price, size) / rho
+                work = _solve_work(self.participant, v, rho, None if msg.dual_price is None
+                                   else expand_price(msg.dual_price, size))
                 if getattr(self.participant, "closed_form", False):
                     x, bound = work()  # bounded array work: no thread hand-over
                 else:
@@ -266,7 +268,8 @@ class ParticipantAgent:
                 def finish() -> tuple[list[float | None], float | None]:
                     self.participant.assign(msg.x)
                     term = getattr(self.participant, "dual_term", None)
-                    d = None if msg.dual_price is None or term is None else term(msg.dual_price)
+                    d = None if msg.dual_price is None or term is None else \
+                        term(expand_price(msg.dual_price, msg.x.size))
                     return self.participant.objectives(msg.x), _finite_or_none(d)
 
                 objs, dual_term = await self._local(finish)

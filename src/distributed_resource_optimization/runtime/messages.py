@@ -11,6 +11,8 @@ A run (``session`` is a fresh uuid4 hex string per run):
    published reference demand), sets up its solvers and replies ``SetupReply`` with the per-entry
    penalty scale of its actors (declared once; later only the scalar rho travels).
 3. per iteration: ``SolveRequest`` (exchange target, price, scalar rho) -> ``SolveReply`` (outputs);
+   in sharing every actor sees the same price, which is then sent once (shorter than the
+   target) and repeated per actor by the participant;
    every few iterations the request also carries ``dual_price`` and the reply one scalar each
    for the Lagrangian lower bound and the objective (certified gap, :mod:`..admm.stopping`).
 4. ``FinishRequest`` (final outputs, status, final prices) -> ``FinishReply`` (each actor's own
@@ -27,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 #: Version of this protocol; a participant refuses a coordinator that speaks another one.
-PROTOCOL_VERSION = 3
+PROTOCOL_VERSION = 4
 
 #: A global variable's name on the wire: a string (e.g. ``"p_th@2017-01-02T14:00@22"``) or an int.
 VariableName = str | int
