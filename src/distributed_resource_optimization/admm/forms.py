@@ -25,7 +25,13 @@ import numpy as np
 
 from distributed_resource_optimization.admm.acceleration import AndersonAccelerator
 from distributed_resource_optimization.admm.objectives import GlobalObjective, TargetData
-from distributed_resource_optimization.admm.results import ActorValues, ADMMResult, ADMMStatus
+from distributed_resource_optimization.admm.results import (
+    GAP_FLOOR,
+    ActorValues,
+    ADMMResult,
+    ADMMStatus,
+    certified_gap,
+)
 from distributed_resource_optimization.admm.stopping import ResidualRule, StoppingRule
 
 _TINY = 1e-30
@@ -139,15 +145,11 @@ class Bound:
     lower_bounds: list[float] = field(default_factory=list)
     objectives: list[float] = field(default_factory=list)
 
-    def gap_certified(self, floor: float = 1.0) -> float | None:
-        """``(objective - lower_bound) / max(|objective|, floor)`` of the latest evaluation."""
+    def gap_certified(self, floor: float = GAP_FLOOR) -> float | None:
+        """:func:`~.results.certified_gap` of the latest evaluation (``None`` before one)."""
         if self.lower_bound is None or self.objective is None:
             return None
-        return (self.objective - self.lower_bound) / max(abs(self.objective), floor)
-
-    def gaps(self, floor: float = 1.0) -> np.ndarray:
-        lb, obj = np.asarray(self.lower_bounds), np.asarray(self.objectives)
-        return (obj - lb) / np.maximum(np.abs(obj), floor)
+        return float(certified_gap(self.objective, self.lower_bound, floor))
 
 
 class FormState(ABC):
@@ -229,15 +231,16 @@ class FormState(ABC):
     def global_objective(self) -> float:
         """``g`` at the actors' current outputs."""
 
-    @abstractmethod
     def prices(self) -> np.ndarray:
         """Unscaled duals ``y = rho * u`` per actor entry (the prices each actor perceives)."""
+        return self._expand_prices(self._price_snapshot())
 
+    @abstractmethod
     def _price_snapshot(self) -> np.ndarray:
         """The current prices in the form's compact layout (see :attr:`last_prices`)."""
-        return self.prices()
 
     def _expand_prices(self, snapshot: np.ndarray) -> np.ndarray:
+        """Compact prices (:meth:`_price_snapshot`) per actor entry."""
         return snapshot
 
     @property
@@ -263,7 +266,11 @@ class FormState(ABC):
             self._bound_y = None
             return None
         self._bound_y, self._bound_global = point
-        return self._split(self._bound_y)
+        return self._per_participant(self._bound_y)
+
+    def _per_participant(self, prices: np.ndarray) -> list[np.ndarray]:
+        """Prices in the form's compact layout (:meth:`_price_snapshot`) per participant."""
+        return self._split(prices)
 
     def record_bound(self, terms: Sequence[float | None],
                      objectives: Sequence[float | None], in_history: bool = True) -> None:
@@ -493,16 +500,11 @@ class SharingState(FormState):
     def requests(self) -> list[LocalRequest]:
         # Every actor sees the same price: sent once per participant, not tiled over its actors
         # (see LocalRequest; at 10^6 actors that saves 24 MB per round).
-        price = self.rho * self.u
-        return [LocalRequest(t, price, self.rho) for t in self._split(self.Z.ravel())]
+        prices = self._per_participant(self._price_snapshot())
+        return [LocalRequest(t, p, self.rho) for t, p in zip(self._split(self.Z.ravel()), prices)]
 
-    def bound_prices(self) -> list[np.ndarray] | None:
-        point = self._bound_point()
-        if point is None:
-            self._bound_y = None
-            return None
-        self._bound_y, self._bound_global = point
-        return [self._bound_y] * len(self.specs)  # shared, as the request's price
+    def _per_participant(self, prices: np.ndarray) -> list[np.ndarray]:
+        return [prices] * len(self.specs)  # one price vector, the same for every actor
 
     def _update(self, x_new: np.ndarray) -> Residuals:
         N, m, a = self.n_actors, self.m, self.settings.alpha
@@ -548,9 +550,6 @@ class SharingState(FormState):
     def global_value(self) -> np.ndarray:
         return self.X.sum(axis=0)
 
-    def prices(self) -> np.ndarray:
-        return np.tile(self.rho * self.u, self.n_actors)
-
     def _price_snapshot(self) -> np.ndarray:
         return self.rho * self.u  # one price per entry, the same for every actor
 
@@ -558,7 +557,7 @@ class SharingState(FormState):
         return np.tile(snapshot, self.n_actors)
 
     def _bound_point(self) -> tuple[np.ndarray, float] | None:
-        y = self.objective.dual_project(self.rho * self.u, self.data)
+        y = self.objective.dual_project(self._price_snapshot(), self.data)
         if y is None:
             return None
         return y, self.objective.conjugate_term(y, self.data)
@@ -624,9 +623,8 @@ class GeneralConsensusState(FormState):
 
     def requests(self) -> list[LocalRequest]:
         target = self.z[self.gidx]
-        price = (self.rho * self.scale) * self.u
         return [LocalRequest(t, p, self.rho) for t, p in zip(self._split(target),
-                                                             self._split(price))]
+                                                             self._split(self.prices()))]
 
     def _update(self, x_new: np.ndarray) -> Residuals:
         rho = self.rho * self.scale
@@ -678,8 +676,7 @@ class GeneralConsensusState(FormState):
     def entry_labels(self) -> list | None:
         return [self.keys[k] for k in self.gidx] if not self.full else None
 
-    def prices(self) -> np.ndarray:
-        """Unscaled duals ``y = rho * u`` per actor entry (the prices each actor perceives)."""
+    def _price_snapshot(self) -> np.ndarray:
         return self.rho * self.scale * self.u
 
     def _bound_point(self) -> tuple[np.ndarray, float] | None:

@@ -46,6 +46,15 @@ class ActorValues(Mapping):
         return f"ActorValues({{{shown}{more}}}, {len(self)} actors)"
 
 
+#: Below this |objective| (in the objective's unit) the certified gap is absolute, not relative.
+GAP_FLOOR = 1.0
+
+
+def certified_gap(objective, lower_bound, floor: float = GAP_FLOOR):
+    """``(objective - lower_bound) / max(|objective|, floor)``, for numbers or arrays."""
+    return (objective - lower_bound) / np.maximum(np.abs(objective), floor)
+
+
 class ADMMStatus(str, Enum):
     """How a run ended."""
 
@@ -98,8 +107,7 @@ class ADMMResult:
     #: :mod:`.stopping`).
     lower_bound: float | None = None
     bound_objective: float | None = None
-    #: ``(bound_objective - lower_bound) / max(|bound_objective|, 1)`` (the relative gap
-    #: certified at that iteration), or ``None``.
+    #: :func:`certified_gap` of ``bound_objective`` and ``lower_bound``, or ``None``.
     gap_certified: float | None = None
     #: Per iteration the lower bound evaluated there and the objective (NaN where not
     #: evaluated).
@@ -129,10 +137,8 @@ class ADMMResult:
     def gap_history(self) -> np.ndarray:
         """Certified relative gap per iteration, against the best bound up to it (NaN where
         not evaluated)."""
-        obj = self.objective_history
         lb = self.lower_bound_history
-        best = np.fmax.accumulate(lb) if lb.size else lb
-        return (obj - best) / np.maximum(np.abs(obj), 1.0)
+        return certified_gap(self.objective_history, np.fmax.accumulate(lb) if lb.size else lb)
 
     @property
     def converged(self) -> bool:

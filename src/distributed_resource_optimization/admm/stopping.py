@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from distributed_resource_optimization.admm.results import GAP_FLOOR
 from distributed_resource_optimization.admm.validation import (
     non_negative_scalar,
     positive_int,
@@ -145,7 +146,8 @@ class CertifiedGapRule(StoppingRule):
     objective's domain).
     """
 
-    def __init__(self, gap_tol: float = 1e-4, every: int = 10, gap_floor: float = 1.0) -> None:
+    def __init__(self, gap_tol: float = 1e-4, every: int = 10,
+                 gap_floor: float = GAP_FLOOR) -> None:
         self.gap_tol = non_negative_scalar(gap_tol, "gap_tol")
         self.bound_every = positive_int(every, "every")
         self.gap_floor = positive_scalar(gap_floor, "gap_floor")

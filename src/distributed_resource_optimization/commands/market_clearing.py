@@ -8,6 +8,7 @@ import argparse
 import time
 
 from distributed_resource_optimization.commands.common import (
+    check_at_least_one,
     engine_settings,
     faults_of,
     progress,
@@ -52,8 +53,7 @@ def check_admm_options(args: argparse.Namespace) -> None:
     if args.rho is not None and not bounds.rho_min <= args.rho <= bounds.rho_max:
         raise ValueError(f"--rho must lie in [{bounds.rho_min:g}, {bounds.rho_max:g}] (the range "
                          f"the penalty adaptation works in), got {args.rho:g}")
-    if args.max_iters is not None and args.max_iters < 1:
-        raise ValueError(f"--max-iters must be at least 1, got {args.max_iters}")
+    check_at_least_one(args.max_iters, "--max-iters")
     faults_of(args)
 
 

@@ -209,7 +209,6 @@ class FlexFleetBlock(LocalBlock):
                                [a.P for a in actors], names=self.names)
         # Each actor's own P @ d, so a fleet's steps are those of its actors to the last bit.
         self.fleet.cost = np.array([a.P @ a.direction for a in actors])
-        self.D, self.cost, self.P = self.fleet.D, self.fleet.cost, self.fleet.P
 
     def solve(self, v: np.ndarray, rho: float | np.ndarray) -> np.ndarray:
         return self.fleet.solve(v, rho)

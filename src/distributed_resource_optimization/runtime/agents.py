@@ -257,20 +257,20 @@ class ParticipantAgent:
                 work = _solve_work(self.participant, v, rho, None if msg.dual_price is None
                                    else expand_price(msg.dual_price, size))
                 if getattr(self.participant, "closed_form", False):
-                    x, bound = work()  # bounded array work: no thread hand-over
+                    x, dual_term, objective = work()  # bounded array work: no thread hand-over
                 else:
-                    x, bound = await self._local(work)
+                    x, dual_term, objective = await self._local(work)
             except Exception as exc:
                 return SolveReply(msg.session, msg.iteration, None, error=str(exc))
-            return SolveReply(msg.session, msg.iteration, x, *bound)
+            return SolveReply(msg.session, msg.iteration, x, dual_term=dual_term,
+                              objective=objective)
         if isinstance(msg, FinishRequest):
             try:
                 def finish() -> tuple[list[float | None], float | None]:
                     self.participant.assign(msg.x)
-                    term = getattr(self.participant, "dual_term", None)
-                    d = None if msg.dual_price is None or term is None else \
-                        term(expand_price(msg.dual_price, msg.x.size))
-                    return self.participant.objectives(msg.x), _finite_or_none(d)
+                    d = None if msg.dual_price is None else \
+                        _dual_term(self.participant, expand_price(msg.dual_price, msg.x.size))
+                    return self.participant.objectives(msg.x), d
 
                 objs, dual_term = await self._local(finish)
             except Exception as exc:
@@ -310,7 +310,7 @@ class CoordinatorAgent:
         self.state: Any = None
         #: Requests sent again because their reply had not come (lost or slow messages).
         self.resent = 0
-        self.stale_rounds = getattr(coordinator, "stale_rounds", 0)
+        self.stale_rounds = coordinator.stale_rounds
         #: Per participant: rounds it missed, its last output carried instead (stale rounds).
         self.stale: dict[str, int] = dict.fromkeys(self.participants, 0)
         self._missed: dict[str, int] = dict.fromkeys(self.participants, 0)
@@ -381,9 +381,7 @@ class CoordinatorAgent:
                     wait = min(wait, carry_at - now)
                 sender, msg = await self.mailbox.receive(max(wait, 0.0))
             except CoordinationTimeoutError:
-                now = time.monotonic()
-                if carry and now >= carry_at and all(self._may_carry(a) for a in pending):
-                    break
+                now = time.monotonic()  # carrying is decided at the top of the loop
                 if now < deadline and requests is not None and now >= resend_at:
                     for addr, i in list(pending.items()):
                         self.resent += 1
@@ -528,20 +526,25 @@ def merge_publications(joins: Sequence[JoinReply], participants: Sequence[str]
 
 
 def _solve_work(participant: Participant, v: np.ndarray, rho: float | np.ndarray,
-                dual_price: np.ndarray | None) -> Callable[[], tuple[np.ndarray, tuple]]:
-    """The local work of one solve request: the proximal step, and with ``dual_price`` the
-    participant's dual term and objective at the new outputs (``(None, None)`` otherwise)."""
-    def work() -> tuple[np.ndarray, tuple]:
+                dual_price: np.ndarray | None
+                ) -> Callable[[], tuple[np.ndarray, float | None, float | None]]:
+    """The local work of one solve request: the proximal step ``x``, and with ``dual_price``
+    the participant's dual term there and its objective at ``x`` (else ``None``, ``None``)."""
+    def work() -> tuple[np.ndarray, float | None, float | None]:
         x = np.asarray(participant.solve(v, rho), dtype=float)
         if dual_price is None:
-            return x, (None, None, None)
-        term = getattr(participant, "dual_term", None)
-        d = None if term is None else term(dual_price)
+            return x, None, None
         objs = participant.objectives(x)
         f = None if any(o is None for o in objs) else float(sum(objs))
-        return x, (None, _finite_or_none(d), _finite_or_none(f))
+        return x, _dual_term(participant, dual_price), _finite_or_none(f)
 
     return work
+
+
+def _dual_term(participant: Participant, price: np.ndarray) -> float | None:
+    """The participant's dual term at ``price``, or ``None`` if it has none or it is not finite."""
+    term = getattr(participant, "dual_term", None)
+    return None if term is None else _finite_or_none(term(price))
 
 
 def _finite_or_none(value: float | None) -> float | None:
