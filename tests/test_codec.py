@@ -214,7 +214,7 @@ def _tutorial():
 
 
 def _consensus():
-    actors = [dro.ADMMFlexActor(c, [1.0, -0.5], P=[p, 0.0], name=f"a{i}")
+    actors = [dro.ADMMFlexActor.one_to_many(c, [1.0, -0.5], P=[p, 0.0], name=f"a{i}")
               for i, (c, p) in enumerate([(4.0, 1.0), (6.0, -1.0), (5.0, 0.2)])]
     return actors, dro.create_consensus_admm_coordinator(), dro.create_admm_start()
 

@@ -8,6 +8,7 @@ from typing import Any
 from distributed_resource_optimization.admm.coordinator import ADMMGenericCoordinator, ADMMStart
 from distributed_resource_optimization.admm.results import ADMMResult
 from distributed_resource_optimization.local.base import LocalModel, make_blocks
+from distributed_resource_optimization.local.flex import FlexFleet
 from distributed_resource_optimization.runtime.agents import coordinate_in_process
 from distributed_resource_optimization.runtime.carrier import AsyncioCarrier, Carrier
 from distributed_resource_optimization.runtime.sync import run_sync
@@ -18,7 +19,6 @@ def check_actors(actors: Sequence[LocalModel]) -> tuple[list[LocalModel], list[s
     ``actor_<position>`` for an unnamed one (for this run only, the model is not changed, so it
     can take part in the next run as it is); ``None`` for a :class:`~.local.flex.FlexFleet`,
     whose actors have their own names. Names must be unique over all actors."""
-    from distributed_resource_optimization.local.flex import FlexFleet
 
     if isinstance(actors, (LocalModel, FlexFleet)) or not isinstance(actors, Sequence):
         raise TypeError("actors must be a list of local models (e.g. flex actors)")
@@ -53,14 +53,25 @@ async def start_coordinated_optimization(
     vectorize: bool = True,
     progress: Callable[[Any], None] | None = None,
 ) -> ADMMResult:
-    """Run ADMM between ``actors`` and ``coordinator`` and return the result.
+    """Run ADMM between ``actors`` and ``coordinator`` and return the result (it also reads as
+    the list of the actors' outputs, as the reference package returns them).
 
     Every actor becomes a participant agent on ``carrier`` (default: in-process asyncio); flex
     actors of equal output length are solved as one vectorised fleet unless ``vectorize=False``.
-    Afterwards each actor's ``x`` holds its output. ``progress`` is called with the coordinator
-    state after every iteration. Each actor's local work runs in a worker thread, off the event
-    loop.
+    Afterwards each actor's ``x`` holds its output. A ``start`` with a ``warm_start`` (see
+    :func:`~.admm.coordinator.create_admm_start`) begins at an earlier run's outputs and prices.
+    ``progress`` is called with the coordinator state after every iteration. Each actor's
+    local work runs in a worker thread, off the event loop.
     """
+    from distributed_resource_optimization.algorithm.core import Coordinator
+
+    if isinstance(coordinator, Coordinator):
+        # A coordinator written as message handlers (the reference package's way).
+        from distributed_resource_optimization.carrier.simple import (
+            start_coordinated_distributed,
+        )
+
+        return await start_coordinated_distributed(actors, coordinator, start)
     if not isinstance(coordinator, ADMMGenericCoordinator):
         raise TypeError(f"coordinator must be an ADMMGenericCoordinator, got "
                         f"{type(coordinator).__name__}")
@@ -72,10 +83,16 @@ async def start_coordinated_optimization(
     if progress is not None and not callable(progress):
         raise TypeError(f"progress must be a function of the state, got {type(progress).__name__}")
     actors, names = check_actors(actors)
+    if start.length is not None:
+        for i, a in enumerate(actors):
+            size = a.D.shape[1] if isinstance(a, FlexFleet) else a.size
+            if size != start.length:
+                raise ValueError(f"actors[{i}] has {size} outputs but the start's length is "
+                                 f"{start.length}")
     blocks = make_blocks(actors, vectorize=vectorize, names=names)
     participants = {f"participant_{i}": b for i, b in enumerate(blocks)}
     return await coordinate_in_process(participants, coordinator, start.data,
-                                       carrier or AsyncioCarrier(), progress)
+                                       carrier or AsyncioCarrier(), progress, start.warm_start)
 
 
 def run_coordinated_optimization(actors: Sequence[LocalModel], coordinator: ADMMGenericCoordinator,

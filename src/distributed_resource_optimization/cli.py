@@ -65,6 +65,12 @@ def _add_runtime(parser: argparse.ArgumentParser, with_inproc: bool = True) -> N
                         f"{DEFAULT_BROKER})")
 
 
+def _add_warm_start_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--warm-start", default=None, metavar="FILE",
+                        help="start from an earlier run's admm_state.csv (its outputs, prices "
+                        "and penalty; entries it does not have start at 0)")
+
+
 def _add_fault_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--round-timeout", default=None, type=float,
                         help="seconds to wait for all agents' replies of a round before the run "
@@ -127,6 +133,7 @@ def _parser() -> argparse.ArgumentParser:
                     help="the coordinator's own TCP address, reachable from the agents "
                     "(default: 127.0.0.1 with a free port)")
     _add_fault_options(mc)
+    _add_warm_start_option(mc)
 
     fs = sub.add_parser("flex-sharing", help="random flex-actor fleets by sharing ADMM")
     fs.add_argument("--actors", type=int, required=True, help="number of flex actors N")
@@ -143,6 +150,7 @@ def _parser() -> argparse.ArgumentParser:
                     help="stop once the certified relative gap (Lagrangian lower bound against "
                     "the objective) is at most this (default: 1e-4)")
     _add_fault_options(fs)
+    _add_warm_start_option(fs)
     _add_runtime(fs)
 
     ag = sub.add_parser("agent", help="run one agent that serves coordinators (tcp or mqtt)")

@@ -180,7 +180,8 @@ async def start_flex_sharing(n_actors: int, *, seed: int = 0, sectors: int = 3,
                              coordinator: ADMMGenericCoordinator | None = None,
                              log_dir: str | None = None,
                              progress: Callable[[Any], None] | None = None,
-                             carrier: Any = None, faults: Any = None) -> FlexSharingResult:
+                             carrier: Any = None, faults: Any = None,
+                             warm_start: Any = None) -> FlexSharingResult:
     """Solve the random instance ``(n_actors, sectors, seed)`` by sharing ADMM with its actors
     split into ``processes`` fleets, and centrally; awaitable (see :func:`run_flex_sharing`).
 
@@ -189,8 +190,10 @@ async def start_flex_sharing(n_actors: int, *, seed: int = 0, sectors: int = 3,
     ``log_dir`` keeps the agents' stderr (default: a temporary folder); ``carrier`` replaces
     the in-process carrier of ``"inproc"`` (e.g. one with a codec); ``faults`` (a
     :class:`~.runtime.carrier.Faults`) loses, duplicates and delays the coordinator's messages
-    (in process: every message), a testing aid.
+    (in process: every message), a testing aid. ``warm_start``: an earlier run's result or
+    :class:`~.admm.warm_start.WarmStart` to start from (matched by actor name).
     """
+    from distributed_resource_optimization.admm.coordinator import as_warm_start
     from distributed_resource_optimization.runtime.agents import coordinate_in_process
     from distributed_resource_optimization.runtime.carrier import AsyncioCarrier
     from distributed_resource_optimization.runtime.processes import (
@@ -204,6 +207,7 @@ async def start_flex_sharing(n_actors: int, *, seed: int = 0, sectors: int = 3,
     instance = random_flex_sharing_instance(n_actors, sectors, seed)
     share_bounds(instance.n_actors, processes, 0)  # checks processes before any work
     coordinator = coordinator or flex_sharing_coordinator()
+    warm_start = as_warm_start(warm_start)
     data = create_admm_sharing_data(instance.target_kw, instance.priorities)
     names = [fleet_name(k) for k in range(processes)]
     start = time.perf_counter()
@@ -212,7 +216,8 @@ async def start_flex_sharing(n_actors: int, *, seed: int = 0, sectors: int = 3,
         if faults is not None:
             carrier = faults.wrap(carrier)
         participants = {name: fleet_share(instance, processes, k) for k, name in enumerate(names)}
-        admm = await coordinate_in_process(participants, coordinator, data, carrier, progress)
+        admm = await coordinate_in_process(participants, coordinator, data, carrier, progress,
+                                           warm_start)
         stats = carrier.stats
     else:
         broker = broker or DEFAULT_BROKER
@@ -225,7 +230,8 @@ async def start_flex_sharing(n_actors: int, *, seed: int = 0, sectors: int = 3,
                     for k, name in enumerate(names)}
         admm, stats, _ = await coordinate_agents(
             coordinator, data, names, runtime, commands=commands, broker=broker,
-            topic_prefix=topic_prefix, log_dir=log_dir, progress=progress, faults=faults)
+            topic_prefix=topic_prefix, log_dir=log_dir, progress=progress, faults=faults,
+            warm_start=warm_start)
     wall = time.perf_counter() - start
     ref, central_s = centralized_flex_sharing(instance)
     return FlexSharingResult(instance, admm, ref, central_s, runtime, processes if runtime !=

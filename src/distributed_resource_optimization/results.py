@@ -353,3 +353,69 @@ def flex_summary(result) -> dict:
         "aggregate_kw": admm.z.tolist(),
         "target_kw": result.instance.target_kw.tolist(),
     }
+
+
+# --------------------------------------------------------------------------------------------
+# Warm starts across runs
+
+#: The engine's last iterate, one row per actor entry: what ``--warm-start`` reads.
+STATE_FILE = "admm_state.csv"
+STATE_COLUMNS: tuple[str, ...] = ("actor", "entry", "output", "price", "rho")
+
+
+def state_frame(admm) -> pd.DataFrame:
+    """:data:`STATE_COLUMNS` of an :class:`~.admm.results.ADMMResult`'s last iterate: the
+    actor, its entry (the global variable's name, or the position in its output vector), its
+    output and the price it saw (the unit of the outputs' costs per unit of output) and the
+    final penalty (the same on every row)."""
+    from distributed_resource_optimization.admm.warm_start import WarmStart
+
+    warm = WarmStart.from_result(admm)
+    return pd.DataFrame({"actor": warm.actors, "entry": warm.entries, "output": warm.outputs,
+                         "price": warm.prices,
+                         "rho": np.nan if warm.rho is None else warm.rho})
+
+
+def read_warm_start(path: Path | str):
+    """The :class:`~.admm.warm_start.WarmStart` of a :data:`STATE_FILE` written by an earlier
+    run; a malformed file raises ``ValueError`` naming the file, row and column."""
+    from distributed_resource_optimization.admm.warm_start import WarmStart
+
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"--warm-start {path}: no such file (the {STATE_FILE} of an earlier run)")
+    try:
+        frame = pd.read_csv(path, dtype={"actor": str, "entry": str}, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: not a CSV table ({exc})") from None
+    missing = [c for c in STATE_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{path}: missing column(s) {', '.join(missing)} (expected "
+                         f"{', '.join(STATE_COLUMNS)})")
+    if frame.empty:
+        raise ValueError(f"{path}: no rows")
+    values = {}
+    for col in ("output", "price", "rho"):
+        v = pd.to_numeric(frame[col].replace("", np.nan), errors="coerce").to_numpy(float)
+        bad = ~np.isfinite(v)
+        if col == "rho":  # empty: the run had no penalty to pass on (the coordinator's is used)
+            bad &= frame[col].astype(str).str.strip().ne("").to_numpy()
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise ValueError(f"{path}, row {row + 2}, column {col}: {frame[col].iloc[row]!r} is "
+                             "not a finite number")
+        values[col] = v
+    rho = values["rho"]
+    rho = rho[np.isfinite(rho)]
+    if rho.size and (np.ptp(rho) > 0 or rho[0] <= 0):
+        raise ValueError(f"{path}, column rho: one positive penalty on every row expected")
+    for col in ("actor", "entry"):
+        empty = frame[col].astype(str).str.strip().eq("")
+        if empty.any():
+            raise ValueError(f"{path}, row {int(np.flatnonzero(empty)[0]) + 2}, column {col}: "
+                             "empty")
+    try:
+        return WarmStart(tuple(frame["actor"]), tuple(frame["entry"]), values["output"],
+                         values["price"], float(rho[0]) if rho.size else None)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None

@@ -14,18 +14,29 @@ differences vanish and the fit sends the point to 1e10 and beyond. The history h
 ``max_bytes`` (default 256 MB): for a state of 3 million entries (sharing, a million actors with
 three outputs) that is 5 pairs of differences instead of 10 (measured on a reachable target with
 10^5 actors: memory 10, 5, 2 take 100, 60, 80 iterations).
+
+After a rejected extrapolation the next ones wait: ``1, 2, 4, ...`` plain iterations (at most
+``max_pause``, default 32; halved again by every accepted one). On the degenerate tails of LPs the
+fit keeps proposing points the safeguard rejects, and each rejection costs an iteration and the
+history; measured on the flex sharing family (N = 1000, 10 seeds, certified gap 1e-4): median
+1235 -> 825 iterations, worst 6240 -> 1190; warm-started from a nearby instance, worst 10 000
+(the limit) -> 1060; the market clearing unchanged or fewer (electric-congestion 30 min 2282 ->
+2181, voltage 948 -> 879). ``max_pause=0`` is the former behaviour.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+#: Longest wait (plain iterations) after rejected extrapolations (module doc).
+DEFAULT_MAX_PAUSE = 32
+
 
 class AndersonAccelerator:
     """Type-II Anderson acceleration with memory ``memory`` and a residual safeguard."""
 
     def __init__(self, memory: int = 5, safeguard: float = 1.0, regularization: float = 1e-10,
-                 max_step: float = 1e4, max_bytes: float = 256e6) -> None:
+                 max_step: float = 1e4, max_bytes: float = 256e6, max_pause: int = DEFAULT_MAX_PAUSE) -> None:
         if memory < 1:
             raise ValueError(f"memory must be at least 1, got {memory}")
         self.memory = int(memory)
@@ -33,8 +44,11 @@ class AndersonAccelerator:
         self.regularization = float(regularization)
         self.max_step = float(max_step)
         self.max_bytes = float(max_bytes)
+        self.max_pause = int(max_pause)
         self.accepted = 0
         self.rejected = 0
+        self._pause_len = 0
+        self._pause_left = 0
         self.reset()
 
     def reset(self) -> None:
@@ -63,9 +77,13 @@ class AndersonAccelerator:
             self.rejected += 1
             fallback = self._safe_Tw
             self.reset()
+            if self.max_pause:
+                self._pause_len = min(max(1, 2 * self._pause_len), self.max_pause)
+                self._pause_left = self._pause_len
             return fallback
         if self._last_extrapolated:
             self.accepted += 1
+            self._pause_len //= 2
         self._safe_Tw = Tw.copy()
         self._safe_norm = f_norm
         if self._w_prev is not None:
@@ -85,6 +103,10 @@ class AndersonAccelerator:
         self._w_prev = w.copy()
         self._f_prev = f.copy()
         k = self._count
+        if self._pause_left > 0:
+            self._pause_left -= 1
+            self._last_extrapolated = False
+            return Tw
         if k == 0:
             self._last_extrapolated = False
             return Tw

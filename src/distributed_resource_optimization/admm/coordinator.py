@@ -11,6 +11,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from distributed_resource_optimization.admm.acceleration import DEFAULT_MAX_PAUSE
 from distributed_resource_optimization.admm.forms import (
     ADMMSettings,
     FormState,
@@ -20,10 +21,12 @@ from distributed_resource_optimization.admm.forms import (
 )
 from distributed_resource_optimization.admm.objectives import (
     ADMMTargetDistanceObjective,
+    ADMMTargetDistanceSquaredObjective,
     GlobalObjective,
     TargetData,
     ZeroObjective,
 )
+from distributed_resource_optimization.admm.results import ADMMResult
 from distributed_resource_optimization.admm.stopping import (
     AllOf,
     CertifiedGapRule,
@@ -36,6 +39,7 @@ from distributed_resource_optimization.admm.validation import (
     positive_int,
     positive_scalar,
 )
+from distributed_resource_optimization.admm.warm_start import WarmStart
 
 
 class GlobalActor(ABC):
@@ -107,7 +111,9 @@ class ADMMGenericCoordinator:
     outputs agree only up to it). ``alpha`` in (0, 2) is the over-relaxation
     factor (1 = plain ADMM). ``anderson_memory`` is the number of past iterates Anderson
     acceleration fits (more helps on LP-structured problems with many slow modes, e.g. the
-    market clearing uses 20; 10 suits the flex sharing benchmark best). ``reply_timeout``
+    market clearing uses 20; 10 suits the flex sharing benchmark best); after a rejected
+    extrapolation it waits up to ``anderson_max_pause`` plain iterations (docs/admm.md 5a; 0:
+    never). ``reply_timeout``
     (s, default 30) bounds every round's wait for the actors' replies; a request without a reply
     is sent again before that. ``stale_rounds`` (default 0) lets a round go on without a
     participant that has not answered in time (after a resend, at about ten times the recent
@@ -127,6 +133,7 @@ class ADMMGenericCoordinator:
         acceleration: bool = True,
         alpha: float = 1.6,
         anderson_memory: int = 10,
+        anderson_max_pause: int = DEFAULT_MAX_PAUSE,
         reply_timeout: float = 30.0,
         stale_rounds: int = 0,
         stopping: StoppingRule | None = None,
@@ -147,6 +154,7 @@ class ADMMGenericCoordinator:
             acceleration=bool(acceleration),
             alpha=positive_scalar(alpha, "alpha"),
             anderson_memory=positive_int(anderson_memory, "anderson_memory"),
+            anderson_max_pause=non_negative_int(anderson_max_pause, "anderson_max_pause"),
             stopping=_with_gap(global_actor, stopping, gap_tol),
         )
         if not 0.0 < self.settings.alpha < 2.0:
@@ -186,9 +194,18 @@ def _with_gap(global_actor: GlobalActor, stopping: StoppingRule | None,
 
 @dataclass(frozen=True)
 class ADMMStart:
-    """The message that starts a coordinated optimisation: carries the problem data."""
+    """The message that starts a coordinated optimisation: carries the problem data and, for a
+    warm start, an earlier run's state (:class:`~.warm_start.WarmStart`)."""
 
     data: TargetData | None = None
+    warm_start: WarmStart | None = None
+    length: int | None = None
+
+    @property
+    def solution_length(self) -> int | None:
+        """Outputs per actor: the target's length, or the length given (``None``: the actors
+        say)."""
+        return self.data.dimension if self.data is not None else self.length
 
 
 def create_admm_sharing_data(target: Sequence[float], priorities: Sequence[float] | None = None
@@ -197,11 +214,30 @@ def create_admm_sharing_data(target: Sequence[float], priorities: Sequence[float
     return TargetData(target, priorities)
 
 
-def create_admm_start(data: TargetData | None = None) -> ADMMStart:
-    """Wrap problem data into the start message of :func:`start_coordinated_optimization`."""
+def create_admm_start(data: TargetData | None = None, length: int | None = None, *,
+                      warm_start: WarmStart | ADMMResult | None = None) -> ADMMStart:
+    """Wrap problem data into the start message of :func:`start_coordinated_optimization`.
+
+    ``length``: outputs per actor, checked against the target's length (and against the
+    actors' when the run starts); ``warm_start``: an earlier run's result (or
+    :class:`~.warm_start.WarmStart`) to start from, e.g. yesterday's prices for today's run."""
     if data is not None and not isinstance(data, TargetData):
         raise TypeError(f"data must come from create_admm_sharing_data, got {type(data).__name__}")
-    return ADMMStart(data)
+    if length is not None:
+        length = positive_int(length, "length")
+        if data is not None and data.dimension != length:
+            raise ValueError(f"length is {length} but the target has {data.dimension} entries")
+    return ADMMStart(data, as_warm_start(warm_start), length)
+
+
+def as_warm_start(warm_start: WarmStart | ADMMResult | None) -> WarmStart | None:
+    """``warm_start`` as a :class:`~.warm_start.WarmStart` (from a result's last iterate)."""
+    if warm_start is None or isinstance(warm_start, WarmStart):
+        return warm_start
+    if isinstance(warm_start, ADMMResult):
+        return WarmStart.from_result(warm_start)
+    raise TypeError(f"warm_start must be an ADMMResult or a WarmStart, got "
+                    f"{type(warm_start).__name__}")
 
 
 def create_sharing_target_distance_admm_coordinator(**settings: float) -> ADMMGenericCoordinator:
@@ -212,6 +248,29 @@ def create_sharing_target_distance_admm_coordinator(**settings: float) -> ADMMGe
     """
     return ADMMGenericCoordinator(ADMMSharingGlobalActor(ADMMTargetDistanceObjective()),
                                   **settings)
+
+
+def create_sharing_admm_coordinator(objective: GlobalObjective | None = None,
+                                    **settings: float) -> ADMMGenericCoordinator:
+    """Sharing coordinator with the global objective ``objective`` (default: the weighted L1
+    distance to the target); settings as for :class:`ADMMGenericCoordinator`."""
+    return ADMMGenericCoordinator(ADMMSharingGlobalActor(objective), **settings)
+
+
+def create_consensus_target_reach_admm_coordinator(**settings: float) -> ADMMGenericCoordinator:
+    """The reference package's "consensus target reach": the actors' outputs sum towards the
+    target of :func:`create_admm_start_consensus` under the squared distance
+    ``sum_k w_k (sum_i x_ik - target_k)^2`` (its code's behaviour; its docs describe a consensus
+    on one vector, docs/reference_names.md). Solved to the optimum by sharing ADMM."""
+    return ADMMGenericCoordinator(ADMMSharingGlobalActor(ADMMTargetDistanceSquaredObjective()),
+                                  **settings)
+
+
+def create_admm_start_consensus(target: Sequence[float], priorities: Sequence[float] | None = None
+                                ) -> ADMMStart:
+    """The start of :func:`create_consensus_target_reach_admm_coordinator`: ``target`` (the
+    outputs' unit) and weights ``w`` (default ones)."""
+    return create_admm_start(TargetData(target, priorities))
 
 
 def create_consensus_admm_coordinator(objective: GlobalObjective | None = None,

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from distributed_resource_optimization.admm.acceleration import AndersonAccelerator
+from distributed_resource_optimization.admm.acceleration import DEFAULT_MAX_PAUSE, AndersonAccelerator
 from distributed_resource_optimization.admm.objectives import GlobalObjective, TargetData
 from distributed_resource_optimization.admm.results import (
     GAP_FLOOR,
@@ -33,6 +33,7 @@ from distributed_resource_optimization.admm.results import (
     certified_gap,
 )
 from distributed_resource_optimization.admm.stopping import ResidualRule, StoppingRule
+from distributed_resource_optimization.admm.warm_start import WarmStart
 
 _TINY = 1e-30
 
@@ -100,6 +101,8 @@ class ADMMSettings:
     adapt_max_updates: int = 10
     acceleration: bool = True
     anderson_memory: int = 10
+    #: Longest wait (iterations) of Anderson acceleration after rejected extrapolations; 0: none.
+    anderson_max_pause: int = DEFAULT_MAX_PAUSE
     rho_min: float = 1e-8
     rho_max: float = 1e8
     #: When the run may stop (:mod:`.stopping`); ``None``: :class:`ResidualRule`.
@@ -174,7 +177,8 @@ class FormState(ABC):
         self.actor_sizes = [n for s in self.specs for n in s.sizes]
         self.actor_offsets = np.concatenate([[0], np.cumsum(self.actor_sizes)]).astype(int)
         self.x = np.zeros(int(self.offsets[-1]))
-        self.accelerator = (AndersonAccelerator(settings.anderson_memory)
+        self.accelerator = (AndersonAccelerator(settings.anderson_memory,
+                                                max_pause=settings.anderson_max_pause)
                             if settings.acceleration else None)
         # The run's own copy: a rule keeps per-run history, the coordinator may run again.
         self.stopping: StoppingRule = copy.deepcopy(settings.stopping or ResidualRule())
@@ -460,6 +464,26 @@ class FormState(ABC):
         """The global variable of each actor entry, where the form names them."""
         return None
 
+    def warm_start(self, warm: WarmStart) -> None:
+        """Start from an earlier run's outputs and prices (entries it does not know start at
+        0) and its penalty; call before the first iteration."""
+        if self.iteration:
+            raise RuntimeError("warm_start: the run has started already")
+        actors = np.repeat(np.array(self.names, dtype=object), self.actor_sizes)
+        labels = self.entry_labels()
+        entries = [str(v) for v in labels] if labels is not None else \
+            [str(k) for n in self.actor_sizes for k in range(n)]
+        x, y, _ = warm.match(actors, entries)
+        if warm.rho is not None:
+            self.rho = float(warm.rho)
+        self.x[:] = x
+        self.last_x = self.x.copy()
+        self._warm_state(x, y)
+
+    @abstractmethod
+    def _warm_state(self, x: np.ndarray, y: np.ndarray) -> None:
+        """Set the fixed-point state from outputs and prices per actor entry (at ``self.rho``)."""
+
     def global_labels(self) -> list | None:
         """Names of the entries of :meth:`global_value`, where the form has them."""
         return None
@@ -539,6 +563,11 @@ class SharingState(FormState):
 
     def _rescale_duals(self, factor: float) -> None:
         self.u *= factor
+
+    def _warm_state(self, x: np.ndarray, y: np.ndarray) -> None:
+        # At a fixed point every z_i equals x_i; the price is the same for every actor.
+        self.Z = x.reshape(self.n_actors, self.m).copy()
+        self.u = y.reshape(self.n_actors, self.m).mean(axis=0) / self.rho
 
     def _get_state(self) -> np.ndarray:
         return np.concatenate([self.Z.ravel(), self.u])
@@ -654,6 +683,11 @@ class GeneralConsensusState(FormState):
 
     def _rescale_duals(self, factor: float) -> None:
         self.u *= factor
+
+    def _warm_state(self, x: np.ndarray, y: np.ndarray) -> None:
+        # The z-update's average of the outputs; the scaled duals of the given prices.
+        self.z = np.bincount(self.gidx, weights=self.scale * x, minlength=self.G) / self.weight
+        self.u = y / (self.rho * self.scale)
 
     def _get_state(self) -> np.ndarray:
         # In the rho-weighted norm ADMM is firmly nonexpansive; Anderson's least-squares fit and

@@ -37,6 +37,10 @@ class ActorValues(Mapping):
     def __iter__(self) -> Iterator[str]:
         return iter(self._names)
 
+    def at(self, i: int):
+        """The value of the ``i``-th actor (negative counts from the end)."""
+        return self[self._names[i]]
+
     def __len__(self) -> int:
         return len(self._names)
 
@@ -143,6 +147,21 @@ class ADMMResult:
     @property
     def converged(self) -> bool:
         return self.status is ADMMStatus.CONVERGED
+
+    # The reference package returns the actors' outputs as a list: a result reads as one too
+    # (``len``, ``result[i]``, iteration; ``result["name"]`` by actor name).
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def __getitem__(self, key: int | str) -> np.ndarray:
+        if isinstance(key, str):
+            return self.x[key]
+        if isinstance(self.x, ActorValues):
+            return self.x.at(key)
+        return list(self.x.values())[key]
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        return iter(self.x.values())
 
     def __repr__(self) -> str:
         obj = "n/a" if self.objective is None else f"{self.objective:.6g}"

@@ -1,5 +1,6 @@
 """``dro flex-sharing``: a random flex sharing instance by ADMM (fleets in agent processes) and
-centrally; writes ``summary.json``, ``actors.csv`` and ``residuals.png``."""
+centrally; writes ``summary.json``, ``actors.csv``, ``residuals.csv``, ``admm_state.csv`` (what
+``--warm-start`` reads) and ``residuals.png``."""
 
 from __future__ import annotations
 
@@ -27,10 +28,13 @@ def run(args: argparse.Namespace) -> int:
     from distributed_resource_optimization.results import (
         ACTORS_FILE,
         RESIDUALS_FILE,
+        STATE_FILE,
         OutputFolder,
         engine_history_frame,
         flex_actor_frame,
         flex_summary,
+        read_warm_start,
+        state_frame,
         write_json,
     )
 
@@ -42,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
     if args.gap_tol is not None and not (args.gap_tol >= 0 and args.gap_tol < float("inf")):
         raise ValueError(f"--gap-tol must be a finite number >= 0, got {args.gap_tol}")
     faults = faults_of(args)
+    warm_start = None if args.warm_start is None else read_warm_start(args.warm_start)
     share_bounds(args.actors, args.processes, 0)
     output = OutputFolder(args.out)
     output.check()
@@ -62,11 +67,12 @@ def run(args: argparse.Namespace) -> int:
     result = run_flex_sharing(args.actors, seed=args.seed, sectors=args.sectors,
                               runtime=args.runtime, processes=args.processes,
                               broker=args.broker, coordinator=coordinator, progress=report,
-                              faults=faults)
+                              faults=faults, warm_start=warm_start)
     with output as tmp:
         write_json(tmp / SUMMARY_FILE, flex_summary(result))
         flex_actor_frame(result).to_csv(tmp / ACTORS_FILE, index=False)
         engine_history_frame(result.admm).to_csv(tmp / RESIDUALS_FILE, index=False)
+        state_frame(result.admm).to_csv(tmp / STATE_FILE, index=False)
         plot_admm_residuals(result.admm, tmp / RESIDUAL_FIGURE,
                             title=f"Flex sharing, {args.actors} actors ({args.runtime})")
     admm = result.admm

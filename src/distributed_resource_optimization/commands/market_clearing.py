@@ -25,17 +25,18 @@ DEFAULT_METHOD = "both"
 def run(args: argparse.Namespace) -> int:
     """``dro market-clearing``: checks every option before the slow loading, then runs."""
     from distributed_resource_optimization.energy.scenarios import SCENARIOS
-    from distributed_resource_optimization.results import OutputFolder
+    from distributed_resource_optimization.results import OutputFolder, read_warm_start
 
     if args.scenario not in SCENARIOS:  # before the slow loading
         raise ValueError(f"unknown scenario {args.scenario!r}; valid: {', '.join(SCENARIOS)}")
     check_admm_options(args)  # whatever the method: a wrong option is wrong before any work
+    warm_start = None if args.warm_start is None else read_warm_start(args.warm_start)
     output = OutputFolder(args.out)
     output.check()
     if args.method in ADMM_METHODS:
-        return run_admm(args, output)
-    if args.runtime != "inproc" or args.agents_file is not None:
-        raise ValueError("--runtime and --agents-file need --method admm or both")
+        return run_admm(args, output, warm_start)
+    if args.runtime != "inproc" or args.agents_file is not None or warm_start is not None:
+        raise ValueError("--runtime, --agents-file and --warm-start need --method admm or both")
     return run_centralized(args, output)
 
 
@@ -86,7 +87,7 @@ def run_centralized(args: argparse.Namespace, output) -> int:
     return 0
 
 
-def run_admm(args: argparse.Namespace, output) -> int:
+def run_admm(args: argparse.Namespace, output, warm_start=None) -> int:
     """``--method admm|both``: ADMM market clearing next to the centralized reference."""
     import pandas as pd
 
@@ -104,18 +105,21 @@ def run_admm(args: argparse.Namespace, output) -> int:
         compare_with_centralized,
         run_market_clearing,
         seed_residuals,
+        shift_to_timesteps,
     )
     from distributed_resource_optimization.plots import plot_residuals, plot_thermal_fl22
     from distributed_resource_optimization.results import (
         DISPATCH_FILE,
         PRICES_FILE,
         RESIDUALS_FILE,
+        STATE_FILE,
         SUMMARY_FILE,
         centralized_frames,
         centralized_summary,
         market_frames,
         market_summary,
         residual_frame,
+        state_frame,
         write_centralized,
         write_json,
     )
@@ -133,6 +137,8 @@ def run_admm(args: argparse.Namespace, output) -> int:
     data = args.data or DEFAULT_DATA_DIR
     progress(f"loading district ({args.resolution})...")
     district = load_district(data, args.resolution)
+    if warm_start is not None:
+        warm_start = shift_to_timesteps(warm_start, district.timesteps, agents)
     progress(f"solving centralized ({args.scenario})...")
     start = time.perf_counter()
     central = solve_centralized(build_centralized(district, args.scenario))
@@ -156,7 +162,7 @@ def run_admm(args: argparse.Namespace, output) -> int:
                                  eps=args.eps, max_iters=args.max_iters, progress=report,
                                  runtime=args.runtime, agents_file=args.agents_file,
                                  broker=args.broker, listen=args.listen, faults=faults_of(args),
-                                 token=token_of(args), **engine)
+                                 token=token_of(args), warm_start=warm_start, **engine)
     wall_admm = time.perf_counter() - start
     comparison = compare_with_centralized(market, central)
     progress(f"writing {args.out}...")
@@ -173,6 +179,7 @@ def run_admm(args: argparse.Namespace, output) -> int:
         prices.to_csv(out / PRICES_FILE, index=False)
         residuals = residual_frame(market)
         residuals.to_csv(out / RESIDUALS_FILE, index=False)
+        state_frame(market.admm).to_csv(out / STATE_FILE, index=False)
         summary = centralized_summary(central, wall_central)
         summary["method"] = args.method
         summary.update(market_summary(market, central, comparison))

@@ -104,6 +104,21 @@ class LocalModel(ABC):
     def label(self) -> str:
         return self.name if self.name is not None else f"<unnamed {type(self).__name__}>"
 
+    async def on_exchange_message(self, carrier, message_data, meta: dict) -> None:
+        """Take part in a coordinator written as message handlers (the reference package's
+        protocol): answer ``ADMMMessage(v, rho)`` with ``ADMMAnswer(x)``, ``x = argmin f(x) +
+        rho/2 ||x + v||^2``; other messages are not for this model and are ignored."""
+        from distributed_resource_optimization.algorithm.admm.core import ADMMAnswer, ADMMMessage
+
+        if not isinstance(message_data, ADMMMessage):
+            return
+        if not getattr(self, "_prepared_for_messages", False):
+            self.prepare()
+            self._prepared_for_messages = True
+        self.x = np.asarray(self.solve(-np.asarray(message_data.v, dtype=float),
+                                       message_data.rho), dtype=float)
+        carrier.reply_to_other(ADMMAnswer(x=self.x.copy()), meta)
+
 
 class LocalBlock(ABC):
     """One participant of a run: a single model, or a vectorised fleet of models of one kind.
@@ -295,7 +310,7 @@ def make_blocks(models: Sequence[LocalModel], vectorize: bool = True,
     for m, name in zip(models, names):
         if isinstance(m, FlexFleet):
             blocks.append(m)  # type: ignore[arg-type]  # arrays of many actors: its own block
-        elif vectorize and type(m) is ADMMFlexActor:
+        elif vectorize and type(m) is ADMMFlexActor and m.direction is not None:
             key = m.size
             if key not in fleets:
                 fleets[key] = []

@@ -20,17 +20,63 @@ from distributed_resource_optimization.local.base import LocalBlock, LocalModel,
 
 
 class ADMMFlexActor(LocalModel):
-    """A one-to-many flexible resource (heat pump, battery, PV inverter, ...).
+    """A flexible resource with outputs ``x`` in ``lb <= x <= u``, ``C x <= d`` and the linear
+    cost ``S @ x`` (the reference package's ``ADMMFlexActor(lb, u, C, d, S)``; units are the
+    caller's, e.g. kW and S$/kW).
 
-    ``in_capacity``: maximum input power (kW, > 0); ``eta``: output per unit input for each output
-    (sector); ``P``: linear cost per unit output (positive = penalised, negative = rewarded).
+    The proximal step is set up once: a clip where only the box binds (``C`` empty), one
+    clip of the utilisation for the one-to-many resources of :meth:`one_to_many` (module doc),
+    else a small QP warm-started from the last solve (DAQP, :class:`~.lp.LPLocalModel`).
     """
 
-    closed_form = True  # the proximal step is one clip per actor (module doc)
-
-    def __init__(self, in_capacity: float, eta: Sequence[float], P: Sequence[float] | None = None,
-                 *, name: str | None = None, variables: Sequence[Hashable] | None = None,
+    def __init__(self, lb: Sequence[float], u: Sequence[float], C: Sequence | np.ndarray | None = None,
+                 d: Sequence[float] | None = None, S: Sequence[float] | None = None, *,
+                 name: str | None = None, variables: Sequence[Hashable] | None = None,
                  rho_scale: Sequence[float] | None = None) -> None:
+        lb_arr = _bounds(lb, "lb")
+        u_arr = _bounds(u, "u")
+        m = lb_arr.size
+        if m == 0:
+            raise ValueError("lb must not be empty")
+        if u_arr.shape != lb_arr.shape:
+            raise ValueError(f"u has length {u_arr.size} but lb has length {m}")
+        if np.any(lb_arr > u_arr):
+            raise ValueError(f"lb exceeds u at entry {int(np.flatnonzero(lb_arr > u_arr)[0])}")
+        S_arr = np.zeros(m) if S is None else as_finite_vector(S, "S")
+        if S_arr.shape != (m,):
+            raise ValueError(f"S has length {S_arr.size} but lb has length {m}")
+        if (C is None) != (d is None):
+            raise ValueError("C and d go together: give both or neither")
+        C_arr = np.zeros((0, m)) if C is None else np.asarray(C, dtype=float).reshape(-1, m) \
+            if np.size(C) else np.zeros((0, m))
+        d_arr = np.zeros(0) if d is None or not np.size(d) else as_finite_vector(d, "d")
+        if C_arr.shape[0] != d_arr.size:
+            raise ValueError(f"C has {C_arr.shape[0]} rows but d has {d_arr.size} entries")
+        if not np.all(np.isfinite(C_arr)):
+            raise ValueError("C must be finite")
+        super().__init__(m, name=name, variables=variables, rho_scale=rho_scale)
+        self.lb, self.u, self.C, self.d, self.S = lb_arr, u_arr, C_arr, d_arr, S_arr
+        #: One-to-many resources (:meth:`one_to_many`): ``in_capacity * eta``, else ``None``.
+        self.direction: np.ndarray | None = None
+        self.in_capacity: float | None = None
+        self.eta: np.ndarray | None = None
+        self._polytope = None
+        if C_arr.shape[0]:
+            from distributed_resource_optimization.local.lp import LPLocalModel
+
+            # The prox of the LP min S'x over the polytope, solved by the reduced DAQP QP
+            # (no equalities: every column is free).
+            self._polytope = LPLocalModel(S_arr, np.zeros((0, m)), np.zeros(0), C_arr, d_arr,
+                                          lb_arr, u_arr, np.arange(m), np.arange(m),
+                                          name=name)
+
+    @classmethod
+    def one_to_many(cls, in_capacity: float, eta: Sequence[float],
+                    P: Sequence[float] | None = None, *, name: str | None = None,
+                    variables: Sequence[Hashable] | None = None,
+                    rho_scale: Sequence[float] | None = None) -> ADMMFlexActor:
+        """One input of ``in_capacity`` (kW, > 0) converted into outputs ``s * in_capacity *
+        eta``, ``s`` in [0, 1], at the linear cost ``P @ x`` (positive = penalised)."""
         cap = as_finite_scalar(in_capacity, "in_capacity")
         if cap <= 0:
             raise ValueError(f"in_capacity must be positive, got {cap}")
@@ -43,37 +89,97 @@ class ADMMFlexActor(LocalModel):
             P_arr = as_finite_vector(P, "P")
             if P_arr.shape != eta_arr.shape:
                 raise ValueError(f"P has length {P_arr.size} but eta has length {eta_arr.size}")
-        super().__init__(eta_arr.size, name=name, variables=variables, rho_scale=rho_scale)
         direction = cap * eta_arr
         with np.errstate(over="ignore", invalid="ignore"):
             full_cost = float(P_arr @ direction)
         if not (np.all(np.isfinite(direction)) and np.isfinite(full_cost)):
             raise ValueError(f"P @ (in_capacity * eta) = {full_cost}: in_capacity, eta and P are "
                              "too large for a finite cost")
-        self.in_capacity = cap
-        self.eta = eta_arr
-        self.P = P_arr
-        self.direction = direction
+        actor = cls(np.minimum(direction, 0.0), np.maximum(direction, 0.0), S=P_arr, name=name,
+                    variables=variables, rho_scale=rho_scale)
+        # The polytope of the reference's construction, for inspection (the closed form below
+        # solves exactly this set: the outputs move together along the direction).
+        actor.C, actor.d = one_to_many_polytope(direction)
+        actor.in_capacity, actor.eta, actor.direction = cap, eta_arr, direction
+        return actor
+
+    @property
+    def P(self) -> np.ndarray:  # noqa: N802  (the name of the tutorial and of FlexFleet)
+        """The linear cost per unit output (the same as ``S``)."""
+        return self.S
+
+    @property
+    def closed_form(self) -> bool:  # type: ignore[override]
+        """Whether the proximal step is a clip (no solver; run inline)."""
+        return self._polytope is None
 
     def solve(self, v: np.ndarray, rho: float | np.ndarray) -> np.ndarray:
-        return flex_prox(self.direction[None, :], (self.P @ self.direction)[None],
-                         np.asarray(v, dtype=float)[None, :], rho)[0]
+        v = np.asarray(v, dtype=float)
+        if self.direction is not None:
+            return flex_prox(self.direction[None, :], (self.S @ self.direction)[None],
+                             v[None, :], rho)[0]
+        if self._polytope is not None:
+            return self._polytope.solve(v, rho)
+        return np.clip(v - self.S / np.asarray(rho, dtype=float), self.lb, self.u) + 0.0
 
     def objective(self, x: np.ndarray) -> float:
-        return float(self.P @ x)
+        return float(self.S @ x)
 
     def dual_term(self, price: np.ndarray) -> float:
-        # min over s in [0, 1] of (P + price) @ (s d): s = 1 if that is negative, else 0.
-        return min(0.0, float((self.P + np.asarray(price, dtype=float)) @ self.direction))
+        y = self.S + np.asarray(price, dtype=float)
+        if self.direction is not None:
+            # min over s in [0, 1] of (P + price) @ (s d): s = 1 if that is negative, else 0.
+            return min(0.0, float(y @ self.direction))
+        if self._polytope is not None:
+            return self._polytope.dual_term(price)
+        with np.errstate(invalid="ignore"):
+            return float(np.sum(np.where(y > 0, y * self.lb, np.where(y < 0, y * self.u, 0.0))))
+
+    def prepare(self) -> None:
+        if self._polytope is not None:
+            self._polytope.prepare()
 
     def utilisation(self) -> float:
-        """Utilisation ``s`` in [0, 1] of the current output ``x``."""
+        """Utilisation ``s`` in [0, 1] of the current output ``x`` (one-to-many resources)."""
+        if self.direction is None:
+            raise ValueError("utilisation: only one-to-many resources (ADMMFlexActor.one_to_many) "
+                             "have one")
         dd = float(self.direction @ self.direction)
         return 0.0 if dd == 0 else float(self.direction @ self.x / dd)
 
     def __repr__(self) -> str:
-        return (f"ADMMFlexActor(in_capacity={self.in_capacity}, eta={self.eta.tolist()}, "
-                f"P={self.P.tolist()}, name={self.name!r})")
+        if self.direction is not None:
+            return (f"ADMMFlexActor.one_to_many(in_capacity={self.in_capacity}, "
+                    f"eta={self.eta.tolist()}, P={self.S.tolist()}, name={self.name!r})")
+        return (f"ADMMFlexActor(lb={self.lb.tolist()}, u={self.u.tolist()}, "
+                f"C=<{self.C.shape[0]} rows>, S={self.S.tolist()}, name={self.name!r})")
+
+
+def _bounds(value: object, name: str) -> np.ndarray:
+    try:
+        arr = np.asarray(value, dtype=float).ravel()
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be a vector of numbers ({exc})") from None
+    if np.any(np.isnan(arr)):
+        raise ValueError(f"{name} must not hold NaN")
+    return arr
+
+
+def one_to_many_polytope(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``C x <= d`` of a one-to-many resource with full output ``t`` (the reference package's
+    construction): the total absolute output at most ``sum |t|``, and every output at the same
+    utilisation as the last one (two opposite inequalities per output)."""
+    m = t.size
+    C = np.zeros((1 + 2 * (m - 1), m))
+    d = np.zeros(C.shape[0])
+    C[0] = np.where(t < 0, -1.0, 1.0)
+    d[0] = float(np.abs(t).sum())
+    for j in range(m - 1):
+        if t[j] != 0 and t[m - 1] != 0:
+            r = 1 + 2 * j
+            C[r, j], C[r, m - 1] = 1.0 / t[j], -1.0 / t[m - 1]
+            C[r + 1, j], C[r + 1, m - 1] = -1.0 / t[j], 1.0 / t[m - 1]
+    return C, d
 
 
 def flex_prox(D: np.ndarray, cost: np.ndarray, V: np.ndarray, rho: float | np.ndarray
@@ -231,4 +337,4 @@ def create_admm_flex_actor_one_to_many(in_capacity: float, eta: Sequence[float],
     ``P`` (default zeros) is a linear cost on the outputs: positive entries penalise, negative
     entries reward producing that output.
     """
-    return ADMMFlexActor(in_capacity, eta, P, name=name)
+    return ADMMFlexActor.one_to_many(in_capacity, eta, P, name=name)

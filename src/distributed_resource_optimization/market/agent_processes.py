@@ -62,7 +62,7 @@ def run_order(names: Sequence[str]) -> list[str]:
 
 async def coordinate_entities(district, scenario, agents, runtime, resolution, data,
                               agents_file, broker, listen, log_dir, coordinator, holder,
-                              solver_eps, faults=None, token=None):
+                              solver_eps, faults=None, token=None, warm_start=None):
     """Spawn one ``dro agent`` per entity from a data split of ``data`` (or of the folder
     ``district`` was loaded from), or reach the running agents of ``agents_file``; returns
     ``(ADMMResult, TrafficStats, spawned processes)``."""
@@ -91,7 +91,7 @@ async def coordinate_entities(district, scenario, agents, runtime, resolution, d
         return await coordinate_agents(coordinator, None, names, runtime, addresses=addresses,
                                        broker=broker, listen=listen,
                                        topic_prefix=new_topic_prefix(), progress=holder,
-                                       faults=faults, token=token)
+                                       faults=faults, token=token, warm_start=warm_start)
     src = data or (district.folder if district is not None else None)
     if src is None:
         raise ValueError("the tcp/mqtt runtimes need the data folder to split per entity")
@@ -108,4 +108,4 @@ async def coordinate_entities(district, scenario, agents, runtime, resolution, d
         return await coordinate_agents(coordinator, None, names, runtime, commands=commands,
                                        broker=broker, topic_prefix=topic_prefix,
                                        log_dir=log_dir or Path(tmp) / "logs", progress=holder,
-                                       faults=faults, token=token)
+                                       faults=faults, token=token, warm_start=warm_start)

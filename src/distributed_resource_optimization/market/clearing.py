@@ -39,14 +39,17 @@ import pandas as pd
 from distributed_resource_optimization.admm.coordinator import (
     ADMMGeneralConsensusGlobalActor,
     ADMMGenericCoordinator,
+    as_warm_start,
 )
 from distributed_resource_optimization.admm.forms import FormState, GeneralConsensusState
 from distributed_resource_optimization.admm.results import ADMMResult
 from distributed_resource_optimization.admm.stopping import AnyOf, GroupResidualRule, ResidualRule
 from distributed_resource_optimization.admm.validation import positive_scalar
+from distributed_resource_optimization.admm.warm_start import WarmStart
 from distributed_resource_optimization.market.entities import (
     market_entities,
     parse_variable,
+    timestep_label,
     variable_group,
 )
 from distributed_resource_optimization.market.names import (
@@ -55,6 +58,7 @@ from distributed_resource_optimization.market.names import (
     BUILDING_PREFIX,
     GRID_OPERATORS,
     GROUPS,
+    NAME_SEPARATOR,
 )
 from distributed_resource_optimization.runtime.processes import RUNTIMES
 
@@ -223,7 +227,7 @@ async def start_market_clearing(district=None, scenario: str = "thermal-congesti
                                 solver_eps: float = 1e-8,
                                 progress: Callable[[FormState], None] | None = None,
                                 carrier=None, faults=None, token: str | None = None,
-                                **engine: float) -> MarketResult:
+                                warm_start=None, **engine: float) -> MarketResult:
     """Clear the district market of ``scenario`` by ADMM (Algorithm 1 on the generic engine);
     awaitable twin of :func:`run_market_clearing` (same arguments)."""
     from distributed_resource_optimization.energy.scenarios import SCENARIOS
@@ -248,6 +252,7 @@ async def start_market_clearing(district=None, scenario: str = "thermal-congesti
                     for d in district.der_names]
     coordinator = market_coordinator(rho=rho, eps=eps, max_iters=max_iters, stop=stop,
                                      timestep_h=dt, expected=expected, **engine)
+    warm_start = as_warm_start(warm_start)
     start = time.perf_counter()
     if runtime == "inproc":
         from distributed_resource_optimization.local.base import SingleModelBlock
@@ -259,7 +264,7 @@ async def start_market_clearing(district=None, scenario: str = "thermal-congesti
         if faults is not None:
             carrier = faults.wrap(carrier)
         admm = await coordinate_in_process({a.name: SingleModelBlock(a) for a in actors},
-                                           coordinator, None, carrier, progress)
+                                           coordinator, None, carrier, progress, warm_start)
         stats, processes = carrier.stats, 0
     else:
         from distributed_resource_optimization.market.agent_processes import (
@@ -268,7 +273,7 @@ async def start_market_clearing(district=None, scenario: str = "thermal-congesti
 
         admm, stats, processes = await coordinate_entities(
             district, scenario, agents, runtime, resolution, data, agents_file, broker, listen,
-            log_dir, coordinator, progress, solver_eps, faults, token)
+            log_dir, coordinator, progress, solver_eps, faults, token, warm_start)
     wall = time.perf_counter() - start
     rule = coordinator.settings.stopping
     market = _package(admm, scenario, agents, wall, coordinator.rho,
@@ -298,7 +303,9 @@ def run_market_clearing(district=None, scenario: str = "thermal-congestion", **k
     ``abs_tol``/``rel_tol`` in ``engine``). Further ``engine`` keywords (``adaptive_rho``,
     ``acceleration``, ``alpha``: 1.8 here, ``anderson_memory``: 20 here, ``reply_timeout``,
     ``stale_rounds``) go to :class:`ADMMGenericCoordinator`. ``progress`` is called with the
-    state every iteration.
+    state every iteration. ``warm_start``: an earlier clearing's ``admm`` result or a
+    :class:`~.admm.warm_start.WarmStart` (e.g. read from its ``admm_state.csv``, and for another
+    day mapped by :func:`shift_to_timesteps`) to start from.
     ``faults`` (a :class:`~.runtime.carrier.Faults`) loses, duplicates and delays messages (in
     process: all of them; with agent processes: the coordinator's), a testing aid. ``token``:
     the shared secret agents started with ``--token`` require (spawned ones get it).
@@ -308,6 +315,41 @@ def run_market_clearing(district=None, scenario: str = "thermal-congestion", **k
     from distributed_resource_optimization.runtime.sync import run_sync
 
     return run_sync(lambda: start_market_clearing(district, scenario, **kwargs))
+
+
+def shift_to_timesteps(warm: WarmStart, timesteps: Sequence[pd.Timestamp],
+                       agents: str = "entities") -> WarmStart:
+    """A market warm start (e.g. yesterday's ``admm_state.csv``) for a clearing over
+    ``timesteps`` in ``agents`` mode: another day's time steps map onto these in order (the
+    number of steps must agree), and the consumers' entries move between the aggregator and the
+    buildings by their DER; entries of other forms stay as they are."""
+    if agents not in AGENT_MODES:
+        raise ValueError(f"agents must be one of {', '.join(AGENT_MODES)}, got {agents!r}")
+    parsed = []
+    for entry in warm.entries:
+        try:
+            parsed.append(parse_variable(entry))
+        except ValueError:
+            parsed.append(None)
+    wanted = [timestep_label(t) for t in timesteps]
+    have = sorted({p[1] for p in parsed if p is not None})
+    if not have or set(have) <= set(wanted):
+        step = {t: t for t in have}
+    elif len(have) == len(wanted):
+        step = dict(zip(have, wanted))  # another day: the k-th step onto the k-th step
+    else:
+        raise ValueError(f"warm start: its {len(have)} time steps ({have[0]} ...) do not map onto "
+                         f"this run's {len(wanted)} ({wanted[0]} ...); use a run of the same "
+                         "resolution")
+    actors, entries = [], []
+    for actor, entry, p in zip(warm.actors, warm.entries, parsed):
+        if p is not None:
+            entry = NAME_SEPARATOR.join((p[0], step[p[1]], p[2]))
+            if actor == AGGREGATOR or actor.startswith(BUILDING_PREFIX):
+                actor = AGGREGATOR if agents == "entities" else f"{BUILDING_PREFIX}{p[2]}"
+        actors.append(actor)
+        entries.append(entry)
+    return WarmStart(tuple(actors), tuple(entries), warm.outputs, warm.prices, warm.rho)
 
 
 def _package(admm: ADMMResult, scenario: str, agents: str, wall: float, rho: float,

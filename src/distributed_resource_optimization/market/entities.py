@@ -63,9 +63,14 @@ from distributed_resource_optimization.market.names import (  # re-exported here
 )
 
 
+def timestep_label(timestep: pd.Timestamp) -> str:
+    """A time step as it appears in global variable names, e.g. ``"2017-01-02T14:00"``."""
+    return f"{timestep:%Y-%m-%dT%H:%M}"
+
+
 def variable_name(group: str, timestep: pd.Timestamp, der: str) -> str:
     """Global variable name of an exchanged demand, e.g. ``"p_th@2017-01-02T14:00@22"``."""
-    return f"{group}{NAME_SEPARATOR}{timestep:%Y-%m-%dT%H:%M}{NAME_SEPARATOR}{der}"
+    return NAME_SEPARATOR.join((group, timestep_label(timestep), der))
 
 
 def variable_group(name: str) -> str:

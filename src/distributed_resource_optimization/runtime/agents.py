@@ -27,6 +27,7 @@ from distributed_resource_optimization.admm.coordinator import ADMMGenericCoordi
 from distributed_resource_optimization.admm.forms import ParticipantSpec, expand_price
 from distributed_resource_optimization.admm.objectives import TargetData
 from distributed_resource_optimization.admm.results import ADMMResult, ADMMStatus
+from distributed_resource_optimization.admm.warm_start import WarmStart
 from distributed_resource_optimization.local.base import merge_published
 from distributed_resource_optimization.runtime.carrier import (
     Carrier,
@@ -415,8 +416,10 @@ class CoordinatorAgent:
                 time.monotonic() - start)
         return replies
 
-    async def run(self, data: TargetData | None) -> ADMMResult:
-        """Coordinate one optimisation; returns the result and leaves outputs with the actors."""
+    async def run(self, data: TargetData | None, warm_start: WarmStart | None = None
+                  ) -> ADMMResult:
+        """Coordinate one optimisation (from ``warm_start``, an earlier run's state, if given);
+        returns the result and leaves outputs with the actors."""
         start = time.perf_counter()
         session = uuid.uuid4().hex
         n = len(self.participants)
@@ -432,6 +435,8 @@ class CoordinatorAgent:
         specs = [ParticipantSpec(j.names, j.sizes, _tuple_or_none(j.variables),
                                  _tuple_or_none(s.rho_scale)) for j, s in zip(joins, setups)]
         state = self.coordinator.create_state(specs, data)
+        if warm_start is not None:
+            state.warm_start(warm_start)
         self.state = state
         # Per iteration: wall time, messages and encoded bytes through this carrier.
         rounds: list[tuple[float, int, int]] = []
@@ -494,10 +499,11 @@ class CoordinatorAgent:
 
 async def coordinate_in_process(participants: dict[str, Participant],
                                 coordinator: ADMMGenericCoordinator, data: TargetData | None,
-                                carrier: Carrier, progress: Callable[[Any], None] | None = None
-                                ) -> ADMMResult:
+                                carrier: Carrier, progress: Callable[[Any], None] | None = None,
+                                warm_start: WarmStart | None = None) -> ADMMResult:
     """Run ``participants`` (agent name -> participant) and a coordinator on one ``carrier`` in
-    this event loop; the participant agents are stopped when the run ends, also on error."""
+    this event loop (from ``warm_start`` if given); the participant agents are stopped when the
+    run ends, also on error."""
     async with carrier:
         agents = [ParticipantAgent(name, p, carrier,
                                    idle_timeout=max(600.0, coordinator.reply_timeout))
@@ -506,7 +512,7 @@ async def coordinate_in_process(participants: dict[str, Participant],
                                  progress=progress)
         tasks = [asyncio.ensure_future(a.serve()) for a in agents]
         try:
-            return await coord.run(data)
+            return await coord.run(data, warm_start)
         finally:
             for t in tasks:
                 if not t.done():

@@ -236,8 +236,8 @@ async def coordinate_agents(coordinator: Any, data: Any, names: Sequence[str], r
                             broker: str = DEFAULT_BROKER, topic_prefix: str | None = None,
                             listen: str = "127.0.0.1:0", log_dir: Path | str | None = None,
                             progress: Callable[[Any], None] | None = None,
-                            faults: Any = None, token: str | None = None
-                            ) -> tuple[Any, Any, int]:
+                            faults: Any = None, token: str | None = None,
+                            warm_start: Any = None) -> tuple[Any, Any, int]:
     """Coordinate the agents ``names`` over ``runtime`` (``tcp`` / ``mqtt``) from this process.
 
     Either spawn them (``commands``: name -> ``dro agent`` arguments; stopped when the run ends,
@@ -245,7 +245,8 @@ async def coordinate_agents(coordinator: Any, data: Any, names: Sequence[str], r
     for TCP or inbox topic for MQTT). The coordinator listens on ``listen`` (TCP) or has the
     inbox ``<topic_prefix>/coordinator`` (MQTT); ``faults`` (a :class:`~.carrier.Faults`) loses,
     duplicates and delays the coordinator's messages, a testing aid; ``token`` is the shared
-    secret (given to spawned agents in their environment). Returns ``(ADMMResult,
+    secret (given to spawned agents in their environment); ``warm_start`` an earlier run's
+    state to start from. Returns ``(ADMMResult,
     TrafficStats, number of spawned processes)``.
     """
     import contextlib
@@ -275,7 +276,7 @@ async def coordinate_agents(coordinator: Any, data: Any, names: Sequence[str], r
         sender = carrier if faults is None else faults.wrap(carrier)
         coord = CoordinatorAgent("coordinator", coordinator, list(names), sender,
                                  progress=progress, token=token)
-        result = await coord.run(data)
+        result = await coord.run(data, warm_start)
         return result, carrier.stats, spawned
 
 

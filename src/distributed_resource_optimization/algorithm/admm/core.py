@@ -1,0 +1,47 @@
+"""The reference package's ADMM core names (``algorithm.admm.core``), served by this library's
+engine (:mod:`distributed_resource_optimization.admm`); docs/reference_names.md says where each
+lives and how it differs.
+
+:class:`ADMMMessage` / :class:`ADMMAnswer` are the reference's local-update protocol for
+coordinators written as message handlers (:class:`~..core.Coordinator`): a participant that
+receives ``ADMMMessage(v, rho)`` answers ``ADMMAnswer(x)`` with ``x = argmin f(x) + rho/2
+||x + v||^2``; :class:`~distributed_resource_optimization.ADMMFlexActor` does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from distributed_resource_optimization.admm.coordinator import (
+    ADMMGenericCoordinator,
+    ADMMStart,
+    GlobalActor,
+    create_admm_start,
+)
+from distributed_resource_optimization.admm.objectives import GlobalObjective
+from distributed_resource_optimization.algorithm.core import OptimizationMessage
+
+#: The reference's names of the engine's extension points.
+ADMMGlobalActor = GlobalActor
+ADMMGlobalObjective = GlobalObjective
+
+
+@dataclass
+class ADMMMessage(OptimizationMessage):
+    """Local-update request: the correction ``v`` (outputs' unit) and the penalty ``rho``."""
+
+    v: np.ndarray
+    rho: float
+
+
+@dataclass
+class ADMMAnswer(OptimizationMessage):
+    """Local-update reply: the participant's new outputs ``x``."""
+
+    x: np.ndarray
+
+
+__all__ = ["ADMMAnswer", "ADMMGenericCoordinator", "ADMMGlobalActor", "ADMMGlobalObjective",
+           "ADMMMessage", "ADMMStart", "create_admm_start"]
