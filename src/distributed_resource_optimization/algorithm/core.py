@@ -26,6 +26,10 @@ class DistributedAlgorithm(ABC):
     async def on_exchange_message(self, carrier: Any, message_data: Any, meta: dict) -> Any:
         """Handle ``message_data`` from ``meta["sender"]``; send follow-ups via ``carrier``."""
 
+    def check_start(self, start_message: Any) -> None:  # noqa: B027  (optional hook)
+        """Raise ``ValueError`` naming the parameter if this participant cannot take part in a
+        run started by ``start_message`` (called before the run starts)."""
+
     def solution(self) -> Any:
         """This participant's part of the solution when the run has ended (``None``: nothing to
         report); what :func:`~.carrier.simple.start_distributed_optimization` collects."""

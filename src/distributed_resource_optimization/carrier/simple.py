@@ -193,7 +193,9 @@ async def start_distributed_optimization(actors: Sequence[Any], start_message: A
     is in flight; returns a :class:`DistributedResult` (each actor also keeps its state).
 
     The start message goes to the second participant from the first (to the only one, from
-    itself, if there is one). ``topology``: ``None`` / ``"complete"``, ``"ring"``, an adjacency
+    itself, if there is one); before that, every participant with a ``check_start(start_message)``
+    method checks it (and raises ``ValueError`` for a start it cannot take part in).
+    ``topology``: ``None`` / ``"complete"``, ``"ring"``, an adjacency
     or a networkx graph over the actors' positions (:func:`~.topology.neighbour_lists`).
     ``carrier``: ``None`` for this process; see :mod:`..carrier` for the others. ``timeout``
     (s) bounds the run: :class:`~.runtime.carrier.CoordinationTimeoutError` after it; a handler's
@@ -209,6 +211,10 @@ async def start_distributed_optimization(actors: Sequence[Any], start_message: A
     if not (isinstance(timeout, (int, float)) and timeout > 0):
         raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
     nbrs = neighbour_lists(topology, len(actors))
+    for a in actors:  # each participant may refuse a start it cannot take part in, up front
+        check = getattr(a, "check_start", None)
+        if callable(check):
+            check(start_message)
     if carrier is not None:
         raise ValueError("carrier: coordinator-free runs on other carriers are not available yet; "
                          "use carrier=None (this process)")

@@ -21,9 +21,9 @@ def neighbour_lists(topology: Any, n: int) -> list[list[int]]:
     the positions ``0..n-1``. ``ValueError`` names what is wrong."""
     if n < 1:
         raise ValueError("actors must not be empty")
-    if topology is None or topology == "complete":
+    if topology is None or (isinstance(topology, str) and topology == "complete"):
         return [[j for j in range(n) if j != i] for i in range(n)]
-    if topology == "ring":
+    if isinstance(topology, str) and topology == "ring":
         if n <= 2:
             return neighbour_lists(None, n)
         return [sorted({(i - 1) % n, (i + 1) % n}) for i in range(n)]

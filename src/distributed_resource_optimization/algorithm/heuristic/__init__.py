@@ -1,0 +1,1 @@
+"""Heuristic distributed algorithms: COHDA (:mod:`.cohda`)."""
