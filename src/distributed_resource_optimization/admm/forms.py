@@ -546,12 +546,16 @@ class SharingState(FormState):
         X_new = x_new.reshape(N, m)
         Z_old = self.Z
         # Over-relaxation (Boyd et al. 2011, sec. 3.4.3); alpha = 1 is plain ADMM.
-        Xhat = a * X_new + (1.0 - a) * Z_old
+        # In place where it changes no bit: at 10^6 actors every N x m temporary is 24 MB.
+        Xhat = a * X_new
+        Xhat += (1.0 - a) * Z_old
         xhat_bar = Xhat.mean(axis=0)
         # z-update: the aggregate s = N zbar minimises g(s) + rho/(2N) ||s - N (xhat_bar + u)||^2
         s = self.objective.prox(N * (xhat_bar + self.u), N / self.rho, self.data)
         zbar = s / N
-        self.Z = Xhat - xhat_bar + zbar
+        Xhat -= xhat_bar
+        Xhat += zbar
+        self.Z = Xhat
         self.u = self.u + xhat_bar - zbar
         self.x[:] = x_new
         # Primal residual on the aggregate (sum_i x_i - sum_i z_i): the quantity the global
