@@ -350,8 +350,8 @@ def test_bad_actor_parameters(kwargs, match):
     ({"alpha": 0.0}, "alpha must be positive"),
     ({"alpha": 1.5}, "alpha must be at most 1"),
     ({"max_iter": 0}, "max_iter must be an integer >= 1"),
-    ({"initial_lam": float("inf")}, "initial_lam must be a finite number"),
-    ({"tol": -1.0}, "tol must not be negative"),
+    ({"initial_lam": float("inf")}, "initial_lam must be finite"),
+    ({"tol": -1.0}, "tol must be non-negative"),
     ({"patience": 0}, "patience must be an integer >= 1"),
 ])
 def test_bad_participant_parameters(kwargs, match):

@@ -546,18 +546,19 @@ def test_too_large_step_reports_divergence():
     ({"n_guess": 1.5}, "n_guess must be an integer"),
 ])
 def test_bad_generator_parameters(kwargs, match):
-    with pytest.raises(ValueError, match=match):
+    # A wrong kind of value is a TypeError (e.g. n_guess = 1.5), a wrong value a ValueError.
+    with pytest.raises((TypeError, ValueError), match=match):
         LinearCostEconomicDispatchDiffusionActor(**({"cost": 1.0, "p_max": 20.0} | kwargs))
 
 
 @pytest.mark.parametrize(("kwargs", "match"), [
     ({"e_max": 0.0}, "e_max must be positive"),
-    ({"p_charge_max": -1.0}, "p_charge_max must not be negative"),
+    ({"p_charge_max": -1.0}, "p_charge_max must be non-negative"),
     ({"eta_discharge": 1.2}, "eta_discharge must be at most 1"),
     ({"soc_min": 0.8, "soc_max": 0.2}, "soc_min must not exceed soc_max"),
     ({"e_initial": 0.95, "soc_max": 0.9}, "e_initial must be at most 0.9"),
     ({"e_final": 0.05, "soc_min": 0.1}, "e_final must be at least 0.1"),
-    ({"discharge_cost": -1.0}, "discharge_cost must not be negative"),
+    ({"discharge_cost": -1.0}, "discharge_cost must be non-negative"),
 ])
 def test_bad_storage_parameters(kwargs, match):
     args = {"e_max": 10.0, "p_charge_max": 5.0, "p_discharge_max": 5.0} | kwargs

@@ -174,7 +174,9 @@ def test_ctrl_c_stops_the_sync_api_within_one_local_solve():
     with pytest.raises(KeyboardInterrupt):
         dro.run_coordinated_optimization(slow.actors, slow.coordinator, slow.start)
     time.sleep(0.3)  # six more solves' time: none may start
-    assert at_signal == [7] and slow.started <= 8
+    # At most the solve running when the signal came may finish and one more start (the
+    # signalling thread may wake a solve late on a loaded machine: count from its reading).
+    assert len(at_signal) == 1 and at_signal[0] >= 7 and slow.started <= at_signal[0] + 1
 
 
 def test_cancelling_the_async_api_stops_it_within_one_local_solve():

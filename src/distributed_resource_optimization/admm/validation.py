@@ -62,3 +62,19 @@ def positive_int(value: object, name: str) -> int:
 
 def non_negative_int(value: object, name: str) -> int:
     return _integer_at_least(value, name, 0, "non-negative")
+
+
+def scalar_in_range(value: object, name: str, low: float | None = None,
+                    high: float | None = None) -> float:
+    """A finite float within ``[low, high]`` (either bound optional), or raise naming ``name``."""
+    v = as_finite_scalar(value, name)
+    if low is not None and v < low:
+        raise ValueError(f"{name} must be at least {low:g}, got {v}")
+    if high is not None and v > high:
+        raise ValueError(f"{name} must be at most {high:g}, got {v}")
+    return v
+
+
+def int_at_least(value: object, name: str, low: int) -> int:
+    """An integer ``>= low``, or raise naming ``name``."""
+    return _integer_at_least(value, name, low, f"an integer >= {low}")

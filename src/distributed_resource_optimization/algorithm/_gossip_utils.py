@@ -11,10 +11,16 @@ from __future__ import annotations
 import math
 import uuid
 from collections.abc import Sequence
-from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
+
+from distributed_resource_optimization.admm.validation import (
+    int_at_least,
+    non_negative_scalar,
+    positive_scalar,
+    scalar_in_range,
+)
 
 #: Default tolerance (price units per round) below which a participant counts as settled.
 DEFAULT_TOL = 1e-6
@@ -27,25 +33,17 @@ def check_callable(name: str, value: Any) -> None:
 
 def check_real(name: str, value: Any, *, positive: bool = False, nonnegative: bool = False,
                low: float | None = None, high: float | None = None) -> float:
-    """``value`` as a finite float; ``ValueError`` naming ``name`` otherwise."""
-    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
-    v = float(value)
-    if positive and not v > 0:
-        raise ValueError(f"{name} must be positive, got {value!r}")
-    if nonnegative and v < 0:
-        raise ValueError(f"{name} must not be negative, got {value!r}")
-    if low is not None and v < low:
-        raise ValueError(f"{name} must be at least {low:g}, got {value!r}")
-    if high is not None and v > high:
-        raise ValueError(f"{name} must be at most {high:g}, got {value!r}")
-    return v
+    """``value`` as a finite float in range; raises naming ``name`` (the checks of
+    :mod:`...admm.validation`, the one owner of them)."""
+    if positive:
+        positive_scalar(value, name)
+    elif nonnegative:
+        non_negative_scalar(value, name)
+    return scalar_in_range(value, name, low, high)
 
 
 def check_int(name: str, value: Any, *, low: int = 0) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    return int(value)
+    return int_at_least(value, name, low)
 
 
 def check_patience(value: Any) -> int | None:
