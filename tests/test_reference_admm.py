@@ -207,3 +207,9 @@ def test_bad_flex_actor_input_names_the_parameter() -> None:
         ADMMFlexActor([0.0], [1.0], C=[[1.0]])
     with pytest.raises(ValueError, match="S has length 1 but lb has length 2"):
         ADMMFlexActor([0.0, 0.0], [1.0, 1.0], S=[1.0])
+
+
+def test_a_polytope_of_another_width_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"C must have 2 columns \(one per entry of lb\), got "
+                                         r"shape \(2, 3\)"):
+        ADMMFlexActor([0.0, 0.0], [1.0, 1.0], C=np.ones((2, 3)), d=[1.0, 1.0, 1.0])

@@ -78,12 +78,14 @@ def test_state_file_round_trips_exactly(tmp_path) -> None:
 
 
 @pytest.mark.parametrize("edit, fragment", [
-    (lambda f: f.drop(columns="price"), "missing column(s) price"),
+    # Rows count data rows from 1, as everywhere in the project's data files (read_table).
+    (lambda f: f.drop(columns="price"), "column 'price': required column is missing"),
     (lambda f: f.assign(output=f["output"].astype(object).where(f.index != 1, "lots")),
-     "row 3, column output: 'lots' is not a finite number"),
+     "row 2, column 'output': 'lots' is not a number"),
     (lambda f: f.assign(rho=f["rho"].where(f.index != 0, 2.0)),
-     "column rho: one positive penalty"),
-    (lambda f: f.assign(actor=f["actor"].where(f.index != 2, "")), "row 4, column actor: empty"),
+     "column 'rho': one positive penalty"),
+    (lambda f: f.assign(actor=f["actor"].where(f.index != 2, "")),
+     "row 3, column 'actor': empty value"),
     (lambda f: pd.concat([f, f.iloc[:1]]), "entry '0' appears twice"),
 ])
 def test_bad_state_files_name_row_and_column(tmp_path, edit, fragment) -> None:

@@ -378,44 +378,29 @@ def state_frame(admm) -> pd.DataFrame:
 
 def read_warm_start(path: Path | str):
     """The :class:`~.admm.warm_start.WarmStart` of a :data:`STATE_FILE` written by an earlier
-    run; a malformed file raises ``ValueError`` naming the file, row and column."""
+    run; a malformed file raises ``ValueError`` naming the file, row and column (the checks of
+    :func:`~.energy.tables.read_table`)."""
     from distributed_resource_optimization.admm.warm_start import WarmStart
+    from distributed_resource_optimization.energy.tables import DataFileError, read_table
 
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"--warm-start {path}: no such file (the {STATE_FILE} of an earlier run)")
-    try:
-        frame = pd.read_csv(path, dtype={"actor": str, "entry": str}, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path}: not a CSV table ({exc})") from None
-    missing = [c for c in STATE_COLUMNS if c not in frame.columns]
-    if missing:
-        raise ValueError(f"{path}: missing column(s) {', '.join(missing)} (expected "
-                         f"{', '.join(STATE_COLUMNS)})")
-    if frame.empty:
-        raise ValueError(f"{path}: no rows")
-    values = {}
-    for col in ("output", "price", "rho"):
-        v = pd.to_numeric(frame[col].replace("", np.nan), errors="coerce").to_numpy(float)
-        bad = ~np.isfinite(v)
-        if col == "rho":  # empty: the run had no penalty to pass on (the coordinator's is used)
-            bad &= frame[col].astype(str).str.strip().ne("").to_numpy()
-        if bad.any():
-            row = int(np.flatnonzero(bad)[0])
-            raise ValueError(f"{path}, row {row + 2}, column {col}: {frame[col].iloc[row]!r} is "
-                             "not a finite number")
-        values[col] = v
-    rho = values["rho"]
+    # rho may be empty (a run without a penalty to pass on: the coordinator's is used), so it
+    # is read as optional, but the column itself must be there.
+    frame = read_table(path.parent, path.name,
+                       {"actor": str, "entry": str, "output": float, "price": float},
+                       optional={"rho": float})
+    if "rho" not in frame.columns:
+        raise DataFileError(path, "required column is missing", column="rho")
+    rho = frame["rho"].to_numpy(dtype=float)
     rho = rho[np.isfinite(rho)]
     if rho.size and (np.ptp(rho) > 0 or rho[0] <= 0):
-        raise ValueError(f"{path}, column rho: one positive penalty on every row expected")
-    for col in ("actor", "entry"):
-        empty = frame[col].astype(str).str.strip().eq("")
-        if empty.any():
-            raise ValueError(f"{path}, row {int(np.flatnonzero(empty)[0]) + 2}, column {col}: "
-                             "empty")
+        raise DataFileError(path, "one positive penalty on every row expected", column="rho")
     try:
-        return WarmStart(tuple(frame["actor"]), tuple(frame["entry"]), values["output"],
-                         values["price"], float(rho[0]) if rho.size else None)
+        return WarmStart(tuple(frame["actor"]), tuple(frame["entry"]),
+                         frame["output"].to_numpy(dtype=float),
+                         frame["price"].to_numpy(dtype=float),
+                         float(rho[0]) if rho.size else None)
     except ValueError as exc:
         raise ValueError(f"{path}: {exc}") from None

@@ -20,8 +20,9 @@ After a rejected extrapolation the next ones wait: ``1, 2, 4, ...`` plain iterat
 fit keeps proposing points the safeguard rejects, and each rejection costs an iteration and the
 history; measured on the flex sharing family (N = 1000, 10 seeds, certified gap 1e-4): median
 1235 -> 825 iterations, worst 6240 -> 1190; warm-started from a nearby instance, worst 10 000
-(the limit) -> 1060; the market clearing unchanged or fewer (electric-congestion 30 min 2282 ->
-2181, voltage 948 -> 879). ``max_pause=0`` is the former behaviour.
+(the limit) -> 1060; the market clearing's embedded day the same or fewer (electric-congestion
+30 min 2282 -> 2181, voltage 948 -> 879), but 3 of 24 runs on perturbed days more
+(docs/admm.md 5a). ``max_pause=0`` is the former behaviour.
 """
 
 from __future__ import annotations

@@ -484,7 +484,7 @@ class FormState(ABC):
         labels = self.entry_labels()
         entries = [str(v) for v in labels] if labels is not None else \
             [str(k) for n in self.actor_sizes for k in range(n)]
-        x, y, _ = warm.match(actors, entries)
+        x, y = warm.match(actors, entries)
         if warm.rho is not None:
             self.rho = float(warm.rho)
         self.x[:] = x

@@ -77,9 +77,9 @@ class WarmStart:
         return WarmStart(actors, entries, np.array(xs), np.array(ys), self.rho)
 
     def match(self, actors: Sequence[str], entries: Sequence[str]
-              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Outputs, prices and a known-mask for a run's entries (``actors[k]``, ``entries[k]``);
-        unknown entries get 0. Raises ``ValueError`` if none is known."""
+              ) -> tuple[np.ndarray, np.ndarray]:
+        """Outputs and prices for a run's entries (``actors[k]``, ``entries[k]``); unknown
+        entries get 0. Raises ``ValueError`` if none is known."""
         index = {key: k for k, key in enumerate(zip(self.actors, self.entries))}
         pos = np.array([index.get((str(a), str(e)), -1) for a, e in zip(actors, entries)],
                        dtype=int)
@@ -91,4 +91,4 @@ class WarmStart:
                              "setup?")
         x = np.where(known, self.outputs[np.maximum(pos, 0)], 0.0)
         y = np.where(known, self.prices[np.maximum(pos, 0)], 0.0)
-        return x, y, known
+        return x, y

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import uuid
+from abc import abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,6 +22,7 @@ from distributed_resource_optimization.admm.validation import (
     positive_scalar,
     scalar_in_range,
 )
+from distributed_resource_optimization.algorithm.core import DistributedAlgorithm
 
 #: Default tolerance (price units per round) below which a participant counts as settled.
 DEFAULT_TOL = 1e-6
@@ -135,6 +137,31 @@ def box_dispatch(lam: np.ndarray, cost: Any, epsilon: float, p_min: Any, p_max: 
     return np.clip((lam - c) / epsilon, lo, hi)
 
 
+class QuadraticCostUnit:
+    """A generator with the cost ``cost P + (epsilon / 2) P^2`` on ``[p_min, p_max]``, mixed into
+    the dispatch actors of consensus and diffusion (the dataclass that mixes it in holds the
+    fields ``cost``, ``p_min``, ``p_max``, ``epsilon``, ``n_guess`` and ``P``)."""
+
+    def _check_unit(self) -> None:
+        float_array("cost", self.cost)
+        check_box(self.p_min, self.p_max)
+        check_real("epsilon", self.epsilon, positive=True)
+        check_int("n_guess", self.n_guess, low=1)
+
+    def project_power(self, lam: np.ndarray, data: Any = None) -> np.ndarray:
+        """Dispatch at the prices ``lam`` (closed form, MW); stored in ``P``."""
+        self.P = box_dispatch(np.asarray(lam, dtype=float), self.cost, self.epsilon,
+                              self.p_min, self.p_max)
+        return self.P
+
+    def imbalance(self, lam: np.ndarray, p_target: Any) -> np.ndarray:
+        """``P(lam) - p_target / n_guess`` (MW): the dispatch against this unit's share of the
+        total demand ``p_target`` (``None`` is 0)."""
+        P = self.project_power(lam)
+        target = np.asarray(p_target if p_target is not None else 0.0, dtype=float)
+        return P - target / self.n_guess
+
+
 def metropolis_weights(own_degree: int, neighbour_degrees: Sequence[int], scale: float = 1.0
                        ) -> tuple[float, np.ndarray]:
     """Self weight and neighbour weights ``w_ij = scale / (1 + max(d_i, d_j))`` (Metropolis).
@@ -218,3 +245,105 @@ def admit(m: Any, run: str | None, active: bool, ending: bool, max_iter: int) ->
 
 def new_run_token() -> str:
     return uuid.uuid4().hex
+
+
+class PriceGossipParticipant(DistributedAlgorithm):
+    """What a participant of averaging consensus and of diffusion shares: its plug-in actor,
+    its run bookkeeping (token, rounds, queued messages, settling) and the end of a run.
+
+    Subclasses set ``_name`` (the algorithm, for messages), ``_message_type`` and
+    ``_divergence_hint`` and call :meth:`_setup` from their constructor."""
+
+    _name: str
+    _message_type: type
+    _divergence_hint: str
+
+    def _setup(self, finish_callback: Any, actor: Any, default_actor: Any, actor_arg: str,
+               initial_lam: Any, tol: Any, patience: Any) -> None:
+        check_callable("finish_callback", finish_callback)
+        if actor is not None and not callable(getattr(actor, "gradient_term", None)):
+            raise TypeError(f"{actor_arg} must provide gradient_term(lam, data), got "
+                            f"{type(actor).__name__}")
+        self.finish_callback = finish_callback
+        self.actor = actor if actor is not None else default_actor
+        self.initial_lam = check_real("initial_lam", initial_lam)
+        self.tol = check_tol(tol)
+        self.patience = check_patience(patience)
+        #: ``None`` until the run ends, then whether the last round settled (``residual <= tol``).
+        self.converged: bool | None = None
+        self._settling = Settling(self.tol, self.patience)
+        self._message_queue: dict[int, list[Any]] = {}
+        self._first_message = True  # not in a run (never started, or finished)
+        self._ending = False  # done with its rounds, waiting for the end to come back
+        self._run: str | None = None  # the token of its current or last run
+        self._k = 0
+        self._data: Any = None
+
+    @property
+    def residual(self) -> float:
+        """``max |lam change|`` of the last round (price units; ``inf`` before any round)."""
+        return self._settling.residual
+
+    def solution(self) -> dict[str, Any]:
+        """``{"lam": prices, "P": the actor's power (or None), "iterations": rounds,
+        "residual": last max |lam change|, "converged": bool | None}``, plus ``"E"`` (energy
+        at the start of each step) for an actor that has it (a storage)."""
+        out: dict[str, Any] = {"lam": self._lam.copy(), "P": None, "iterations": self._k,
+                               "residual": self.residual, "converged": self.converged}
+        for key in ("P", "E"):
+            value = getattr(self.actor, key, None)
+            if value is not None:
+                out[key] = np.array(value, dtype=float)
+        return out
+
+    def _admit(self, carrier: Any, m: Any) -> tuple[str, list]:
+        """The message's action (:func:`admit`) and the neighbours; ends the run on ``FINISH``
+        (the caller then returns, as on ``IGNORE``)."""
+        if not isinstance(m, self._message_type):
+            article = "an" if self._message_type.__name__[0] in "AEIOU" else "a"
+            raise TypeError(f"{type(self).__name__} got a {type(m).__name__}, expected "
+                            f"{article} {self._message_type.__name__}")
+        nbrs = list(carrier.others(""))
+        if not nbrs:
+            raise ValueError(f"{self._name} needs at least one neighbour per participant")
+        action = admit(m, self._run, not self._first_message, self._ending, self.max_iter)
+        if action == FINISH:
+            self._finish(carrier, nbrs)
+        return action, nbrs
+
+    def _begin_run(self, m: Any, run: str, horizon: int) -> None:
+        """Reset the run bookkeeping for run ``run`` of ``horizon`` steps started by ``m``."""
+        self._run = run
+        self._first_message = False
+        self._ending = False
+        self.converged = None
+        self._settling.reset()
+        self._message_queue.clear()
+        self._k = 0
+        self._data = m.data
+        self._lam = np.full(horizon, self.initial_lam)
+
+    def _gradient(self, lam: np.ndarray) -> np.ndarray:
+        """The actor's ``gradient_term`` at ``lam`` (this run's data), shaped like ``lam``."""
+        if not np.all(np.isfinite(lam)):
+            raise FloatingPointError(f"{self._name} diverged in round {self._k} (lam is not "
+                                     f"finite): {self._divergence_hint}")
+        g = np.asarray(self.actor.gradient_term(lam, self._data), dtype=float)
+        try:
+            return np.broadcast_to(g, lam.shape).copy()
+        except ValueError:
+            raise ValueError(f"{type(self.actor).__name__}.gradient_term returned shape {g.shape} "
+                             f"for lam of shape {lam.shape}") from None
+
+    @abstractmethod
+    def _broadcast(self, carrier: Any, nbrs: list, final: bool = False) -> None:
+        """Send this participant's round message to ``nbrs`` (``final``: the run has ended)."""
+
+    def _finish(self, carrier: Any, nbrs: list) -> None:
+        self._first_message = True
+        self._ending = False
+        self._message_queue.clear()
+        self.converged = self._settling.settled
+        # Forward the end once, so participants further away end too (any topology).
+        self._broadcast(carrier, nbrs, final=True)
+        self.finish_callback(self, carrier)

@@ -28,6 +28,13 @@ class EventWithValue:
         return self.value
 
 
+async def call_later(fn: Callable[[], Any], delay_s: float) -> None:
+    """Wait ``delay_s`` seconds (none if not positive), then call ``fn``."""
+    if delay_s > 0:
+        await asyncio.sleep(delay_s)
+    fn()
+
+
 class Carrier(ABC):
     """One participant's connection to the others."""
 
@@ -55,12 +62,7 @@ class Carrier(ABC):
 
     def schedule_using(self, fn: Callable[[], Any], delay_s: float) -> Any:
         """Call ``fn`` after ``delay_s`` seconds (a task)."""
-        async def later() -> None:
-            if delay_s > 0:
-                await asyncio.sleep(delay_s)
-            fn()
-
-        return asyncio.ensure_future(later())
+        return asyncio.ensure_future(call_later(fn, delay_s))
 
     async def wait_for(self, awaitable: Any) -> Any:
         """Await ``awaitable`` (an :class:`EventWithValue` or any awaitable)."""

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from distributed_resource_optimization.algorithm.core import on_exchange_message
-from distributed_resource_optimization.carrier.core import Carrier
+from distributed_resource_optimization.carrier.core import Carrier, call_later
 from distributed_resource_optimization.carrier.topology import neighbour_lists
 from distributed_resource_optimization.runtime.agents import ParticipantError
 from distributed_resource_optimization.runtime.carrier import CoordinationTimeoutError
@@ -79,6 +79,16 @@ class ActorContainer:
         """Cancel every delivery still in flight (a failed or timed-out run)."""
         for task in list(self._tasks):
             task.cancel()
+
+    def raise_error(self, coordinator: int | None = None) -> None:
+        """Raise the first handler's error as :class:`ParticipantError` naming the participant
+        (or the coordinator at address ``coordinator``); nothing if there was none."""
+        if self.error is None:
+            return
+        address, exc = self.error
+        who = "coordinator" if address == coordinator else f"participant {address}"
+        raise ParticipantError(f"{who} ({type(self.actors[address - 1].actor).__name__}): "
+                               f"{type(exc).__name__}: {exc}") from exc
 
 
 class SimpleCarrier(Carrier):
@@ -154,13 +164,8 @@ class SimpleCarrier(Carrier):
         return future
 
     def schedule_using(self, fn: Callable[[], Any], delay_s: float) -> asyncio.Task:
-        async def later() -> None:
-            if delay_s > 0:
-                await asyncio.sleep(delay_s)
-            fn()
-
         # Counted: what it sends belongs to the run, which must not end before it.
-        return self.container._spawn(later(), counted=True)
+        return self.container._spawn(call_later(fn, delay_s), counted=True)
 
 
 def cid(carrier: SimpleCarrier) -> int:
@@ -235,10 +240,7 @@ async def start_distributed_optimization(actors: Sequence[Any], start_message: A
     except BaseException:
         container.cancel()  # Ctrl-C / cancellation: no delivery outlives the run
         raise
-    if container.error is not None:
-        address, exc = container.error
-        raise ParticipantError(f"participant {address} ({type(actors[address - 1]).__name__}): "
-                               f"{type(exc).__name__}: {exc}") from exc
+    container.raise_error()
     solutions = [a.solution() if callable(getattr(a, "solution", None)) else None
                  for a in actors]
     converged = all(getattr(a, "converged", True) is not False for a in actors)
@@ -267,11 +269,8 @@ async def start_coordinated_distributed(actors: Sequence[Any], coordinator: Any,
     container = ActorContainer()
     for a in actors:
         SimpleCarrier(container, a)
+    # A complete graph, as in the reference: the coordinator reaches every participant.
     coordinator_carrier = SimpleCarrier(container, coordinator)
-    # The coordinator reaches the participants, not itself.
-    container.neighbours = {c.aid: [o.aid for o in container.actors if o.aid != c.aid]
-                            for c in container.actors}
-    container.neighbours[coordinator_carrier.aid] = [c.aid for c in container.actors[:-1]]
     task = asyncio.ensure_future(start_optimization(coordinator, coordinator_carrier,
                                                     start_message, {}))
     container._tasks.add(task)  # a participant's error cancels the coordinator's wait too
@@ -285,9 +284,5 @@ async def start_coordinated_distributed(actors: Sequence[Any], coordinator: Any,
         task.cancel()
         container.cancel()
         raise CoordinationTimeoutError(f"the coordinated run did not end within {timeout:g} s")
-    if container.error is not None:
-        address, exc = container.error
-        who = "coordinator" if address == coordinator_carrier.aid else f"participant {address}"
-        raise ParticipantError(f"{who} ({type(container.actors[address - 1].actor).__name__}): "
-                               f"{type(exc).__name__}: {exc}") from exc
+    container.raise_error(coordinator=coordinator_carrier.aid)
     return task.result()

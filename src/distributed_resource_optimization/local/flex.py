@@ -47,8 +47,13 @@ class ADMMFlexActor(LocalModel):
             raise ValueError(f"S has length {S_arr.size} but lb has length {m}")
         if (C is None) != (d is None):
             raise ValueError("C and d go together: give both or neither")
-        C_arr = np.zeros((0, m)) if C is None else np.asarray(C, dtype=float).reshape(-1, m) \
-            if np.size(C) else np.zeros((0, m))
+        C_arr = np.zeros((0, m)) if C is None or not np.size(C) else np.asarray(C, dtype=float)
+        if C_arr.ndim == 1:
+            C_arr = C_arr[None, :]  # one inequality
+        if C_arr.ndim != 2 or C_arr.shape[1] != m:
+            # Never reshaped to fit: a C of another width is a mistake, not m columns.
+            raise ValueError(f"C must have {m} columns (one per entry of lb), got shape "
+                             f"{C_arr.shape}")
         d_arr = np.zeros(0) if d is None or not np.size(d) else as_finite_vector(d, "d")
         if C_arr.shape[0] != d_arr.size:
             raise ValueError(f"C has {C_arr.shape[0]} rows but d has {d_arr.size} entries")

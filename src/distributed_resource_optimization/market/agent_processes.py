@@ -10,6 +10,7 @@ from distributed_resource_optimization.market.names import (
     BUILDING_PREFIX,
     GRID_OPERATORS,
     entity_names,
+    is_consumer,
 )
 
 
@@ -41,7 +42,7 @@ def agents_of(names: Sequence[str]) -> str:
     consumers = [n for n in names if n not in GRID_OPERATORS]
     buildings = [n for n in consumers if n.startswith(BUILDING_PREFIX)]
     if missing or not consumers or (AGGREGATOR in consumers and buildings) or \
-            any(n != AGGREGATOR and not n.startswith(BUILDING_PREFIX) for n in consumers):
+            not all(is_consumer(n) for n in consumers):
         raise ValueError(f"the agents {list(names)} are not a market: both grid operators "
                          f"({', '.join(GRID_OPERATORS)}) and either {AGGREGATOR} or "
                          f"{BUILDING_PREFIX}<der> agents are needed")

@@ -59,6 +59,7 @@ from distributed_resource_optimization.market.names import (
     GRID_OPERATORS,
     GROUPS,
     NAME_SEPARATOR,
+    is_consumer,
 )
 from distributed_resource_optimization.runtime.processes import RUNTIMES
 
@@ -345,7 +346,7 @@ def shift_to_timesteps(warm: WarmStart, timesteps: Sequence[pd.Timestamp],
     for actor, entry, p in zip(warm.actors, warm.entries, parsed):
         if p is not None:
             entry = NAME_SEPARATOR.join((p[0], step[p[1]], p[2]))
-            if actor == AGGREGATOR or actor.startswith(BUILDING_PREFIX):
+            if is_consumer(actor):
                 actor = AGGREGATOR if agents == "entities" else f"{BUILDING_PREFIX}{p[2]}"
         actors.append(actor)
         entries.append(entry)

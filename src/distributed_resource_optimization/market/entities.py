@@ -60,6 +60,7 @@ from distributed_resource_optimization.market.names import (  # re-exported here
     REFERENCE_DEMAND,
     THERMAL_GRID_OPERATOR,
     entity_names,
+    is_consumer,
 )
 
 
@@ -418,7 +419,7 @@ def load_entity(name: str, folder: Path | str, scenario: str, resolution: str = 
                                          scenario, **kwargs)
         return electric_grid_operator(load_electric_grid(folder), price, timesteps, dt,
                                       scenario, **kwargs)
-    if name != AGGREGATOR and not name.startswith(BUILDING_PREFIX):
+    if not is_consumer(name):
         raise ValueError(f"unknown entity {name!r}; valid: {', '.join(GRID_OPERATORS)}, "
                          f"{AGGREGATOR}, {BUILDING_PREFIX}<der>")
     timesteps = load_timesteps(folder, resolution)

@@ -25,6 +25,11 @@ BUILDING_PREFIX = "building_"
 AGENT_MODES: tuple[str, ...] = ("entities", "per-building")
 
 
+def is_consumer(name: str) -> bool:
+    """Whether ``name`` is a consumer entity: the aggregator or a building agent."""
+    return name == AGGREGATOR or name.startswith(BUILDING_PREFIX)
+
+
 def entity_names(der_names: Sequence[str], agents: str = "entities") -> list[str]:
     """The market's entity names in run order for ``agents`` mode."""
     if agents not in AGENT_MODES:

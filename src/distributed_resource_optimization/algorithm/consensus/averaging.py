@@ -41,13 +41,9 @@ from distributed_resource_optimization.algorithm._gossip_utils import (
     IGNORE,
     JOIN,
     START,
-    Settling,
-    admit,
-    check_callable,
+    PriceGossipParticipant,
     check_int,
-    check_patience,
     check_real,
-    check_tol,
     degrees_of,
     float_array,
     metropolis_weights,
@@ -55,7 +51,6 @@ from distributed_resource_optimization.algorithm._gossip_utils import (
     run_horizon,
 )
 from distributed_resource_optimization.algorithm.core import (
-    DistributedAlgorithm,
     OptimizationMessage,
 )
 
@@ -108,7 +103,7 @@ class ConsensusFinishedMessage:
     actor: ConsensusActor
 
 
-class AveragingConsensusAlgorithm(DistributedAlgorithm):
+class AveragingConsensusAlgorithm(PriceGossipParticipant):
     """A participant of averaging consensus (see the module docstring for the update rules).
 
     ``finish_callback(algorithm, carrier)`` is called once when the run ends. ``initial_lam``:
@@ -120,71 +115,35 @@ class AveragingConsensusAlgorithm(DistributedAlgorithm):
     ``max_iter`` rounds, as the reference).
     """
 
+    _name = "averaging consensus"
+    _message_type = AveragingConsensusMessage
+    _divergence_hint = "reduce the actors' step (rho)"
+
     def __init__(self, finish_callback: Callable[[Any, Any], Any],
                  consensus_actor: ConsensusActor | None = None, initial_lam: float = 10.0,
                  alpha: float = 0.3, max_iter: int = 50, *, tracking: bool = False,
                  tol: float = DEFAULT_TOL, patience: int | None = None) -> None:
-        check_callable("finish_callback", finish_callback)
-        if consensus_actor is not None and not callable(getattr(consensus_actor, "gradient_term",
-                                                                None)):
-            raise TypeError("consensus_actor must provide gradient_term(lam, data), got "
-                            f"{type(consensus_actor).__name__}")
-        self.finish_callback = finish_callback
-        self.actor: ConsensusActor = consensus_actor if consensus_actor is not None \
-            else NoConsensusActor()
-        self.initial_lam = check_real("initial_lam", initial_lam)
+        self._setup(finish_callback, consensus_actor, NoConsensusActor(), "consensus_actor",
+                    initial_lam, tol, patience)
         self.alpha = check_real("alpha", alpha, positive=True, high=1.0)
         self.max_iter = check_int("max_iter", max_iter, low=1)
         self.tracking = bool(tracking)
-        self.tol = check_tol(tol)
-        self.patience = check_patience(patience)
-        #: ``None`` until the run ends, then whether the last round settled (``residual <= tol``).
-        self.converged: bool | None = None
-        self._settling = Settling(self.tol, self.patience)
-        self._message_queue: dict[int, list[AveragingConsensusMessage]] = {}
-        self._first_message = True  # not in a run (never started, or finished)
-        self._ending = False  # done with its rounds, waiting for the end to come back
-        self._run: str | None = None  # the token of its current or last run
-        self._k = 0
         self._lam = np.array([float(initial_lam)])
         self._z = np.zeros(1)   # tracking: the tracked average gradient step
         self._g = np.zeros(1)   # tracking: the own gradient step at the current lam
-        self._data: Any = None
-
-    # -- results ------------------------------------------------------------------------------
-
-    @property
-    def residual(self) -> float:
-        """``max |lam change|`` of the last round (price units; ``inf`` before any round)."""
-        return self._settling.residual
-
-    def solution(self) -> dict[str, Any]:
-        """``{"lam": prices, "P": the actor's power (or None), "iterations": rounds,
-        "residual": last max |lam change|, "converged": bool | None}``."""
-        p = getattr(self.actor, "P", None)
-        return {"lam": self._lam.copy(), "P": None if p is None else np.array(p, dtype=float),
-                "iterations": self._k, "residual": self.residual, "converged": self.converged}
 
     # -- protocol -----------------------------------------------------------------------------
 
     async def on_exchange_message(self, carrier: Any, message_data: Any, meta: dict) -> None:
         m = message_data
-        if not isinstance(m, AveragingConsensusMessage):
-            raise TypeError(f"{type(self).__name__} got a {type(m).__name__}, expected an "
-                            "AveragingConsensusMessage")
-        nbrs = list(carrier.others(""))
-        if not nbrs:
-            raise ValueError("averaging consensus needs at least one neighbour per participant")
-        action = admit(m, self._run, not self._first_message, self._ending, self.max_iter)
-        if action == IGNORE:
-            return
-        if action == FINISH:
-            self._finish(carrier, nbrs)
+        action, nbrs = self._admit(carrier, m)
+        if action in (IGNORE, FINISH):
             return
         if action in (START, JOIN):
-            self._initialise(m, new_run_token() if action == START else m.run)
+            self._begin_run(m, new_run_token() if action == START else m.run,
+                            run_horizon(np.size(m.lam), m.data, "lam"))
             if self.tracking:
-                self._g = self._gradient(self._lam, m.data)
+                self._g = self._gradient(self._lam)
                 self._z = self._g.copy()
             self._broadcast(carrier, nbrs)
             # The reference counts the triggering message, even the start message, as a
@@ -196,44 +155,12 @@ class AveragingConsensusAlgorithm(DistributedAlgorithm):
         else:
             self._on_gradient(carrier, nbrs, m)
 
-    def _initialise(self, m: AveragingConsensusMessage, run: str) -> None:
-        horizon = run_horizon(np.size(m.lam), m.data, "lam")
-        self._run = run
-        self._first_message = False
-        self._ending = False
-        self.converged = None
-        self._settling.reset()
-        self._message_queue.clear()
-        self._k = 0
-        self._data = m.data
-        self._lam = np.full(horizon, self.initial_lam)
-
-    def _gradient(self, lam: np.ndarray, data: Any) -> np.ndarray:
-        if not np.all(np.isfinite(lam)):
-            raise FloatingPointError(f"averaging consensus diverged in round {self._k} (lam is "
-                                     "not finite): reduce the actors' step (rho)")
-        g = np.asarray(self.actor.gradient_term(lam, data), dtype=float)
-        try:
-            return np.broadcast_to(g, lam.shape).copy()
-        except ValueError:
-            raise ValueError(f"{type(self.actor).__name__}.gradient_term returned shape {g.shape} "
-                             f"for lam of shape {lam.shape}") from None
-
     def _broadcast(self, carrier: Any, nbrs: list, final: bool = False) -> None:
         for addr in nbrs:
             carrier.send_to_other(AveragingConsensusMessage(
                 lam=self._lam.copy(), k=self._k, data=self._data,
                 tracker=self._z.copy() if self.tracking else None, degree=len(nbrs),
                 settled=self._settling.streak, final=final, run=self._run), addr)
-
-    def _finish(self, carrier: Any, nbrs: list) -> None:
-        self._first_message = True
-        self._ending = False
-        self._message_queue.clear()
-        self.converged = self._settling.settled
-        # Forward the end once, so participants further away end too (any topology).
-        self._broadcast(carrier, nbrs, final=True)
-        self.finish_callback(self, carrier)
 
     def _end_of_round(self, carrier: Any, nbrs: list, stop_early: bool) -> None:
         # After its last round a participant tells its neighbours, which end and echo it
@@ -248,7 +175,7 @@ class AveragingConsensusAlgorithm(DistributedAlgorithm):
         if len(q) == len(nbrs) or self._k < m.k:
             avg = sum(np.asarray(x.lam, dtype=float) for x in q) / len(q)
             old = self._lam
-            grad = self._gradient(old, self._data)  # at the old lam, as the reference
+            grad = self._gradient(old)  # at the old lam, as the reference
             self._lam = old + self.alpha * (avg - old) + grad
             self._k = m.k + 1
             del self._message_queue[m.k]
@@ -272,7 +199,7 @@ class AveragingConsensusAlgorithm(DistributedAlgorithm):
             zs = np.array([np.asarray(x.tracker, dtype=float) for x in q])
             old = self._lam
             self._lam = w_self * old + w @ lams + self._z
-            g_new = self._gradient(self._lam, self._data)
+            g_new = self._gradient(self._lam)
             self._z = w_self * self._z + w @ zs + g_new - self._g
             self._g = g_new
             self._k += 1

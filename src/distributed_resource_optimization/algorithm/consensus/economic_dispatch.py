@@ -19,17 +19,14 @@ from typing import Any
 import numpy as np
 
 from distributed_resource_optimization.algorithm._gossip_utils import (
-    box_dispatch,
-    check_box,
-    check_int,
+    QuadraticCostUnit,
     check_real,
-    float_array,
 )
 from distributed_resource_optimization.algorithm.consensus.averaging import ConsensusActor
 
 
 @dataclass(eq=False)
-class LinearCostEconomicDispatchConsensusActor(ConsensusActor):
+class LinearCostEconomicDispatchConsensusActor(QuadraticCostUnit, ConsensusActor):
     """A generator in incremental-cost consensus: ``cost`` (currency/MWh, number or one per
     step), bounds ``p_min``/``p_max`` (MW, ``0 <= p_min <= p_max``), ``epsilon`` (> 0, the
     quadratic coefficient: marginal cost ``cost + epsilon * P``), ``rho`` (> 0, price step per
@@ -45,20 +42,9 @@ class LinearCostEconomicDispatchConsensusActor(ConsensusActor):
     P: np.ndarray = field(default_factory=lambda: np.array([0.0]))
 
     def __post_init__(self) -> None:
-        float_array("cost", self.cost)
-        check_box(self.p_min, self.p_max)
+        self._check_unit()
         check_real("rho", self.rho, positive=True)
-        check_real("epsilon", self.epsilon, positive=True)
-        check_int("n_guess", self.n_guess, low=1)
-
-    def project_power(self, lam: np.ndarray, data: Any = None) -> np.ndarray:
-        """Dispatch at the prices ``lam`` (closed form, MW); stored in :attr:`P`."""
-        self.P = box_dispatch(np.asarray(lam, dtype=float), self.cost, self.epsilon,
-                              self.p_min, self.p_max)
-        return self.P
 
     def gradient_term(self, lam: np.ndarray, p_target: Any) -> np.ndarray:
         """``-rho * (P(lam) - p_target / n_guess)`` (price units); ``p_target`` ``None`` is 0."""
-        P = self.project_power(lam)
-        target = np.asarray(p_target if p_target is not None else 0.0, dtype=float)
-        return -self.rho * (P - target / self.n_guess)
+        return -self.rho * self.imbalance(lam, p_target)

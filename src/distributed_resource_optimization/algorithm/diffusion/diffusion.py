@@ -31,19 +31,14 @@ from distributed_resource_optimization.algorithm._gossip_utils import (
     IGNORE,
     JOIN,
     START,
-    Settling,
-    admit,
-    check_callable,
+    PriceGossipParticipant,
     check_int,
-    check_patience,
     check_real,
-    check_tol,
     data_length,
     new_run_token,
     run_horizon,
 )
 from distributed_resource_optimization.algorithm.core import (
-    DistributedAlgorithm,
     OptimizationMessage,
 )
 
@@ -86,7 +81,7 @@ class DiffusionMessage(OptimizationMessage):
     run: str | None = None
 
 
-class DiffusionAlgorithm(DistributedAlgorithm):
+class DiffusionAlgorithm(PriceGossipParticipant):
     """A participant of adapt-then-combine diffusion (see the module docstring).
 
     ``finish_callback(algorithm, carrier)`` is called once when the run ends. ``initial_lam``:
@@ -99,6 +94,9 @@ class DiffusionAlgorithm(DistributedAlgorithm):
     """
 
     _name = "diffusion"
+    _message_type = DiffusionMessage
+    _divergence_hint = ("reduce epsilon (the step must stay below about 1 / the steepest "
+                        "participant's gradient slope)")
     # Count a start message built with initial=False as a neighbour's round 0 (the reference).
     _count_untagged_start = True
 
@@ -106,15 +104,8 @@ class DiffusionAlgorithm(DistributedAlgorithm):
                  diffusion_actor: DiffusionActor | None = None, initial_lam: float = 10.0,
                  epsilon: float = 0.1, max_iter: int = 300, horizon: int | None = None, *,
                  tol: float = DEFAULT_TOL, patience: int | None = None) -> None:
-        check_callable("finish_callback", finish_callback)
-        if diffusion_actor is not None and not callable(getattr(diffusion_actor, "gradient_term",
-                                                                None)):
-            raise TypeError("diffusion_actor must provide gradient_term(lam, data), got "
-                            f"{type(diffusion_actor).__name__}")
-        self.finish_callback = finish_callback
-        self.actor: DiffusionActor = diffusion_actor if diffusion_actor is not None \
-            else NoDiffusionActor()
-        self.initial_lam = check_real("initial_lam", initial_lam)
+        self._setup(finish_callback, diffusion_actor, NoDiffusionActor(), "diffusion_actor",
+                    initial_lam, tol, patience)
         self.epsilon = check_real("epsilon", epsilon, positive=True)
         self.max_iter = check_int("max_iter", max_iter, low=1)
         self._fixed_horizon = None if horizon is None else check_int("horizon", horizon, low=1)
@@ -122,57 +113,19 @@ class DiffusionAlgorithm(DistributedAlgorithm):
         check = getattr(self.actor, "check_horizon", None)
         if self._fixed_horizon is not None and callable(check):
             check(self._fixed_horizon)
-        self.tol = check_tol(tol)
-        self.patience = check_patience(patience)
-        #: ``None`` until the run ends, then whether the last round settled (``residual <= tol``).
-        self.converged: bool | None = None
-        self._settling = Settling(self.tol, self.patience)
-        self._message_queue: dict[int, list[DiffusionMessage]] = {}
-        self._first_message = True  # not in a run (never started, or finished)
-        self._ending = False  # done with its rounds, waiting for the end to come back
-        self._run: str | None = None  # the token of its current or last run
-        self._k = 0
         self._lam = np.full(self.horizon, self.initial_lam)
         self._phi = np.full(self.horizon, self.initial_lam)
-        self._data: Any = None
-
-    # -- results ------------------------------------------------------------------------------
-
-    @property
-    def residual(self) -> float:
-        """``max |lam change|`` of the last round (price units; ``inf`` before any round)."""
-        return self._settling.residual
-
-    def solution(self) -> dict[str, Any]:
-        """``{"lam": prices, "P": the actor's power (or None), "iterations": rounds,
-        "residual": last max |lam change|, "converged": bool | None}``, plus ``"E"`` (energy
-        at the start of each step) for a storage actor."""
-        out: dict[str, Any] = {"lam": self._lam.copy(), "P": None, "iterations": self._k,
-                               "residual": self.residual, "converged": self.converged}
-        for key in ("P", "E"):
-            value = getattr(self.actor, key, None)
-            if value is not None:
-                out[key] = np.array(value, dtype=float)
-        return out
 
     # -- protocol -----------------------------------------------------------------------------
 
     async def on_exchange_message(self, carrier: Any, message_data: Any, meta: dict) -> None:
         m = message_data
-        if not isinstance(m, DiffusionMessage):
-            raise TypeError(f"{type(self).__name__} got a {type(m).__name__}, expected a "
-                            "DiffusionMessage")
-        nbrs = list(carrier.others(""))
-        if not nbrs:
-            raise ValueError(f"{self._name} needs at least one neighbour per participant")
-        action = admit(m, self._run, not self._first_message, self._ending, self.max_iter)
-        if action == IGNORE:
-            return
-        if action == FINISH:
-            self._finish(carrier, nbrs)
+        action, nbrs = self._admit(carrier, m)
+        if action in (IGNORE, FINISH):
             return
         if action in (START, JOIN):
-            self._initialise(m, new_run_token() if action == START else m.run)
+            self.horizon = self._horizon_of(m)
+            self._begin_run(m, new_run_token() if action == START else m.run, self.horizon)
             self._phi = self._first_phi()
             self._broadcast(carrier, nbrs)
             # The start message is no neighbour's round 0 (the reference queues one built
@@ -211,30 +164,6 @@ class DiffusionAlgorithm(DistributedAlgorithm):
                              f"steps but the start message has {horizon}")
         return horizon
 
-    def _initialise(self, m: DiffusionMessage, run: str) -> None:
-        self.horizon = self._horizon_of(m)
-        self._run = run
-        self._first_message = False
-        self._ending = False
-        self.converged = None
-        self._settling.reset()
-        self._message_queue.clear()
-        self._k = 0
-        self._data = m.data
-        self._lam = np.full(self.horizon, self.initial_lam)
-
-    def _gradient(self, lam: np.ndarray) -> np.ndarray:
-        if not np.all(np.isfinite(lam)):
-            raise FloatingPointError(f"{self._name} diverged in round {self._k} (lam is not "
-                                     "finite): reduce epsilon (the step must stay below about "
-                                     "1 / the steepest participant's gradient slope)")
-        g = np.asarray(self.actor.gradient_term(lam, self._data), dtype=float)
-        try:
-            return np.broadcast_to(g, lam.shape).copy()
-        except ValueError:
-            raise ValueError(f"{type(self.actor).__name__}.gradient_term returned shape {g.shape} "
-                             f"for lam of shape {lam.shape}") from None
-
     def _first_phi(self) -> np.ndarray:
         return self._lam - self.epsilon * self._gradient(self._lam)
 
@@ -250,15 +179,6 @@ class DiffusionAlgorithm(DistributedAlgorithm):
             carrier.send_to_other(DiffusionMessage(
                 phi=self._phi.copy(), k=self._k, data=self._data, degree=len(nbrs),
                 settled=self._settling.streak, final=final, run=self._run), addr)
-
-    def _finish(self, carrier: Any, nbrs: list) -> None:
-        self._first_message = True
-        self._ending = False
-        self._message_queue.clear()
-        self.converged = self._settling.settled
-        # Forward the end once, so participants further away end too (any topology).
-        self._broadcast(carrier, nbrs, final=True)
-        self.finish_callback(self, carrier)
 
 
 def create_diffusion_participant(

@@ -17,11 +17,7 @@ from typing import Any
 import numpy as np
 
 from distributed_resource_optimization.algorithm._gossip_utils import (
-    box_dispatch,
-    check_box,
-    check_int,
-    check_real,
-    float_array,
+    QuadraticCostUnit,
     per_step,
 )
 from distributed_resource_optimization.algorithm.diffusion.diffusion import DiffusionActor
@@ -33,7 +29,7 @@ __all__ = ["LinearCostEconomicDispatchDiffusionActor", "ReservoirStorageDiffusio
 
 
 @dataclass(eq=False)
-class LinearCostEconomicDispatchDiffusionActor(DiffusionActor):
+class LinearCostEconomicDispatchDiffusionActor(QuadraticCostUnit, DiffusionActor):
     """A generator in diffusion dispatch: ``cost`` (currency/MWh), bounds ``p_min``/``p_max``
     (MW, ``0 <= p_min <= p_max``; each a number or one value per step), ``epsilon`` (> 0, the
     quadratic coefficient: marginal cost ``cost + epsilon * P``), ``n_guess`` (number of
@@ -47,23 +43,12 @@ class LinearCostEconomicDispatchDiffusionActor(DiffusionActor):
     P: np.ndarray = field(default_factory=lambda: np.array([0.0]))
 
     def __post_init__(self) -> None:
-        float_array("cost", self.cost)
-        check_box(self.p_min, self.p_max)
-        check_real("epsilon", self.epsilon, positive=True)
-        check_int("n_guess", self.n_guess, low=1)
+        self._check_unit()
 
     def check_horizon(self, horizon: int) -> None:
         for name in ("cost", "p_min", "p_max"):
             per_step(name, getattr(self, name), horizon)
 
-    def project_power(self, lam: np.ndarray, data: Any = None) -> np.ndarray:
-        """Dispatch at the prices ``lam`` (closed form, MW); stored in :attr:`P`."""
-        self.P = box_dispatch(np.asarray(lam, dtype=float), self.cost, self.epsilon,
-                              self.p_min, self.p_max)
-        return self.P
-
     def gradient_term(self, lam: np.ndarray, p_target: Any) -> np.ndarray:
         """``P(lam) - p_target / n_guess`` (MW; ``p_target`` ``None`` is 0)."""
-        P = self.project_power(lam)
-        target = np.asarray(p_target if p_target is not None else 0.0, dtype=float)
-        return P - target / self.n_guess
+        return self.imbalance(lam, p_target)
