@@ -26,10 +26,16 @@ from distributed_resource_optimization.runtime.codec import (
 from distributed_resource_optimization.runtime.messages import (
     MESSAGE_TYPES,
     PROTOCOL_VERSION,
+    CreditReturn,
     FinishReply,
     FinishRequest,
     JoinReply,
     JoinRequest,
+    PeerMessage,
+    PeerReady,
+    PeerReport,
+    PeerRunStart,
+    PeerStop,
     Publication,
     SetupReply,
     SetupRequest,
@@ -55,6 +61,13 @@ def _examples() -> list:
         SolveReply("s1", 4, None, error="infeasible"),
         FinishRequest("s1", x, "max_iterations"),
         FinishReply("s1", np.array([1.5, np.nan])),
+        PeerRunStart("s1", 2, ("participant-1", "participant-2"), ("127.0.0.1:4001", ""), (1,),
+                     dro.create_cohda_start_message([1.0, 2.0]), 30.0),
+        PeerReady("s1", 2, error="start_message: needs a target"),
+        PeerMessage("s1", 1, 2, "m1", True, 7, "3/3", {"lam": x, 3: (1, "a", None)}),
+        CreditReturn("s1", 2, "1/1"),
+        PeerStop("s1", "finished"),
+        PeerReport("s1", 2, {"P": x, "converged": True}, True, 12, 5),
     ]
 
 
@@ -67,6 +80,8 @@ def _equal(a, b) -> bool:
         return all(_equal(getattr(a, f.name), getattr(b, f.name)) for f in dataclasses.fields(a))
     if isinstance(a, (tuple, list)):
         return len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_equal(a[k], b[k]) for k in a)
     return a == b
 
 

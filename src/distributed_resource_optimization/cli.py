@@ -20,6 +20,11 @@ agents that are already running (on other hosts).
 ``dro agent --entity NAME --scenario S --listen HOST:PORT [--data DIR] [--resolution R]
 [--once] [--idle-timeout S]``: one market agent serving coordinators.
 
+``dro peer --factory MODULE:FUNCTION [--kwargs JSON] --name NAME --runtime tcp|mqtt
+[--listen HOST:PORT] [--broker HOST:PORT]``: one participant of a coordinator-free algorithm,
+built from its own data, serving a run started by
+:func:`~distributed_resource_optimization.runtime.peers.start_distributed_processes`.
+
 ``dro data split --out DIR [--data SRC] [--agents entities|per-building]``: one data folder per
 entity.
 
@@ -186,6 +191,25 @@ def _parser() -> argparse.ArgumentParser:
                     help="lower this process's CPU priority by N (spawned agents: 10, so the "
                     "coordinator on the same machine is never kept waiting)")
 
+    pe = sub.add_parser("peer", help="run one participant of a coordinator-free algorithm "
+                        "(tcp or mqtt), built by a factory from its own data")
+    pe.add_argument("--factory", required=True,
+                    help="package.module:function that returns the participant")
+    pe.add_argument("--kwargs", default="{}",
+                    help="JSON object of the factory's keyword arguments (default: {})")
+    pe.add_argument("--name", required=True,
+                    help="the agent's name (a run's participants are participant-1, ...)")
+    _add_runtime(pe, with_inproc=False)
+    pe.add_argument("--listen", default="127.0.0.1:0",
+                    help="TCP HOST:PORT to listen on (port 0: a free one; default)")
+    pe.add_argument("--topic-prefix", default=None,
+                    help="MQTT: the inbox topic is <prefix>/<name> (default prefix: dro)")
+    pe.add_argument("--runs", type=int, default=1, help="runs to serve, then exit (default: 1)")
+    pe.add_argument("--idle-timeout", default=600.0, type=float,
+                    help="give up when no run starts within this many seconds (default: 600)")
+    pe.add_argument("--exit-with-stdin", action="store_true", help=argparse.SUPPRESS)
+    pe.add_argument("--nice", type=int, default=0, help="lower this process's CPU priority by N")
+
     da = sub.add_parser("data", help="data folders")
     da_sub = da.add_subparsers(dest="data_command", required=True, parser_class=_Parser)
     sp = da_sub.add_parser("split", help="one data folder per market entity, DIR/<entity>/")
@@ -269,6 +293,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from distributed_resource_optimization.commands import agent
 
         return agent.run(args)
+    if args.command == "peer":
+        from distributed_resource_optimization.commands import peer
+
+        return peer.run(args)
     return _data_split(args)
 
 

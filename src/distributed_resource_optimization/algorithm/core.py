@@ -14,9 +14,89 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
+#: Every class whose instances may travel inside an algorithm's messages between processes, by
+#: wire name (see :func:`message_type`); the codecs of the networked carriers decode nothing else.
+_MESSAGE_TYPES: dict[str, type] = {}
+
+
+def message_type(cls: type | None = None, *, name: str | None = None) -> Any:
+    """Let the dataclass ``cls`` travel between processes inside algorithm messages (a class
+    decorator; subclasses of :class:`OptimizationMessage` are registered by themselves).
+
+    ``name`` is its name on the wire (default: its qualified name, e.g. ``"PriceSignal"``); the
+    sending and the receiving process must register the class under the same name. A codec
+    rebuilds a registered class from its fields by calling its constructor and nothing else.
+    Redefining a class of the same module under the same name replaces it (notebooks); a class
+    of another module with the same name raises ``TypeError`` (give one a ``name``).
+    """
+
+    def register(c: type) -> type:
+        import dataclasses
+
+        if not (isinstance(c, type) and dataclasses.is_dataclass(c)):
+            raise TypeError(f"message_type: {c!r} is not a dataclass; algorithm messages are "
+                            "dataclasses of plain values")
+        wire = name or c.__dict__.get("__wire_name__") or c.__qualname__
+        known = _MESSAGE_TYPES.get(wire)
+        if known is not None and known is not c and known.__module__ != c.__module__:
+            raise TypeError(f"message_type: {wire!r} is already the wire name of "
+                            f"{known.__module__}.{known.__qualname__}; give "
+                            f"{c.__module__}.{c.__qualname__} another name")
+        c.__wire_name__ = wire
+        _MESSAGE_TYPES[wire] = c
+        return c
+
+    return register if cls is None else register(cls)
+
+
+def message_types() -> dict[str, type]:
+    """The registered message classes by wire name (a copy)."""
+    _register_pending()
+    return dict(_MESSAGE_TYPES)
+
+
+def wire_name(cls: type) -> str | None:
+    """The wire name of a registered message class, ``None`` if it is not registered."""
+    _register_pending()
+    if cls in _CONFLICTS:
+        raise TypeError(_CONFLICTS[cls])
+    name = cls.__dict__.get("__wire_name__")
+    return name if name is not None and _MESSAGE_TYPES.get(name) is cls else None
+
 
 class OptimizationMessage:
-    """Marker base class of an algorithm's protocol messages."""
+    """Marker base class of an algorithm's protocol messages.
+
+    A dataclass subclass is registered for the networked carriers when it is created
+    (:func:`message_type`); ``class M(OptimizationMessage, wire_name="...")`` names it
+    explicitly. The dataclass decorator runs after the class is created, so registration happens
+    at the first encode or decode of the class (:func:`message_types` registers late ones)."""
+
+    def __init_subclass__(cls, wire_name: str | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _PENDING.append((cls, wire_name))
+
+
+# Subclasses of OptimizationMessage seen but not yet registered: the @dataclass decorator runs
+# after __init_subclass__, so whether a class is a dataclass is known only later.
+_PENDING: list[tuple[type, str | None]] = []
+
+
+# Late-registered classes whose wire name was taken: the error is raised when one is encoded,
+# not at whatever unrelated encode happened to register it.
+_CONFLICTS: dict[type, str] = {}
+
+
+def _register_pending() -> None:
+    import dataclasses
+
+    while _PENDING:
+        cls, name = _PENDING.pop(0)
+        if dataclasses.is_dataclass(cls):  # a plain subclass cannot travel; encoding says so
+            try:
+                message_type(cls, name=name)
+            except TypeError as exc:
+                _CONFLICTS[cls] = str(exc)
 
 
 class DistributedAlgorithm(ABC):

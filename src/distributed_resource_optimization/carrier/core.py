@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -69,3 +70,23 @@ class Carrier(ABC):
         if isinstance(awaitable, EventWithValue):
             return await awaitable.wait()
         return await awaitable
+
+
+@dataclass
+class DistributedResult:
+    """Outcome of a coordinator-free run: ``solutions[i]`` is participant ``i``'s
+    ``solution()`` (``None`` if it offers none), ``rounds`` the longest chain of messages each
+    sent in reaction to the one before, ``messages`` the messages delivered, ``wall_time_s`` in
+    seconds; ``converged`` is ``False`` if a participant reports ``converged = False``.
+    ``actors`` are the participant objects of this process (empty when they ran in processes of
+    their own: their solutions then came back over the network); ``extra`` holds what a
+    carrier adds (e.g. ``"traffic"``: messages and bytes of a networked run)."""
+
+    actors: list[Any]
+    solutions: list[Any]
+    rounds: int
+    messages: int
+    wall_time_s: float
+    converged: bool = True
+    status: str = "finished"
+    extra: dict[str, Any] = field(default_factory=dict)

@@ -14,11 +14,14 @@ import contextvars
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from distributed_resource_optimization.algorithm.core import on_exchange_message
-from distributed_resource_optimization.carrier.core import Carrier, call_later
+from distributed_resource_optimization.carrier.core import (
+    Carrier,
+    DistributedResult,
+    call_later,
+)
 from distributed_resource_optimization.carrier.topology import neighbour_lists
 from distributed_resource_optimization.runtime.agents import ParticipantError
 from distributed_resource_optimization.runtime.carrier import CoordinationTimeoutError
@@ -173,23 +176,6 @@ def cid(carrier: SimpleCarrier) -> int:
     return carrier.aid
 
 
-@dataclass
-class DistributedResult:
-    """Outcome of a coordinator-free run: ``solutions[i]`` is participant ``i``'s
-    ``solution()`` (``None`` if it offers none), ``rounds`` the longest chain of messages each
-    sent in reaction to the one before, ``messages`` the messages delivered, ``wall_time_s`` in
-    seconds; ``converged`` is ``False`` if a participant reports ``converged = False``."""
-
-    actors: list[Any]
-    solutions: list[Any]
-    rounds: int
-    messages: int
-    wall_time_s: float
-    converged: bool = True
-    status: str = "finished"
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
 async def start_distributed_optimization(actors: Sequence[Any], start_message: Any, *,
                                          topology: Any = None, carrier: Any = None,
                                          timeout: float = DEFAULT_TIMEOUT_S
@@ -202,7 +188,12 @@ async def start_distributed_optimization(actors: Sequence[Any], start_message: A
     method checks it (and raises ``ValueError`` for a start it cannot take part in).
     ``topology``: ``None`` / ``"complete"``, ``"ring"``, an adjacency
     or a networkx graph over the actors' positions (:func:`~.topology.neighbour_lists`).
-    ``carrier``: ``None`` for this process; see :mod:`..carrier` for the others. ``timeout``
+    ``carrier``: ``None`` for this process; or a carrier of the runtime
+    (:class:`~.runtime.carrier.AsyncioCarrier`, optionally with a codec;
+    :class:`~.runtime.mango_carrier.MangoCarrier` ``.tcp()`` / ``.mqtt(broker)``): every
+    participant is then an agent of its own on it and their messages travel as plain data
+    (:mod:`~.runtime.peers`; one process per participant:
+    :func:`~.runtime.peers.start_distributed_processes`). ``timeout``
     (s) bounds the run: :class:`~.runtime.carrier.CoordinationTimeoutError` after it; a handler's
     exception ends the run as :class:`~.runtime.agents.ParticipantError` naming the participant.
     """
@@ -221,8 +212,14 @@ async def start_distributed_optimization(actors: Sequence[Any], start_message: A
         if callable(check):
             check(start_message)
     if carrier is not None:
-        raise ValueError("carrier: coordinator-free runs on other carriers are not available yet; "
-                         "use carrier=None (this process)")
+        from distributed_resource_optimization.runtime.carrier import Carrier as RuntimeCarrier
+        from distributed_resource_optimization.runtime.peers import run_on_carrier
+
+        if not isinstance(carrier, RuntimeCarrier):
+            raise TypeError(f"carrier must be None (this process) or a runtime carrier "
+                            f"(AsyncioCarrier, MangoCarrier.tcp / .mqtt), got "
+                            f"{type(carrier).__name__}")
+        return await run_on_carrier(actors, start_message, nbrs, carrier, timeout=timeout)
     start = time.perf_counter()
     container = ActorContainer()
     if topology is not None:

@@ -27,10 +27,16 @@ import numpy as np
 
 from distributed_resource_optimization.runtime.messages import (
     MESSAGE_TYPES,
+    CreditReturn,
     FinishReply,
     FinishRequest,
     JoinReply,
     JoinRequest,
+    PeerMessage,
+    PeerReady,
+    PeerReport,
+    PeerRunStart,
+    PeerStop,
     Publication,
     SetupReply,
     SetupRequest,
@@ -53,6 +59,12 @@ TYPE_IDS: dict[type, int] = {
     SolveReply: 0x44524F06,
     FinishRequest: 0x44524F07,
     FinishReply: 0x44524F08,
+    PeerRunStart: 0x44524F09,
+    PeerReady: 0x44524F0A,
+    PeerMessage: 0x44524F0B,
+    CreditReturn: 0x44524F0C,
+    PeerStop: 0x44524F0D,
+    PeerReport: 0x44524F0E,
 }
 
 #: Field kinds per message type, in declaration order.
@@ -69,6 +81,16 @@ SCHEMAS: dict[type, dict[str, str]] = {
     FinishRequest: {"session": "str", "x": "array", "status": "str", "dual_price": "array?"},
     FinishReply: {"session": "str", "objectives": "array", "error": "str?", "rejected": "int",
                   "carrier_rejected": "int", "carrier_id": "str", "dual_term": "float?"},
+    PeerRunStart: {"session": "str", "index": "int", "names": "strs", "addresses": "strs",
+                   "neighbours": "ints", "start": "value", "timeout": "float",
+                   "protocol_version": "int"},
+    PeerReady: {"session": "str", "index": "int", "error": "str?"},
+    PeerMessage: {"session": "str", "sender": "int", "receiver": "int", "message_id": "str",
+                  "reply": "bool", "hop": "int", "credit": "str", "content": "value"},
+    CreditReturn: {"session": "str", "index": "int", "credit": "str"},
+    PeerStop: {"session": "str", "reason": "str"},
+    PeerReport: {"session": "str", "index": "int", "solution": "value", "converged": "bool?",
+                 "received": "int", "rounds": "int", "error": "str?"},
 }
 
 _DTYPE = "<f8"  # the only array dtype on the wire: little-endian float64
@@ -131,6 +153,151 @@ def _encode_name(value: Any, where: str) -> str | int:
                     f"between processes, got {type(value).__name__} {value!r}")
 
 
+# -- algorithm values: what coordinator-free algorithms send (inside a PeerMessage) -----------
+# None, bool, int, float, str and lists as themselves; everything else as a one-key dict whose key
+# says what it is: tuple "t", dict "d" (a list of [key, value] pairs: keys may be ints), set "s",
+# array "a" (float64, int64 or bool bytes), registered dataclass "m" ([wire name, {field: value}]).
+# An encoded dict is therefore always a tag, never user data, and decoding builds nothing but
+# these values and the registered classes (algorithm.core.message_type), by their constructors.
+
+#: Array dtypes an algorithm value may hold (little-endian float64, int64 and bool).
+VALUE_DTYPES: tuple[str, ...] = ("<f8", "<i8", "|b1")
+#: Deepest nesting of an algorithm value (a guard against recursion bombs from the network).
+MAX_VALUE_DEPTH = 64
+_VALUE_TAGS = frozenset("tdsam")
+
+
+def _value_array(a: np.ndarray, binary: bool) -> dict[str, Any]:
+    kind = a.dtype.kind
+    dtype = "<f8" if kind == "f" else "<i8" if kind in "iu" else "|b1" if kind == "b" else None
+    if dtype is None:
+        raise TypeError(f"arrays of dtype {a.dtype} cannot travel (float, int and bool can)")
+    arr = np.ascontiguousarray(a, dtype=dtype)
+    raw = arr.tobytes()
+    return {"dtype": dtype, "shape": list(arr.shape),
+            "data": raw if binary else binascii.b2a_base64(raw, newline=False).decode("ascii")}
+
+
+def encode_value(value: Any, binary: bool = False, where: str = "value", _depth: int = 0) -> Any:
+    """An algorithm value as JSON-compatible data (see the comment above); ``TypeError`` naming
+    the place (``where``) for anything that cannot travel (functions, unregistered objects)."""
+    import dataclasses
+
+    from distributed_resource_optimization.algorithm.core import wire_name
+
+    if _depth > MAX_VALUE_DEPTH:
+        raise TypeError(f"{where}: nested deeper than {MAX_VALUE_DEPTH} levels")
+    d = _depth + 1
+    if value is None or type(value) in (bool, int, float, str):
+        return value
+    if isinstance(value, np.ndarray):
+        try:
+            return {"a": _value_array(value, binary)}
+        except TypeError as exc:
+            raise TypeError(f"{where}: {exc}") from None
+    if isinstance(value, np.generic):
+        return encode_value(value.item(), binary, where, d)
+    if isinstance(value, list):
+        return [encode_value(v, binary, f"{where}[{i}]", d) for i, v in enumerate(value)]
+    if isinstance(value, tuple) and not dataclasses.is_dataclass(value):
+        return {"t": [encode_value(v, binary, f"{where}[{i}]", d) for i, v in enumerate(value)]}
+    if isinstance(value, dict):
+        return {"d": [[encode_value(k, binary, f"{where} key", d),
+                       encode_value(v, binary, f"{where}[{k!r}]", d)] for k, v in value.items()]}
+    if isinstance(value, (set, frozenset)):
+        return {"s": [encode_value(v, binary, f"{where} item", d) for v in value]}
+    if isinstance(value, (bool, int, float, str)):  # subclasses (e.g. IntEnum) as the base type
+        base = next(t for t in (bool, int, float, str) if isinstance(value, t))
+        return base(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        name = wire_name(type(value))
+        if name is None:
+            raise TypeError(f"{where}: {type(value).__name__} cannot travel between processes: "
+                            "register it with algorithm.core.message_type (or subclass "
+                            "OptimizationMessage)")
+        fields = {f.name: encode_value(getattr(value, f.name), binary, f"{where}.{f.name}", d)
+                  for f in dataclasses.fields(value) if f.init}
+        return {"m": [name, fields]}
+    raise TypeError(f"{where}: a {type(value).__name__} cannot travel between processes "
+                    "(numbers, strings, lists, tuples, dicts, sets, numpy arrays and registered "
+                    "dataclasses can)")
+
+
+def decode_value(obj: Any, where: str = "value", _depth: int = 0) -> Any:
+    """Inverse of :func:`encode_value`; :class:`MessageDecodeError` naming the place for
+    anything else (unknown tags or classes, bad arrays, fields a class does not take)."""
+    if _depth > MAX_VALUE_DEPTH:
+        raise MessageDecodeError(f"{where}: nested deeper than {MAX_VALUE_DEPTH} levels")
+    d = _depth + 1
+    t = type(obj)
+    if obj is None or t in (bool, int, float, str):
+        return obj
+    if t is list:
+        return [decode_value(v, f"{where}[{i}]", d) for i, v in enumerate(obj)]
+    if t is not dict or len(obj) != 1 or next(iter(obj)) not in _VALUE_TAGS:
+        raise MessageDecodeError(f"{where}: not an encoded algorithm value")
+    tag, body = next(iter(obj.items()))
+    if tag == "a":
+        return _decode_value_array(body, where)
+    if type(body) is not list:
+        raise MessageDecodeError(f"{where}: expected a list")
+    if tag == "t":
+        return tuple(decode_value(v, f"{where}[{i}]", d) for i, v in enumerate(body))
+    if tag == "s":
+        try:
+            return {decode_value(v, f"{where} item", d) for v in body}
+        except TypeError as exc:  # an unhashable item
+            raise MessageDecodeError(f"{where}: {exc}") from None
+    if tag == "d":
+        out = {}
+        for i, pair in enumerate(body):
+            if type(pair) is not list or len(pair) != 2:
+                raise MessageDecodeError(f"{where}: entry {i} is not a [key, value] pair")
+            key = decode_value(pair[0], f"{where} key {i}", d)
+            try:
+                out[key] = decode_value(pair[1], f"{where}[{key!r}]", d)
+            except TypeError as exc:
+                raise MessageDecodeError(f"{where}: key {i}: {exc}") from None
+        return out
+    return _decode_dataclass(body, where, d)
+
+
+def _decode_value_array(body: Any, where: str) -> np.ndarray:
+    if type(body) is not dict or body.keys() != _ARRAY_KEYS or body["dtype"] not in VALUE_DTYPES:
+        raise MessageDecodeError(f"{where}: expected an encoded array of dtype "
+                                 f"{' / '.join(VALUE_DTYPES)}")
+    shape, raw = body["shape"], _raw(body["data"])
+    if type(shape) is not list or any(type(n) is not int or n < 0 for n in shape):
+        raise MessageDecodeError(f"{where}: bad array shape {shape!r}")
+    dtype = np.dtype(body["dtype"])
+    if raw is None or len(raw) != dtype.itemsize * math.prod(shape):
+        raise MessageDecodeError(f"{where}: array data do not match shape {shape}")
+    return np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
+
+
+def _decode_dataclass(body: list, where: str, depth: int) -> Any:
+    import dataclasses
+
+    from distributed_resource_optimization.algorithm.core import message_types
+
+    if len(body) != 2 or type(body[0]) is not str or type(body[1]) is not dict:
+        raise MessageDecodeError(f"{where}: expected [class name, fields]")
+    name, plain = body
+    cls = message_types().get(name)
+    if cls is None:
+        raise MessageDecodeError(f"{where}: {name!r} is not a registered message class in this "
+                                 "process (import the module that defines it)")
+    init = {f.name for f in dataclasses.fields(cls) if f.init}
+    if not set(plain) <= init:
+        raise MessageDecodeError(f"{where}: {name} has no field(s) "
+                                 f"{', '.join(sorted(map(str, set(plain) - init)))}")
+    fields = {k: decode_value(v, f"{where}.{k}", depth) for k, v in plain.items()}
+    try:
+        return cls(**fields)
+    except Exception as exc:  # the class's own checks refused the values
+        raise MessageDecodeError(f"{where}: {name}: {type(exc).__name__}: {exc}") from None
+
+
 # -- per-kind encoders and decoders (compiled per message type in _FIELDS) ---------------------
 # A decoder takes the value and a zero-argument function that names the field for an error
 # message, so no text is built unless something is wrong.
@@ -146,6 +313,8 @@ def _enc_publications(value: Any, where: str, binary: bool) -> Any:
 
 _ENCODERS: dict[str, Callable[[Any, str, bool], Any]] = {
     "str": lambda v, w, b: str(v),
+    "bool": lambda v, w, b: bool(v),
+    "value": lambda v, w, b: encode_value(v, b, w),
     "int": lambda v, w, b: int(v),
     "float": lambda v, w, b: float(v),
     "array": lambda v, w, b: encode_array(v, b),
@@ -237,10 +406,16 @@ def _dec_publications(value: Any, where: Callable[[], str]) -> tuple[Publication
     return tuple(out)
 
 
+def _dec_bool(value: Any, where: Callable[[], str]) -> bool:
+    if type(value) is not bool:
+        raise MessageDecodeError(f"{where()}: expected true or false")
+    return value
+
+
 _DECODERS: dict[str, Callable[[Any, Callable[[], str]], Any]] = {
-    "str": _dec_str, "int": _dec_int, "float": _dec_float, "array": _dec_array,
+    "str": _dec_str, "bool": _dec_bool, "int": _dec_int, "float": _dec_float, "array": _dec_array,
     "strs": _dec_strs, "ints": _dec_ints, "variables": _dec_variables, "arrays": _dec_arrays,
-    "publications": _dec_publications,
+    "publications": _dec_publications, "value": lambda v, w: decode_value(v, w()),
 }
 
 
@@ -364,8 +539,10 @@ def _msgpack_encode(data: Any) -> bytes:
     import msgpack
     from mango.messages.codecs import SerializationError
 
-    content = getattr(data, "content", data)
-    meta = getattr(data, "meta", None) or {}
+    if type(data) in TYPE_IDS:  # a bare protocol message (PeerMessage has a content field too)
+        content, meta = data, {}
+    else:  # a mango message around one
+        content, meta = getattr(data, "content", data), getattr(data, "meta", None) or {}
     if type(content) not in TYPE_IDS:
         raise SerializationError(f"{type(content).__name__} is not a message of the protocol")
     return msgpack.packb([_MSGPACK_TAG, meta, TYPE_IDS[type(content)], to_plain(content, True)],

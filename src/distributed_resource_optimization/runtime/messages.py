@@ -20,6 +20,9 @@ A run (``session`` is a fresh uuid4 hex string per run):
 
 Participants report failures in ``error`` instead of going silent. Arrays are flat over the
 participant's actors, in the participant's order.
+
+Version 5 added the messages of coordinator-free runs (``PeerRunStart`` ... ``PeerReport``,
+below).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 #: Version of this protocol; a participant refuses a coordinator that speaks another one.
-PROTOCOL_VERSION = 4
+PROTOCOL_VERSION = 5
 
 #: A global variable's name on the wire: a string (e.g. ``"p_th@2017-01-02T14:00@22"``) or an int.
 VariableName = str | int
@@ -131,9 +134,92 @@ class FinishReply:
     dual_term: float | None = None
 
 
+# -- coordinator-free runs across processes (runtime.peers) -----------------------------------
+# 1. controller -> every peer ``PeerRunStart`` (names, addresses, neighbours, the start message);
+#    peer -> ``PeerReady`` after the participant's check_start.
+# 2. the algorithm's own messages travel as ``PeerMessage`` between peers, each with a share of
+#    the run's termination credit (Mattern's credit recovery: exact dyadic fractions); a peer
+#    with nothing left to do returns what it holds in ``CreditReturn``.
+# 3. all credit back: the run has ended; controller -> ``PeerStop`` ("finished") -> ``PeerReport``
+#    (the participant's solution). A handler's error is reported at once in a ``PeerReport``
+#    with ``error``; the controller then stops every peer with ``PeerStop`` ("aborted").
+
+
+@dataclass
+class PeerRunStart:
+    session: str
+    #: The receiver's address in the run (1-based position) and every peer's agent name.
+    index: int
+    names: tuple[str, ...]
+    #: Where each peer is reached (``HOST:PORT`` or an MQTT inbox topic; ``""``: on the same
+    #: carrier as the receiver).
+    addresses: tuple[str, ...]
+    #: The receiver's neighbours (addresses 1..N).
+    neighbours: tuple[int, ...]
+    #: The run's start message (an algorithm value).
+    start: object
+    #: Seconds the run may take (every wait of the peer is bounded by it).
+    timeout: float
+    protocol_version: int = PROTOCOL_VERSION
+
+
+@dataclass
+class PeerReady:
+    session: str
+    index: int
+    error: str | None = None
+
+
+@dataclass
+class PeerMessage:
+    """One algorithm message from peer ``sender`` to peer ``receiver`` (addresses 1..N)."""
+
+    session: str
+    sender: int
+    receiver: int
+    message_id: str
+    #: An answer to the request ``message_id`` (``reply_to_other``).
+    reply: bool
+    #: Causal depth: the message handled when this one was sent, plus one.
+    hop: int
+    #: The share of the termination credit it carries: ``"<numerator hex>/<exponent>"``, the
+    #: value ``numerator / 2**exponent``.
+    credit: str
+    content: object
+
+
+@dataclass
+class CreditReturn:
+    session: str
+    index: int
+    credit: str
+
+
+@dataclass
+class PeerStop:
+    session: str
+    #: ``"finished"`` (report the solution) or ``"aborted"`` (stop, report nothing).
+    reason: str
+
+
+@dataclass
+class PeerReport:
+    session: str
+    index: int
+    #: The participant's ``solution()`` (an algorithm value).
+    solution: object = None
+    #: Its ``converged`` attribute (``None``: it has none).
+    converged: bool | None = None
+    #: Algorithm messages it received and the deepest hop among them.
+    received: int = 0
+    rounds: int = 0
+    error: str | None = None
+
+
 #: Every message type of the protocol (the codec gives each a fixed type id).
 MESSAGE_TYPES: tuple[type, ...] = (JoinRequest, JoinReply, SetupRequest, SetupReply, SolveRequest,
-                                   SolveReply, FinishRequest, FinishReply)
+                                   SolveReply, FinishRequest, FinishReply, PeerRunStart, PeerReady,
+                                   PeerMessage, CreditReturn, PeerStop, PeerReport)
 
 
 def join_proof(token: str | None, session: str) -> str:

@@ -96,8 +96,11 @@ def exit_when_stdin_closes(stop: Callable[[], None]) -> None:
     """Call ``stop`` (from another thread) once stdin reaches EOF: the spawning process is gone."""
 
     def watch() -> None:
+        # os.read, not sys.stdin: a daemon thread blocked in the buffered reader holds its lock,
+        # and the interpreter's shutdown then aborts with "could not acquire lock".
         try:
-            while sys.stdin.buffer.read(1024):
+            fd = sys.stdin.fileno()
+            while os.read(fd, 1024):
                 pass
         except (OSError, ValueError):
             pass
@@ -115,7 +118,8 @@ class SpawnedAgent:
 
 
 class AgentProcesses:
-    """Start ``dro agent`` processes and stop them again (an async context manager).
+    """Start ``dro agent`` processes (or another ``subcommand``: ``dro peer``) and stop them
+    again (an async context manager).
 
     ``commands`` maps each agent's name to its ``dro agent`` arguments (without the program);
     ``log_dir`` receives each agent's stderr (``<name>.log``); ``ready_timeout`` (s) bounds the
@@ -128,8 +132,9 @@ class AgentProcesses:
 
     def __init__(self, commands: Mapping[str, Sequence[str]], log_dir: Path | str, *,
                  ready_timeout: float = 120.0, python: str | None = None,
-                 nice: int = 10, token: str | None = None) -> None:
+                 nice: int = 10, token: str | None = None, subcommand: str = "agent") -> None:
         self.token = token
+        self.subcommand = subcommand
         self.commands = {name: list(args) + (["--nice", str(nice)] if nice else [])
                          for name, args in commands.items()}
         self.log_dir = Path(log_dir)
@@ -154,7 +159,8 @@ class AgentProcesses:
                 log_path = self.log_dir / f"{name}.log"
                 with open(log_path, "wb") as log:
                     proc = await asyncio.create_subprocess_exec(
-                        self.python, "-m", "distributed_resource_optimization", "agent", *args,
+                        self.python, "-m", "distributed_resource_optimization", self.subcommand,
+                        *args,
                         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
                         stderr=log, env=env)
                 self.agents[name] = SpawnedAgent(name, proc, log_path)

@@ -31,6 +31,7 @@ import numpy as np
 from distributed_resource_optimization.algorithm.core import (
     DistributedAlgorithm,
     OptimizationMessage,
+    message_type,
 )
 
 #: A performance function: ``(cluster_schedule (n_participants x n_steps), target_params) ->
@@ -66,6 +67,7 @@ def _is_frozen(arr: np.ndarray) -> bool:
 # Data structures (the message parts: plain dataclasses of ints, floats, tuples, dicts, arrays)
 # ------------------------------------------------------------------------------------------------
 
+@message_type
 @dataclass(eq=False)
 class ScheduleSelection:
     """One participant's chosen ``schedule`` (per time step) and the ``counter`` of that choice
@@ -92,6 +94,7 @@ class ScheduleSelection:
         return f"ScheduleSelection(schedule={self.schedule.tolist()}, counter={self.counter})"
 
 
+@message_type
 @dataclass(eq=False)
 class SystemConfig:
     """What a participant knows of everybody's current choice: participant id (1-based) ->
@@ -127,6 +130,7 @@ def _present_ids(present: Any, where: str) -> tuple[int, ...]:
     return tuple(ids)
 
 
+@message_type
 @dataclass(eq=False)
 class SolutionCandidate:
     """A (partial) solution: ``schedules`` has one row per participant id (row ``pid - 1``,
@@ -175,6 +179,7 @@ class SolutionCandidate:
                 f"present={set(self.present) or '{}'})")
 
 
+@message_type
 @dataclass(eq=False)
 class TargetParams:
     """The target ``schedule`` of the sum (per time step) and the per-step ``weights`` of its

@@ -1,0 +1,48 @@
+"""Participant factories for the tests' peer processes (``dro peer --factory peer_factories:...``;
+the tests put this folder on the spawned processes' PYTHONPATH)."""
+
+from __future__ import annotations
+
+from distributed_resource_optimization import DistributedAlgorithm, create_cohda_participant
+
+
+def cohda(participant_id: int, schedules: list[list[float]]):
+    """A COHDA participant with its own schedule set."""
+    return create_cohda_participant(participant_id, schedules)
+
+
+class Boom(DistributedAlgorithm):
+    """Fails on the first message, as a broken local model would."""
+
+    async def on_exchange_message(self, carrier, message_data, meta):
+        raise RuntimeError("local model failed")
+
+
+def boom():
+    return Boom()
+
+
+class AskNeighbours(DistributedAlgorithm):
+    """On the start, asks every neighbour for its value (``send_awaitable``) and keeps the sum;
+    answers such questions with ``reply_to_other``."""
+
+    def __init__(self, value: float) -> None:
+        self.value = value
+        self.total: float | None = None
+
+    async def on_exchange_message(self, carrier, message_data, meta):
+        if message_data == "value?":
+            carrier.reply_to_other(self.value, meta)
+            return
+        import asyncio
+
+        answers = await asyncio.gather(*(carrier.send_awaitable("value?", n)
+                                         for n in carrier.others("ask")))
+        self.total = self.value + sum(answers)
+
+    def solution(self):
+        return self.total
+
+
+def ask_neighbours(value: float):
+    return AskNeighbours(value)
