@@ -399,3 +399,34 @@ def test_bad_factories_are_refused(peer_path):
            "peer_factories:boom", "--name", "p", "--kwargs", "[1]"]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert out.returncode == 2 and "--kwargs must be a JSON object" in out.stderr
+
+
+def test_peers_started_by_hand_are_reached_by_their_addresses(peer_path):
+    """As on several hosts: `dro peer` processes started on their own, the run given their
+    addresses; each serves its one run and exits."""
+    import json
+
+    from distributed_resource_optimization.runtime.processes import READY_PREFIX
+
+    procs, addresses = [], []
+    try:
+        for i, value in enumerate((1.0, 2.0, 4.0)):
+            procs.append(subprocess.Popen(
+                [sys.executable, "-m", "distributed_resource_optimization", "peer", "--factory",
+                 "peer_factories:ask_neighbours", "--kwargs", json.dumps({"value": value}),
+                 "--name", f"participant-{i + 1}", "--runtime", "tcp", "--listen",
+                 "127.0.0.1:0", "--idle-timeout", "120"],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        for p in procs:
+            line = p.stdout.readline()
+            assert line.startswith(READY_PREFIX), p.stderr.read()
+            addresses.append(json.loads(line[len(READY_PREFIX):])["address"])
+        res = run_distributed_processes(None, "start", addresses=addresses, runtime="tcp",
+                                        timeout=60)
+        assert res.solutions == [None, 7.0, None]
+        assert [p.wait(timeout=30) for p in procs] == [0, 0, 0]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
