@@ -1,6 +1,7 @@
 """Every public name of the reference package (Digitalized-Energy-Systems/distributed-resource-
 optimization, v0.1.0, its top-level ``__all__`` including the diffusion names added later)
-imports from ``distributed_resource_optimization``, and its module paths that its tests and
+imports from ``distributed_resource_optimization`` (the mango roles, which the reference exports
+when mango-agents imports, included), and its module paths that its tests and
 tutorials import from exist (docs/reference_names.md says where each lives)."""
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ AveragingConsensusAlgorithm create_averaging_consensus_participant
 create_averaging_consensus_start LinearCostEconomicDispatchConsensusActor
 DiffusionActor NoDiffusionActor DiffusionMessage DiffusionAlgorithm create_diffusion_participant
 create_diffusion_start LinearCostEconomicDispatchDiffusionActor ReservoirStorageDiffusionActor
+MangoCarrier DistributedOptimizationRole CoordinatorRole StartCoordinatedDistributedOptimization
+OptimizationFinishedMessage
 """.split()
 
 #: Module paths the reference's tests and docs import from, with a name from each.
@@ -49,6 +52,7 @@ REFERENCE_MODULES = {
     "algorithm.consensus.averaging": "create_averaging_consensus_participant",
     "algorithm.consensus.economic_dispatch": "LinearCostEconomicDispatchConsensusActor",
     "algorithm.diffusion": "DiffusionActor",
+    "carrier.mango": "DistributedOptimizationRole",
 }
 
 

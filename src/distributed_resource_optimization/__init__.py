@@ -54,6 +54,7 @@ from distributed_resource_optimization.algorithm.core import (
     Coordinator,
     DistributedAlgorithm,
     OptimizationMessage,
+    message_type,
     on_exchange_message,
     start_optimization,
 )
@@ -214,4 +215,34 @@ __all__ = [
     "create_sharing_target_distance_admm_coordinator",
     "run_coordinated_optimization",
     "start_coordinated_optimization",
+    # The reference's mango-agents roles (carrier.mango), imported on first use (mango is big).
+    "CoordinatorRole",
+    "DistributedOptimizationRole",
+    "MangoCarrier",
+    "OptimizationFinishedMessage",
+    "StartCoordinatedDistributedOptimization",
+    # Coordinator-free runs with one process per participant (runtime.peers).
+    "ParticipantFactory",
+    "run_distributed_processes",
+    "start_distributed_processes",
+    "message_type",
 ]
+
+#: Names served from submodules on first access (importing them here would import mango-agents
+#: with every ``import distributed_resource_optimization``, about 0.25 s).
+_LAZY = {name: "distributed_resource_optimization.carrier.mango" for name in (
+    "CoordinatorRole", "DistributedOptimizationRole", "MangoCarrier",
+    "OptimizationFinishedMessage", "StartCoordinatedDistributedOptimization")}
+_LAZY.update({name: "distributed_resource_optimization.runtime.peers" for name in (
+    "ParticipantFactory", "run_distributed_processes", "start_distributed_processes")})
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

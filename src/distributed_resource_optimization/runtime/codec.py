@@ -27,6 +27,7 @@ import numpy as np
 
 from distributed_resource_optimization.runtime.messages import (
     MESSAGE_TYPES,
+    AlgorithmValue,
     CreditReturn,
     FinishReply,
     FinishRequest,
@@ -65,6 +66,7 @@ TYPE_IDS: dict[type, int] = {
     CreditReturn: 0x44524F0C,
     PeerStop: 0x44524F0D,
     PeerReport: 0x44524F0E,
+    AlgorithmValue: 0x44524F0F,
 }
 
 #: Field kinds per message type, in declaration order.
@@ -91,6 +93,7 @@ SCHEMAS: dict[type, dict[str, str]] = {
     PeerStop: {"session": "str", "reason": "str"},
     PeerReport: {"session": "str", "index": "int", "solution": "value", "converged": "bool?",
                  "received": "int", "rounds": "int", "error": "str?"},
+    AlgorithmValue: {"content": "value"},
 }
 
 _DTYPE = "<f8"  # the only array dtype on the wire: little-endian float64
@@ -506,8 +509,11 @@ def mango_codec(wire_format: str = "json") -> Any:
     """A mango-agents codec that carries the protocol messages (fixed type ids, no pickle).
 
     ``"json"``: mango's ``JSON`` codec with the protocol's serializers registered under
-    :data:`TYPE_IDS`. ``"msgpack"``: the same codec, but messages are sent as msgpack
-    ``["dro", meta, type id, fields]`` with the arrays' bytes raw; a received message in either
+    :data:`TYPE_IDS`. Any other content (an algorithm's own message between mango roles, e.g.
+    COHDA's working memory) travels as an :class:`~.messages.AlgorithmValue` (see
+    :func:`encode_value`); what cannot travel is refused with ``TypeError`` when it is sent.
+    ``"msgpack"``: the same codec, but messages are sent as msgpack ``["dro", meta, type id,
+    fields]`` with the arrays' bytes raw; a received message in either
     format is decoded (a JSON message starts with ``{``).
     """
     if wire_format not in WIRE_FORMATS:
@@ -523,16 +529,34 @@ def mango_codec(wire_format: str = "json") -> Any:
             self.wire_format = wire_format
 
         def encode(self, data: Any) -> bytes:
+            data = _wrap_algorithm_value(data)
             if self.wire_format == "json":
                 return super().encode(data)
             return _msgpack_encode(data)
 
         def decode(self, data: bytes) -> Any:
             if bytes(data[:1]) == b"{":
-                return super().decode(data)
-            return _msgpack_decode(data)
+                return _unwrap_algorithm_value(super().decode(data))
+            return _unwrap_algorithm_value(_msgpack_decode(data))
 
     return ProtocolCodec()
+
+
+def _wrap_algorithm_value(data: Any) -> Any:
+    """A mango message whose content is no protocol message carries it as an
+    :class:`AlgorithmValue` (roles of :mod:`..carrier.mango` exchange algorithm messages)."""
+    from mango.messages.message import MangoMessage
+
+    if isinstance(data, MangoMessage) and type(data.content) not in TYPE_IDS:
+        encode_value(data.content, where=type(data.content).__name__)  # refuses before sending
+        return MangoMessage(AlgorithmValue(data.content), data.meta)
+    return data
+
+
+def _unwrap_algorithm_value(message: Any) -> Any:
+    if isinstance(getattr(message, "content", None), AlgorithmValue):
+        message.content = message.content.content
+    return message
 
 
 def _msgpack_encode(data: Any) -> bytes:

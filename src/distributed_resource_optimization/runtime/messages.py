@@ -216,10 +216,19 @@ class PeerReport:
     error: str | None = None
 
 
+@dataclass
+class AlgorithmValue:
+    """Any other content a mango container with :func:`~.codec.mango_codec` sends (an
+    algorithm's own message between mango roles, :mod:`..carrier.mango`): the codec wraps it on
+    the way out and unwraps it on the way in."""
+
+    content: object
+
+
 #: Every message type of the protocol (the codec gives each a fixed type id).
 MESSAGE_TYPES: tuple[type, ...] = (JoinRequest, JoinReply, SetupRequest, SetupReply, SolveRequest,
                                    SolveReply, FinishRequest, FinishReply, PeerRunStart, PeerReady,
-                                   PeerMessage, CreditReturn, PeerStop, PeerReport)
+                                   PeerMessage, CreditReturn, PeerStop, PeerReport, AlgorithmValue)
 
 
 def join_proof(token: str | None, session: str) -> str:
