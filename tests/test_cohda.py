@@ -25,7 +25,7 @@ import networkx as nx
 import numpy as np
 import pytest
 from scipy import sparse
-from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
 from distributed_resource_optimization.algorithm.heuristic.cohda import (
     COHDAAlgorithmData,
@@ -40,15 +40,21 @@ from distributed_resource_optimization.algorithm.heuristic.cohda import (
     create_cohda_participant,
     create_cohda_participant_with_decider,
     create_cohda_start_message,
+    create_multistart_cohda_participant,
     decide,
     merge_candidates,
     merge_sysconfigs,
     perceive,
+    run_cohda_multistart,
 )
 from distributed_resource_optimization.algorithm.heuristic.cohda.core import _option_sums
 from distributed_resource_optimization.algorithm.heuristic.cohda.decider import (
     _find_in_local_search_room,
     _find_new_value,
+)
+from distributed_resource_optimization.algorithm.heuristic.cohda.multistart import (
+    COHDARestart,
+    COHDARunMessage,
 )
 from distributed_resource_optimization.carrier import (
     ActorContainer,
@@ -500,10 +506,107 @@ def test_small_instances_against_exhaustive_search() -> None:
     assert q["worst_normalised"] == pytest.approx(0.6137, abs=5e-4)
 
 
-@pytest.mark.xfail(strict=True, reason="the issue asks for the optimum on >= 90 % of the small "
-                   "instances; COHDA as specified reaches 84 % (42 of 50): a 1-opt fixed point")
+@functools.lru_cache(maxsize=1)
+def small_quality_multistart(runs: int = 4) -> dict[str, Any]:
+    """As :func:`small_quality` for multi-start COHDA (``runs`` runs, seed = the instance's)."""
+    excess, normalised, optimal, messages = [], [], 0, []
+    for seed in range(50):
+        sets, target, weights = small_instance(seed)
+        actors = [create_multistart_cohda_participant(i + 1, s.tolist(), seed=seed)
+                  for i, s in enumerate(sets)]
+        res = run_cohda_multistart(actors, create_cohda_start_message(target, weights), runs=runs)
+        X = actors[0].memory.solution_candidate.schedules
+        assert all(np.array_equal(a.memory.solution_candidate.schedules, X) for a in actors)
+        d = weighted_l1(X, target, weights)
+        d_opt, d_worst = exhaustive(sets, target, weights)
+        assert d >= d_opt - 1e-9 * max(1.0, d_opt)
+        optimal += d <= d_opt + 1e-9 * max(1.0, d_opt)
+        excess.append((d - d_opt) / max(d_opt, 1e-12))
+        normalised.append((d - d_opt) / (d_worst - d_opt) if d_worst > d_opt else 0.0)
+        messages.append(res.messages)
+    return {"optimal": optimal, "n": 50, "mean_excess": float(np.mean(excess)),
+            "worst_excess": float(np.max(excess)), "mean_normalised": float(np.mean(normalised)),
+            "worst_normalised": float(np.max(normalised)), "mean_messages": float(np.mean(messages))}
+
+
 def test_small_instances_issue_target_90_percent() -> None:
-    assert small_quality()["optimal"] >= 45
+    # The issue's target (the optimum on >= 90 %, 45 of 50): plain COHDA misses it (42 of 50,
+    # test_small_instances_against_exhaustive_search); multi-start COHDA with 4 runs meets it.
+    assert small_quality()["optimal"] == 42
+    q = small_quality_multistart()
+    assert q["optimal"] >= 45
+    # Measured (4 runs, seed = the instance's seed): optimal on 46 of 50; relative excess mean
+    # 0.128, worst 4.62; normalised mean 0.024, worst 0.614 (the same instance as plain COHDA's
+    # worst: no run left that fixed point); 405.6 messages per instance on average (plain: 86.0).
+    assert q["optimal"] == 46
+    assert q["mean_excess"] == pytest.approx(0.1278, abs=5e-4)
+    assert q["worst_excess"] == pytest.approx(4.6236, abs=5e-4)
+    assert q["mean_normalised"] == pytest.approx(0.0240, abs=5e-4)
+    assert q["worst_normalised"] == pytest.approx(0.6137, abs=5e-4)
+    assert q["mean_messages"] == pytest.approx(405.6, abs=0.05)
+
+
+def test_multistart_run_0_is_plain_cohda_and_the_best_run_is_kept() -> None:
+    a = [[1.0, 0, 0, 0], [0, 1.0, 0, 0], [0, 0, 1.0, 0]]
+    b = [[2.0, 0, 0, 0], [0, 2.0, 0, 0], [0, 0, 0, 2.0]]
+    plain = [create_cohda_participant(i + 1, s) for i, s in enumerate([a, b, a, b])]
+    res = run_distributed_optimization(plain, create_cohda_start_message([3.0, 3.0, 1.0, 2.0]))
+    multi = [create_multistart_cohda_participant(i + 1, s) for i, s in enumerate([a, b, a, b])]
+    out = run_cohda_multistart(multi, create_cohda_start_message([3.0, 3.0, 1.0, 2.0]), runs=1)
+    # Run 0: the same trace (40 messages, the same candidate); then the final message flooded
+    # (1 + 2 |E| = 13 on the complete graph of 4).
+    assert out.run_messages == [res.messages, 13] and res.messages == 40
+    for p, m in zip(plain, multi):
+        assert m.memory.solution_candidate == p.memory.solution_candidate
+        assert m.memory.system_config == p.memory.system_config
+
+    # Small instance 3 (a miss of plain COHDA): the best of the runs is what everybody keeps.
+    sets, target, weights = small_instance(next(s for s in range(50) if _plain_misses(s)))
+    multi = [create_multistart_cohda_participant(i + 1, s, seed=7) for i, s in enumerate(sets)]
+    out = run_cohda_multistart(multi, create_cohda_start_message(target, weights), runs=5,
+                               topology="ring")
+    assert len(out.run_perf) == 5 and out.best_perf == max(out.run_perf)
+    assert out.messages == sum(out.run_messages)
+    for m in multi:
+        c = m.memory.solution_candidate
+        assert c == multi[0].memory.solution_candidate and c.perf == out.best_perf
+        assert c.perf == pytest.approx(-weighted_l1(c.schedules, target, weights), rel=1e-12)
+        assert any(np.array_equal(c.schedules[m.participant_id - 1], row)
+                   for row in sets[m.participant_id - 1])
+    np.testing.assert_array_equal(multi[0].solution(), multi[0].memory.solution_candidate
+                                  .schedules.sum(axis=0))
+
+
+def _plain_misses(seed: int) -> bool:
+    sets, target, weights = small_instance(seed)
+    actors = [create_cohda_participant(i + 1, s) for i, s in enumerate(sets)]
+    run_distributed_optimization(actors, create_cohda_start_message(target, weights))
+    d = weighted_l1(actors[0].memory.solution_candidate.schedules, target, weights)
+    return len(sets) >= 3 and d > exhaustive(sets, target, weights)[0] + 1e-9
+
+
+def test_multistart_messages_are_plain_data_and_stale_runs_are_ignored() -> None:
+    carrier = RecordingCarrier([2])
+    part = create_multistart_cohda_participant(1, [[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]], seed=3)
+    deliver(part, carrier, create_cohda_start_message([1.0, 1.0]))
+    first = part.memory.solution_candidate
+    assert isinstance(carrier.sent[-1][1], COHDARunMessage) and carrier.sent[-1][1].run == 0
+    deliver(part, carrier, COHDARestart(1))
+    assert part.run == 1 and part.best.perf is not None  # run 0's candidate, filed
+    np.testing.assert_array_equal(part.best.schedules, first.schedules)
+    assert part.memory.solution_candidate.present == (1,)  # run 1 begins from scratch
+    for _, message in carrier.sent:
+        _plain(message, type(message).__name__)
+    n_sent = len(carrier.sent)
+    deliver(part, carrier, COHDARunMessage(0, carrier.sent[0][1].memory))  # of a finished run
+    deliver(part, carrier, COHDARestart(1))  # seen already
+    assert len(carrier.sent) == n_sent
+    deliver(part, carrier, COHDARestart(2, final=True))
+    assert part.finished and part.memory.solution_candidate.perf == part.best.perf
+    with pytest.raises(ValueError, match="seed"):
+        create_multistart_cohda_participant(1, [[1.0]], seed=-1)
+    with pytest.raises(ValueError, match="COHDARestart needs a finished run 0"):
+        run_cohda_multistart([create_multistart_cohda_participant(1, [[1.0]])], COHDARestart(1))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -568,19 +671,38 @@ def small_world(n: int) -> nx.Graph:
     return nx.connected_watts_strogatz_graph(n, 4, 0.3, seed=1)
 
 
+def lp_relaxation_bound(S: np.ndarray, target: np.ndarray, weights: np.ndarray) -> float:
+    """The MILP of :func:`milp_optimum` with the binaries relaxed to [0, 1] (HiGHS, well under a
+    second): a lower bound of the optimal distance, independent of any time limit."""
+    n, k, steps = S.shape
+    A = sparse.csr_matrix(S.reshape(n * k, steps).T)
+    eye = sparse.identity(steps, format="csr")
+    one = sparse.hstack([sparse.kron(sparse.identity(n), np.ones((1, k))),
+                         sparse.csr_matrix((n, steps))])
+    res = linprog(np.concatenate([np.zeros(n * k), weights]),
+                  A_ub=sparse.vstack([sparse.hstack([A, -eye]), sparse.hstack([-A, -eye])]),
+                  b_ub=np.concatenate([target, -target]), A_eq=one, b_eq=np.ones(n),
+                  bounds=(0, None), method="highs")
+    assert res.status == 0, res.message
+    return float(res.fun)
+
+
 def test_large_instance_within_five_percent_of_the_milp() -> None:
     S, target, w = large_instance(0)
     floor = float(np.sum(w * np.clip(target - S.max(axis=1).sum(axis=0), 0, None)))
     assert floor > 100  # the unreachable steps alone: the optimum is clearly positive
 
     t0 = time.perf_counter()
-    d_milp, bound, choice = milp_optimum(S, target, w, time_limit=10)
+    d_milp, _, choice = milp_optimum(S, target, w, time_limit=10)
     t_milp = time.perf_counter() - t0
     assert d_milp == pytest.approx(weighted_l1(S[np.arange(len(S)), choice], target, w), rel=1e-6)
-    assert floor <= bound <= d_milp
-    # Measured (HiGHS 10 s): incumbent 1119.19, bound 1113.81 (the optimum is in between; 120 s
-    # give 1118.55 / 1114.06).
-    assert d_milp <= 1124 and bound >= 1110
+    # The lower bound from the LP relaxation: deterministic, where HiGHS's bound after 10 s
+    # depends on the machine's load (measured: the same 1113.81; 120 s of HiGHS: 1114.06).
+    bound = lp_relaxation_bound(S, target, w)
+    assert floor <= bound <= d_milp and bound == pytest.approx(1113.8103, abs=1e-3)
+    # Measured (HiGHS 10 s): incumbent 1119.19 (the optimum is between it and the bound; 120 s
+    # give 1118.55).
+    assert d_milp <= 1124
 
     for topology, measured, limit in (("ring", 1153.9216, 0.040), (small_world(100), 1166.9757,
                                                                     0.050)):
@@ -598,9 +720,33 @@ def test_large_instance_within_five_percent_of_the_milp() -> None:
         # 3.1-5.5 % on the ring and 4.3-8.1 % on the small world, so 5 % is not met in general.
         assert d == pytest.approx(measured, abs=1e-3)
         assert excess_bound <= limit
-        assert t_cohda < 30
         X = actors[0].memory.solution_candidate.schedules
         assert all(np.array_equal(a.memory.solution_candidate.schedules, X) for a in actors)
+
+
+def test_large_instance_multistart_perturbation_within_five_percent_on_seed_2() -> None:
+    # Seed 2 is where plain COHDA misses 5 % on the ring (959.27: 5.43 % over the 10 s MILP
+    # incumbent 909.89, 5.84 % over the LP relaxation's bound 906.30, which is also HiGHS's
+    # bound after 10 s; benchmarks/cohda_quality.py measures both). Multi-start with 4 runs
+    # perturbing 10 % of the participants each time: 946.58, 4.44 % over the bound, i.e.
+    # certainly within 5 % of the optimum.
+    S, target, w = large_instance(2)
+    bound = lp_relaxation_bound(S, target, w)
+    assert bound == pytest.approx(906.3047, abs=1e-3)
+    actors = [create_multistart_cohda_participant(i + 1, S[i], seed=2) for i in range(len(S))]
+    t0 = time.perf_counter()
+    out = run_cohda_multistart(actors, create_cohda_start_message(target, w), runs=4,
+                               perturb=0.1, topology="ring")
+    elapsed = time.perf_counter() - t0
+    d = weighted_l1(actors[0].memory.solution_candidate.schedules, target, w)
+    print(f"\nlarge seed 2, ring, multi-start (4 runs, perturb 0.1): {d:.2f} in {elapsed:.1f} s "
+          f"({out.messages} messages; runs {[round(-p, 2) for p in out.run_perf]}): "
+          f"{(d - bound) / bound:.2%} over the MILP bound")
+    assert -out.run_perf[0] == pytest.approx(959.2700, abs=1e-3)  # run 0: plain COHDA
+    assert d == pytest.approx(946.5792, abs=1e-3)
+    assert (d - bound) / bound <= 0.05
+    X = actors[0].memory.solution_candidate.schedules
+    assert all(np.array_equal(a.memory.solution_candidate.schedules, X) for a in actors)
 
 
 # ------------------------------------------------------------------------------------------------

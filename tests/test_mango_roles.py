@@ -215,3 +215,29 @@ def test_a_failing_coordinator_is_raised_by_wait_done() -> None:
                 await asyncio.wait_for(role.wait_done(), 30)
 
     asyncio.run(main())
+
+
+def test_a_message_the_codec_refuses_fails_the_run_instead_of_hanging() -> None:
+    @dataclass
+    class NotRegistered:  # a plain dataclass: cannot cross between containers
+        price: float
+
+    class Asks(Coordinator):
+        async def start_optimization(self, carrier, message_data, meta):
+            return await carrier.send_awaitable(NotRegistered(1.0), carrier.others("c")[0])
+
+    async def main():
+        here = create_tcp_container(addr=("127.0.0.1", free_port()), codec=mango_codec())
+        there = create_tcp_container(addr=("127.0.0.1", free_port()), codec=mango_codec())
+        agent = there.register(agent_composed_of(DistributedOptimizationRole(Generator(1, 1, 1))))
+        role = CoordinatorRole(Asks())
+        coord = here.register(agent_composed_of(role))
+        auto_assign(complete_topology(2), [agent, coord])
+        async with activate(here, there):
+            await coord.roles[0].context.send_message(
+                StartCoordinatedDistributedOptimization(input=None), coord.addr)
+            await _started(role)
+            with pytest.raises(TypeError, match="NotRegistered cannot travel"):
+                await asyncio.wait_for(role.wait_done(), 30)
+
+    asyncio.run(main())

@@ -181,12 +181,17 @@ def test_what_cannot_travel_is_refused_naming_the_place() -> None:
 
 
 def test_wire_names_are_unique_across_modules() -> None:
-    # A class of this module with the wire name of COHDA's message.
+    # A class of another module with the qualified name of COHDA's message gets a longer name.
     clash = dataclasses.make_dataclass("WorkingMemory", [("x", int, 0)],
                                        bases=(OptimizationMessage,))
+    plain = encode_value(clash(3))
+    assert plain["m"][0] == f"{clash.__module__}.WorkingMemory"
+    assert decode_value(plain) == clash(3)
+    memory = create_cohda_start_message([1.0])
+    assert encode_value(memory)["m"][0] == "WorkingMemory"  # COHDA's own is unaffected
+    assert type(decode_value(encode_value(memory))) is type(memory)
     with pytest.raises(TypeError, match="'WorkingMemory' is already the wire name"):
-        encode_value(clash())
-    encode_value(create_cohda_start_message([1.0]))  # COHDA's own is unaffected
+        message_type(dataclasses.make_dataclass("Other", [("x", int, 0)]), name="WorkingMemory")
 
     @dataclasses.dataclass
     class Named(OptimizationMessage, wire_name="tests.named"):

@@ -23,11 +23,13 @@ def message_type(cls: type | None = None, *, name: str | None = None) -> Any:
     """Let the dataclass ``cls`` travel between processes inside algorithm messages (a class
     decorator; subclasses of :class:`OptimizationMessage` are registered by themselves).
 
-    ``name`` is its name on the wire (default: its qualified name, e.g. ``"PriceSignal"``); the
-    sending and the receiving process must register the class under the same name. A codec
-    rebuilds a registered class from its fields by calling its constructor and nothing else.
-    Redefining a class of the same module under the same name replaces it (notebooks); a class
-    of another module with the same name raises ``TypeError`` (give one a ``name``).
+    Its name on the wire is ``name`` if given, else its qualified name (e.g. ``"PriceSignal"``),
+    so a class defined in a script's ``__main__`` and the same class in the module a peer
+    process imports match. If another module's class already has that qualified name, this one
+    is registered as ``"<module>.<qualified name>"`` instead (a peer process then needs the
+    same module). Redefining a class of the same module replaces it (notebooks); an explicit
+    ``name`` taken by another module's class raises ``TypeError``. A codec rebuilds a registered
+    class from its fields by calling its constructor and nothing else.
     """
 
     def register(c: type) -> type:
@@ -36,12 +38,15 @@ def message_type(cls: type | None = None, *, name: str | None = None) -> Any:
         if not (isinstance(c, type) and dataclasses.is_dataclass(c)):
             raise TypeError(f"message_type: {c!r} is not a dataclass; algorithm messages are "
                             "dataclasses of plain values")
-        wire = name or c.__dict__.get("__wire_name__") or c.__qualname__
+        explicit = name or c.__dict__.get("__wire_name__")
+        wire = explicit or c.__qualname__
         known = _MESSAGE_TYPES.get(wire)
         if known is not None and known is not c and known.__module__ != c.__module__:
-            raise TypeError(f"message_type: {wire!r} is already the wire name of "
-                            f"{known.__module__}.{known.__qualname__}; give "
-                            f"{c.__module__}.{c.__qualname__} another name")
+            if explicit:
+                raise TypeError(f"message_type: {wire!r} is already the wire name of "
+                                f"{known.__module__}.{known.__qualname__}; give "
+                                f"{c.__module__}.{c.__qualname__} another name")
+            wire = f"{c.__module__}.{c.__qualname__}"
         c.__wire_name__ = wire
         _MESSAGE_TYPES[wire] = c
         return c

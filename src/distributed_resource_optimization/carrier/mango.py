@@ -114,8 +114,15 @@ class MangoCarrier(Carrier):
         request_id = uuid.uuid4().hex
         future = asyncio.get_running_loop().create_future()
         self._pending[request_id] = future
-        self._schedule(self._parent.context.send_message(_CarrierRequest(content, request_id),
-                                                         receiver))
+        task = self._schedule(self._parent.context.send_message(
+            _CarrierRequest(content, request_id), receiver))
+
+        def failed(t: asyncio.Task) -> None:  # e.g. the codec refused the content: say so
+            if not t.cancelled() and t.exception() is not None and not future.done():
+                self._pending.pop(request_id, None)
+                future.set_exception(t.exception())
+
+        task.add_done_callback(failed)
         return future
 
     def _resolve_reply(self, reply: _CarrierReply) -> bool:

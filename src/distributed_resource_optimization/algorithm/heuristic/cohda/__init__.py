@@ -25,6 +25,15 @@ from distributed_resource_optimization.algorithm.heuristic.cohda.core import (
     perceive,
 )
 from distributed_resource_optimization.algorithm.heuristic.cohda.decider import LocalSearchDecider
+from distributed_resource_optimization.algorithm.heuristic.cohda.multistart import (
+    COHDARestart,
+    COHDARunMessage,
+    MultiStartCOHDAParticipant,
+    MultiStartResult,
+    create_multistart_cohda_participant,
+    run_cohda_multistart,
+    start_cohda_multistart,
+)
 
 __all__ = [
     "ScheduleSelection",
@@ -47,4 +56,11 @@ __all__ = [
     "create_cohda_participant",
     "create_cohda_participant_with_decider",
     "cohda_result",
+    "MultiStartCOHDAParticipant",
+    "MultiStartResult",
+    "COHDARunMessage",
+    "COHDARestart",
+    "create_multistart_cohda_participant",
+    "start_cohda_multistart",
+    "run_cohda_multistart",
 ]
