@@ -71,6 +71,8 @@ from distributed_resource_optimization.runtime.codec import (
 from distributed_resource_optimization.runtime.mango_carrier import MangoCarrier
 from distributed_resource_optimization.runtime.messages import PeerMessage
 from distributed_resource_optimization.runtime.peers import (
+    WHOLE_CREDIT,
+    Credit,
     ParticipantFactory,
     format_credit,
     parse_credit,
@@ -200,11 +202,33 @@ def test_wire_names_are_unique_across_modules() -> None:
     assert decode_value(encode_value(Named(4))) == Named(4)
 
 
-def test_credit_shares_are_exact_and_checked() -> None:
-    shares = [Fraction(1, 2 ** k) for k in range(1, 200)]
-    assert sum(parse_credit(format_credit(s)) for s in shares) + shares[-1] == 1
-    assert format_credit(Fraction(3, 8)) == "3/3" and parse_credit("ff/8") == Fraction(255, 256)
-    for bad in ("0/0", "3/1", "zz/1", "1/x", "1", "1/-2"):
+@settings(max_examples=50, deadline=None, derandomize=True, database=None)
+@given(splits=st.lists(st.integers(0, 30), min_size=1, max_size=60))
+def test_credit_shares_sum_back_to_exactly_one(splits) -> None:
+    """Hand the credit on as the peers do (each send halves what the sender holds) along the
+    splits, return every share in a shuffled order: exactly 1 comes back, against Fraction."""
+    held, shares = WHOLE_CREDIT, []
+    for k in splits:
+        for _ in range(k % 7):
+            held = held.half()
+            shares.append(held)
+        if k % 3 == 0:  # the holder goes idle: returns its rest, a received share goes on
+            shares.append(held)
+            held = shares.pop(len(shares) // 2) if len(shares) > 1 else shares.pop()
+    shares.append(held)
+    assert sum((s.as_fraction() for s in shares), Fraction(0)) == 1
+    back = Credit()
+    for s in sorted(shares, key=lambda c: (c.exponent * 7919) % 101):
+        back = back + parse_credit(format_credit(s))
+        assert back.compare_to_one() <= 0
+    assert back == WHOLE_CREDIT and back.compare_to_one() == 0
+
+
+def test_credit_text_is_checked() -> None:
+    assert format_credit(Credit.make(6, 4)) == "3/3"  # normalised: 6/16 = 3/8
+    assert parse_credit("ff/8").as_fraction() == Fraction(255, 256)
+    assert Credit.make(1, 200).half() + Credit.make(1, 201) == Credit(1, 200)
+    for bad in ("0/0", "3/1", "zz/1", "1/x", "1", "1/-2", "-1/1", "0x1/0", "/3"):
         with pytest.raises(CoordinationError):
             parse_credit(bad)
 

@@ -79,26 +79,66 @@ def peer_name(index: int) -> str:
 
 # -- credit -------------------------------------------------------------------------------------
 
-def format_credit(credit: Fraction) -> str:
-    """A dyadic fraction ``p / 2**e`` as ``"<p hex>/<e>"``."""
-    e = credit.denominator.bit_length() - 1
-    if credit.denominator != 1 << e:
-        raise ValueError(f"credit {credit} is not a dyadic fraction")
-    return f"{credit.numerator:x}/{e}"
+@dataclass(frozen=True)
+class Credit:
+    """A share of a run's termination credit: ``numerator / 2**exponent``, exact.
+
+    Only halving and adding occur, so every share is dyadic; kept normalised (odd numerator, or
+    0/0), it needs no ``gcd`` (``fractions.Fraction`` spent a third of a run's time in it)."""
+
+    numerator: int = 0
+    exponent: int = 0
+
+    @staticmethod
+    def make(numerator: int, exponent: int) -> Credit:
+        if numerator == 0:
+            return Credit(0, 0)
+        zeros = (numerator & -numerator).bit_length() - 1
+        shift = min(zeros, exponent)
+        return Credit(numerator >> shift, exponent - shift)
+
+    def half(self) -> Credit:
+        return Credit(self.numerator, self.exponent + 1) if self.numerator else self
+
+    def __add__(self, other: Credit) -> Credit:
+        e = max(self.exponent, other.exponent)
+        return Credit.make((self.numerator << (e - self.exponent))
+                           + (other.numerator << (e - other.exponent)), e)
+
+    def __bool__(self) -> bool:
+        return self.numerator != 0
+
+    def compare_to_one(self) -> int:
+        """-1, 0 or 1 as the share is below, equal to or above the whole credit."""
+        whole = 1 << self.exponent
+        return (self.numerator > whole) - (self.numerator < whole)
+
+    def as_fraction(self) -> Fraction:
+        return Fraction(self.numerator, 1 << self.exponent)
 
 
-def parse_credit(text: str, where: str = "credit") -> Fraction:
+#: The whole credit of a run.
+WHOLE_CREDIT = Credit(1, 0)
+
+
+def format_credit(credit: Credit) -> str:
+    """A share ``p / 2**e`` as ``"<p hex>/<e>"``."""
+    return f"{credit.numerator:x}/{credit.exponent}"
+
+
+def parse_credit(text: str, where: str = "credit") -> Credit:
     """Inverse of :func:`format_credit`; ``CoordinationError`` for anything but a share in
     (0, 1]."""
     num, sep, exp = text.partition("/")
     try:
-        if not sep or not exp.isdigit() or int(exp) > MAX_CREDIT_EXPONENT:
+        if not sep or not exp.isdigit() or int(exp) > MAX_CREDIT_EXPONENT or \
+                not num or num.startswith(("-", "+", "0x", "0X")):
             raise ValueError
-        value = Fraction(int(num, 16), 1 << int(exp))
+        value = Credit.make(int(num, 16), int(exp))
     except ValueError:
         raise CoordinationError(f"{where}: {text[:40]!r} is not a credit share") from None
-    if not 0 < value <= 1:
-        raise CoordinationError(f"{where}: credit {value} is outside (0, 1]")
+    if not value or value.compare_to_one() > 0:
+        raise CoordinationError(f"{where}: credit {value.as_fraction()} is outside (0, 1]")
     return value
 
 
@@ -160,7 +200,7 @@ class PeerAgent:
         self.session = ""
         self.names: tuple[str, ...] = ()
         self.controller = ""
-        self.held = Fraction(0)
+        self.held = Credit()
         self.active = 0
         self.received = 0
         self.rounds = 0
@@ -177,12 +217,12 @@ class PeerAgent:
         if not (isinstance(receiver, int) and 1 <= receiver <= len(self.names)):
             raise ValueError(f"participant {self.index}: no participant at address {receiver!r} "
                              f"(addresses are 1..{len(self.names)})")
-        if self.held == 0:
-            raise RuntimeError(f"participant {self.index} sent a message outside a message "
-                               "handler or a schedule_using call; a networked run cannot see "
-                               "when such a message ends")
-        share = self.held / 2
-        self.held -= share
+        if not self.held:
+            error = (f"participant {self.index} sent a message outside a message handler or a "
+                     "schedule_using call; a networked run cannot see when such a message ends")
+            self._fail(error)  # the run ends with this error rather than an unseen message
+            raise RuntimeError(error)
+        share = self.held = self.held.half()  # it keeps one half and sends the other
         message = PeerMessage(self.session, self.index, receiver, message_id, reply,
                               _HOP.get() + 1, format_credit(share), content)
         return self._post(self.names[receiver - 1], message)
@@ -228,8 +268,8 @@ class PeerAgent:
         self._return_credit()
 
     def _return_credit(self) -> None:
-        if self.active == 0 and self.held > 0 and self.error is None and not self.over:
-            credit, self.held = self.held, Fraction(0)
+        if self.active == 0 and self.held and self.error is None and not self.over:
+            credit, self.held = self.held, Credit()
             self._post(self.controller, CreditReturn(self.session, self.index,
                                                      format_credit(credit)))
 
@@ -253,7 +293,7 @@ class PeerAgent:
             self.rejected += 1
             _log.warning("%s", exc)
             return
-        self.held += credit
+        self.held = self.held + credit
         self.received += 1
         self.rounds = max(self.rounds, message.hop)
         waiting = self.pending.pop(message.message_id, None) if message.reply else None
@@ -455,18 +495,19 @@ class PeerRunController:
         # As in one process: the start goes from the first participant to the second.
         receiver = min(2, n)
         await self.carrier.send(self.name, self.names[receiver - 1], PeerMessage(
-            session, 1, receiver, uuid.uuid4().hex, False, 1, format_credit(Fraction(1)),
+            session, 1, receiver, uuid.uuid4().hex, False, 1, format_credit(WHOLE_CREDIT),
             start_message))
 
     async def _until_all_credit_is_back(self, session: str, deadline: float) -> None:
-        back = Fraction(0)
-        while back < 1:
+        back = Credit()
+        while back.compare_to_one() < 0:
             message = await self._receive(deadline, "the participants to end the run")
             if getattr(message, "session", None) != session:
                 self.rejected += 1
             elif isinstance(message, CreditReturn):
-                back += parse_credit(message.credit, f"credit of participant {message.index}")
-                if back > 1:
+                back = back + parse_credit(message.credit,
+                                           f"credit of participant {message.index}")
+                if back.compare_to_one() > 0:
                     raise CoordinationError(f"{self.name}: more credit came back than was "
                                             "given out (a duplicated message?)")
             elif isinstance(message, PeerReport) and message.error is not None:
