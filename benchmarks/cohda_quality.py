@@ -1,6 +1,7 @@
 """COHDA's quality: plain COHDA and multi-start COHDA against exhaustive search and a MILP.
 
     python benchmarks/cohda_quality.py [--runs R] [--seeds 0,1,2,3,4] [--skip-large]
+                                       [--skip-small] [--perturb P]
                                        [--topologies ring,small-world]
 
 Small: the 50 seeded instances of ``tests/test_cohda.py`` (``small_instance``) on a complete
@@ -8,9 +9,10 @@ graph against the enumeration of every combination: how often the optimum is fou
 worst relative excess ``(d - d*) / d*`` and normalised excess ``(d - d*) / (d_worst - d*)``, the
 mean messages. Large: ``large_instance(seed)`` (100 participants x 10 schedules x 96 steps) on a
 ring and a small-world graph against ``scipy.optimize.milp`` (HiGHS, 10 s): the distance, the
-excess over the incumbent and over HiGHS's bound, messages and wall time. Multi-start COHDA
-(``run_cohda_multistart``, seed = the instance's seed) with ``--runs`` runs (default 4). The
-large part takes several minutes (each COHDA run on the ring: 5-15 s here).
+excess over the incumbent and over the LP relaxation's bound (a lower bound of the optimum),
+messages and wall time. Multi-start COHDA (``run_cohda_multistart``, seed = the instance's
+seed) with ``--runs`` runs (default 4; ``--perturb P``: restarts that perturb the best candidate).
+The large part takes several minutes (each COHDA run on the ring: 5-15 s here).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from test_cohda import (  # noqa: E402  (the instances and references of the tests)
     exhaustive,
     large_instance,
+    lp_relaxation_bound,
     milp_optimum,
     small_instance,
     small_world,
@@ -53,12 +56,13 @@ def plain(sets: list[np.ndarray], target: np.ndarray, w: np.ndarray, topology: o
 
 
 def multistart(sets: list[np.ndarray], target: np.ndarray, w: np.ndarray, topology: object,
-               runs: int, seed: int) -> tuple[float, int, float, list[float]]:
+               runs: int, seed: int, perturb: float | None = None
+               ) -> tuple[float, int, float, list[float]]:
     actors = [create_multistart_cohda_participant(i + 1, s, seed=seed)
               for i, s in enumerate(sets)]
     t0 = time.perf_counter()
     res = run_cohda_multistart(actors, create_cohda_start_message(target, w), runs=runs,
-                               topology=topology)
+                               perturb=perturb, topology=topology)
     d = weighted_l1(actors[0].memory.solution_candidate.schedules, target, w)
     return d, res.messages, time.perf_counter() - t0, [-p for p in res.run_perf]
 
@@ -84,22 +88,25 @@ def small_table(runs: int) -> None:
               f"{norm.mean():>10.4f} {norm.max():>11.4f} {msgs.mean():>10.1f}", flush=True)
 
 
-def large_table(seeds: list[int], runs: int, topologies: list[str]) -> None:
+def large_table(seeds: list[int], runs: int, topologies: list[str],
+                perturb: float | None = None) -> None:
     print("\nlarge instance (100 x 10 x 96) vs MILP (HiGHS, 10 s): distance, excess vs incumbent"
-          " / vs bound, messages, wall time")
+          " / vs the LP relaxation's bound, messages, wall time")
     for seed in seeds:
         S, target, w = large_instance(seed)
         t0 = time.perf_counter()
-        d_milp, bound, _ = milp_optimum(S, target, w, time_limit=10)
-        print(f"seed {seed}: MILP {d_milp:.2f} (bound {bound:.2f}, "
+        d_milp, _, _ = milp_optimum(S, target, w, time_limit=10)
+        bound = lp_relaxation_bound(S, target, w)
+        print(f"seed {seed}: MILP {d_milp:.2f} (LP bound {bound:.2f}, "
               f"{time.perf_counter() - t0:.1f} s)", flush=True)
         for topo in topologies:
             graph = "ring" if topo == "ring" else small_world(len(S))
             d, msgs, t = plain(list(S), target, w, graph)
             print(f"  {topo:11} plain        {d:9.2f} {(d - d_milp) / d_milp:7.2%} "
                   f"{(d - bound) / bound:7.2%} {msgs:>9} msgs {t:6.1f} s", flush=True)
-            d, msgs, t, per_run = multistart(list(S), target, w, graph, runs, seed)
-            print(f"  {topo:11} multi-start  {d:9.2f} {(d - d_milp) / d_milp:7.2%} "
+            d, msgs, t, per_run = multistart(list(S), target, w, graph, runs, seed, perturb)
+            label = "multi-start" if perturb is None else f"perturb {perturb:g}"
+            print(f"  {topo:11} {label:12} {d:9.2f} {(d - d_milp) / d_milp:7.2%} "
                   f"{(d - bound) / bound:7.2%} {msgs:>9} msgs {t:6.1f} s   runs: "
                   + ", ".join(f"{x:.2f}" for x in per_run), flush=True)
 
@@ -110,11 +117,15 @@ def main() -> None:
     parser.add_argument("--seeds", default="0,1,2,3,4")
     parser.add_argument("--topologies", default="ring,small-world")
     parser.add_argument("--skip-large", action="store_true")
+    parser.add_argument("--skip-small", action="store_true")
+    parser.add_argument("--perturb", type=float, default=None,
+                        help="large part: restarts perturb this share of the best candidate")
     args = parser.parse_args()
-    small_table(args.runs)
+    if not args.skip_small:
+        small_table(args.runs)
     if not args.skip_large:
         large_table([int(s) for s in args.seeds.split(",")], args.runs,
-                    args.topologies.split(","))
+                    args.topologies.split(","), args.perturb)
 
 
 if __name__ == "__main__":
