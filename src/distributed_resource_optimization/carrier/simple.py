@@ -193,7 +193,9 @@ async def start_distributed_optimization(actors: Sequence[Any], start_message: A
     :class:`~.runtime.mango_carrier.MangoCarrier` ``.tcp()`` / ``.mqtt(broker)``): every
     participant is then an agent of its own on it and their messages travel as plain data
     (:mod:`~.runtime.peers`; one process per participant:
-    :func:`~.runtime.peers.start_distributed_processes`). ``timeout``
+    :func:`~.runtime.peers.start_distributed_processes`). The run starts and stops that carrier
+    and registers its agents on it (``participant-1`` ..., ``controller``): give each run a
+    fresh one. ``timeout``
     (s) bounds the run: :class:`~.runtime.carrier.CoordinationTimeoutError` after it; a handler's
     exception ends the run as :class:`~.runtime.agents.ParticipantError` naming the participant.
     """
