@@ -74,6 +74,7 @@ from distributed_resource_optimization.runtime.peers import (
     WHOLE_CREDIT,
     Credit,
     ParticipantFactory,
+    PeerProcesses,
     format_credit,
     parse_credit,
     run_distributed_processes,
@@ -460,3 +461,38 @@ def test_peers_started_by_hand_are_reached_by_their_addresses(peer_path):
             if p.poll() is None:
                 p.kill()
                 p.wait()
+
+
+def test_processes_kept_for_several_runs_answer_each_like_one_process(peer_path):
+    """Spawn the four units once, clear two demands; each price equals the in-process run of
+    the same (reused) participants and the centralised QP's."""
+    units = peer_processes.UNITS
+    here = [peer_processes.dispatch_unit(**u) for u in units]
+    demands = (150.0, 180.0)
+
+    async def session():
+        prices = []
+        async with PeerProcesses([ParticipantFactory("peer_processes:dispatch_unit", u)
+                                  for u in units], runtime="tcp") as procs:
+            for demand in demands:
+                res = await procs.run(create_averaging_consensus_start(20.0, demand),
+                                      topology="ring", timeout=120)
+                prices.append(float(res.solutions[0]["lam"][0]))
+            assert procs.spawned == 4
+        return prices
+
+    prices = asyncio.run(session())
+    for demand, price in zip(demands, prices):
+        ref = run_distributed_optimization(here, create_averaging_consensus_start(20.0, demand),
+                                           topology="ring")
+        _, lam_star = centralized_dispatch(np.array([u["cost"] for u in units]),
+                                           np.array([u["epsilon"] for u in units]),
+                                           np.zeros(len(units)),
+                                           np.array([u["p_max"] for u in units]), demand)
+        assert price == pytest.approx(float(ref.solutions[0]["lam"][0]), abs=1e-7)
+        assert price == pytest.approx(lam_star, rel=1e-4)
+    assert prices[1] > prices[0]  # more demand, a higher price
+    with pytest.raises(RuntimeError, match="needs `async with"):
+        asyncio.run(PeerProcesses(["peer_factories:boom"]).run(None))
+    with pytest.raises(ValueError, match="runs must be None or an int >= 1"):
+        PeerProcesses(["peer_factories:boom"], runs=0)

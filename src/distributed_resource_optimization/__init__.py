@@ -223,6 +223,7 @@ __all__ = [
     "StartCoordinatedDistributedOptimization",
     # Coordinator-free runs with one process per participant (runtime.peers).
     "ParticipantFactory",
+    "PeerProcesses",
     "run_distributed_processes",
     "start_distributed_processes",
     "message_type",
@@ -234,7 +235,8 @@ _LAZY = {name: "distributed_resource_optimization.carrier.mango" for name in (
     "CoordinatorRole", "DistributedOptimizationRole", "MangoCarrier",
     "OptimizationFinishedMessage", "StartCoordinatedDistributedOptimization")}
 _LAZY.update({name: "distributed_resource_optimization.runtime.peers" for name in (
-    "ParticipantFactory", "run_distributed_processes", "start_distributed_processes")})
+    "ParticipantFactory", "PeerProcesses", "run_distributed_processes",
+    "start_distributed_processes")})
 
 
 def __getattr__(name: str):

@@ -204,9 +204,11 @@ def _parser() -> argparse.ArgumentParser:
                     help="TCP HOST:PORT to listen on (port 0: a free one; default)")
     pe.add_argument("--topic-prefix", default=None,
                     help="MQTT: the inbox topic is <prefix>/<name> (default prefix: dro)")
-    pe.add_argument("--runs", type=int, default=1, help="runs to serve, then exit (default: 1)")
+    pe.add_argument("--runs", type=int, default=1,
+                    help="runs to serve, then exit (default: 1; 0: until --idle-timeout)")
     pe.add_argument("--idle-timeout", default=600.0, type=float,
-                    help="give up when no run starts within this many seconds (default: 600)")
+                    help="give up (--runs N) or exit (--runs 0) when no run starts within this "
+                    "many seconds (default: 600)")
     pe.add_argument("--exit-with-stdin", action="store_true", help=argparse.SUPPRESS)
     pe.add_argument("--nice", type=int, default=0, help="lower this process's CPU priority by N")
 

@@ -24,8 +24,8 @@ def run(args: argparse.Namespace) -> int:
     )
 
     check_positive(args.idle_timeout, "--idle-timeout")
-    if args.runs < 1:
-        raise ValueError(f"--runs must be at least 1, got {args.runs}")
+    if args.runs < 0:
+        raise ValueError(f"--runs must be 0 (until --idle-timeout) or more, got {args.runs}")
     try:
         kwargs = json.loads(args.kwargs)
     except ValueError as exc:
@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     async def main() -> int:
         task = asyncio.ensure_future(serve_peer(
             args.name, participant, runtime=args.runtime, listen=args.listen,
-            broker=args.broker, topic_prefix=args.topic_prefix, runs=args.runs,
+            broker=args.broker, topic_prefix=args.topic_prefix, runs=args.runs or None,
             idle_timeout=args.idle_timeout, announce=announce_on_stdout))
         if args.exit_with_stdin:
             loop = asyncio.get_running_loop()

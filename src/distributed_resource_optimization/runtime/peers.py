@@ -19,7 +19,8 @@ controller then asks each peer for its ``solution()``. Every wait is bounded by 
 :func:`run_on_carrier` runs participants of this process on one carrier;
 :func:`start_distributed_processes` spawns one ``dro peer`` process per participant (each builds
 its participant from its own data with a factory, :class:`ParticipantFactory`) or reaches peers
-already running on other hosts, and returns the same :class:`~..carrier.core.DistributedResult`.
+already running on other hosts, and returns the same :class:`~..carrier.core.DistributedResult`;
+:class:`PeerProcesses` keeps such processes for several runs.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from distributed_resource_optimization.runtime.carrier import (
     Carrier,
     CoordinationError,
     CoordinationTimeoutError,
+    Mailbox,
 )
 from distributed_resource_optimization.runtime.messages import (
     PROTOCOL_VERSION,
@@ -406,14 +408,15 @@ class PeerRunController:
 
     def __init__(self, carrier: Carrier, names: Sequence[str], neighbours: Sequence[Sequence[int]],
                  *, addresses: Sequence[str] | None = None, name: str = CONTROLLER_NAME,
-                 timeout: float = DEFAULT_TIMEOUT_S) -> None:
+                 timeout: float = DEFAULT_TIMEOUT_S, box: Mailbox | None = None) -> None:
         self.carrier = carrier
         self.names = tuple(names)
         self.neighbours = [tuple(int(j) + 1 for j in js) for js in neighbours]
         self.addresses = tuple(addresses) if addresses is not None else ("",) * len(self.names)
         self.name = name
         self.timeout = float(timeout)
-        self.box = carrier.register(name)
+        # A controller of several runs on one carrier keeps its mailbox (``box``).
+        self.box = box if box is not None else carrier.register(name)
         self.rejected = 0
 
     async def run(self, start_message: Any) -> DistributedResult:
@@ -591,74 +594,145 @@ class ParticipantFactory:
                 "--name", name]
 
 
-async def start_distributed_processes(participants: Sequence[ParticipantFactory | str] | None,
-                                      start_message: Any, *, topology: Any = None,
-                                      runtime: str = "tcp", addresses: Sequence[str] | None = None,
-                                      broker: str | None = None, listen: str = "127.0.0.1:0",
-                                      timeout: float = DEFAULT_TIMEOUT_S,
-                                      log_dir: Path | str | None = None,
-                                      ready_timeout: float = 120.0) -> DistributedResult:
-    """Run a coordinator-free algorithm with one OS process per participant over mango-agents
-    (``runtime``: ``"tcp"`` or ``"mqtt"``; ``broker``: ``HOST:PORT`` of the MQTT broker).
+class PeerProcesses:
+    """Participants of a coordinator-free algorithm in OS processes of their own, over
+    mango-agents, for one or several runs (an async context manager; :meth:`run` starts a run).
 
     ``participants``: one :class:`ParticipantFactory` (or ``"module:function"``) per
-    participant; each is spawned as ``dro peer`` and stopped when the run ends, also on error or
-    Ctrl-C (their stderr goes to ``log_dir``, a temporary folder by default). Or give
+    participant; each is spawned as ``dro peer`` on entering and stopped on leaving, also on
+    error or Ctrl-C (their stderr goes to ``log_dir``, a temporary folder by default). Or give
     ``addresses`` instead: peers already running (``dro peer --listen ...`` on other hosts),
-    ``HOST:PORT`` (TCP) or inbox topics (MQTT), in the participants' order. ``topology``
-    as in :func:`~..carrier.simple.start_distributed_optimization`; ``timeout`` (s) bounds the
-    run, ``ready_timeout`` (s) the start of the processes. The solutions come back over the
-    network (``actors`` of the result is empty); ``extra["traffic"]`` counts the controller's
-    messages and bytes.
+    ``HOST:PORT`` (TCP) or inbox topics (MQTT), in the participants' order. ``runtime``:
+    ``"tcp"`` or ``"mqtt"`` (``broker``: ``HOST:PORT``); ``listen``: the controller's own TCP
+    address; ``ready_timeout`` (s) bounds the processes' start; ``runs``: how many runs the
+    spawned peers serve before they exit (``None``: until none starts for ``idle_timeout`` s).
+    The participants keep their state from run to run, as participant objects in one process
+    do.
     """
-    import tempfile
 
-    from distributed_resource_optimization.carrier.topology import neighbour_lists
-    from distributed_resource_optimization.runtime.processes import (
-        DEFAULT_BROKER,
-        PROCESS_RUNTIMES,
-        AgentProcesses,
-        make_carrier,
-        new_topic_prefix,
-    )
+    def __init__(self, participants: Sequence[ParticipantFactory | str] | None = None, *,
+                 runtime: str = "tcp", addresses: Sequence[str] | None = None,
+                 broker: str | None = None, listen: str = "127.0.0.1:0",
+                 log_dir: Path | str | None = None, ready_timeout: float = 120.0,
+                 runs: int | None = None, idle_timeout: float = 3600.0) -> None:
+        from distributed_resource_optimization.runtime.processes import (
+            DEFAULT_BROKER,
+            PROCESS_RUNTIMES,
+        )
 
-    if runtime not in PROCESS_RUNTIMES:
-        raise ValueError(f"runtime must be one of {', '.join(PROCESS_RUNTIMES)}, got {runtime!r}")
-    if (participants is None) == (addresses is None):
-        raise ValueError("give either participants (to spawn them) or addresses")
-    n = len(participants) if addresses is None else len(addresses)
-    if n == 0:
-        raise ValueError("participants must not be empty")
+        if runtime not in PROCESS_RUNTIMES:
+            raise ValueError(f"runtime must be one of {', '.join(PROCESS_RUNTIMES)}, "
+                             f"got {runtime!r}")
+        if (participants is None) == (addresses is None):
+            raise ValueError("give either participants (to spawn them) or addresses")
+        n = len(participants) if addresses is None else len(addresses)
+        if n == 0:
+            raise ValueError("participants must not be empty")
+        if runs is not None and (isinstance(runs, bool) or not isinstance(runs, int) or runs < 1):
+            raise ValueError(f"runs must be None or an int >= 1, got {runs!r}")
+        for what, value in (("ready_timeout", ready_timeout), ("idle_timeout", idle_timeout)):
+            if not (isinstance(value, (int, float)) and value > 0):
+                raise ValueError(f"{what} must be a positive number of seconds, got {value!r}")
+        self.factories = None if participants is None else [
+            p if isinstance(p, ParticipantFactory) else ParticipantFactory(p)
+            for p in participants]
+        self.runtime, self.broker, self.listen = runtime, broker or DEFAULT_BROKER, listen
+        self.addresses = None if addresses is None else [str(a) for a in addresses]
+        self.log_dir, self.ready_timeout = log_dir, float(ready_timeout)
+        self.runs, self.idle_timeout = runs, float(idle_timeout)
+        self.names = [peer_name(i + 1) for i in range(n)]
+        #: Processes spawned (0 for peers reached by their addresses).
+        self.spawned = 0
+        self._stack: contextlib.AsyncExitStack | None = None
+        self._carrier: Any = None
+        self._box: Mailbox | None = None
+
+    async def __aenter__(self) -> PeerProcesses:
+        import tempfile
+
+        from distributed_resource_optimization.runtime.processes import (
+            AgentProcesses,
+            make_carrier,
+            new_topic_prefix,
+        )
+
+        stack = contextlib.AsyncExitStack()
+        await stack.__aenter__()
+        try:
+            spawn = self.factories is not None
+            prefix = new_topic_prefix() if self.runtime == "mqtt" and spawn else None
+            if spawn:
+                folder = self.log_dir or stack.enter_context(tempfile.TemporaryDirectory(
+                    prefix="dro-peers-"))
+                extra = ["--runtime", self.runtime, "--exit-with-stdin", "--idle-timeout",
+                         f"{self.idle_timeout:g}", "--runs", str(self.runs or 0)]
+                extra += ["--broker", self.broker, "--topic-prefix", prefix] \
+                    if self.runtime == "mqtt" else ["--listen", "127.0.0.1:0"]
+                commands = {name: f.command(name) + extra
+                            for name, f in zip(self.names, self.factories)}
+                procs = await stack.enter_async_context(AgentProcesses(
+                    commands, folder, ready_timeout=self.ready_timeout, subcommand="peer"))
+                self.addresses = [procs.addresses[name] for name in self.names]
+                self.spawned = len(procs.agents)
+            carrier = make_carrier(self.runtime, listen=self.listen, broker=self.broker,
+                                   inbox=CONTROLLER_NAME, topic_prefix=prefix)
+            await stack.enter_async_context(carrier)
+            for name, address in zip(self.names, self.addresses):
+                carrier.connect(name, address)
+            self._box = carrier.register(CONTROLLER_NAME)
+            self._carrier = carrier
+        except BaseException:
+            await stack.aclose()
+            raise
+        self._stack = stack
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        stack, self._stack = self._stack, None
+        if stack is not None:
+            await stack.aclose()
+
+    async def run(self, start_message: Any, *, topology: Any = None,
+                  timeout: float = DEFAULT_TIMEOUT_S) -> DistributedResult:
+        """One run from ``start_message``; ``topology`` as in
+        :func:`~..carrier.simple.start_distributed_optimization`, ``timeout`` (s) bounds it.
+        The solutions come back over the network (``actors`` of the result is empty);
+        ``extra["traffic"]`` counts the controller's messages and bytes so far."""
+        from distributed_resource_optimization.carrier.topology import neighbour_lists
+
+        if self._stack is None:
+            raise RuntimeError("PeerProcesses.run needs `async with PeerProcesses(...)` first")
+        if not (isinstance(timeout, (int, float)) and timeout > 0):
+            raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+        controller = PeerRunController(self._carrier, self.names,
+                                       neighbour_lists(topology, len(self.names)),
+                                       addresses=self.addresses, timeout=timeout, box=self._box)
+        result = await controller.run(start_message)
+        result.extra["traffic"] = self._carrier.stats
+        return result
+
+
+async def start_distributed_processes(participants: Sequence[ParticipantFactory | str] | None,
+                                      start_message: Any, *, topology: Any = None,
+                                      timeout: float = DEFAULT_TIMEOUT_S,
+                                      **kwargs: Any) -> DistributedResult:
+    """One run of a coordinator-free algorithm with one OS process per participant over
+    mango-agents: :class:`PeerProcesses` (``participants`` or ``addresses``, ``runtime``,
+    ``broker``, ``listen``, ``log_dir``, ``ready_timeout``: see there) for a single
+    :meth:`~PeerProcesses.run` (``topology``, ``timeout``). Spawned peers serve this run only;
+    for several runs with the same processes use :class:`PeerProcesses` itself."""
     if not (isinstance(timeout, (int, float)) and timeout > 0):
         raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
-    nbrs = neighbour_lists(topology, n)
-    factories = None if participants is None else [
-        p if isinstance(p, ParticipantFactory) else ParticipantFactory(p) for p in participants]
-    broker = broker or DEFAULT_BROKER
-    topic_prefix = new_topic_prefix() if runtime == "mqtt" and addresses is None else None
-    names = [peer_name(i + 1) for i in range(n)]
-    async with contextlib.AsyncExitStack() as stack:
-        if factories is not None:
-            folder = log_dir or stack.enter_context(tempfile.TemporaryDirectory(
-                prefix="dro-peers-"))
-            extra = ["--runtime", runtime, "--exit-with-stdin", "--idle-timeout",
-                     f"{max(timeout, ready_timeout) + HANDSHAKE_TIMEOUT_S:g}"]
-            extra += ["--broker", broker, "--topic-prefix", topic_prefix] if runtime == "mqtt" \
-                else ["--listen", "127.0.0.1:0"]
-            commands = {name: f.command(name) + extra for name, f in zip(names, factories)}
-            procs = await stack.enter_async_context(AgentProcesses(
-                commands, folder, ready_timeout=ready_timeout, subcommand="peer"))
-            addresses = [procs.addresses[name] for name in names]
-        carrier = make_carrier(runtime, listen=listen, broker=broker, inbox=CONTROLLER_NAME,
-                               topic_prefix=topic_prefix)
-        await stack.enter_async_context(carrier)
-        for name, address in zip(names, addresses):
-            carrier.connect(name, address)
-        controller = PeerRunController(carrier, names, nbrs, addresses=list(addresses),
-                                       timeout=timeout)
-        result = await controller.run(start_message)
-        result.extra["traffic"] = carrier.stats
-        return result
+    kwargs.setdefault("runs", 1)
+    kwargs.setdefault("idle_timeout", max(timeout, kwargs.get("ready_timeout", 120.0))
+                      + HANDSHAKE_TIMEOUT_S)
+    from distributed_resource_optimization.carrier.topology import neighbour_lists
+
+    n = len(participants) if participants is not None else len(kwargs.get("addresses") or ())
+    if n:
+        neighbour_lists(topology, n)  # a bad topology is refused before any process starts
+    async with PeerProcesses(participants, **kwargs) as procs:
+        return await procs.run(start_message, topology=topology, timeout=timeout)
 
 
 def run_distributed_processes(participants: Sequence[ParticipantFactory | str] | None,
