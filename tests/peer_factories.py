@@ -46,3 +46,17 @@ class AskNeighbours(DistributedAlgorithm):
 
 def ask_neighbours(value: float):
     return AskNeighbours(value)
+
+
+class PingPong(DistributedAlgorithm):
+    """Plays the ball back forever (a run that never ends by itself)."""
+
+    async def on_exchange_message(self, carrier, message_data, meta):
+        import asyncio
+
+        await asyncio.sleep(0.01)
+        carrier.send_to_other(message_data, meta["sender"])
+
+
+def ping_pong():
+    return PingPong()

@@ -200,3 +200,47 @@ def test_cancelling_the_async_api_stops_it_within_one_local_solve():
 
     at_cancel = asyncio.run(main())
     assert at_cancel == 7 and slow.started <= 8
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_signal_during_a_coordinator_free_run_in_peer_processes(tmp_path, sig):
+    """Ctrl-C / SIGTERM while peers in processes of their own play a never-ending game: the
+    starting process ends and no peer process is left behind."""
+    import os
+
+    script = tmp_path / "game.py"
+    script.write_text(
+        "import signal\n"
+        "from distributed_resource_optimization import run_distributed_processes\n"
+        "signal.signal(signal.SIGTERM, signal.default_int_handler)  # as the CLI does\n"
+        "print('starting', flush=True)\n"
+        "run_distributed_processes(['peer_factories:ping_pong'] * 2, 'ball', timeout=300)\n")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        p for p in (str(Path(__file__).parent), os.environ.get("PYTHONPATH")) if p))
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+    children: set[int] = set()
+    try:
+        assert proc.stdout.readline().strip() == "starting"
+        deadline, playing_at = time.monotonic() + 120, None
+        while playing_at is None or time.monotonic() < playing_at:
+            children |= _children(proc.pid)
+            if playing_at is None and len(_alive(children)) >= 2:
+                playing_at = time.monotonic() + 8.0  # the peers' start (2-4 s), then the game
+            assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read()
+            time.sleep(0.1)
+        proc.send_signal(sig)
+        proc.wait(60)
+        err = proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert "KeyboardInterrupt" in err  # the run was interrupted, not ended by itself
+    deadline = time.monotonic() + 15
+    while _alive(children) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    leftover = _alive(children)
+    for pid in leftover:
+        subprocess.run(["kill", "-9", str(pid)], check=False)
+    assert not leftover
