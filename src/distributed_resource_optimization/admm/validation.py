@@ -41,6 +41,14 @@ def positive_scalar(value: object, name: str) -> float:
     return v
 
 
+def positive_seconds(value: object, name: str) -> float:
+    """A duration: an int or float > 0 seconds (``inf``: no limit), or ``ValueError`` naming
+    ``name``."""
+    if not (isinstance(value, (int, float)) and value > 0):
+        raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
+    return float(value)
+
+
 def non_negative_scalar(value: object, name: str) -> float:
     v = as_finite_scalar(value, name)
     if v < 0:

@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from distributed_resource_optimization.admm.validation import positive_seconds
 from distributed_resource_optimization.algorithm.core import on_exchange_message
 from distributed_resource_optimization.carrier.core import (
     Carrier,
@@ -206,8 +207,7 @@ async def start_distributed_optimization(actors: Sequence[Any], start_message: A
         if not callable(getattr(a, "on_exchange_message", None)):
             raise TypeError(f"actors[{i}] is a {type(a).__name__}, not a distributed algorithm "
                             "participant (it needs on_exchange_message)")
-    if not (isinstance(timeout, (int, float)) and timeout > 0):
-        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    positive_seconds(timeout, "timeout")
     nbrs = neighbour_lists(topology, len(actors))
     for a in actors:  # each participant may refuse a start it cannot take part in, up front
         check = getattr(a, "check_start", None)

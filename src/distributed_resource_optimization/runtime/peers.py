@@ -39,6 +39,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from distributed_resource_optimization.admm.validation import positive_seconds
 from distributed_resource_optimization.algorithm.core import on_exchange_message
 from distributed_resource_optimization.carrier.core import Carrier as ParticipantCarrier
 from distributed_resource_optimization.carrier.core import DistributedResult, call_later
@@ -630,9 +631,8 @@ class PeerProcesses:
             raise ValueError("participants must not be empty")
         if runs is not None and (isinstance(runs, bool) or not isinstance(runs, int) or runs < 1):
             raise ValueError(f"runs must be None or an int >= 1, got {runs!r}")
-        for what, value in (("ready_timeout", ready_timeout), ("idle_timeout", idle_timeout)):
-            if not (isinstance(value, (int, float)) and value > 0):
-                raise ValueError(f"{what} must be a positive number of seconds, got {value!r}")
+        positive_seconds(ready_timeout, "ready_timeout")
+        positive_seconds(idle_timeout, "idle_timeout")
         self.factories = None if participants is None else [
             p if isinstance(p, ParticipantFactory) else ParticipantFactory(p)
             for p in participants]
@@ -702,8 +702,7 @@ class PeerProcesses:
 
         if self._stack is None:
             raise RuntimeError("PeerProcesses.run needs `async with PeerProcesses(...)` first")
-        if not (isinstance(timeout, (int, float)) and timeout > 0):
-            raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+        positive_seconds(timeout, "timeout")
         controller = PeerRunController(self._carrier, self.names,
                                        neighbour_lists(topology, len(self.names)),
                                        addresses=self.addresses, timeout=timeout, box=self._box)
@@ -721,17 +720,15 @@ async def start_distributed_processes(participants: Sequence[ParticipantFactory 
     ``broker``, ``listen``, ``log_dir``, ``ready_timeout``: see there) for a single
     :meth:`~PeerProcesses.run` (``topology``, ``timeout``). Spawned peers serve this run only;
     for several runs with the same processes use :class:`PeerProcesses` itself."""
-    if not (isinstance(timeout, (int, float)) and timeout > 0):
-        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    from distributed_resource_optimization.carrier.topology import neighbour_lists
+
+    positive_seconds(timeout, "timeout")
     kwargs.setdefault("runs", 1)
     kwargs.setdefault("idle_timeout", max(timeout, kwargs.get("ready_timeout", 120.0))
                       + HANDSHAKE_TIMEOUT_S)
-    from distributed_resource_optimization.carrier.topology import neighbour_lists
-
-    n = len(participants) if participants is not None else len(kwargs.get("addresses") or ())
-    if n:
-        neighbour_lists(topology, n)  # a bad topology is refused before any process starts
-    async with PeerProcesses(participants, **kwargs) as procs:
+    procs = PeerProcesses(participants, **kwargs)  # checks its arguments, spawns nothing yet
+    neighbour_lists(topology, len(procs.names))  # a bad topology is refused before any spawn
+    async with procs:
         return await procs.run(start_message, topology=topology, timeout=timeout)
 
 
