@@ -728,15 +728,21 @@ def create_cohda_participant(participant_id: int,
     equally long schedules, the first being its initial choice, or a provider
     ``(memory) -> list of schedules`` called on every decision. ``participant_id`` is 1-based
     and is the participant's row in every candidate."""
+    return create_cohda_participant_with_decider(
+        participant_id, DefaultLocalDecider(schedule_provider(schedule_set)),
+        performance_function)
+
+
+def schedule_provider(schedule_set: Sequence[Sequence[float]] | np.ndarray
+                      | Callable[[WorkingMemory], list]) -> Callable[[WorkingMemory], Any]:
+    """The ``(memory) -> schedules`` provider of a schedule set: the callable itself, or the
+    checked, fixed list of schedules."""
     if callable(schedule_set):
-        provider = schedule_set
-    elif isinstance(schedule_set, (list, tuple, np.ndarray)):
-        provider = _StaticSchedules(_schedule_set_matrix(schedule_set))
-    else:
-        raise TypeError("schedule_set must be a list of schedules or a callable "
-                        f"(memory -> list of schedules), got {type(schedule_set).__name__}")
-    return create_cohda_participant_with_decider(participant_id, DefaultLocalDecider(provider),
-                                                 performance_function)
+        return schedule_set
+    if isinstance(schedule_set, (list, tuple, np.ndarray)):
+        return _StaticSchedules(_schedule_set_matrix(schedule_set))
+    raise TypeError("schedule_set must be a list of schedules or a callable "
+                    f"(memory -> list of schedules), got {type(schedule_set).__name__}")
 
 
 def create_cohda_participant_with_decider(participant_id: int, decider: LocalDecider,

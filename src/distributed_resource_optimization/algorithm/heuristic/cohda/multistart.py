@@ -48,12 +48,11 @@ from distributed_resource_optimization.algorithm.heuristic.cohda.core import (
     WorkingMemory,
     _check_length,
     _schedule_options,
-    _schedule_set_matrix,
-    _StaticSchedules,
     act,
     cohda_default_performance,
     decide,
     perceive,
+    schedule_provider,
 )
 
 
@@ -283,14 +282,8 @@ def create_multistart_cohda_participant(
         seed: int = 0) -> MultiStartCOHDAParticipant:
     """:func:`~.core.create_cohda_participant` for multi-start COHDA (same arguments, plus the
     ``seed`` of the random restarts; give all participants the same)."""
-    if callable(schedule_set):
-        provider = schedule_set
-    elif isinstance(schedule_set, (list, tuple, np.ndarray)):
-        provider = _StaticSchedules(_schedule_set_matrix(schedule_set))
-    else:
-        raise TypeError("schedule_set must be a list of schedules or a callable "
-                        f"(memory -> list of schedules), got {type(schedule_set).__name__}")
-    return MultiStartCOHDAParticipant(participant_id, DefaultLocalDecider(provider),
+    return MultiStartCOHDAParticipant(participant_id,
+                                      DefaultLocalDecider(schedule_provider(schedule_set)),
                                       performance_function, seed)
 
 
