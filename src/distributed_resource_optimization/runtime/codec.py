@@ -618,6 +618,7 @@ def mango_codec(wire_format: str = "json") -> Any:
         raise ValueError(f"wire format must be one of {', '.join(WIRE_FORMATS)}, "
                          f"got {wire_format!r}")
     from mango import JSON
+    from mango.messages.codecs import SerializationError
 
     class ProtocolCodec(JSON):
         def __init__(self) -> None:
@@ -627,10 +628,16 @@ def mango_codec(wire_format: str = "json") -> Any:
             self.wire_format = wire_format
 
         def encode(self, data: Any) -> bytes:
-            data = _wrap_algorithm_value(data)
-            if self.wire_format == "json":
-                return super().encode(data)
-            return _msgpack_encode(data)
+            wrapped = _wrap_algorithm_value(data)
+            if self.wire_format != "json":
+                return _msgpack_encode(wrapped)
+            try:
+                return super().encode(wrapped)
+            except SerializationError as exc:
+                # mango wraps the value codec's TypeError; say what cannot travel, as msgpack does
+                if wrapped is not data and isinstance(exc.__cause__, TypeError):
+                    raise exc.__cause__ from None
+                raise
 
         def decode(self, data: bytes) -> Any:
             if bytes(data[:1]) == b"{":
@@ -646,7 +653,6 @@ def _wrap_algorithm_value(data: Any) -> Any:
     from mango.messages.message import MangoMessage
 
     if isinstance(data, MangoMessage) and type(data.content) not in TYPE_IDS:
-        encode_value(data.content, where=type(data.content).__name__)  # refuses before sending
         return MangoMessage(AlgorithmValue(data.content), data.meta)
     return data
 
