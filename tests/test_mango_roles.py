@@ -12,7 +12,9 @@ messages are encoded, never pickled.
 from __future__ import annotations
 
 import asyncio
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -31,9 +33,7 @@ import distributed_resource_optimization as dro
 from distributed_resource_optimization import (
     Coordinator,
     CoordinatorRole,
-    DistributedAlgorithm,
     DistributedOptimizationRole,
-    OptimizationMessage,
     StartCoordinatedDistributedOptimization,
     create_admm_flex_actor_one_to_many,
     create_admm_sharing_data,
@@ -43,6 +43,9 @@ from distributed_resource_optimization.algorithm.admm.sharing_admm import (
     create_sharing_admm_start,
 )
 from distributed_resource_optimization.runtime.codec import mango_codec
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
+import custom_algorithm  # noqa: E402  (the how-to's example: its coordinator across containers)
 
 SPECS = [(10, [0.1, 0.5, -1.0]), (15, [0.1, 0.5, -1.0]), (10, [-1.0, 0.0, 1.0])]
 TARGET = [-4, 0, 6]
@@ -124,42 +127,18 @@ def test_admm_sharing_end_to_end_over_mango_roles_equals_the_engine_in_one_proce
     assert 4.0 - 1e-3 <= actors[2].x[2] <= 6.0 + 1e-3 and actors[2].x[0] == -actors[2].x[2]
 
 
-@dataclass
-class PriceSignal(OptimizationMessage):
-    price: float
-
-
-@dataclass
-class Offer(OptimizationMessage):
-    power_kw: float
-
-
-class Generator(DistributedAlgorithm):
-    """Produces where its marginal cost c + 2 e P meets the price, within [0, p_max]."""
+class Generator(custom_algorithm.Generator):
+    """The example's generator (examples/custom_algorithm.py), keeping the coordinator's
+    final message."""
 
     def __init__(self, c: float, e: float, p_max: float) -> None:
-        self.c, self.e, self.p_max, self.P = c, e, p_max, 0.0
+        super().__init__(c, e, p_max)
         self.finished = None
 
     async def on_exchange_message(self, carrier, message_data, meta):
-        if isinstance(message_data, PriceSignal):
-            self.P = float(np.clip((message_data.price - self.c) / (2 * self.e), 0, self.p_max))
-            carrier.reply_to_other(Offer(self.P), meta)
-        elif isinstance(message_data, dro.OptimizationFinishedMessage):
+        if isinstance(message_data, dro.OptimizationFinishedMessage):
             self.finished = message_data.result
-
-
-class PriceCoordinator(Coordinator):
-    def __init__(self, demand_kw: float, step: float = 1e-3, iterations: int = 100) -> None:
-        self.demand_kw, self.step, self.iterations = demand_kw, step, iterations
-
-    async def start_optimization(self, carrier, message_data, meta):
-        price = float(message_data)
-        for _ in range(self.iterations):
-            offers = await asyncio.gather(*[carrier.send_awaitable(PriceSignal(price), p)
-                                            for p in carrier.others("coordinator")])
-            price += self.step * (self.demand_kw - sum(o.power_kw for o in offers))
-        return price
+        await super().on_exchange_message(carrier, message_data, meta)
 
 
 def test_handler_coordinator_across_two_containers_through_the_codec() -> None:
@@ -175,7 +154,7 @@ def test_handler_coordinator_across_two_containers_through_the_codec() -> None:
         there = create_tcp_container(addr=("127.0.0.1", free_port()), codec=codec_b)
         agents = [there.register(agent_composed_of(DistributedOptimizationRole(g)))
                   for g in generators]
-        role = CoordinatorRole(PriceCoordinator(100.0))
+        role = CoordinatorRole(custom_algorithm.PriceCoordinator(100.0, iterations=100))
         coord = here.register(agent_composed_of(role))
         auto_assign(complete_topology(3), [*agents, coord])
         async with activate(here, there):
