@@ -2,7 +2,8 @@
 
 Economic dispatch by incremental-cost consensus (exact gradient tracking) among four generating
 units on a ring. Each unit's process builds its participant from its own data only (the
-factory :func:`dispatch_unit` gets that unit's parameters and nothing else); the units talk over
+factory :func:`dispatch_unit`, registered with ``@participant_factory`` as ``dro peer`` requires,
+gets that unit's parameters and nothing else); the units talk over
 mango-agents (TCP here; ``--runtime mqtt --broker HOST:PORT`` for a broker); the process that
 starts the run sees nothing but the start message and, at the end, each unit's solution.
 
@@ -22,6 +23,7 @@ from distributed_resource_optimization import (
     LinearCostEconomicDispatchConsensusActor,
     create_averaging_consensus_participant,
     create_averaging_consensus_start,
+    participant_factory,
     run_distributed_optimization,
 )
 from distributed_resource_optimization.runtime.peers import (
@@ -39,6 +41,7 @@ UNITS = [
 DEMAND_MW = 150.0
 
 
+@participant_factory  # dro peer calls registered factories only
 def dispatch_unit(cost: float, epsilon: float, p_max: float, units: int = len(UNITS)):
     """One unit's participant, from its own data (called in the unit's process)."""
     unit = LinearCostEconomicDispatchConsensusActor(cost=cost, p_max=p_max, rho=0.05,

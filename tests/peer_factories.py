@@ -1,11 +1,17 @@
 """Participant factories for the tests' peer processes (``dro peer --factory peer_factories:...``;
-the tests put this folder on the spawned processes' PYTHONPATH)."""
+the tests put this folder on the spawned processes' PYTHONPATH). ``dro peer`` calls only
+registered factories: each is decorated with ``@participant_factory``; ``unregistered`` is not."""
 
 from __future__ import annotations
 
-from distributed_resource_optimization import DistributedAlgorithm, create_cohda_participant
+from distributed_resource_optimization import (
+    DistributedAlgorithm,
+    create_cohda_participant,
+    participant_factory,
+)
 
 
+@participant_factory
 def cohda(participant_id: int, schedules: list[list[float]]):
     """A COHDA participant with its own schedule set."""
     return create_cohda_participant(participant_id, schedules)
@@ -18,6 +24,7 @@ class Boom(DistributedAlgorithm):
         raise RuntimeError("local model failed")
 
 
+@participant_factory
 def boom():
     return Boom()
 
@@ -44,6 +51,7 @@ class AskNeighbours(DistributedAlgorithm):
         return self.total
 
 
+@participant_factory
 def ask_neighbours(value: float):
     return AskNeighbours(value)
 
@@ -58,5 +66,31 @@ class PingPong(DistributedAlgorithm):
         carrier.send_to_other(message_data, meta["sender"])
 
 
+@participant_factory
 def ping_pong():
     return PingPong()
+
+
+# -- factories that fail: what `dro peer` must report in one line --------------------------------
+
+@participant_factory
+def failing(message: str = "no data file for this unit"):
+    """Raises, as a factory whose organisation's data is missing would."""
+    raise FileNotFoundError(message)
+
+
+@participant_factory
+def ctrl_c():
+    """Ctrl-C while the factory runs: an interrupt, never reported as the factory's error."""
+    raise KeyboardInterrupt
+
+
+@participant_factory
+def not_a_participant():
+    """Returns something that is not a participant."""
+    return {"value": 1.0}
+
+
+def unregistered():
+    """Not registered: ``dro peer`` must refuse it without calling it (a call fails the test)."""
+    raise AssertionError("an unregistered factory was called")

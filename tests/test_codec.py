@@ -24,6 +24,7 @@ from distributed_resource_optimization.runtime.codec import (
     mango_codec,
 )
 from distributed_resource_optimization.runtime.messages import (
+    HANDSHAKE_TYPES,
     MESSAGE_TYPES,
     PROTOCOL_VERSION,
     AlgorithmValue,
@@ -32,6 +33,8 @@ from distributed_resource_optimization.runtime.messages import (
     FinishRequest,
     JoinReply,
     JoinRequest,
+    LinkHello,
+    LinkWelcome,
     PeerMessage,
     PeerReady,
     PeerReport,
@@ -54,6 +57,7 @@ def _examples() -> list:
         JoinReply("s1", ("a", "b"), (2, 3), (("p_th@2017-01-02T14:00@22", 7), None),
                   (Publication("reference_demand", ("p_th@2017-01-02T14:00@22", 7), x[:2]),)),
         JoinReply("s1", (), (), error="boom"),
+        JoinReply("s1", ("a",), (1,), context=(("scenario", "voltage"), ("data", "0f1e"))),
         SetupRequest("s1", (Publication("k", ("v",), np.array([np.inf])),)),
         SetupReply("s1", (np.array([1.0, 2.5e-9]), None)),
         SetupReply("s1"),
@@ -70,6 +74,8 @@ def _examples() -> list:
         PeerStop("s1", "finished"),
         PeerReport("s1", 2, {"P": x, "converged": True}, True, 12, 5),
         AlgorithmValue(dro.ADMMMessage(v=x, rho=2.0)),
+        LinkHello("coordinator", "aggregator", "00" * 16),
+        LinkWelcome("aggregator", "coordinator", "00" * 16, "ff" * 16),
     ]
 
 
@@ -88,11 +94,12 @@ def _equal(a, b) -> bool:
 
 
 def test_schema_covers_every_message_field():
-    assert set(SCHEMAS) == set(TYPE_IDS) == set(MESSAGE_TYPES)
+    wire = MESSAGE_TYPES + HANDSHAKE_TYPES
+    assert set(SCHEMAS) == set(TYPE_IDS) == set(wire)
     assert len(set(TYPE_IDS.values())) == len(TYPE_IDS)
-    for cls in MESSAGE_TYPES:
+    for cls in wire:
         assert list(SCHEMAS[cls]) == [f.name for f in dataclasses.fields(cls)]
-    assert {type(m) for m in _examples()} == set(MESSAGE_TYPES)
+    assert {type(m) for m in _examples()} == set(wire)
 
 
 @pytest.mark.parametrize("wire_format", ["json", "msgpack"])

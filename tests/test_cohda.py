@@ -15,6 +15,7 @@ import asyncio
 import copy
 import dataclasses
 import functools
+import os
 import random
 import sys
 import time
@@ -64,8 +65,10 @@ from distributed_resource_optimization.carrier import (
 )
 from distributed_resource_optimization.carrier.core import Carrier
 from distributed_resource_optimization.runtime.agents import ParticipantError
+from distributed_resource_optimization.runtime.peers import ParticipantFactory, run_distributed_processes
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "cohda_schedule_coordination.py"
+TESTS = Path(__file__).resolve().parent
 
 
 class RecordingCarrier(Carrier):
@@ -846,6 +849,92 @@ def test_provider_schedule_of_the_wrong_length_names_the_participant() -> None:
     assert actors[0].memory.target_params is None
     with pytest.raises(TypeError, match="WorkingMemory"):
         deliver(actors[0], RecordingCarrier([]), {"target": [1.0, 2.0]})
+
+
+# ------------------------------------------------------------------------------------------------
+# Duplicate participant ids: refused before a run in one process; across processes the
+# participant whose id another one claims ends the run
+# ------------------------------------------------------------------------------------------------
+
+# The optimum is [2, 2, 2] (the first two participants at [1, 1, 1], or the third at [2, 2, 2]).
+# Two participants with id 1 share one row of every candidate: the run used to end with
+# [1, 1, 1] and no error.
+DUP_SETS = [[[1.0, 1, 1], [0, 0, 0]], [[0.0, 0, 0], [1, 1, 1]], [[0.0, 0, 0], [2, 2, 2]]]
+DUP_TARGET = [2.0, 2.0, 2.0]
+
+
+def duplicated_ids() -> list[COHDAAlgorithmData]:
+    return [create_cohda_participant(pid, s) for pid, s in zip((1, 1, 2), DUP_SETS)]
+
+
+def unchecked_run(actors: list[COHDAAlgorithmData]) -> ActorContainer:
+    """A run without the runner's checks before the start, as peers in processes of their own."""
+    async def run() -> ActorContainer:
+        container = ActorContainer()
+        carriers = [SimpleCarrier(container, a) for a in actors]
+        carriers[0].send_to_other(create_cohda_start_message(DUP_TARGET), cid(carriers[1]))
+        await asyncio.wait_for(container.done_event.wait(), 60)
+        return container
+
+    return asyncio.run(run())
+
+
+def test_duplicate_participant_ids_are_refused_before_the_run(monkeypatch) -> None:
+    distinct = [create_cohda_participant(i + 1, s) for i, s in enumerate(DUP_SETS)]
+    res = run_distributed_optimization(distinct, create_cohda_start_message(DUP_TARGET))
+    for solution in res.solutions:
+        np.testing.assert_array_equal(solution, [2, 2, 2])
+
+    # The reproduction: with no check at all, the duplicate ends quietly with a wrong answer.
+    with monkeypatch.context() as m:
+        m.setattr(COHDAAlgorithmData, "check_claims", lambda self, sysconfig: None)
+        actors = duplicated_ids()
+        assert unchecked_run(actors).error is None
+        for a in actors:
+            np.testing.assert_array_equal(a.solution(), [1, 1, 1])
+
+    actors = duplicated_ids()
+    with pytest.raises(ValueError, match=r"actors\[0\] and actors\[1\] have the same participant "
+                       "id 1; every participant needs an id of its own"):
+        run_distributed_optimization(actors, create_cohda_start_message(DUP_TARGET))
+    assert all(a.memory.target_params is None for a in actors)  # nobody got a message
+    multi = [create_multistart_cohda_participant(pid, s) for pid, s in zip((1, 2, 1), DUP_SETS)]
+    with pytest.raises(ValueError, match=r"actors\[0\] and actors\[2\] have the same "
+                       "participant id 1"):
+        run_cohda_multistart(multi, create_cohda_start_message(DUP_TARGET), runs=2)
+    assert all(a.memory.target_params is None for a in multi)
+
+
+def test_a_participant_raises_when_another_claims_its_id() -> None:
+    with pytest.raises(ParticipantError, match=r"participant \d \(COHDAAlgorithmData\): ValueError: "
+                       "participant 1: received a schedule under its own id 1 that it never "
+                       "chose .*another participant has participant_id 1 too"):
+        unchecked_run(duplicated_ids()).raise_error()
+
+    p = create_cohda_participant(1, [[1.0], [2.0]])
+    first = p.own_choice(np.array([1.0]))
+    p.memory.system_config = SystemConfig({1: p.own_choice(np.array([2.0]))})
+    other = ScheduleSelection(np.array([3.0]), 7)
+    for own in (first, p.memory.system_config.schedule_choices[1],
+                ScheduleSelection(np.array([1.0]), 1),  # an older own entry, as decoded
+                ScheduleSelection(np.array([5.0]), 0)):  # multi-start's kept schedules
+        p.check_claims(SystemConfig({1: own, 2: other}))
+    for foreign in (ScheduleSelection(np.array([2.0]), 1), ScheduleSelection(np.array([1.0]), 3)):
+        with pytest.raises(ValueError, match="participant 1: received a schedule under its own "
+                           "id 1 that it never chose"):
+            p.check_claims(SystemConfig({1: foreign, 2: other}))
+
+
+def test_duplicate_ids_in_processes_of_their_own_end_the_run(monkeypatch) -> None:
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
+        p for p in (str(TESTS), os.environ.get("PYTHONPATH")) if p))
+    with pytest.raises(ParticipantError, match=r"participant \d \(participant-\d\): ValueError: "
+                       "participant 1: received a schedule under its own id 1 that it never "
+                       "chose"):
+        run_distributed_processes(
+            [ParticipantFactory("peer_factories:cohda", {"participant_id": pid, "schedules": s})
+             for pid, s in zip((1, 1, 2), DUP_SETS)],
+            create_cohda_start_message(DUP_TARGET), runtime="tcp", timeout=120)
 
 
 # ------------------------------------------------------------------------------------------------

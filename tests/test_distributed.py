@@ -23,6 +23,7 @@ from brokers import mosquitto
 from distributed_resource_optimization import cli
 from distributed_resource_optimization.energy.district import load_district
 from distributed_resource_optimization.flex_sharing import run_flex_sharing
+from distributed_resource_optimization.io_folders import MANIFEST_FILE
 from distributed_resource_optimization.market.clearing import run_market_clearing
 from distributed_resource_optimization.runtime.processes import READY_PREFIX
 
@@ -108,7 +109,7 @@ def test_agents_started_from_their_own_split_folders_coordinated_by_agents_file(
     split = tmp_path / "split"
     assert cli.main(["data", "split", "--out", str(split)]) == 0
     entities = ["thermal_grid_operator", "electric_grid_operator", "aggregator"]
-    assert sorted(p.name for p in split.iterdir()) == sorted(entities)
+    assert sorted(p.name for p in split.iterdir()) == sorted([MANIFEST_FILE, *entities])
     procs = {}
     try:
         for entity in entities:
@@ -160,26 +161,40 @@ def test_cli_market_clearing_mqtt_summary(tmp_path, broker, inproc, capsys):
     assert summary["admm_objective"] == pytest.approx(inproc["entities"].objective, rel=1e-9)
 
 
+ENTITIES = ("thermal_grid_operator", "electric_grid_operator", "aggregator")
+
+
+def start_entity_agents(split: Path, logs: Path, procs: dict, extra=lambda entity: (),
+                        resolution: str = "60min", env=None) -> Path:
+    """Start one `dro agent` per market entity from its folder of ``split`` (into ``procs``, for
+    the caller to stop; ``extra(entity)``: more options), wait for each, and write the agents
+    file that lists them; returns its path."""
+    for entity in ENTITIES:
+        procs[entity] = subprocess.Popen(
+            [sys.executable, "-m", "distributed_resource_optimization", "agent", "--entity",
+             entity, "--data", str(split / entity), "--resolution", resolution, "--listen",
+             "127.0.0.1:0", "--idle-timeout", "60", *extra(entity)],
+            stdout=subprocess.PIPE, stderr=open(logs / f"{entity}.log", "wb"), text=True,
+            env=env)
+    addresses = {e: _ready_address(p, logs / f"{e}.log") for e, p in procs.items()}
+    agents_file = logs / "agents.toml"
+    agents_file.write_text("".join(f'{e} = "{a}"\n' for e, a in addresses.items()))
+    return agents_file
+
+
 def test_agents_with_another_resolution_are_refused_clearly(tmp_path, capsys):
     """Agents bring their own data: one started at 30 min cannot join a 60 min market."""
     split = tmp_path / "split"
     assert cli.main(["data", "split", "--out", str(split)]) == 0
-    procs = {}
+    procs: dict = {}
     try:
-        for entity in ("thermal_grid_operator", "electric_grid_operator", "aggregator"):
-            procs[entity] = subprocess.Popen(
-                [sys.executable, "-m", "distributed_resource_optimization", "agent", "--entity",
-                 entity, "--data", str(split / entity), "--resolution", "30min", "--listen",
-                 "127.0.0.1:0", "--idle-timeout", "60"],
-                stdout=subprocess.PIPE, stderr=open(tmp_path / f"{entity}.log", "wb"), text=True)
-        addresses = {e: _ready_address(p, tmp_path / f"{e}.log") for e, p in procs.items()}
-        agents_file = tmp_path / "agents.toml"
-        agents_file.write_text("".join(f'{e} = "{a}"\n' for e, a in addresses.items()))
+        agents_file = start_entity_agents(split, tmp_path, procs, resolution="30min")
         code = cli.main(["market-clearing", "--resolution", "60min", "--method", "admm",
                          "--runtime", "tcp", "--agents-file", str(agents_file), "--out",
                          str(tmp_path / "out")])
         err = capsys.readouterr().err
-        assert code == 2 and "48 steps" in err and "same --resolution" in err
+        assert code == 2 and "agent 'thermal_grid_operator' was started for resolution " \
+            "'30min', this run needs '60min'" in err, err
         assert not (tmp_path / "out").exists()
         # The agents keep serving: a coordinator at their resolution clears the market.
         code = cli.main(["market-clearing", "--resolution", "30min", "--method", "admm",

@@ -366,58 +366,109 @@ def test_an_agent_answers_only_the_coordinator_of_its_run():
     assert rejected == 2 and isinstance(reply, SolveReply) and reply.error is None
 
 
-def _agent(entity: str, folder, log, *extra: str, env=None):
-    import subprocess
-    import sys
-
-    return subprocess.Popen(
-        [sys.executable, "-m", "distributed_resource_optimization", "agent", "--entity", entity,
-         "--data", str(folder), "--resolution", "60min", "--listen", "127.0.0.1:0",
-         "--idle-timeout", "60", *extra],
-        stdout=subprocess.PIPE, stderr=open(log, "wb"), text=True, env=env)
-
-
-def test_a_wrong_token_is_refused_on_both_sides_and_garbage_is_dropped(tmp_path, capsys):
+def test_a_wrong_token_gets_no_answer_and_garbage_is_dropped(tmp_path, capsys):
     import os
     import socket
     import struct
 
-    from test_distributed import _ready_address
+    from test_distributed import start_entity_agents
+
+    from distributed_resource_optimization.market.agent_processes import read_agents_file
 
     split = tmp_path / "split"
     assert cli.main(["data", "split", "--out", str(split)]) == 0
     env = dict(os.environ, DRO_TOKEN="s3cret")  # the token also comes from the environment
-    procs = {}
+    token_file = tmp_path / "token"
+    token_file.write_text("s3cret\n")
+    procs: dict = {}
     try:
-        for entity in ("thermal_grid_operator", "electric_grid_operator", "aggregator"):
-            extra = () if entity == "thermal_grid_operator" else ("--token", "s3cret")
-            procs[entity] = _agent(entity, split / entity, tmp_path / f"{entity}.log", *extra,
-                                   env=env)
-        addresses = {e: _ready_address(p, tmp_path / f"{e}.log") for e, p in procs.items()}
+        agents_file = start_entity_agents(
+            split, tmp_path, procs, env=env,
+            extra=lambda e: () if e == "thermal_grid_operator" else ("--token-file", str(token_file)))
+        addresses = read_agents_file(str(agents_file))
         host, port = addresses["aggregator"].split(":")
+        closed = 0
         for payload in (b"garbage" * 10, b'{"not": 1}', os.urandom(300)):
             with socket.create_connection((host, int(port))) as s:  # framed as mango frames
                 s.sendall(struct.pack("!L", len(payload)) + payload)
-        agents_file = tmp_path / "agents.toml"
-        agents_file.write_text("".join(f'{e} = "{a}"\n' for e, a in addresses.items()))
+                s.settimeout(5)
+                closed += s.recv(1) == b""  # no answer: the agent closes the connection
+        assert closed == 3
         base = ["market-clearing", "--resolution", "60min", "--method", "admm", "--runtime",
                 "tcp", "--agents-file", str(agents_file)]
-        code = cli.main([*base, "--token", "wrong", "--round-timeout", "5", "--out",
+        code = cli.main([*base, "--token", "wrong", "--round-timeout", "3", "--out",
                          str(tmp_path / "bad")])
         err = capsys.readouterr().err
-        assert code == 3 and "token does not match" in err and not (tmp_path / "bad").exists()
-        code = cli.main([*base, "--token", "s3cret", "--max-iters", "5", "--out",
+        assert code == 3 and "no authenticated answer" in err and "another token" in err
+        assert not (tmp_path / "bad").exists()
+        code = cli.main([*base, "--token-file", str(token_file), "--max-iters", "5", "--out",
                          str(tmp_path / "good")])
         assert code == 1, capsys.readouterr().err  # served (5 iterations of the run)
         summary = json.loads((tmp_path / "good" / "summary.json").read_text())
-        assert summary["rejected_messages"] == 3  # the garbage frames, counted by the agent
+        # The garbage frames, and the wrong token's hellos (one per agent: the agent closes that
+        # connection, so the coordinator's further hellos never arrive).
+        assert summary["rejected_messages"] >= 3 + 3
     finally:
         for p in procs.values():
             p.kill()
             p.wait()
     logs = {e: (tmp_path / f"{e}.log").read_text() for e in procs}
-    assert any("refused a join request" in text for text in logs.values())
-    assert logs["aggregator"].count("dropped") >= 3 and "Traceback" not in logs["aggregator"]
+    assert all("wrong MAC (another token?)" in text for text in logs.values())
+    assert "not authenticated" in logs["aggregator"] and "Traceback" not in logs["aggregator"]
+
+
+def _change_one_price(folder) -> None:
+    price = folder / "timeseries" / "price_singapore_wholesale.csv"
+    text = price.read_text().splitlines()
+    text[1] = text[1][:-1] + ("1" if text[1][-1] != "1" else "2")  # one digit of one price
+    price.write_text("\n".join(text) + "\n")
+
+
+@pytest.mark.parametrize("differs, expected", [
+    ("scenario", "agent 'thermal_grid_operator' was started for scenario 'unconstrained', this "
+                 "run needs 'thermal-congestion'"),
+    ("data", "agent 'aggregator' was started for data '")])
+def test_an_agent_started_for_another_run_is_refused_naming_agent_and_field(
+        differs, expected, tmp_path, capsys):
+    """Agents started for another scenario, or from data that differ from the coordinator's in
+    one price, are refused before the first round (exit 2), naming the agent and the field."""
+    from test_distributed import start_entity_agents
+
+    split = tmp_path / "split"
+    assert cli.main(["data", "split", "--out", str(split)]) == 0
+    if differs == "data":
+        _change_one_price(split / "aggregator")
+    procs: dict = {}
+    try:
+        agents_file = start_entity_agents(
+            split, tmp_path, procs,
+            extra=lambda e: ("--scenario", "unconstrained")
+            if differs == "scenario" and e == "thermal_grid_operator" else ())
+        code = cli.main(["market-clearing", "--resolution", "60min", "--method", "admm",
+                         "--runtime", "tcp", "--agents-file", str(agents_file), "--out",
+                         str(tmp_path / "out")])
+        err = capsys.readouterr().err
+        line = [x for x in err.splitlines() if x.startswith("dro: error:")][-1]
+        assert code == 2 and expected in line, err
+        assert not (tmp_path / "out").exists()
+    finally:
+        for p in procs.values():
+            p.kill()
+            p.wait()
+
+
+def test_listen_is_honoured_with_spawned_agents(tmp_path, capsys):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        code = cli.main(["market-clearing", "--resolution", "60min", "--method", "admm",
+                         "--runtime", "tcp", "--listen", f"127.0.0.1:{port}", "--out",
+                         str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 3 and f"cannot start the tcp container at 127.0.0.1:{port}" in err, err
 
 
 # -- partial participation ---------------------------------------------------------------------

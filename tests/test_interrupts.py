@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from distributed_resource_optimization.io_folders import MANIFEST_FILE, write_manifest
+
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="reads /proc for the children")
 
 
@@ -45,6 +47,7 @@ def _run_and_signal(tmp_path: Path, extra: list[str], wait_for: str, sig: int,
     out = tmp_path / "out"
     out.mkdir()
     (out / "previous.txt").write_text("an earlier result")
+    write_manifest(out, "market-clearing")  # an earlier output of this command: the run replaces it
     proc = subprocess.Popen(
         [sys.executable, "-m", "distributed_resource_optimization", "market-clearing",
          "--scenario", "electric-congestion", "--resolution", "60min", "--method", "admm",
@@ -77,7 +80,7 @@ def _run_and_signal(tmp_path: Path, extra: list[str], wait_for: str, sig: int,
     leftover = _alive(children)
     for pid in leftover:  # do not leave them to the next test
         subprocess.run(["kill", "-9", str(pid)], check=False)
-    assert sorted(p.name for p in out.iterdir()) == ["previous.txt"]  # untouched
+    assert sorted(p.name for p in out.iterdir()) == [MANIFEST_FILE, "previous.txt"]  # untouched
     assert not any(p.name.startswith((".out.tmp", ".out.old")) for p in tmp_path.iterdir())
     return code, rest, leftover
 
@@ -244,3 +247,55 @@ def test_signal_during_a_coordinator_free_run_in_peer_processes(tmp_path, sig):
     for pid in leftover:
         subprocess.run(["kill", "-9", str(pid)], check=False)
     assert not leftover
+
+
+# -- dro agent and dro peer: a served process stopped by a signal or by its parent ---------------
+
+_SERVING = {
+    "agent": ["agent", "--flex-share", "0/1", "--actors", "5"],
+    "peer": ["peer", "--factory", "peer_factories:ping_pong", "--name", "participant-1",
+             "--runs", "0"],
+}
+
+
+@pytest.mark.parametrize("command", ["agent", "peer"])
+@pytest.mark.parametrize("how, code, line", [
+    (signal.SIGTERM, 143, "dro: terminated (SIGTERM); stopped serving"),
+    (signal.SIGINT, 130, "dro: interrupted (Ctrl-C); stopped serving"),
+    ("stdin", 0, "stopped (the spawning process closed its stdin)")])
+def test_a_serving_agent_or_peer_exits_143_on_sigterm_and_0_when_its_parent_goes(
+        command, how, code, line):
+    """SIGTERM / Ctrl-C: exit 143 / 130 with one line; the spawning process closing stdin
+    (``--exit-with-stdin``, it went away): a normal end, exit 0."""
+    import json
+    import os
+
+    from distributed_resource_optimization.runtime.processes import READY_PREFIX
+
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        p for p in (str(Path(__file__).parent), os.environ.get("PYTHONPATH")) if p))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "distributed_resource_optimization", *_SERVING[command],
+         "--runtime", "tcp", "--listen", "127.0.0.1:0", "--idle-timeout", "120",
+         "--exit-with-stdin"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=env)
+    try:
+        ready = proc.stdout.readline()
+        assert ready.startswith(READY_PREFIX), proc.stderr.read() if proc.poll() is not None \
+            else ready
+        assert json.loads(ready[len(READY_PREFIX):])["address"].startswith("127.0.0.1:")
+        if how == "stdin":
+            proc.stdin.close()
+        else:
+            proc.send_signal(how)
+        got = proc.wait(60)
+        err = proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert got == code, err
+    assert "Traceback" not in err
+    lines = [text for text in err.splitlines() if text.strip()]
+    assert len(lines) == 1 and line in lines[0], err

@@ -75,6 +75,9 @@ def test_storage_fleet_matches_centralized(seed, run):
     (dict(exchange=[5]), "exchange holds column indices outside 0..1"),
     (dict(exchange=[]), "exchange must not be empty"),
     (dict(free=[0, 0]), "free names a column twice"),
+    (dict(tol=0.0), "tol must be positive"),
+    (dict(tol=2.0), "tol must be below 1"),
+    (dict(tol=np.inf, solver="clarabel"), "tol must be finite"),
 ])
 def test_bad_input_names_the_argument(kwargs, fragment):
     base = dict(c=[1.0, 0.0], A_eq=np.array([[1.0, -1.0]]), b_eq=[0.0], A_ub=None, b_ub=None,

@@ -432,30 +432,63 @@ def test_bad_factories_are_refused(peer_path):
     assert out.returncode == 2 and "--kwargs must be a JSON object" in out.stderr
 
 
-def test_peers_started_by_hand_are_reached_by_their_addresses(peer_path):
-    """As on several hosts: `dro peer` processes started on their own, the run given their
-    addresses; each serves its one run and exits."""
+def _peers_by_hand(procs: list[subprocess.Popen], *extra: str) -> list[str]:
+    """Start three `dro peer`s of ``ask_neighbours`` (values 1, 2, 4) as one would by hand (into
+    ``procs``, for the caller to stop); returns their announced addresses."""
     import json
 
     from distributed_resource_optimization.runtime.processes import READY_PREFIX
 
-    procs, addresses = [], []
+    for i, value in enumerate((1.0, 2.0, 4.0)):
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", "distributed_resource_optimization", "peer", "--factory",
+             "peer_factories:ask_neighbours", "--kwargs", json.dumps({"value": value}),
+             "--name", f"participant-{i + 1}", "--runtime", "tcp", "--listen", "127.0.0.1:0",
+             "--idle-timeout", "120", *extra],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    addresses = []
+    for p in procs:
+        line = p.stdout.readline()
+        assert line.startswith(READY_PREFIX), p.stderr.read()
+        addresses.append(json.loads(line[len(READY_PREFIX):])["address"])
+    return addresses
+
+
+def test_peers_started_by_hand_are_reached_by_their_addresses(peer_path):
+    """As on several hosts: `dro peer` processes started on their own, the run given their
+    addresses; each serves its one run and exits."""
+    procs: list[subprocess.Popen] = []
     try:
-        for i, value in enumerate((1.0, 2.0, 4.0)):
-            procs.append(subprocess.Popen(
-                [sys.executable, "-m", "distributed_resource_optimization", "peer", "--factory",
-                 "peer_factories:ask_neighbours", "--kwargs", json.dumps({"value": value}),
-                 "--name", f"participant-{i + 1}", "--runtime", "tcp", "--listen",
-                 "127.0.0.1:0", "--idle-timeout", "120"],
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
-        for p in procs:
-            line = p.stdout.readline()
-            assert line.startswith(READY_PREFIX), p.stderr.read()
-            addresses.append(json.loads(line[len(READY_PREFIX):])["address"])
+        addresses = _peers_by_hand(procs)
         res = run_distributed_processes(None, "start", addresses=addresses, runtime="tcp",
                                         timeout=60)
         assert res.solutions == [None, 7.0, None]
         assert [p.wait(timeout=30) for p in procs] == [0, 0, 0]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+
+
+def test_peers_with_a_token_follow_only_a_controller_that_holds_it(peer_path, tmp_path):
+    """`dro peer --token-file`: a controller without the token, or with another one, gets no
+    answer (so no peer connects to the addresses it names); with the token the run, in which
+    participant 2 asks the others (links between the peers too), is the plain run's."""
+    token = tmp_path / "token"
+    token.write_text("peer secret\n")
+    procs: list[subprocess.Popen] = []
+    try:
+        addresses = _peers_by_hand(procs, "--token-file", str(token))
+        for stranger, said in ((None, "no answer to the run start"),
+                               ("another secret", "no authenticated answer")):
+            with pytest.raises(CoordinationTimeoutError, match=said):
+                run_distributed_processes(None, "start", addresses=addresses, runtime="tcp",
+                                          timeout=3, token=stranger)
+        res = run_distributed_processes(None, "start", addresses=addresses, runtime="tcp",
+                                        timeout=60, token="peer secret")
+        assert res.solutions == [None, 7.0, None]
+        assert [p.wait(timeout=30) for p in procs] == [0, 0, 0]  # each served its one run
     finally:
         for p in procs:
             if p.poll() is None:

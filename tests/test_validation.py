@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 
 import distributed_resource_optimization as dro
+from distributed_resource_optimization.admm.forms import ADMMSettings
+from distributed_resource_optimization.local.qp import QPLocalModel
 
 
 def _start(target=(1.0, 2.0, 3.0), priorities=None):
@@ -151,3 +153,95 @@ def test_qp_model_shapes() -> None:
         QPLocalModel([1.0], A=np.ones((1, 1)), l=[2.0], u=[1.0])
     with pytest.raises(ValueError, match="q contains NaN"):
         QPLocalModel([math.nan])
+
+
+# -- issue 22 (hostile-user review) ------------------------------------------------------------
+
+def _tutorial_actors() -> list:
+    return [dro.create_admm_flex_actor_one_to_many(10.0, [0.1, 0.5, -1.0]),
+            dro.create_admm_flex_actor_one_to_many(15.0, [0.1, 0.5, -1.0]),
+            dro.create_admm_flex_actor_one_to_many(10.0, [-1.0, 0.0, 1.0])]
+
+
+def test_targets_and_priorities_whose_squares_overflow_are_refused() -> None:
+    # A target of 1e300 used to "converge" at once: the stopping thresholds were inf.
+    with pytest.raises(ValueError, match=r"target\[0\] = 1e\+300 is too large: entries beyond "
+                       r"1e\+150 overflow float64"):
+        dro.create_admm_sharing_data([1e300, 0, 0])
+    with pytest.raises(ValueError, match=r"priorities\[2\] = 1e\+200 is too large"):
+        dro.create_admm_sharing_data([1.0, 0, 0], [1, 1, 1e200])
+    with pytest.raises(ValueError, match=r"target\[1\] = 1e\+100 with priorities\[1\] = 1e\+120 is "
+                       r"too large: the squared distance priorities\[1\] \* target\[1\]\*\*2"):
+        dro.create_admm_start_consensus([0.0, 1e100], [1.0, 1e120])
+    with pytest.raises(ValueError, match=r"target contains NaN or infinite values \(target\[1\] = nan\)"):
+        dro.create_admm_sharing_data([0.0, math.nan, 0.0])
+    # Changed after creation: refused when the run starts, before the first iteration.
+    for bad in (math.nan, 1e300):
+        data = dro.create_admm_sharing_data([-4.0, 0.0, 6.0], [5, 1, 1])
+        data.target[0] = bad
+        with pytest.raises(ValueError, match=r"target(\[0\] = 1e\+300 is too large| contains NaN)"):
+            dro.run_coordinated_optimization(
+                _tutorial_actors(), dro.create_sharing_target_distance_admm_coordinator(),
+                dro.create_admm_start(data))
+    # A large target within the bound still converges to the optimum: every resource that
+    # moves the aggregate towards [+, +, -] runs at full capacity.
+    res = dro.run_coordinated_optimization(
+        _tutorial_actors(), dro.create_sharing_target_distance_admm_coordinator(),
+        dro.create_admm_start(dro.create_admm_sharing_data([1e6, 1e6, -1e6])))
+    assert res.converged
+    np.testing.assert_allclose(res.z, [2.5, 12.5, -25.0], atol=1e-6)
+
+
+@pytest.mark.parametrize("field, value, error, match", [
+    ("adapt_interval", 0, ValueError, "adapt_interval must be an integer >= 1, got 0"),
+    ("adapt_interval", 2.5, TypeError, "adapt_interval must be an integer"),
+    ("adapt_threshold", 0.5, ValueError, "adapt_threshold must be at least 1"),
+    ("adapt_threshold", math.nan, ValueError, "adapt_threshold must be finite"),
+    ("adapt_max_factor", 0.0, ValueError, "adapt_max_factor must be at least 1"),
+    ("adapt_max_updates", -1, ValueError, "adapt_max_updates must be an integer >= 0"),
+    ("rho_min", 0.0, ValueError, "rho_min must be positive"),
+    ("rho_max", 1e-9, ValueError, "rho_max must be at least 1e-08"),
+    ("anderson_memory", 0, ValueError, "anderson_memory must be at least 1"),
+    ("anderson_max_pause", -1, ValueError, "anderson_max_pause must be non-negative"),
+    ("adaptive_rho", "no", TypeError, "adaptive_rho must be True or False"),
+    ("acceleration", None, TypeError, "acceleration must be True or False"),
+    ("alpha", 2.0, ValueError, r"alpha must lie in \(0, 2\)"),
+    ("stopping", 3, TypeError, "stopping must be a StoppingRule"),
+    ("rho", -1.0, ValueError, "rho must be positive"),
+])
+def test_every_admm_setting_is_checked_at_construction_and_at_the_run_start(
+        field: str, value: object, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        ADMMSettings(**{field: value})
+    # Set on a coordinator after construction (adapt_interval=0 was a ZeroDivisionError, a
+    # negative rho ran to max_iters): refused by the same check when the run starts.
+    coordinator = dro.create_sharing_target_distance_admm_coordinator()
+    setattr(coordinator.settings, field, value)
+    with pytest.raises(error, match=match):
+        dro.run_coordinated_optimization(_tutorial_actors(), coordinator, _start((-4.0, 0.0, 6.0)))
+    coordinator.settings = ADMMSettings()
+    assert dro.run_coordinated_optimization(_tutorial_actors(), coordinator,
+                                            _start((-4.0, 0.0, 6.0))).converged
+
+
+def test_a_non_convex_qp_names_the_model() -> None:
+    with pytest.raises(ValueError, match="QPLocalModel 'chiller': P must be positive semidefinite"):
+        QPLocalModel([0.0, 0.0], P=-np.eye(2), name="chiller")
+    with pytest.raises(ValueError, match=r"an unnamed QPLocalModel \(pass name=\.\.\. to tell them "
+                       r"apart\): P must be positive semidefinite \(its smallest eigenvalue is -1\)"):
+        QPLocalModel([0.0, 0.0], P=-np.eye(2))
+    with pytest.raises(ValueError, match="QPLocalModel 'chiller': P must be symmetric"):
+        QPLocalModel([0.0, 0.0], P=[[1.0, 1.0], [0.0, 1.0]], name="chiller")
+
+
+@pytest.mark.parametrize("eps, match", [(0.0, "eps must be positive"),
+                                        (-1e-6, "eps must be positive"),
+                                        (math.nan, "eps must be finite"),
+                                        (1.0, "eps must be below 1"),
+                                        ("1e-6", "eps must be a real number")])
+def test_a_bad_qp_solver_tolerance_names_eps(eps: object, match: str) -> None:
+    error = TypeError if isinstance(eps, str) else ValueError
+    with pytest.raises(error, match=match):
+        QPLocalModel([1.0], P=np.eye(1), name="m", eps=eps)
+    model = QPLocalModel([-1.0], P=np.eye(1), name="m", eps=1e-6)
+    np.testing.assert_allclose(model.solve(np.zeros(1), 1.0), [0.5], atol=1e-5)

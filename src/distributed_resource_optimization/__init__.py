@@ -221,8 +221,9 @@ __all__ = [
     "MangoCarrier",
     "OptimizationFinishedMessage",
     "StartCoordinatedDistributedOptimization",
-    # Coordinator-free runs with one process per participant (runtime.peers).
+    # Coordinator-free runs with one process per participant (runtime.peers, runtime.factories).
     "ParticipantFactory",
+    "participant_factory",
     "PeerProcesses",
     "run_distributed_processes",
     "start_distributed_processes",
@@ -235,8 +236,10 @@ _LAZY = {name: "distributed_resource_optimization.carrier.mango" for name in (
     "CoordinatorRole", "DistributedOptimizationRole", "MangoCarrier",
     "OptimizationFinishedMessage", "StartCoordinatedDistributedOptimization")}
 _LAZY.update({name: "distributed_resource_optimization.runtime.peers" for name in (
-    "ParticipantFactory", "PeerProcesses", "run_distributed_processes",
-    "start_distributed_processes")})
+    "PeerProcesses", "run_distributed_processes", "start_distributed_processes")})
+# A factory module needs only these, not the mango-agents runtime.
+_LAZY.update({name: "distributed_resource_optimization.runtime.factories" for name in (
+    "ParticipantFactory", "participant_factory")})
 
 
 def __getattr__(name: str):

@@ -30,7 +30,11 @@ entity.
 
 Progress goes to stderr; errors are one line ``dro: error: ...`` with exit code 2 (a
 flex-sharing run that ends at ``--max-iters`` exits 1). Results are written into a temporary
-folder and moved into place only when complete.
+folder and moved into place only when complete. ``--out`` must be absent, empty or an earlier
+output of the same command (its ``.dro-manifest.json`` lists what it wrote: only those files are
+replaced); ``--overwrite`` (market-clearing, flex-sharing, data split) also writes into other
+folders, replacing only files of the new outputs' names. The input data, the home folder, the
+working directory and a filesystem root are refused always.
 """
 
 from __future__ import annotations
@@ -68,12 +72,42 @@ def _add_runtime(parser: argparse.ArgumentParser, with_inproc: bool = True) -> N
     parser.add_argument("--broker", default=DEFAULT_BROKER,
                         help=f"MQTT broker HOST:PORT for --runtime mqtt (default: "
                         f"{DEFAULT_BROKER})")
+    parser.add_argument("--broker-username", default=None, metavar="NAME",
+                        help="MQTT: log in to the broker as NAME (password: "
+                        "--broker-password-file, or the DRO_BROKER_PASSWORD environment variable)")
+    parser.add_argument("--broker-password-file", default=None, type=Path, metavar="FILE",
+                        help="MQTT: the broker password, on the first line of FILE")
+    parser.add_argument("--broker-tls-ca", default=None, metavar="FILE",
+                        help="MQTT: connect to the broker by TLS, trusting the CA certificate "
+                        "in FILE (PEM)")
+    parser.add_argument("--broker-tls-cert", default=None, metavar="FILE",
+                        help="MQTT with TLS: this client's certificate (PEM), for brokers that "
+                        "require one (with --broker-tls-key)")
+    parser.add_argument("--broker-tls-key", default=None, metavar="FILE",
+                        help="MQTT with TLS: the key of --broker-tls-cert (PEM)")
 
 
 def _add_warm_start_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--warm-start", default=None, metavar="FILE",
                         help="start from an earlier run's admm_state.csv (its outputs, prices "
                         "and penalty; entries it does not have start at 0)")
+
+
+def _add_token_options(parser: argparse.ArgumentParser, what: str) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--token", default=None,
+                       help=f"{what} (default: the DRO_TOKEN environment variable, if set; "
+                       "a command line is visible to other users: prefer --token-file or "
+                       "DRO_TOKEN)")
+    group.add_argument("--token-file", default=None, type=Path, metavar="FILE",
+                       help="read the shared secret from the first line of FILE")
+
+
+def _add_overwrite_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--overwrite", action="store_true",
+                        help="also write into a non-empty --out folder that dro did not write, or "
+                        "that another dro command wrote; only files of the new outputs' names "
+                        "(and those an earlier dro run listed) are replaced, others are kept")
 
 
 def _add_fault_options(parser: argparse.ArgumentParser) -> None:
@@ -113,6 +147,7 @@ def _parser() -> argparse.ArgumentParser:
                     help=f"solution method (default: {DEFAULT_METHOD})")
     mc.add_argument("--out", default=DEFAULT_OUT, type=Path,
                     help=f"output folder (default: ./{DEFAULT_OUT})")
+    _add_overwrite_option(mc)
     mc.add_argument("--resolution", default="30min", choices=list(STEP_MINUTES),
                     help="timestep length (default: 30min)")
     mc.add_argument("--data", default=None, type=Path,
@@ -131,9 +166,8 @@ def _parser() -> argparse.ArgumentParser:
     mc.add_argument("--agents-file", default=None,
                     help="TOML file mapping entity names to the HOST:PORT of running `dro agent`s "
                     "(instead of spawning them)")
-    mc.add_argument("--token", default=None,
-                    help="shared secret the agents require (default: the DRO_TOKEN environment "
-                    "variable, if set)")
+    _add_token_options(mc, "the shared secret of the run: every message to and from the agents "
+                       "is authenticated with it (spawned agents get it in their environment)")
     mc.add_argument("--listen", default="127.0.0.1:0",
                     help="the coordinator's own TCP address, reachable from the agents "
                     "(default: 127.0.0.1 with a free port)")
@@ -149,6 +183,7 @@ def _parser() -> argparse.ArgumentParser:
                     "--runtime tcp/mqtt (default: 1)")
     fs.add_argument("--out", default=DEFAULT_OUT, type=Path,
                     help=f"output folder (default: ./{DEFAULT_OUT})")
+    _add_overwrite_option(fs)
     fs.add_argument("--max-iters", default=None, type=int,
                     help="ADMM iteration limit (default: 10000)")
     fs.add_argument("--gap-tol", default=None, type=float,
@@ -179,9 +214,8 @@ def _parser() -> argparse.ArgumentParser:
                     help="TCP HOST:PORT to listen on (port 0: a free one; default)")
     ag.add_argument("--topic-prefix", default=None,
                     help="MQTT: the inbox topic is <prefix>/<agent name> (default prefix: dro)")
-    ag.add_argument("--token", default=None,
-                    help="serve only coordinators that know this shared secret (default: the "
-                    "DRO_TOKEN environment variable, if set)")
+    _add_token_options(ag, "serve only coordinators that hold this shared secret: every message "
+                       "is authenticated with it, anything else is dropped unanswered")
     ag.add_argument("--once", action="store_true", help="exit after one run")
     ag.add_argument("--idle-timeout", default=600.0, type=float,
                     help="exit when no coordinator message came for this many seconds "
@@ -194,7 +228,9 @@ def _parser() -> argparse.ArgumentParser:
     pe = sub.add_parser("peer", help="run one participant of a coordinator-free algorithm "
                         "(tcp or mqtt), built by a factory from its own data")
     pe.add_argument("--factory", required=True,
-                    help="package.module:function that returns the participant")
+                    help="the registered participant factory that returns the participant: "
+                    "package.module:function (decorated with @participant_factory) or the name "
+                    "of an entry point of distributed_resource_optimization.participants")
     pe.add_argument("--kwargs", default="{}",
                     help="JSON object of the factory's keyword arguments (default: {})")
     pe.add_argument("--name", required=True,
@@ -209,6 +245,8 @@ def _parser() -> argparse.ArgumentParser:
     pe.add_argument("--idle-timeout", default=600.0, type=float,
                     help="give up (--runs N) or exit (--runs 0) when no run starts within this "
                     "many seconds (default: 600)")
+    _add_token_options(pe, "take part only in runs of a controller (and with peers) that hold "
+                       "this shared secret: every message is authenticated with it")
     pe.add_argument("--exit-with-stdin", action="store_true", help=argparse.SUPPRESS)
     pe.add_argument("--nice", type=int, default=0, help="lower this process's CPU priority by N")
 
@@ -216,6 +254,7 @@ def _parser() -> argparse.ArgumentParser:
     da_sub = da.add_subparsers(dest="data_command", required=True, parser_class=_Parser)
     sp = da_sub.add_parser("split", help="one data folder per market entity, DIR/<entity>/")
     sp.add_argument("--out", required=True, type=Path, help="folder to write the entity folders to")
+    _add_overwrite_option(sp)
     sp.add_argument("--data", default=None, type=Path,
                     help="the district's data folder (default: embedded test case)")
     sp.add_argument("--agents", default="entities", choices=AGENT_MODES,
@@ -226,11 +265,15 @@ def _parser() -> argparse.ArgumentParser:
 def _data_split(args: argparse.Namespace) -> int:
     from distributed_resource_optimization.commands.common import progress
     from distributed_resource_optimization.energy.io import DEFAULT_DATA_DIR
+    from distributed_resource_optimization.io_folders import OutputFolder
     from distributed_resource_optimization.market.split import split_data
-    from distributed_resource_optimization.results import OutputFolder
 
-    OutputFolder(args.out).check()
-    folders = split_data(args.out, args.data or DEFAULT_DATA_DIR, agents=args.agents)
+    data = args.data or DEFAULT_DATA_DIR
+    output = OutputFolder(args.out, f"{args.command} {args.data_command}", inputs={"--data": data},
+                          overwrite=args.overwrite)
+    output.check()
+    with output as tmp:  # all entity folders appear together, or none
+        folders = split_data(tmp, data, agents=args.agents)
     progress(f"wrote {len(folders)} entity folders into {args.out}: {', '.join(folders)}")
     return 0
 
@@ -269,10 +312,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _dispatch(args)
     except KeyboardInterrupt:
         # The run's own clean-up (spawned agents, the temporary output folder) has happened.
+        # An agent or a peer writes no result: it only stops serving.
+        what = "stopped serving" if args.command in ("agent", "peer") else "no result was written"
         if terminated.fired:
-            print(f"{PROG}: terminated (SIGTERM); no result was written", file=sys.stderr)
+            print(f"{PROG}: terminated (SIGTERM); {what}", file=sys.stderr)
             return EXIT_TERMINATED
-        print(f"{PROG}: interrupted (Ctrl-C); no result was written", file=sys.stderr)
+        print(f"{PROG}: interrupted (Ctrl-C); {what}", file=sys.stderr)
         return EXIT_INTERRUPTED
     except (CoordinationError, CoordinationTimeoutError) as exc:
         print(f"{PROG}: error: {_one_line(exc)}", file=sys.stderr)

@@ -104,6 +104,14 @@ def flex_sharing_coordinator(gap_tol: float = DEFAULT_GAP_TOL, **settings: Any
     return create_sharing_target_distance_admm_coordinator(gap_tol=gap_tol, **settings)
 
 
+def fleet_context(n_actors: int, sectors: int, seed: int, index: int, shares: int
+                  ) -> dict[str, str]:
+    """What a fleet agent reports at join (and the coordinator expects): its instance and its
+    share of it."""
+    return {"instance": f"{n_actors} actors, {sectors} sectors, seed {seed}",
+            "share": f"{index}/{shares}"}
+
+
 def fleet_name(index: int) -> str:
     """Agent name of share ``index``."""
     return f"fleet_{index}"
@@ -181,7 +189,8 @@ async def start_flex_sharing(n_actors: int, *, seed: int = 0, sectors: int = 3,
                              log_dir: str | None = None,
                              progress: Callable[[Any], None] | None = None,
                              carrier: Any = None, faults: Any = None,
-                             warm_start: Any = None) -> FlexSharingResult:
+                             warm_start: Any = None, broker_access: Any = None
+                             ) -> FlexSharingResult:
     """Solve the random instance ``(n_actors, sectors, seed)`` by sharing ADMM with its actors
     split into ``processes`` fleets, and centrally; awaitable (see :func:`run_flex_sharing`).
 
@@ -191,7 +200,9 @@ async def start_flex_sharing(n_actors: int, *, seed: int = 0, sectors: int = 3,
     the in-process carrier of ``"inproc"`` (e.g. one with a codec); ``faults`` (a
     :class:`~.runtime.carrier.Faults`) loses, duplicates and delays the coordinator's messages
     (in process: every message), a testing aid. ``warm_start``: an earlier run's result or
-    :class:`~.admm.warm_start.WarmStart` to start from (matched by actor name).
+    :class:`~.admm.warm_start.WarmStart` to start from (matched by actor name);
+    ``broker_access``: login and TLS at the MQTT broker
+    (:class:`~.runtime.mqtt_transport.BrokerAccess`).
     """
     from distributed_resource_optimization.admm.coordinator import as_warm_start
     from distributed_resource_optimization.runtime.agents import coordinate_in_process
@@ -228,10 +239,12 @@ async def start_flex_sharing(n_actors: int, *, seed: int = 0, sectors: int = 3,
                            "--idle-timeout", str(max(600.0, coordinator.reply_timeout)),
                            "--exit-with-stdin"]
                     for k, name in enumerate(names)}
+        expected = {name: fleet_context(n_actors, sectors, seed, k, processes)
+                    for k, name in enumerate(names)}
         admm, stats, _ = await coordinate_agents(
             coordinator, data, names, runtime, commands=commands, broker=broker,
             topic_prefix=topic_prefix, log_dir=log_dir, progress=progress, faults=faults,
-            warm_start=warm_start)
+            warm_start=warm_start, expected_context=expected, broker_access=broker_access)
     wall = time.perf_counter() - start
     ref, central_s = centralized_flex_sharing(instance)
     return FlexSharingResult(instance, admm, ref, central_s, runtime, processes if runtime !=

@@ -10,9 +10,8 @@ positive = consumption; prices are S$/kWh (S$/kvarh for reactive power) at the D
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -209,84 +208,7 @@ def market_summary(market, central: CentralizedResult | None, comparison: Mappin
 
 
 # --------------------------------------------------------------------------------------------
-# Writing a command's output folder
-
-
-class OutputFolder:
-    """Write a command's results into a temporary folder beside ``out`` and move it into place
-    only when everything is written (a context manager yielding the temporary path).
-
-    On error the temporary folder is removed and ``out`` keeps its previous contents, so a
-    failed run never leaves a result that looks complete. ``check()`` raises ``ValueError``
-    naming ``--out`` before any work if ``out`` is a file or its parent cannot be written.
-    """
-
-    def __init__(self, out: Path | str) -> None:
-        self.out = Path(out)
-        self.tmp: Path | None = None
-
-    def check(self) -> None:
-        import os
-
-        if str(self.out).strip() == "" or self.out.name in ("", ".", ".."):
-            # Path("") is ".": the results would replace the current folder's contents.
-            raise ValueError(f"--out must name a folder of its own, got {str(self.out)!r} (its "
-                             "contents are replaced by the results)")
-        if self.out.exists() and not self.out.is_dir():
-            raise ValueError(f"--out {self.out} is a file, not a folder")
-        parent = self.out.resolve().parent
-        while not parent.exists():
-            parent = parent.parent
-        if not parent.is_dir():
-            raise ValueError(f"--out {self.out}: {parent} is a file, so no folder can be made "
-                             "there")
-        if not os.access(parent, os.W_OK | os.X_OK):
-            raise ValueError(f"--out {self.out}: cannot write in {parent}")
-
-    def __enter__(self) -> Path:
-        import tempfile
-
-        self.check()
-        parent = self.out.resolve().parent
-        parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.tmp-", dir=parent))
-        return self.tmp
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        import shutil
-        import uuid
-
-        assert self.tmp is not None
-        if exc_type is not None:
-            shutil.rmtree(self.tmp, ignore_errors=True)
-            return
-        with _signals_deferred():  # Ctrl-C between the renames would leave no folder at all
-            old = None
-            if self.out.exists():
-                old = self.out.with_name(f".{self.out.name}.old-{uuid.uuid4().hex[:8]}")
-                self.out.rename(old)
-            self.tmp.rename(self.out)
-            if old is not None:
-                shutil.rmtree(old, ignore_errors=True)
-
-
-@contextlib.contextmanager
-def _signals_deferred() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM back until the block is done (main thread, where the platform
-    allows it; elsewhere the block runs as is)."""
-    import signal
-    import threading
-
-    held = {signal.SIGINT, signal.SIGTERM}
-    if not hasattr(signal, "pthread_sigmask") or \
-            threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    before = signal.pthread_sigmask(signal.SIG_BLOCK, held)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, before)
+# Writing files (the output folder itself: io_folders.OutputFolder)
 
 
 def write_json(path: Path | str, data: Mapping) -> Path:

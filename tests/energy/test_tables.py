@@ -124,3 +124,21 @@ def test_der_tables_must_agree(tmp_path: Path) -> None:
 def test_horizon_source_is_checked() -> None:
     with pytest.raises(ValueError, match="source"):
         load_timesteps(source="weather")
+
+
+@pytest.mark.parametrize("separator, words", [(";", "';'"), ("\t", "tabs")])
+def test_a_file_separated_by_semicolons_or_tabs_is_named(tmp_path: Path, separator: str,
+                                                         words: str) -> None:
+    """As a spreadsheet in many locales saves "CSV": ';' between the fields (decimal commas
+    too). It used to be read as one column and reported as a missing required column."""
+    folder = _copy(ELECTRIC_FILES + GRID_OPERATOR_FILES, tmp_path / "electric_grid_operator")
+    path = folder / "grid" / "electric_grid_lines.csv"
+    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    text = table.to_csv(index=False, sep=separator)
+    path.write_text(text.replace(".", ",") if separator == ";" else text)
+    with pytest.raises(DataFileError, match=r"electric_grid_lines\.csv: the file is separated by "
+                       f"{words}, but the data files must be comma-separated"):
+        load_electric_grid(folder)
+    table.to_csv(path, index=False)  # the same data, comma-separated, loads
+    np.testing.assert_array_equal(load_electric_grid(folder).line_impedance_ohm,
+                                  load_electric_grid().line_impedance_ohm)

@@ -135,9 +135,10 @@ def test_only_exchange_vectors_prices_rho_and_declared_metadata_travel(district)
     entities = {e.name: e for e in market_entities(district, SCENARIO, agents="per-building")}
     sizes = {name: e.size for name, e in entities.items()}
     allowed = {
-        JoinRequest: {"session", "protocol_version", "proof"},  # proof: HMAC of the session
+        JoinRequest: {"session", "protocol_version"},
+        # context: what the agent was started for (scenario, data fingerprint), no data
         JoinReply: {"session", "names", "sizes", "variables", "publications",
-                    "protocol_version", "error"},
+                    "protocol_version", "error", "context"},
         SetupRequest: {"session", "publications"},
         SetupReply: {"session", "rho_scale", "error"},
         # dual_price: prices for the Lagrangian bound; dual_term and objective: one scalar each

@@ -145,22 +145,19 @@ class ADMMGenericCoordinator:
             raise TypeError(
                 f"global_actor must be an ADMM global actor, got {type(global_actor).__name__}")
         self.global_actor = global_actor
+        # ADMMSettings checks every field (and again when a run starts).
         self.settings = ADMMSettings(
-            rho=positive_scalar(rho, "rho"),
-            max_iters=positive_int(max_iters, "max_iters"),
-            abs_tol=non_negative_scalar(abs_tol, "abs_tol"),
-            rel_tol=non_negative_scalar(rel_tol, "rel_tol"),
+            rho=rho,
+            max_iters=max_iters,
+            abs_tol=abs_tol,
+            rel_tol=rel_tol,
             adaptive_rho=bool(adaptive_rho),
             acceleration=bool(acceleration),
-            alpha=positive_scalar(alpha, "alpha"),
-            anderson_memory=positive_int(anderson_memory, "anderson_memory"),
-            anderson_max_pause=non_negative_int(anderson_max_pause, "anderson_max_pause"),
+            alpha=alpha,
+            anderson_memory=anderson_memory,
+            anderson_max_pause=anderson_max_pause,
             stopping=_with_gap(global_actor, stopping, gap_tol),
         )
-        if not 0.0 < self.settings.alpha < 2.0:
-            raise ValueError(f"alpha must lie in (0, 2), got {alpha}")
-        if self.settings.abs_tol == 0 and self.settings.rel_tol == 0:
-            raise ValueError("abs_tol and rel_tol must not both be zero")
         self.reply_timeout = positive_scalar(reply_timeout, "reply_timeout")
         self.stale_rounds = non_negative_int(stale_rounds, "stale_rounds")
 

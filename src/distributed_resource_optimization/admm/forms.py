@@ -32,7 +32,15 @@ from distributed_resource_optimization.admm.results import (
     ADMMStatus,
     certified_gap,
 )
-from distributed_resource_optimization.admm.stopping import ResidualRule, StoppingRule
+from distributed_resource_optimization.admm.stopping import ResidualRule, StoppingRule, as_stopping_rule
+from distributed_resource_optimization.admm.validation import (
+    int_at_least,
+    non_negative_int,
+    non_negative_scalar,
+    positive_int,
+    positive_scalar,
+    scalar_in_range,
+)
 from distributed_resource_optimization.admm.warm_start import WarmStart
 
 _TINY = 1e-30
@@ -108,6 +116,46 @@ class ADMMSettings:
     #: When the run may stop (:mod:`.stopping`); ``None``: :class:`ResidualRule`.
     stopping: StoppingRule | None = None
 
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Check every field (``ValueError`` / ``TypeError`` naming it) and normalise its type.
+
+        Runs at construction and again when a run starts (:class:`FormState`): the fields are
+        public and may have been changed in between (``coordinator.settings.rho = -1``).
+        """
+        self.rho = positive_scalar(self.rho, "rho")
+        self.max_iters = positive_int(self.max_iters, "max_iters")
+        self.abs_tol = non_negative_scalar(self.abs_tol, "abs_tol")
+        self.rel_tol = non_negative_scalar(self.rel_tol, "rel_tol")
+        if self.abs_tol == 0 and self.rel_tol == 0:
+            raise ValueError("abs_tol and rel_tol must not both be zero")
+        self.adaptive_rho = _flag(self.adaptive_rho, "adaptive_rho")
+        self.alpha = positive_scalar(self.alpha, "alpha")
+        if not self.alpha < 2.0:
+            raise ValueError(f"alpha must lie in (0, 2), got {self.alpha}")
+        # Residual balancing keeps rho while the ratio lies in (1/threshold, threshold) and moves
+        # it by at most the factor: below 1 either would invert the rule.
+        self.adapt_threshold = scalar_in_range(self.adapt_threshold, "adapt_threshold", 1.0)
+        self.adapt_interval = int_at_least(self.adapt_interval, "adapt_interval", 1)
+        self.adapt_max_factor = scalar_in_range(self.adapt_max_factor, "adapt_max_factor", 1.0)
+        self.adapt_max_updates = int_at_least(self.adapt_max_updates, "adapt_max_updates", 0)
+        self.acceleration = _flag(self.acceleration, "acceleration")
+        self.anderson_memory = positive_int(self.anderson_memory, "anderson_memory")
+        self.anderson_max_pause = non_negative_int(self.anderson_max_pause, "anderson_max_pause")
+        self.rho_min = positive_scalar(self.rho_min, "rho_min")
+        self.rho_max = scalar_in_range(self.rho_max, "rho_max", self.rho_min)
+        if self.stopping is not None:
+            self.stopping = as_stopping_rule(self.stopping)
+
+
+def _flag(value: object, name: str) -> bool:
+    """A switch: ``True`` or ``False`` (also numpy's), or ``TypeError`` naming ``name``."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}")
+    return bool(value)
+
 
 @dataclass
 class Residuals:
@@ -162,6 +210,10 @@ class FormState(ABC):
                  data: TargetData | None, settings: ADMMSettings) -> None:
         if not specs:
             raise ValueError("actors must not be empty")
+        # Again at the run's start: the settings may have been changed since construction.
+        settings.validate()
+        if isinstance(data, TargetData):
+            data.validate()
         self.specs = list(specs)
         self.objective = objective
         self.data = data

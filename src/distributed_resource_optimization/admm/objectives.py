@@ -48,28 +48,58 @@ class GlobalObjective(ABC):
             )
 
 
+#: Largest magnitude of a target entry or a priority (the run squares both). Squares then stay
+#: below 1e300, and sums of them over up to 10^8 entries below float64's 1.8e308.
+MAX_MAGNITUDE = 1e150
+
+
 class TargetData:
     """Target vector and per-component priority weights of a target-distance objective.
 
     ``target`` in the unit of the actors' outputs (e.g. kW); ``priorities`` are non-negative weights,
-    default ones.
+    default ones. Entries beyond :data:`MAX_MAGNITUDE` (or with ``priorities[k] * target[k]**2``,
+    the squared distance at a zero aggregate, beyond its square) are refused: the run's norms and
+    objectives would overflow float64 and its stopping test would pass on ``inf`` thresholds.
     """
 
     def __init__(self, target: object, priorities: object = None) -> None:
         self.target = as_finite_vector(target, "target")
-        if self.target.size == 0:
+        self.priorities = np.ones_like(self.target) if priorities is None else \
+            as_finite_vector(priorities, "priorities")
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the parameter and the entry if the data cannot be used
+        (also called when a run starts: the arrays may have been changed since)."""
+        target = as_finite_vector(self.target, "target")
+        priorities = as_finite_vector(self.priorities, "priorities")
+        if target.size == 0:
             raise ValueError("target must not be empty")
-        if priorities is None:
-            self.priorities = np.ones_like(self.target)
-        else:
-            self.priorities = as_finite_vector(priorities, "priorities")
-            if self.priorities.shape != self.target.shape:
-                raise ValueError(
-                    f"priorities has length {self.priorities.size} but target has length "
-                    f"{self.target.size}"
-                )
-            if np.any(self.priorities < 0):
-                raise ValueError("priorities must be non-negative")
+        if priorities.shape != target.shape:
+            raise ValueError(f"priorities has length {priorities.size} but target has length "
+                             f"{target.size}")
+        if np.any(priorities < 0):
+            k = int(np.flatnonzero(priorities < 0)[0])
+            raise ValueError(f"priorities must be non-negative (priorities[{k}] = {priorities[k]:g})")
+        for name, values, hint in (
+                ("target", target, "express the data in larger units (e.g. MW instead of W)"),
+                ("priorities", priorities, "scale the priorities and the actors' costs down")):
+            big = np.flatnonzero(np.abs(values) > MAX_MAGNITUDE)
+            if big.size:
+                k = int(big[0])
+                raise ValueError(f"{name}[{k}] = {values[k]:g} is too large: entries beyond "
+                                 f"{MAX_MAGNITUDE:g} overflow float64 when the run squares them; "
+                                 f"{hint}")
+        with np.errstate(over="ignore"):  # an overflow to inf is what this test looks for
+            squared = priorities * target**2
+        big = np.flatnonzero(squared > MAX_MAGNITUDE**2)
+        if big.size:
+            k = int(big[0])
+            raise ValueError(f"target[{k}] = {target[k]:g} with priorities[{k}] = {priorities[k]:g} "
+                             f"is too large: the squared distance priorities[{k}] * target[{k}]**2 "
+                             f"exceeds {MAX_MAGNITUDE**2:g} and overflows float64 in the run; "
+                             "express the data in larger units or lower the priority")
+        self.target, self.priorities = target, priorities
 
     @property
     def dimension(self) -> int:

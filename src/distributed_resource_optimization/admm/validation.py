@@ -19,8 +19,10 @@ def as_finite_vector(value: object, name: str, *, allow_scalar: bool = False) ->
         arr = arr.reshape(1)
     if arr.ndim != 1:
         raise ValueError(f"{name} must be one-dimensional, got shape {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} contains NaN or infinite values")
+    bad = np.flatnonzero(~np.isfinite(arr))
+    if bad.size:
+        k = int(bad[0])
+        raise ValueError(f"{name} contains NaN or infinite values ({name}[{k}] = {arr[k]})")
     return arr
 
 
@@ -38,6 +40,15 @@ def positive_scalar(value: object, name: str) -> float:
     v = as_finite_scalar(value, name)
     if v <= 0:
         raise ValueError(f"{name} must be positive, got {v}")
+    return v
+
+
+def tolerance(value: object, name: str) -> float:
+    """A solver's stopping tolerance: a finite float in (0, 1), or ``ValueError`` naming ``name``
+    (0 can never be met, 1 and above accept any answer)."""
+    v = positive_scalar(value, name)
+    if v >= 1:
+        raise ValueError(f"{name} must be below 1 (a solver tolerance), got {v:g}")
     return v
 
 

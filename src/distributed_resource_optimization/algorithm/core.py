@@ -11,7 +11,7 @@ mango-agents. See ``docs/custom_algorithm.md``.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from typing import Any
 
 #: Every class whose instances may travel inside an algorithm's messages between processes, by
@@ -119,6 +119,29 @@ class DistributedAlgorithm(ABC):
         """This participant's part of the solution when the run has ended (``None``: nothing to
         report); what :func:`~.carrier.simple.start_distributed_optimization` collects."""
         return None
+
+    def algorithm_id(self) -> Hashable | None:
+        """The id this participant goes by inside the algorithm's messages (e.g. a COHDA
+        participant's ``participant_id``), which no other participant of a run may have
+        (:func:`check_distinct_ids`); ``None`` (the default): its carrier address is its only
+        identity."""
+        return None
+
+
+def check_distinct_ids(actors: Sequence[Any]) -> None:
+    """Refuse, before a run, two of ``actors`` with the same :meth:`~DistributedAlgorithm.
+    algorithm_id`: their messages would be taken for one participant's, and the run would end
+    with a wrong answer and no error. ``ValueError`` naming the id and both positions."""
+    seen: dict[Hashable, int] = {}
+    for i, actor in enumerate(actors):
+        own_id = getattr(actor, "algorithm_id", None)
+        key = own_id() if callable(own_id) else None
+        if key is None:
+            continue
+        if key in seen:
+            raise ValueError(f"actors[{seen[key]}] and actors[{i}] have the same participant "
+                             f"id {key!r}; every participant needs an id of its own")
+        seen[key] = i
 
 
 class Coordinator(ABC):

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from distributed_resource_optimization.admm.validation import positive_seconds
-from distributed_resource_optimization.algorithm.core import on_exchange_message
+from distributed_resource_optimization.algorithm.core import check_distinct_ids, on_exchange_message
 from distributed_resource_optimization.carrier.core import (
     Carrier,
     DistributedResult,
@@ -185,8 +185,10 @@ async def start_distributed_optimization(actors: Sequence[Any], start_message: A
     is in flight; returns a :class:`DistributedResult` (each actor also keeps its state).
 
     The start message goes to the second participant from the first (to the only one, from
-    itself, if there is one); before that, every participant with a ``check_start(start_message)``
-    method checks it (and raises ``ValueError`` for a start it cannot take part in).
+    itself, if there is one); before that, no two participants may have the same
+    ``algorithm_id()`` (e.g. COHDA's ``participant_id``; ``ValueError`` naming both), and every
+    participant with a ``check_start(start_message)`` method checks it (and raises
+    ``ValueError`` for a start it cannot take part in).
     ``topology``: ``None`` / ``"complete"``, ``"ring"``, an adjacency
     or a networkx graph over the actors' positions (:func:`~.topology.neighbour_lists`).
     ``carrier``: ``None`` for this process; or a carrier of the runtime
@@ -207,6 +209,7 @@ async def start_distributed_optimization(actors: Sequence[Any], start_message: A
         if not callable(getattr(a, "on_exchange_message", None)):
             raise TypeError(f"actors[{i}] is a {type(a).__name__}, not a distributed algorithm "
                             "participant (it needs on_exchange_message)")
+    check_distinct_ids(actors)
     positive_seconds(timeout, "timeout")
     nbrs = neighbour_lists(topology, len(actors))
     for a in actors:  # each participant may refuse a start it cannot take part in, up front
@@ -265,6 +268,7 @@ async def start_coordinated_distributed(actors: Sequence[Any], coordinator: Any,
     actors = list(actors)
     if not actors:
         raise ValueError("actors must not be empty")
+    check_distinct_ids(actors)
     container = ActorContainer()
     for a in actors:
         SimpleCarrier(container, a)

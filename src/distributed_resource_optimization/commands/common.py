@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
+import threading
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any
 
 PROG = "dro"
 
@@ -55,9 +60,78 @@ def faults_of(args) -> object | None:
 
 
 def token_of(args) -> str | None:
-    """``--token``, or the ``DRO_TOKEN`` environment variable, or ``None``."""
+    """The shared token: ``--token``, the first line of ``--token-file``, or the ``DRO_TOKEN``
+    environment variable, or ``None``; ``ValueError`` naming ``--token-file`` if it cannot be
+    read or is empty."""
     import os
 
     from distributed_resource_optimization.runtime.processes import TOKEN_ENV
 
+    path = getattr(args, "token_file", None)
+    if path is not None:
+        try:
+            lines = Path(path).read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ValueError(f"--token-file {path}: {getattr(exc, 'strerror', None) or exc}"
+                             ) from None
+        token = lines[0].strip() if lines else ""
+        if not token:
+            raise ValueError(f"--token-file {path}: the first line is empty")
+        return token
     return args.token or os.environ.get(TOKEN_ENV) or None
+
+
+async def serve_until_stdin_closes(serving: Coroutine[Any, Any, int],
+                                   exit_with_stdin: bool) -> int | None:
+    """Await ``serving`` (``dro agent`` / ``dro peer``: the number of runs served); ``None`` when
+    ``exit_with_stdin`` is set and stdin closed first: the spawning process went away, a normal
+    end. Ctrl-C and SIGTERM cancel it as they cancel every run: the cancellation goes on, so
+    ``asyncio.run`` raises ``KeyboardInterrupt`` and the CLI exits 130 / 143."""
+    from distributed_resource_optimization.runtime.processes import exit_when_stdin_closes
+
+    task = asyncio.ensure_future(serving)
+    stdin_closed = threading.Event()
+    if exit_with_stdin:
+        loop = asyncio.get_running_loop()
+
+        def stop() -> None:  # in the thread that watches stdin
+            stdin_closed.set()
+            loop.call_soon_threadsafe(task.cancel)
+
+        exit_when_stdin_closes(stop)
+    try:
+        return await task
+    except asyncio.CancelledError:
+        if stdin_closed.is_set():
+            return None
+        raise
+
+
+def broker_access_of(args) -> object | None:
+    """The :class:`~..runtime.mqtt_transport.BrokerAccess` of ``--broker-username``,
+    ``--broker-password-file`` (or ``DRO_BROKER_PASSWORD``) and ``--broker-tls-*``, or ``None``;
+    ``ValueError`` naming the option for a missing password or file, before any work."""
+    from distributed_resource_optimization.runtime.mqtt_transport import (
+        BrokerAccess,
+        BrokerLogin,
+        BrokerTLS,
+        login_from_environment,
+    )
+
+    login = None
+    if args.broker_password_file is not None:
+        if args.broker_username is None:
+            raise ValueError("--broker-password-file needs --broker-username")
+        login = BrokerLogin.from_file(args.broker_username, args.broker_password_file)
+    elif args.broker_username is not None:
+        login = login_from_environment(args.broker_username)
+    tls = None
+    if args.broker_tls_ca is not None:
+        tls = BrokerTLS(args.broker_tls_ca, args.broker_tls_cert, args.broker_tls_key)
+    elif args.broker_tls_cert is not None or args.broker_tls_key is not None:
+        raise ValueError("--broker-tls-cert and --broker-tls-key need --broker-tls-ca")
+    if login is None and tls is None:
+        return None
+    if args.runtime != "mqtt":
+        raise ValueError("--broker-username and --broker-tls-* are for --runtime mqtt")
+    return BrokerAccess(login, tls)

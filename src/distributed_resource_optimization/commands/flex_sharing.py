@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 
 from distributed_resource_optimization.commands.common import (
+    broker_access_of,
     check_at_least_one,
     engine_settings,
     faults_of,
@@ -24,12 +25,12 @@ def run(args: argparse.Namespace) -> int:
         run_flex_sharing,
         share_bounds,
     )
+    from distributed_resource_optimization.io_folders import OutputFolder
     from distributed_resource_optimization.plots import plot_admm_residuals
     from distributed_resource_optimization.results import (
         ACTORS_FILE,
         RESIDUALS_FILE,
         STATE_FILE,
-        OutputFolder,
         engine_history_frame,
         flex_actor_frame,
         flex_summary,
@@ -46,9 +47,11 @@ def run(args: argparse.Namespace) -> int:
     if args.gap_tol is not None and not (args.gap_tol >= 0 and args.gap_tol < float("inf")):
         raise ValueError(f"--gap-tol must be a finite number >= 0, got {args.gap_tol}")
     faults = faults_of(args)
+    access = broker_access_of(args)
     warm_start = None if args.warm_start is None else read_warm_start(args.warm_start)
     share_bounds(args.actors, args.processes, 0)
-    output = OutputFolder(args.out)
+    # The warm start may lie in the folder the results replace: it was read whole above.
+    output = OutputFolder(args.out, args.command, overwrite=args.overwrite)
     output.check()
     settings = {"max_iters": args.max_iters} if args.max_iters else {}
     settings.update(engine)
@@ -66,8 +69,8 @@ def run(args: argparse.Namespace) -> int:
              f"{args.processes} fleets {where}...")
     result = run_flex_sharing(args.actors, seed=args.seed, sectors=args.sectors,
                               runtime=args.runtime, processes=args.processes,
-                              broker=args.broker, coordinator=coordinator, progress=report,
-                              faults=faults, warm_start=warm_start)
+                              broker=args.broker, broker_access=access, coordinator=coordinator,
+                              progress=report, faults=faults, warm_start=warm_start)
     with output as tmp:
         write_json(tmp / SUMMARY_FILE, flex_summary(result))
         flex_actor_frame(result).to_csv(tmp / ACTORS_FILE, index=False)

@@ -8,6 +8,7 @@ import argparse
 import time
 
 from distributed_resource_optimization.commands.common import (
+    broker_access_of,
     check_at_least_one,
     engine_settings,
     faults_of,
@@ -24,14 +25,20 @@ DEFAULT_METHOD = "both"
 
 def run(args: argparse.Namespace) -> int:
     """``dro market-clearing``: checks every option before the slow loading, then runs."""
+    from distributed_resource_optimization.energy.io import DEFAULT_DATA_DIR
     from distributed_resource_optimization.energy.scenarios import SCENARIOS
-    from distributed_resource_optimization.results import OutputFolder, read_warm_start
+    from distributed_resource_optimization.io_folders import OutputFolder
+    from distributed_resource_optimization.results import read_warm_start
 
     if args.scenario not in SCENARIOS:  # before the slow loading
         raise ValueError(f"unknown scenario {args.scenario!r}; valid: {', '.join(SCENARIOS)}")
     check_admm_options(args)  # whatever the method: a wrong option is wrong before any work
     warm_start = None if args.warm_start is None else read_warm_start(args.warm_start)
-    output = OutputFolder(args.out)
+    # The inputs it reads may not be (inside) the folder the results replace; the warm start
+    # may: it is read whole above, before any work (a day-by-day chain into one folder).
+    output = OutputFolder(args.out, args.command, overwrite=args.overwrite,
+                          inputs={"--data": args.data or DEFAULT_DATA_DIR,
+                                  "--agents-file": args.agents_file})
     output.check()
     if args.method in ADMM_METHODS:
         return run_admm(args, output, warm_start)
@@ -56,6 +63,8 @@ def check_admm_options(args: argparse.Namespace) -> None:
                          f"the penalty adaptation works in), got {args.rho:g}")
     check_at_least_one(args.max_iters, "--max-iters")
     faults_of(args)
+    token_of(args)  # a bad --token-file is refused before any work
+    broker_access_of(args)
 
 
 def run_centralized(args: argparse.Namespace, output) -> int:
@@ -128,7 +137,7 @@ def run_admm(args: argparse.Namespace, output, warm_start=None) -> int:
     if args.agents_file is not None:
         if args.runtime == "inproc":
             raise ValueError("--agents-file needs --runtime tcp or mqtt")
-        implied = agents_of(list(read_agents_file(args.agents_file)))
+        implied = agents_of(list(read_agents_file(args.agents_file, args.runtime)))
         if agents is not None and agents != implied:
             raise ValueError(f"--agents-file {args.agents_file} lists {implied} agents, but "
                              f"--agents is {agents}")
@@ -162,6 +171,7 @@ def run_admm(args: argparse.Namespace, output, warm_start=None) -> int:
                                  eps=args.eps, max_iters=args.max_iters, progress=report,
                                  runtime=args.runtime, agents_file=args.agents_file,
                                  broker=args.broker, listen=args.listen, faults=faults_of(args),
+                                 broker_access=broker_access_of(args),
                                  token=token_of(args), warm_start=warm_start, **engine)
     wall_admm = time.perf_counter() - start
     comparison = compare_with_centralized(market, central)

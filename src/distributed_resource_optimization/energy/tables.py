@@ -273,6 +273,7 @@ def read_table(
     path = Path(folder) / relative_path
     if not path.is_file():
         raise DataFileError(path, "file not found")
+    _check_separator(path)
     try:
         table = pd.read_csv(path, dtype=str, keep_default_na=False)
     except pd.errors.EmptyDataError:
@@ -297,6 +298,24 @@ def read_table(
             i = int(np.flatnonzero(bad)[0])
             raise DataFileError(path, f"{values[i]} is outside {allowed}", row=i + 1, column=name)
     return table
+
+
+def _check_separator(path: Path) -> None:
+    """Refuse a file whose header is one field holding ';' or tabs: it is separated by those
+    (as spreadsheets in many locales save "CSV"). Read as CSV it would be a single column, and
+    its first required column would be reported as missing."""
+    try:
+        with path.open(encoding="utf-8-sig", errors="replace") as file:
+            header = file.readline()
+    except OSError as exc:
+        raise DataFileError(path, f"cannot read the file ({exc})") from exc
+    if "," in header:
+        return
+    for separator, words in ((";", "';'"), ("\t", "tabs")):
+        if separator in header:
+            raise DataFileError(path, f"the file is separated by {words}, but the data files "
+                                "must be comma-separated (',' between the fields; save it as "
+                                "CSV with comma as the separator)")
 
 
 def parse_number(path: Path, text: str, row: int, column: str) -> float:

@@ -15,7 +15,7 @@ from collections.abc import Hashable, Sequence
 import numpy as np
 import scipy.sparse as sp
 
-from distributed_resource_optimization.admm.validation import as_finite_vector
+from distributed_resource_optimization.admm.validation import as_finite_vector, tolerance
 from distributed_resource_optimization.local.base import LocalModel, LocalModelError
 from distributed_resource_optimization.local.clarabel_prox import ClarabelProxQP
 from distributed_resource_optimization.local.reduced import ReducedProxQP, ReductionError
@@ -49,6 +49,8 @@ class LPLocalModel(LocalModel):
                  tol: float | None = None, solver: str = "daqp") -> None:
         if solver not in PROX_SOLVERS:
             raise ValueError(f"solver must be one of {', '.join(PROX_SOLVERS)}, got {solver!r}")
+        # Up front: DAQP and Clarabel would take a bad tolerance silently or fail at setup.
+        tol = DEFAULT_TOL[solver] if tol is None else tolerance(tol, "tol")
         c = as_finite_vector(c, "c")
         if c.size == 0:
             raise ValueError("c must hold at least one cost")
@@ -70,7 +72,7 @@ class LPLocalModel(LocalModel):
         self.exchange_index = exchange
         self.free_index = free
         self.solver = solver
-        self.tol = DEFAULT_TOL[solver] if tol is None else float(tol)
+        self.tol = tol
         self._reduced: ReducedProxQP | ClarabelProxQP | None = None
         self._w: np.ndarray | None = np.zeros(n)
 

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from distributed_resource_optimization.admm.validation import as_finite_vector
+from distributed_resource_optimization.admm.validation import as_finite_vector, tolerance
 from distributed_resource_optimization.local.base import LocalModel, LocalModelError
 
 #: Up to this many variables the constructor checks that P is positive semidefinite (a dense
@@ -44,7 +44,8 @@ class QPLocalModel(LocalModel):
     """``f(x) = 1/2 x' P x + q' x`` subject to ``l <= A x <= u`` (OSQP, set up once).
 
     ``P`` (n x n, positive semidefinite, may be ``None`` for an LP), ``q`` (n), ``A`` (k x n) with
-    bounds ``l``/``u`` (k; use ``-inf``/``inf`` for one-sided rows). ``eps`` is the OSQP tolerance.
+    bounds ``l``/``u`` (k; use ``-inf``/``inf`` for one-sided rows). ``eps`` is the OSQP tolerance
+    (absolute and relative, in (0, 1)). Errors in ``P``, ``A``, ``l`` and ``u`` name the model.
     """
 
     def __init__(self, q: Sequence[float], P: Any = None, A: Any = None,
@@ -55,22 +56,28 @@ class QPLocalModel(LocalModel):
         n = q_arr.size
         if n == 0:
             raise ValueError("q must not be empty")
+        # Checked before the matrices: OSQP would report a bad value only at setup, as a bare
+        # "invalid solver settings" that does not say which.
+        self.eps = tolerance(eps, "eps")
         super().__init__(n, name=name, variables=variables, rho_scale=rho_scale)
+        # A user builds many QP models; the errors on their matrices say which one.
+        who = f"QPLocalModel {name!r}" if name is not None else \
+            "an unnamed QPLocalModel (pass name=... to tell them apart)"
         self.q = q_arr
         self.P = sp.csc_matrix((n, n)) if P is None else sp.csc_matrix(P, dtype=float)
         if self.P.shape != (n, n):
-            raise ValueError(f"P has shape {self.P.shape}, expected ({n}, {n}) to match q")
+            raise ValueError(f"{who}: P has shape {self.P.shape}, expected ({n}, {n}) to match q")
         if not np.all(np.isfinite(self.P.data)):
-            raise ValueError("P contains NaN or infinite values")
+            raise ValueError(f"{who}: P contains NaN or infinite values")
         if abs(self.P - self.P.T).max() > 1e-12 * max(1.0, abs(self.P).max()):
-            raise ValueError("P must be symmetric")
+            raise ValueError(f"{who}: P must be symmetric")
         if n <= _PSD_CHECK_MAX_SIZE and self.P.nnz:
             # OSQP reports a non-convex P at setup only for the first rho, and silently keeps
             # its old matrix when a later rho update makes the KKT system indefinite.
             lowest = float(np.linalg.eigvalsh(self.P.toarray()).min())
             if lowest < -1e-9 * max(1.0, abs(self.P).max()):
-                raise ValueError(f"P must be positive semidefinite (its smallest eigenvalue is "
-                                 f"{lowest:.3g}): the model must be convex")
+                raise ValueError(f"{who}: P must be positive semidefinite (its smallest "
+                                 f"eigenvalue is {lowest:.3g}): the model must be convex")
         if A is None:
             self.A = sp.csc_matrix((0, n))
             self.l = np.zeros(0)
@@ -79,19 +86,18 @@ class QPLocalModel(LocalModel):
             self.A = sp.csc_matrix(A, dtype=float)
             k = self.A.shape[0]
             if self.A.shape[1] != n:
-                raise ValueError(f"A has {self.A.shape[1]} columns, expected {n} to match q")
+                raise ValueError(f"{who}: A has {self.A.shape[1]} columns, expected {n} to match q")
             if not np.all(np.isfinite(self.A.data)):
-                raise ValueError("A contains NaN or infinite values")
+                raise ValueError(f"{who}: A contains NaN or infinite values")
             self.l = np.full(k, -np.inf) if l is None else np.asarray(l, dtype=float).ravel()
             self.u = np.full(k, np.inf) if u is None else np.asarray(u, dtype=float).ravel()
             for label, b in (("l", self.l), ("u", self.u)):
                 if b.shape != (k,):
-                    raise ValueError(f"{label} has length {b.size}, expected {k} (rows of A)")
+                    raise ValueError(f"{who}: {label} has length {b.size}, expected {k} (rows of A)")
                 if np.any(np.isnan(b)):
-                    raise ValueError(f"{label} contains NaN")
+                    raise ValueError(f"{who}: {label} contains NaN")
             if np.any(self.l > self.u):
-                raise ValueError("l must not exceed u in any row")
-        self.eps = float(eps)
+                raise ValueError(f"{who}: l must not exceed u in any row")
         self._solver: Any = None
         self._rho: np.ndarray | None = None
 

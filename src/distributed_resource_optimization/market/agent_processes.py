@@ -4,6 +4,9 @@ and listed in an agents file (TOML: entity name -> address)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
 
 from distributed_resource_optimization.market.names import (
     AGGREGATOR,
@@ -12,11 +15,18 @@ from distributed_resource_optimization.market.names import (
     entity_names,
     is_consumer,
 )
+from distributed_resource_optimization.market.split import (
+    building_models,
+    data_fingerprints,
+    split_data,
+)
+from distributed_resource_optimization.runtime.carrier import parse_host_port
 
 
-def read_agents_file(path: str) -> dict[str, str]:
+def read_agents_file(path: str, runtime: str = "tcp") -> dict[str, str]:
     """Entity name -> address of a TOML agents file (``thermal_grid_operator =
-    "10.0.0.5:7001"``); ``ValueError`` naming the file for anything else."""
+    "10.0.0.5:7001"``; for ``runtime="mqtt"`` inbox topics); ``ValueError`` naming the file and
+    the entry for anything else."""
     try:
         import tomllib
     except ModuleNotFoundError:  # Python 3.10
@@ -33,7 +43,39 @@ def read_agents_file(path: str) -> dict[str, str]:
     if bad:
         raise ValueError(f"--agents-file {path}: {bad[0]!r} must map to an address string "
                          "\"HOST:PORT\"")
+    if runtime == "tcp":
+        for name, address in table.items():
+            where = f"--agents-file {path}: the address of {name!r}"
+            if parse_host_port(address, where)[1] == 0:
+                raise ValueError(f"{where} needs the agent's port (1-65535), got {address!r}")
     return dict(table)
+
+
+def horizon_label(timesteps: Sequence[pd.Timestamp]) -> str:
+    """A run's horizon as text: first and last step start and the number of steps."""
+    stamps = pd.DatetimeIndex(timesteps)
+    if len(stamps) == 0:
+        return "empty"
+    return f"{stamps[0]:%Y-%m-%dT%H:%M}/{stamps[-1]:%Y-%m-%dT%H:%M}/{len(stamps)}"
+
+
+def entity_context(scenario: str, resolution: str, timesteps: Sequence[pd.Timestamp],
+                   fingerprint: str) -> dict[str, str]:
+    """What a market agent reports at join (and the coordinator expects): the scenario and
+    resolution it was started for, its horizon and the fingerprint of its data
+    (:func:`~.split.data_fingerprints`)."""
+    return {"scenario": scenario, "resolution": resolution,
+            "horizon": horizon_label(timesteps), "data": fingerprint}
+
+
+def expected_contexts(names: Sequence[str], scenario: str, resolution: str,
+                      timesteps: Sequence[pd.Timestamp], src: Path | str
+                      ) -> dict[str, dict[str, str]]:
+    """Per entity the context its agent must report for a run over ``timesteps`` of
+    ``scenario`` on the data of ``src`` (the coordinator's own copy of the district)."""
+    prints = data_fingerprints(src, names)
+    return {name: entity_context(scenario, resolution, timesteps, prints[name])
+            for name in names}
 
 
 def agents_of(names: Sequence[str]) -> str:
@@ -63,14 +105,16 @@ def run_order(names: Sequence[str]) -> list[str]:
 
 async def coordinate_entities(district, scenario, agents, runtime, resolution, data,
                               agents_file, broker, listen, log_dir, coordinator, holder,
-                              solver_eps, faults=None, token=None, warm_start=None):
+                              solver_eps, faults=None, token=None, warm_start=None,
+                              broker_access=None):
     """Spawn one ``dro agent`` per entity from a data split of ``data`` (or of the folder
     ``district`` was loaded from), or reach the running agents of ``agents_file``; returns
-    ``(ADMMResult, TrafficStats, spawned processes)``."""
+    ``(ADMMResult, TrafficStats, spawned processes)``. Every agent must report at join the
+    scenario, resolution and horizon of this run and the fingerprint of its share of this
+    district's data (:func:`expected_contexts`), or the run is refused before the first round
+    (:class:`~.runtime.agents.ContextMismatchError`, naming the agent and the field)."""
     import tempfile
-    from pathlib import Path
 
-    from distributed_resource_optimization.market.split import building_models, split_data
     from distributed_resource_optimization.runtime.processes import (
         DEFAULT_BROKER,
         coordinate_agents,
@@ -78,8 +122,9 @@ async def coordinate_entities(district, scenario, agents, runtime, resolution, d
     )
 
     broker = broker or DEFAULT_BROKER
+    src = data or (district.folder if district is not None else None)
     if agents_file is not None:
-        addresses = read_agents_file(agents_file)
+        addresses = read_agents_file(agents_file, runtime)
         # The order of a run: grid operators, then the consumers in DER order (numeric names
         # numerically), as when the agents are spawned, so both give the same iterates.
         names = run_order(addresses)
@@ -87,16 +132,20 @@ async def coordinate_entities(district, scenario, agents, runtime, resolution, d
         if mode != agents:
             raise ValueError(f"--agents-file {agents_file} lists {mode} agents, but --agents is "
                              f"{agents}")
+        expected = None if src is None or district is None else expected_contexts(
+            names, scenario, resolution, district.timesteps, src)
         # Running agents chose their own inboxes and answer whichever coordinator writes; a
         # fresh inbox topic keeps two coordinators on one broker apart.
         return await coordinate_agents(coordinator, None, names, runtime, addresses=addresses,
                                        broker=broker, listen=listen,
                                        topic_prefix=new_topic_prefix(), progress=holder,
-                                       faults=faults, token=token, warm_start=warm_start)
-    src = data or (district.folder if district is not None else None)
+                                       faults=faults, token=token, warm_start=warm_start,
+                                       expected_context=expected, broker_access=broker_access)
     if src is None:
         raise ValueError("the tcp/mqtt runtimes need the data folder to split per entity")
     names = entity_names(list(building_models(src)), agents)
+    expected = None if district is None else expected_contexts(
+        names, scenario, resolution, district.timesteps, src)
     topic_prefix = new_topic_prefix()
     with tempfile.TemporaryDirectory(prefix="dro-market-") as tmp:
         folders = split_data(Path(tmp) / "data", src, agents=agents)
@@ -107,6 +156,7 @@ async def coordinate_entities(district, scenario, agents, runtime, resolution, d
                            "--idle-timeout", str(max(600.0, coordinator.reply_timeout))]
                     for name in names}
         return await coordinate_agents(coordinator, None, names, runtime, commands=commands,
-                                       broker=broker, topic_prefix=topic_prefix,
+                                       broker=broker, listen=listen, topic_prefix=topic_prefix,
                                        log_dir=log_dir or Path(tmp) / "logs", progress=holder,
-                                       faults=faults, token=token, warm_start=warm_start)
+                                       faults=faults, token=token, warm_start=warm_start,
+                                       expected_context=expected, broker_access=broker_access)

@@ -228,7 +228,8 @@ async def start_market_clearing(district=None, scenario: str = "thermal-congesti
                                 solver_eps: float = 1e-8,
                                 progress: Callable[[FormState], None] | None = None,
                                 carrier=None, faults=None, token: str | None = None,
-                                warm_start=None, **engine: float) -> MarketResult:
+                                warm_start=None, broker_access=None,
+                                **engine: float) -> MarketResult:
     """Clear the district market of ``scenario`` by ADMM (Algorithm 1 on the generic engine);
     awaitable twin of :func:`run_market_clearing` (same arguments)."""
     from distributed_resource_optimization.energy.scenarios import SCENARIOS
@@ -274,7 +275,7 @@ async def start_market_clearing(district=None, scenario: str = "thermal-congesti
 
         admm, stats, processes = await coordinate_entities(
             district, scenario, agents, runtime, resolution, data, agents_file, broker, listen,
-            log_dir, coordinator, progress, solver_eps, faults, token, warm_start)
+            log_dir, coordinator, progress, solver_eps, faults, token, warm_start, broker_access)
     wall = time.perf_counter() - start
     rule = coordinator.settings.stopping
     market = _package(admm, scenario, agents, wall, coordinator.rho,
@@ -309,7 +310,10 @@ def run_market_clearing(district=None, scenario: str = "thermal-congestion", **k
     day mapped by :func:`shift_to_timesteps`) to start from.
     ``faults`` (a :class:`~.runtime.carrier.Faults`) loses, duplicates and delays messages (in
     process: all of them; with agent processes: the coordinator's), a testing aid. ``token``:
-    the shared secret agents started with ``--token`` require (spawned ones get it).
+    the shared secret of the run: every message to and from the agents is authenticated with it
+    (spawned agents get it; agents started by hand need the same ``--token-file``).
+    ``broker_access``: login and TLS at the MQTT broker
+    (:class:`~.runtime.mqtt_transport.BrokerAccess`; spawned agents get it too).
     Works inside a running event loop too (Jupyter); :func:`start_market_clearing` is the
     awaitable version.
     """

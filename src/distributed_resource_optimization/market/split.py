@@ -18,6 +18,7 @@ before refers to.
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -39,6 +40,7 @@ from distributed_resource_optimization.market.entities import (
     ELECTRIC_GRID_OPERATOR,
     THERMAL_GRID_OPERATOR,
     entity_names,
+    is_consumer,
 )
 
 #: Files a grid operator owns whole (besides the public price).
@@ -107,20 +109,45 @@ def building_models(src: Path | str) -> dict[str, str]:
     return {str(d): str(m) for d, m in zip(table.der_names, table.model_names)}
 
 
-def write_building_rows(src: Path, dest: Path, building_names: Sequence[str]) -> None:
-    """Write the rows of ``building_names`` (and what they refer to) of every building file."""
+class _Tables:
+    """The tables of one data folder, each read once (as text: the split copies values, it
+    does not interpret them)."""
+
+    def __init__(self, src: Path | str) -> None:
+        self.src = Path(src)
+        self._read: dict[str, pd.DataFrame] = {}
+
+    def __getitem__(self, relative: str) -> pd.DataFrame:
+        if relative not in self._read:
+            self._read[relative] = _read(self.src, relative)
+        return self._read[relative]
+
+
+def building_rows(tables: _Tables, building_names: Sequence[str]) -> dict[str, pd.DataFrame]:
+    """The rows of ``building_names`` (and what they refer to) of every building file."""
     selected: dict[str, pd.DataFrame] = {}
     for relative, column, keys in BUILDING_ROWS:
-        table = _read(src, relative)
+        table = tables[relative]
         if column not in table.columns:
-            raise DataFileError(src / relative, "required column is missing", column=column)
+            raise DataFileError(tables.src / relative, "required column is missing",
+                                column=column)
         if keys == "building":
             wanted = set(building_names)
         else:
             ref_file, ref_column = keys
             wanted = set(selected[ref_file][ref_column]) - {""}
         selected[relative] = table[table[column].isin(wanted)]
-        _write(selected[relative], dest, relative)
+    return selected
+
+
+def entity_tables(tables: _Tables, name: str, ders: dict[str, str]) -> dict[str, pd.DataFrame]:
+    """Relative path -> the rows entity ``name`` reads (``ders``: :func:`building_models`)."""
+    out = {relative: tables[relative] for relative in GRID_FILES.get(name, ()) + PUBLIC_FILES}
+    if name == AGGREGATOR:
+        out.update(building_rows(tables, list(ders.values())))
+    elif name.startswith(BUILDING_PREFIX):
+        out.update(building_rows(tables, [ders[name.removeprefix(BUILDING_PREFIX)]]))
+    return out
 
 
 def split_data(out: Path | str, src: Path | str = DEFAULT_DATA_DIR, *,
@@ -133,17 +160,32 @@ def split_data(out: Path | str, src: Path | str = DEFAULT_DATA_DIR, *,
     """
     src, out = Path(src), Path(out)
     ders = building_models(src)
+    tables = _Tables(src)
     folders: dict[str, Path] = {}
     for name in entity_names(list(ders), agents):
         dest = out / name
         if dest.exists():
             shutil.rmtree(dest)
         dest.mkdir(parents=True)
-        for relative in GRID_FILES.get(name, ()) + PUBLIC_FILES:
-            _write(_read(src, relative), dest, relative)
-        if name == AGGREGATOR:
-            write_building_rows(src, dest, list(ders.values()))
-        elif name.startswith(BUILDING_PREFIX):
-            write_building_rows(src, dest, [ders[name.removeprefix(BUILDING_PREFIX)]])
+        for relative, frame in entity_tables(tables, name, ders).items():
+            _write(frame, dest, relative)
         folders[name] = dest
     return folders
+
+
+def data_fingerprints(src: Path | str, names: Sequence[str]) -> dict[str, str]:
+    """Per entity of ``names`` a fingerprint of the data it reads from ``src`` (16 hex digits of
+    SHA-256 over its selected rows): the same for the district folder and for that entity's own
+    folder of the split, different as soon as one value differs. An agent reports its own at
+    join; the coordinator compares it with its own split of its data."""
+    # A grid operator's own folder has only its own DER table: the buildings are read only when
+    # a consumer is asked for.
+    ders = building_models(src) if any(is_consumer(n) for n in names) else {}
+    tables = _Tables(src)
+    prints = {}
+    for name in names:
+        digest = hashlib.sha256()
+        for relative, frame in sorted(entity_tables(tables, name, ders).items()):
+            digest.update(relative.encode() + b"\0" + frame.to_csv(index=False).encode() + b"\0")
+        prints[name] = digest.hexdigest()[:16]
+    return prints

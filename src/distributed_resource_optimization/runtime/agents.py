@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import hmac
 import logging
 import time
 import uuid
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from concurrent.futures import Executor
 from typing import Any, Protocol
 
@@ -50,7 +49,6 @@ from distributed_resource_optimization.runtime.messages import (
     SetupRequest,
     SolveReply,
     SolveRequest,
-    join_proof,
 )
 
 _log = logging.getLogger(__name__)
@@ -68,6 +66,11 @@ RESEND_GROWTH = 1.5
 
 class ParticipantError(CoordinationError):
     """A participant failed in its local work; the message names the actor."""
+
+
+class ContextMismatchError(ValueError):
+    """A participant was started for something else than this run (another scenario,
+    resolution, horizon or data); the message names the participant and the field."""
 
 
 class Participant(Protocol):
@@ -109,17 +112,19 @@ class ParticipantAgent:
     the local work: a :class:`~.local_work.LocalWorkThread`, :class:`~.local_work.InlineWork`
     (on the loop: a process that hosts only this agent) or any ``concurrent.futures`` executor
     (default: the process's one local-work thread, :func:`~.local_work.default_local_work`).
-    With a ``token``, only a coordinator that proves it knows the same token
-    (:func:`~.messages.join_proof`) is served. Once joined, only the messages of that
-    coordinator count; anything else is dropped (``rejected``).
+    Once joined, only the messages of that coordinator count; anything else is dropped
+    (``rejected``). Who may join at all is the carrier's business: a networked carrier with a
+    shared token (:mod:`.security`) delivers nothing that is not authentic. ``context``: what
+    the agent was started for (field -> value, e.g. the market's scenario and data
+    fingerprint), reported at every join so that the coordinator can refuse a mismatch.
     """
 
     def __init__(self, address: str, participant: Participant, carrier: Carrier,
                  idle_timeout: float = 600.0,
                  executor: LocalWorkThread | InlineWork | Executor | None = None,
-                 token: str | None = None) -> None:
+                 context: Mapping[str, str] | None = None) -> None:
         self.address = address
-        self.token = token or None
+        self.context = tuple((str(k), str(v)) for k, v in (context or {}).items())
         #: Messages dropped because they did not come from the coordinator of the current run.
         self.rejected = 0
         self._coordinator: str | None = None
@@ -211,12 +216,6 @@ class ParticipantAgent:
     async def _handle(self, msg: Any) -> Any:
         if isinstance(msg, JoinRequest):
             self._rejected_at_join = self.rejected
-            if self.token is not None and not hmac.compare_digest(
-                    msg.proof, join_proof(self.token, msg.session)):
-                _log.warning("%s: refused a join request: the coordinator's token does not "
-                             "match", self.address)
-                return JoinReply(msg.session, (), (), error="refused: the coordinator's token "
-                                 "does not match this agent's (--token)")
             self._session, self._ready = msg.session, False
             if msg.protocol_version != PROTOCOL_VERSION:
                 return JoinReply(msg.session, (), (), error=(
@@ -229,7 +228,7 @@ class ParticipantAgent:
             except Exception as exc:  # reported to the coordinator, which raises it to the user
                 return JoinReply(msg.session, (), (), error=str(exc))
             return JoinReply(msg.session, tuple(d["names"]), tuple(d["sizes"]), d.get("variables"),
-                             pubs)
+                             pubs, context=self.context)
         if getattr(msg, "session", None) != self._session:
             return None  # a late message of an earlier run: nobody waits for an answer
         if isinstance(msg, SetupRequest):
@@ -290,14 +289,17 @@ class CoordinatorAgent:
     """Runs an :class:`ADMMGenericCoordinator` against participant agents over a carrier.
 
     ``participants`` are the carrier addresses of the participant agents; ``progress`` is called
-    with the form state after every iteration; ``token`` is the shared secret the agents may
-    require.
+    with the form state after every iteration. Every run opens fresh links to the participants
+    first (:meth:`~.carrier.Carrier.open_links`: new keys per run on a carrier with a token).
+    ``expected_context``: per participant address, the fields its join must report with these
+    values (see :class:`ParticipantAgent`); any difference is a :class:`ContextMismatchError`
+    before the first round.
     """
 
     def __init__(self, address: str, coordinator: ADMMGenericCoordinator,
                  participants: Sequence[str], carrier: Carrier,
                  progress: Callable[[Any], None] | None = None,
-                 token: str | None = None) -> None:
+                 expected_context: Mapping[str, Mapping[str, str]] | None = None) -> None:
         if not participants:
             raise ValueError("actors must not be empty")
         self.address = address
@@ -307,7 +309,7 @@ class CoordinatorAgent:
         self.mailbox = carrier.register(address)
         self.timeout = coordinator.reply_timeout
         self.progress = progress
-        self.token = token or None
+        self.expected_context = {a: dict(c) for a, c in (expected_context or {}).items()}
         self.state: Any = None
         #: Requests sent again because their reply had not come (lost or slow messages).
         self.resent = 0
@@ -423,8 +425,9 @@ class CoordinatorAgent:
         start = time.perf_counter()
         session = uuid.uuid4().hex
         n = len(self.participants)
-        joins = await self._round([JoinRequest(session, proof=join_proof(self.token, session))]
-                                  * n, JoinReply, session)
+        await self.carrier.open_links(self.address, self.participants, self.timeout)
+        joins = await self._round([JoinRequest(session)] * n, JoinReply, session)
+        check_context(joins, self.participants, self.expected_context)
         seen: set[str] = set()
         for name in (name for j in joins for name in j.names):
             if name in seen:
@@ -518,6 +521,23 @@ async def coordinate_in_process(participants: dict[str, Participant],
                 if not t.done():
                     t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def check_context(joins: Sequence[JoinReply], participants: Sequence[str],
+                  expected: Mapping[str, Mapping[str, str]]) -> None:
+    """:class:`ContextMismatchError` naming the first participant whose join does not report
+    the expected value of a field (``expected``: address -> field -> value)."""
+    for join, addr in zip(joins, participants):
+        reported = dict(join.context)
+        for name, value in expected.get(addr, {}).items():
+            got = reported.get(name)
+            if got is None:
+                raise ContextMismatchError(
+                    f"agent {addr!r} does not report its {name} (expected {value!r}); it may be "
+                    "of an older version")
+            if got != str(value):
+                raise ContextMismatchError(
+                    f"agent {addr!r} was started for {name} {got!r}, this run needs {value!r}")
 
 
 def merge_publications(joins: Sequence[JoinReply], participants: Sequence[str]

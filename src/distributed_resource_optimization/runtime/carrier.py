@@ -12,9 +12,10 @@ from __future__ import annotations
 import asyncio
 import collections
 import dataclasses
+import logging
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,14 +32,32 @@ class CoordinationError(RuntimeError):
 
 @dataclass
 class TrafficStats:
-    """Messages a carrier moved and their encoded size (bytes; 0 where nothing is encoded), and
-    the messages it dropped unread (undecodable, oversized, not of the protocol). ``carrier_id``
-    tells counts of different carriers (processes, containers) apart when they are summed."""
+    """Messages a carrier moved and their encoded size (bytes; 0 where nothing is encoded), the
+    messages it dropped unread (undecodable, oversized, not of the protocol, not authentic,
+    replayed) and the connections it refused or closed (over the connection limit, idle without a
+    valid frame). ``carrier_id`` tells counts of different carriers (processes, containers) apart
+    when they are summed."""
 
     messages: int = 0
     bytes_sent: int = 0
     rejected: int = 0
+    refused_connections: int = 0
     carrier_id: str = dataclasses.field(default_factory=lambda: uuid.uuid4().hex)
+
+
+def parse_host_port(text: str, what: str = "address") -> tuple[str, int]:
+    """``"HOST:PORT"`` as ``(host, port)``; ``ValueError`` naming ``what`` otherwise."""
+    host, sep, port = str(text).rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"{what} must be HOST:PORT (port 0-65535), got {text!r}")
+    return host, int(port)
+
+
+def warn_sometimes(log: logging.Logger, count: int, message: str, *args: Any) -> None:
+    """Log ``message`` for the 1st, 2nd, 4th, 8th, ... occurrence (``count``, counted by the
+    caller): a flood of bad frames or connections must not flood the log too."""
+    if count > 0 and count & (count - 1) == 0:
+        log.warning(message + " (%d so far)", *args, count)
 
 
 class Mailbox:
@@ -115,6 +134,13 @@ class Carrier(ABC):
     @abstractmethod
     async def send(self, sender: str, receiver: str, message: Any) -> None:
         """Deliver ``message`` to ``receiver``'s mailbox."""
+
+    async def open_links(self, sender: str, receivers: Sequence[str],
+                         timeout: float | None = None) -> None:
+        """Open fresh authenticated links from ``sender`` to ``receivers`` within ``timeout``
+        seconds (a carrier with a shared token: new keys for a new run); nothing for a carrier
+        without links."""
+        return None
 
     async def __aenter__(self) -> Carrier:
         return self
@@ -220,6 +246,10 @@ class FaultyCarrier(Carrier):
 
     def register(self, address: str) -> Mailbox:
         return self.inner.register(address)
+
+    async def open_links(self, sender: str, receivers: Sequence[str],
+                         timeout: float | None = None) -> None:
+        await self.inner.open_links(sender, receivers, timeout)
 
     async def send(self, sender: str, receiver: str, message: Any) -> None:
         if self._rng.random() < self.drop:

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from distributed_resource_optimization.runtime.messages import (
+    HANDSHAKE_TYPES,
     MESSAGE_TYPES,
     AlgorithmValue,
     CreditReturn,
@@ -33,6 +34,8 @@ from distributed_resource_optimization.runtime.messages import (
     FinishRequest,
     JoinReply,
     JoinRequest,
+    LinkHello,
+    LinkWelcome,
     PeerMessage,
     PeerReady,
     PeerReport,
@@ -67,13 +70,16 @@ TYPE_IDS: dict[type, int] = {
     PeerStop: 0x44524F0D,
     PeerReport: 0x44524F0E,
     AlgorithmValue: 0x44524F0F,
+    LinkHello: 0x44524F10,
+    LinkWelcome: 0x44524F11,
 }
 
 #: Field kinds per message type, in declaration order.
 SCHEMAS: dict[type, dict[str, str]] = {
-    JoinRequest: {"session": "str", "protocol_version": "int", "proof": "str"},
+    JoinRequest: {"session": "str", "protocol_version": "int"},
     JoinReply: {"session": "str", "names": "strs", "sizes": "ints", "variables": "variables?",
-                "publications": "publications", "protocol_version": "int", "error": "str?"},
+                "publications": "publications", "protocol_version": "int", "error": "str?",
+                "context": "pairs"},
     SetupRequest: {"session": "str", "publications": "publications"},
     SetupReply: {"session": "str", "rho_scale": "arrays?", "error": "str?"},
     SolveRequest: {"session": "str", "iteration": "int", "target": "array", "price": "array",
@@ -94,6 +100,8 @@ SCHEMAS: dict[type, dict[str, str]] = {
     PeerReport: {"session": "str", "index": "int", "solution": "value", "converged": "bool?",
                  "received": "int", "rounds": "int", "error": "str?"},
     AlgorithmValue: {"content": "value"},
+    LinkHello: {"sender": "str", "receiver": "str", "nonce": "str"},
+    LinkWelcome: {"sender": "str", "receiver": "str", "hello_nonce": "str", "nonce": "str"},
 }
 
 _DTYPE = "<f8"  # the only array dtype on the wire: little-endian float64
@@ -421,6 +429,7 @@ _ENCODERS: dict[str, Callable[[Any, str, bool], Any]] = {
     "array": lambda v, w, b: encode_array(v, b),
     "strs": lambda v, w, b: [str(x) for x in v],
     "ints": lambda v, w, b: [int(x) for x in v],
+    "pairs": lambda v, w, b: [[str(k), str(x)] for k, x in v],
     "variables": _enc_variables,
     "arrays": lambda v, w, b: [None if a is None else encode_array(a, b) for a in v],
     "publications": _enc_publications,
@@ -472,6 +481,15 @@ def _dec_ints(value: Any, where: Callable[[], str]) -> tuple[int, ...]:
     return tuple(_dec_int(v, where) for v in _list(value, where))
 
 
+def _dec_pairs(value: Any, where: Callable[[], str]) -> tuple[tuple[str, str], ...]:
+    out = []
+    for v in _list(value, where):
+        if type(v) is not list or len(v) != 2:
+            raise MessageDecodeError(f"{where()}: expected [name, value] pairs")
+        out.append((_dec_str(v[0], where), _dec_str(v[1], where)))
+    return tuple(out)
+
+
 def _dec_variables(value: Any, where: Callable[[], str]) -> tuple:
     out = []
     for i, v in enumerate(_list(value, where)):
@@ -515,7 +533,8 @@ def _dec_bool(value: Any, where: Callable[[], str]) -> bool:
 
 _DECODERS: dict[str, Callable[[Any, Callable[[], str]], Any]] = {
     "str": _dec_str, "bool": _dec_bool, "int": _dec_int, "float": _dec_float, "array": _dec_array,
-    "strs": _dec_strs, "ints": _dec_ints, "variables": _dec_variables, "arrays": _dec_arrays,
+    "strs": _dec_strs, "ints": _dec_ints, "pairs": _dec_pairs, "variables": _dec_variables,
+    "arrays": _dec_arrays,
     "publications": _dec_publications, "value": lambda v, w: decode_value(v, w()),
 }
 
@@ -623,7 +642,7 @@ def mango_codec(wire_format: str = "json") -> Any:
     class ProtocolCodec(JSON):
         def __init__(self) -> None:
             super().__init__()
-            for cls in MESSAGE_TYPES:
+            for cls in MESSAGE_TYPES + HANDSHAKE_TYPES:
                 self.add_serializer(cls, to_plain, _deserializer(cls), type_id=TYPE_IDS[cls])
             self.wire_format = wire_format
 

@@ -22,7 +22,9 @@ Participants report failures in ``error`` instead of going silent. Arrays are fl
 participant's actors, in the participant's order.
 
 Version 5 added the messages of coordinator-free runs (``PeerRunStart`` ... ``PeerReport``,
-below).
+below); version 6 the link handshake of runs with a shared token (``LinkHello``,
+``LinkWelcome``: :mod:`.security`), which replaced the join proof, and the participants'
+``context`` (what they were started for, checked by the coordinator before the first round).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 #: Version of this protocol; a participant refuses a coordinator that speaks another one.
-PROTOCOL_VERSION = 5
+PROTOCOL_VERSION = 6
 
 #: A global variable's name on the wire: a string (e.g. ``"p_th@2017-01-02T14:00@22"``) or an int.
 VariableName = str | int
@@ -51,8 +53,6 @@ class Publication:
 class JoinRequest:
     session: str
     protocol_version: int = PROTOCOL_VERSION
-    #: ``join_proof(token, session)`` when the coordinator has a shared token, else ``""``.
-    proof: str = ""
 
 
 @dataclass
@@ -65,6 +65,10 @@ class JoinReply:
     publications: tuple[Publication, ...] = ()
     protocol_version: int = PROTOCOL_VERSION
     error: str | None = None
+    #: What the participant was started for, as ``(field, value)`` pairs (e.g. the market's
+    #: ``scenario``, ``resolution``, ``horizon`` and ``data`` fingerprint); the coordinator
+    #: refuses a run whose participants do not report what it expects.
+    context: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -225,18 +229,36 @@ class AlgorithmValue:
     content: object
 
 
+# -- the link handshake of runs with a shared token (runtime.security) --------------------------
+# Both travel in handshake frames authenticated with the token's key; every other message of such
+# a run travels in a frame sealed with the keys the handshake derived from both nonces.
+
+
+@dataclass
+class LinkHello:
+    """``sender`` asks ``receiver`` for a link: ``nonce`` is 16 random bytes (hex)."""
+
+    sender: str
+    receiver: str
+    nonce: str
+
+
+@dataclass
+class LinkWelcome:
+    """``sender`` (the receiver of the hello) answers the hello ``hello_nonce`` with its own
+    ``nonce``; both nonces and both names give the link's keys."""
+
+    sender: str
+    receiver: str
+    hello_nonce: str
+    nonce: str
+
+
+#: The messages of the link handshake.
+HANDSHAKE_TYPES: tuple[type, ...] = (LinkHello, LinkWelcome)
+
 #: Every message type of the protocol (the codec gives each a fixed type id).
 MESSAGE_TYPES: tuple[type, ...] = (JoinRequest, JoinReply, SetupRequest, SetupReply, SolveRequest,
                                    SolveReply, FinishRequest, FinishReply, PeerRunStart, PeerReady,
                                    PeerMessage, CreditReturn, PeerStop, PeerReport, AlgorithmValue)
 
-
-def join_proof(token: str | None, session: str) -> str:
-    """Proof that the sender of a join request knows the shared ``token``: HMAC-SHA256 of the
-    session id (the token itself never travels). ``""`` without a token."""
-    if not token:
-        return ""
-    import hashlib
-    import hmac
-
-    return hmac.new(token.encode("utf-8"), session.encode("utf-8"), hashlib.sha256).hexdigest()

@@ -28,13 +28,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
-import importlib
-import json
 import logging
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -49,6 +47,7 @@ from distributed_resource_optimization.runtime.carrier import (
     CoordinationTimeoutError,
     Mailbox,
 )
+from distributed_resource_optimization.runtime.factories import ParticipantFactory
 from distributed_resource_optimization.runtime.messages import (
     PROTOCOL_VERSION,
     CreditReturn,
@@ -425,6 +424,9 @@ class PeerRunController:
         began = time.perf_counter()
         deadline = time.monotonic() + self.timeout
         try:
+            # Fresh links (new keys) to every peer for this run, on a carrier with a token.
+            await self.carrier.open_links(self.name, self.names,
+                                          self._remaining(deadline, HANDSHAKE_TIMEOUT_S))
             await self._start(session, start_message, deadline)
             await self._until_all_credit_is_back(session, deadline)
             reports = await self._stop(session, deadline)
@@ -558,43 +560,6 @@ async def run_on_carrier(actors: Sequence[Any], start_message: Any,
     return result
 
 
-@dataclass(frozen=True)
-class ParticipantFactory:
-    """How a peer process builds its participant from its own data: ``factory`` is
-    ``"package.module:function"``, called with ``kwargs`` (JSON values: numbers, strings,
-    lists, dicts; e.g. the path of the organisation's data file). The module must be importable
-    in the peer's process (installed, or on ``PYTHONPATH``)."""
-
-    factory: str
-    kwargs: Mapping[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        module, sep, function = str(self.factory).partition(":")
-        if not (sep and module and function):
-            raise ValueError(f"factory must be 'package.module:function', got {self.factory!r}")
-        try:
-            json.dumps(dict(self.kwargs), allow_nan=False)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"kwargs of {self.factory} must be JSON values: {exc}") from None
-
-    def build(self) -> Any:
-        """Import the module, call the function with ``kwargs`` and check what it returned."""
-        module, _, function = self.factory.partition(":")
-        fn = getattr(importlib.import_module(module), function, None)
-        if not callable(fn):
-            raise ValueError(f"factory {self.factory}: {module} has no function {function!r}")
-        participant = fn(**dict(self.kwargs))
-        if not callable(getattr(participant, "on_exchange_message", None)):
-            raise TypeError(f"factory {self.factory} returned a {type(participant).__name__}, "
-                            "not a distributed algorithm participant")
-        return participant
-
-    def command(self, name: str) -> list[str]:
-        """The ``dro peer`` arguments that build this participant as agent ``name``."""
-        return ["--factory", self.factory, "--kwargs", json.dumps(dict(self.kwargs)),
-                "--name", name]
-
-
 class PeerProcesses:
     """Participants of a coordinator-free algorithm in OS processes of their own, over
     mango-agents, for one or several runs (an async context manager; :meth:`run` starts a run).
@@ -607,15 +572,20 @@ class PeerProcesses:
     ``"tcp"`` or ``"mqtt"`` (``broker``: ``HOST:PORT``); ``listen``: the controller's own TCP
     address; ``ready_timeout`` (s) bounds the processes' start; ``runs``: how many runs the
     spawned peers serve before they exit (``None``: until none starts for ``idle_timeout`` s).
-    The participants keep their state from run to run, as participant objects in one process
-    do.
+    ``token``: the shared secret (spawned peers get it in their environment; peers started by
+    hand need the same ``--token`` or ``DRO_TOKEN``): every frame between the controller and the
+    peers, and among the peers, is authenticated, and a peer follows only a controller that holds
+    it (:mod:`.security`); ``broker_access``: login and TLS at the MQTT broker
+    (:class:`~.mqtt_transport.BrokerAccess`, given to spawned peers too). The participants keep
+    their state from run to run, as participant objects in one process do.
     """
 
     def __init__(self, participants: Sequence[ParticipantFactory | str] | None = None, *,
                  runtime: str = "tcp", addresses: Sequence[str] | None = None,
                  broker: str | None = None, listen: str = "127.0.0.1:0",
                  log_dir: Path | str | None = None, ready_timeout: float = 120.0,
-                 runs: int | None = None, idle_timeout: float = 3600.0) -> None:
+                 runs: int | None = None, idle_timeout: float = 3600.0,
+                 token: str | None = None, broker_access: Any = None) -> None:
         from distributed_resource_optimization.runtime.processes import (
             DEFAULT_BROKER,
             PROCESS_RUNTIMES,
@@ -640,6 +610,8 @@ class PeerProcesses:
         self.addresses = None if addresses is None else [str(a) for a in addresses]
         self.log_dir, self.ready_timeout = log_dir, float(ready_timeout)
         self.runs, self.idle_timeout = runs, float(idle_timeout)
+        self.token = token or None
+        self.broker_access = broker_access
         self.names = [peer_name(i + 1) for i in range(n)]
         #: Processes spawned (0 for peers reached by their addresses).
         self.spawned = 0
@@ -652,6 +624,8 @@ class PeerProcesses:
 
         from distributed_resource_optimization.runtime.processes import (
             AgentProcesses,
+            broker_commands,
+            broker_environment,
             make_carrier,
             new_topic_prefix,
         )
@@ -671,11 +645,14 @@ class PeerProcesses:
                 commands = {name: f.command(name) + extra
                             for name, f in zip(self.names, self.factories)}
                 procs = await stack.enter_async_context(AgentProcesses(
-                    commands, folder, ready_timeout=self.ready_timeout, subcommand="peer"))
+                    broker_commands(commands, self.runtime, self.broker_access), folder,
+                    ready_timeout=self.ready_timeout, subcommand="peer", token=self.token,
+                    environment=broker_environment(self.runtime, self.broker_access)))
                 self.addresses = [procs.addresses[name] for name in self.names]
                 self.spawned = len(procs.agents)
             carrier = make_carrier(self.runtime, listen=self.listen, broker=self.broker,
-                                   inbox=CONTROLLER_NAME, topic_prefix=prefix)
+                                   inbox=CONTROLLER_NAME, topic_prefix=prefix, token=self.token,
+                                   broker_access=self.broker_access)
             await stack.enter_async_context(carrier)
             for name, address in zip(self.names, self.addresses):
                 carrier.connect(name, address)
@@ -717,7 +694,8 @@ async def start_distributed_processes(participants: Sequence[ParticipantFactory 
                                       **kwargs: Any) -> DistributedResult:
     """One run of a coordinator-free algorithm with one OS process per participant over
     mango-agents: :class:`PeerProcesses` (``participants`` or ``addresses``, ``runtime``,
-    ``broker``, ``listen``, ``log_dir``, ``ready_timeout``: see there) for a single
+    ``broker``, ``listen``, ``log_dir``, ``ready_timeout``, ``token``, ``broker_access``: see
+    there) for a single
     :meth:`~PeerProcesses.run` (``topology``, ``timeout``). Spawned peers serve this run only;
     for several runs with the same processes use :class:`PeerProcesses` itself."""
     from distributed_resource_optimization.carrier.topology import neighbour_lists
@@ -745,10 +723,12 @@ async def serve_peer(name: str, participant: Any, *, runtime: str = "tcp",
                      listen: str = "127.0.0.1:0", broker: str | None = None,
                      topic_prefix: str | None = None, runs: int | None = 1,
                      idle_timeout: float = DEFAULT_TIMEOUT_S,
-                     announce: Callable[[dict[str, str]], None] | None = None) -> int:
+                     announce: Callable[[dict[str, str]], None] | None = None,
+                     token: str | None = None, broker_access: Any = None) -> int:
     """Serve ``participant`` as peer ``name`` on a mango carrier (the body of ``dro peer``):
     announce the address, serve ``runs`` runs (``None``: until none starts for
-    ``idle_timeout`` s); returns the number of runs served."""
+    ``idle_timeout`` s); returns the number of runs served. With a ``token`` only a controller
+    and peers that hold it reach it (every frame authenticated)."""
     from distributed_resource_optimization.runtime.processes import (
         DEFAULT_BROKER,
         format_address,
@@ -756,7 +736,7 @@ async def serve_peer(name: str, participant: Any, *, runtime: str = "tcp",
     )
 
     carrier = make_carrier(runtime, listen=listen, broker=broker or DEFAULT_BROKER, inbox=name,
-                           topic_prefix=topic_prefix)
+                           topic_prefix=topic_prefix, token=token, broker_access=broker_access)
     async with carrier:
         peer = PeerAgent(name, participant, carrier)
         if announce is not None:

@@ -33,18 +33,24 @@ DEFAULT_BROKER = "127.0.0.1:1883"
 
 
 def make_carrier(runtime: str, *, listen: str = "127.0.0.1:0", broker: str = DEFAULT_BROKER,
-                 inbox: str | None = None, topic_prefix: str | None = None) -> Any:
+                 inbox: str | None = None, topic_prefix: str | None = None,
+                 token: str | None = None, broker_access: Any = None) -> Any:
     """A mango carrier for ``runtime`` (``"tcp"``: listening on ``listen``; ``"mqtt"``: on
-    ``broker``, inbox topic ``<topic_prefix>/<inbox>``)."""
+    ``broker``, inbox topic ``<topic_prefix>/<inbox>``, logged in with ``broker_access``, a
+    :class:`~.mqtt_transport.BrokerAccess`); with a ``token`` every frame is authenticated
+    (:mod:`.security`)."""
     from distributed_resource_optimization.runtime.mango_carrier import (
         DEFAULT_TOPIC_PREFIX,
         MangoCarrier,
     )
 
     if runtime == "tcp":
-        return MangoCarrier.tcp(listen)
+        return MangoCarrier.tcp(listen, token=token)
     if runtime == "mqtt":
-        return MangoCarrier.mqtt(broker, inbox, topic_prefix=topic_prefix or DEFAULT_TOPIC_PREFIX)
+        access = broker_access
+        return MangoCarrier.mqtt(broker, inbox, topic_prefix=topic_prefix or DEFAULT_TOPIC_PREFIX,
+                                 token=token, login=getattr(access, "login", None),
+                                 tls=getattr(access, "tls", None))
     raise ValueError(f"runtime must be one of {', '.join(PROCESS_RUNTIMES)}, got {runtime!r}")
 
 
@@ -63,20 +69,22 @@ async def serve_agent(name: str, participant: Any, *, runtime: str = "tcp",
                       topic_prefix: str | None = None, runs: int | None = None,
                       idle_timeout: float = 600.0,
                       announce: Callable[[dict[str, str]], None] | None = None,
-                      token: str | None = None) -> int:
+                      token: str | None = None, broker_access: Any = None,
+                      context: Mapping[str, str] | None = None) -> int:
     """Serve ``participant`` as agent ``name`` until ``runs`` runs are done (``None``: until no
     coordinator message arrives for ``idle_timeout`` s); with a ``token`` only coordinators
-    that know it are served. Returns the number of runs served."""
+    that know it can reach it (every frame authenticated); ``context``: what the agent was
+    started for, reported at join. Returns the number of runs served."""
     from distributed_resource_optimization.runtime.agents import ParticipantAgent
     from distributed_resource_optimization.runtime.local_work import InlineWork
 
     carrier = make_carrier(runtime, listen=listen, broker=broker, inbox=name,
-                           topic_prefix=topic_prefix)
+                           topic_prefix=topic_prefix, token=token, broker_access=broker_access)
     async with carrier:
         # The only agent of this process: its loop is its own, the coordinator's timeouts run
         # elsewhere, so the local work runs on the loop without a thread hand-over.
         agent = ParticipantAgent(name, participant, carrier, idle_timeout=idle_timeout,
-                                 executor=InlineWork(), token=token)
+                                 executor=InlineWork(), context=context)
         if announce is not None:
             announce({"name": name, "runtime": runtime, "address": format_address(carrier)})
         try:
@@ -132,8 +140,10 @@ class AgentProcesses:
 
     def __init__(self, commands: Mapping[str, Sequence[str]], log_dir: Path | str, *,
                  ready_timeout: float = 120.0, python: str | None = None,
-                 nice: int = 10, token: str | None = None, subcommand: str = "agent") -> None:
+                 nice: int = 10, token: str | None = None, subcommand: str = "agent",
+                 environment: Mapping[str, str] | None = None) -> None:
         self.token = token
+        self.environment = dict(environment or {})
         self.subcommand = subcommand
         self.commands = {name: list(args) + (["--nice", str(nice)] if nice else [])
                          for name, args in commands.items()}
@@ -154,6 +164,7 @@ class AgentProcesses:
             env.setdefault(var, "1")
         if self.token:
             env[TOKEN_ENV] = self.token  # in the environment, not on the command line
+        env.update(self.environment)  # e.g. the broker password, for the same reason
         try:
             for name, args in self.commands.items():
                 log_path = self.log_dir / f"{name}.log"
@@ -243,7 +254,9 @@ async def coordinate_agents(coordinator: Any, data: Any, names: Sequence[str], r
                             listen: str = "127.0.0.1:0", log_dir: Path | str | None = None,
                             progress: Callable[[Any], None] | None = None,
                             faults: Any = None, token: str | None = None,
-                            warm_start: Any = None) -> tuple[Any, Any, int]:
+                            warm_start: Any = None,
+                            expected_context: Mapping[str, Mapping[str, str]] | None = None,
+                            broker_access: Any = None) -> tuple[Any, Any, int]:
     """Coordinate the agents ``names`` over ``runtime`` (``tcp`` / ``mqtt``) from this process.
 
     Either spawn them (``commands``: name -> ``dro agent`` arguments; stopped when the run ends,
@@ -252,7 +265,10 @@ async def coordinate_agents(coordinator: Any, data: Any, names: Sequence[str], r
     inbox ``<topic_prefix>/coordinator`` (MQTT); ``faults`` (a :class:`~.carrier.Faults`) loses,
     duplicates and delays the coordinator's messages, a testing aid; ``token`` is the shared
     secret (given to spawned agents in their environment); ``warm_start`` an earlier run's
-    state to start from. Returns ``(ADMMResult,
+    state to start from; ``expected_context``: per agent the context its join must report
+    (:class:`~.agents.ContextMismatchError` otherwise); ``broker_access``: the login and TLS
+    at the MQTT broker (a :class:`~.mqtt_transport.BrokerAccess`, given to spawned agents
+    too). Returns ``(ADMMResult,
     TrafficStats, number of spawned processes)``.
     """
     import contextlib
@@ -268,22 +284,38 @@ async def coordinate_agents(coordinator: Any, data: Any, names: Sequence[str], r
                          f"{', '.join(missing)}")
     async with contextlib.AsyncExitStack() as stack:
         spawned = 0
+        # The coordinator's own carrier first: a --listen address that cannot be bound fails
+        # before any agent process is spawned.
+        carrier = make_carrier(runtime, listen=listen, broker=broker, inbox="coordinator",
+                               topic_prefix=topic_prefix, token=token,
+                               broker_access=broker_access)
+        await stack.enter_async_context(carrier)
         if commands is not None:
             folder = log_dir or stack.enter_context(tempfile.TemporaryDirectory(
                 prefix="dro-agents-"))
-            procs = await stack.enter_async_context(AgentProcesses(commands, folder,
-                                                                   token=token))
+            procs = await stack.enter_async_context(AgentProcesses(
+                broker_commands(commands, runtime, broker_access), folder, token=token,
+                environment=broker_environment(runtime, broker_access)))
             addresses, spawned = procs.addresses, len(procs.agents)
-        carrier = make_carrier(runtime, listen=listen, broker=broker, inbox="coordinator",
-                               topic_prefix=topic_prefix)
-        await stack.enter_async_context(carrier)
         for name in names:
             carrier.connect(name, addresses[name])
         sender = carrier if faults is None else faults.wrap(carrier)
         coord = CoordinatorAgent("coordinator", coordinator, list(names), sender,
-                                 progress=progress, token=token)
+                                 progress=progress, expected_context=expected_context)
         result = await coord.run(data, warm_start)
         return result, carrier.stats, spawned
+
+
+def broker_commands(commands: Mapping[str, Sequence[str]], runtime: str, access: Any
+                    ) -> dict[str, list[str]]:
+    """``commands`` with the broker's login and TLS options added (``runtime="mqtt"``)."""
+    extra = access.arguments() if runtime == "mqtt" and access is not None else []
+    return {name: [*args, *extra] for name, args in commands.items()}
+
+
+def broker_environment(runtime: str, access: Any) -> dict[str, str]:
+    """What spawned processes get in their environment for the broker (its password)."""
+    return access.environment() if runtime == "mqtt" and access is not None else {}
 
 
 def new_topic_prefix() -> str:

@@ -328,6 +328,9 @@ class COHDAAlgorithmData(DistributedAlgorithm):
                             f"target_params) -> float, got {type(performance_function).__name__}")
         self.participant_id = _participant_id(participant_id)
         self.counter = 0
+        # Hash of the entry made under each counter (own_choice): tells this participant's own
+        # entries from those of another participant that has the same id.
+        self._chosen: dict[int, int] = {}
         self.memory = WorkingMemory(target_params=None, system_config=SystemConfig(),
                                     solution_candidate=None)
         self.performance_function = performance_function
@@ -367,6 +370,41 @@ class COHDAAlgorithmData(DistributedAlgorithm):
         if self.memory.solution_candidate is None:
             return None
         return result(self)
+
+    def algorithm_id(self) -> int:
+        """The ``participant_id``: no two participants of a run may share it (checked before a
+        run in one process; across processes by :meth:`check_claims`)."""
+        return self.participant_id
+
+    def own_choice(self, schedule: np.ndarray) -> ScheduleSelection:
+        """This participant's entry for its new choice ``schedule``: stamped with its next
+        counter and remembered (see :meth:`check_claims`). Deciders make their entries here."""
+        self.counter += 1
+        selection = ScheduleSelection(schedule, self.counter)
+        self._chosen[self.counter] = hash(selection)
+        return selection
+
+    def check_claims(self, sysconfig: SystemConfig) -> None:
+        """Raise ``ValueError`` if ``sysconfig`` holds an entry under this participant's id that
+        it did not make: a later counter than its own, or another schedule than it chose under
+        that counter. Then another participant has the same id, and the two would silently
+        share one row of every candidate (a wrong answer); a run across processes, where no one
+        sees all participants before the start, learns it here."""
+        pid = self.participant_id
+        entry = sysconfig.schedule_choices.get(pid)
+        # Counter 0 is never a participant's own stamp (multi-start's perturbed runs hand on the
+        # kept schedules under it; they never win a merge), so it claims nothing.
+        if entry is None or entry.counter < 1 \
+                or entry is self.memory.system_config.schedule_choices.get(pid):
+            return
+        known = self._chosen.get(entry.counter)
+        # An entry made without own_choice (a custom decider) is not known: no verdict on it.
+        if entry.counter <= self.counter and (known is None or known == hash(entry)):
+            return
+        raise ValueError(f"participant {pid}: received a schedule under its own id {pid} that it "
+                         f"never chose ({entry!r}, its own counter is {self.counter}): another "
+                         f"participant has participant_id {pid} too; every participant needs an "
+                         "id of its own")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -489,18 +527,18 @@ def perceive(cohda_data: COHDAAlgorithmData, working_memories: Sequence[WorkingM
     sysconfig: SystemConfig = memory.system_config
     candidate: SolutionCandidate | None = memory.solution_candidate
     for n, wm in enumerate(working_memories):
+        cohda_data.check_claims(wm.system_config)
         if memory.target_params is None:
             memory.target_params = wm.target_params
         if n == 0:
             if pid not in memory.system_config.schedule_choices:
                 initial = np.asarray(cohda_data.decider.initial_schedule(memory), dtype=float)
                 _check_length(cohda_data, initial)
-                cohda_data.counter += 1
                 # A new object instead of the reference's in-place write: value objects are
                 # never modified once built (others may hold them).
                 memory.system_config = SystemConfig(
                     {**memory.system_config.schedule_choices,
-                     pid: ScheduleSelection(initial, cohda_data.counter)})
+                     pid: cohda_data.own_choice(initial)})
             sysconfig = memory.system_config
             if memory.solution_candidate is None or pid not in memory.solution_candidate.present:
                 own = np.asarray(cohda_data.decider.initial_schedule(memory), dtype=float)
@@ -626,10 +664,8 @@ def _with_own_choice(cohda_data: COHDAAlgorithmData, sysconfig: SystemConfig,
                      schedule: np.ndarray) -> SystemConfig:
     """``sysconfig`` with this participant's entry set to ``schedule`` under its next counter
     (a new object; the reference edits in place, which nobody can observe)."""
-    cohda_data.counter += 1
     return SystemConfig({**sysconfig.schedule_choices,
-                         cohda_data.participant_id: ScheduleSelection(schedule,
-                                                                      cohda_data.counter)})
+                         cohda_data.participant_id: cohda_data.own_choice(schedule)})
 
 
 def act(cohda_data: COHDAAlgorithmData, new_sysconfig: SystemConfig,

@@ -20,7 +20,6 @@ import numpy as np
 from distributed_resource_optimization.algorithm.heuristic.cohda.core import (
     COHDAAlgorithmData,
     LocalDecider,
-    ScheduleSelection,
     SolutionCandidate,
     SystemConfig,
     WorkingMemory,
@@ -165,9 +164,8 @@ def decide(cohda_data: COHDAAlgorithmData, decider: LocalSearchDecider, sysconfi
     # system config in every decide step, so every message would trigger another and the run
     # would never go quiet.
     if existing is None or not np.array_equal(current, existing.schedule):
-        cohda_data.counter += 1
         sysconfig = SystemConfig({**sysconfig.schedule_choices,
-                                  pid: ScheduleSelection(current, cohda_data.counter)})
+                                  pid: cohda_data.own_choice(current)})
     return sysconfig, new_candidate
 
 

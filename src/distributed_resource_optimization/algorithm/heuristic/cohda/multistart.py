@@ -209,8 +209,7 @@ class MultiStartCOHDAParticipant(COHDAAlgorithmData):
             initial = np.asarray(self.decider.initial_schedule(memory), dtype=float)
         self.memory = memory
         _check_length(self, initial)
-        self.counter += 1
-        memory.system_config = SystemConfig({pid: ScheduleSelection(initial, self.counter)})
+        memory.system_config = SystemConfig({pid: self.own_choice(initial)})
         base = np.zeros((pid, initial.size))
         base[pid - 1] = initial
         memory.solution_candidate = SolutionCandidate(pid, base, None, (pid,))
@@ -248,9 +247,8 @@ class MultiStartCOHDAParticipant(COHDAAlgorithmData):
             partial[pid - 1] = own
             ids = tuple(sorted(set(keep) | {pid}))
         partial.flags.writeable = False
-        self.counter += 1
         choices = {j: ScheduleSelection(best.schedules[j - 1], 0) for j in keep if j != pid}
-        choices[pid] = ScheduleSelection(own, self.counter)
+        choices[pid] = self.own_choice(own)
         candidate = SolutionCandidate(pid, partial, self.performance_function(partial, target),
                                       ids)
         self.memory = WorkingMemory(target, SystemConfig(dict(sorted(choices.items()))),
