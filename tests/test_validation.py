@@ -184,12 +184,16 @@ def test_targets_and_priorities_whose_squares_overflow_are_refused() -> None:
                 _tutorial_actors(), dro.create_sharing_target_distance_admm_coordinator(),
                 dro.create_admm_start(data))
     # A large target within the bound still converges to the optimum: every resource that
-    # moves the aggregate towards [+, +, -] runs at full capacity.
-    res = dro.run_coordinated_optimization(
-        _tutorial_actors(), dro.create_sharing_target_distance_admm_coordinator(),
-        dro.create_admm_start(dro.create_admm_sharing_data([1e6, 1e6, -1e6])))
-    assert res.converged
-    np.testing.assert_allclose(res.z, [2.5, 12.5, -25.0], atol=1e-6)
+    # moves the aggregate towards [+, +, -] runs at full capacity (the third moves it away in
+    # the first, five times weighted, sector and stays off). Targets 10^18 and more times the
+    # outputs used to end "converged" at z = 0: target + (w - target) rounded w away.
+    for scale in (1e6, 1e16, 1e20, 1e100):
+        res = dro.run_coordinated_optimization(
+            _tutorial_actors(), dro.create_sharing_target_distance_admm_coordinator(),
+            dro.create_admm_start(dro.create_admm_sharing_data([scale, scale, -scale],
+                                                               [5, 1, 1])))
+        assert res.converged, scale
+        np.testing.assert_allclose(res.z, [2.5, 12.5, -25.0], atol=1e-6, err_msg=str(scale))
 
 
 @pytest.mark.parametrize("field, value, error, match", [

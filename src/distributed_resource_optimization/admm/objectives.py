@@ -121,7 +121,11 @@ class ADMMTargetDistanceObjective(GlobalObjective):
     def prox(self, w: np.ndarray, t: np.ndarray | float, data: TargetData | None) -> np.ndarray:
         d = _require(data, "ADMMTargetDistanceObjective")
         diff = w - d.target
-        return d.target + np.sign(diff) * np.maximum(np.abs(diff) - d.priorities * t, 0.0)
+        step = d.priorities * t
+        # Soft thresholding around the target, as ``w`` moved towards it by ``step``, not as
+        # ``target + soft(diff)``: with a target far above the outputs (1e20 kW against 10),
+        # ``target + (w - target)`` rounds ``w`` away and every iterate would sit at 0.
+        return np.where(np.abs(diff) > step, w - np.sign(diff) * step, d.target)
 
     def value(self, s: np.ndarray, data: TargetData | None) -> float:
         d = _require(data, "ADMMTargetDistanceObjective")
