@@ -249,3 +249,13 @@ def test_a_bad_qp_solver_tolerance_names_eps(eps: object, match: str) -> None:
         QPLocalModel([1.0], P=np.eye(1), name="m", eps=eps)
     model = QPLocalModel([-1.0], P=np.eye(1), name="m", eps=1e-6)
     np.testing.assert_allclose(model.solve(np.zeros(1), 1.0), [0.5], atol=1e-5)
+
+
+def test_the_markets_solver_tolerance_is_checked_naming_it(capsys) -> None:
+    from distributed_resource_optimization.cli import main
+    from distributed_resource_optimization.market.clearing import run_market_clearing
+
+    with pytest.raises(ValueError, match="solver_eps must be positive, got -1"):
+        run_market_clearing(None, "voltage", runtime="tcp", solver_eps=-1.0)
+    assert main(["agent", "--entity", "aggregator", "--solver-eps", "2"]) == 2
+    assert "--solver-eps must be below 1 (a solver tolerance), got 2" in capsys.readouterr().err

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 
+from distributed_resource_optimization.admm.validation import tolerance
 from distributed_resource_optimization.commands.common import (
     broker_access_of,
     check_positive,
@@ -57,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
     from distributed_resource_optimization.runtime.processes import announce_on_stdout, serve_agent
 
     check_positive(args.idle_timeout, "--idle-timeout")
+    tolerance(args.solver_eps, "--solver-eps")
     if args.nice:
         import os
 

@@ -44,7 +44,7 @@ from distributed_resource_optimization.admm.coordinator import (
 from distributed_resource_optimization.admm.forms import FormState, GeneralConsensusState
 from distributed_resource_optimization.admm.results import ADMMResult
 from distributed_resource_optimization.admm.stopping import AnyOf, GroupResidualRule, ResidualRule
-from distributed_resource_optimization.admm.validation import positive_scalar
+from distributed_resource_optimization.admm.validation import positive_scalar, tolerance
 from distributed_resource_optimization.admm.warm_start import WarmStart
 from distributed_resource_optimization.market.entities import (
     market_entities,
@@ -237,6 +237,7 @@ async def start_market_clearing(district=None, scenario: str = "thermal-congesti
 
     if scenario not in SCENARIOS:
         raise ValueError(f"unknown scenario {scenario!r}; valid: {', '.join(SCENARIOS)}")
+    tolerance(solver_eps, "solver_eps")
     if agents not in AGENT_MODES:
         raise ValueError(f"agents must be one of {', '.join(AGENT_MODES)}, got {agents!r}")
     if runtime not in RUNTIMES:

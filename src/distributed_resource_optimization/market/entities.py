@@ -46,6 +46,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from distributed_resource_optimization.admm.validation import tolerance
 from distributed_resource_optimization.energy.district import ReferencePoint, reference_point
 from distributed_resource_optimization.energy.lp import LPBlock
 from distributed_resource_optimization.local.base import LocalModel, Published
@@ -207,7 +208,7 @@ class MarketEntity(LocalModel):
         self._build = build
         self._baseline = baseline
         self.free = tuple(free)
-        self.eps = float(eps)
+        self.eps = tolerance(eps, "eps")  # named here: with DAQP the LP block never reads it
         self.solver = solver
         self.lp: LPBlockEntity | None = None
 
