@@ -345,7 +345,7 @@ def test_a_2gb_length_prefix_and_2000_connections_leave_a_concurrent_run_exact(t
 
 # -- MQTT brokers that need a login and TLS -------------------------------------------------------
 
-def test_flex_sharing_through_a_broker_with_login_and_tls_equals_the_run_in_one_process(
+def test_flex_sharing_through_a_broker_with_login_tls_and_token_equals_the_one_process_run(
         tmp_path, capsys) -> None:
     import json
 
@@ -356,8 +356,10 @@ def test_flex_sharing_through_a_broker_with_login_and_tls_equals_the_run_in_one_
     with secured_mosquitto(tmp_path) as broker:
         password = tmp_path / "broker-password"
         password.write_text(broker.password + "\n")
+        # Three layers: TLS to the broker, the broker's login, and the run's own token.
         base = ["flex-sharing", "--actors", "20", "--processes", "2", "--runtime", "mqtt",
-                "--broker", broker.address, "--broker-tls-ca", str(broker.ca)]
+                "--broker", broker.address, "--broker-tls-ca", str(broker.ca), "--token",
+                "run secret"]
         code = main([*base, "--broker-username", broker.username, "--broker-password-file",
                      str(password), "--out", str(tmp_path / "mqtt")])
         assert code == 0, capsys.readouterr().err

@@ -192,6 +192,9 @@ def _parser() -> argparse.ArgumentParser:
     _add_fault_options(fs)
     _add_warm_start_option(fs)
     _add_runtime(fs)
+    _add_token_options(fs, "with --runtime tcp/mqtt: the shared secret of the run, every message "
+                       "to and from the fleet agents authenticated with it (they get it in "
+                       "their environment)")
 
     ag = sub.add_parser("agent", help="run one agent that serves coordinators (tcp or mqtt)")
     ag.add_argument("--entity", default=None,

@@ -189,8 +189,8 @@ async def start_flex_sharing(n_actors: int, *, seed: int = 0, sectors: int = 3,
                              log_dir: str | None = None,
                              progress: Callable[[Any], None] | None = None,
                              carrier: Any = None, faults: Any = None,
-                             warm_start: Any = None, broker_access: Any = None
-                             ) -> FlexSharingResult:
+                             warm_start: Any = None, broker_access: Any = None,
+                             token: str | None = None) -> FlexSharingResult:
     """Solve the random instance ``(n_actors, sectors, seed)`` by sharing ADMM with its actors
     split into ``processes`` fleets, and centrally; awaitable (see :func:`run_flex_sharing`).
 
@@ -202,7 +202,8 @@ async def start_flex_sharing(n_actors: int, *, seed: int = 0, sectors: int = 3,
     (in process: every message), a testing aid. ``warm_start``: an earlier run's result or
     :class:`~.admm.warm_start.WarmStart` to start from (matched by actor name);
     ``broker_access``: login and TLS at the MQTT broker
-    (:class:`~.runtime.mqtt_transport.BrokerAccess`).
+    (:class:`~.runtime.mqtt_transport.BrokerAccess`); ``token``: the shared secret of a run with
+    agent processes (every message authenticated, :mod:`~.runtime.security`).
     """
     from distributed_resource_optimization.admm.coordinator import as_warm_start
     from distributed_resource_optimization.runtime.agents import coordinate_in_process
@@ -244,7 +245,8 @@ async def start_flex_sharing(n_actors: int, *, seed: int = 0, sectors: int = 3,
         admm, stats, _ = await coordinate_agents(
             coordinator, data, names, runtime, commands=commands, broker=broker,
             topic_prefix=topic_prefix, log_dir=log_dir, progress=progress, faults=faults,
-            warm_start=warm_start, expected_context=expected, broker_access=broker_access)
+            warm_start=warm_start, expected_context=expected, broker_access=broker_access,
+            token=token)
     wall = time.perf_counter() - start
     ref, central_s = centralized_flex_sharing(instance)
     return FlexSharingResult(instance, admm, ref, central_s, runtime, processes if runtime !=

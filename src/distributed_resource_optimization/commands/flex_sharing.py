@@ -12,6 +12,7 @@ from distributed_resource_optimization.commands.common import (
     engine_settings,
     faults_of,
     progress,
+    token_of,
 )
 
 SUMMARY_FILE = "summary.json"
@@ -48,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--gap-tol must be a finite number >= 0, got {args.gap_tol}")
     faults = faults_of(args)
     access = broker_access_of(args)
+    token = token_of(args)
     warm_start = None if args.warm_start is None else read_warm_start(args.warm_start)
     share_bounds(args.actors, args.processes, 0)
     # The warm start may lie in the folder the results replace: it was read whole above.
@@ -70,7 +72,8 @@ def run(args: argparse.Namespace) -> int:
     result = run_flex_sharing(args.actors, seed=args.seed, sectors=args.sectors,
                               runtime=args.runtime, processes=args.processes,
                               broker=args.broker, broker_access=access, coordinator=coordinator,
-                              progress=report, faults=faults, warm_start=warm_start)
+                              progress=report, faults=faults, warm_start=warm_start,
+                              token=token)
     with output as tmp:
         write_json(tmp / SUMMARY_FILE, flex_summary(result))
         flex_actor_frame(result).to_csv(tmp / ACTORS_FILE, index=False)
