@@ -392,6 +392,13 @@ def test_broker_options_are_checked_before_any_work(tmp_path, capsys) -> None:
     assert main([*base, "--broker-username", "u"]) == 2
     assert "DRO_BROKER_PASSWORD" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+    # In Python: a broker login for a runtime without a broker, refused before any spawn.
+    from distributed_resource_optimization.runtime.mqtt_transport import BrokerAccess, BrokerLogin
+    from distributed_resource_optimization.runtime.peers import PeerProcesses
+
+    with pytest.raises(ValueError, match="broker_access .* needs the mqtt runtime, got 'tcp'"):
+        PeerProcesses(["peer_factories:cohda"], runtime="tcp",
+                      broker_access=BrokerAccess(BrokerLogin("u", "p")))
 
 
 def test_listening_beyond_loopback_without_a_token_warns_naming_the_risk(caplog) -> None:

@@ -69,16 +69,21 @@ def token_of(args) -> str | None:
 
     path = getattr(args, "token_file", None)
     if path is not None:
-        try:
-            lines = Path(path).read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ValueError(f"--token-file {path}: {getattr(exc, 'strerror', None) or exc}"
-                             ) from None
-        token = lines[0].strip() if lines else ""
-        if not token:
-            raise ValueError(f"--token-file {path}: the first line is empty")
-        return token
+        return secret_from_file(path, "--token-file")
     return args.token or os.environ.get(TOKEN_ENV) or None
+
+
+def secret_from_file(path: str | Path, flag: str) -> str:
+    """The first line of ``path`` without surrounding whitespace (a secret kept off the command
+    line); ``ValueError`` naming ``flag`` if the file cannot be read or the line is empty."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{flag} {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    secret = lines[0].strip() if lines else ""
+    if not secret:
+        raise ValueError(f"{flag} {path}: the first line is empty")
+    return secret
 
 
 async def serve_until_stdin_closes(serving: Coroutine[Any, Any, int],
@@ -122,7 +127,8 @@ def broker_access_of(args) -> object | None:
     if args.broker_password_file is not None:
         if args.broker_username is None:
             raise ValueError("--broker-password-file needs --broker-username")
-        login = BrokerLogin.from_file(args.broker_username, args.broker_password_file)
+        login = BrokerLogin(args.broker_username,
+                            secret_from_file(args.broker_password_file, "--broker-password-file"))
     elif args.broker_username is not None:
         login = login_from_environment(args.broker_username)
     tls = None

@@ -132,8 +132,13 @@ async def coordinate_entities(district, scenario, agents, runtime, resolution, d
         if mode != agents:
             raise ValueError(f"--agents-file {agents_file} lists {mode} agents, but --agents is "
                              f"{agents}")
-        expected = None if src is None or district is None else expected_contexts(
-            names, scenario, resolution, district.timesteps, src)
+    elif src is None:
+        raise ValueError("the tcp/mqtt runtimes need the data folder to split per entity")
+    else:
+        names = entity_names(list(building_models(src)), agents)
+    expected = None if src is None or district is None else expected_contexts(
+        names, scenario, resolution, district.timesteps, src)
+    if agents_file is not None:
         # Running agents chose their own inboxes and answer whichever coordinator writes; a
         # fresh inbox topic keeps two coordinators on one broker apart.
         return await coordinate_agents(coordinator, None, names, runtime, addresses=addresses,
@@ -141,11 +146,6 @@ async def coordinate_entities(district, scenario, agents, runtime, resolution, d
                                        topic_prefix=new_topic_prefix(), progress=holder,
                                        faults=faults, token=token, warm_start=warm_start,
                                        expected_context=expected, broker_access=broker_access)
-    if src is None:
-        raise ValueError("the tcp/mqtt runtimes need the data folder to split per entity")
-    names = entity_names(list(building_models(src)), agents)
-    expected = None if district is None else expected_contexts(
-        names, scenario, resolution, district.timesteps, src)
     topic_prefix = new_topic_prefix()
     with tempfile.TemporaryDirectory(prefix="dro-market-") as tmp:
         folders = split_data(Path(tmp) / "data", src, agents=agents)

@@ -53,11 +53,7 @@ from distributed_resource_optimization.runtime.mqtt_transport import (
     BrokerMQTTContainer,
     BrokerTLS,
 )
-from distributed_resource_optimization.runtime.security import (
-    MAX_HANDSHAKE_BYTES,
-    FrameRejectedError,
-    LinkSecurity,
-)
+from distributed_resource_optimization.runtime.security import FrameRejectedError, LinkSecurity
 from distributed_resource_optimization.runtime.tcp_transport import (
     MAX_MESSAGE_BYTES,
     BoundedTCPContainer,
@@ -109,9 +105,8 @@ class MangoCarrier(Carrier):
         codec = _framing_codec(wire_format, security)
         # Agents sharing the container get deep copies, as if the message had travelled.
         container = BoundedTCPContainer(
-            addr=(host, int(port)), codec=codec, decode_frame=codec.decode_frame,
-            limits=limits or ConnectionLimits(), security=security, stats=codec.stats,
-            copy_internal_messages=True)
+            addr=(host, int(port)), codec=codec, limits=limits or ConnectionLimits(),
+            security=security, copy_internal_messages=True)
         return cls(container, "tcp", security)
 
     @classmethod
@@ -518,5 +513,5 @@ def _authentic(message: Any, link: Any) -> bool:
     sender, receiver = meta.get("sender_id"), meta.get("receiver_id")
     if link is None:  # a handshake frame: only a hello or welcome, and about its own names
         return type(content) in HANDSHAKE_TYPES and content.sender == sender \
-            and content.receiver == receiver and len(str(sender)) < MAX_HANDSHAKE_BYTES
+            and content.receiver == receiver
     return sender == link.remote and receiver == link.local

@@ -64,19 +64,6 @@ class BrokerLogin:
         if not self.username:
             raise ValueError("--broker-username must not be empty")
 
-    @classmethod
-    def from_file(cls, username: str, password_file: str | Path) -> BrokerLogin:
-        """The login with the password on the first line of ``password_file``; ``ValueError``
-        naming ``--broker-password-file`` if it cannot be read or is empty."""
-        try:
-            lines = Path(password_file).read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ValueError(f"--broker-password-file {password_file}: "
-                             f"{getattr(exc, 'strerror', None) or exc}") from None
-        if not lines or not lines[0]:
-            raise ValueError(f"--broker-password-file {password_file}: the first line is empty")
-        return cls(username, lines[0])
-
 
 #: Environment variable that gives a spawned process the broker password.
 PASSWORD_ENV = "DRO_BROKER_PASSWORD"

@@ -589,6 +589,7 @@ class PeerProcesses:
         from distributed_resource_optimization.runtime.processes import (
             DEFAULT_BROKER,
             PROCESS_RUNTIMES,
+            check_broker_access,
         )
 
         if runtime not in PROCESS_RUNTIMES:
@@ -603,6 +604,7 @@ class PeerProcesses:
             raise ValueError(f"runs must be None or an int >= 1, got {runs!r}")
         positive_seconds(ready_timeout, "ready_timeout")
         positive_seconds(idle_timeout, "idle_timeout")
+        check_broker_access(runtime, broker_access)  # before any peer is spawned
         self.factories = None if participants is None else [
             p if isinstance(p, ParticipantFactory) else ParticipantFactory(p)
             for p in participants]
@@ -624,8 +626,6 @@ class PeerProcesses:
 
         from distributed_resource_optimization.runtime.processes import (
             AgentProcesses,
-            broker_commands,
-            broker_environment,
             make_carrier,
             new_topic_prefix,
         )
@@ -645,9 +645,8 @@ class PeerProcesses:
                 commands = {name: f.command(name) + extra
                             for name, f in zip(self.names, self.factories)}
                 procs = await stack.enter_async_context(AgentProcesses(
-                    broker_commands(commands, self.runtime, self.broker_access), folder,
-                    ready_timeout=self.ready_timeout, subcommand="peer", token=self.token,
-                    environment=broker_environment(self.runtime, self.broker_access)))
+                    commands, folder, ready_timeout=self.ready_timeout, subcommand="peer",
+                    token=self.token, broker_access=self.broker_access))
                 self.addresses = [procs.addresses[name] for name in self.names]
                 self.spawned = len(procs.agents)
             carrier = make_carrier(self.runtime, listen=self.listen, broker=self.broker,

@@ -44,6 +44,7 @@ def make_carrier(runtime: str, *, listen: str = "127.0.0.1:0", broker: str = DEF
         MangoCarrier,
     )
 
+    check_broker_access(runtime, broker_access)
     if runtime == "tcp":
         return MangoCarrier.tcp(listen, token=token)
     if runtime == "mqtt":
@@ -52,6 +53,14 @@ def make_carrier(runtime: str, *, listen: str = "127.0.0.1:0", broker: str = DEF
                                  token=token, login=getattr(access, "login", None),
                                  tls=getattr(access, "tls", None))
     raise ValueError(f"runtime must be one of {', '.join(PROCESS_RUNTIMES)}, got {runtime!r}")
+
+
+def check_broker_access(runtime: str, broker_access: Any) -> None:
+    """``ValueError`` for a broker login or TLS given to a runtime without a broker (spawned
+    agents would refuse the options)."""
+    if broker_access is not None and runtime != "mqtt":
+        raise ValueError(f"broker_access (a login or TLS at the MQTT broker) needs the mqtt "
+                         f"runtime, got {runtime!r}")
 
 
 def format_address(carrier: Any) -> str:
@@ -135,18 +144,21 @@ class AgentProcesses:
     ``nice`` lowers the agents' CPU priority: on one machine the coordinator is the serial part
     of every round, and with many agents per core the scheduler would otherwise let each woken
     agent preempt it while it still sends the round's requests (measured: about 25 % shorter
-    rounds with 24 agents on 2 cores).
+    rounds with 24 agents on 2 cores). ``token`` and ``broker_access`` (a
+    :class:`~.mqtt_transport.BrokerAccess`) are given to every agent: the secrets in its
+    environment, not on its command line.
     """
 
     def __init__(self, commands: Mapping[str, Sequence[str]], log_dir: Path | str, *,
                  ready_timeout: float = 120.0, python: str | None = None,
                  nice: int = 10, token: str | None = None, subcommand: str = "agent",
-                 environment: Mapping[str, str] | None = None) -> None:
+                 broker_access: Any = None) -> None:
         self.token = token
-        self.environment = dict(environment or {})
+        self.environment = {} if broker_access is None else broker_access.environment()
         self.subcommand = subcommand
-        self.commands = {name: list(args) + (["--nice", str(nice)] if nice else [])
-                         for name, args in commands.items()}
+        extra = ([] if broker_access is None else broker_access.arguments()) \
+            + (["--nice", str(nice)] if nice else [])
+        self.commands = {name: list(args) + extra for name, args in commands.items()}
         self.log_dir = Path(log_dir)
         self.ready_timeout = float(ready_timeout)
         self.python = python or sys.executable
@@ -294,8 +306,7 @@ async def coordinate_agents(coordinator: Any, data: Any, names: Sequence[str], r
             folder = log_dir or stack.enter_context(tempfile.TemporaryDirectory(
                 prefix="dro-agents-"))
             procs = await stack.enter_async_context(AgentProcesses(
-                broker_commands(commands, runtime, broker_access), folder, token=token,
-                environment=broker_environment(runtime, broker_access)))
+                commands, folder, token=token, broker_access=broker_access))
             addresses, spawned = procs.addresses, len(procs.agents)
         for name in names:
             carrier.connect(name, addresses[name])
@@ -304,18 +315,6 @@ async def coordinate_agents(coordinator: Any, data: Any, names: Sequence[str], r
                                  progress=progress, expected_context=expected_context)
         result = await coord.run(data, warm_start)
         return result, carrier.stats, spawned
-
-
-def broker_commands(commands: Mapping[str, Sequence[str]], runtime: str, access: Any
-                    ) -> dict[str, list[str]]:
-    """``commands`` with the broker's login and TLS options added (``runtime="mqtt"``)."""
-    extra = access.arguments() if runtime == "mqtt" and access is not None else []
-    return {name: [*args, *extra] for name, args in commands.items()}
-
-
-def broker_environment(runtime: str, access: Any) -> dict[str, str]:
-    """What spawned processes get in their environment for the broker (its password)."""
-    return access.environment() if runtime == "mqtt" and access is not None else {}
 
 
 def new_topic_prefix() -> str:

@@ -41,7 +41,6 @@ import json
 import os
 import struct
 import threading
-import time
 from dataclasses import dataclass, field
 
 #: Frame kinds.
@@ -155,7 +154,8 @@ class LinkSecurity:
         self._pairs: dict[tuple[str, str], list[Link]] = {}
         # Hellos we sent and wait to be welcomed: our nonce -> (local, remote).
         self._hellos: dict[bytes, tuple[str, str]] = {}
-        self._seen: collections.OrderedDict[bytes, float] = collections.OrderedDict()
+        # Hello nonces answered, oldest first (an ordered set).
+        self._seen: collections.OrderedDict[bytes, None] = collections.OrderedDict()
 
     # -- handshakes -----------------------------------------------------------------------------
     def hello(self, local: str, remote: str) -> tuple[bytes, str]:
@@ -182,7 +182,7 @@ class LinkSecurity:
         with self._lock:
             if nonce_i in self._seen:
                 raise FrameRejectedError(f"a hello of {remote!r} that came before (replayed)")
-            self._seen[nonce_i] = time.monotonic()
+            self._seen[nonce_i] = None
             while len(self._seen) > MAX_REMEMBERED_HELLOS:
                 self._seen.popitem(last=False)
             self._add(Link(local, remote, nonce_r, nonce_i, to_i, to_r, confirmed=False))

@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import struct
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,17 +73,16 @@ class ConnectionLimits:
 class BoundedTCPContainer(TCPContainer):
     """mango's TCP container whose server reads with :class:`BoundedProtocol`.
 
-    ``decode_frame(bytes) -> message | None`` decodes (and, with ``security``, authenticates)
-    one frame, ``None`` when it is dropped; ``stats`` counts refused connections."""
+    ``codec.decode_frame(bytes) -> message | None`` decodes (and, with ``security``,
+    authenticates) one frame, ``None`` when it is dropped; ``codec.stats`` also counts refused
+    connections."""
 
-    def __init__(self, *, addr: tuple[str, int], codec: Any,
-                 decode_frame: Callable[[bytes], Any], limits: ConnectionLimits,
-                 security: LinkSecurity | None, stats: Any, **kwargs: Any) -> None:
+    def __init__(self, *, addr: tuple[str, int], codec: Any, limits: ConnectionLimits,
+                 security: LinkSecurity | None, **kwargs: Any) -> None:
         super().__init__(addr=addr, codec=codec, clock=AsyncioClock(), **kwargs)
-        self.decode_frame = decode_frame
         self.limits = limits
         self.security = security
-        self.stats = stats
+        self.stats = codec.stats
         # Open connections in the order they came (a dict as an ordered set).
         self.connections: dict[BoundedProtocol, None] = {}
 
@@ -177,7 +175,7 @@ class BoundedProtocol(asyncio.Protocol):
                 return
             frame = bytes(self._buffer[_LENGTH.size:_LENGTH.size + n])
             del self._buffer[:_LENGTH.size + n]
-            message = self.container.decode_frame(frame)
+            message = self.container.codec.decode_frame(frame)
             if message is None:  # dropped and counted by the codec
                 if not self._trusted:
                     self._refuse("a frame that is not valid")
