@@ -36,13 +36,13 @@ from test_cohda import (  # noqa: E402  (the instances and references of the tes
     weighted_l1,
 )
 
-from distributed_resource_optimization.algorithm.heuristic.cohda import (  # noqa: E402
+from distributed_resource_optimization.algorithm.heuristic.cohda import (
     create_cohda_participant,
     create_cohda_start_message,
     create_multistart_cohda_participant,
-    run_cohda_multistart,
 )
 from distributed_resource_optimization.carrier import run_distributed_optimization  # noqa: E402
+from distributed_resource_optimization.runtime.run import run_cohda_multistart
 
 
 def plain(sets: list[np.ndarray], target: np.ndarray, w: np.ndarray, topology: object

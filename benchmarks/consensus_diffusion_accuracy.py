@@ -31,9 +31,7 @@ from distributed_resource_optimization.algorithm.consensus import (  # noqa: E40
 from distributed_resource_optimization.algorithm.diffusion import (  # noqa: E402
     create_diffusion_start,
 )
-from distributed_resource_optimization.carrier.simple import (  # noqa: E402
-    run_distributed_optimization,
-)
+from distributed_resource_optimization.runtime.run import run_distributed_optimization
 
 
 def row(name: str, price: list, dispatch: list, rounds: list, seconds: float,

@@ -45,13 +45,11 @@ from distributed_resource_optimization import (  # noqa: E402
     create_averaging_consensus_start,
     run_distributed_optimization,
 )
-from distributed_resource_optimization.runtime.carrier import AsyncioCarrier  # noqa: E402
 from distributed_resource_optimization.runtime.codec import WireCodec  # noqa: E402
-from distributed_resource_optimization.runtime.mango_carrier import MangoCarrier  # noqa: E402
-from distributed_resource_optimization.runtime.peers import (  # noqa: E402
-    ParticipantFactory,
-    run_distributed_processes,
-)
+from distributed_resource_optimization.runtime.factories import ParticipantFactory  # noqa: E402
+from distributed_resource_optimization.runtime.mango import MangoTransport  # noqa: E402
+from distributed_resource_optimization.runtime.processes import run_distributed_processes  # noqa: E402
+from distributed_resource_optimization.runtime.transport import InProcessTransport  # noqa: E402
 
 
 def units(n: int, seed: int = 3) -> list[dict[str, float]]:
@@ -83,9 +81,9 @@ def main() -> None:
         return run_distributed_optimization(actors, start, topology="ring", carrier=carrier)
 
     record("simple", here())
-    record("agents", here(AsyncioCarrier()))
-    record("agents+msgpack", here(AsyncioCarrier(WireCodec("msgpack"))))
-    record("mango-tcp (1 container)", here(MangoCarrier.tcp()))
+    record("agents", here(InProcessTransport()))
+    record("agents+msgpack", here(InProcessTransport(WireCodec("msgpack"))))
+    record("mango-tcp (1 container)", here(MangoTransport.tcp()))
 
     os.environ["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(ROOT / "examples"), os.environ.get("PYTHONPATH")) if p)

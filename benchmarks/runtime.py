@@ -36,8 +36,8 @@ from distributed_resource_optimization.admm.coordinator import (
 from distributed_resource_optimization.energy.district import load_district
 from distributed_resource_optimization.flex_sharing import run_flex_sharing
 from distributed_resource_optimization.market.clearing import run_market_clearing
-from distributed_resource_optimization.runtime.carrier import AsyncioCarrier
 from distributed_resource_optimization.runtime.codec import DEFAULT_WIRE_FORMAT, WireCodec
+from distributed_resource_optimization.runtime.transport import InProcessTransport
 
 RUNS = ("inproc", "inproc+codec", "tcp", "mqtt")
 
@@ -102,7 +102,7 @@ def main() -> None:
         for run in runs:
             kwargs = {"runtime": run.split("+")[0]}
             if run == "inproc+codec":
-                kwargs["carrier"] = AsyncioCarrier(codec=WireCodec(DEFAULT_WIRE_FORMAT))
+                kwargs["carrier"] = InProcessTransport(codec=WireCodec(DEFAULT_WIRE_FORMAT))
             if run == "mqtt":
                 kwargs["broker"] = mqtt
             t0 = time.perf_counter()
@@ -119,7 +119,7 @@ def main() -> None:
             if run == "mqtt":
                 kwargs["broker"] = mqtt
             if run == "inproc+codec":
-                kwargs["carrier"] = AsyncioCarrier(codec=WireCodec(DEFAULT_WIRE_FORMAT))
+                kwargs["carrier"] = InProcessTransport(codec=WireCodec(DEFAULT_WIRE_FORMAT))
             t0 = time.perf_counter()
             flex = run_flex_sharing(args.flex_actors, processes=args.flex_agents,
                                     coordinator=coordinator, **kwargs)

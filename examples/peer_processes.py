@@ -26,10 +26,8 @@ from distributed_resource_optimization import (
     participant_factory,
     run_distributed_optimization,
 )
-from distributed_resource_optimization.runtime.peers import (
-    ParticipantFactory,
-    run_distributed_processes,
-)
+from distributed_resource_optimization.runtime.factories import ParticipantFactory
+from distributed_resource_optimization.runtime.processes import run_distributed_processes
 
 #: Each unit's own data: linear cost (S$/MWh), quadratic cost (S$/MWh^2), capacity (MW).
 UNITS = [

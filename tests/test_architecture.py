@@ -21,8 +21,8 @@ SRC = Path(__file__).resolve().parents[1] / "src" / PKG
 LAYERS: list[tuple[str, ...]] = [
     ("checks",),
     ("admm",),
-    ("local",),
     ("algorithm",),
+    ("local",),
     ("runtime", "energy"),
     ("market", "flex_sharing"),
     ("io",),

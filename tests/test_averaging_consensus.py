@@ -32,11 +32,11 @@ from distributed_resource_optimization.algorithm.consensus import (
     create_averaging_consensus_participant,
     create_averaging_consensus_start,
 )
-from distributed_resource_optimization.carrier.simple import (
+from distributed_resource_optimization.runtime.engine import ParticipantError
+from distributed_resource_optimization.runtime.run import (
     run_distributed_optimization,
     start_distributed_optimization,
 )
-from distributed_resource_optimization.runtime.agents import ParticipantError
 
 # Tolerances the issue asks for (price: relative; dispatch: fraction of each unit's p_max).
 PRICE_RTOL = 1e-4

@@ -13,7 +13,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import distributed_resource_optimization as dro
-from distributed_resource_optimization.runtime.carrier import AsyncioCarrier
 from distributed_resource_optimization.runtime.codec import (
     SCHEMAS,
     TYPE_IDS,
@@ -46,6 +45,7 @@ from distributed_resource_optimization.runtime.messages import (
     SolveReply,
     SolveRequest,
 )
+from distributed_resource_optimization.runtime.transport import InProcessTransport
 
 RNG = np.random.default_rng(7)
 
@@ -215,10 +215,10 @@ def test_protocol_version_mismatch_is_reported():
     import asyncio
 
     from distributed_resource_optimization.local.base import SingleModelBlock
-    from distributed_resource_optimization.runtime.agents import ParticipantAgent
+    from distributed_resource_optimization.runtime.engine import ParticipantAgent
 
     async def main():
-        carrier = AsyncioCarrier()
+        carrier = InProcessTransport()
         box = carrier.register("coordinator")
         agent = ParticipantAgent("p", SingleModelBlock(
             dro.create_admm_flex_actor_one_to_many(1.0, [1.0])), carrier)
@@ -264,7 +264,7 @@ def _assert_same_run(plain: dro.ADMMResult, wired: dro.ADMMResult) -> None:
 @pytest.mark.parametrize("vectorize", [True, False])
 def test_encoded_run_equals_plain_run(case, vectorize, wire_format):
     plain = dro.run_coordinated_optimization(*case(), vectorize=vectorize)
-    carrier = AsyncioCarrier(codec=WireCodec(wire_format))
+    carrier = InProcessTransport(codec=WireCodec(wire_format))
     wired = dro.run_coordinated_optimization(*case(), vectorize=vectorize, carrier=carrier)
     _assert_same_run(plain, wired)
     assert plain.objective is not None
@@ -284,7 +284,7 @@ def test_encoded_market_clearing_equals_plain(agents):
     district = load_district(resolution="60min")
     plain = run_market_clearing(district, "thermal-congestion", agents=agents)
     wired = run_market_clearing(district, "thermal-congestion", agents=agents,
-                                carrier=AsyncioCarrier(codec=WireCodec()))
+                                carrier=InProcessTransport(codec=WireCodec()))
     _assert_same_run(plain.admm, wired.admm)
     assert wired.objective == pytest.approx(plain.objective, rel=1e-12)
     assert wired.entity_objectives == pytest.approx(plain.entity_objectives, rel=1e-12)

@@ -28,6 +28,7 @@ import pytest
 from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
+from distributed_resource_optimization.algorithm.carrier import Carrier
 from distributed_resource_optimization.algorithm.heuristic.cohda import (
     COHDAAlgorithmData,
     LocalSearchDecider,
@@ -46,7 +47,6 @@ from distributed_resource_optimization.algorithm.heuristic.cohda import (
     merge_candidates,
     merge_sysconfigs,
     perceive,
-    run_cohda_multistart,
 )
 from distributed_resource_optimization.algorithm.heuristic.cohda.core import _option_sums
 from distributed_resource_optimization.algorithm.heuristic.cohda.decider import (
@@ -63,9 +63,10 @@ from distributed_resource_optimization.carrier import (
     cid,
     run_distributed_optimization,
 )
-from distributed_resource_optimization.carrier.core import Carrier
-from distributed_resource_optimization.runtime.agents import ParticipantError
-from distributed_resource_optimization.runtime.peers import ParticipantFactory, run_distributed_processes
+from distributed_resource_optimization.runtime.engine import ParticipantError
+from distributed_resource_optimization.runtime.factories import ParticipantFactory
+from distributed_resource_optimization.runtime.processes import run_distributed_processes
+from distributed_resource_optimization.runtime.run import run_cohda_multistart
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "cohda_schedule_coordination.py"
 TESTS = Path(__file__).resolve().parent

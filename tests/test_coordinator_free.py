@@ -29,8 +29,8 @@ from distributed_resource_optimization import (
     start_distributed_optimization,
 )
 from distributed_resource_optimization.carrier import neighbour_lists
-from distributed_resource_optimization.runtime.agents import ParticipantError
-from distributed_resource_optimization.runtime.carrier import CoordinationTimeoutError
+from distributed_resource_optimization.runtime.engine import ParticipantError
+from distributed_resource_optimization.runtime.transport import CoordinationTimeoutError
 
 #: The example of docs/custom_algorithm.md (examples/custom_algorithm.py), tested here.
 EXAMPLE = runpy.run_path(str(Path(__file__).parents[1] / "examples" / "custom_algorithm.py"))

@@ -35,11 +35,11 @@ from distributed_resource_optimization.algorithm.diffusion import (
     create_exact_diffusion_participant,
     create_exact_diffusion_start,
 )
-from distributed_resource_optimization.carrier.simple import (
+from distributed_resource_optimization.runtime.engine import ParticipantError
+from distributed_resource_optimization.runtime.run import (
     run_distributed_optimization,
     start_distributed_optimization,
 )
-from distributed_resource_optimization.runtime.agents import ParticipantError
 
 PRICE_RTOL = 1e-6
 DISPATCH_TOL = 1e-6

@@ -226,7 +226,7 @@ def _agents_with(marker: str) -> list[int]:
 
 def test_spawned_agents_end_when_the_run_fails():
     from distributed_resource_optimization import create_sharing_target_distance_admm_coordinator
-    from distributed_resource_optimization.runtime.carrier import CoordinationTimeoutError
+    from distributed_resource_optimization.runtime.transport import CoordinationTimeoutError
 
     # A reply timeout no round can meet: the run fails after the agents were spawned.
     coordinator = create_sharing_target_distance_admm_coordinator(reply_timeout=1e-4)
@@ -271,9 +271,9 @@ def test_one_tcp_container_hosts_several_agents_and_timeouts_fire_during_a_solve
 
     import distributed_resource_optimization as dro
     from distributed_resource_optimization.local.base import make_blocks
-    from distributed_resource_optimization.runtime.agents import CoordinatorAgent, ParticipantAgent
-    from distributed_resource_optimization.runtime.carrier import CoordinationTimeoutError
-    from distributed_resource_optimization.runtime.mango_carrier import MangoCarrier
+    from distributed_resource_optimization.runtime.engine import CoordinatorAgent, ParticipantAgent
+    from distributed_resource_optimization.runtime.mango import MangoTransport
+    from distributed_resource_optimization.runtime.transport import CoordinationTimeoutError
 
     def actors():
         return [dro.create_admm_flex_actor_one_to_many(10.0, [0.1, 0.5, -1.0], name="a"),
@@ -285,7 +285,7 @@ def test_one_tcp_container_hosts_several_agents_and_timeouts_fire_during_a_solve
     async def run(models, reply_timeout):
         coordinator = dro.create_sharing_target_distance_admm_coordinator(
             reply_timeout=reply_timeout)
-        hub, host = MangoCarrier.tcp(), MangoCarrier.tcp()
+        hub, host = MangoTransport.tcp(), MangoTransport.tcp()
         async with hub, host:
             agents = [ParticipantAgent(f"p{i}", b, host, idle_timeout=30)
                       for i, b in enumerate(make_blocks(models, vectorize=False))]

@@ -221,10 +221,10 @@ def test_absurd_numbers_are_range_errors_at_their_cell(data, relative, row, colu
 
 def test_ten_percent_message_loss_gives_the_lossless_flex_result():
     from distributed_resource_optimization.flex_sharing import run_flex_sharing
-    from distributed_resource_optimization.runtime.carrier import AsyncioCarrier, FaultyCarrier
+    from distributed_resource_optimization.runtime.transport import FaultyTransport, InProcessTransport
 
     ref = run_flex_sharing(30, seed=2, processes=3)
-    lossy = FaultyCarrier(AsyncioCarrier(), drop=0.1, duplicate=0.05, delay=(0.0, 0.002),
+    lossy = FaultyTransport(InProcessTransport(), drop=0.1, duplicate=0.05, delay=(0.0, 0.002),
                           seed=7)
     got = run_flex_sharing(30, seed=2, processes=3, carrier=lossy)
     assert lossy.faults.dropped > 20 and lossy.faults.duplicated > 5
@@ -237,7 +237,7 @@ def test_ten_percent_message_loss_gives_the_lossless_flex_result():
 def test_ten_percent_message_loss_gives_the_lossless_market_result():
     from distributed_resource_optimization.energy.district import load_district
     from distributed_resource_optimization.market.clearing import run_market_clearing
-    from distributed_resource_optimization.runtime.carrier import Faults
+    from distributed_resource_optimization.runtime.transport import Faults
 
     district = load_district(resolution="60min")
     ref = run_market_clearing(district, "thermal-congestion")
@@ -254,13 +254,13 @@ def test_a_repeated_request_is_answered_without_solving_again():
     import asyncio
 
     from distributed_resource_optimization.local.base import SingleModelBlock
-    from distributed_resource_optimization.runtime.agents import ParticipantAgent
-    from distributed_resource_optimization.runtime.carrier import AsyncioCarrier
+    from distributed_resource_optimization.runtime.engine import ParticipantAgent
     from distributed_resource_optimization.runtime.messages import (
         JoinRequest,
         SetupRequest,
         SolveRequest,
     )
+    from distributed_resource_optimization.runtime.transport import InProcessTransport
 
     class Counting(dro.LocalModel):
         def __init__(self):
@@ -274,7 +274,7 @@ def test_a_repeated_request_is_answered_without_solving_again():
     model = Counting()
 
     async def main():
-        carrier = AsyncioCarrier()
+        carrier = InProcessTransport()
         box = carrier.register("coordinator")
         agent = ParticipantAgent("p", SingleModelBlock(model), carrier)
         task = asyncio.ensure_future(agent.serve())
@@ -335,17 +335,17 @@ def test_an_agent_answers_only_the_coordinator_of_its_run():
     import asyncio
 
     from distributed_resource_optimization.local.base import SingleModelBlock
-    from distributed_resource_optimization.runtime.agents import ParticipantAgent
-    from distributed_resource_optimization.runtime.carrier import AsyncioCarrier
+    from distributed_resource_optimization.runtime.engine import ParticipantAgent
     from distributed_resource_optimization.runtime.messages import (
         JoinRequest,
         SetupRequest,
         SolveReply,
         SolveRequest,
     )
+    from distributed_resource_optimization.runtime.transport import InProcessTransport
 
     async def main():
-        carrier = AsyncioCarrier()
+        carrier = InProcessTransport()
         box, rogue = carrier.register("coordinator"), carrier.register("rogue")
         agent = ParticipantAgent("p", SingleModelBlock(
             dro.create_admm_flex_actor_one_to_many(1.0, [1.0], name="a")), carrier)
@@ -498,16 +498,16 @@ def _run_with_sleeper(stale_rounds: int, sleep_s: float):
     from concurrent.futures import ThreadPoolExecutor
 
     from distributed_resource_optimization.local.base import SingleModelBlock
-    from distributed_resource_optimization.runtime.agents import CoordinatorAgent, ParticipantAgent
-    from distributed_resource_optimization.runtime.carrier import AsyncioCarrier
+    from distributed_resource_optimization.runtime.engine import CoordinatorAgent, ParticipantAgent
     from distributed_resource_optimization.runtime.local_work import InlineWork
+    from distributed_resource_optimization.runtime.transport import InProcessTransport
 
     sleeper = _Sleeper(at=4, sleep_s=sleep_s)
     awake = _tutorial_actors()[:2]
     coordinator = dro.create_sharing_target_distance_admm_coordinator(stale_rounds=stale_rounds)
 
     async def main():
-        carrier = AsyncioCarrier()
+        carrier = InProcessTransport()
         pool = ThreadPoolExecutor(1)  # the sleeper sleeps in its own thread, the loop runs on
         agents = [ParticipantAgent(f"p{i}", SingleModelBlock(a, f"actor_{i}"), carrier,
                                    executor=InlineWork()) for i, a in enumerate(awake)]

@@ -1,4 +1,4 @@
-"""The reference package's mango-agents integration (``carrier.mango``): roles, their carrier, the
+"""The reference package's mango-agents integration (``runtime.roles``): roles, their carrier, the
 coordinator's start and end.
 
 The reference's tests (tests/test_mango_carrier.py, same scenarios; run with ``asyncio.run`` as

@@ -18,7 +18,7 @@ from distributed_resource_optimization.runtime.factories import (
     ENTRY_POINT_GROUP,
     ParticipantFactory,
 )
-from distributed_resource_optimization.runtime.peers import (
+from distributed_resource_optimization.runtime.factories import (
     ParticipantFactory as ParticipantFactoryOfPeers,
 )
 

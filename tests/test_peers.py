@@ -56,29 +56,31 @@ from distributed_resource_optimization import (
     run_distributed_optimization,
 )
 from distributed_resource_optimization.algorithm.core import message_type
-from distributed_resource_optimization.runtime.agents import ParticipantError
-from distributed_resource_optimization.runtime.carrier import (
-    AsyncioCarrier,
-    CoordinationError,
-    CoordinationTimeoutError,
-)
 from distributed_resource_optimization.runtime.codec import (
     MessageDecodeError,
     WireCodec,
     decode_value,
     encode_value,
 )
-from distributed_resource_optimization.runtime.mango_carrier import MangoCarrier
+from distributed_resource_optimization.runtime.engine import ParticipantError
+from distributed_resource_optimization.runtime.factories import ParticipantFactory
+from distributed_resource_optimization.runtime.mango import MangoTransport
 from distributed_resource_optimization.runtime.messages import PeerMessage
 from distributed_resource_optimization.runtime.peers import (
     WHOLE_CREDIT,
     Credit,
-    ParticipantFactory,
-    PeerProcesses,
     format_credit,
     parse_credit,
+    run_on_transport,
+)
+from distributed_resource_optimization.runtime.processes import (
+    PeerProcesses,
     run_distributed_processes,
-    run_on_carrier,
+)
+from distributed_resource_optimization.runtime.transport import (
+    CoordinationError,
+    CoordinationTimeoutError,
+    InProcessTransport,
 )
 
 TESTS = Path(__file__).resolve().parent
@@ -87,10 +89,10 @@ sys.path.insert(0, str(EXAMPLES))
 import peer_processes  # noqa: E402  (examples/peer_processes.py, the how-to's example)
 
 #: The in-process carriers: by reference, and through each wire format of the codec.
-CODEC_CARRIERS = {"reference": lambda: AsyncioCarrier(),
-                  "json": lambda: AsyncioCarrier(WireCodec("json")),
-                  "msgpack": lambda: AsyncioCarrier(WireCodec("msgpack")),
-                  "mango-tcp": lambda: MangoCarrier.tcp()}
+CODEC_CARRIERS = {"reference": lambda: InProcessTransport(),
+                  "json": lambda: InProcessTransport(WireCodec("json")),
+                  "msgpack": lambda: InProcessTransport(WireCodec("msgpack")),
+                  "mango-tcp": lambda: MangoTransport.tcp()}
 
 
 @pytest.fixture(scope="module")
@@ -263,7 +265,7 @@ def test_exact_diffusion_with_storage_through_the_codec_matches_the_lp():
     P_star, lam_star = centralized(gens, storages, demand)
     actors = system_participants(gens, storages, exact=True)
     res = run_distributed_optimization(actors, create_exact_diffusion_start(20.0, demand, HORIZON),
-                                       topology="ring", carrier=AsyncioCarrier(WireCodec()))
+                                       topology="ring", carrier=InProcessTransport(WireCodec()))
     assert res.converged
     assert_matches(actors, P_star, lam_star, ratings(gens, storages))
     for a in actors[len(gens):]:
@@ -322,7 +324,7 @@ class AskNeighbours(DistributedAlgorithm):
 def test_requests_and_replies_travel_between_agents():
     values = [1.0, 2.0, 4.0, 8.0]
     res = run_distributed_optimization([AskNeighbours(v) for v in values], "start",
-                                       topology="ring", carrier=AsyncioCarrier(WireCodec()))
+                                       topology="ring", carrier=InProcessTransport(WireCodec()))
     # Each participant adds its ring neighbours' values to its own.
     assert res.solutions == [v + values[i - 1] + values[(i + 1) % 4] for i, v in
                              enumerate(values)]
@@ -348,16 +350,16 @@ class Picky(DistributedAlgorithm):
 
 
 def test_errors_timeouts_and_refusals_end_the_run_naming_the_participant():
-    carrier = AsyncioCarrier(WireCodec())
+    carrier = InProcessTransport(WireCodec())
     with pytest.raises(ParticipantError, match=r"participant 2 \(participant-2\): RuntimeError: "
                                                "local model failed"):
         run_distributed_optimization([PingPong(), Boom()], "ball", carrier=carrier)
     with pytest.raises(CoordinationTimeoutError, match="did not end within 0.3 s"):
         run_distributed_optimization([PingPong(), PingPong()], "ball", timeout=0.3,
-                                     carrier=AsyncioCarrier())
+                                     carrier=InProcessTransport())
 
     async def refused():  # bypasses the up-front check of start_distributed_optimization
-        return await run_on_carrier([PingPong(), Picky()], "go", [[1], [0]], AsyncioCarrier())
+        return await run_on_transport([PingPong(), Picky()], "go", [[1], [0]], InProcessTransport())
 
     with pytest.raises(ParticipantError, match=r"participant 2 .*ValueError: start_message"):
         asyncio.run(refused())

@@ -58,8 +58,25 @@ REFERENCE_MODULES = {
 
 @pytest.mark.parametrize("name", REFERENCE_NAMES)
 def test_reference_name_imports_from_the_package(name: str) -> None:
+    """Importable and listed by ``dir()``; ``__all__`` holds the ~40 names to start from."""
     assert hasattr(dro, name), name
-    assert name in dro.__all__, name
+    assert name in dir(dro), name
+
+
+def test_all_is_the_short_list_and_every_name_imports() -> None:
+    assert 30 <= len(dro.__all__) <= 45
+    assert all(hasattr(dro, n) for n in [*dro.__all__, *dro._LAZY])
+
+
+def test_carrier_means_the_handlers_carrier() -> None:
+    """One word per concept: the reference's mango carrier is a Carrier (the participant's
+    handle); the runtime's transports are Transports, their old names still working."""
+    from distributed_resource_optimization.runtime.mango import MangoTransport
+
+    assert issubclass(dro.MangoCarrier, dro.Carrier)
+    assert issubclass(MangoTransport, dro.Transport)
+    with pytest.warns(DeprecationWarning):
+        assert dro.AsyncioCarrier is dro.InProcessTransport
 
 
 @pytest.mark.parametrize("module, name", sorted(REFERENCE_MODULES.items()))

@@ -9,9 +9,9 @@ import pytest
 
 import distributed_resource_optimization as dro
 from distributed_resource_optimization.local.base import SingleModelBlock
-from distributed_resource_optimization.runtime.agents import CoordinatorAgent, ParticipantAgent
-from distributed_resource_optimization.runtime.carrier import AsyncioCarrier
+from distributed_resource_optimization.runtime.engine import CoordinatorAgent, ParticipantAgent
 from distributed_resource_optimization.runtime.messages import SolveReply, SolveRequest
+from distributed_resource_optimization.runtime.transport import InProcessTransport
 
 
 class SlowActor(dro.LocalModel):
@@ -30,7 +30,7 @@ class SlowActor(dro.LocalModel):
 def test_silent_participant_times_out_with_clear_error() -> None:
     coord = dro.create_sharing_target_distance_admm_coordinator(reply_timeout=0.2)
     start = dro.create_admm_start(dro.create_admm_sharing_data([1.0, 2.0, 3.0]))
-    carrier = AsyncioCarrier()
+    carrier = InProcessTransport()
 
     async def main():
         # A participant address that is registered but never answers.
@@ -86,7 +86,7 @@ def test_slow_local_solve_times_out() -> None:
         dro.run_coordinated_optimization([SlowActor()], coord, start)
 
 
-class RecordingCarrier(AsyncioCarrier):
+class RecordingCarrier(InProcessTransport):
     def __init__(self) -> None:
         super().__init__()
         self.log: list[tuple[str, str, object]] = []

@@ -22,9 +22,8 @@ from mango.messages.message import MangoMessage
 
 import distributed_resource_optimization as dro
 from distributed_resource_optimization.local.base import make_blocks
-from distributed_resource_optimization.runtime.agents import CoordinatorAgent, ParticipantAgent
-from distributed_resource_optimization.runtime.carrier import CoordinationTimeoutError
-from distributed_resource_optimization.runtime.mango_carrier import MangoCarrier
+from distributed_resource_optimization.runtime.engine import CoordinatorAgent, ParticipantAgent
+from distributed_resource_optimization.runtime.mango import MangoTransport
 from distributed_resource_optimization.runtime.messages import (
     FinishRequest,
     JoinRequest,
@@ -36,6 +35,7 @@ from distributed_resource_optimization.runtime.security import (
     LinkSecurity,
 )
 from distributed_resource_optimization.runtime.tcp_transport import ConnectionLimits
+from distributed_resource_optimization.runtime.transport import CoordinationTimeoutError
 
 TOKEN = "correct horse battery staple"
 
@@ -130,7 +130,7 @@ def _actors() -> list:
 START = dro.create_admm_start(dro.create_admm_sharing_data([-4.0, 0.0, 6.0], [5, 1, 1]))
 
 
-def _tutorial_on(hub: MangoCarrier, host: MangoCarrier
+def _tutorial_on(hub: MangoTransport, host: MangoTransport
                  ) -> tuple[CoordinatorAgent, list[asyncio.Future]]:
     """The tutorial's three actors as agents on ``host`` serving two runs, and a coordinator of
     them on ``hub``."""
@@ -161,8 +161,8 @@ def test_a_stranger_gets_no_reply_and_cannot_steer_or_end_a_token_protected_run(
     each is dropped and counted, and the second run is exactly the first."""
 
     async def main():
-        hub, host = MangoCarrier.tcp(token=TOKEN), MangoCarrier.tcp(token=TOKEN)
-        stranger = MangoCarrier.tcp()
+        hub, host = MangoTransport.tcp(token=TOKEN), MangoTransport.tcp(token=TOKEN)
+        stranger = MangoTransport.tcp()
         sent: list[bytes] = []
         encode = hub.container.codec.encode
         hub.container.codec.encode = lambda m: sent.append(encode(m)) or sent[-1]
@@ -212,7 +212,7 @@ def test_a_stranger_gets_no_reply_and_cannot_steer_or_end_a_token_protected_run(
 
 def test_a_coordinator_with_another_token_is_refused_without_a_reply() -> None:
     async def main():
-        hub, host = MangoCarrier.tcp(token="another token"), MangoCarrier.tcp(token=TOKEN)
+        hub, host = MangoTransport.tcp(token="another token"), MangoTransport.tcp(token=TOKEN)
         async with hub, host:
             agent = ParticipantAgent("p0", make_blocks(_actors()[:1], vectorize=False)[0], host)
             hub.connect("p0", host.protocol_address)
@@ -235,8 +235,8 @@ def test_connections_beyond_the_limit_push_out_idle_ones_never_a_working_one() -
     the coordinator's, the run is exact; idle ones are closed after the idle time."""
 
     async def main():
-        hub = MangoCarrier.tcp()
-        host = MangoCarrier.tcp(limits=ConnectionLimits(max_connections=4,
+        hub = MangoTransport.tcp()
+        host = MangoTransport.tcp(limits=ConnectionLimits(max_connections=4,
                                                         unauthenticated_idle_s=0.5))
         async with hub, host:
             run, serving = _tutorial_on(hub, host)
@@ -284,9 +284,9 @@ def test_a_2gb_length_prefix_and_2000_connections_leave_a_concurrent_run_exact(t
         flex_sharing_coordinator,
         random_flex_sharing_instance,
     )
-    from distributed_resource_optimization.runtime.agents import coordinate_in_process
-    from distributed_resource_optimization.runtime.carrier import AsyncioCarrier
+    from distributed_resource_optimization.runtime.engine import coordinate_in_process
     from distributed_resource_optimization.runtime.processes import coordinate_agents
+    from distributed_resource_optimization.runtime.transport import InProcessTransport
 
     n = 200
     log = tmp_path / "agent.log"
@@ -335,7 +335,7 @@ def test_a_2gb_length_prefix_and_2000_connections_leave_a_concurrent_run_exact(t
         proc.wait()
     reference = asyncio.run(coordinate_in_process(
         {fleet_name(0): fleet_share(instance)}, flex_sharing_coordinator(), data,
-        AsyncioCarrier()))
+        InProcessTransport()))
     assert result.iterations == reference.iterations
     np.testing.assert_allclose(result.z, reference.z, rtol=0, atol=1e-9)
     assert rss1 - rss0 < 100, (rss0, rss1)
@@ -394,7 +394,7 @@ def test_broker_options_are_checked_before_any_work(tmp_path, capsys) -> None:
     assert not (tmp_path / "o").exists()
     # In Python: a broker login for a runtime without a broker, refused before any spawn.
     from distributed_resource_optimization.runtime.mqtt_transport import BrokerAccess, BrokerLogin
-    from distributed_resource_optimization.runtime.peers import PeerProcesses
+    from distributed_resource_optimization.runtime.processes import PeerProcesses
 
     with pytest.raises(ValueError, match="broker_access .* needs the mqtt runtime, got 'tcp'"):
         PeerProcesses(["peer_factories:cohda"], runtime="tcp",
@@ -403,7 +403,7 @@ def test_broker_options_are_checked_before_any_work(tmp_path, capsys) -> None:
 
 def test_listening_beyond_loopback_without_a_token_warns_naming_the_risk(caplog) -> None:
     async def main(**kwargs):
-        async with MangoCarrier.tcp("0.0.0.0:0", **kwargs):
+        async with MangoTransport.tcp("0.0.0.0:0", **kwargs):
             pass
 
     with caplog.at_level("WARNING"):
@@ -417,5 +417,5 @@ def test_listening_beyond_loopback_without_a_token_warns_naming_the_risk(caplog)
 
 
 async def _on_loopback() -> None:
-    async with MangoCarrier.tcp("127.0.0.1:0"):
+    async with MangoTransport.tcp("127.0.0.1:0"):
         pass

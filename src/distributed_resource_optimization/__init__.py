@@ -1,8 +1,20 @@
-"""Distributed optimisation of flexible energy resources with ADMM.
+"""Distributed optimization of flexible energy resources: flex actors, sharing and consensus
+ADMM with a generic coordinator, custom local models and algorithms, in one process or one
+process per participant.
 
-The public names of the tutorial: flex actors, sharing and consensus ADMM with a generic
-coordinator, and :func:`start_coordinated_optimization`.
+``__all__`` holds the names to start from (the tutorial's, the engine's, local models, results,
+errors and the ``run_*`` entry points). Every public name of the reference package
+(Digitalized-Energy-Systems/distributed-resource-optimization) imports from here too, served on
+first use from where it lives (``_LAZY``; docs/reference_names.md), so that
+``import distributed_resource_optimization`` loads neither mango-agents nor the algorithm families
+it does not use.
 """
+
+from __future__ import annotations
+
+import importlib
+import warnings
+from typing import Any
 
 from distributed_resource_optimization.admm.coordinator import (
     ADMMConsensusGlobalActor,
@@ -10,7 +22,6 @@ from distributed_resource_optimization.admm.coordinator import (
     ADMMGenericCoordinator,
     ADMMSharingGlobalActor,
     ADMMStart,
-    GlobalActor,
     create_admm_sharing_data,
     create_admm_start,
     create_admm_start_consensus,
@@ -26,228 +37,167 @@ from distributed_resource_optimization.admm.objectives import (
     TargetData,
     ZeroObjective,
 )
-from distributed_resource_optimization.admm.results import ADMMResult, ADMMStatus
-from distributed_resource_optimization.admm.warm_start import WarmStart
-from distributed_resource_optimization.algorithm.admm.core import (
-    ADMMAnswer,
-    ADMMGlobalActor,
-    ADMMGlobalObjective,
-    ADMMMessage,
+from distributed_resource_optimization.admm.results import (
+    ADMMResult,
+    ADMMStatus,
 )
-from distributed_resource_optimization.algorithm.admm.flex_actor import admm_flex_result
-from distributed_resource_optimization.algorithm.admm.sharing_admm import (
-    ADMMSharingData,
-    create_sharing_admm_start,
+from distributed_resource_optimization.admm.warm_start import (
+    WarmStart,
 )
-from distributed_resource_optimization.algorithm.consensus import (
-    AveragingConsensusAlgorithm,
-    AveragingConsensusMessage,
-    ConsensusActor,
-    ConsensusFinishedMessage,
-    LinearCostEconomicDispatchConsensusActor,
-    NoConsensusActor,
-    create_averaging_consensus_participant,
-    create_averaging_consensus_start,
+from distributed_resource_optimization.algorithm.carrier import (
+    Carrier,
+    DistributedResult,
 )
 from distributed_resource_optimization.algorithm.core import (
-    CoordinatedDistributedAlgorithm,
-    Coordinator,
     DistributedAlgorithm,
-    OptimizationMessage,
     message_type,
-    on_exchange_message,
-    start_optimization,
 )
-from distributed_resource_optimization.algorithm.diffusion import (
-    DiffusionActor,
-    DiffusionAlgorithm,
-    DiffusionMessage,
-    ExactDiffusionAlgorithm,
-    LinearCostEconomicDispatchDiffusionActor,
-    NoDiffusionActor,
-    ReservoirStorageDiffusionActor,
-    create_diffusion_participant,
-    create_diffusion_start,
-    create_exact_diffusion_participant,
-    create_exact_diffusion_start,
+from distributed_resource_optimization.local.base import (
+    LocalModel,
+    LocalModelError,
 )
-from distributed_resource_optimization.algorithm.heuristic.cohda import (
-    COHDAAlgorithmData,
-    DefaultLocalDecider,
-    LocalDecider,
-    LocalSearchDecider,
-    ScheduleSelection,
-    SolutionCandidate,
-    SystemConfig,
-    TargetParams,
-    WorkingMemory,
-    act,
-    cohda_default_performance,
-    cohda_result,
-    create_cohda_participant,
-    create_cohda_participant_with_decider,
-    create_cohda_start_message,
-    create_from_updated_sysconf,
-    decide,
-    merge_candidates,
-    merge_sysconfigs,
-    perceive,
-)
-from distributed_resource_optimization.api import (
-    run_coordinated_optimization,
-    start_coordinated_optimization,
-)
-from distributed_resource_optimization.carrier.core import EventWithValue
-from distributed_resource_optimization.carrier.simple import (
-    ActorContainer,
-    DistributedResult,
-    SimpleCarrier,
-    cid,
-    run_distributed_optimization,
-    start_distributed_optimization,
-)
-from distributed_resource_optimization.local.base import LocalModel, LocalModelError
 from distributed_resource_optimization.local.flex import (
     ADMMFlexActor,
     FlexFleet,
     create_admm_flex_actor_one_to_many,
 )
-from distributed_resource_optimization.runtime.agents import ParticipantError
-from distributed_resource_optimization.runtime.carrier import (
-    AsyncioCarrier,
-    Carrier,
+from distributed_resource_optimization.runtime.run import (
+    run_cohda_multistart,
+    run_coordinated_optimization,
+    run_distributed_optimization,
+    start_coordinated_optimization,
+    start_distributed_optimization,
+)
+from distributed_resource_optimization.runtime.transport import (
     CoordinationError,
     CoordinationTimeoutError,
+    InProcessTransport,
+    ParticipantError,
+    Transport,
 )
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "COHDAAlgorithmData",
-    "DefaultLocalDecider",
-    "LocalDecider",
-    "LocalSearchDecider",
-    "ScheduleSelection",
-    "SolutionCandidate",
-    "SystemConfig",
-    "TargetParams",
-    "WorkingMemory",
-    "act",
-    "cohda_default_performance",
-    "cohda_result",
-    "create_cohda_participant",
-    "create_cohda_participant_with_decider",
-    "create_cohda_start_message",
-    "create_from_updated_sysconf",
-    "decide",
-    "merge_candidates",
-    "merge_sysconfigs",
-    "perceive",
-    "AveragingConsensusAlgorithm",
-    "AveragingConsensusMessage",
-    "ConsensusActor",
-    "ConsensusFinishedMessage",
-    "DiffusionActor",
-    "DiffusionAlgorithm",
-    "DiffusionMessage",
-    "ExactDiffusionAlgorithm",
-    "LinearCostEconomicDispatchConsensusActor",
-    "LinearCostEconomicDispatchDiffusionActor",
-    "NoConsensusActor",
-    "NoDiffusionActor",
-    "ReservoirStorageDiffusionActor",
-    "create_averaging_consensus_participant",
-    "create_averaging_consensus_start",
-    "create_diffusion_participant",
-    "create_diffusion_start",
-    "create_exact_diffusion_participant",
-    "create_exact_diffusion_start",
-    "ADMMAnswer",
-    "ADMMGlobalActor",
-    "ADMMGlobalObjective",
-    "ADMMMessage",
-    "ADMMSharingData",
-    "ActorContainer",
-    "Coordinator",
-    "CoordinatedDistributedAlgorithm",
-    "DistributedAlgorithm",
-    "DistributedResult",
-    "EventWithValue",
-    "OptimizationMessage",
-    "SimpleCarrier",
-    "WarmStart",
-    "admm_flex_result",
-    "cid",
-    "create_admm_start_consensus",
-    "create_consensus_target_reach_admm_coordinator",
-    "create_sharing_admm_coordinator",
-    "create_sharing_admm_start",
-    "on_exchange_message",
-    "run_distributed_optimization",
-    "start_distributed_optimization",
-    "start_optimization",
     "ADMMConsensusGlobalActor",
-    "ADMMFlexActor",
-    "FlexFleet",
     "ADMMGeneralConsensusGlobalActor",
     "ADMMGenericCoordinator",
-    "ADMMResult",
     "ADMMSharingGlobalActor",
     "ADMMStart",
-    "ADMMStatus",
-    "ADMMTargetDistanceObjective",
-    "ADMMTargetDistanceSquaredObjective",
-    "AsyncioCarrier",
-    "Carrier",
-    "CoordinationError",
-    "CoordinationTimeoutError",
-    "GlobalActor",
-    "GlobalObjective",
-    "LocalModel",
-    "LocalModelError",
-    "ParticipantError",
-    "TargetData",
-    "ZeroObjective",
-    "create_admm_flex_actor_one_to_many",
     "create_admm_sharing_data",
     "create_admm_start",
+    "create_admm_start_consensus",
     "create_consensus_admm_coordinator",
+    "create_consensus_target_reach_admm_coordinator",
+    "create_sharing_admm_coordinator",
     "create_sharing_target_distance_admm_coordinator",
-    "run_coordinated_optimization",
-    "start_coordinated_optimization",
-    # The reference's mango-agents roles (carrier.mango), imported on first use (mango is big).
-    "CoordinatorRole",
-    "DistributedOptimizationRole",
-    "MangoCarrier",
-    "OptimizationFinishedMessage",
-    "StartCoordinatedDistributedOptimization",
-    # Coordinator-free runs with one process per participant (runtime.peers, runtime.factories).
-    "ParticipantFactory",
-    "participant_factory",
-    "PeerProcesses",
-    "run_distributed_processes",
-    "start_distributed_processes",
+    "ADMMTargetDistanceObjective",
+    "ADMMTargetDistanceSquaredObjective",
+    "GlobalObjective",
+    "TargetData",
+    "ZeroObjective",
+    "ADMMResult",
+    "ADMMStatus",
+    "WarmStart",
+    "Carrier",
+    "DistributedResult",
+    "DistributedAlgorithm",
     "message_type",
+    "LocalModel",
+    "LocalModelError",
+    "ADMMFlexActor",
+    "FlexFleet",
+    "create_admm_flex_actor_one_to_many",
+    "run_coordinated_optimization",
+    "run_distributed_optimization",
+    "start_coordinated_optimization",
+    "start_distributed_optimization",
+    "run_cohda_multistart",
+    "CoordinationError",
+    "CoordinationTimeoutError",
+    "InProcessTransport",
+    "ParticipantError",
+    "Transport",
 ]
 
-#: Names served from submodules on first access (importing them here would import mango-agents
-#: with every ``import distributed_resource_optimization``, about 0.25 s).
-_LAZY = {name: "distributed_resource_optimization.carrier.mango" for name in (
-    "CoordinatorRole", "DistributedOptimizationRole", "MangoCarrier",
-    "OptimizationFinishedMessage", "StartCoordinatedDistributedOptimization")}
-_LAZY.update({name: "distributed_resource_optimization.runtime.peers" for name in (
-    "PeerProcesses", "run_distributed_processes", "start_distributed_processes")})
-# A factory module needs only these, not the mango-agents runtime.
-_LAZY.update({name: "distributed_resource_optimization.runtime.factories" for name in (
-    "ParticipantFactory", "participant_factory")})
+#: Names served from their modules on first access: the reference package's other public
+#: names, and the rest of the library's.
+_PKG = "distributed_resource_optimization"
+_LAZY: dict[str, str] = {
+    **dict.fromkeys((
+        "COHDAAlgorithmData", "DefaultLocalDecider", "LocalDecider", "LocalSearchDecider",
+        "ScheduleSelection", "SolutionCandidate", "SystemConfig", "TargetParams", "WorkingMemory",
+        "act", "cohda_default_performance", "cohda_result", "create_cohda_participant",
+        "create_cohda_participant_with_decider", "create_cohda_start_message",
+        "create_from_updated_sysconf", "decide", "merge_candidates", "merge_sysconfigs", "perceive",
+    ), _PKG + ".algorithm.heuristic.cohda"),
+    **dict.fromkeys((
+        "AveragingConsensusAlgorithm", "AveragingConsensusMessage", "ConsensusActor",
+        "ConsensusFinishedMessage", "LinearCostEconomicDispatchConsensusActor", "NoConsensusActor",
+        "create_averaging_consensus_participant", "create_averaging_consensus_start",
+    ), _PKG + ".algorithm.consensus"),
+    **dict.fromkeys((
+        "DiffusionActor", "DiffusionAlgorithm", "DiffusionMessage", "ExactDiffusionAlgorithm",
+        "LinearCostEconomicDispatchDiffusionActor", "NoDiffusionActor",
+        "ReservoirStorageDiffusionActor", "create_diffusion_participant", "create_diffusion_start",
+        "create_exact_diffusion_participant", "create_exact_diffusion_start",
+    ), _PKG + ".algorithm.diffusion"),
+    **dict.fromkeys((
+        "ADMMAnswer", "ADMMMessage",
+    ), _PKG + ".algorithm.local_update"),
+    **dict.fromkeys((
+        "ADMMGlobalActor", "ADMMGlobalObjective",
+    ), _PKG + ".algorithm.admm.core"),
+    **dict.fromkeys((
+        "ADMMSharingData", "create_sharing_admm_start",
+    ), _PKG + ".algorithm.admm.sharing_admm"),
+    **dict.fromkeys((
+        "admm_flex_result",
+    ), _PKG + ".algorithm.admm.flex_actor"),
+    **dict.fromkeys((
+        "Coordinator", "CoordinatedDistributedAlgorithm", "OptimizationMessage",
+        "on_exchange_message", "start_optimization",
+    ), _PKG + ".algorithm.core"),
+    **dict.fromkeys((
+        "EventWithValue",
+    ), _PKG + ".algorithm.carrier"),
+    **dict.fromkeys((
+        "GlobalActor",
+    ), _PKG + ".admm.coordinator"),
+    **dict.fromkeys((
+        "ActorContainer", "SimpleCarrier", "cid",
+    ), _PKG + ".runtime.inproc"),
+    **dict.fromkeys((
+        "CoordinatorRole", "DistributedOptimizationRole", "MangoCarrier",
+        "OptimizationFinishedMessage", "StartCoordinatedDistributedOptimization",
+    ), _PKG + ".runtime.roles"),
+    **dict.fromkeys((
+        "PeerProcesses", "run_distributed_processes", "start_distributed_processes",
+    ), _PKG + ".runtime.processes"),
+    **dict.fromkeys((
+        "ParticipantFactory", "participant_factory",
+    ), _PKG + ".runtime.factories"),
+    **dict.fromkeys((
+        "start_cohda_multistart",
+    ), _PKG + ".runtime.run"),
+}
+
+#: Old names kept working until 0.2 (the runtime's transports were called carriers).
+_DEPRECATED: dict[str, str] = {"AsyncioCarrier": "InProcessTransport"}
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
+    if name in _DEPRECATED:
+        new = _DEPRECATED[name]
+        warnings.warn(f"{name} is deprecated; use {new}", DeprecationWarning, stacklevel=2)
+        return globals()[new]
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY) | set(_DEPRECATED))

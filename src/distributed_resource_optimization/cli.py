@@ -304,7 +304,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # --help
         return int(exc.code or 0)
     from distributed_resource_optimization.energy.io import DataFileError
-    from distributed_resource_optimization.runtime.carrier import (
+    from distributed_resource_optimization.runtime.transport import (
         CoordinationError,
         CoordinationTimeoutError,
     )

@@ -18,18 +18,28 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import clarabel
 import numpy as np
+import scipy.sparse as sp
 
 from distributed_resource_optimization.admm.coordinator import (
     ADMMGenericCoordinator,
+    as_warm_start,
     create_admm_sharing_data,
     create_sharing_target_distance_admm_coordinator,
 )
 from distributed_resource_optimization.admm.results import ADMMResult
 from distributed_resource_optimization.admm.validation import positive_int
 from distributed_resource_optimization.local.flex import FlexFleet
-from distributed_resource_optimization.runtime.processes import RUNTIMES
+from distributed_resource_optimization.runtime.engine import coordinate_in_process
+from distributed_resource_optimization.runtime.processes import (
+    DEFAULT_BROKER,
+    RUNTIMES,
+    coordinate_agents,
+    new_topic_prefix,
+)
 from distributed_resource_optimization.runtime.sync import run_sync
+from distributed_resource_optimization.runtime.transport import InProcessTransport
 
 
 @dataclass(frozen=True)
@@ -122,9 +132,6 @@ def centralized_flex_sharing(instance: FlexSharingInstance) -> tuple[float, floa
 
     ``min sum_i s_i (P_i . d_i) + w . t`` s.t. ``-t <= D's - target <= t``, ``0 <= s <= 1``.
     """
-    import clarabel
-    import scipy.sparse as sp
-
     n, m = instance.etas.shape
     D = instance.directions
     q = np.concatenate([(instance.costs * D).sum(axis=1), instance.priorities])
@@ -198,22 +205,13 @@ async def start_flex_sharing(n_actors: int, *, seed: int = 0, sectors: int = 3,
     ``dro agent`` process per fleet, coordinator here; ``broker`` ``HOST:PORT`` for MQTT).
     ``log_dir`` keeps the agents' stderr (default: a temporary folder); ``carrier`` replaces
     the in-process carrier of ``"inproc"`` (e.g. one with a codec); ``faults`` (a
-    :class:`~.runtime.carrier.Faults`) loses, duplicates and delays the coordinator's messages
+    :class:`~.runtime.transport.Faults`) loses, duplicates and delays the coordinator's messages
     (in process: every message), a testing aid. ``warm_start``: an earlier run's result or
     :class:`~.admm.warm_start.WarmStart` to start from (matched by actor name);
     ``broker_access``: login and TLS at the MQTT broker
     (:class:`~.runtime.mqtt_transport.BrokerAccess`); ``token``: the shared secret of a run with
     agent processes (every message authenticated, :mod:`~.runtime.security`).
     """
-    from distributed_resource_optimization.admm.coordinator import as_warm_start
-    from distributed_resource_optimization.runtime.agents import coordinate_in_process
-    from distributed_resource_optimization.runtime.carrier import AsyncioCarrier
-    from distributed_resource_optimization.runtime.processes import (
-        DEFAULT_BROKER,
-        coordinate_agents,
-        new_topic_prefix,
-    )
-
     if runtime not in RUNTIMES:
         raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
     instance = random_flex_sharing_instance(n_actors, sectors, seed)
@@ -224,7 +222,7 @@ async def start_flex_sharing(n_actors: int, *, seed: int = 0, sectors: int = 3,
     names = [fleet_name(k) for k in range(processes)]
     start = time.perf_counter()
     if runtime == "inproc":
-        carrier = carrier or AsyncioCarrier()
+        carrier = carrier or InProcessTransport()
         if faults is not None:
             carrier = faults.wrap(carrier)
         participants = {name: fleet_share(instance, processes, k) for k, name in enumerate(names)}

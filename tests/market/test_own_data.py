@@ -20,7 +20,6 @@ from distributed_resource_optimization.market.entities import (
     market_entities,
 )
 from distributed_resource_optimization.market.split import split_data
-from distributed_resource_optimization.runtime.carrier import AsyncioCarrier
 from distributed_resource_optimization.runtime.codec import WireCodec
 from distributed_resource_optimization.runtime.messages import (
     FinishReply,
@@ -32,6 +31,7 @@ from distributed_resource_optimization.runtime.messages import (
     SolveReply,
     SolveRequest,
 )
+from distributed_resource_optimization.runtime.transport import InProcessTransport
 
 SCENARIO = "electric-congestion"  # both grids' limits
 
@@ -118,7 +118,7 @@ def test_only_the_buildings_publish_and_only_their_reference_demand(district):
             assert published is None
 
 
-class RecordingCarrier(AsyncioCarrier):
+class RecordingCarrier(InProcessTransport):
     def __init__(self) -> None:
         super().__init__(codec=WireCodec())  # what travels is what the codec encodes
         self.log: list = []

@@ -1,15 +1,16 @@
 """What a distributed algorithm is here: message handlers and, for coordinated ones, a coordinator.
 
 A participant of a coordinator-free algorithm implements :meth:`DistributedAlgorithm.on_exchange_message`:
-it is called with the participant's carrier (:class:`~.carrier.core.Carrier`: its address, its
+it is called with the participant's carrier (:class:`~.algorithm.carrier.Carrier`: its address, its
 neighbours and how to send to them), the message and its ``meta`` (``sender``, ``message_id``).
 The algorithm ends when no participant sends any more. The same handlers run on every carrier:
-in one process (:class:`~.carrier.simple.SimpleCarrier`) or one agent per process on
+in one process (:class:`~.runtime.inproc.SimpleCarrier`) or one agent per process on
 mango-agents. See ``docs/custom_algorithm.md``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from abc import ABC, abstractmethod
 from collections.abc import Hashable, Sequence
 from typing import Any
@@ -33,8 +34,6 @@ def message_type(cls: type | None = None, *, name: str | None = None) -> Any:
     """
 
     def register(c: type) -> type:
-        import dataclasses
-
         if not (isinstance(c, type) and dataclasses.is_dataclass(c)):
             raise TypeError(f"message_type: {c!r} is not a dataclass; algorithm messages are "
                             "dataclasses of plain values")
@@ -93,8 +92,6 @@ _CONFLICTS: dict[type, str] = {}
 
 
 def _register_pending() -> None:
-    import dataclasses
-
     while _PENDING:
         cls, name = _PENDING.pop(0)
         if dataclasses.is_dataclass(cls):  # a plain subclass cannot travel; encoding says so
@@ -117,7 +114,7 @@ class DistributedAlgorithm(ABC):
 
     def solution(self) -> Any:
         """This participant's part of the solution when the run has ended (``None``: nothing to
-        report); what :func:`~.carrier.simple.start_distributed_optimization` collects."""
+        report); what :func:`~.runtime.inproc.start_distributed_optimization` collects."""
         return None
 
     def algorithm_id(self) -> Hashable | None:

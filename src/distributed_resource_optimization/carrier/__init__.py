@@ -1,20 +1,20 @@
-"""Carriers of coordinator-free runs: what a participant's handlers use to reach the others.
+"""The reference package's ``carrier`` package (a face): what a participant's handlers use to
+reach the others. The participant's :class:`Carrier` lives in :mod:`..algorithm.carrier`, the
+in-process :class:`SimpleCarrier` in :mod:`..runtime.inproc`, the runs in :mod:`..runtime.run`;
+the runtime's transports, which move the engine's messages between named agents, are in
+:mod:`..runtime.transport`."""
 
-:class:`~.core.Carrier` is the interface; :class:`~.simple.SimpleCarrier` runs every
-participant in this process. (The ADMM engine's carriers, which move its protocol messages
-between named agents, are in :mod:`..runtime.carrier`.)
-"""
-
-from distributed_resource_optimization.carrier.core import Carrier, EventWithValue
-from distributed_resource_optimization.carrier.simple import (
-    ActorContainer,
+from distributed_resource_optimization.algorithm.carrier import (
+    Carrier,
     DistributedResult,
-    SimpleCarrier,
-    cid,
+    EventWithValue,
+)
+from distributed_resource_optimization.algorithm.topology import TOPOLOGIES, neighbour_lists
+from distributed_resource_optimization.runtime.inproc import ActorContainer, SimpleCarrier, cid
+from distributed_resource_optimization.runtime.run import (
     run_distributed_optimization,
     start_distributed_optimization,
 )
-from distributed_resource_optimization.carrier.topology import TOPOLOGIES, neighbour_lists
 
 __all__ = [
     "TOPOLOGIES",

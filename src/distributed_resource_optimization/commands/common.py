@@ -45,7 +45,7 @@ def engine_settings(args) -> dict[str, float | int]:
 
 
 def faults_of(args) -> object | None:
-    """The :class:`~..runtime.carrier.Faults` of ``--drop-messages`` / ``--fault-seed``, or
+    """The :class:`~..runtime.transport.Faults` of ``--drop-messages`` / ``--fault-seed``, or
     ``None``; ``ValueError`` naming the option for a fraction outside [0, 1)."""
     import math
 
@@ -54,7 +54,7 @@ def faults_of(args) -> object | None:
         raise ValueError(f"--drop-messages must be a fraction in [0, 1), got {drop}")
     if drop == 0.0:
         return None
-    from distributed_resource_optimization.runtime.carrier import Faults
+    from distributed_resource_optimization.runtime.transport import Faults
 
     return Faults(drop=drop, seed=args.fault_seed)
 

@@ -28,8 +28,7 @@ from distributed_resource_optimization.commands.common import (
 
 def run(args: argparse.Namespace) -> int:
     from distributed_resource_optimization.runtime.factories import ParticipantFactory
-    from distributed_resource_optimization.runtime.peers import serve_peer
-    from distributed_resource_optimization.runtime.processes import announce_on_stdout
+    from distributed_resource_optimization.runtime.processes import announce_on_stdout, serve_peer
 
     check_positive(args.idle_timeout, "--idle-timeout")
     if args.runs < 0:

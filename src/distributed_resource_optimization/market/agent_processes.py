@@ -20,7 +20,7 @@ from distributed_resource_optimization.market.split import (
     data_fingerprints,
     split_data,
 )
-from distributed_resource_optimization.runtime.carrier import parse_host_port
+from distributed_resource_optimization.runtime.transport import parse_host_port
 
 
 def read_agents_file(path: str, runtime: str = "tcp") -> dict[str, str]:
@@ -112,7 +112,7 @@ async def coordinate_entities(district, scenario, agents, runtime, resolution, d
     ``(ADMMResult, TrafficStats, spawned processes)``. Every agent must report at join the
     scenario, resolution and horizon of this run and the fingerprint of its share of this
     district's data (:func:`expected_contexts`), or the run is refused before the first round
-    (:class:`~.runtime.agents.ContextMismatchError`, naming the agent and the field)."""
+    (:class:`~.runtime.engine.ContextMismatchError`, naming the agent and the field)."""
     import tempfile
 
     from distributed_resource_optimization.runtime.processes import (

@@ -259,11 +259,11 @@ async def start_market_clearing(district=None, scenario: str = "thermal-congesti
     start = time.perf_counter()
     if runtime == "inproc":
         from distributed_resource_optimization.local.base import SingleModelBlock
-        from distributed_resource_optimization.runtime.agents import coordinate_in_process
-        from distributed_resource_optimization.runtime.carrier import AsyncioCarrier
+        from distributed_resource_optimization.runtime.engine import coordinate_in_process
+        from distributed_resource_optimization.runtime.transport import InProcessTransport
 
         actors = market_entities(district, scenario, agents=agents, eps=solver_eps)
-        carrier = carrier or AsyncioCarrier()
+        carrier = carrier or InProcessTransport()
         if faults is not None:
             carrier = faults.wrap(carrier)
         admm = await coordinate_in_process({a.name: SingleModelBlock(a) for a in actors},
@@ -309,7 +309,7 @@ def run_market_clearing(district=None, scenario: str = "thermal-congestion", **k
     state every iteration. ``warm_start``: an earlier clearing's ``admm`` result or a
     :class:`~.admm.warm_start.WarmStart` (e.g. read from its ``admm_state.csv``, and for another
     day mapped by :func:`shift_to_timesteps`) to start from.
-    ``faults`` (a :class:`~.runtime.carrier.Faults`) loses, duplicates and delays messages (in
+    ``faults`` (a :class:`~.runtime.transport.Faults`) loses, duplicates and delays messages (in
     process: all of them; with agent processes: the coordinator's), a testing aid. ``token``:
     the shared secret of the run: every message to and from the agents is authenticated with it
     (spawned agents get it; agents started by hand need the same ``--token-file``).

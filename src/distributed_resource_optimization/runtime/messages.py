@@ -130,8 +130,8 @@ class FinishReply:
     error: str | None = None
     #: Messages this agent dropped unanswered during the run (not from its coordinator).
     rejected: int = 0
-    #: Frames the agent's carrier dropped undecoded so far (undecodable, oversized, not of the
-    #: protocol), and which carrier counted them (agents sharing a container share the count).
+    #: Frames the agent's transport dropped undecoded so far (undecodable, oversized, not of the
+    #: protocol), and which transport counted them (agents sharing a container share the count).
     carrier_rejected: int = 0
     carrier_id: str = ""
     #: The actors' summed dual term at ``dual_price`` (``None``: not asked, or not known).
@@ -156,7 +156,7 @@ class PeerRunStart:
     index: int
     names: tuple[str, ...]
     #: Where each peer is reached (``HOST:PORT`` or an MQTT inbox topic; ``""``: on the same
-    #: carrier as the receiver).
+    #: transport as the receiver).
     addresses: tuple[str, ...]
     #: The receiver's neighbours (addresses 1..N).
     neighbours: tuple[int, ...]
@@ -223,7 +223,7 @@ class PeerReport:
 @dataclass
 class AlgorithmValue:
     """Any other content a mango container with :func:`~.codec.mango_codec` sends (an
-    algorithm's own message between mango roles, :mod:`..carrier.mango`): the codec wraps it on
+    algorithm's own message between mango roles, :mod:`..runtime.roles`): the codec wraps it on
     the way out and unwraps it on the way in."""
 
     content: object

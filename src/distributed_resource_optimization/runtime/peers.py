@@ -1,8 +1,8 @@
 """Coordinator-free runs on a networked carrier: every participant an agent of its own.
 
-The participants' handlers are the same as in one process (:mod:`..carrier.simple`); here each
+The participants' handlers are the same as in one process (:mod:`..runtime.inproc`); here each
 sits behind a :class:`PeerCarrier` (addresses 1..N, its neighbours from the run's topology) on a
-:class:`~.carrier.Carrier` of the runtime: the in-process one, or mango-agents over TCP or MQTT,
+:class:`~.transport.Transport`: the in-process one, or mango-agents over TCP or MQTT,
 one process per participant included. The algorithm's messages travel as
 :class:`~.messages.PeerMessage` with an explicit codec (:func:`~.codec.encode_value`: numbers,
 strings, containers, numpy arrays and registered dataclasses; never pickle).
@@ -16,10 +16,10 @@ as an exact dyadic fraction, exactly when no message is in flight and no handler
 controller then asks each peer for its ``solution()``. Every wait is bounded by the run's
 ``timeout``; a handler's error ends the run for everybody and is raised naming the participant.
 
-:func:`run_on_carrier` runs participants of this process on one carrier;
-:func:`start_distributed_processes` spawns one ``dro peer`` process per participant (each builds
+:func:`run_on_transport` runs participants of this process on one carrier;
+:func:`~.processes.start_distributed_processes` spawns one ``dro peer`` process per participant (each builds
 its participant from its own data with a factory, :class:`ParticipantFactory`) or reaches peers
-already running on other hosts, and returns the same :class:`~..carrier.core.DistributedResult`;
+already running on other hosts, and returns the same :class:`~..algorithm.carrier.DistributedResult`;
 :class:`PeerProcesses` keeps such processes for several runs.
 """
 
@@ -34,20 +34,11 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from pathlib import Path
 from typing import Any
 
-from distributed_resource_optimization.admm.validation import positive_seconds
+from distributed_resource_optimization.algorithm.carrier import Carrier as ParticipantCarrier
+from distributed_resource_optimization.algorithm.carrier import DistributedResult, call_later
 from distributed_resource_optimization.algorithm.core import on_exchange_message
-from distributed_resource_optimization.carrier.core import Carrier as ParticipantCarrier
-from distributed_resource_optimization.carrier.core import DistributedResult, call_later
-from distributed_resource_optimization.runtime.carrier import (
-    Carrier,
-    CoordinationError,
-    CoordinationTimeoutError,
-    Mailbox,
-)
-from distributed_resource_optimization.runtime.factories import ParticipantFactory
 from distributed_resource_optimization.runtime.messages import (
     PROTOCOL_VERSION,
     CreditReturn,
@@ -56,6 +47,13 @@ from distributed_resource_optimization.runtime.messages import (
     PeerReport,
     PeerRunStart,
     PeerStop,
+)
+from distributed_resource_optimization.runtime.transport import (
+    CoordinationError,
+    CoordinationTimeoutError,
+    Mailbox,
+    ParticipantError,
+    Transport,
 )
 
 _log = logging.getLogger(__name__)
@@ -180,17 +178,20 @@ class PeerCarrier(ParticipantCarrier):
 
 
 class PeerAgent:
-    """One participant (``algorithm``) as agent ``name`` on ``carrier``: serves runs started by
-    a controller (:meth:`serve`). ``rejected`` counts messages it dropped (other sessions, not
-    of the protocol)."""
+    """One participant (``algorithm``) as agent ``name`` on ``transport``: serves runs started
+    by a controller (:meth:`serve`); ``idle_timeout`` (s): how long :meth:`serve` waits for a
+    run by default. ``rejected`` counts messages it dropped (other sessions, not of the
+    protocol)."""
 
-    def __init__(self, name: str, algorithm: Any, carrier: Carrier) -> None:
+    def __init__(self, name: str, algorithm: Any, carrier: Transport,
+                 idle_timeout: float = DEFAULT_TIMEOUT_S) -> None:
         if not callable(getattr(algorithm, "on_exchange_message", None)):
             raise TypeError(f"{name}: a {type(algorithm).__name__} is not a distributed "
                             "algorithm participant (it needs on_exchange_message)")
         self.name = name
         self.algorithm = algorithm
         self.carrier = carrier
+        self.idle_timeout = float(idle_timeout)
         self.box = carrier.register(name)
         self.rejected = 0
         self.index = 0
@@ -307,9 +308,11 @@ class PeerAgent:
         self.spawn(self._handle(message))
 
     # -- serving --------------------------------------------------------------------------------
-    async def serve(self, runs: int | None = 1, idle_timeout: float = DEFAULT_TIMEOUT_S) -> int:
-        """Serve ``runs`` runs (``None``: until no run starts for ``idle_timeout`` s); returns
-        how many were served. A run's own waits are bounded by the controller's timeout."""
+    async def serve(self, runs: int | None = 1, idle_timeout: float | None = None) -> int:
+        """Serve ``runs`` runs (``None``: until no run starts for ``idle_timeout`` s, default
+        the agent's); returns how many were served. A run's own waits are bounded by the
+        controller's timeout."""
+        idle_timeout = self.idle_timeout if idle_timeout is None else idle_timeout
         served = 0
         while runs is None or served < runs:
             try:
@@ -406,7 +409,7 @@ class PeerRunController:
     """Starts a run of the peers ``names`` (agents reached through ``carrier``), detects its
     end and collects the solutions (:meth:`run`)."""
 
-    def __init__(self, carrier: Carrier, names: Sequence[str], neighbours: Sequence[Sequence[int]],
+    def __init__(self, carrier: Transport, names: Sequence[str], neighbours: Sequence[Sequence[int]],
                  *, addresses: Sequence[str] | None = None, name: str = CONTROLLER_NAME,
                  timeout: float = DEFAULT_TIMEOUT_S, box: Mailbox | None = None) -> None:
         self.carrier = carrier
@@ -484,8 +487,6 @@ class PeerRunController:
         return got
 
     def _raise(self, report: Any) -> None:
-        from distributed_resource_optimization.runtime.agents import ParticipantError
-
         raise ParticipantError(f"participant {report.index} ({self.names[report.index - 1]}): "
                                f"{report.error}")
 
@@ -537,8 +538,8 @@ class PeerRunController:
 
 # -- runs -----------------------------------------------------------------------------------------
 
-async def run_on_carrier(actors: Sequence[Any], start_message: Any,
-                         neighbours: Sequence[Sequence[int]], carrier: Carrier, *,
+async def run_on_transport(actors: Sequence[Any], start_message: Any,
+                         neighbours: Sequence[Sequence[int]], carrier: Transport, *,
                          timeout: float = DEFAULT_TIMEOUT_S) -> DistributedResult:
     """Run ``actors`` (this process) as peers ``participant-1`` ... on ``carrier`` from
     ``start_message``; ``neighbours[i]`` are actor ``i``'s neighbours (0-based positions). The
@@ -558,191 +559,3 @@ async def run_on_carrier(actors: Sequence[Any], start_message: Any,
     result.actors = list(actors)
     result.extra["traffic"] = carrier.stats
     return result
-
-
-class PeerProcesses:
-    """Participants of a coordinator-free algorithm in OS processes of their own, over
-    mango-agents, for one or several runs (an async context manager; :meth:`run` starts a run).
-
-    ``participants``: one :class:`ParticipantFactory` (or ``"module:function"``) per
-    participant; each is spawned as ``dro peer`` on entering and stopped on leaving, also on
-    error or Ctrl-C (their stderr goes to ``log_dir``, a temporary folder by default). Or give
-    ``addresses`` instead: peers already running (``dro peer --listen ...`` on other hosts),
-    ``HOST:PORT`` (TCP) or inbox topics (MQTT), in the participants' order. ``runtime``:
-    ``"tcp"`` or ``"mqtt"`` (``broker``: ``HOST:PORT``); ``listen``: the controller's own TCP
-    address; ``ready_timeout`` (s) bounds the processes' start; ``runs``: how many runs the
-    spawned peers serve before they exit (``None``: until none starts for ``idle_timeout`` s).
-    ``token``: the shared secret (spawned peers get it in their environment; peers started by
-    hand need the same ``--token`` or ``DRO_TOKEN``): every frame between the controller and the
-    peers, and among the peers, is authenticated, and a peer follows only a controller that holds
-    it (:mod:`.security`); ``broker_access``: login and TLS at the MQTT broker
-    (:class:`~.mqtt_transport.BrokerAccess`, given to spawned peers too). The participants keep
-    their state from run to run, as participant objects in one process do.
-    """
-
-    def __init__(self, participants: Sequence[ParticipantFactory | str] | None = None, *,
-                 runtime: str = "tcp", addresses: Sequence[str] | None = None,
-                 broker: str | None = None, listen: str = "127.0.0.1:0",
-                 log_dir: Path | str | None = None, ready_timeout: float = 120.0,
-                 runs: int | None = None, idle_timeout: float = 3600.0,
-                 token: str | None = None, broker_access: Any = None) -> None:
-        from distributed_resource_optimization.runtime.processes import (
-            DEFAULT_BROKER,
-            PROCESS_RUNTIMES,
-            check_broker_access,
-        )
-
-        if runtime not in PROCESS_RUNTIMES:
-            raise ValueError(f"runtime must be one of {', '.join(PROCESS_RUNTIMES)}, "
-                             f"got {runtime!r}")
-        if (participants is None) == (addresses is None):
-            raise ValueError("give either participants (to spawn them) or addresses")
-        n = len(participants) if addresses is None else len(addresses)
-        if n == 0:
-            raise ValueError("participants must not be empty")
-        if runs is not None and (isinstance(runs, bool) or not isinstance(runs, int) or runs < 1):
-            raise ValueError(f"runs must be None or an int >= 1, got {runs!r}")
-        positive_seconds(ready_timeout, "ready_timeout")
-        positive_seconds(idle_timeout, "idle_timeout")
-        check_broker_access(runtime, broker_access)  # before any peer is spawned
-        self.factories = None if participants is None else [
-            p if isinstance(p, ParticipantFactory) else ParticipantFactory(p)
-            for p in participants]
-        self.runtime, self.broker, self.listen = runtime, broker or DEFAULT_BROKER, listen
-        self.addresses = None if addresses is None else [str(a) for a in addresses]
-        self.log_dir, self.ready_timeout = log_dir, float(ready_timeout)
-        self.runs, self.idle_timeout = runs, float(idle_timeout)
-        self.token = token or None
-        self.broker_access = broker_access
-        self.names = [peer_name(i + 1) for i in range(n)]
-        #: Processes spawned (0 for peers reached by their addresses).
-        self.spawned = 0
-        self._stack: contextlib.AsyncExitStack | None = None
-        self._carrier: Any = None
-        self._box: Mailbox | None = None
-
-    async def __aenter__(self) -> PeerProcesses:
-        import tempfile
-
-        from distributed_resource_optimization.runtime.processes import (
-            AgentProcesses,
-            make_carrier,
-            new_topic_prefix,
-        )
-
-        stack = contextlib.AsyncExitStack()
-        await stack.__aenter__()
-        try:
-            spawn = self.factories is not None
-            prefix = new_topic_prefix() if self.runtime == "mqtt" and spawn else None
-            if spawn:
-                folder = self.log_dir or stack.enter_context(tempfile.TemporaryDirectory(
-                    prefix="dro-peers-"))
-                extra = ["--runtime", self.runtime, "--exit-with-stdin", "--idle-timeout",
-                         f"{self.idle_timeout:g}", "--runs", str(self.runs or 0)]
-                extra += ["--broker", self.broker, "--topic-prefix", prefix] \
-                    if self.runtime == "mqtt" else ["--listen", "127.0.0.1:0"]
-                commands = {name: f.command(name) + extra
-                            for name, f in zip(self.names, self.factories)}
-                procs = await stack.enter_async_context(AgentProcesses(
-                    commands, folder, ready_timeout=self.ready_timeout, subcommand="peer",
-                    token=self.token, broker_access=self.broker_access))
-                self.addresses = [procs.addresses[name] for name in self.names]
-                self.spawned = len(procs.agents)
-            carrier = make_carrier(self.runtime, listen=self.listen, broker=self.broker,
-                                   inbox=CONTROLLER_NAME, topic_prefix=prefix, token=self.token,
-                                   broker_access=self.broker_access)
-            await stack.enter_async_context(carrier)
-            for name, address in zip(self.names, self.addresses):
-                carrier.connect(name, address)
-            self._box = carrier.register(CONTROLLER_NAME)
-            self._carrier = carrier
-        except BaseException:
-            await stack.aclose()
-            raise
-        self._stack = stack
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        stack, self._stack = self._stack, None
-        if stack is not None:
-            await stack.aclose()
-
-    async def run(self, start_message: Any, *, topology: Any = None,
-                  timeout: float = DEFAULT_TIMEOUT_S) -> DistributedResult:
-        """One run from ``start_message``; ``topology`` as in
-        :func:`~..carrier.simple.start_distributed_optimization`, ``timeout`` (s) bounds it.
-        The solutions come back over the network (``actors`` of the result is empty);
-        ``extra["traffic"]`` counts the controller's messages and bytes so far."""
-        from distributed_resource_optimization.carrier.topology import neighbour_lists
-
-        if self._stack is None:
-            raise RuntimeError("PeerProcesses.run needs `async with PeerProcesses(...)` first")
-        positive_seconds(timeout, "timeout")
-        controller = PeerRunController(self._carrier, self.names,
-                                       neighbour_lists(topology, len(self.names)),
-                                       addresses=self.addresses, timeout=timeout, box=self._box)
-        result = await controller.run(start_message)
-        result.extra["traffic"] = self._carrier.stats
-        return result
-
-
-async def start_distributed_processes(participants: Sequence[ParticipantFactory | str] | None,
-                                      start_message: Any, *, topology: Any = None,
-                                      timeout: float = DEFAULT_TIMEOUT_S,
-                                      **kwargs: Any) -> DistributedResult:
-    """One run of a coordinator-free algorithm with one OS process per participant over
-    mango-agents: :class:`PeerProcesses` (``participants`` or ``addresses``, ``runtime``,
-    ``broker``, ``listen``, ``log_dir``, ``ready_timeout``, ``token``, ``broker_access``: see
-    there) for a single
-    :meth:`~PeerProcesses.run` (``topology``, ``timeout``). Spawned peers serve this run only;
-    for several runs with the same processes use :class:`PeerProcesses` itself."""
-    from distributed_resource_optimization.carrier.topology import neighbour_lists
-
-    positive_seconds(timeout, "timeout")
-    kwargs.setdefault("runs", 1)
-    kwargs.setdefault("idle_timeout", max(timeout, kwargs.get("ready_timeout", 120.0))
-                      + HANDSHAKE_TIMEOUT_S)
-    procs = PeerProcesses(participants, **kwargs)  # checks its arguments, spawns nothing yet
-    neighbour_lists(topology, len(procs.names))  # a bad topology is refused before any spawn
-    async with procs:
-        return await procs.run(start_message, topology=topology, timeout=timeout)
-
-
-def run_distributed_processes(participants: Sequence[ParticipantFactory | str] | None,
-                              start_message: Any, **kwargs: Any) -> DistributedResult:
-    """Synchronous twin of :func:`start_distributed_processes` (also inside a running event
-    loop, e.g. Jupyter)."""
-    from distributed_resource_optimization.runtime.sync import run_sync
-
-    return run_sync(lambda: start_distributed_processes(participants, start_message, **kwargs))
-
-
-async def serve_peer(name: str, participant: Any, *, runtime: str = "tcp",
-                     listen: str = "127.0.0.1:0", broker: str | None = None,
-                     topic_prefix: str | None = None, runs: int | None = 1,
-                     idle_timeout: float = DEFAULT_TIMEOUT_S,
-                     announce: Callable[[dict[str, str]], None] | None = None,
-                     token: str | None = None, broker_access: Any = None) -> int:
-    """Serve ``participant`` as peer ``name`` on a mango carrier (the body of ``dro peer``):
-    announce the address, serve ``runs`` runs (``None``: until none starts for
-    ``idle_timeout`` s); returns the number of runs served. With a ``token`` only a controller
-    and peers that hold it reach it (every frame authenticated)."""
-    from distributed_resource_optimization.runtime.processes import (
-        DEFAULT_BROKER,
-        format_address,
-        make_carrier,
-    )
-
-    carrier = make_carrier(runtime, listen=listen, broker=broker or DEFAULT_BROKER, inbox=name,
-                           topic_prefix=topic_prefix, token=token, broker_access=broker_access)
-    async with carrier:
-        peer = PeerAgent(name, participant, carrier)
-        if announce is not None:
-            announce({"name": name, "runtime": runtime, "address": format_address(carrier)})
-        try:
-            return await peer.serve(runs, idle_timeout)
-        finally:
-            if peer.rejected:
-                _log.warning("%s: dropped %d message(s) of no run of its own", name,
-                             peer.rejected)

@@ -1,6 +1,6 @@
 """Agent processes: run one participant per OS process, and spawn and stop such processes.
 
-:func:`serve_agent` is the body of ``dro agent``: it puts one participant on a mango carrier (TCP
+:func:`serve_agent` is the body of ``dro agent``: it puts one participant on a mango transport (TCP
 or MQTT), announces where it can be reached with one line on stdout and serves the
 coordinator's runs. :class:`AgentProcesses` is the other side, used by the commands that spawn
 their agents (``--runtime tcp|mqtt``): it starts the ``dro agent`` processes, waits until each has
@@ -11,16 +11,39 @@ spawned agent ends by itself when its parent goes away: it watches its stdin).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import sys
+import tempfile
 import threading
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from distributed_resource_optimization.runtime.carrier import CoordinationError
+from distributed_resource_optimization.admm.validation import positive_seconds
+from distributed_resource_optimization.algorithm.carrier import DistributedResult
+from distributed_resource_optimization.algorithm.topology import neighbour_lists
+from distributed_resource_optimization.runtime.engine import CoordinatorAgent, ParticipantAgent
+from distributed_resource_optimization.runtime.factories import ParticipantFactory
+from distributed_resource_optimization.runtime.local_work import InlineWork
+from distributed_resource_optimization.runtime.mango import DEFAULT_TOPIC_PREFIX, MangoTransport
+from distributed_resource_optimization.runtime.peers import (
+    CONTROLLER_NAME,
+    DEFAULT_TIMEOUT_S,
+    HANDSHAKE_TIMEOUT_S,
+    PeerAgent,
+    PeerRunController,
+    peer_name,
+)
+from distributed_resource_optimization.runtime.sync import run_sync
+from distributed_resource_optimization.runtime.transport import (
+    CoordinationError,
+    Mailbox,
+    Transport,
+)
 
 #: Prefix of the line on stdout with which an agent process announces its address (JSON follows).
 READY_PREFIX = "DRO_AGENT_READY "
@@ -32,26 +55,21 @@ RUNTIMES: tuple[str, ...] = ("inproc", *PROCESS_RUNTIMES)
 DEFAULT_BROKER = "127.0.0.1:1883"
 
 
-def make_carrier(runtime: str, *, listen: str = "127.0.0.1:0", broker: str = DEFAULT_BROKER,
-                 inbox: str | None = None, topic_prefix: str | None = None,
-                 token: str | None = None, broker_access: Any = None) -> Any:
-    """A mango carrier for ``runtime`` (``"tcp"``: listening on ``listen``; ``"mqtt"``: on
+def make_transport(runtime: str, *, listen: str = "127.0.0.1:0", broker: str = DEFAULT_BROKER,
+                   inbox: str | None = None, topic_prefix: str | None = None,
+                   token: str | None = None, broker_access: Any = None) -> MangoTransport:
+    """A mango-agents transport for ``runtime`` (``"tcp"``: listening on ``listen``; ``"mqtt"``: on
     ``broker``, inbox topic ``<topic_prefix>/<inbox>``, logged in with ``broker_access``, a
     :class:`~.mqtt_transport.BrokerAccess`); with a ``token`` every frame is authenticated
     (:mod:`.security`)."""
-    from distributed_resource_optimization.runtime.mango_carrier import (
-        DEFAULT_TOPIC_PREFIX,
-        MangoCarrier,
-    )
-
     check_broker_access(runtime, broker_access)
     if runtime == "tcp":
-        return MangoCarrier.tcp(listen, token=token)
+        return MangoTransport.tcp(listen, token=token)
     if runtime == "mqtt":
         access = broker_access
-        return MangoCarrier.mqtt(broker, inbox, topic_prefix=topic_prefix or DEFAULT_TOPIC_PREFIX,
-                                 token=token, login=getattr(access, "login", None),
-                                 tls=getattr(access, "tls", None))
+        return MangoTransport.mqtt(broker, inbox, topic_prefix=topic_prefix or DEFAULT_TOPIC_PREFIX,
+                                   token=token, login=getattr(access, "login", None),
+                                   tls=getattr(access, "tls", None))
     raise ValueError(f"runtime must be one of {', '.join(PROCESS_RUNTIMES)}, got {runtime!r}")
 
 
@@ -63,45 +81,61 @@ def check_broker_access(runtime: str, broker_access: Any) -> None:
                          f"runtime, got {runtime!r}")
 
 
-def format_address(carrier: Any) -> str:
-    """The carrier's address as text: ``HOST:PORT`` (TCP) or the inbox topic (MQTT)."""
-    addr = carrier.protocol_address
-    return f"{addr[0]}:{addr[1]}" if carrier.kind == "tcp" else str(addr)
+def format_address(transport: MangoTransport) -> str:
+    """The transport's address as text: ``HOST:PORT`` (TCP) or the inbox topic (MQTT)."""
+    addr = transport.protocol_address
+    return f"{addr[0]}:{addr[1]}" if transport.kind == "tcp" else str(addr)
 
 
 #: Environment variable with the shared token (so that it is not on a command line).
 TOKEN_ENV = "DRO_TOKEN"
 
 
-async def serve_agent(name: str, participant: Any, *, runtime: str = "tcp",
-                      listen: str = "127.0.0.1:0", broker: str = DEFAULT_BROKER,
-                      topic_prefix: str | None = None, runs: int | None = None,
-                      idle_timeout: float = 600.0,
-                      announce: Callable[[dict[str, str]], None] | None = None,
-                      token: str | None = None, broker_access: Any = None,
-                      context: Mapping[str, str] | None = None) -> int:
-    """Serve ``participant`` as agent ``name`` until ``runs`` runs are done (``None``: until no
-    coordinator message arrives for ``idle_timeout`` s); with a ``token`` only coordinators
-    that know it can reach it (every frame authenticated); ``context``: what the agent was
-    started for, reported at join. Returns the number of runs served."""
-    from distributed_resource_optimization.runtime.agents import ParticipantAgent
-    from distributed_resource_optimization.runtime.local_work import InlineWork
-
-    carrier = make_carrier(runtime, listen=listen, broker=broker, inbox=name,
-                           topic_prefix=topic_prefix, token=token, broker_access=broker_access)
-    async with carrier:
-        # The only agent of this process: its loop is its own, the coordinator's timeouts run
-        # elsewhere, so the local work runs on the loop without a thread hand-over.
-        agent = ParticipantAgent(name, participant, carrier, idle_timeout=idle_timeout,
-                                 executor=InlineWork(), context=context)
+async def serve(name: str, build: Callable[[Transport], Any], *, runtime: str = "tcp",
+                listen: str = "127.0.0.1:0", broker: str = DEFAULT_BROKER,
+                topic_prefix: str | None = None, runs: int | None = None,
+                announce: Callable[[dict[str, str]], None] | None = None,
+                token: str | None = None, broker_access: Any = None) -> int:
+    """The serve loop of ``dro agent`` and ``dro peer``: open a mango-agents transport for
+    ``runtime`` (inbox ``name``), put the agent ``build(transport)`` on it (a
+    :class:`~.engine.ParticipantAgent` or a :class:`~.peers.PeerAgent`), announce its address
+    and serve ``runs`` runs (``None``: until the agent's idle timeout); returns the number of
+    runs served. With a ``token`` only a coordinator or controller and peers that hold it reach
+    the agent (every frame authenticated)."""
+    transport = make_transport(runtime, listen=listen, broker=broker, inbox=name,
+                               topic_prefix=topic_prefix, token=token,
+                               broker_access=broker_access)
+    async with transport:
+        agent = build(transport)
         if announce is not None:
-            announce({"name": name, "runtime": runtime, "address": format_address(carrier)})
+            announce({"name": name, "runtime": runtime, "address": format_address(transport)})
         try:
             return await agent.serve(runs)
         finally:
             if agent.rejected:
                 print(f"dro: agent {name}: dropped {agent.rejected} message(s) that did not come "
-                      "from the coordinator of its run", file=sys.stderr, flush=True)
+                      "from its run", file=sys.stderr, flush=True)
+
+
+async def serve_agent(name: str, participant: Any, *, idle_timeout: float = 600.0,
+                      context: Mapping[str, str] | None = None, **kwargs: Any) -> int:
+    """Serve ``participant`` as the ADMM agent ``name`` (the body of ``dro agent``; ``kwargs``
+    as in :func:`serve`); ``runs=None`` serves until no coordinator message arrives for
+    ``idle_timeout`` s; ``context``: what the agent was started for, reported at join."""
+    # The only agent of this process: its loop is its own, the coordinator's timeouts run
+    # elsewhere, so the local work runs on the loop without a thread hand-over.
+    return await serve(name, lambda t: ParticipantAgent(
+        name, participant, t, idle_timeout=idle_timeout, executor=InlineWork(), context=context),
+        **kwargs)
+
+
+async def serve_peer(name: str, participant: Any, *, idle_timeout: float = DEFAULT_TIMEOUT_S,
+                     runs: int | None = 1, **kwargs: Any) -> int:
+    """Serve the coordinator-free ``participant`` as peer ``name`` (the body of ``dro peer``;
+    ``kwargs`` as in :func:`serve`); ``runs=None`` serves until no run starts for
+    ``idle_timeout`` s."""
+    return await serve(name, lambda t: PeerAgent(name, participant, t, idle_timeout=idle_timeout),
+                       runs=runs, **kwargs)
 
 
 def announce_on_stdout(info: dict[str, str]) -> None:
@@ -274,7 +308,7 @@ async def coordinate_agents(coordinator: Any, data: Any, names: Sequence[str], r
     Either spawn them (``commands``: name -> ``dro agent`` arguments; stopped when the run ends,
     also on error or Ctrl-C) or reach already running ones (``addresses``: name -> ``HOST:PORT``
     for TCP or inbox topic for MQTT). The coordinator listens on ``listen`` (TCP) or has the
-    inbox ``<topic_prefix>/coordinator`` (MQTT); ``faults`` (a :class:`~.carrier.Faults`) loses,
+    inbox ``<topic_prefix>/coordinator`` (MQTT); ``faults`` (a :class:`~.transport.Faults`) loses,
     duplicates and delays the coordinator's messages, a testing aid; ``token`` is the shared
     secret (given to spawned agents in their environment); ``warm_start`` an earlier run's
     state to start from; ``expected_context``: per agent the context its join must report
@@ -283,11 +317,6 @@ async def coordinate_agents(coordinator: Any, data: Any, names: Sequence[str], r
     too). Returns ``(ADMMResult,
     TrafficStats, number of spawned processes)``.
     """
-    import contextlib
-    import tempfile
-
-    from distributed_resource_optimization.runtime.agents import CoordinatorAgent
-
     if (commands is None) == (addresses is None):
         raise ValueError("give either commands (to spawn the agents) or addresses")
     missing = [n for n in names if n not in (commands if commands is not None else addresses)]
@@ -296,12 +325,12 @@ async def coordinate_agents(coordinator: Any, data: Any, names: Sequence[str], r
                          f"{', '.join(missing)}")
     async with contextlib.AsyncExitStack() as stack:
         spawned = 0
-        # The coordinator's own carrier first: a --listen address that cannot be bound fails
+        # The coordinator's own transport first: a --listen address that cannot be bound fails
         # before any agent process is spawned.
-        carrier = make_carrier(runtime, listen=listen, broker=broker, inbox="coordinator",
+        transport = make_transport(runtime, listen=listen, broker=broker, inbox="coordinator",
                                topic_prefix=topic_prefix, token=token,
                                broker_access=broker_access)
-        await stack.enter_async_context(carrier)
+        await stack.enter_async_context(transport)
         if commands is not None:
             folder = log_dir or stack.enter_context(tempfile.TemporaryDirectory(
                 prefix="dro-agents-"))
@@ -309,16 +338,152 @@ async def coordinate_agents(coordinator: Any, data: Any, names: Sequence[str], r
                 commands, folder, token=token, broker_access=broker_access))
             addresses, spawned = procs.addresses, len(procs.agents)
         for name in names:
-            carrier.connect(name, addresses[name])
-        sender = carrier if faults is None else faults.wrap(carrier)
+            transport.connect(name, addresses[name])
+        sender = transport if faults is None else faults.wrap(transport)
         coord = CoordinatorAgent("coordinator", coordinator, list(names), sender,
                                  progress=progress, expected_context=expected_context)
         result = await coord.run(data, warm_start)
-        return result, carrier.stats, spawned
+        return result, transport.stats, spawned
 
 
 def new_topic_prefix() -> str:
     """A fresh MQTT topic prefix for one run (agents of other runs on the broker never mix in)."""
-    import uuid
-
     return f"dro/{uuid.uuid4().hex[:10]}"
+
+
+class PeerProcesses:
+    """Participants of a coordinator-free algorithm in OS processes of their own, over
+    mango-agents, for one or several runs (an async context manager; :meth:`run` starts a run).
+
+    ``participants``: one :class:`ParticipantFactory` (or ``"module:function"``) per
+    participant; each is spawned as ``dro peer`` on entering and stopped on leaving, also on
+    error or Ctrl-C (their stderr goes to ``log_dir``, a temporary folder by default). Or give
+    ``addresses`` instead: peers already running (``dro peer --listen ...`` on other hosts),
+    ``HOST:PORT`` (TCP) or inbox topics (MQTT), in the participants' order. ``runtime``:
+    ``"tcp"`` or ``"mqtt"`` (``broker``: ``HOST:PORT``); ``listen``: the controller's own TCP
+    address; ``ready_timeout`` (s) bounds the processes' start; ``runs``: how many runs the
+    spawned peers serve before they exit (``None``: until none starts for ``idle_timeout`` s).
+    ``token``: the shared secret (spawned peers get it in their environment; peers started by
+    hand need the same ``--token`` or ``DRO_TOKEN``): every frame between the controller and the
+    peers, and among the peers, is authenticated, and a peer follows only a controller that holds
+    it (:mod:`.security`); ``broker_access``: login and TLS at the MQTT broker
+    (:class:`~.mqtt_transport.BrokerAccess`, given to spawned peers too). The participants keep
+    their state from run to run, as participant objects in one process do.
+    """
+
+    def __init__(self, participants: Sequence[ParticipantFactory | str] | None = None, *,
+                 runtime: str = "tcp", addresses: Sequence[str] | None = None,
+                 broker: str | None = None, listen: str = "127.0.0.1:0",
+                 log_dir: Path | str | None = None, ready_timeout: float = 120.0,
+                 runs: int | None = None, idle_timeout: float = 3600.0,
+                 token: str | None = None, broker_access: Any = None) -> None:
+        if runtime not in PROCESS_RUNTIMES:
+            raise ValueError(f"runtime must be one of {', '.join(PROCESS_RUNTIMES)}, "
+                             f"got {runtime!r}")
+        if (participants is None) == (addresses is None):
+            raise ValueError("give either participants (to spawn them) or addresses")
+        n = len(participants) if addresses is None else len(addresses)
+        if n == 0:
+            raise ValueError("participants must not be empty")
+        if runs is not None and (isinstance(runs, bool) or not isinstance(runs, int) or runs < 1):
+            raise ValueError(f"runs must be None or an int >= 1, got {runs!r}")
+        positive_seconds(ready_timeout, "ready_timeout")
+        positive_seconds(idle_timeout, "idle_timeout")
+        check_broker_access(runtime, broker_access)  # before any peer is spawned
+        self.factories = None if participants is None else [
+            p if isinstance(p, ParticipantFactory) else ParticipantFactory(p)
+            for p in participants]
+        self.runtime, self.broker, self.listen = runtime, broker or DEFAULT_BROKER, listen
+        self.addresses = None if addresses is None else [str(a) for a in addresses]
+        self.log_dir, self.ready_timeout = log_dir, float(ready_timeout)
+        self.runs, self.idle_timeout = runs, float(idle_timeout)
+        self.token = token or None
+        self.broker_access = broker_access
+        self.names = [peer_name(i + 1) for i in range(n)]
+        #: Processes spawned (0 for peers reached by their addresses).
+        self.spawned = 0
+        self._stack: contextlib.AsyncExitStack | None = None
+        self._carrier: Any = None
+        self._box: Mailbox | None = None
+
+    async def __aenter__(self) -> PeerProcesses:
+        stack = contextlib.AsyncExitStack()
+        await stack.__aenter__()
+        try:
+            spawn = self.factories is not None
+            prefix = new_topic_prefix() if self.runtime == "mqtt" and spawn else None
+            if spawn:
+                folder = self.log_dir or stack.enter_context(tempfile.TemporaryDirectory(
+                    prefix="dro-peers-"))
+                extra = ["--runtime", self.runtime, "--exit-with-stdin", "--idle-timeout",
+                         f"{self.idle_timeout:g}", "--runs", str(self.runs or 0)]
+                extra += ["--broker", self.broker, "--topic-prefix", prefix] \
+                    if self.runtime == "mqtt" else ["--listen", "127.0.0.1:0"]
+                commands = {name: f.command(name) + extra
+                            for name, f in zip(self.names, self.factories)}
+                procs = await stack.enter_async_context(AgentProcesses(
+                    commands, folder, ready_timeout=self.ready_timeout, subcommand="peer",
+                    token=self.token, broker_access=self.broker_access))
+                self.addresses = [procs.addresses[name] for name in self.names]
+                self.spawned = len(procs.agents)
+            transport = make_transport(self.runtime, listen=self.listen, broker=self.broker,
+                                   inbox=CONTROLLER_NAME, topic_prefix=prefix, token=self.token,
+                                   broker_access=self.broker_access)
+            await stack.enter_async_context(transport)
+            for name, address in zip(self.names, self.addresses):
+                transport.connect(name, address)
+            self._box = transport.register(CONTROLLER_NAME)
+            self._carrier = transport
+        except BaseException:
+            await stack.aclose()
+            raise
+        self._stack = stack
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        stack, self._stack = self._stack, None
+        if stack is not None:
+            await stack.aclose()
+
+    async def run(self, start_message: Any, *, topology: Any = None,
+                  timeout: float = DEFAULT_TIMEOUT_S) -> DistributedResult:
+        """One run from ``start_message``; ``topology`` as in
+        :func:`~..runtime.inproc.start_distributed_optimization`, ``timeout`` (s) bounds it.
+        The solutions come back over the network (``actors`` of the result is empty);
+        ``extra["traffic"]`` counts the controller's messages and bytes so far."""
+        if self._stack is None:
+            raise RuntimeError("PeerProcesses.run needs `async with PeerProcesses(...)` first")
+        positive_seconds(timeout, "timeout")
+        controller = PeerRunController(self._carrier, self.names,
+                                       neighbour_lists(topology, len(self.names)),
+                                       addresses=self.addresses, timeout=timeout, box=self._box)
+        result = await controller.run(start_message)
+        result.extra["traffic"] = self._carrier.stats
+        return result
+
+
+async def start_distributed_processes(participants: Sequence[ParticipantFactory | str] | None,
+                                      start_message: Any, *, topology: Any = None,
+                                      timeout: float = DEFAULT_TIMEOUT_S,
+                                      **kwargs: Any) -> DistributedResult:
+    """One run of a coordinator-free algorithm with one OS process per participant over
+    mango-agents: :class:`PeerProcesses` (``participants`` or ``addresses``, ``runtime``,
+    ``broker``, ``listen``, ``log_dir``, ``ready_timeout``, ``token``, ``broker_access``: see
+    there) for a single
+    :meth:`~PeerProcesses.run` (``topology``, ``timeout``). Spawned peers serve this run only;
+    for several runs with the same processes use :class:`PeerProcesses` itself."""
+    positive_seconds(timeout, "timeout")
+    kwargs.setdefault("runs", 1)
+    kwargs.setdefault("idle_timeout", max(timeout, kwargs.get("ready_timeout", 120.0))
+                      + HANDSHAKE_TIMEOUT_S)
+    procs = PeerProcesses(participants, **kwargs)  # checks its arguments, spawns nothing yet
+    neighbour_lists(topology, len(procs.names))  # a bad topology is refused before any spawn
+    async with procs:
+        return await procs.run(start_message, topology=topology, timeout=timeout)
+
+
+def run_distributed_processes(participants: Sequence[ParticipantFactory | str] | None,
+                              start_message: Any, **kwargs: Any) -> DistributedResult:
+    """Synchronous twin of :func:`start_distributed_processes` (also inside a running event
+    loop, e.g. Jupyter)."""
+    return run_sync(lambda: start_distributed_processes(participants, start_message, **kwargs))

@@ -1,6 +1,6 @@
 """Authenticated links between the agents of a run that share a token.
 
-With a shared token every frame a networked carrier sends carries a MAC that is checked before
+With a shared token every frame a networked transport sends carries a MAC that is checked before
 anything of it is decoded; a process without the token gets no answer at all, cannot join, read
 replies meant for others, steer or end a run.
 
@@ -18,7 +18,7 @@ receiver's link id (the receiver's own nonce), a sequence number and a MAC with 
 direction key over all of it; the receiver drops frames of unknown links, bad MACs, sequence
 numbers it has already seen (a window of :data:`REPLAY_WINDOW` tolerates reordering, e.g.
 MQTT's), and frames whose decoded sender and receiver are not the link's two agents. A hello
-that comes again (same nonce) is dropped too. Everything dropped is counted by the carrier
+that comes again (same nonce) is dropped too. Everything dropped is counted by the transport
 (``TrafficStats.rejected``, summed into ``ADMMResult.rejected_messages``).
 
 What the token protects: who may take part (authenticity), that nothing is changed on the way
@@ -29,7 +29,7 @@ WireGuard tunnel for that.
 Frame layout (big-endian): ``b"DRO"``, kind (``H`` handshake, ``S`` sealed), link id (16 bytes;
 zeros in a handshake), sequence number (8 bytes; 0 in a handshake), MAC (32 bytes), payload (the
 codec's bytes of the message). This module knows nothing of mango or of message contents; the
-carrier asks it to seal, open and hand-shake (:class:`LinkSecurity`).
+transport asks it to seal, open and hand-shake (:class:`LinkSecurity`).
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ HEADER_BYTES = _HEADER.size
 MAX_HANDSHAKE_BYTES = 16 * 1024
 #: Sequence numbers a link accepts out of order (older ones are dropped as replays).
 REPLAY_WINDOW = 1024
-#: Links a carrier keeps (confirmed and waiting for their first frame); the oldest go first.
+#: Links a transport keeps (confirmed and waiting for their first frame); the oldest go first.
 MAX_LINKS = 4096
 #: Confirmed links kept per pair of agents: the newest is used to send, the one before still
 #: accepts frames that were under way when a new link was opened.
@@ -144,8 +144,8 @@ def _direction_keys(key: bytes, initiator: str, responder: str, nonce_i: bytes, 
 
 
 class LinkSecurity:
-    """The links of one carrier (all its agents) under one token: handshakes, sealing and
-    opening of frames. Thread-safe: a carrier may decode in another thread (paho's)."""
+    """The links of one transport (all its agents) under one token: handshakes, sealing and
+    opening of frames. Thread-safe: a transport may decode in another thread (paho's)."""
 
     def __init__(self, token: str) -> None:
         self._key = token_key(token)
@@ -237,7 +237,7 @@ class LinkSecurity:
 
     def seal(self, local: str, remote: str, payload: bytes) -> bytes:
         """A sealed frame from ``local`` to ``remote`` on their newest link; ``LookupError``
-        if there is none (the carrier opens links before it sends)."""
+        if there is none (the transport opens links before it sends)."""
         with self._lock:
             pair = self._pairs.get((local, remote))
             if not pair:

@@ -9,7 +9,7 @@ connection pool, routing and agents are unchanged):
 - a length prefix above the frame limit closes that connection before a byte of the frame is
   kept; with a shared token a frame must also announce an authenticated frame in its first
   bytes (a handshake of at most :data:`~.security.MAX_HANDSHAKE_BYTES`, or a sealed frame of a
-  link this carrier knows) before more of it is buffered;
+  link this transport knows) before more of it is buffered;
 - at most ``max_connections`` connections are open at once: a new one beyond that takes the place
   of the oldest connection that has not delivered a valid frame yet (a flood of idle connections
   only ever pushes out its own), or is closed if every open one has; and a connection that has
@@ -31,7 +31,6 @@ from mango.container.core import Container
 from mango.container.tcp import TCPContainer
 from mango.util.clock import AsyncioClock
 
-from distributed_resource_optimization.runtime.carrier import warn_sometimes
 from distributed_resource_optimization.runtime.security import (
     HANDSHAKE,
     HEADER_BYTES,
@@ -39,6 +38,7 @@ from distributed_resource_optimization.runtime.security import (
     LinkSecurity,
     frame_kind,
 )
+from distributed_resource_optimization.runtime.transport import warn_sometimes
 
 _log = logging.getLogger(__name__)
 

@@ -2,17 +2,11 @@
 engine (:mod:`distributed_resource_optimization.admm`); docs/reference_names.md says where each
 lives and how it differs.
 
-:class:`ADMMMessage` / :class:`ADMMAnswer` are the reference's local-update protocol for
-coordinators written as message handlers (:class:`~..core.Coordinator`): a participant that
-receives ``ADMMMessage(v, rho)`` answers ``ADMMAnswer(x)`` with ``x = argmin f(x) + rho/2
-||x + v||^2``; :class:`~distributed_resource_optimization.ADMMFlexActor` does.
+:class:`ADMMMessage` / :class:`ADMMAnswer` (the reference's local-update protocol) live in
+:mod:`distributed_resource_optimization.algorithm.local_update`.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
-
-import numpy as np
 
 from distributed_resource_optimization.admm.coordinator import (
     ADMMGenericCoordinator,
@@ -21,26 +15,11 @@ from distributed_resource_optimization.admm.coordinator import (
     create_admm_start,
 )
 from distributed_resource_optimization.admm.objectives import GlobalObjective
-from distributed_resource_optimization.algorithm.core import OptimizationMessage
+from distributed_resource_optimization.algorithm.local_update import ADMMAnswer, ADMMMessage
 
 #: The reference's names of the engine's extension points.
 ADMMGlobalActor = GlobalActor
 ADMMGlobalObjective = GlobalObjective
-
-
-@dataclass
-class ADMMMessage(OptimizationMessage):
-    """Local-update request: the correction ``v`` (outputs' unit) and the penalty ``rho``."""
-
-    v: np.ndarray
-    rho: float
-
-
-@dataclass
-class ADMMAnswer(OptimizationMessage):
-    """Local-update reply: the participant's new outputs ``x``."""
-
-    x: np.ndarray
 
 
 __all__ = ["ADMMAnswer", "ADMMGenericCoordinator", "ADMMGlobalActor", "ADMMGlobalObjective",

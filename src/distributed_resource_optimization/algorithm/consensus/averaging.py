@@ -22,7 +22,7 @@ its plug-in's :meth:`ConsensusActor.gradient_term`:
 Rounds are synchronous: a participant advances when it holds every neighbour's message of its
 current round (the reference mode also advances on a message of a later round, as the
 reference does). A run ends after ``max_iter`` rounds or, with ``patience``, once the network has
-settled (see :class:`~distributed_resource_optimization.algorithm._gossip_utils.Settling`); the
+settled (see :class:`~distributed_resource_optimization.algorithm.gossip.Settling`); the
 ending participant sends a final message that every participant forwards once, so every
 ``finish_callback`` fires exactly once on any connected topology.
 """
@@ -35,7 +35,10 @@ from typing import Any
 
 import numpy as np
 
-from distributed_resource_optimization.algorithm._gossip_utils import (
+from distributed_resource_optimization.algorithm.core import (
+    OptimizationMessage,
+)
+from distributed_resource_optimization.algorithm.gossip import (
     DEFAULT_TOL,
     FINISH,
     IGNORE,
@@ -49,9 +52,6 @@ from distributed_resource_optimization.algorithm._gossip_utils import (
     metropolis_weights,
     new_run_token,
     run_horizon,
-)
-from distributed_resource_optimization.algorithm.core import (
-    OptimizationMessage,
 )
 
 

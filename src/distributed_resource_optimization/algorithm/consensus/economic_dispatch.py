@@ -18,11 +18,11 @@ from typing import Any
 
 import numpy as np
 
-from distributed_resource_optimization.algorithm._gossip_utils import (
+from distributed_resource_optimization.algorithm.consensus.averaging import ConsensusActor
+from distributed_resource_optimization.algorithm.gossip import (
     QuadraticCostUnit,
     check_real,
 )
-from distributed_resource_optimization.algorithm.consensus.averaging import ConsensusActor
 
 
 @dataclass(eq=False)

@@ -25,7 +25,10 @@ from typing import Any
 
 import numpy as np
 
-from distributed_resource_optimization.algorithm._gossip_utils import (
+from distributed_resource_optimization.algorithm.core import (
+    OptimizationMessage,
+)
+from distributed_resource_optimization.algorithm.gossip import (
     DEFAULT_TOL,
     FINISH,
     IGNORE,
@@ -37,9 +40,6 @@ from distributed_resource_optimization.algorithm._gossip_utils import (
     data_length,
     new_run_token,
     run_horizon,
-)
-from distributed_resource_optimization.algorithm.core import (
-    OptimizationMessage,
 )
 
 #: The reference's horizon of a participant before a start message fixes it.

@@ -16,13 +16,13 @@ from typing import Any
 
 import numpy as np
 
-from distributed_resource_optimization.algorithm._gossip_utils import (
-    QuadraticCostUnit,
-    per_step,
-)
 from distributed_resource_optimization.algorithm.diffusion.diffusion import DiffusionActor
 from distributed_resource_optimization.algorithm.diffusion.storage import (
     ReservoirStorageDiffusionActor,
+)
+from distributed_resource_optimization.algorithm.gossip import (
+    QuadraticCostUnit,
+    per_step,
 )
 
 __all__ = ["LinearCostEconomicDispatchDiffusionActor", "ReservoirStorageDiffusionActor"]

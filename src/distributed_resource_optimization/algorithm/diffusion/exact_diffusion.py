@@ -22,16 +22,16 @@ from typing import Any
 
 import numpy as np
 
-from distributed_resource_optimization.algorithm._gossip_utils import (
-    DEFAULT_TOL,
-    degrees_of,
-    metropolis_weights,
-)
 from distributed_resource_optimization.algorithm.diffusion.diffusion import (
     DiffusionActor,
     DiffusionAlgorithm,
     DiffusionMessage,
     create_diffusion_start,
+)
+from distributed_resource_optimization.algorithm.gossip import (
+    DEFAULT_TOL,
+    degrees_of,
+    metropolis_weights,
 )
 
 

@@ -25,14 +25,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import clarabel
+import daqp
 import numpy as np
+import scipy.sparse as sp
 
-from distributed_resource_optimization.algorithm._gossip_utils import (
+from distributed_resource_optimization.algorithm.diffusion.diffusion import DiffusionActor
+from distributed_resource_optimization.algorithm.gossip import (
     check_int,
     check_real,
     float_array,
 )
-from distributed_resource_optimization.algorithm.diffusion.diffusion import DiffusionActor
 
 # DAQP's constraint types.
 _INEQUALITY, _EQUALITY = 0, 5
@@ -145,8 +148,6 @@ class ReservoirStorageDiffusionActor(DiffusionActor):
         return self._qp
 
     def _solve(self, lam: np.ndarray) -> np.ndarray:
-        import daqp
-
         qp = self._problem(lam.size)
         thr = self.charge_cost + self.discharge_cost
         f = np.concatenate([thr - lam, lam - self.charge_cost])
@@ -174,9 +175,6 @@ class ReservoirStorageDiffusionActor(DiffusionActor):
         return self._solve_clarabel(qp, f, flag)
 
     def _solve_clarabel(self, qp: dict[str, Any], f: np.ndarray, daqp_flag: int) -> np.ndarray:
-        import clarabel
-        import scipy.sparse as sp
-
         n = f.size
         A, lo, hi = qp["A"], qp["blower"], qp["bupper"]
         eq = qp["sense"][n:] == _EQUALITY

@@ -31,8 +31,6 @@ from distributed_resource_optimization.algorithm.heuristic.cohda.multistart impo
     MultiStartCOHDAParticipant,
     MultiStartResult,
     create_multistart_cohda_participant,
-    run_cohda_multistart,
-    start_cohda_multistart,
 )
 
 __all__ = [
@@ -61,6 +59,4 @@ __all__ = [
     "COHDARunMessage",
     "COHDARestart",
     "create_multistart_cohda_participant",
-    "start_cohda_multistart",
-    "run_cohda_multistart",
 ]

@@ -21,7 +21,8 @@ alone; which fixed point it reaches depends on where the search starts. Multi-st
 No participant ever sees another's schedule set: it learns only the schedules the others chose,
 as in plain COHDA. The best is selected by each participant from the candidates it held itself
 (the runs end with one shared candidate, so all select the same one). The runs follow one another:
-:func:`run_cohda_multistart` starts each with :func:`~...carrier.simple.start_distributed_optimization`
+:func:`~...runtime.run.run_cohda_multistart` starts each with
+:func:`~...runtime.run.start_distributed_optimization`
 once the previous one has gone quiet, so the restart is triggered from outside, like the first
 start (the participants cannot tell that a run has ended; a deployment would restart on a clock).
 Cost: about ``runs`` times the messages and time of one COHDA run, plus ``1 + 2 |E|`` messages
@@ -268,6 +269,12 @@ class MultiStartCOHDAParticipant(COHDAAlgorithmData):
             return current
         return self.best
 
+    def current_performance(self) -> float:
+        """The performance of the candidate this participant holds now (the run's result once
+        a run has gone quiet)."""
+        return _evaluated(self.memory.solution_candidate, self.performance_function,
+                          self.memory.target_params).perf
+
     def solution(self) -> np.ndarray | None:
         best = self.best_candidate()
         return None if best is None else best.schedules.sum(axis=0)
@@ -285,62 +292,10 @@ def create_multistart_cohda_participant(
                                       performance_function, seed)
 
 
-async def start_cohda_multistart(actors: Sequence[MultiStartCOHDAParticipant],
-                                 start_message: WorkingMemory, runs: int = 4,
-                                 perturb: float | None = None, **kwargs: Any) -> MultiStartResult:
-    """Run multi-start COHDA: ``runs`` distributed COHDA runs (run 0 from ``start_message``,
-    each later one from a :class:`COHDARestart`: a fresh restart, or with ``perturb`` a
-    perturbation of the best candidate so far), then the final message; ``kwargs`` go to
-    :func:`~...carrier.simple.start_distributed_optimization` (``topology``, ``timeout``).
-    Each participant ends with its best candidate in ``memory.solution_candidate``."""
-    from distributed_resource_optimization.carrier.simple import start_distributed_optimization
-
-    actors = list(actors)
-    if isinstance(runs, bool) or not isinstance(runs, (int, np.integer)) or runs < 1:
-        raise ValueError(f"runs must be an int >= 1, got {runs!r}")
-    for i, a in enumerate(actors):
-        if not isinstance(a, MultiStartCOHDAParticipant):
-            raise TypeError(f"actors[{i}] is a {type(a).__name__}, not a "
-                            "MultiStartCOHDAParticipant (create_multistart_cohda_participant)")
-    if perturb is not None and not (isinstance(perturb, (int, float))
-                                    and not isinstance(perturb, bool) and 0 < perturb <= 1):
-        raise ValueError(f"perturb must be None or a fraction in (0, 1], got {perturb!r}")
-    out = MultiStartResult()
-    for r in range(int(runs)):
-        restart = COHDARestart(r, perturb=None if perturb is None else float(perturb))
-        res = await start_distributed_optimization(
-            actors, start_message if r == 0 else restart, **kwargs)
-        out.run_messages.append(res.messages)
-        out.run_wall_time_s.append(res.wall_time_s)
-        current = actors[0].memory.solution_candidate
-        out.run_perf.append(_evaluated(current, actors[0].performance_function,
-                                       actors[0].memory.target_params).perf)
-    res = await start_distributed_optimization(actors, COHDARestart(int(runs), final=True),
-                                               **kwargs)
-    out.run_messages.append(res.messages)
-    out.run_wall_time_s.append(res.wall_time_s)
-    out.messages = sum(out.run_messages)
-    out.wall_time_s = sum(out.run_wall_time_s)
-    out.best_perf = actors[0].memory.solution_candidate.perf
-    return out
-
-
-def run_cohda_multistart(actors: Sequence[MultiStartCOHDAParticipant],
-                         start_message: WorkingMemory, runs: int = 4,
-                         perturb: float | None = None, **kwargs: Any) -> MultiStartResult:
-    """Synchronous twin of :func:`start_cohda_multistart`."""
-    from distributed_resource_optimization.runtime.sync import run_sync
-
-    return run_sync(lambda: start_cohda_multistart(actors, start_message, runs, perturb,
-                                                   **kwargs))
-
-
 __all__ = [
     "COHDARestart",
     "COHDARunMessage",
     "MultiStartCOHDAParticipant",
     "MultiStartResult",
     "create_multistart_cohda_participant",
-    "run_cohda_multistart",
-    "start_cohda_multistart",
 ]

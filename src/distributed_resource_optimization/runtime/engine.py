@@ -1,0 +1,597 @@
+"""Agents that run ADMM over a transport: the coordinator and the participants.
+
+The coordinator agent drives any problem form through the transport; a participant agent wraps
+anything that satisfies :class:`Participant` (one local model or a vectorised fleet). Neither knows
+how messages travel, nor what the local models are. The protocol is in :mod:`.messages`.
+
+A participant runs its local work (configuration, solver setup, every proximal step) in the
+process's local-work thread, off the event loop, so agents sharing one process or container keep
+answering and the coordinator's reply timeout fires on time while a long solve is still running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import time
+import uuid
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from concurrent.futures import Executor
+from typing import Any, Protocol
+
+import numpy as np
+
+from distributed_resource_optimization.admm.coordinator import ADMMGenericCoordinator
+from distributed_resource_optimization.admm.forms import ParticipantSpec, expand_price
+from distributed_resource_optimization.admm.objectives import TargetData
+from distributed_resource_optimization.admm.results import ADMMResult, ADMMStatus
+from distributed_resource_optimization.admm.warm_start import WarmStart
+from distributed_resource_optimization.local.base import merge_published
+from distributed_resource_optimization.runtime.local_work import (
+    InlineWork,
+    LocalWorkThread,
+    default_local_work,
+)
+from distributed_resource_optimization.runtime.messages import (
+    PROTOCOL_VERSION,
+    FinishReply,
+    FinishRequest,
+    JoinReply,
+    JoinRequest,
+    Publication,
+    SetupReply,
+    SetupRequest,
+    SolveReply,
+    SolveRequest,
+)
+from distributed_resource_optimization.runtime.transport import (
+    CoordinationError,
+    CoordinationTimeoutError,
+    ParticipantError,
+    Transport,
+)
+
+_log = logging.getLogger(__name__)
+
+#: Resending requests without a reply: first after this many times the recent rounds' duration,
+#: but not before this many seconds, then at intervals growing by this factor (a slow
+#: participant is not flooded, a lost message is retried many times before the timeout).
+RESEND_FACTOR = 5.0
+RESEND_MIN_S = 0.02
+#: The first resend of a round kind that has no history of its own (finish) goes by the other
+#: kinds' rounds, but not before this many seconds (well within the participants' linger).
+RESEND_FIRST_S = 0.5
+RESEND_GROWTH = 1.5
+
+
+class ContextMismatchError(ValueError):
+    """A participant was started for something else than this run (another scenario,
+    resolution, horizon or data); the message names the participant and the field."""
+
+
+class Participant(Protocol):
+    """What a participant agent needs from the local side (a LocalBlock satisfies it)."""
+
+    def describe(self) -> dict[str, Any]:
+        """``names``, ``sizes`` and optional ``variables`` of its actors (known before setup)."""
+
+    def publish(self) -> dict[str, tuple[list[Hashable], list[np.ndarray]]]:
+        """Public values announced at join: key -> (variable names, value arrays)."""
+
+    def configure(self, published: dict[str, dict[Hashable, float]]) -> None:
+        """Build the models from what everyone published (before :meth:`prepare`)."""
+
+    def prepare(self) -> None:
+        """One-time setup before the first iteration."""
+
+    def rho_scales(self) -> tuple[np.ndarray | None, ...] | None:
+        """Per-entry penalty scale of each actor (after :meth:`configure`), or ``None``."""
+
+    def solve(self, v: np.ndarray, rho: float | np.ndarray) -> np.ndarray:
+        """Proximal step ``argmin f(x) + (rho/2)||x - v||^2`` over all its actors (flat)."""
+
+    def assign(self, x: np.ndarray) -> None:
+        """Keep the final outputs."""
+
+    def objectives(self, x: np.ndarray) -> list[float | None]:
+        """Each actor's local cost at ``x``, or ``None`` where unknown."""
+
+    # Optional: ``dual_term(price) -> float | None``, the sum over its actors of
+    # ``min_x f_i(x) + price_i'x`` (flat prices as ``solve`` takes ``v``); without it the run
+    # has no Lagrangian bound. Optional: ``async solve_async(v, rho)``, the step of a
+    # participant that answers over the network (a mango role, :mod:`.roles`); the agent awaits
+    # it on its loop instead of handing ``solve`` to the local work.
+
+
+class ParticipantAgent:
+    """Serves a participant: answers the coordinator's join, setup, solve and finish requests.
+
+    ``idle_timeout`` (s) bounds every wait for the coordinator's next message. ``executor`` runs
+    the local work: a :class:`~.local_work.LocalWorkThread`, :class:`~.local_work.InlineWork`
+    (on the loop: a process that hosts only this agent) or any ``concurrent.futures`` executor
+    (default: the process's one local-work thread, :func:`~.local_work.default_local_work`).
+    Once joined, only the messages of that coordinator count; anything else is dropped
+    (``rejected``). Who may join at all is the transport's business: a networked transport with a
+    shared token (:mod:`.security`) delivers nothing that is not authentic. ``context``: what
+    the agent was started for (field -> value, e.g. the market's scenario and data
+    fingerprint), reported at every join so that the coordinator can refuse a mismatch.
+    """
+
+    def __init__(self, address: str, participant: Participant, transport: Transport,
+                 idle_timeout: float = 600.0,
+                 executor: LocalWorkThread | InlineWork | Executor | None = None,
+                 context: Mapping[str, str] | None = None) -> None:
+        self.address = address
+        self.context = tuple((str(k), str(v)) for k, v in (context or {}).items())
+        #: Messages dropped because they did not come from the coordinator of the current run.
+        self.rejected = 0
+        self._coordinator: str | None = None
+        self._rejected_at_join = 0
+        self.participant = participant
+        self.transport = transport
+        self.mailbox = transport.register(address)
+        self.idle_timeout = idle_timeout
+        self.executor = executor if executor is not None else default_local_work()
+        self._session: str | None = None
+        self._scale: np.ndarray | float = 1.0
+        self._ready = False
+        # The last reply per request kind, keyed by (session, iteration): a request that comes
+        # again (re-sent after a lost message, or duplicated) gets the same answer, and no
+        # model is set up or solved twice.
+        self._answered: dict[type, tuple[tuple[str, int | None], Any]] = {}
+
+    async def serve(self, runs: int | None = 1, linger: float = 2.0) -> int:
+        """Answer requests until ``runs`` runs have finished (``None``: until idle).
+
+        Returns the number of finished runs. Raises :class:`CoordinationTimeoutError` when no
+        message arrives within ``idle_timeout`` seconds (with ``runs=None``, after the first run
+        that is the normal end and the number of runs is returned instead). After the last run
+        it answers repeated finish requests for ``linger`` seconds (its reply may have been
+        lost).
+        """
+        finished = 0
+        while runs is None or finished < runs:
+            try:
+                sender, msg = await self.mailbox.receive(self.idle_timeout, "the coordinator")
+            except CoordinationTimeoutError:
+                if runs is None:
+                    return finished
+                raise
+            if not isinstance(msg, JoinRequest) and sender != self._coordinator:
+                self.rejected += 1  # not from the coordinator of this run: not ours to answer
+                continue
+            if isinstance(msg, SolveRequest):
+                # Fell behind (a slow solve, the coordinator carried us stale): requests it has
+                # already moved past wait for no answer, so only the newest one is solved.
+                msg = self.mailbox.take_newest(sender, _newer_solve(msg)) or msg
+            reply = await self._answer(msg)
+            if reply is not None:
+                if isinstance(msg, JoinRequest) and reply.error is None:
+                    self._coordinator = sender
+                await self._reply(sender, reply)
+            if isinstance(msg, FinishRequest) and msg.session == self._session:
+                finished += 1
+                self._session = None
+        while linger > 0:
+            try:
+                sender, msg = await self.mailbox.receive(linger)
+            except CoordinationTimeoutError:
+                break
+            if isinstance(msg, FinishRequest) and sender == self._coordinator:
+                reply = self._repeated(msg)
+                if reply is not None:
+                    await self._reply(sender, reply)
+        return finished
+
+    async def _reply(self, receiver: str, reply: Any) -> None:
+        """Send a reply; a coordinator that cannot be reached any more (it ended its run, its
+        host went away) is no reason for the agent to stop serving."""
+        try:
+            await self.transport.send(self.address, receiver, reply)
+        except CoordinationError as exc:
+            _log.warning("%s: %s", self.address, exc)
+
+    def _repeated(self, msg: Any) -> Any:
+        """The reply already given to this very request, or ``None``."""
+        cached = self._answered.get(type(msg))
+        key = (msg.session, getattr(msg, "iteration", None))
+        return cached[1] if cached is not None and cached[0] == key else None
+
+    async def _answer(self, msg: Any) -> Any:
+        repeated = self._repeated(msg)
+        if repeated is not None:
+            return repeated
+        reply = await self._handle(msg)
+        if reply is not None:
+            self._answered[type(msg)] = ((msg.session, getattr(msg, "iteration", None)), reply)
+        return reply
+
+    async def _local(self, call: Callable[[], Any]) -> Any:
+        if isinstance(self.executor, (LocalWorkThread, InlineWork)):
+            return await self.executor.call(call)
+        return await asyncio.get_running_loop().run_in_executor(self.executor, call)
+
+    async def _handle(self, msg: Any) -> Any:
+        if isinstance(msg, JoinRequest):
+            self._rejected_at_join = self.rejected
+            self._session, self._ready = msg.session, False
+            if msg.protocol_version != PROTOCOL_VERSION:
+                return JoinReply(msg.session, (), (), error=(
+                    f"coordinator speaks protocol version {msg.protocol_version}, this "
+                    f"participant version {PROTOCOL_VERSION}"))
+            try:
+                d = self.participant.describe()
+                pubs = tuple(Publication(key, tuple(names), np.concatenate(values))
+                             for key, (names, values) in self.participant.publish().items())
+            except Exception as exc:  # reported to the coordinator, which raises it to the user
+                return JoinReply(msg.session, (), (), error=str(exc))
+            return JoinReply(msg.session, tuple(d["names"]), tuple(d["sizes"]), d.get("variables"),
+                             pubs, context=self.context)
+        if getattr(msg, "session", None) != self._session:
+            return None  # a late message of an earlier run: nobody waits for an answer
+        if isinstance(msg, SetupRequest):
+            published = {p.key: dict(zip(p.variables, p.values.tolist())) for p in msg.publications}
+            try:
+                await self._local(lambda: (self.participant.configure(published),
+                                           self.participant.prepare()))
+                scales = self.participant.rho_scales()
+            except Exception as exc:
+                return SetupReply(msg.session, error=str(exc))
+            sizes = self.participant.describe()["sizes"]
+            self._scale = 1.0 if scales is None else np.concatenate(
+                [np.ones(n) if s is None else np.asarray(s, dtype=float)
+                 for n, s in zip(sizes, scales)])
+            self._ready = True
+            return SetupReply(msg.session, scales)
+        if isinstance(msg, SolveRequest):
+            if not self._ready:
+                return SolveReply(msg.session, msg.iteration, None,
+                                  error="solve request before setup")
+            # Same operations as the coordinator's rho * scale, so the penalty is bit-identical.
+            rho = msg.rho * self._scale
+            try:
+                size = msg.target.size
+                v = msg.target - expand_price(msg.price, size) / rho
+                work = _solve_work(self.participant, v, rho, None if msg.dual_price is None
+                                   else expand_price(msg.dual_price, size))
+                solve_async = getattr(self.participant, "solve_async", None)
+                if solve_async is not None:
+                    # A participant elsewhere (a mango role): its step is a message round trip,
+                    # awaited on the loop; its own cost is unknown here.
+                    x = np.asarray(await solve_async(v, rho), dtype=float)
+                    dual_term = objective = None
+                elif getattr(self.participant, "closed_form", False):
+                    x, dual_term, objective = work()  # bounded array work: no thread hand-over
+                else:
+                    x, dual_term, objective = await self._local(work)
+            except Exception as exc:
+                return SolveReply(msg.session, msg.iteration, None, error=str(exc))
+            return SolveReply(msg.session, msg.iteration, x, dual_term=dual_term,
+                              objective=objective)
+        if isinstance(msg, FinishRequest):
+            try:
+                def finish() -> tuple[list[float | None], float | None]:
+                    self.participant.assign(msg.x)
+                    d = None if msg.dual_price is None else \
+                        _dual_term(self.participant, expand_price(msg.dual_price, msg.x.size))
+                    return self.participant.objectives(msg.x), d
+
+                objs, dual_term = await self._local(finish)
+            except Exception as exc:
+                return FinishReply(msg.session, error=str(exc))
+            stats = getattr(self.transport, "stats", None)
+            return FinishReply(msg.session, np.array([np.nan if f is None else f for f in objs],
+                                                     dtype=float),
+                               rejected=self.rejected - self._rejected_at_join,
+                               carrier_rejected=0 if stats is None else stats.rejected,
+                               carrier_id="" if stats is None else stats.carrier_id,
+                               dual_term=dual_term)
+        raise CoordinationError(f"{self.address}: unexpected message {type(msg).__name__}")
+
+
+class CoordinatorAgent:
+    """Runs an :class:`ADMMGenericCoordinator` against participant agents over a transport.
+
+    ``participants`` are the transport addresses of the participant agents; ``progress`` is called
+    with the form state after every iteration. Every run opens fresh links to the participants
+    first (:meth:`~.transport.Carrier.open_links`: new keys per run on a transport with a token).
+    ``expected_context``: per participant address, the fields its join must report with these
+    values (see :class:`ParticipantAgent`); any difference is a :class:`ContextMismatchError`
+    before the first round.
+    """
+
+    def __init__(self, address: str, coordinator: ADMMGenericCoordinator,
+                 participants: Sequence[str], transport: Transport,
+                 progress: Callable[[Any], None] | None = None,
+                 expected_context: Mapping[str, Mapping[str, str]] | None = None) -> None:
+        if not participants:
+            raise ValueError("actors must not be empty")
+        self.address = address
+        self.coordinator = coordinator
+        self.participants = list(participants)
+        self.transport = transport
+        self.mailbox = transport.register(address)
+        self.timeout = coordinator.reply_timeout
+        self.progress = progress
+        self.expected_context = {a: dict(c) for a, c in (expected_context or {}).items()}
+        self.state: Any = None
+        #: Requests sent again because their reply had not come (lost or slow messages).
+        self.resent = 0
+        self.stale_rounds = coordinator.stale_rounds
+        #: Per participant: rounds it missed, its last output carried instead (stale rounds).
+        self.stale: dict[str, int] = dict.fromkeys(self.participants, 0)
+        self._missed: dict[str, int] = dict.fromkeys(self.participants, 0)
+        self._answered_once: set[str] = set()
+        self._round_times: dict[type, collections.deque[float]] = {}
+
+    async def _broadcast(self, messages: Sequence[Any]) -> None:
+        for addr, msg in zip(self.participants, messages):
+            await self.transport.send(self.address, addr, msg)
+
+    async def _round(self, messages: Sequence[Any], kind: type, session: str,
+                     iteration: int | None = None) -> list[Any]:
+        """Send one request per participant and gather the replies (see :meth:`_gather`)."""
+        await self._broadcast(messages)
+        return await self._gather(kind, session, iteration, messages)
+
+    def _resend_interval(self, kind: type) -> float:
+        """When to send a request again that has no reply yet: a few times the fastest of the
+        recent rounds of this kind (rounds that waited for a resend do not count; the first
+        round of a kind goes by the other kinds' rounds, so a lost finish reply is asked for
+        again while the participant still lingers; a first join round has nothing to go by),
+        so a lost message costs little, and at most an eighth of the timeout, so there are
+        several tries before it."""
+        times = self._round_times.get(kind)
+        if times:
+            typical = RESEND_FACTOR * min(times)
+        else:
+            others = [t for ts in self._round_times.values() for t in ts]
+            # A first finish round does work of its own (the final dual terms): not too eager.
+            typical = max(RESEND_FIRST_S, RESEND_FACTOR * min(others)) if others \
+                else self.timeout / 8
+        return min(self.timeout / 8, max(RESEND_MIN_S, typical))
+
+    def _may_carry(self, addr: str) -> bool:
+        """Whether ``addr`` may miss this round: it has answered before and has missed fewer
+        than ``stale_rounds`` rounds in a row."""
+        return addr in self._answered_once and self._missed[addr] < self.stale_rounds
+
+    async def _gather(self, kind: type, session: str, iteration: int | None = None,
+                      requests: Sequence[Any] | None = None) -> list[Any]:
+        """One reply of type ``kind`` from every participant, in participant order.
+
+        Requests without a reply are sent again (``requests``, in participant order) at growing
+        intervals (:data:`RESEND_FACTOR`); participants answer a repeated request with the same
+        reply, so lost, duplicated, delayed and reordered messages change nothing but the time.
+        In a solve round with ``stale_rounds``, participants that may miss it
+        (:meth:`_may_carry`) and have not answered by twice the first resend interval get
+        ``None`` in their place.
+        """
+        start = time.monotonic()
+        pending = {addr: i for i, addr in enumerate(self.participants)}
+        replies: list[Any] = [None] * len(self.participants)
+        deadline = start + self.timeout
+        interval = self._resend_interval(kind)
+        resend_at = start + interval
+        carry = kind is SolveReply and self.stale_rounds > 0
+        carry_at = start + 2 * interval
+        while pending:
+            now = time.monotonic()
+            if carry and now >= carry_at and all(self._may_carry(a) for a in pending):
+                break  # everyone still missing may be carried with their last outputs
+            remaining = deadline - now
+            try:
+                if remaining <= 0:
+                    raise CoordinationTimeoutError
+                wait = remaining if requests is None else min(remaining, resend_at - now)
+                if carry and now < carry_at:
+                    wait = min(wait, carry_at - now)
+                sender, msg = await self.mailbox.receive(max(wait, 0.0))
+            except CoordinationTimeoutError:
+                now = time.monotonic()  # carrying is decided at the top of the loop
+                if now < deadline and requests is not None and now >= resend_at:
+                    for addr, i in list(pending.items()):
+                        self.resent += 1
+                        await self.transport.send(self.address, addr, requests[i])
+                    interval = min(interval * RESEND_GROWTH, self.timeout / 8)
+                    resend_at = time.monotonic() + interval
+                    continue
+                if now < deadline:
+                    continue
+                where = "" if iteration is None else f" (iteration {iteration})"
+                raise CoordinationTimeoutError(
+                    f"{self.address}: no reply from {', '.join(sorted(pending))} within "
+                    f"{self.timeout:g} s{where}") from None
+            if not isinstance(msg, kind) or msg.session != session or sender not in pending:
+                continue  # a late reply of an earlier round or run: not ours to use
+            if iteration is not None and msg.iteration != iteration:
+                continue
+            if getattr(msg, "error", None):
+                raise ParticipantError(f"participant {sender!r}: {msg.error}")
+            replies[pending.pop(sender)] = msg
+        if kind is SolveReply:
+            for addr in self.participants:
+                if addr in pending:
+                    self._missed[addr] += 1
+                    self.stale[addr] += 1
+                else:
+                    self._missed[addr] = 0
+                    self._answered_once.add(addr)
+        if not pending:  # a round cut short by stale participants says nothing of their speed
+            self._round_times.setdefault(kind, collections.deque(maxlen=5)).append(
+                time.monotonic() - start)
+        return replies
+
+    async def run(self, data: TargetData | None, warm_start: WarmStart | None = None
+                  ) -> ADMMResult:
+        """Coordinate one optimisation (from ``warm_start``, an earlier run's state, if given);
+        returns the result and leaves outputs with the actors."""
+        start = time.perf_counter()
+        session = uuid.uuid4().hex
+        n = len(self.participants)
+        await self.transport.open_links(self.address, self.participants, self.timeout)
+        joins = await self._round([JoinRequest(session)] * n, JoinReply, session)
+        check_context(joins, self.participants, self.expected_context)
+        seen: set[str] = set()
+        for name in (name for j in joins for name in j.names):
+            if name in seen:
+                raise ValueError(f"actors must have unique names; {name!r} appears twice")
+            seen.add(name)
+        published = merge_publications(joins, self.participants)
+        setups = await self._round([SetupRequest(session, published)] * n, SetupReply, session)
+        specs = [ParticipantSpec(j.names, j.sizes, _tuple_or_none(j.variables),
+                                 _tuple_or_none(s.rho_scale)) for j, s in zip(joins, setups)]
+        state = self.coordinator.create_state(specs, data)
+        if warm_start is not None:
+            state.warm_start(warm_start)
+        self.state = state
+        # Per iteration: wall time, messages and encoded bytes through this transport.
+        rounds: list[tuple[float, int, int]] = []
+        stats = getattr(self.transport, "stats", None)
+        while True:
+            t0 = time.perf_counter()
+            m0, b0 = (stats.messages, stats.bytes_sent) if stats is not None else (0, 0)
+            it = state.iteration + 1
+            dual_prices = state.bound_prices() if state.stopping.wants_bound(it) else None
+            requests = [SolveRequest(session, it, r.target, r.price, r.rho,
+                                     None if dual_prices is None else dual_prices[p])
+                        for p, r in enumerate(state.requests())]
+            replies = await self._round(requests, SolveReply, session, it)
+            fresh = all(r is not None for r in replies)
+            bound = None if dual_prices is None or not fresh else (
+                [r.dual_term for r in replies], [r.objective for r in replies])
+            done = state.step([state.x[state.offsets[p]:state.offsets[p + 1]].copy()
+                               if r is None else r.x for p, r in enumerate(replies)],
+                              fresh=fresh, bound=bound)
+            if stats is not None:
+                rounds.append((time.perf_counter() - t0, stats.messages - m0,
+                               stats.bytes_sent - b0))
+            if self.progress is not None:
+                self.progress(state)
+            if done:
+                break
+        status = state.status or ADMMStatus.MAX_ITERATIONS
+        finals = [state.x[state.offsets[p]:state.offsets[p + 1]] for p in range(len(specs))]
+        final_prices = state.bound_prices()
+        done_replies = await self._round(
+            [FinishRequest(session, x, status.value,
+                           None if final_prices is None else final_prices[p])
+             for p, x in enumerate(finals)], FinishReply, session)
+        rejected = dict.fromkeys(self.participants, 0)
+        transports: dict[str, int] = {}
+        own = getattr(self.transport, "stats", None)
+        if own is not None:
+            transports[own.carrier_id] = own.rejected
+        for spec, reply, addr in zip(specs, done_replies, self.participants):
+            rejected[addr] = reply.rejected
+            if reply.carrier_id:
+                transports[reply.carrier_id] = reply.carrier_rejected
+            if reply.objectives.shape != (len(spec.names),):
+                raise ParticipantError(f"participant {addr!r}: {reply.objectives.size} objectives "
+                                       f"for {len(spec.names)} actors")
+        objectives = np.concatenate([r.objectives for r in done_replies])
+        if final_prices is not None:
+            state.record_bound([r.dual_term for r in done_replies],
+                               [None if np.isnan(r.objectives).any() else float(r.objectives.sum())
+                                for r in done_replies], in_history=False)
+        result = state.result(time.perf_counter() - start, objectives)
+        result.resent_requests = self.resent
+        result.stale_replies = {a: n for a, n in self.stale.items() if n}
+        result.rejected_messages = sum(rejected.values()) + sum(transports.values())
+        if rounds:
+            result.iteration_wall_s, result.iteration_messages, result.iteration_bytes = (
+                np.array([r[k] for r in rounds]) for k in range(3))
+        return result
+
+
+async def coordinate_in_process(participants: dict[str, Participant],
+                                coordinator: ADMMGenericCoordinator, data: TargetData | None,
+                                transport: Transport, progress: Callable[[Any], None] | None = None,
+                                warm_start: WarmStart | None = None) -> ADMMResult:
+    """Run ``participants`` (agent name -> participant) and a coordinator on one ``transport`` in
+    this event loop (from ``warm_start`` if given); the participant agents are stopped when the
+    run ends, also on error."""
+    async with transport:
+        agents = [ParticipantAgent(name, p, transport,
+                                   idle_timeout=max(600.0, coordinator.reply_timeout))
+                  for name, p in participants.items()]
+        coord = CoordinatorAgent("coordinator", coordinator, list(participants), transport,
+                                 progress=progress)
+        tasks = [asyncio.ensure_future(a.serve()) for a in agents]
+        try:
+            return await coord.run(data, warm_start)
+        finally:
+            for t in tasks:
+                if not t.done():
+                    t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def check_context(joins: Sequence[JoinReply], participants: Sequence[str],
+                  expected: Mapping[str, Mapping[str, str]]) -> None:
+    """:class:`ContextMismatchError` naming the first participant whose join does not report
+    the expected value of a field (``expected``: address -> field -> value)."""
+    for join, addr in zip(joins, participants):
+        reported = dict(join.context)
+        for name, value in expected.get(addr, {}).items():
+            got = reported.get(name)
+            if got is None:
+                raise ContextMismatchError(
+                    f"agent {addr!r} does not report its {name} (expected {value!r}); it may be "
+                    "of an older version")
+            if got != str(value):
+                raise ContextMismatchError(
+                    f"agent {addr!r} was started for {name} {got!r}, this run needs {value!r}")
+
+
+def merge_publications(joins: Sequence[JoinReply], participants: Sequence[str]
+                       ) -> tuple[Publication, ...]:
+    """Everything the participants published, merged per key (first appearance order); two
+    participants publishing different values for the same variable is a ``ValueError``."""
+    merged = merge_published((addr, pub.key, pub.variables, pub.values)
+                             for join, addr in zip(joins, participants)
+                             for pub in join.publications)
+    return tuple(Publication(key, tuple(table), np.array(list(table.values()), dtype=float))
+                 for key, table in merged.items())
+
+
+def _solve_work(participant: Participant, v: np.ndarray, rho: float | np.ndarray,
+                dual_price: np.ndarray | None
+                ) -> Callable[[], tuple[np.ndarray, float | None, float | None]]:
+    """The local work of one solve request: the proximal step ``x``, and with ``dual_price``
+    the participant's dual term there and its objective at ``x`` (else ``None``, ``None``)."""
+    def work() -> tuple[np.ndarray, float | None, float | None]:
+        x = np.asarray(participant.solve(v, rho), dtype=float)
+        if dual_price is None:
+            return x, None, None
+        objs = participant.objectives(x)
+        f = None if any(o is None for o in objs) else float(sum(objs))
+        return x, _dual_term(participant, dual_price), _finite_or_none(f)
+
+    return work
+
+
+def _dual_term(participant: Participant, price: np.ndarray) -> float | None:
+    """The participant's dual term at ``price``, or ``None`` if it has none or it is not finite."""
+    term = getattr(participant, "dual_term", None)
+    return None if term is None else _finite_or_none(term(price))
+
+
+def _finite_or_none(value: float | None) -> float | None:
+    return None if value is None or not np.isfinite(value) else float(value)
+
+
+def _newer_solve(msg: SolveRequest) -> Callable[[Any], float | None]:
+    """Ranks the solve requests of ``msg``'s run that are newer than it by their iteration."""
+    def rank(m: Any) -> float | None:
+        if isinstance(m, SolveRequest) and m.session == msg.session \
+                and m.iteration > msg.iteration:
+            return m.iteration
+        return None
+
+    return rank
+
+
+def _tuple_or_none(value: Sequence[Hashable] | None) -> tuple | None:
+    return None if value is None else tuple(value)
