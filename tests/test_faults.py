@@ -119,7 +119,8 @@ def test_a_non_convex_qp_and_osqp_error_codes_are_explained():
     assert "not positive semidefinite" in message and "OSQP error 4" in message
 
 
-@pytest.mark.parametrize("kwargs, match", [({"carrier": "x"}, "carrier must be a Carrier"),
+@pytest.mark.parametrize("kwargs, match", [({"transport": "x"}, "transport must be a Transport"),
+                                           ({"carrier": "x"}, "transport must be a Transport"),
                                            ({"progress": 5}, "progress must be a function")])
 def test_wrong_runtime_arguments_are_refused_first(kwargs, match):
     with pytest.raises(TypeError, match=match):

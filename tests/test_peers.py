@@ -62,17 +62,17 @@ from distributed_resource_optimization.runtime.codec import (
     decode_value,
     encode_value,
 )
-from distributed_resource_optimization.runtime.engine import ParticipantError
-from distributed_resource_optimization.runtime.factories import ParticipantFactory
-from distributed_resource_optimization.runtime.mango import MangoTransport
-from distributed_resource_optimization.runtime.messages import PeerMessage
-from distributed_resource_optimization.runtime.peers import (
+from distributed_resource_optimization.runtime.credit import (
     WHOLE_CREDIT,
     Credit,
     format_credit,
     parse_credit,
-    run_on_transport,
 )
+from distributed_resource_optimization.runtime.engine import ParticipantError
+from distributed_resource_optimization.runtime.factories import ParticipantFactory
+from distributed_resource_optimization.runtime.mango import MangoTransport
+from distributed_resource_optimization.runtime.messages import PeerMessage
+from distributed_resource_optimization.runtime.peers import run_on_transport
 from distributed_resource_optimization.runtime.processes import (
     PeerProcesses,
     run_distributed_processes,
@@ -363,8 +363,10 @@ def test_errors_timeouts_and_refusals_end_the_run_naming_the_participant():
 
     with pytest.raises(ParticipantError, match=r"participant 2 .*ValueError: start_message"):
         asyncio.run(refused())
-    with pytest.raises(TypeError, match="carrier must be None .* or a runtime carrier"):
+    with pytest.raises(TypeError, match="transport must be a Transport"):
         run_distributed_optimization([PingPong()], "x", carrier="tcp")
+    with pytest.raises(TypeError, match="transport must be a Transport"):
+        run_distributed_optimization([PingPong()], "x", transport="tcp")
 
 
 # ---------------------------------------------------------------------------------------------

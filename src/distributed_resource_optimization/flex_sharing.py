@@ -39,7 +39,11 @@ from distributed_resource_optimization.runtime.processes import (
     new_topic_prefix,
 )
 from distributed_resource_optimization.runtime.sync import run_sync
-from distributed_resource_optimization.runtime.transport import InProcessTransport
+from distributed_resource_optimization.runtime.transport import (
+    InProcessTransport,
+    Transport,
+    transport_argument,
+)
 
 
 @dataclass(frozen=True)
@@ -195,25 +199,28 @@ async def start_flex_sharing(n_actors: int, *, seed: int = 0, sectors: int = 3,
                              coordinator: ADMMGenericCoordinator | None = None,
                              log_dir: str | None = None,
                              progress: Callable[[Any], None] | None = None,
-                             carrier: Any = None, faults: Any = None,
+                             transport: Transport | None = None, faults: Any = None,
                              warm_start: Any = None, broker_access: Any = None,
-                             token: str | None = None) -> FlexSharingResult:
+                             token: str | None = None,
+                             carrier: Transport | None = None) -> FlexSharingResult:
     """Solve the random instance ``(n_actors, sectors, seed)`` by sharing ADMM with its actors
     split into ``processes`` fleets, and centrally; awaitable (see :func:`run_flex_sharing`).
 
     ``runtime``: ``"inproc"`` (all fleets in this process), ``"tcp"`` / ``"mqtt"`` (one
     ``dro agent`` process per fleet, coordinator here; ``broker`` ``HOST:PORT`` for MQTT).
-    ``log_dir`` keeps the agents' stderr (default: a temporary folder); ``carrier`` replaces
-    the in-process carrier of ``"inproc"`` (e.g. one with a codec); ``faults`` (a
-    :class:`~.runtime.transport.Faults`) loses, duplicates and delays the coordinator's messages
-    (in process: every message), a testing aid. ``warm_start``: an earlier run's result or
-    :class:`~.admm.warm_start.WarmStart` to start from (matched by actor name);
+    ``log_dir`` keeps the agents' stderr (default: a temporary folder); ``transport`` replaces
+    the in-process transport of ``"inproc"`` (e.g. one with a codec; ``carrier=`` is its old
+    name); ``faults`` (a :class:`~.runtime.transport.Faults`) loses, duplicates and delays the
+    coordinator's messages (in process: every message), a testing aid. ``warm_start``: an
+    earlier run's result or :class:`~.admm.warm_start.WarmStart` to start from (matched by
+    actor name);
     ``broker_access``: login and TLS at the MQTT broker
     (:class:`~.runtime.mqtt_transport.BrokerAccess`); ``token``: the shared secret of a run with
     agent processes (every message authenticated, :mod:`~.runtime.security`).
     """
     if runtime not in RUNTIMES:
         raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
+    transport = transport_argument(transport, carrier)
     instance = random_flex_sharing_instance(n_actors, sectors, seed)
     share_bounds(instance.n_actors, processes, 0)  # checks processes before any work
     coordinator = coordinator or flex_sharing_coordinator()
@@ -222,13 +229,13 @@ async def start_flex_sharing(n_actors: int, *, seed: int = 0, sectors: int = 3,
     names = [fleet_name(k) for k in range(processes)]
     start = time.perf_counter()
     if runtime == "inproc":
-        carrier = carrier or InProcessTransport()
+        transport = transport or InProcessTransport()
         if faults is not None:
-            carrier = faults.wrap(carrier)
+            transport = faults.wrap(transport)
         participants = {name: fleet_share(instance, processes, k) for k, name in enumerate(names)}
-        admm = await coordinate_in_process(participants, coordinator, data, carrier, progress,
+        admm = await coordinate_in_process(participants, coordinator, data, transport, progress,
                                            warm_start)
-        stats = carrier.stats
+        stats = transport.stats
     else:
         broker = broker or DEFAULT_BROKER
         topic_prefix = new_topic_prefix()

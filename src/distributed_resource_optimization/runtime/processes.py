@@ -92,7 +92,7 @@ TOKEN_ENV = "DRO_TOKEN"
 
 
 async def serve(name: str, build: Callable[[Transport], Any], *, runtime: str = "tcp",
-                listen: str = "127.0.0.1:0", broker: str = DEFAULT_BROKER,
+                listen: str = "127.0.0.1:0", broker: str | None = None,
                 topic_prefix: str | None = None, runs: int | None = None,
                 announce: Callable[[dict[str, str]], None] | None = None,
                 token: str | None = None, broker_access: Any = None) -> int:
@@ -102,8 +102,8 @@ async def serve(name: str, build: Callable[[Transport], Any], *, runtime: str = 
     and serve ``runs`` runs (``None``: until the agent's idle timeout); returns the number of
     runs served. With a ``token`` only a coordinator or controller and peers that hold it reach
     the agent (every frame authenticated)."""
-    transport = make_transport(runtime, listen=listen, broker=broker, inbox=name,
-                               topic_prefix=topic_prefix, token=token,
+    transport = make_transport(runtime, listen=listen, broker=broker or DEFAULT_BROKER,
+                               inbox=name, topic_prefix=topic_prefix, token=token,
                                broker_access=broker_access)
     async with transport:
         agent = build(transport)
