@@ -7,8 +7,9 @@ from typing import Any
 
 from distributed_resource_optimization.admm.coordinator import ADMMGenericCoordinator, ADMMStart
 from distributed_resource_optimization.admm.results import ADMMResult
-from distributed_resource_optimization.local.base import LocalModel, make_blocks
+from distributed_resource_optimization.local.base import LocalModel
 from distributed_resource_optimization.local.flex import FlexFleet
+from distributed_resource_optimization.local.grouping import make_blocks
 from distributed_resource_optimization.runtime.agents import coordinate_in_process
 from distributed_resource_optimization.runtime.carrier import AsyncioCarrier, Carrier
 from distributed_resource_optimization.runtime.sync import run_sync
