@@ -200,7 +200,7 @@ def test_evaluating_the_bound_changes_no_iterate() -> None:
 
 def test_the_group_residual_rule_by_hand() -> None:
     """Two owners per variable: the grid (+1) and the consumer (-1); groups "a" and "b"."""
-    from distributed_resource_optimization.admm.forms import ADMMSettings, ParticipantSpec
+    from distributed_resource_optimization.admm.state import ADMMSettings, ParticipantSpec
 
     rule = GroupResidualRule(0.1, group_of=lambda k: k.split("@")[0],
                              sign_of=lambda n: 1.0 if n == "grid" else -1.0, groups=["a", "b"],

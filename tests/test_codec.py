@@ -214,7 +214,7 @@ def test_variable_names_must_be_strings_or_ints_on_the_wire():
 def test_protocol_version_mismatch_is_reported():
     import asyncio
 
-    from distributed_resource_optimization.local.base import SingleModelBlock
+    from distributed_resource_optimization.local.blocks import SingleModelBlock
     from distributed_resource_optimization.runtime.engine import ParticipantAgent
 
     async def main():

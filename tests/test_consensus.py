@@ -180,7 +180,7 @@ def test_infeasible_cvxpy_model_names_actor(run) -> None:
 def test_best_iterate_keeps_prices_consistent_with_rho() -> None:
     # Stopped at the iteration limit, the state returns its best iterate; its scaled duals must
     # come back with the rho they were computed with, or the prices y = rho * u are wrong.
-    from distributed_resource_optimization.admm.forms import ParticipantSpec
+    from distributed_resource_optimization.admm.state import ParticipantSpec
 
     coord = dro.ADMMGenericCoordinator(dro.ADMMGeneralConsensusGlobalActor(), rho=1.0,
                                        max_iters=30, acceleration=False, alpha=1.0)

@@ -270,7 +270,7 @@ def test_one_tcp_container_hosts_several_agents_and_timeouts_fire_during_a_solve
     import threading
 
     import distributed_resource_optimization as dro
-    from distributed_resource_optimization.local.base import make_blocks
+    from distributed_resource_optimization.local.grouping import make_blocks
     from distributed_resource_optimization.runtime.engine import CoordinatorAgent, ParticipantAgent
     from distributed_resource_optimization.runtime.mango import MangoTransport
     from distributed_resource_optimization.runtime.transport import CoordinationTimeoutError

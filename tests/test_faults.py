@@ -254,7 +254,7 @@ def test_ten_percent_message_loss_gives_the_lossless_market_result():
 def test_a_repeated_request_is_answered_without_solving_again():
     import asyncio
 
-    from distributed_resource_optimization.local.base import SingleModelBlock
+    from distributed_resource_optimization.local.blocks import SingleModelBlock
     from distributed_resource_optimization.runtime.engine import ParticipantAgent
     from distributed_resource_optimization.runtime.messages import (
         JoinRequest,
@@ -335,7 +335,7 @@ def test_a_killed_agent_ends_a_tcp_run_with_exit_code_3_naming_it(tmp_path):
 def test_an_agent_answers_only_the_coordinator_of_its_run():
     import asyncio
 
-    from distributed_resource_optimization.local.base import SingleModelBlock
+    from distributed_resource_optimization.local.blocks import SingleModelBlock
     from distributed_resource_optimization.runtime.engine import ParticipantAgent
     from distributed_resource_optimization.runtime.messages import (
         JoinRequest,
@@ -498,7 +498,7 @@ def _run_with_sleeper(stale_rounds: int, sleep_s: float):
     import asyncio
     from concurrent.futures import ThreadPoolExecutor
 
-    from distributed_resource_optimization.local.base import SingleModelBlock
+    from distributed_resource_optimization.local.blocks import SingleModelBlock
     from distributed_resource_optimization.runtime.engine import CoordinatorAgent, ParticipantAgent
     from distributed_resource_optimization.runtime.local_work import InlineWork
     from distributed_resource_optimization.runtime.transport import InProcessTransport

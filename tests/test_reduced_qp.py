@@ -101,7 +101,7 @@ def test_infeasible_model_is_reported():
 
 def test_district_entities_match_clarabel():
     from distributed_resource_optimization.energy.district import load_district
-    from distributed_resource_optimization.local.base import publish_and_configure
+    from distributed_resource_optimization.local.blocks import publish_and_configure
     from distributed_resource_optimization.market.entities import market_entities
 
     district = load_district(resolution="60min")

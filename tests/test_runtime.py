@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import distributed_resource_optimization as dro
-from distributed_resource_optimization.local.base import SingleModelBlock
+from distributed_resource_optimization.local.blocks import SingleModelBlock
 from distributed_resource_optimization.runtime.engine import CoordinatorAgent, ParticipantAgent
 from distributed_resource_optimization.runtime.messages import SolveReply, SolveRequest
 from distributed_resource_optimization.runtime.transport import InProcessTransport

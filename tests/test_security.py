@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from mango.messages.message import MangoMessage
 
 import distributed_resource_optimization as dro
-from distributed_resource_optimization.local.base import make_blocks
+from distributed_resource_optimization.local.grouping import make_blocks
 from distributed_resource_optimization.runtime.engine import CoordinatorAgent, ParticipantAgent
 from distributed_resource_optimization.runtime.mango import MangoTransport
 from distributed_resource_optimization.runtime.messages import (

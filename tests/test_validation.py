@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import distributed_resource_optimization as dro
-from distributed_resource_optimization.admm.forms import ADMMSettings
+from distributed_resource_optimization.admm.state import ADMMSettings
 from distributed_resource_optimization.local.qp import QPLocalModel
 
 

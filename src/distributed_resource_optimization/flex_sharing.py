@@ -29,7 +29,7 @@ from distributed_resource_optimization.admm.coordinator import (
     create_sharing_target_distance_admm_coordinator,
 )
 from distributed_resource_optimization.admm.results import ADMMResult
-from distributed_resource_optimization.admm.validation import positive_int
+from distributed_resource_optimization.checks import positive_int
 from distributed_resource_optimization.local.flex import FlexFleet
 from distributed_resource_optimization.runtime.engine import coordinate_in_process
 from distributed_resource_optimization.runtime.processes import (

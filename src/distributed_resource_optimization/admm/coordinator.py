@@ -1,98 +1,49 @@
-"""The generic ADMM coordinator and its global actors (configuration, no I/O).
+"""The generic ADMM coordinator (configuration, no I/O).
 
-``ADMMGenericCoordinator`` holds the algorithm settings; a *global actor* decides the problem form
-(sharing, consensus, general-form consensus) and the global objective. The runtime layer runs the
+``ADMMGenericCoordinator`` holds the algorithm settings; a problem form (:class:`~.state.ProblemForm`,
+the reference's *global actor*: sharing in :mod:`.sharing`, consensus and general-form consensus in
+:mod:`.general`) decides the form and the global objective. The runtime layer runs the
 coordinator as an agent that exchanges messages with the local actors.
 """
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from distributed_resource_optimization.admm.acceleration import DEFAULT_MAX_PAUSE
-from distributed_resource_optimization.admm.forms import (
-    ADMMSettings,
-    FormState,
-    GeneralConsensusState,
-    ParticipantSpec,
-    SharingState,
+from distributed_resource_optimization.admm.general import (  # noqa: F401  (re-exported as before)
+    ADMMConsensusGlobalActor,
+    ADMMGeneralConsensusGlobalActor,
 )
 from distributed_resource_optimization.admm.objectives import (
     ADMMTargetDistanceObjective,
     ADMMTargetDistanceSquaredObjective,
     GlobalObjective,
     TargetData,
-    ZeroObjective,
 )
 from distributed_resource_optimization.admm.results import ADMMResult
+from distributed_resource_optimization.admm.sharing import ADMMSharingGlobalActor
+from distributed_resource_optimization.admm.state import (  # noqa: F401  (GlobalActor: as before)
+    ADMMSettings,
+    FormState,
+    GlobalActor,
+    ParticipantSpec,
+    ProblemForm,
+)
 from distributed_resource_optimization.admm.stopping import (
     AllOf,
     CertifiedGapRule,
     StoppingRule,
     as_stopping_rule,
 )
-from distributed_resource_optimization.admm.validation import (
+from distributed_resource_optimization.admm.warm_start import WarmStart, as_warm_start
+from distributed_resource_optimization.checks import (
     non_negative_int,
     non_negative_scalar,
     positive_int,
     positive_scalar,
 )
-from distributed_resource_optimization.admm.warm_start import WarmStart
-
-
-class GlobalActor(ABC):
-    """Chooses the ADMM form and the global objective ``g`` of the z-update."""
-
-    def __init__(self, objective: GlobalObjective | None = None) -> None:
-        if objective is not None and not isinstance(objective, GlobalObjective):
-            raise TypeError(f"objective must be a GlobalObjective, got {type(objective).__name__}")
-        self.objective = objective if objective is not None else self._default_objective()
-
-    @staticmethod
-    def _default_objective() -> GlobalObjective:
-        return ZeroObjective()
-
-    @abstractmethod
-    def create_state(self, specs: Sequence[ParticipantSpec], data: TargetData | None,
-                     settings: ADMMSettings) -> FormState:
-        """The coordinator state for these participants."""
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({type(self.objective).__name__}())"
-
-
-class ADMMSharingGlobalActor(GlobalActor):
-    """Sharing form: ``min sum_i f_i(x_i) + g(sum_i x_i)`` (default ``g``: weighted L1 to target)."""
-
-    @staticmethod
-    def _default_objective() -> GlobalObjective:
-        return ADMMTargetDistanceObjective()
-
-    def create_state(self, specs: Sequence[ParticipantSpec], data: TargetData | None,
-                     settings: ADMMSettings) -> FormState:
-        return SharingState(specs, self.objective, data, settings)
-
-
-class ADMMConsensusGlobalActor(GlobalActor):
-    """Consensus form: all actors agree on one ``z``; ``min sum_i f_i(z) + g(z)`` (default g = 0)."""
-
-    def create_state(self, specs: Sequence[ParticipantSpec], data: TargetData | None,
-                     settings: ADMMSettings) -> FormState:
-        return GeneralConsensusState(specs, self.objective, data, settings, full=True)
-
-
-class ADMMGeneralConsensusGlobalActor(GlobalActor):
-    """General-form consensus: each actor owns the global variables its ``variables`` name.
-
-    ``z`` of a variable is the rho-weighted average of its owners' values; with ``g`` (default 0)
-    acting on the global vector ordered as the variables first appear among the actors.
-    """
-
-    def create_state(self, specs: Sequence[ParticipantSpec], data: TargetData | None,
-                     settings: ADMMSettings) -> FormState:
-        return GeneralConsensusState(specs, self.objective, data, settings, full=False)
 
 
 class ADMMGenericCoordinator:
@@ -123,7 +74,7 @@ class ADMMGenericCoordinator:
 
     def __init__(
         self,
-        global_actor: GlobalActor | None = None,
+        global_actor: ProblemForm | None = None,
         rho: float = 1.0,
         max_iters: int = 10000,
         abs_tol: float = 1e-6,
@@ -141,7 +92,7 @@ class ADMMGenericCoordinator:
     ) -> None:
         if global_actor is None:
             global_actor = ADMMSharingGlobalActor()
-        if not isinstance(global_actor, GlobalActor):
+        if not isinstance(global_actor, ProblemForm):
             raise TypeError(
                 f"global_actor must be an ADMM global actor, got {type(global_actor).__name__}")
         self.global_actor = global_actor
@@ -179,7 +130,7 @@ class ADMMGenericCoordinator:
                 f"adaptive_rho={s.adaptive_rho})")
 
 
-def _with_gap(global_actor: GlobalActor, stopping: StoppingRule | None,
+def _with_gap(global_actor: ProblemForm, stopping: StoppingRule | None,
               gap_tol: float | None) -> StoppingRule:
     if gap_tol is None:
         return as_stopping_rule(stopping)
@@ -225,16 +176,6 @@ def create_admm_start(data: TargetData | None = None, length: int | None = None,
         if data is not None and data.dimension != length:
             raise ValueError(f"length is {length} but the target has {data.dimension} entries")
     return ADMMStart(data, as_warm_start(warm_start), length)
-
-
-def as_warm_start(warm_start: WarmStart | ADMMResult | None) -> WarmStart | None:
-    """``warm_start`` as a :class:`~.warm_start.WarmStart` (from a result's last iterate)."""
-    if warm_start is None or isinstance(warm_start, WarmStart):
-        return warm_start
-    if isinstance(warm_start, ADMMResult):
-        return WarmStart.from_result(warm_start)
-    raise TypeError(f"warm_start must be an ADMMResult or a WarmStart, got "
-                    f"{type(warm_start).__name__}")
 
 
 def create_sharing_target_distance_admm_coordinator(**settings: float) -> ADMMGenericCoordinator:

@@ -12,7 +12,7 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
-from distributed_resource_optimization.admm.validation import as_finite_vector
+from distributed_resource_optimization.checks import as_finite_vector
 
 
 class GlobalObjective(ABC):

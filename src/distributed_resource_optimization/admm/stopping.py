@@ -9,31 +9,73 @@ per iteration, NaN where it measured nothing) for the results and plots. Three r
 - :class:`GroupResidualRule`: per group of global variables, the L1 disagreement of the owners
   (the seed study's ``r(a, b) = sum_t ||a_t - b_t||_1``) and the penalty-weighted movement of the
   consensus, all below ``eps``.
-- :class:`CertifiedGapRule`: the Lagrangian dual bound (see :meth:`FormState.bound_prices`)
+- :class:`CertifiedGapRule`: the Lagrangian dual bound (see :meth:`~.state.FormState.bound_prices`)
   against the objective at the actors' own outputs: stop once
   ``(objective - lower_bound) / max(|objective|, gap_floor) <= gap_tol``.
 
 :class:`AllOf` and :class:`AnyOf` combine rules. The engine never accepts the untouched all-zero
-start, whatever the rule (:meth:`FormState.step`).
+start, whatever the rule (:meth:`~.state.FormState.step`).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Hashable, Sequence
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
 
 from distributed_resource_optimization.admm.results import GAP_FLOOR
-from distributed_resource_optimization.admm.validation import (
+from distributed_resource_optimization.checks import (
     non_negative_scalar,
     positive_int,
     positive_scalar,
 )
 
-if TYPE_CHECKING:
-    from distributed_resource_optimization.admm.forms import FormState, Residuals
+
+@dataclass
+class Residuals:
+    """Norms of one iteration and the thresholds they are compared with."""
+
+    primal: float
+    dual: float
+    eps_primal: float
+    eps_dual: float
+    primal_scale: float
+    dual_scale: float
+
+    @property
+    def converged(self) -> bool:
+        return self.primal <= self.eps_primal and self.dual <= self.eps_dual
+
+
+class _BoundView(Protocol):
+    fresh: bool
+
+    def gap_certified(self, floor: float = GAP_FLOOR) -> float | None: ...
+
+
+class StateView(Protocol):
+    """What a stopping rule reads of the coordinator's state after an iteration (the state is
+    :class:`~.state.FormState`, which imports the rules: this protocol keeps the rules below it)."""
+
+    names: list[str]
+    actor_sizes: list[int]
+    rho: float
+    bound: _BoundView
+
+
+class ConsensusStateView(StateView, Protocol):
+    """What :class:`GroupResidualRule` reads besides: the global variables of general-form
+    consensus (:class:`~.general.GeneralConsensusState`)."""
+
+    keys: list[Hashable]
+    gidx: np.ndarray
+    G: int
+    z: np.ndarray
+    weight: np.ndarray
+    owners: np.ndarray
 
 
 class StoppingRule(ABC):
@@ -42,11 +84,11 @@ class StoppingRule(ABC):
     #: Every how many iterations the rule needs the Lagrangian bound (0: never).
     bound_every: int = 0
 
-    def start(self, state: FormState) -> None:  # noqa: B027  (optional hook)
+    def start(self, state: StateView) -> None:  # noqa: B027  (optional hook)
         """Called once when the run's state is created (precompute what the rule needs)."""
 
     @abstractmethod
-    def check(self, state: FormState, x_new: np.ndarray, residuals: Residuals) -> bool:
+    def check(self, state: StateView, x_new: np.ndarray, residuals: Residuals) -> bool:
         """Record this iteration; ``True`` if the run may stop here."""
 
     @property
@@ -63,7 +105,7 @@ class ResidualRule(StoppingRule):
     """Boyd et al. (2011, sec. 3.3): primal and dual residuals below their thresholds
     (``abs_tol``/``rel_tol`` of the coordinator settings, see :class:`Residuals`)."""
 
-    def check(self, state: FormState, x_new: np.ndarray, residuals: Residuals) -> bool:
+    def check(self, state: StateView, x_new: np.ndarray, residuals: Residuals) -> bool:
         return residuals.converged
 
     def __repr__(self) -> str:
@@ -92,7 +134,7 @@ class GroupResidualRule(StoppingRule):
         self.primal: dict[str, list[float]] = {label_of(g): [] for g in self.groups}
         self.dual: dict[str, list[float]] = {label_of(g): [] for g in self.groups}
 
-    def start(self, state: FormState) -> None:
+    def start(self, state: ConsensusStateView) -> None:
         self._sign = np.concatenate([np.full(n, float(self.sign_of(name)))
                                      for name, n in zip(state.names, state.actor_sizes)])
         index = {g: i for i, g in enumerate(self.groups)}
@@ -102,13 +144,13 @@ class GroupResidualRule(StoppingRule):
             for v in lists.values():
                 v.clear()
 
-    def residuals(self, state: FormState, x: np.ndarray) -> dict[str, float]:
+    def residuals(self, state: ConsensusStateView, x: np.ndarray) -> dict[str, float]:
         """The primal residual per group for actor outputs ``x`` (flat over actors)."""
         d = np.abs(np.bincount(state.gidx, weights=self._sign * x, minlength=state.G))
         per = np.bincount(self._key_group, weights=d, minlength=len(self.groups))
         return {self.label_of(g): float(per[i]) for i, g in enumerate(self.groups)}
 
-    def check(self, state: FormState, x_new: np.ndarray, residuals: Residuals) -> bool:
+    def check(self, state: ConsensusStateView, x_new: np.ndarray, residuals: Residuals) -> bool:
         r = self.residuals(state, x_new)
         # Penalty per global variable (the mean over its owners' scales).
         rho_key = state.rho * state.weight / np.maximum(state.owners, 1)
@@ -136,7 +178,7 @@ class CertifiedGapRule(StoppingRule):
 
     Every ``every`` iterations (and in the first) each participant evaluates its share of the
     Lagrangian dual function at the coordinator's prices and its objective at its own output;
-    the state sums them into a lower bound and an objective (:meth:`FormState.record_bound`).
+    the state sums them into a lower bound and an objective (:meth:`~.state.FormState.record_bound`).
     The gap is ``(objective - lower_bound) / max(|objective|, gap_floor)`` (``gap_floor`` in the
     objective's unit: below it the gap is absolute). For sharing, the objective at the actors'
     own feasible outputs is the objective of a feasible point, so the gap bounds the distance
@@ -152,7 +194,7 @@ class CertifiedGapRule(StoppingRule):
         self.bound_every = positive_int(every, "every")
         self.gap_floor = positive_scalar(gap_floor, "gap_floor")
 
-    def check(self, state: FormState, x_new: np.ndarray, residuals: Residuals) -> bool:
+    def check(self, state: StateView, x_new: np.ndarray, residuals: Residuals) -> bool:
         gap = state.bound.gap_certified(self.gap_floor) if state.bound.fresh else None
         return gap is not None and gap <= self.gap_tol
 
@@ -169,14 +211,14 @@ class _Combined(StoppingRule):
         every = [r.bound_every for r in rules if r.bound_every > 0]
         self.bound_every = min(every) if every else 0
 
-    def start(self, state: FormState) -> None:
+    def start(self, state: StateView) -> None:
         for r in self.rules:
             r.start(state)
 
     def wants_bound(self, iteration: int) -> bool:
         return any(r.wants_bound(iteration) for r in self.rules)
 
-    def _all(self, state: FormState, x_new: np.ndarray, residuals: Residuals) -> list[bool]:
+    def _all(self, state: StateView, x_new: np.ndarray, residuals: Residuals) -> list[bool]:
         return [r.check(state, x_new, residuals) for r in self.rules]  # every rule records
 
     @property
@@ -193,14 +235,14 @@ class _Combined(StoppingRule):
 class AllOf(_Combined):
     """Stop when every rule says so."""
 
-    def check(self, state: FormState, x_new: np.ndarray, residuals: Residuals) -> bool:
+    def check(self, state: StateView, x_new: np.ndarray, residuals: Residuals) -> bool:
         return all(self._all(state, x_new, residuals))
 
 
 class AnyOf(_Combined):
     """Stop when any rule says so."""
 
-    def check(self, state: FormState, x_new: np.ndarray, residuals: Residuals) -> bool:
+    def check(self, state: StateView, x_new: np.ndarray, residuals: Residuals) -> bool:
         return any(self._all(state, x_new, residuals))
 
 

@@ -92,3 +92,13 @@ class WarmStart:
         x = np.where(known, self.outputs[np.maximum(pos, 0)], 0.0)
         y = np.where(known, self.prices[np.maximum(pos, 0)], 0.0)
         return x, y
+
+
+def as_warm_start(warm_start: WarmStart | ADMMResult | None) -> WarmStart | None:
+    """``warm_start`` as a :class:`WarmStart` (from a result's last iterate)."""
+    if warm_start is None or isinstance(warm_start, WarmStart):
+        return warm_start
+    if isinstance(warm_start, ADMMResult):
+        return WarmStart.from_result(warm_start)
+    raise TypeError(f"warm_start must be an ADMMResult or a WarmStart, got "
+                    f"{type(warm_start).__name__}")

@@ -16,13 +16,13 @@ from typing import Any
 
 import numpy as np
 
-from distributed_resource_optimization.admm.validation import (
+from distributed_resource_optimization.algorithm.core import DistributedAlgorithm
+from distributed_resource_optimization.checks import (
     int_at_least,
     non_negative_scalar,
     positive_scalar,
     scalar_in_range,
 )
-from distributed_resource_optimization.algorithm.core import DistributedAlgorithm
 
 #: Default tolerance (price units per round) below which a participant counts as settled.
 DEFAULT_TOL = 1e-6
@@ -36,7 +36,7 @@ def check_callable(name: str, value: Any) -> None:
 def check_real(name: str, value: Any, *, positive: bool = False, nonnegative: bool = False,
                low: float | None = None, high: float | None = None) -> float:
     """``value`` as a finite float in range; raises naming ``name`` (the checks of
-    :mod:`...admm.validation`, the one owner of them)."""
+    :mod:`...checks`, the one owner of them)."""
     if positive:
         positive_scalar(value, name)
     elif nonnegative:

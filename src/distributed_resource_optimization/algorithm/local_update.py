@@ -19,6 +19,12 @@ class ADMMMessage(OptimizationMessage):
     v: np.ndarray
     rho: float
 
+    def answer(self, x: np.ndarray) -> ADMMAnswer:
+        """The reply of a participant whose new outputs are ``x`` (what a local model's
+        :meth:`~distributed_resource_optimization.local.base.LocalModel.on_exchange_message`
+        sends back)."""
+        return ADMMAnswer(x=x)
+
 
 @dataclass
 class ADMMAnswer(OptimizationMessage):

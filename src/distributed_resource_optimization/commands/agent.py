@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from distributed_resource_optimization.admm.validation import tolerance
+from distributed_resource_optimization.checks import tolerance
 from distributed_resource_optimization.commands.common import (
     broker_access_of,
     check_positive,
@@ -42,7 +42,7 @@ def build_participant(args: argparse.Namespace):
     if args.entity is None:
         raise ValueError("dro agent needs --entity NAME (market) or --flex-share I/K")
     from distributed_resource_optimization.energy.io import DEFAULT_DATA_DIR
-    from distributed_resource_optimization.local.base import SingleModelBlock
+    from distributed_resource_optimization.local.blocks import SingleModelBlock
     from distributed_resource_optimization.market.agent_processes import entity_context
     from distributed_resource_optimization.market.entities import load_entity
     from distributed_resource_optimization.market.split import data_fingerprints

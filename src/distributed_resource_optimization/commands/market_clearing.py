@@ -51,7 +51,7 @@ def check_admm_options(args: argparse.Namespace) -> None:
     """``ValueError`` naming the option for every out-of-range ADMM setting."""
     import math
 
-    from distributed_resource_optimization.admm.forms import ADMMSettings
+    from distributed_resource_optimization.admm.state import ADMMSettings
 
     bounds = ADMMSettings()
     engine_settings(args)

@@ -5,30 +5,32 @@ private variables from a few free ones (no elimination possible): the whole LP w
 on its exchanged columns, ``min c'w + sum_j rho_j/2 (w_j - v_j)^2`` over the LP's constraints,
 in one Clarabel solver. Per call only the linear term changes, and the Hessian's diagonal values
 when rho changes (the pattern never does). About 30-200x slower per solve than the reduced DAQP
-parts and accurate to about ``eps`` (docs/market_clearing.md).
+parts and accurate to about its tolerance ``solver_tol`` (docs/market_clearing.md).
 """
 
 from __future__ import annotations
 
+import clarabel
 import numpy as np
 import scipy.sparse as sp
 
+from distributed_resource_optimization.checks import renamed_keyword
 from distributed_resource_optimization.local.reduced import ReductionError
 
 
 class ClarabelProxQP:
     """Same interface as :class:`~.reduced.ReducedProxQP` (``free`` is not needed and ignored);
-    ``tol`` is Clarabel's gap and feasibility tolerance."""
+    ``solver_tol`` is Clarabel's gap and feasibility tolerance (``tol``: its former name)."""
 
     def __init__(self, c: np.ndarray, A_eq: sp.spmatrix, b_eq: np.ndarray, A_ub: sp.spmatrix,
                  b_ub: np.ndarray, lb: np.ndarray, ub: np.ndarray, exchange: np.ndarray,
-                 free: np.ndarray | None = None, *, tol: float = 1e-8) -> None:
-        import clarabel
-
+                 free: np.ndarray | None = None, *, solver_tol: float | None = None,
+                 tol: float | None = None) -> None:
+        solver_tol, _ = renamed_keyword(solver_tol, "solver_tol", tol, "tol")
         self.c = np.asarray(c, dtype=float)
         n = self.c.size
         self.exchange = np.asarray(exchange, dtype=int)
-        self.tol = float(tol)
+        self.solver_tol = 1e-8 if solver_tol is None else float(solver_tol)
         lb, ub = np.asarray(lb, dtype=float), np.asarray(ub, dtype=float)
         fl, fu = np.isfinite(lb), np.isfinite(ub)
         eye = sp.identity(n, format="csr")
@@ -58,13 +60,16 @@ class ClarabelProxQP:
         self._setup()
         self._run(self.c.copy())  # a first solve: feasibility is known before the first round
 
-    def _setup(self, robust: bool = False) -> None:
-        import clarabel
+    @property
+    def tol(self) -> float:
+        """The former name of :attr:`solver_tol`."""
+        return self.solver_tol
 
+    def _setup(self, robust: bool = False) -> None:
         settings = clarabel.DefaultSettings()
         settings.verbose = False
         settings.presolve_enable = False  # keep the problem data layout fixed for updates
-        settings.tol_gap_abs = settings.tol_gap_rel = settings.tol_feas = self.tol
+        settings.tol_gap_abs = settings.tol_gap_rel = settings.tol_feas = self.solver_tol
         if robust:  # after a failed solve: more equilibration, stricter infeasibility test
             settings.equilibrate_max_iter = 50
             settings.tol_infeas_abs = settings.tol_infeas_rel = 1e-12

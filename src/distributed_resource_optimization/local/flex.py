@@ -15,8 +15,10 @@ from collections.abc import Hashable, Sequence
 
 import numpy as np
 
-from distributed_resource_optimization.admm.validation import as_finite_scalar, as_finite_vector
-from distributed_resource_optimization.local.base import LocalBlock, LocalModel, LocalModelError
+from distributed_resource_optimization.checks import as_finite_scalar, as_finite_vector
+from distributed_resource_optimization.local.base import LocalModel, LocalModelError
+from distributed_resource_optimization.local.blocks import ModelGroup
+from distributed_resource_optimization.local.lp import LPLocalModel
 
 
 class ADMMFlexActor(LocalModel):
@@ -67,8 +69,6 @@ class ADMMFlexActor(LocalModel):
         self.eta: np.ndarray | None = None
         self._polytope = None
         if C_arr.shape[0]:
-            from distributed_resource_optimization.local.lp import LPLocalModel
-
             # The prox of the LP min S'x over the polytope, solved by the reduced DAQP QP
             # (no equalities: every column is free).
             self._polytope = LPLocalModel(S_arr, np.zeros((0, m)), np.zeros(0), C_arr, d_arr,
@@ -310,7 +310,7 @@ def _finite_matrix(value: object, name: str, rows: int) -> np.ndarray:
     return arr
 
 
-class FlexFleetBlock(LocalBlock):
+class FlexFleetGroup(ModelGroup):
     """All flex actor objects of one output length, solved together as arrays (the arithmetic
     is :class:`FlexFleet`'s; the actor objects receive their outputs)."""
 
@@ -332,6 +332,10 @@ class FlexFleetBlock(LocalBlock):
 
     def dual_term(self, price: np.ndarray) -> float:
         return self.fleet.dual_term(price)
+
+
+#: The former name of :class:`FlexFleetGroup`.
+FlexFleetBlock = FlexFleetGroup
 
 
 def create_admm_flex_actor_one_to_many(in_capacity: float, eta: Sequence[float],

@@ -15,7 +15,7 @@ from collections.abc import Hashable, Sequence
 import numpy as np
 import scipy.sparse as sp
 
-from distributed_resource_optimization.admm.validation import as_finite_vector, tolerance
+from distributed_resource_optimization.checks import as_finite_vector, renamed_keyword, tolerance
 from distributed_resource_optimization.local.base import LocalModel, LocalModelError
 from distributed_resource_optimization.local.clarabel_prox import ClarabelProxQP
 from distributed_resource_optimization.local.reduced import ReducedProxQP, ReductionError
@@ -24,7 +24,9 @@ from distributed_resource_optimization.local.reduced import ReducedProxQP, Reduc
 #: warm-started DAQP workspace (needs ``free``), or the whole LP in one Clarabel solver.
 PROX_SOLVERS: dict[str, type] = {"daqp": ReducedProxQP, "clarabel": ClarabelProxQP}
 #: Each solver's default tolerance (DAQP: primal feasibility; Clarabel: gap and feasibility).
-DEFAULT_TOL: dict[str, float] = {"daqp": 1e-9, "clarabel": 1e-8}
+DEFAULT_SOLVER_TOL: dict[str, float] = {"daqp": 1e-9, "clarabel": 1e-8}
+#: The former name of :data:`DEFAULT_SOLVER_TOL`.
+DEFAULT_TOL = DEFAULT_SOLVER_TOL
 
 
 class LPLocalModel(LocalModel):
@@ -38,7 +40,7 @@ class LPLocalModel(LocalModel):
     solved for the non-free columns, or that is infeasible, raises :class:`LocalModelError`
     naming the actor from :meth:`prepare` / :meth:`solve`. ``solver`` picks the proximal
     solver from :data:`PROX_SOLVERS` (default ``"daqp"``; ``"clarabel"`` needs no ``free``);
-    ``tol`` its tolerance (default :data:`DEFAULT_TOL`).
+    ``solver_tol`` its tolerance (default :data:`DEFAULT_SOLVER_TOL`; ``tol``: its former name).
     """
 
     def __init__(self, c: Sequence[float] | np.ndarray, A_eq, b_eq, A_ub, b_ub,
@@ -46,11 +48,14 @@ class LPLocalModel(LocalModel):
                  exchange: Sequence[int] | np.ndarray, free: Sequence[int] | np.ndarray, *,
                  name: str | None = None, variables: Sequence[Hashable] | None = None,
                  rho_scale: Sequence[float] | np.ndarray | None = None,
-                 tol: float | None = None, solver: str = "daqp") -> None:
+                 solver_tol: float | None = None, solver: str = "daqp",
+                 tol: float | None = None) -> None:
         if solver not in PROX_SOLVERS:
             raise ValueError(f"solver must be one of {', '.join(PROX_SOLVERS)}, got {solver!r}")
         # Up front: DAQP and Clarabel would take a bad tolerance silently or fail at setup.
-        tol = DEFAULT_TOL[solver] if tol is None else tolerance(tol, "tol")
+        solver_tol, keyword = renamed_keyword(solver_tol, "solver_tol", tol, "tol")
+        solver_tol = DEFAULT_SOLVER_TOL[solver] if solver_tol is None else \
+            tolerance(solver_tol, keyword)
         c = as_finite_vector(c, "c")
         if c.size == 0:
             raise ValueError("c must hold at least one cost")
@@ -72,14 +77,14 @@ class LPLocalModel(LocalModel):
         self.exchange_index = exchange
         self.free_index = free
         self.solver = solver
-        self.tol = tol
+        self.solver_tol = solver_tol
         self._reduced: ReducedProxQP | ClarabelProxQP | None = None
         self._w: np.ndarray | None = np.zeros(n)
 
     def prepare(self) -> None:
         try:
             self._reduced = PROX_SOLVERS[self.solver](*self.lp, self.exchange_index,
-                                                      self.free_index, tol=self.tol)
+                                                      self.free_index, solver_tol=self.solver_tol)
         except ReductionError as exc:
             raise LocalModelError(f"actor {self.label!r}: {exc}") from None
 
@@ -95,6 +100,11 @@ class LPLocalModel(LocalModel):
         return x
 
     @property
+    def tol(self) -> float:
+        """The former name of :attr:`solver_tol`."""
+        return self.solver_tol
+
+    @property
     def w(self) -> np.ndarray:
         """All LP variables of the last solve (private to the actor)."""
         if self._w is None:
@@ -108,6 +118,7 @@ class LPLocalModel(LocalModel):
     def dual_term(self, price: np.ndarray) -> float | None:
         """``min c'w + price'w[exchange]`` over the LP's feasible set, solved by HiGHS
         (``-inf`` if unbounded; ``None`` if HiGHS ends without an answer)."""
+        # scipy.optimize takes 0.2 s to import and only the certified bound needs HiGHS
         from scipy.optimize import linprog
 
         c, a_eq, b_eq, a_ub, b_ub, lb, ub = self.lp

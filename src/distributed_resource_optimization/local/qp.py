@@ -10,9 +10,10 @@ from collections.abc import Hashable, Sequence
 from typing import Any
 
 import numpy as np
+import osqp
 import scipy.sparse as sp
 
-from distributed_resource_optimization.admm.validation import as_finite_vector, tolerance
+from distributed_resource_optimization.checks import as_finite_vector, renamed_keyword, tolerance
 from distributed_resource_optimization.local.base import LocalModel, LocalModelError
 
 #: Up to this many variables the constructor checks that P is positive semidefinite (a dense
@@ -22,8 +23,6 @@ _PSD_CHECK_MAX_SIZE = 2000
 
 def _osqp_error(exc: Exception) -> str:
     """OSQP's error code as words (it raises ``OSQPException(<code>)``)."""
-    import osqp
-
     code = exc.args[0] if exc.args else None
     try:
         name = osqp.SolverError(int(code)).name
@@ -44,21 +43,24 @@ class QPLocalModel(LocalModel):
     """``f(x) = 1/2 x' P x + q' x`` subject to ``l <= A x <= u`` (OSQP, set up once).
 
     ``P`` (n x n, positive semidefinite, may be ``None`` for an LP), ``q`` (n), ``A`` (k x n) with
-    bounds ``l``/``u`` (k; use ``-inf``/``inf`` for one-sided rows). ``eps`` is the OSQP tolerance
-    (absolute and relative, in (0, 1)). Errors in ``P``, ``A``, ``l`` and ``u`` name the model.
+    bounds ``l``/``u`` (k; use ``-inf``/``inf`` for one-sided rows). ``solver_tol`` is the OSQP
+    tolerance (absolute and relative, in (0, 1), default 1e-9; ``eps``: its former name). Errors
+    in ``P``, ``A``, ``l`` and ``u`` name the model.
     """
 
     def __init__(self, q: Sequence[float], P: Any = None, A: Any = None,
                  l: Sequence[float] | None = None, u: Sequence[float] | None = None,  # noqa: E741
                  *, name: str | None = None, variables: Sequence[Hashable] | None = None,
-                 rho_scale: Sequence[float] | None = None, eps: float = 1e-9) -> None:
+                 rho_scale: Sequence[float] | None = None, solver_tol: float | None = None,
+                 eps: float | None = None) -> None:
         q_arr = as_finite_vector(q, "q")
         n = q_arr.size
         if n == 0:
             raise ValueError("q must not be empty")
         # Checked before the matrices: OSQP would report a bad value only at setup, as a bare
         # "invalid solver settings" that does not say which.
-        self.eps = tolerance(eps, "eps")
+        solver_tol, keyword = renamed_keyword(solver_tol, "solver_tol", eps, "eps")
+        self.solver_tol = 1e-9 if solver_tol is None else tolerance(solver_tol, keyword)
         super().__init__(n, name=name, variables=variables, rho_scale=rho_scale)
         # A user builds many QP models; the errors on their matrices say which one.
         who = f"QPLocalModel {name!r}" if name is not None else \
@@ -102,8 +104,6 @@ class QPLocalModel(LocalModel):
         self._rho: np.ndarray | None = None
 
     def prepare(self) -> None:
-        import osqp
-
         n = self.size
         # Upper triangle of P plus an explicit diagonal entry in every column (built as a
         # pattern, so no entry cancels out), so later rho changes keep the sparsity pattern
@@ -127,13 +127,18 @@ class QPLocalModel(LocalModel):
         self._rho = np.ones(n)
         try:
             self._solver.setup(P_up, self.q.copy(), self.A, self.l, self.u, verbose=False,
-                               eps_abs=self.eps, eps_rel=self.eps, polishing=False,
+                               eps_abs=self.solver_tol, eps_rel=self.solver_tol, polishing=False,
                                max_iter=200000, warm_starting=True)
         except Exception as exc:  # OSQP reports a bare error code
             raise LocalModelError(f"actor {self.label!r}: OSQP setup failed: "
                                   f"{_osqp_error(exc)}") from None
         # A first solve finds an infeasible model before any ADMM iteration runs.
         self._run(np.zeros(n))
+
+    @property
+    def eps(self) -> float:
+        """The former name of :attr:`solver_tol`."""
+        return self.solver_tol
 
     def _run(self, q: np.ndarray) -> np.ndarray:
         self._solver.update(q=q)
@@ -171,6 +176,7 @@ class CvxpyLocalModel(LocalModel):
     def __init__(self, x: Any, objective: Any = None, constraints: Sequence[Any] = (),
                  *, name: str | None = None, variables: Sequence[Hashable] | None = None,
                  rho_scale: Sequence[float] | None = None, solver: str = "CLARABEL") -> None:
+        # cvxpy is heavy (0.7 s) and needed by cvxpy models only: imported when one is built
         import cvxpy as cp
 
         if not isinstance(x, cp.Variable):
@@ -196,6 +202,7 @@ class CvxpyLocalModel(LocalModel):
         self._prepared = True
 
     def _solve_with(self, rho: np.ndarray, v: np.ndarray) -> np.ndarray:
+        # cvxpy is heavy: loaded by the constructor already, this only binds the name
         import cvxpy as cp
 
         sr = np.sqrt(rho)

@@ -27,10 +27,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import clarabel
+import daqp
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 from scipy.sparse.linalg import splu
+
+from distributed_resource_optimization.checks import renamed_keyword
 
 
 class ReductionError(ValueError):
@@ -61,18 +65,20 @@ class ReducedProxQP:
     ``exchange`` are the column indices of the exchanged entries ``x = w[exchange]``; ``free`` the
     columns kept as unknowns; all other columns must be determined by ``A_eq`` given the free ones
     (``A_eq`` restricted to them square and nonsingular within each part, else
-    :class:`ReductionError`). ``tol`` is DAQP's primal feasibility tolerance (in the rows' own
-    units after scaling each row to unit largest coefficient).
+    :class:`ReductionError`). ``solver_tol`` (former name ``tol``) is DAQP's primal feasibility
+    tolerance (in the rows' own units after scaling each row to unit largest coefficient).
     """
 
     def __init__(self, c: np.ndarray, A_eq: sp.spmatrix, b_eq: np.ndarray, A_ub: sp.spmatrix,
                  b_ub: np.ndarray, lb: np.ndarray, ub: np.ndarray, exchange: np.ndarray,
-                 free: np.ndarray, *, tol: float = 1e-9) -> None:
+                 free: np.ndarray, *, solver_tol: float | None = None,
+                 tol: float | None = None) -> None:
+        solver_tol, _ = renamed_keyword(solver_tol, "solver_tol", tol, "tol")
         n = int(np.asarray(c).size)
         self.n = n
         self.c = np.asarray(c, dtype=float)
         self.exchange = np.asarray(exchange, dtype=int)
-        self.tol = float(tol)
+        self.solver_tol = 1e-9 if solver_tol is None else float(solver_tol)
         a_eq = sp.csr_matrix(A_eq)
         a_ub = sp.csr_matrix(A_ub)
         b_eq = np.asarray(b_eq, dtype=float)
@@ -192,14 +198,17 @@ class ReducedProxQP:
         self._xi = xi_all
         return self._x0 + self._X_all @ xi_all
 
+    @property
+    def tol(self) -> float:
+        """The former name of :attr:`solver_tol`."""
+        return self.solver_tol
+
     def _load(self, p: _Part, r: np.ndarray) -> None:
         """(Re)build the part's Hessian for ``rho = r`` in Jacobi-scaled variables ``xi / d``.
 
         The scaling keeps DAQP's factorisations well conditioned when the penalties of the
         entries differ by orders of magnitude; the warm-start active set stays valid because
         the constraint rows keep their order."""
-        import daqp
-
         H = (p.X.T * r) @ p.X
         diag = np.diag(H).copy()
         d = np.where(diag > 0, 1.0 / np.sqrt(np.where(diag > 0, diag, 1.0)), 1.0)
@@ -212,7 +221,7 @@ class ReducedProxQP:
         zero_f = np.zeros(H.shape[0])
         if p.model is None:
             p.model = daqp.Model()
-            p.model.settings = {"primal_tol": self.tol, "iter_limit": 10000}
+            p.model.settings = {"primal_tol": self.solver_tol, "iter_limit": 10000}
             flag, _ = p.model.setup(Hs, zero_f, Gs, hi, lo)
             if flag < 0:
                 raise ReductionError(f"DAQP setup failed (exit flag {flag})")
@@ -223,8 +232,6 @@ class ReducedProxQP:
         p.scaled = (Hs, Gs, lo, hi)
 
     def _fallback(self, p: _Part, f: np.ndarray) -> np.ndarray:
-        import clarabel
-
         Hs, Gs, lo, hi = p.scaled
         up, dn = np.isfinite(hi), np.isfinite(lo)
         a = sp.csc_matrix(np.vstack([Gs[up], -Gs[dn]]))

@@ -41,11 +41,12 @@ from distributed_resource_optimization.admm.coordinator import (
     ADMMGenericCoordinator,
     as_warm_start,
 )
-from distributed_resource_optimization.admm.forms import FormState, GeneralConsensusState
+from distributed_resource_optimization.admm.general import GeneralConsensusState
 from distributed_resource_optimization.admm.results import ADMMResult
+from distributed_resource_optimization.admm.state import FormState
 from distributed_resource_optimization.admm.stopping import AnyOf, GroupResidualRule, ResidualRule
-from distributed_resource_optimization.admm.validation import positive_scalar, tolerance
 from distributed_resource_optimization.admm.warm_start import WarmStart
+from distributed_resource_optimization.checks import positive_scalar, tolerance
 from distributed_resource_optimization.market.entities import (
     market_entities,
     parse_variable,
@@ -258,7 +259,7 @@ async def start_market_clearing(district=None, scenario: str = "thermal-congesti
     warm_start = as_warm_start(warm_start)
     start = time.perf_counter()
     if runtime == "inproc":
-        from distributed_resource_optimization.local.base import SingleModelBlock
+        from distributed_resource_optimization.local.blocks import SingleModelBlock
         from distributed_resource_optimization.runtime.engine import coordinate_in_process
         from distributed_resource_optimization.runtime.transport import InProcessTransport
 

@@ -46,7 +46,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from distributed_resource_optimization.admm.validation import tolerance
+from distributed_resource_optimization.checks import tolerance
 from distributed_resource_optimization.energy.district import ReferencePoint, reference_point
 from distributed_resource_optimization.energy.lp import LPBlock
 from distributed_resource_optimization.local.base import LocalModel, Published

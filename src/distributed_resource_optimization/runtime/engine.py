@@ -23,11 +23,11 @@ from typing import Any, Protocol
 import numpy as np
 
 from distributed_resource_optimization.admm.coordinator import ADMMGenericCoordinator
-from distributed_resource_optimization.admm.forms import ParticipantSpec, expand_price
 from distributed_resource_optimization.admm.objectives import TargetData
 from distributed_resource_optimization.admm.results import ADMMResult, ADMMStatus
+from distributed_resource_optimization.admm.state import ParticipantSpec, expand_price
 from distributed_resource_optimization.admm.warm_start import WarmStart
-from distributed_resource_optimization.local.base import merge_published
+from distributed_resource_optimization.local.blocks import merge_published
 from distributed_resource_optimization.runtime.local_work import (
     InlineWork,
     LocalWorkThread,

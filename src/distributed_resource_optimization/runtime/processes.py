@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from distributed_resource_optimization.admm.validation import positive_seconds
 from distributed_resource_optimization.algorithm.carrier import DistributedResult
 from distributed_resource_optimization.algorithm.topology import neighbour_lists
+from distributed_resource_optimization.checks import positive_seconds
 from distributed_resource_optimization.runtime.engine import CoordinatorAgent, ParticipantAgent
 from distributed_resource_optimization.runtime.factories import ParticipantFactory
 from distributed_resource_optimization.runtime.local_work import InlineWork

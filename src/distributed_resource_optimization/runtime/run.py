@@ -17,7 +17,6 @@ import numpy as np
 
 from distributed_resource_optimization.admm.coordinator import ADMMGenericCoordinator, ADMMStart
 from distributed_resource_optimization.admm.results import ADMMResult
-from distributed_resource_optimization.admm.validation import positive_seconds
 from distributed_resource_optimization.algorithm.carrier import DistributedResult
 from distributed_resource_optimization.algorithm.core import Coordinator, check_distinct_ids
 from distributed_resource_optimization.algorithm.heuristic.cohda.core import WorkingMemory
@@ -27,8 +26,10 @@ from distributed_resource_optimization.algorithm.heuristic.cohda.multistart impo
     MultiStartResult,
 )
 from distributed_resource_optimization.algorithm.topology import neighbour_lists
-from distributed_resource_optimization.local.base import LocalModel, make_blocks
+from distributed_resource_optimization.checks import positive_seconds
+from distributed_resource_optimization.local.base import LocalModel
 from distributed_resource_optimization.local.flex import FlexFleet
+from distributed_resource_optimization.local.grouping import make_blocks
 from distributed_resource_optimization.runtime.engine import coordinate_in_process
 from distributed_resource_optimization.runtime.inproc import (
     DEFAULT_TIMEOUT_S,

@@ -1,10 +1,17 @@
-"""Input checks shared by all layers: clear errors naming the parameter, before any work starts."""
+"""Input checks shared by all layers: clear errors naming the parameter, before any work starts.
+
+The lowest layer of the package (numpy and the standard library only): every argument check has
+its one home here, and the layers above call these instead of re-checking.
+"""
 
 from __future__ import annotations
 
 import numbers
+from typing import TypeVar
 
 import numpy as np
+
+_T = TypeVar("_T")
 
 
 def as_finite_vector(value: object, name: str, *, allow_scalar: bool = False) -> np.ndarray:
@@ -50,6 +57,25 @@ def tolerance(value: object, name: str) -> float:
     if v >= 1:
         raise ValueError(f"{name} must be below 1 (a solver tolerance), got {v:g}")
     return v
+
+
+def flag(value: object, name: str) -> bool:
+    """A switch: ``True`` or ``False`` (also numpy's), or ``TypeError`` naming ``name``."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}")
+    return bool(value)
+
+
+def renamed_keyword(new: _T | None, new_name: str, old: _T | None, old_name: str
+                    ) -> tuple[_T | None, str]:
+    """The value of a keyword that was renamed from ``old_name`` to ``new_name``, with the name
+    the caller used (so an error names what they wrote): ``(new, new_name)``, or ``(old,
+    old_name)`` if only the old keyword was given; both given is a ``TypeError``."""
+    if old is None:
+        return new, new_name
+    if new is not None:
+        raise TypeError(f"give {new_name} only ({old_name} is its old name)")
+    return old, old_name
 
 
 def positive_seconds(value: object, name: str) -> float:

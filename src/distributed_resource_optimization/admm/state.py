@@ -1,17 +1,12 @@
-"""ADMM problem forms as pure-numerics state machines.
+"""The coordinator's state of an ADMM run, shared by the problem forms (pure numerics).
 
-The coordinator's side of ADMM for three forms (Boyd et al. 2011, ch. 7):
-
-- **sharing**: ``min sum_i f_i(x_i) + g(sum_i x_i)``;
-- **consensus**: ``min sum_i f_i(x_i) + g(z)`` s.t. ``x_i = z`` for all actors;
-- **general-form consensus**: each actor's ``x_i`` holds a named subset of the global variables,
-  ``x_i = z[G(i)]``; ``z`` is the (rho-weighted) average over each variable's owners.
-
-A state hands out one :class:`LocalRequest` per participant (``target``, ``price``, ``rho``: the
-participant then computes ``argmin f(x) + price'(x - target) + rho/2 ||x - target||^2``), takes their
-replies in :meth:`FormState.step`, updates ``z`` and the duals, checks the stopping rule of Boyd
-et al. (2011, sec. 3.3) and adapts rho by residual balancing. It never waits for anything and knows
-nothing of messages or transports.
+A problem form (:class:`ProblemForm`: sharing in :mod:`.sharing`, consensus and general-form
+consensus in :mod:`.general`) creates a :class:`FormState` for the participants of a run. The
+state hands out one :class:`LocalRequest` per participant (``target``, ``price``, ``rho``: the
+participant then computes ``argmin f(x) + price'(x - target) + rho/2 ||x - target||^2``), takes
+their replies in :meth:`FormState.step`, updates ``z`` and the duals, asks the stopping rule
+(:mod:`.stopping`) and adapts rho by residual balancing (Boyd et al. 2011, ch. 7, sec. 3.3). It
+never waits for anything and knows nothing of messages or transports.
 """
 
 from __future__ import annotations
@@ -24,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from distributed_resource_optimization.admm.acceleration import DEFAULT_MAX_PAUSE, AndersonAccelerator
-from distributed_resource_optimization.admm.objectives import GlobalObjective, TargetData
+from distributed_resource_optimization.admm.objectives import GlobalObjective, TargetData, ZeroObjective
 from distributed_resource_optimization.admm.results import (
     GAP_FLOOR,
     ActorValues,
@@ -32,8 +27,15 @@ from distributed_resource_optimization.admm.results import (
     ADMMStatus,
     certified_gap,
 )
-from distributed_resource_optimization.admm.stopping import ResidualRule, StoppingRule, as_stopping_rule
-from distributed_resource_optimization.admm.validation import (
+from distributed_resource_optimization.admm.stopping import (
+    ResidualRule,
+    Residuals,
+    StoppingRule,
+    as_stopping_rule,
+)
+from distributed_resource_optimization.admm.warm_start import WarmStart
+from distributed_resource_optimization.checks import (
+    flag,
     int_at_least,
     non_negative_int,
     non_negative_scalar,
@@ -41,9 +43,9 @@ from distributed_resource_optimization.admm.validation import (
     positive_scalar,
     scalar_in_range,
 )
-from distributed_resource_optimization.admm.warm_start import WarmStart
 
 _TINY = 1e-30
+
 
 
 @dataclass(frozen=True)
@@ -131,7 +133,7 @@ class ADMMSettings:
         self.rel_tol = non_negative_scalar(self.rel_tol, "rel_tol")
         if self.abs_tol == 0 and self.rel_tol == 0:
             raise ValueError("abs_tol and rel_tol must not both be zero")
-        self.adaptive_rho = _flag(self.adaptive_rho, "adaptive_rho")
+        self.adaptive_rho = flag(self.adaptive_rho, "adaptive_rho")
         self.alpha = positive_scalar(self.alpha, "alpha")
         if not self.alpha < 2.0:
             raise ValueError(f"alpha must lie in (0, 2), got {self.alpha}")
@@ -141,7 +143,7 @@ class ADMMSettings:
         self.adapt_interval = int_at_least(self.adapt_interval, "adapt_interval", 1)
         self.adapt_max_factor = scalar_in_range(self.adapt_max_factor, "adapt_max_factor", 1.0)
         self.adapt_max_updates = int_at_least(self.adapt_max_updates, "adapt_max_updates", 0)
-        self.acceleration = _flag(self.acceleration, "acceleration")
+        self.acceleration = flag(self.acceleration, "acceleration")
         self.anderson_memory = positive_int(self.anderson_memory, "anderson_memory")
         self.anderson_max_pause = non_negative_int(self.anderson_max_pause, "anderson_max_pause")
         self.rho_min = positive_scalar(self.rho_min, "rho_min")
@@ -149,28 +151,6 @@ class ADMMSettings:
         if self.stopping is not None:
             self.stopping = as_stopping_rule(self.stopping)
 
-
-def _flag(value: object, name: str) -> bool:
-    """A switch: ``True`` or ``False`` (also numpy's), or ``TypeError`` naming ``name``."""
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}")
-    return bool(value)
-
-
-@dataclass
-class Residuals:
-    """Norms of one iteration and the thresholds they are compared with."""
-
-    primal: float
-    dual: float
-    eps_primal: float
-    eps_dual: float
-    primal_scale: float
-    dual_scale: float
-
-    @property
-    def converged(self) -> bool:
-        return self.primal <= self.eps_primal and self.dual <= self.eps_dual
 
 
 @dataclass
@@ -552,7 +532,10 @@ class FormState(ABC):
         return None
 
 
-def _equal_sizes(specs: Sequence[ParticipantSpec], dimension: int | None, form: str) -> int:
+
+def equal_output_size(specs: Sequence[ParticipantSpec], dimension: int | None, form: str) -> int:
+    """The one output length of all actors (``ValueError`` naming ``form`` if they differ, or if
+    it is not the target's ``dimension``)."""
     sizes = {n for s in specs for n in s.sizes}
     if len(sizes) != 1:
         raise ValueError(f"{form} ADMM needs actors with outputs of equal length, got lengths "
@@ -563,231 +546,30 @@ def _equal_sizes(specs: Sequence[ParticipantSpec], dimension: int | None, form: 
     return m
 
 
-class SharingState(FormState):
-    """Sharing ADMM (Boyd et al. 2011, sec. 7.3) in scaled form with a single dual ``u``.
 
-    The per-actor copies ``z_i`` of the reformulation ``min sum f_i(x_i) + g(sum z_i)``,
-    ``x_i = z_i`` are kept explicitly, so over-relaxation follows sec. 3.4.3 exactly.
-    """
+class ProblemForm(ABC):
+    """A problem form of ADMM (sharing, consensus, general-form consensus) with its global
+    objective ``g`` of the z-update: creates the coordinator's :class:`FormState` of a run.
 
-    def __init__(self, specs: Sequence[ParticipantSpec], objective: GlobalObjective,
-                 data: TargetData | None, settings: ADMMSettings) -> None:
-        super().__init__(specs, objective, data, settings)
-        self.m = _equal_sizes(self.specs, None if data is None else data.dimension, "sharing")
-        for spec in self.specs:
-            if spec.variables is not None or spec.rho_scale is not None:
-                raise ValueError(f"actor {spec.names[0]!r}: the sharing form takes neither "
-                                 "`variables` nor `rho_scale` (use general-form consensus)")
-        self.n_actors = len(self.names)
-        objective.check_data(data, self.m)
-        self.X = self.x.reshape(self.n_actors, self.m)
-        self.Z = np.zeros((self.n_actors, self.m))
-        self.u = np.zeros(self.m)
+    The reference package calls it a global actor (``ADMMGlobalActor``; :data:`GlobalActor`)."""
 
-    def requests(self) -> list[LocalRequest]:
-        # Every actor sees the same price: sent once per participant, not tiled over its actors
-        # (see LocalRequest; at 10^6 actors that saves 24 MB per round).
-        prices = self._per_participant(self._price_snapshot())
-        return [LocalRequest(t, p, self.rho) for t, p in zip(self._split(self.Z.ravel()), prices)]
+    def __init__(self, objective: GlobalObjective | None = None) -> None:
+        if objective is not None and not isinstance(objective, GlobalObjective):
+            raise TypeError(f"objective must be a GlobalObjective, got {type(objective).__name__}")
+        self.objective = objective if objective is not None else self._default_objective()
 
-    def _per_participant(self, prices: np.ndarray) -> list[np.ndarray]:
-        return [prices] * len(self.specs)  # one price vector, the same for every actor
+    @staticmethod
+    def _default_objective() -> GlobalObjective:
+        return ZeroObjective()
 
-    def _update(self, x_new: np.ndarray) -> Residuals:
-        N, m, a = self.n_actors, self.m, self.settings.alpha
-        X_new = x_new.reshape(N, m)
-        Z_old = self.Z
-        # Over-relaxation (Boyd et al. 2011, sec. 3.4.3); alpha = 1 is plain ADMM.
-        # In place where it changes no bit: at 10^6 actors every N x m temporary is 24 MB.
-        Xhat = a * X_new
-        Xhat += (1.0 - a) * Z_old
-        xhat_bar = Xhat.mean(axis=0)
-        # z-update: the aggregate s = N zbar minimises g(s) + rho/(2N) ||s - N (xhat_bar + u)||^2
-        s = self.objective.prox(N * (xhat_bar + self.u), N / self.rho, self.data)
-        zbar = s / N
-        Xhat -= xhat_bar
-        Xhat += zbar
-        self.Z = Xhat
-        self.u = self.u + xhat_bar - zbar
-        self.x[:] = x_new
-        # Primal residual on the aggregate (sum_i x_i - sum_i z_i): the quantity the global
-        # objective sees, so the tolerance bounds the objective error whatever the number of actors.
-        agg = X_new.sum(axis=0)
-        agg_norm = float(np.linalg.norm(agg))
-        s_norm = float(np.linalg.norm(s))
-        y_norm = float(np.sqrt(N) * self.rho * np.linalg.norm(self.u))
-        root_p = np.sqrt(m)
-        root_d = np.sqrt(N * m)
-        dual_floor = self.objective.dual_scale(self.data) * np.sqrt(N)
-        return Residuals(
-            primal=float(np.linalg.norm(agg - s)),
-            dual=float(self.rho * np.linalg.norm(self.Z - Z_old)),
-            eps_primal=root_p * self.settings.abs_tol + self.settings.rel_tol * max(agg_norm, s_norm),
-            eps_dual=root_d * self.settings.abs_tol + self.settings.rel_tol * y_norm,
-            primal_scale=max(agg_norm, s_norm),
-            dual_scale=max(y_norm, dual_floor),
-        )
+    @abstractmethod
+    def create_state(self, specs: Sequence[ParticipantSpec], data: TargetData | None,
+                     settings: ADMMSettings) -> FormState:
+        """The coordinator state for these participants."""
 
-    def _rescale_duals(self, factor: float) -> None:
-        self.u *= factor
-
-    def _warm_state(self, x: np.ndarray, y: np.ndarray) -> None:
-        # At a fixed point every z_i equals x_i; the price is the same for every actor.
-        self.Z = x.reshape(self.n_actors, self.m).copy()
-        self.u = y.reshape(self.n_actors, self.m).mean(axis=0) / self.rho
-
-    def _get_state(self) -> np.ndarray:
-        return np.concatenate([self.Z.ravel(), self.u])
-
-    def _set_state(self, w: np.ndarray) -> None:
-        self.Z = w[:self.Z.size].reshape(self.Z.shape).copy()
-        self.u = w[self.Z.size:].copy()
-
-    def global_value(self) -> np.ndarray:
-        return self.X.sum(axis=0)
-
-    def _price_snapshot(self) -> np.ndarray:
-        return self.rho * self.u  # one price per entry, the same for every actor
-
-    def _expand_prices(self, snapshot: np.ndarray) -> np.ndarray:
-        return np.tile(snapshot, self.n_actors)
-
-    def _bound_point(self) -> tuple[np.ndarray, float] | None:
-        y = self.objective.dual_project(self._price_snapshot(), self.data)
-        if y is None:
-            return None
-        return y, self.objective.conjugate_term(y, self.data)
-
-    def global_objective(self) -> float:
-        return self.objective.value(self.X.sum(axis=0), self.data)
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({type(self.objective).__name__}())"
 
 
-class GeneralConsensusState(FormState):
-    """General-form consensus ADMM (Boyd et al. 2011, sec. 7.2), rho per entry via ``rho_scale``.
-
-    Plain consensus is the special case where every actor owns all ``m`` entries.
-    """
-
-    def __init__(self, specs: Sequence[ParticipantSpec], objective: GlobalObjective,
-                 data: TargetData | None, settings: ADMMSettings, *, full: bool) -> None:
-        super().__init__(specs, objective, data, settings)
-        self.full = full
-        keys: dict[Hashable, int] = {}
-        gidx: list[int] = []
-        scale: list[np.ndarray] = []
-        if full:
-            m = _equal_sizes(self.specs, None if data is None else data.dimension, "consensus")
-        for spec in self.specs:
-            vars_ = spec.variables or (None,) * len(spec.sizes)
-            scales = spec.rho_scale or (None,) * len(spec.sizes)
-            for name, size, v, sc in zip(spec.names, spec.sizes, vars_, scales):
-                if full:
-                    if v is not None:
-                        raise ValueError(f"actor {name!r} declares `variables`: consensus means "
-                                         "every actor holds all entries (use general-form "
-                                         "consensus for subsets)")
-                    v = tuple(range(m))
-                elif v is None:
-                    raise ValueError(
-                        f"actor {name!r} declares no global variables: general-form consensus "
-                        "needs each actor's `variables` (one name per output entry)")
-                if len(v) != size:
-                    raise ValueError(f"actor {name!r} names {len(v)} variables for {size} outputs")
-                if len(set(v)) != len(v):
-                    raise ValueError(f"actor {name!r} names a global variable twice")
-                for key in v:
-                    gidx.append(keys.setdefault(key, len(keys)))
-                if sc is None:
-                    scale.append(np.ones(size))
-                else:
-                    sc = np.asarray(sc, dtype=float).ravel()
-                    if sc.shape != (size,) or not np.all(np.isfinite(sc)) or np.any(sc <= 0):
-                        raise ValueError(f"actor {name!r}: rho_scale must be {size} positive "
-                                         "finite numbers")
-                    scale.append(sc)
-        self.keys = list(keys)
-        self.gidx = np.asarray(gidx, dtype=int)
-        self.scale = np.concatenate(scale)
-        self.G = len(self.keys)
-        objective.check_data(data, self.G)
-        self.weight = np.bincount(self.gidx, weights=self.scale, minlength=self.G)
-        self.owners = np.bincount(self.gidx, minlength=self.G)
-        self.z = np.zeros(self.G)
-        self.u = np.zeros(self.x.size)
-        self._sqrt_weight = np.sqrt(self.weight)
-        self._sqrt_scale = np.sqrt(self.scale)
-
-    def requests(self) -> list[LocalRequest]:
-        target = self.z[self.gidx]
-        return [LocalRequest(t, p, self.rho) for t, p in zip(self._split(target),
-                                                             self._split(self.prices()))]
-
-    def _update(self, x_new: np.ndarray) -> Residuals:
-        rho = self.rho * self.scale
-        z_old = self.z[self.gidx]
-        # Over-relaxation (Boyd et al. 2011, sec. 3.4.3); alpha = 1 is plain ADMM.
-        xhat = self.settings.alpha * x_new + (1.0 - self.settings.alpha) * z_old
-        w = np.bincount(self.gidx, weights=self.scale * (xhat + self.u),
-                        minlength=self.G) / self.weight
-        z_new = self.objective.prox(w, 1.0 / (self.rho * self.weight), self.data)
-        z_rep = z_new[self.gidx]
-        dz = z_rep - z_old
-        self.u = self.u + xhat - z_rep
-        self.x[:] = x_new
-        self.z = z_new
-        root = np.sqrt(self.x.size)
-        x_norm = float(np.linalg.norm(x_new))
-        z_norm = float(np.linalg.norm(z_rep))
-        y_norm = float(np.linalg.norm(rho * self.u))
-        return Residuals(
-            primal=float(np.linalg.norm(x_new - z_rep)),
-            dual=float(np.linalg.norm(rho * dz)),
-            eps_primal=root * self.settings.abs_tol + self.settings.rel_tol * max(x_norm, z_norm),
-            eps_dual=root * self.settings.abs_tol + self.settings.rel_tol * y_norm,
-            primal_scale=max(x_norm, z_norm),
-            dual_scale=y_norm,
-        )
-
-    def _rescale_duals(self, factor: float) -> None:
-        self.u *= factor
-
-    def _warm_state(self, x: np.ndarray, y: np.ndarray) -> None:
-        # The z-update's average of the outputs; the scaled duals of the given prices.
-        self.z = np.bincount(self.gidx, weights=self.scale * x, minlength=self.G) / self.weight
-        self.u = y / (self.rho * self.scale)
-
-    def _get_state(self) -> np.ndarray:
-        # In the rho-weighted norm ADMM is firmly nonexpansive; Anderson's least-squares fit and
-        # its safeguard then weigh entries of different units (kW vs kvar) alike.
-        return np.concatenate([self._sqrt_weight * self.z, self._sqrt_scale * self.u])
-
-    def _set_state(self, w: np.ndarray) -> None:
-        self.z = w[:self.G] / self._sqrt_weight
-        self.u = w[self.G:] / self._sqrt_scale
-
-    def global_value(self) -> np.ndarray:
-        return self.z.copy()
-
-    def global_objective(self) -> float:
-        return self.objective.value(self.z, self.data)
-
-    def global_labels(self) -> list | None:
-        return list(self.keys) if not self.full else None
-
-    def entry_labels(self) -> list | None:
-        return [self.keys[k] for k in self.gidx] if not self.full else None
-
-    def _price_snapshot(self) -> np.ndarray:
-        return self.rho * self.scale * self.u
-
-    def _bound_point(self) -> tuple[np.ndarray, float] | None:
-        y = self.prices()
-        c = np.bincount(self.gidx, weights=y, minlength=self.G)
-        c_proj = self.objective.dual_project(c, self.data)
-        if c_proj is None:
-            return None
-        # Move each variable's owners' prices, in proportion to their penalty scale, so that
-        # they sum to the projected price (the z-update keeps that sum already; acceleration
-        # and the first iterations may not).
-        y = y + (self.scale * (c_proj - c)[self.gidx]) / self.weight[self.gidx]
-        return y, self.objective.conjugate_term(c_proj, self.data)
+#: The reference package's name of a problem form (its ``ADMMGlobalActor``).
+GlobalActor = ProblemForm
