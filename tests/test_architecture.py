@@ -26,7 +26,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("runtime", "energy"),
     ("market", "flex_sharing"),
     ("io",),
-    ("cli", "__main__"),
+    ("cli",),
+    ("__main__",),
 ]
 #: Re-exports of the reference package's module paths (and the package's own ``__init__``).
 FACES = ("carrier", "algorithm.admm", "")

@@ -10,7 +10,7 @@ import pytest
 
 from distributed_resource_optimization.cli import main
 from distributed_resource_optimization.energy.district import load_district, solve_district
-from distributed_resource_optimization.results import COLUMNS
+from distributed_resource_optimization.io.tables import COLUMNS
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,7 @@ from brokers import mosquitto
 from distributed_resource_optimization import cli
 from distributed_resource_optimization.energy.district import load_district
 from distributed_resource_optimization.flex_sharing import run_flex_sharing
-from distributed_resource_optimization.io_folders import MANIFEST_FILE
+from distributed_resource_optimization.io.output import MANIFEST_FILE
 from distributed_resource_optimization.market.clearing import run_market_clearing
 from distributed_resource_optimization.runtime.processes import READY_PREFIX
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from distributed_resource_optimization.io_folders import MANIFEST_FILE, write_manifest
+from distributed_resource_optimization.io.output import MANIFEST_FILE, write_manifest
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="reads /proc for the children")
 

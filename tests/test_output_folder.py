@@ -1,5 +1,5 @@
 """``--out`` never destroys what dro did not write: manifest, refusals, ``--overwrite``,
-atomic replacement and folder permissions (io_folders.OutputFolder and the commands using it)."""
+atomic replacement and folder permissions (io.output.OutputFolder and the commands using it)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 
 from distributed_resource_optimization.cli import main
 from distributed_resource_optimization.energy.tables import DEFAULT_DATA_DIR
-from distributed_resource_optimization.io_folders import (
+from distributed_resource_optimization.io.output import (
     MANIFEST_FILE,
     OutputFolder,
     read_manifest,

@@ -20,7 +20,7 @@ from distributed_resource_optimization.flex_sharing import (
     centralized_flex_sharing,
     random_flex_sharing_instance,
 )
-from distributed_resource_optimization.results import (
+from distributed_resource_optimization.io.warm_start import (
     STATE_COLUMNS,
     read_warm_start,
     state_frame,

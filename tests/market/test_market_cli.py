@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from distributed_resource_optimization import cli
-from distributed_resource_optimization.results import COLUMNS, RESIDUAL_COLUMNS
+from distributed_resource_optimization.io.tables import COLUMNS, RESIDUAL_COLUMNS
 
 
 @pytest.fixture(scope="module")

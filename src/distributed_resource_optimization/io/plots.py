@@ -2,7 +2,7 @@
 
 Figures are built without pyplot, so drawing them neither needs nor changes the user's backend.
 
-The functions read the long-format tables of :mod:`.results`, so the ADMM entities (added by the
+The functions read the long-format tables of :mod:`.tables`, so the ADMM entities (added by the
 market clearing) appear as extra lines next to ``centralized`` without changes here.
 """
 
@@ -30,9 +30,10 @@ def plot_der_series(frame: pd.DataFrame, der: str, quantity: str, ylabel: str, t
                     path: Path | str) -> Path:
     """Line plot of ``quantity`` at DER ``der`` over the day, one line per entity, saved as PNG.
 
-    ``frame`` has the columns of :data:`.results.COLUMNS`. Values are drawn as steps (each value
+    ``frame`` has the columns of :data:`.tables.COLUMNS`. Values are drawn as steps (each value
     holds for its timestep). ``ValueError`` if the frame has no such rows.
     """
+    # matplotlib is heavy: loaded only when a figure is drawn, not by the table writers
     import matplotlib.dates as mdates
 
     rows = frame[(frame["der"].astype(str) == str(der)) & (frame["quantity"] == quantity)]
@@ -53,6 +54,7 @@ def plot_der_series(frame: pd.DataFrame, der: str, quantity: str, ylabel: str, t
 
 
 def _new_figure():
+    # matplotlib is heavy: loaded only when a figure is drawn
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(8, 4))
@@ -90,7 +92,7 @@ def plot_residuals(residuals: pd.DataFrame, path: Path | str, title: str = "Prim
                    eps: float | None = None) -> Path:
     """The study's figure 3: primal residual ``r(a, b)`` per iteration and quantity (log y).
 
-    ``residuals`` has the columns of :data:`.results.RESIDUAL_COLUMNS`.
+    ``residuals`` has the columns of :data:`.tables.RESIDUAL_COLUMNS`.
     """
     fig, ax = _new_figure()
     for quantity, group in residuals.groupby("quantity", sort=False):

@@ -1,12 +1,20 @@
 """``dro flex-sharing``: a random flex sharing instance by ADMM (fleets in agent processes) and
 centrally; writes ``summary.json``, ``actors.csv``, ``residuals.csv``, ``admm_state.csv`` (what
-``--warm-start`` reads) and ``residuals.png``."""
+``--warm-start`` reads) and ``residuals.png`` (:func:`..io.writers.write_flex_sharing`)."""
 
 from __future__ import annotations
 
 import argparse
 
-from distributed_resource_optimization.commands.common import (
+from distributed_resource_optimization.admm.state import ADMMSettings
+from distributed_resource_optimization.cli.common import (
+    EXIT_NOT_CONVERGED,
+    EXIT_OK,
+    add_fault_options,
+    add_out_option,
+    add_runtime_options,
+    add_token_options,
+    add_warm_start_option,
     broker_access_of,
     check_at_least_one,
     engine_settings,
@@ -14,31 +22,49 @@ from distributed_resource_optimization.commands.common import (
     progress,
     token_of,
 )
+from distributed_resource_optimization.flex_sharing import DEFAULT_GAP_TOL
 
-SUMMARY_FILE = "summary.json"
-RESIDUAL_FIGURE = "residuals.png"
+NAME = "flex-sharing"
+HELP = "random flex-actor fleets by sharing ADMM"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``dro flex-sharing``."""
+    parser.add_argument("--actors", type=int, required=True, metavar="N",
+                        help="number of flex actors N")
+    parser.add_argument("--seed", type=int, default=0, metavar="SEED",
+                        help="seed of the instance (default: %(default)s)")
+    parser.add_argument("--sectors", type=int, default=3, metavar="M",
+                        help="outputs per actor M (default: %(default)s)")
+    parser.add_argument("--processes", type=int, default=1, metavar="K",
+                        help="fleets the actors are split into, one agent process each with "
+                        "--runtime tcp/mqtt (default: %(default)s)")
+    add_out_option(parser)
+    parser.add_argument("--max-iters", default=None, type=int, metavar="N",
+                        help=f"ADMM iteration limit (default: {ADMMSettings.max_iters})")
+    parser.add_argument("--gap-tol", default=None, type=float, metavar="TOL",
+                        help="stop once the certified relative gap (Lagrangian lower bound "
+                        f"against the objective) is at most this (default: {DEFAULT_GAP_TOL:g})")
+    add_fault_options(parser)
+    add_warm_start_option(parser)
+    add_runtime_options(parser)
+    add_token_options(parser, "with --runtime tcp/mqtt: the shared secret of the run, every "
+                      "message to and from the fleet agents authenticated with it (they get it "
+                      "in their environment)")
 
 
 def run(args: argparse.Namespace) -> int:
+    """``dro flex-sharing``: checks every option, runs, writes; exit code 1 when the run stopped
+    at ``--max-iters``."""
+    # pandas and matplotlib are heavy: the output writers are imported when the command runs
     from distributed_resource_optimization.flex_sharing import (
-        DEFAULT_GAP_TOL,
         flex_sharing_coordinator,
         run_flex_sharing,
         share_bounds,
     )
-    from distributed_resource_optimization.io_folders import OutputFolder
-    from distributed_resource_optimization.plots import plot_admm_residuals
-    from distributed_resource_optimization.results import (
-        ACTORS_FILE,
-        RESIDUALS_FILE,
-        STATE_FILE,
-        engine_history_frame,
-        flex_actor_frame,
-        flex_summary,
-        read_warm_start,
-        state_frame,
-        write_json,
-    )
+    from distributed_resource_optimization.io.output import OutputFolder
+    from distributed_resource_optimization.io.warm_start import read_warm_start
+    from distributed_resource_optimization.io.writers import write_flex_sharing
 
     check_at_least_one(args.actors, "--actors")
     check_at_least_one(args.sectors, "--sectors")
@@ -75,19 +101,14 @@ def run(args: argparse.Namespace) -> int:
                               progress=report, faults=faults, warm_start=warm_start,
                               token=token)
     with output as tmp:
-        write_json(tmp / SUMMARY_FILE, flex_summary(result))
-        flex_actor_frame(result).to_csv(tmp / ACTORS_FILE, index=False)
-        engine_history_frame(result.admm).to_csv(tmp / RESIDUALS_FILE, index=False)
-        state_frame(result.admm).to_csv(tmp / STATE_FILE, index=False)
-        plot_admm_residuals(result.admm, tmp / RESIDUAL_FIGURE,
-                            title=f"Flex sharing, {args.actors} actors ({args.runtime})")
+        write_flex_sharing(tmp, result, f"Flex sharing, {args.actors} actors ({args.runtime})")
     admm = result.admm
     progress(f"done: {admm.iterations} iterations ({admm.status.value}), objective "
              f"{admm.objective:.6g} S$ vs centralized {result.centralized_objective:.6g} "
              f"(gap {result.objective_gap_rel:.2e}, certified {_show(admm.gap_certified)}), "
              f"{result.wall_time_s:.2f} s, "
              f"{result.messages} messages -> {args.out}")
-    return 0 if admm.converged else 1
+    return EXIT_OK if admm.converged else EXIT_NOT_CONVERGED
 
 
 def _show(value: float | None) -> str:

@@ -22,14 +22,24 @@ import threading
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
-
-from distributed_resource_optimization import __version__
 
 #: The manifest a command writes into its output folder (hidden: not one of the results).
 MANIFEST_FILE = ".dro-manifest.json"
 #: Format of :data:`MANIFEST_FILE`; a manifest of another format is not trusted.
 MANIFEST_FORMAT = 1
+#: The distribution whose version the manifest records.
+DISTRIBUTION = "distributed-resource-optimization"
+
+
+def package_version() -> str:
+    """The installed package's version (``pyproject.toml``), or ``"?"`` when the package runs
+    from a source tree that was never installed (the manifest's version is informative only)."""
+    try:
+        return metadata.version(DISTRIBUTION)
+    except metadata.PackageNotFoundError:
+        return "?"
 
 
 @dataclass(frozen=True)
@@ -70,7 +80,7 @@ def write_manifest(folder: Path | str, command: str | None) -> Path:
     folder = Path(folder)
     data = {"format": MANIFEST_FORMAT, "written_by": "dro", "command": command,
             "written": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "version": __version__, "files": _files_in(folder)}
+            "version": package_version(), "files": _files_in(folder)}
     path = folder / MANIFEST_FILE
     path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     return path

@@ -1,0 +1,256 @@
+"""``dro market-clearing``: the district's combined operation, centrally and by ADMM market
+clearing (in this process or with one agent process per entity), written as tables, summary and
+figures (:mod:`..io.writers`)."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from distributed_resource_optimization.admm.state import ADMMSettings
+from distributed_resource_optimization.cli.common import (
+    add_fault_options,
+    add_out_option,
+    add_resolution_option,
+    add_runtime_options,
+    add_token_options,
+    add_warm_start_option,
+    broker_access_of,
+    check_at_least_one,
+    engine_settings,
+    faults_of,
+    progress,
+    scenario_name,
+    token_of,
+)
+from distributed_resource_optimization.energy.scenarios import DEFAULT_SCENARIO, SCENARIOS
+from distributed_resource_optimization.market.names import AGENT_MODES
+
+if TYPE_CHECKING:
+    from distributed_resource_optimization.energy.district import CentralizedResult, DistrictData
+    from distributed_resource_optimization.market.clearing import MarketResult
+
+NAME = "market-clearing"
+HELP = "combined thermal/electric district operation and nodal prices"
+
+#: Methods of the ADMM market clearing (``admm``: ADMM only, plus the centralized reference for the
+#: comparison fields; ``both``: also writes the centralized rows and figures' reference lines).
+ADMM_METHODS: tuple[str, ...] = ("admm", "both")
+METHODS: tuple[str, ...] = ("centralized",) + ADMM_METHODS
+DEFAULT_METHOD = "both"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``dro market-clearing``."""
+    # market.clearing loads pandas and scipy: imported only when this command's options are
+    # built (its defaults are formatted into the help), not for `dro agent` or `dro --help`
+    from distributed_resource_optimization.market.clearing import (
+        DEFAULT_EPS,
+        DEFAULT_MAX_ITERS,
+        DEFAULT_RHO,
+    )
+
+    parser.add_argument("--scenario", default=DEFAULT_SCENARIO, choices=SCENARIOS,
+                        type=scenario_name, metavar="NAME",
+                        help=f"one of {', '.join(SCENARIOS)} (default: %(default)s)")
+    parser.add_argument("--method", default=DEFAULT_METHOD, choices=METHODS,
+                        help="solution method (default: %(default)s)")
+    add_out_option(parser)
+    add_resolution_option(parser)
+    parser.add_argument("--data", default=None, type=Path, metavar="DIR",
+                        help="data folder with the district files (default: embedded test case)")
+    parser.add_argument("--rho", default=None, type=float, metavar="RHO",
+                        help="ADMM: initial penalty in S$ per (per-unit)^2 "
+                        f"(default: {DEFAULT_RHO:g})")
+    parser.add_argument("--eps", default=None, type=float, metavar="EPS",
+                        help="ADMM: threshold on the primal residuals r(a,b) (kW) and the dual "
+                        f"residuals (S$/kWh) (default: {DEFAULT_EPS:g})")
+    parser.add_argument("--max-iters", default=None, type=int, metavar="N",
+                        help=f"ADMM: iteration limit (default: {DEFAULT_MAX_ITERS})")
+    parser.add_argument("--agents", default=None, choices=AGENT_MODES,
+                        help=f"ADMM: one aggregator or one agent per building (default: "
+                        f"{AGENT_MODES[0]}, or what --agents-file lists)")
+    add_runtime_options(parser)
+    parser.add_argument("--agents-file", default=None, metavar="FILE",
+                        help="TOML file mapping entity names to the HOST:PORT of running "
+                        "`dro agent`s (instead of spawning them)")
+    add_token_options(parser, "the shared secret of the run: every message to and from the "
+                      "agents is authenticated with it (spawned agents get it in their "
+                      "environment)")
+    parser.add_argument("--listen", default="127.0.0.1:0", metavar="HOST:PORT",
+                        help="the coordinator's own TCP address, reachable from the agents "
+                        "(default: 127.0.0.1 with a free port)")
+    add_fault_options(parser)
+    add_warm_start_option(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    """``dro market-clearing``: checks every option before the slow loading, then runs."""
+    # pandas is heavy: the table reader and the output writers are imported when the command runs
+    from distributed_resource_optimization.energy.tables import DEFAULT_DATA_DIR
+    from distributed_resource_optimization.io.output import OutputFolder
+    from distributed_resource_optimization.io.warm_start import read_warm_start
+
+    check_admm_options(args)  # whatever the method: a wrong option is wrong before any work
+    warm_start = None if args.warm_start is None else read_warm_start(args.warm_start)
+    # The inputs it reads may not be (inside) the folder the results replace; the warm start
+    # may: it is read whole above, before any work (a day-by-day chain into one folder).
+    output = OutputFolder(args.out, args.command, overwrite=args.overwrite,
+                          inputs={"--data": args.data or DEFAULT_DATA_DIR,
+                                  "--agents-file": args.agents_file})
+    output.check()
+    if args.method in ADMM_METHODS:
+        return run_admm(args, output, warm_start)
+    if args.runtime != "inproc" or args.agents_file is not None or warm_start is not None:
+        raise ValueError("--runtime, --agents-file and --warm-start need --method admm or both")
+    return run_centralized(args, output)
+
+
+def check_admm_options(args: argparse.Namespace) -> None:
+    """``ValueError`` naming the option for every out-of-range ADMM setting."""
+    bounds = ADMMSettings()
+    engine_settings(args)
+    for flag, value in (("--rho", args.rho), ("--eps", args.eps)):
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise ValueError(f"{flag} must be positive and finite, got {value}")
+    if args.rho is not None and not bounds.rho_min <= args.rho <= bounds.rho_max:
+        raise ValueError(f"--rho must lie in [{bounds.rho_min:g}, {bounds.rho_max:g}] (the range "
+                         f"the penalty adaptation works in), got {args.rho:g}")
+    check_at_least_one(args.max_iters, "--max-iters")
+    faults_of(args)
+    token_of(args)  # a bad --token-file is refused before any work
+    broker_access_of(args)
+
+
+def run_centralized(args: argparse.Namespace, output: Any) -> int:
+    """``--method centralized``: eq. (1) as one LP, written into ``output``."""
+    # pandas and scipy are heavy: the district and its LP are imported when the command runs
+    from distributed_resource_optimization.energy.district import (
+        build_centralized,
+        load_district,
+        solve_centralized,
+    )
+    from distributed_resource_optimization.energy.tables import DEFAULT_DATA_DIR
+    from distributed_resource_optimization.io.writers import write_centralized_run
+
+    start = time.perf_counter()
+    progress(f"loading district ({args.resolution})...")
+    district = load_district(args.data or DEFAULT_DATA_DIR, args.resolution)
+    progress(f"solving centralized ({args.scenario})...")
+    problem = build_centralized(district, args.scenario)
+    result = solve_centralized(problem)
+    wall = time.perf_counter() - start
+    progress(f"writing {args.out}...")
+    with output as tmp:
+        write_centralized_run(tmp, result, wall, args.scenario)
+    binding = ", ".join(f"{b['constraint']} {b['element']} ({b['timesteps']} steps)"
+                        for b in result.binding_constraints()) or "none"
+    progress(f"done: objective {result.objective:.2f} S$, binding: {binding}, "
+             f"{time.perf_counter() - start:.1f} s")
+    return 0
+
+
+@dataclass(frozen=True)
+class MarketClearingRun:
+    """What ``--method admm|both`` computed: the ``district``, its centralized solution
+    (``central``, ``wall_central_s`` s), the ADMM market clearing (``market``, ``wall_admm_s``
+    s) and their ``comparison`` (:func:`~..market.clearing.compare_with_centralized`)."""
+
+    district: DistrictData
+    central: CentralizedResult
+    market: MarketResult
+    comparison: dict[str, float]
+    wall_central_s: float
+    wall_admm_s: float
+
+
+def run_admm(args: argparse.Namespace, output: Any, warm_start: Any = None) -> int:
+    """``--method admm|both``: ADMM market clearing next to the centralized reference, written
+    into ``output``; exit code 1 when it stopped at ``--max-iters``."""
+    # pandas is heavy: the writers are imported when the command runs
+    from distributed_resource_optimization.io.writers import write_market_clearing
+
+    done = clear_market(args, warm_start)
+    market, comparison = done.market, done.comparison
+    progress(f"writing {args.out}...")
+    with output as out:
+        write_market_clearing(out, done.district, market, done.central, comparison,
+                              method=args.method, scenario=args.scenario,
+                              wall_central_s=done.wall_central_s, wall_admm_s=done.wall_admm_s)
+    progress(f"done: ADMM {market.iterations} iterations "
+             f"({'converged' if market.converged else 'not converged'}), objective gap "
+             f"{comparison['objective_gap_rel']:.2e}, max price deviation "
+             f"{comparison['max_price_deviation']:.2e} S$/kWh, {done.wall_admm_s:.1f} s"
+             + ("" if market.runtime == "inproc" else
+                f", {market.messages} messages, {market.bytes_sent / 1e6:.1f} MB"))
+    return 0 if market.converged else 1  # 1: stopped at --max-iters
+
+
+def clear_market(args: argparse.Namespace, warm_start: Any = None) -> MarketClearingRun:
+    """Load the district, solve it centrally and clear the market by ADMM as the options say
+    (progress on stderr); writes nothing."""
+    # pandas, scipy and mango-agents are heavy: the market is imported when the command runs
+    from distributed_resource_optimization.energy.district import (
+        build_centralized,
+        load_district,
+        solve_centralized,
+    )
+    from distributed_resource_optimization.energy.tables import DEFAULT_DATA_DIR
+    from distributed_resource_optimization.market.agent_processes import (
+        agents_of,
+        read_agents_file,
+    )
+    from distributed_resource_optimization.market.clearing import (
+        compare_with_centralized,
+        run_market_clearing,
+        seed_residuals,
+        shift_to_timesteps,
+    )
+
+    agents = args.agents
+    if args.agents_file is not None:
+        if args.runtime == "inproc":
+            raise ValueError("--agents-file needs --runtime tcp or mqtt")
+        implied = agents_of(list(read_agents_file(args.agents_file, args.runtime)))
+        if agents is not None and agents != implied:
+            raise ValueError(f"--agents-file {args.agents_file} lists {implied} agents, but "
+                             f"--agents is {agents}")
+        agents = implied
+    agents = agents or AGENT_MODES[0]
+    data = args.data or DEFAULT_DATA_DIR
+    progress(f"loading district ({args.resolution})...")
+    district = load_district(data, args.resolution)
+    if warm_start is not None:
+        warm_start = shift_to_timesteps(warm_start, district.timesteps, agents)
+    progress(f"solving centralized ({args.scenario})...")
+    start = time.perf_counter()
+    central = solve_centralized(build_centralized(district, args.scenario))
+    wall_central = time.perf_counter() - start
+    where = "" if args.runtime == "inproc" else (
+        f", agents at {args.agents_file}" if args.agents_file else
+        f", one {args.runtime} agent process per entity")
+    progress(f"ADMM market clearing ({agents}{where})...")
+
+    def report(state) -> None:
+        if state.iteration % 20 == 0:
+            primal, dual = seed_residuals(state.stopping.history)
+            r = ", ".join(f"{k} {v[-1]:.3g}" for k, v in primal.items())
+            d = max(v[-1] for v in dual.values())
+            progress(f"iteration {state.iteration}: primal residuals {r} (kW), largest dual "
+                     f"residual {d:.3g} (S$/kWh), rho {state.rho:.3g}")
+
+    engine = engine_settings(args)
+    start = time.perf_counter()
+    market = run_market_clearing(district, args.scenario, agents=agents, rho=args.rho,
+                                 eps=args.eps, max_iters=args.max_iters, progress=report,
+                                 runtime=args.runtime, agents_file=args.agents_file,
+                                 broker=args.broker, listen=args.listen, faults=faults_of(args),
+                                 broker_access=broker_access_of(args),
+                                 token=token_of(args), warm_start=warm_start, **engine)
+    wall_admm = time.perf_counter() - start
+    comparison = compare_with_centralized(market, central)
+    return MarketClearingRun(district, central, market, comparison, wall_central, wall_admm)

@@ -1,1 +1,0 @@
-"""The bodies of the ``dro`` commands (parsing and error reporting are in :mod:`..cli`)."""

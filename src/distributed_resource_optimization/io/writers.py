@@ -1,0 +1,121 @@
+"""What each command writes into its (temporary) output folder: tables, ``summary.json`` and
+figures of one finished run. Running is the caller's job; these functions only write."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from distributed_resource_optimization.io.plots import (
+    plot_admm_residuals,
+    plot_residuals,
+    plot_thermal_fl22,
+)
+from distributed_resource_optimization.io.summary import (
+    SUMMARY_FILE,
+    centralized_summary,
+    flex_summary,
+    market_summary,
+    write_json,
+)
+from distributed_resource_optimization.io.tables import (
+    ACTORS_FILE,
+    DISPATCH_FILE,
+    PRICE_COMPONENTS_FILE,
+    PRICES_FILE,
+    RESIDUALS_FILE,
+    centralized_frames,
+    engine_history_frame,
+    flex_actor_frame,
+    market_frames,
+    residual_frame,
+)
+from distributed_resource_optimization.io.warm_start import STATE_FILE, state_frame
+
+if TYPE_CHECKING:
+    from distributed_resource_optimization.energy.district import CentralizedResult, DistrictData
+    from distributed_resource_optimization.flex_sharing import FlexSharingResult
+    from distributed_resource_optimization.market.clearing import MarketResult
+
+#: Figure 3 of the study (``dro market-clearing --method admm|both``).
+PRIMAL_RESIDUALS_FIGURE = "primal_residuals.png"
+#: The engine's residuals of ``dro flex-sharing``.
+RESIDUALS_FIGURE = "residuals.png"
+#: Entities drawn in figures 1 and 2 next to ``centralized`` (the rows of the other entities
+#: repeat these prices and demands).
+FIGURE_ENTITIES: tuple[str, ...] = ("centralized", "thermal_grid_operator", "aggregator")
+
+
+def write_centralized(result: CentralizedResult, out_dir: Path | str, wall_time_s: float
+                      ) -> dict[str, Path]:
+    """Write ``summary.json``, ``dispatch.csv``, ``prices.csv`` and ``price_components.csv`` into
+    ``out_dir`` (created if needed); returns the paths by short name."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    dispatch, prices, components = centralized_frames(result)
+    paths = {"dispatch": out / DISPATCH_FILE, "prices": out / PRICES_FILE,
+             "price_components": out / PRICE_COMPONENTS_FILE, "summary": out / SUMMARY_FILE}
+    dispatch.to_csv(paths["dispatch"], index=False)
+    prices.to_csv(paths["prices"], index=False)
+    components.to_csv(paths["price_components"], index=False)
+    paths["summary"].write_text(json.dumps(centralized_summary(result, wall_time_s), indent=2)
+                                + "\n")
+    return paths
+
+
+def write_centralized_run(out: Path, result: CentralizedResult, wall_time_s: float,
+                          scenario: str) -> None:
+    """``dro market-clearing --method centralized``: :func:`write_centralized` and the study's
+    figures 1 and 2 into ``out``; ``wall_time_s`` is the run's time (s)."""
+    write_centralized(result, out, wall_time_s)
+    dispatch, prices, _ = centralized_frames(result)
+    plot_thermal_fl22(dispatch, prices, out, scenario=scenario)
+
+
+def write_market_clearing(out: Path, district: DistrictData, market: MarketResult,
+                          central: CentralizedResult, comparison: Mapping[str, float], *,
+                          method: str, scenario: str, wall_central_s: float,
+                          wall_admm_s: float) -> None:
+    """``dro market-clearing --method admm|both``: the centralized files, the ADMM entities'
+    dispatch and price rows of ``district``'s timesteps and DERs (``both``: after the
+    centralized rows), ``residuals.csv``, ``admm_state.csv``, ``summary.json`` (the centralized
+    summary with the market's entries and both times in s) and figures 1-3 into ``out``."""
+    write_centralized(central, out, wall_central_s)
+    c_dispatch, c_prices, _ = centralized_frames(central)
+    m_dispatch, m_prices = market_frames(market, district.timesteps, district.der_names)
+    if method == "both":
+        dispatch = pd.concat([c_dispatch, m_dispatch], ignore_index=True)
+        prices = pd.concat([c_prices, m_prices], ignore_index=True)
+    else:
+        dispatch, prices = m_dispatch, m_prices
+    dispatch.to_csv(out / DISPATCH_FILE, index=False)
+    prices.to_csv(out / PRICES_FILE, index=False)
+    residuals = residual_frame(market)
+    residuals.to_csv(out / RESIDUALS_FILE, index=False)
+    state_frame(market.admm).to_csv(out / STATE_FILE, index=False)
+    summary = centralized_summary(central, wall_central_s)
+    summary["method"] = method
+    summary.update(market_summary(market, central, comparison))
+    summary["wall_time_s"] = {"centralized": wall_central_s, "admm": wall_admm_s}
+    write_json(out / SUMMARY_FILE, summary)
+    keep = list(FIGURE_ENTITIES)
+    plot_thermal_fl22(pd.concat([c_dispatch, m_dispatch])[lambda f: f["entity"].isin(keep)],
+                      pd.concat([c_prices, m_prices])[lambda f: f["entity"].isin(keep)],
+                      out, scenario=scenario)
+    plot_residuals(residuals, out / PRIMAL_RESIDUALS_FIGURE,
+                   title=f"Primal residuals ({scenario})", eps=market.eps)
+
+
+def write_flex_sharing(out: Path, result: FlexSharingResult, title: str) -> None:
+    """``dro flex-sharing``: ``summary.json``, ``actors.csv``, ``residuals.csv``,
+    ``admm_state.csv`` (what ``--warm-start`` reads) and the residual figure (``title``) into
+    ``out``."""
+    write_json(out / SUMMARY_FILE, flex_summary(result))
+    flex_actor_frame(result).to_csv(out / ACTORS_FILE, index=False)
+    engine_history_frame(result.admm).to_csv(out / RESIDUALS_FILE, index=False)
+    state_frame(result.admm).to_csv(out / STATE_FILE, index=False)
+    plot_admm_residuals(result.admm, out / RESIDUALS_FIGURE, title=title)
