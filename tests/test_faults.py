@@ -14,7 +14,7 @@ import pytest
 
 import distributed_resource_optimization as dro
 from distributed_resource_optimization import cli
-from distributed_resource_optimization.energy.io import DEFAULT_DATA_DIR, DataFileError
+from distributed_resource_optimization.energy.tables import DEFAULT_DATA_DIR, DataFileError
 
 
 def _tutorial_actors():

@@ -132,8 +132,8 @@ def _parser() -> argparse.ArgumentParser:
         DEFAULT_METHOD,
         METHODS,
     )
+    from distributed_resource_optimization.energy import STEP_MINUTES
     from distributed_resource_optimization.energy.scenarios import DEFAULT_SCENARIO, SCENARIOS
-    from distributed_resource_optimization.energy.steps import STEP_MINUTES
     from distributed_resource_optimization.market.names import AGENT_MODES
 
     parser = _Parser(prog=PROG, description="Distributed resource optimization tools.")
@@ -267,7 +267,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _data_split(args: argparse.Namespace) -> int:
     from distributed_resource_optimization.commands.common import progress
-    from distributed_resource_optimization.energy.io import DEFAULT_DATA_DIR
+    from distributed_resource_optimization.energy.tables import DEFAULT_DATA_DIR
     from distributed_resource_optimization.io_folders import OutputFolder
     from distributed_resource_optimization.market.split import split_data
 
@@ -303,7 +303,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     except SystemExit as exc:  # --help
         return int(exc.code or 0)
-    from distributed_resource_optimization.energy.io import DataFileError
+    from distributed_resource_optimization.energy.tables import DataFileError
     from distributed_resource_optimization.runtime.carrier import (
         CoordinationError,
         CoordinationTimeoutError,

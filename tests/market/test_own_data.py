@@ -11,7 +11,7 @@ import pytest
 
 import distributed_resource_optimization.energy.tables as tables
 from distributed_resource_optimization.energy.district import load_district
-from distributed_resource_optimization.energy.io import DEFAULT_DATA_DIR
+from distributed_resource_optimization.energy.tables import DEFAULT_DATA_DIR
 from distributed_resource_optimization.local.base import publish_and_configure
 from distributed_resource_optimization.market.clearing import run_market_clearing
 from distributed_resource_optimization.market.entities import (

@@ -41,7 +41,7 @@ def build_participant(args: argparse.Namespace):
                 fleet_context(args.actors, args.sectors, args.seed, int(index), int(shares)))
     if args.entity is None:
         raise ValueError("dro agent needs --entity NAME (market) or --flex-share I/K")
-    from distributed_resource_optimization.energy.io import DEFAULT_DATA_DIR
+    from distributed_resource_optimization.energy.tables import DEFAULT_DATA_DIR
     from distributed_resource_optimization.local.base import SingleModelBlock
     from distributed_resource_optimization.market.agent_processes import entity_context
     from distributed_resource_optimization.market.entities import load_entity

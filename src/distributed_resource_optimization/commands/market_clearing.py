@@ -25,8 +25,8 @@ DEFAULT_METHOD = "both"
 
 def run(args: argparse.Namespace) -> int:
     """``dro market-clearing``: checks every option before the slow loading, then runs."""
-    from distributed_resource_optimization.energy.io import DEFAULT_DATA_DIR
     from distributed_resource_optimization.energy.scenarios import SCENARIOS
+    from distributed_resource_optimization.energy.tables import DEFAULT_DATA_DIR
     from distributed_resource_optimization.io_folders import OutputFolder
     from distributed_resource_optimization.results import read_warm_start
 
@@ -68,12 +68,9 @@ def check_admm_options(args: argparse.Namespace) -> None:
 
 
 def run_centralized(args: argparse.Namespace, output) -> int:
-    from distributed_resource_optimization.energy.district import (
-        build_centralized,
-        load_district,
-        solve_centralized,
-    )
-    from distributed_resource_optimization.energy.io import DEFAULT_DATA_DIR
+    from distributed_resource_optimization.energy.centralized import build_centralized, solve_centralized
+    from distributed_resource_optimization.energy.district import load_district
+    from distributed_resource_optimization.energy.tables import DEFAULT_DATA_DIR
     from distributed_resource_optimization.plots import plot_thermal_fl22
     from distributed_resource_optimization.results import centralized_frames, write_centralized
 
@@ -100,12 +97,9 @@ def run_admm(args: argparse.Namespace, output, warm_start=None) -> int:
     """``--method admm|both``: ADMM market clearing next to the centralized reference."""
     import pandas as pd
 
-    from distributed_resource_optimization.energy.district import (
-        build_centralized,
-        load_district,
-        solve_centralized,
-    )
-    from distributed_resource_optimization.energy.io import DEFAULT_DATA_DIR
+    from distributed_resource_optimization.energy.centralized import build_centralized, solve_centralized
+    from distributed_resource_optimization.energy.district import load_district
+    from distributed_resource_optimization.energy.tables import DEFAULT_DATA_DIR
     from distributed_resource_optimization.market.agent_processes import (
         agents_of,
         read_agents_file,
