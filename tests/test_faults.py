@@ -373,7 +373,7 @@ def test_a_wrong_token_gets_no_answer_and_garbage_is_dropped(tmp_path, capsys):
 
     from test_distributed import start_entity_agents
 
-    from distributed_resource_optimization.market.agent_processes import read_agents_file
+    from distributed_resource_optimization.market.processes import read_agents_file
 
     split = tmp_path / "split"
     assert cli.main(["data", "split", "--out", str(split)]) == 0

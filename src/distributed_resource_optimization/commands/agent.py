@@ -43,8 +43,8 @@ def build_participant(args: argparse.Namespace):
         raise ValueError("dro agent needs --entity NAME (market) or --flex-share I/K")
     from distributed_resource_optimization.energy.tables import DEFAULT_DATA_DIR
     from distributed_resource_optimization.local.base import SingleModelBlock
-    from distributed_resource_optimization.market.agent_processes import entity_context
     from distributed_resource_optimization.market.entities import load_entity
+    from distributed_resource_optimization.market.processes import entity_context
     from distributed_resource_optimization.market.split import data_fingerprints
 
     data = args.data or DEFAULT_DATA_DIR

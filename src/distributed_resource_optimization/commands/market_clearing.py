@@ -100,15 +100,15 @@ def run_admm(args: argparse.Namespace, output, warm_start=None) -> int:
     from distributed_resource_optimization.energy.centralized import build_centralized, solve_centralized
     from distributed_resource_optimization.energy.district import load_district
     from distributed_resource_optimization.energy.tables import DEFAULT_DATA_DIR
-    from distributed_resource_optimization.market.agent_processes import (
-        agents_of,
-        read_agents_file,
-    )
     from distributed_resource_optimization.market.clearing import (
         compare_with_centralized,
+        market_residuals,
         run_market_clearing,
-        seed_residuals,
         shift_to_timesteps,
+    )
+    from distributed_resource_optimization.market.processes import (
+        agents_of,
+        read_agents_file,
     )
     from distributed_resource_optimization.plots import plot_residuals, plot_thermal_fl22
     from distributed_resource_optimization.results import (
@@ -153,7 +153,7 @@ def run_admm(args: argparse.Namespace, output, warm_start=None) -> int:
 
     def report(state) -> None:
         if state.iteration % 20 == 0:
-            primal, dual = seed_residuals(state.stopping.history)
+            primal, dual = market_residuals(state.stopping.history)
             r = ", ".join(f"{k} {v[-1]:.3g}" for k, v in primal.items())
             d = max(v[-1] for v in dual.values())
             progress(f"iteration {state.iteration}: primal residuals {r} (kW), largest dual "

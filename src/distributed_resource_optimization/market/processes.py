@@ -1,0 +1,160 @@
+"""The market's entities as agent processes: spawned from a data split, or running elsewhere
+and listed in an agents file (TOML: entity name -> address)."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from distributed_resource_optimization.market.names import (
+    AGGREGATOR,
+    BUILDING_PREFIX,
+    GRID_OPERATORS,
+    entity_names,
+    is_consumer,
+)
+from distributed_resource_optimization.market.split import (
+    building_models,
+    data_fingerprints,
+    split_data,
+)
+from distributed_resource_optimization.runtime.carrier import parse_host_port
+from distributed_resource_optimization.runtime.processes import (
+    DEFAULT_BROKER,
+    coordinate_agents,
+    new_topic_prefix,
+)
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
+
+
+def read_agents_file(path: str, runtime: str = "tcp") -> dict[str, str]:
+    """Entity name -> address of a TOML agents file (``thermal_grid_operator =
+    "10.0.0.5:7001"``; for ``runtime="mqtt"`` inbox topics); ``ValueError`` naming the file and
+    the entry for anything else."""
+    try:
+        with open(path, "rb") as f:
+            table = tomllib.load(f)
+    except OSError as exc:
+        raise ValueError(f"--agents-file {path}: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"--agents-file {path}: not valid TOML ({exc})") from None
+    bad = [k for k, v in table.items() if not isinstance(v, str)]
+    if bad:
+        raise ValueError(f"--agents-file {path}: {bad[0]!r} must map to an address string "
+                         "\"HOST:PORT\"")
+    if runtime == "tcp":
+        for name, address in table.items():
+            where = f"--agents-file {path}: the address of {name!r}"
+            if parse_host_port(address, where)[1] == 0:
+                raise ValueError(f"{where} needs the agent's port (1-65535), got {address!r}")
+    return dict(table)
+
+
+def horizon_label(timesteps: Sequence[pd.Timestamp]) -> str:
+    """A run's horizon as text: first and last step start and the number of steps."""
+    stamps = pd.DatetimeIndex(timesteps)
+    if len(stamps) == 0:
+        return "empty"
+    return f"{stamps[0]:%Y-%m-%dT%H:%M}/{stamps[-1]:%Y-%m-%dT%H:%M}/{len(stamps)}"
+
+
+def entity_context(scenario: str, resolution: str, timesteps: Sequence[pd.Timestamp],
+                   fingerprint: str) -> dict[str, str]:
+    """What a market agent reports at join (and the coordinator expects): the scenario and
+    resolution it was started for, its horizon and the fingerprint of its data
+    (:func:`~.split.data_fingerprints`)."""
+    return {"scenario": scenario, "resolution": resolution,
+            "horizon": horizon_label(timesteps), "data": fingerprint}
+
+
+def expected_contexts(names: Sequence[str], scenario: str, resolution: str,
+                      timesteps: Sequence[pd.Timestamp], src: Path | str
+                      ) -> dict[str, dict[str, str]]:
+    """Per entity the context its agent must report for a run over ``timesteps`` of
+    ``scenario`` on the data of ``src`` (the coordinator's own copy of the district)."""
+    prints = data_fingerprints(src, names)
+    return {name: entity_context(scenario, resolution, timesteps, prints[name])
+            for name in names}
+
+
+def agents_of(names: Sequence[str]) -> str:
+    """The agent mode a list of entity names implies (``ValueError`` if it is not a market)."""
+    missing = [g for g in GRID_OPERATORS if g not in names]
+    consumers = [n for n in names if n not in GRID_OPERATORS]
+    buildings = [n for n in consumers if n.startswith(BUILDING_PREFIX)]
+    if missing or not consumers or (AGGREGATOR in consumers and buildings) or \
+            not all(is_consumer(n) for n in consumers):
+        raise ValueError(f"the agents {list(names)} are not a market: both grid operators "
+                         f"({', '.join(GRID_OPERATORS)}) and either {AGGREGATOR} or "
+                         f"{BUILDING_PREFIX}<der> agents are needed")
+    return "entities" if AGGREGATOR in consumers else "per-building"
+
+
+def run_order(names: Sequence[str]) -> list[str]:
+    """Entity names in the order of a run: the grid operators, then the consumers in DER order
+    (numeric DER names numerically), the order :func:`~.entities.entity_names` gives."""
+    def rank(name: str) -> tuple:
+        if name in GRID_OPERATORS:
+            return (0, GRID_OPERATORS.index(name), "")
+        der = name.removeprefix(BUILDING_PREFIX)
+        return (1, int(der) if der.isdigit() else float("inf"), der)
+
+    return sorted(names, key=rank)
+
+
+async def coordinate_entities(district, scenario, agents, runtime, resolution, data,
+                              agents_file, broker, listen, log_dir, coordinator, holder,
+                              solver_eps, faults=None, token=None, warm_start=None,
+                              broker_access=None):
+    """Spawn one ``dro agent`` per entity from a data split of ``data`` (or of the folder
+    ``district`` was loaded from), or reach the running agents of ``agents_file``; returns
+    ``(ADMMResult, TrafficStats, spawned processes)``. Every agent must report at join the
+    scenario, resolution and horizon of this run and the fingerprint of its share of this
+    district's data (:func:`expected_contexts`), or the run is refused before the first round
+    (:class:`~.runtime.agents.ContextMismatchError`, naming the agent and the field)."""
+    broker = broker or DEFAULT_BROKER
+    src = data or (district.folder if district is not None else None)
+    if agents_file is not None:
+        addresses = read_agents_file(agents_file, runtime)
+        # The order of a run: grid operators, then the consumers in DER order (numeric names
+        # numerically), as when the agents are spawned, so both give the same iterates.
+        names = run_order(addresses)
+        mode = agents_of(names)
+        if mode != agents:
+            raise ValueError(f"--agents-file {agents_file} lists {mode} agents, but --agents is "
+                             f"{agents}")
+    elif src is None:
+        raise ValueError("the tcp/mqtt runtimes need the data folder to split per entity")
+    else:
+        names = entity_names(list(building_models(src)), agents)
+    expected = None if src is None or district is None else expected_contexts(
+        names, scenario, resolution, district.timesteps, src)
+    if agents_file is not None:
+        # Running agents chose their own inboxes and answer whichever coordinator writes; a
+        # fresh inbox topic keeps two coordinators on one broker apart.
+        return await coordinate_agents(coordinator, None, names, runtime, addresses=addresses,
+                                       broker=broker, listen=listen,
+                                       topic_prefix=new_topic_prefix(), progress=holder,
+                                       faults=faults, token=token, warm_start=warm_start,
+                                       expected_context=expected, broker_access=broker_access)
+    topic_prefix = new_topic_prefix()
+    with tempfile.TemporaryDirectory(prefix="dro-market-") as tmp:
+        folders = split_data(Path(tmp) / "data", src, agents=agents)
+        commands = {name: ["--entity", name, "--data", str(folders[name]), "--scenario",
+                           scenario, "--resolution", resolution, "--runtime", runtime,
+                           "--broker", broker, "--topic-prefix", topic_prefix,
+                           "--solver-eps", repr(solver_eps), "--once", "--exit-with-stdin",
+                           "--idle-timeout", str(max(600.0, coordinator.reply_timeout))]
+                    for name in names}
+        return await coordinate_agents(coordinator, None, names, runtime, commands=commands,
+                                       broker=broker, listen=listen, topic_prefix=topic_prefix,
+                                       log_dir=log_dir or Path(tmp) / "logs", progress=holder,
+                                       faults=faults, token=token, warm_start=warm_start,
+                                       expected_context=expected, broker_access=broker_access)
