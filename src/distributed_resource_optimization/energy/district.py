@@ -9,10 +9,10 @@ models at nominal power misjudge losses and pump power at the real operating poi
 predict negative losses). :func:`load_district` therefore linearises the grids at the buildings'
 own cost-optimal demand (no grid, wholesale price) at the timestep of the district's peak cooling
 demand (``reference="peak"``, default). Each building computes that demand alone from its own
-model and the price (:func:`~.buildings.building_baseline`, what a building would publish about
-itself); the grid operators take the linearisation point from those published baselines only
-(:func:`reference_point`), never from a building's model. ``reference="nominal"`` restores the
-study's reference.
+model and the price (its :class:`~.buildings.Baseline`, :func:`~.buildings.building_baseline`,
+what a building would publish about itself); the grid operators take the linearisation point
+from those published baselines only (:func:`reference_point`), never from a building's model.
+``reference="nominal"`` restores the study's reference.
 """
 
 from __future__ import annotations

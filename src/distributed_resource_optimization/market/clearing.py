@@ -1,11 +1,11 @@
-"""ADMM market clearing of the district (seed sec. 2.2, Algorithm 1) on the generic ADMM engine.
+"""ADMM market clearing of the district (the study's sec. 2.2, Algorithm 1) on the generic ADMM engine.
 
 The entities of :mod:`.entities` are the actors of a general-form consensus run
 (:class:`~distributed_resource_optimization.admm.coordinator.ADMMGeneralConsensusGlobalActor`):
 every exchanged demand ``(group, t, der)`` is owned by exactly two actors (a grid operator and the
 aggregator or the building), ``z`` is their (rho-weighted, here equal-weight) average, i.e.
 ``p^ex = (p^grid + p^fl) / 2`` of Algorithm 1, and the engine's unscaled duals ``y = rho * u``
-per actor entry are the seed's prices ``pi``.
+per actor entry are the study's prices ``pi``.
 
 Stopping rule (``stop="study"``, default; ``"seed"`` is accepted as its former name): Algorithm
 1's ``r(a, b) = sum_t ||a_t - b_t||_1 < eps`` for thermal, active and reactive power (kW / kvar),

@@ -1,4 +1,4 @@
-"""Market entities of the ADMM market clearing (seed sec. 2.2, sub-problems (2), (3), (4)).
+"""Market entities of the ADMM market clearing (the study's sec. 2.2, sub-problems (2), (3), (4)).
 
 Each organisation is a :class:`MarketEntity`, a
 :class:`~distributed_resource_optimization.local.base.LocalModel` built from its own data only:

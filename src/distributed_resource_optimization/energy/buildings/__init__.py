@@ -6,7 +6,7 @@ One module per step: :mod:`.data` (the building tables and each building's grid 
 the building's own cost-optimal demand, which it publishes to the grid operators).
 
 Each building is one zone (as in the CoBMo data) modelled as a two-node RC network, eq. (1b)-(1f)
-of the seed study:
+of the study:
 
 - states ``x``: zone air temperature and construction (thermal mass) temperature, degC;
 - controls ``c``: sensible cooling delivered to the zone air by the AHU (kW thermal) and,
