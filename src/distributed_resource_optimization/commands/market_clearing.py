@@ -25,13 +25,12 @@ DEFAULT_METHOD = "both"
 
 def run(args: argparse.Namespace) -> int:
     """``dro market-clearing``: checks every option before the slow loading, then runs."""
-    from distributed_resource_optimization.energy.scenarios import SCENARIOS
+    from distributed_resource_optimization.energy.scenarios import check_scenario
     from distributed_resource_optimization.energy.tables import DEFAULT_DATA_DIR
     from distributed_resource_optimization.io_folders import OutputFolder
     from distributed_resource_optimization.results import read_warm_start
 
-    if args.scenario not in SCENARIOS:  # before the slow loading
-        raise ValueError(f"unknown scenario {args.scenario!r}; valid: {', '.join(SCENARIOS)}")
+    check_scenario(args.scenario)  # before the slow loading
     check_admm_options(args)  # whatever the method: a wrong option is wrong before any work
     warm_start = None if args.warm_start is None else read_warm_start(args.warm_start)
     # The inputs it reads may not be (inside) the folder the results replace; the warm start
