@@ -85,7 +85,8 @@ def flex_naive(n: int, seed: int = 0) -> dict:
 def market(resolution: str, scenario: str, agents: str = "entities") -> dict:
     """The ADMM market clearing of ``scenario`` (seed rule, default eps) against the
     centralized HiGHS solve; ``n`` is the number of timesteps."""
-    from distributed_resource_optimization.energy.district import load_district, solve_district
+    from distributed_resource_optimization.energy.centralized import solve_district
+    from distributed_resource_optimization.energy.district import load_district
     from distributed_resource_optimization.market.clearing import (
         compare_with_centralized,
         run_market_clearing,

@@ -20,7 +20,8 @@ import time
 
 import numpy as np
 
-from distributed_resource_optimization.energy.district import load_district, solve_district
+from distributed_resource_optimization.energy.centralized import solve_district
+from distributed_resource_optimization.energy.district import load_district
 from distributed_resource_optimization.energy.scenarios import SCENARIOS
 from distributed_resource_optimization.market.clearing import (
     compare_with_centralized,

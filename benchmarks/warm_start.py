@@ -24,7 +24,7 @@ import pandas as pd
 
 import distributed_resource_optimization as dro
 from distributed_resource_optimization.energy.district import load_district
-from distributed_resource_optimization.energy.io import DEFAULT_DATA_DIR
+from distributed_resource_optimization.energy.tables import DEFAULT_DATA_DIR
 from distributed_resource_optimization.flex_sharing import random_flex_sharing_instance
 from distributed_resource_optimization.market.clearing import run_market_clearing
 

@@ -248,7 +248,8 @@ def test_the_market_refuses_a_gap_rule_it_cannot_serve() -> None:
 
 def test_the_unconstrained_market_closes_its_bound() -> None:
     """At the exact DLMPs the grid operators' terms are finite: the bound meets the objective."""
-    from distributed_resource_optimization.energy.district import load_district, solve_district
+    from distributed_resource_optimization.energy.centralized import solve_district
+    from distributed_resource_optimization.energy.district import load_district
     from distributed_resource_optimization.market.clearing import run_market_clearing
 
     district = load_district(resolution="60min")

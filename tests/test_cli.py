@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from distributed_resource_optimization.cli import main
-from distributed_resource_optimization.energy.district import load_district, solve_district
+from distributed_resource_optimization.energy.centralized import solve_district
+from distributed_resource_optimization.energy.district import load_district
 from distributed_resource_optimization.io.tables import COLUMNS
 
 

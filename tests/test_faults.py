@@ -14,7 +14,7 @@ import pytest
 
 import distributed_resource_optimization as dro
 from distributed_resource_optimization import cli
-from distributed_resource_optimization.energy.io import DEFAULT_DATA_DIR, DataFileError
+from distributed_resource_optimization.energy.tables import DEFAULT_DATA_DIR, DataFileError
 
 
 def _tutorial_actors():
@@ -374,7 +374,7 @@ def test_a_wrong_token_gets_no_answer_and_garbage_is_dropped(tmp_path, capsys):
 
     from test_distributed import start_entity_agents
 
-    from distributed_resource_optimization.market.agent_processes import read_agents_file
+    from distributed_resource_optimization.market.processes import read_agents_file
 
     split = tmp_path / "split"
     assert cli.main(["data", "split", "--out", str(split)]) == 0

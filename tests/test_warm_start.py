@@ -147,8 +147,9 @@ def _next_day(src, dst) -> None:
 
 
 def test_market_warm_start_from_yesterday_in_the_other_agent_mode(tmp_path) -> None:
-    from distributed_resource_optimization.energy.district import load_district, solve_district
-    from distributed_resource_optimization.energy.io import DEFAULT_DATA_DIR
+    from distributed_resource_optimization.energy.centralized import solve_district
+    from distributed_resource_optimization.energy.district import load_district
+    from distributed_resource_optimization.energy.tables import DEFAULT_DATA_DIR
     from distributed_resource_optimization.market.clearing import (
         compare_with_centralized,
         run_market_clearing,

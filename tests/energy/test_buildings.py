@@ -18,8 +18,8 @@ from distributed_resource_optimization.energy.buildings import (
     load_buildings,
     simulate,
 )
-from distributed_resource_optimization.energy.io import DEFAULT_DATA_DIR, DataFileError
 from distributed_resource_optimization.energy.lp import LPBlock
+from distributed_resource_optimization.energy.tables import DEFAULT_DATA_DIR, DataFileError
 from distributed_resource_optimization.energy.timeseries import load_price, load_weather
 
 DT_H = 0.5

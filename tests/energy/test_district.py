@@ -12,18 +12,21 @@ import numpy as np
 import pytest
 
 from distributed_resource_optimization.energy.buildings import building_baseline, simulate
-from distributed_resource_optimization.energy.district import (
+from distributed_resource_optimization.energy.centralized import (
     PRICE_COMPONENTS,
     QUANTITIES,
     build_centralized,
+    solve_district,
+)
+from distributed_resource_optimization.energy.district import (
     building_reference_demand,
     load_district,
     reference_point,
-    solve_district,
 )
-from distributed_resource_optimization.energy.electric_grid import (
+from distributed_resource_optimization.energy.electric_grid import solve_power_flow
+from distributed_resource_optimization.energy.grid_operators import (
     electric_grid_operator_block,
-    solve_power_flow,
+    thermal_grid_operator_block,
 )
 from distributed_resource_optimization.energy.scenarios import (
     DEFAULT_SCENARIO,
@@ -32,10 +35,7 @@ from distributed_resource_optimization.energy.scenarios import (
     scenario_limits,
     thermal_scenario_limits,
 )
-from distributed_resource_optimization.energy.thermal_grid import (
-    solve_thermal_grid,
-    thermal_grid_operator_block,
-)
+from distributed_resource_optimization.energy.thermal_grid import solve_thermal_grid
 
 CONSTRAINED = [s for s in SCENARIOS if s != "unconstrained"]
 FL22 = 21  # DER index of flexible load "22"

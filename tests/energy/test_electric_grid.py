@@ -19,7 +19,7 @@ from distributed_resource_optimization.energy.electric_grid import (
     load_electric_grid,
     solve_power_flow,
 )
-from distributed_resource_optimization.energy.io import DEFAULT_DATA_DIR, DataFileError
+from distributed_resource_optimization.energy.tables import DEFAULT_DATA_DIR, DataFileError
 
 GRID_DIR = DEFAULT_DATA_DIR / "grid"
 

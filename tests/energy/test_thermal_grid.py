@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from scipy.optimize import brentq, linprog
 
-from distributed_resource_optimization.energy.io import DEFAULT_DATA_DIR, DataFileError
+from distributed_resource_optimization.energy.tables import DEFAULT_DATA_DIR, DataFileError
 from distributed_resource_optimization.energy.thermal_grid import (
     GRAVITY_M_S2,
     LinearThermalGridModel,

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from distributed_resource_optimization.energy.io import DEFAULT_DATA_DIR, DataFileError
+from distributed_resource_optimization.energy.tables import DEFAULT_DATA_DIR, DataFileError
 from distributed_resource_optimization.energy.timeseries import (
     PRICE_FILE,
     WEATHER_COLUMNS,

@@ -14,7 +14,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from distributed_resource_optimization.energy.district import load_district, solve_district
+from distributed_resource_optimization.energy.centralized import solve_district
+from distributed_resource_optimization.energy.district import load_district
 from distributed_resource_optimization.market.clearing import (
     compare_with_centralized,
     run_market_clearing,

@@ -11,7 +11,7 @@ import pytest
 
 import distributed_resource_optimization.energy.tables as tables
 from distributed_resource_optimization.energy.district import load_district
-from distributed_resource_optimization.energy.io import DEFAULT_DATA_DIR
+from distributed_resource_optimization.energy.tables import DEFAULT_DATA_DIR
 from distributed_resource_optimization.local.blocks import publish_and_configure
 from distributed_resource_optimization.market.clearing import run_market_clearing
 from distributed_resource_optimization.market.entities import (
@@ -192,8 +192,8 @@ def test_embedded_folder_is_the_default_source(tmp_path):
 
 
 def test_agents_of_a_file_run_in_the_order_spawned_agents_do(district):
-    from distributed_resource_optimization.market.agent_processes import run_order
     from distributed_resource_optimization.market.entities import entity_names
+    from distributed_resource_optimization.market.processes import run_order
 
     names = entity_names(district.der_names, "per-building")
     shuffled = list(reversed(names))

@@ -28,7 +28,7 @@ from distributed_resource_optimization.cli.common import (
     serve_until_stdin_closes,
     token_of,
 )
-from distributed_resource_optimization.energy.scenarios import DEFAULT_SCENARIO, SCENARIOS
+from distributed_resource_optimization.energy.scenarios import DEFAULT_SCENARIO, SCENARIO_NAMES
 from distributed_resource_optimization.flex_sharing import (
     fleet_context,
     fleet_name,
@@ -46,9 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--entity", default=None, metavar="NAME",
                         help="market entity: thermal_grid_operator, electric_grid_operator, "
                         "aggregator or building_<der>")
-    parser.add_argument("--scenario", default=DEFAULT_SCENARIO, choices=SCENARIOS,
+    parser.add_argument("--scenario", default=DEFAULT_SCENARIO, choices=SCENARIO_NAMES,
                         type=scenario_name, metavar="NAME",
-                        help=f"grid-limit scenario, one of {', '.join(SCENARIOS)} (grid "
+                        help=f"grid-limit scenario, one of {', '.join(SCENARIO_NAMES)} (grid "
                         "operators; default: %(default)s)")
     parser.add_argument("--data", default=None, type=Path, metavar="DIR",
                         help="the entity's own data folder (`dro data split`; default: embedded)")
@@ -95,8 +95,8 @@ def build_participant(args: argparse.Namespace):
     # pandas and scipy are heavy: only a market agent loads the district's tables and models
     from distributed_resource_optimization.energy.tables import DEFAULT_DATA_DIR
     from distributed_resource_optimization.local.blocks import SingleModelBlock
-    from distributed_resource_optimization.market.agent_processes import entity_context
     from distributed_resource_optimization.market.entities import load_entity
+    from distributed_resource_optimization.market.processes import entity_context
     from distributed_resource_optimization.market.split import data_fingerprints
 
     data = args.data or DEFAULT_DATA_DIR

@@ -14,8 +14,8 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
-from distributed_resource_optimization.energy.scenarios import SCENARIOS
-from distributed_resource_optimization.energy.steps import STEP_MINUTES
+from distributed_resource_optimization.energy import STEP_MINUTES
+from distributed_resource_optimization.energy.scenarios import check_scenario
 from distributed_resource_optimization.runtime.processes import (
     DEFAULT_BROKER,
     PROCESS_RUNTIMES,
@@ -142,11 +142,12 @@ def add_serving_options(parser: argparse.ArgumentParser, nice_help: str) -> None
 
 
 def scenario_name(name: str) -> str:
-    """The ``type`` of the ``--scenario`` options (with ``choices=SCENARIOS``): an unknown name
-    is refused in the words of the scenario table's own check, as one line, before any work."""
-    if name not in SCENARIOS:
-        raise argparse.ArgumentTypeError(f"unknown scenario {name!r}; valid: {', '.join(SCENARIOS)}")
-    return name
+    """The ``type`` of the ``--scenario`` options (with ``choices=SCENARIO_NAMES``): an unknown
+    name is refused by the scenario table's own check, as one line, before any work."""
+    try:
+        return check_scenario(name)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def check_positive(value: float | None, flag: str) -> None:

@@ -27,11 +27,12 @@ from distributed_resource_optimization.cli.common import (
     scenario_name,
     token_of,
 )
-from distributed_resource_optimization.energy.scenarios import DEFAULT_SCENARIO, SCENARIOS
+from distributed_resource_optimization.energy.scenarios import DEFAULT_SCENARIO, SCENARIO_NAMES
 from distributed_resource_optimization.market.names import AGENT_MODES
 
 if TYPE_CHECKING:
-    from distributed_resource_optimization.energy.district import CentralizedResult, DistrictData
+    from distributed_resource_optimization.energy.centralized import CentralizedResult
+    from distributed_resource_optimization.energy.district import DistrictData
     from distributed_resource_optimization.market.clearing import MarketResult
 
 NAME = "market-clearing"
@@ -54,9 +55,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         DEFAULT_RHO,
     )
 
-    parser.add_argument("--scenario", default=DEFAULT_SCENARIO, choices=SCENARIOS,
+    parser.add_argument("--scenario", default=DEFAULT_SCENARIO, choices=SCENARIO_NAMES,
                         type=scenario_name, metavar="NAME",
-                        help=f"one of {', '.join(SCENARIOS)} (default: %(default)s)")
+                        help=f"one of {', '.join(SCENARIO_NAMES)} (default: %(default)s)")
     parser.add_argument("--method", default=DEFAULT_METHOD, choices=METHODS,
                         help="solution method (default: %(default)s)")
     add_out_option(parser)
@@ -129,11 +130,11 @@ def check_admm_options(args: argparse.Namespace) -> None:
 def run_centralized(args: argparse.Namespace, output: Any) -> int:
     """``--method centralized``: eq. (1) as one LP, written into ``output``."""
     # pandas and scipy are heavy: the district and its LP are imported when the command runs
-    from distributed_resource_optimization.energy.district import (
+    from distributed_resource_optimization.energy.centralized import (
         build_centralized,
-        load_district,
         solve_centralized,
     )
+    from distributed_resource_optimization.energy.district import load_district
     from distributed_resource_optimization.energy.tables import DEFAULT_DATA_DIR
     from distributed_resource_optimization.io.writers import write_centralized_run
 
@@ -194,21 +195,21 @@ def clear_market(args: argparse.Namespace, warm_start: Any = None) -> MarketClea
     """Load the district, solve it centrally and clear the market by ADMM as the options say
     (progress on stderr); writes nothing."""
     # pandas, scipy and mango-agents are heavy: the market is imported when the command runs
-    from distributed_resource_optimization.energy.district import (
+    from distributed_resource_optimization.energy.centralized import (
         build_centralized,
-        load_district,
         solve_centralized,
     )
+    from distributed_resource_optimization.energy.district import load_district
     from distributed_resource_optimization.energy.tables import DEFAULT_DATA_DIR
-    from distributed_resource_optimization.market.agent_processes import (
-        agents_of,
-        read_agents_file,
-    )
     from distributed_resource_optimization.market.clearing import (
         compare_with_centralized,
         run_market_clearing,
         seed_residuals,
         shift_to_timesteps,
+    )
+    from distributed_resource_optimization.market.processes import (
+        agents_of,
+        read_agents_file,
     )
 
     agents = args.agents

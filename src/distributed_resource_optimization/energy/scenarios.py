@@ -22,11 +22,13 @@ voltage             thermal-congestion's limit, and              1.1    V >= 0.9
 =================== ============================================ ====== ===========================
 
 The table is data (:data:`SCENARIOS`: each scenario's :class:`LimitRule` and its ``base``), kept
-once. Each grid operator computes its part from its own linear model only
-(:func:`thermal_scenario_limits`, :func:`electric_scenario_limits`; the grid operators' LP blocks
-take a scenario name, see ``thermal_grid_operator_block`` / ``electric_grid_operator_block``);
-:func:`scenario_limits` combines both for the whole district and adds what the reports need (the
-limited element's constraint families and the DERs downstream of it).
+once; this module is the one owner of the scenario names (:data:`SCENARIO_NAMES`,
+:func:`check_scenario`, :data:`DEFAULT_SCENARIO`). Each grid operator computes its part from its
+own linear model only (:func:`thermal_scenario_limits`, :func:`electric_scenario_limits`); the
+grids' LP blocks take these limits as data (:mod:`.grid_operators`). :func:`scenario_limits`
+combines both for the whole district and adds what the reports need (the limited element's
+constraint families and the DERs downstream of it). This module needs numpy only (the models are
+duck-typed), so the command line can list the scenarios without loading the models.
 
 The study's thermal limits (0.2x nominal: 1.94 m3/s on branch "4", -0.057 m at node "15") lie
 beyond the model's peak (0.90 m3/s, -0.0025 m); its electric limits (189 MVA on branch "4",
@@ -59,7 +61,7 @@ if TYPE_CHECKING:
     from .electric_grid import LinearElectricGridModel
     from .thermal_grid import LinearThermalGridModel
 
-#: Default scenario of the CLI: the seed's demonstrated case.
+#: Default scenario of the CLI and the market clearing: the study's demonstrated case.
 DEFAULT_SCENARIO = "thermal-congestion"
 
 #: Factors of the constrained scenarios, relative to the reference power flow (see module doc).
@@ -116,6 +118,17 @@ SCENARIOS: dict[str, Scenario] = {
         "voltage", LimitRule("electric_voltage_min", ELECTRIC_NODE, VOLTAGE_DROP_FACTOR),
         base="thermal-congestion"),
 }
+
+#: The scenario names, in table order (e.g. for argparse ``choices=``).
+SCENARIO_NAMES: tuple[str, ...] = tuple(SCENARIOS)
+
+
+def check_scenario(name: str) -> str:
+    """``name`` if it is a scenario of :data:`SCENARIOS`, else ``ValueError`` listing the valid
+    names (the one check of a scenario name)."""
+    if name not in SCENARIOS:
+        raise ValueError(f"unknown scenario {name!r}; valid: {', '.join(SCENARIOS)}")
+    return name
 
 
 # --------------------------------------------------------------------------------------------
@@ -206,9 +219,7 @@ LIMITS: dict[str, _Limit] = {
 
 
 def _scenario(name: str) -> Scenario:
-    if name not in SCENARIOS:
-        raise ValueError(f"unknown scenario {name!r}; valid: {', '.join(SCENARIOS)}")
-    return SCENARIOS[name]
+    return SCENARIOS[check_scenario(name)]
 
 
 def _rule_on(name: str, grid: str) -> LimitRule | None:

@@ -25,7 +25,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
-#: Folder of the embedded default test case (the seed study's Singapore district).
+#: Folder of the embedded default test case (the study's Singapore district).
 DEFAULT_DATA_DIR: Path = Path(str(resources.files(__package__) / "data" / "singapore_district"))
 
 #: Data files named by more than one module (paths relative to the data folder).

@@ -24,8 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from distributed_resource_optimization.energy.steps import STEP_MINUTES
-
+from . import STEP_MINUTES
 from .tables import (
     BUILDING_SCENARIOS_FILE,
     DEFAULT_DATA_DIR,

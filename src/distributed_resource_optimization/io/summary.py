@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from distributed_resource_optimization.energy.district import CentralizedResult
+    from distributed_resource_optimization.energy.centralized import CentralizedResult
 
 SUMMARY_FILE = "summary.json"
 

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
-    from distributed_resource_optimization.energy.district import CentralizedResult
+    from distributed_resource_optimization.energy.centralized import CentralizedResult
 
 COLUMNS: tuple[str, ...] = ("timestep", "entity", "der", "quantity", "value")
 DISPATCH_FILE = "dispatch.csv"

@@ -37,7 +37,8 @@ from distributed_resource_optimization.io.tables import (
 from distributed_resource_optimization.io.warm_start import STATE_FILE, state_frame
 
 if TYPE_CHECKING:
-    from distributed_resource_optimization.energy.district import CentralizedResult, DistrictData
+    from distributed_resource_optimization.energy.centralized import CentralizedResult
+    from distributed_resource_optimization.energy.district import DistrictData
     from distributed_resource_optimization.flex_sharing import FlexSharingResult
     from distributed_resource_optimization.market.clearing import MarketResult
 

@@ -1,21 +1,22 @@
-"""ADMM market clearing of the district (seed sec. 2.2, Algorithm 1) on the generic ADMM engine.
+"""ADMM market clearing of the district (the study's sec. 2.2, Algorithm 1) on the generic ADMM engine.
 
 The entities of :mod:`.entities` are the actors of a general-form consensus run
 (:class:`~distributed_resource_optimization.admm.coordinator.ADMMGeneralConsensusGlobalActor`):
 every exchanged demand ``(group, t, der)`` is owned by exactly two actors (a grid operator and the
 aggregator or the building), ``z`` is their (rho-weighted, here equal-weight) average, i.e.
 ``p^ex = (p^grid + p^fl) / 2`` of Algorithm 1, and the engine's unscaled duals ``y = rho * u``
-per actor entry are the seed's prices ``pi``.
+per actor entry are the study's prices ``pi``.
 
-Stopping rule (``stop="seed"``, default): Algorithm 1's ``r(a, b) = sum_t ||a_t - b_t||_1 < eps``
-for thermal, active and reactive power (kW / kvar), plus dual residuals below ``eps``: per
-quantity ``sum rho_j |z_j - z_j^prev| / timestep_h`` (S$/kWh; the two owners' prices always sum to
-zero in this form, so the seed's price disagreement is no test, but a consensus that still moves
-at a large penalty is). It is an engine stopping rule (:func:`seed_rule`, a
+Stopping rule (``stop="study"``, default; ``"seed"`` is accepted as its former name): Algorithm
+1's ``r(a, b) = sum_t ||a_t - b_t||_1 < eps`` for thermal, active and reactive power (kW / kvar),
+plus dual residuals below ``eps``: per quantity ``sum rho_j |z_j - z_j^prev| / timestep_h``
+(S$/kWh; the two owners' prices always sum to zero in this form, so the study's price
+disagreement is no test, but a consensus that still moves at a large penalty is). It is an engine
+stopping rule (:func:`~.rule.study_rule`, a
 :class:`~distributed_resource_optimization.admm.stopping.GroupResidualRule`) passed to the
 coordinator; the engine's own residual-balancing rho adaptation, Anderson acceleration and
 over-relaxation run unchanged. ``stop="engine"`` uses the engine's Boyd et al. rule
-(``abs_tol``/``rel_tol``) instead, and still records the seed's residuals.
+(``abs_tol``/``rel_tol``) instead, and still records the study's residuals.
 
 Prices: the engine's dual ``y`` on an entry is in S$ per kW (kvar) per timestep. The aggregator
 (or building) pays ``y`` for its demand, so its nodal price is ``y_fl / timestep_h`` in S$/kWh;
@@ -30,7 +31,7 @@ the same local solves), not the engine's best iterate that it restores at ``max_
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -41,61 +42,60 @@ from distributed_resource_optimization.admm.coordinator import (
     ADMMGenericCoordinator,
     as_warm_start,
 )
-from distributed_resource_optimization.admm.general import GeneralConsensusState
 from distributed_resource_optimization.admm.results import ADMMResult
-from distributed_resource_optimization.admm.state import FormState
+from distributed_resource_optimization.admm.state import FormState, GeneralConsensusState
 from distributed_resource_optimization.admm.stopping import AnyOf, GroupResidualRule, ResidualRule
 from distributed_resource_optimization.admm.warm_start import WarmStart
 from distributed_resource_optimization.checks import positive_scalar, tolerance
-from distributed_resource_optimization.market.entities import (
-    market_entities,
-    parse_variable,
-    timestep_label,
-    variable_group,
-)
-from distributed_resource_optimization.market.names import (
-    AGENT_MODES,
+from distributed_resource_optimization.energy.district import DistrictData
+from distributed_resource_optimization.energy.scenarios import DEFAULT_SCENARIO, check_scenario
+from distributed_resource_optimization.energy.timeseries import timestep_hours
+from distributed_resource_optimization.local.blocks import SingleModelBlock
+from distributed_resource_optimization.market.entities import market_entities
+from distributed_resource_optimization.market.names import (  # the defaults: re-exported here
     AGGREGATOR,
     BUILDING_PREFIX,
+    DEFAULT_ALPHA,
+    DEFAULT_ANDERSON_MEMORY,
+    DEFAULT_EPS,
+    DEFAULT_MAX_ITERS,
+    DEFAULT_RHO,
+    DEFAULT_SOLVER_EPS,
+    DEFAULT_STOP,
     GRID_OPERATORS,
     GROUPS,
     NAME_SEPARATOR,
+    QUANTITY_OF,
+    RESIDUAL_OF,
+    check_agents,
     is_consumer,
+    parse_variable,
+    stop_rule,
+    timestep_label,
+    variable_name,
 )
+from distributed_resource_optimization.market.processes import coordinate_entities
+from distributed_resource_optimization.market.rule import (  # re-exported here
+    market_residuals,
+    seed_residuals,
+    seed_rule,
+    study_rule,
+)
+from distributed_resource_optimization.runtime.engine import coordinate_in_process
 from distributed_resource_optimization.runtime.processes import RUNTIMES
+from distributed_resource_optimization.runtime.sync import run_sync
+from distributed_resource_optimization.runtime.transport import (
+    InProcessTransport,
+    Transport,
+    transport_argument,
+)
 
-#: Result quantity name per exchanged group (as :data:`energy.district.QUANTITIES`).
-QUANTITY_OF: dict[str, str] = {"p_th": "thermal_power", "p": "active_power", "q": "reactive_power"}
-#: Residual names of the seed per group.
-RESIDUAL_OF: dict[str, str] = {"p_th": "thermal", "p": "active", "q": "reactive"}
-
-DEFAULT_RHO = 20.0
-DEFAULT_ANDERSON_MEMORY = 20
-DEFAULT_ALPHA = 1.8
-DEFAULT_EPS = 0.1
-DEFAULT_MAX_ITERS = 5000
-
-
-def seed_rule(eps: float | None = DEFAULT_EPS, timestep_h: float = 1.0) -> GroupResidualRule:
-    """The seed's stopping rule (Algorithm 1) as an engine rule: per quantity (``thermal``,
-    ``active``, ``reactive``) the primal residual ``r(a, b) = sum |x_grid - x_consumer|`` over
-    timesteps and DERs (kW / kvar) and the dual residual ``sum rho_j |z_j - z_j^prev| /
-    timestep_h`` (S$/kWh: how much the consensus still moves, priced at the entries'
-    penalties), all below ``eps``. ``eps=None`` records them without stopping."""
-    return GroupResidualRule(eps, group_of=variable_group, sign_of=_grid_sign, groups=GROUPS,
-                             label_of=RESIDUAL_OF.__getitem__, scale=timestep_h)
-
-
-def _grid_sign(actor: str) -> float:
-    return 1.0 if actor in GRID_OPERATORS else -1.0
-
-
-def seed_residuals(history: Mapping[str, Sequence[float]]
-                   ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """The seed's primal and dual residuals per quantity from a stopping rule's history (the
-    state's ``stopping.history`` during a run, ``ADMMResult.stopping_history`` after it)."""
-    return ({k: np.asarray(history[f"{k}_primal"], dtype=float) for k in RESIDUAL_OF.values()},
-            {k: np.asarray(history[f"{k}_dual"], dtype=float) for k in RESIDUAL_OF.values()})
+__all__ = [
+    "DEFAULT_ALPHA", "DEFAULT_ANDERSON_MEMORY", "DEFAULT_EPS", "DEFAULT_MAX_ITERS", "DEFAULT_RHO",
+    "DEFAULT_SOLVER_EPS", "QUANTITY_OF", "RESIDUAL_OF", "MarketGlobalActor", "MarketResult",
+    "compare_with_centralized", "market_coordinator", "market_residuals", "run_market_clearing",
+    "seed_residuals", "seed_rule", "shift_to_timesteps", "start_market_clearing", "study_rule",
+]
 
 
 class MarketGlobalActor(ADMMGeneralConsensusGlobalActor):
@@ -153,9 +153,9 @@ class MarketResult:
     (kW / kvar; S$/kWh / S$/kvarh) per entity: ``thermal_grid_operator`` (thermal only),
     ``electric_grid_operator`` (active, reactive), ``aggregator`` (all three; in per-building mode
     assembled from the buildings) and, in per-building mode, ``building_<name>`` (``(T, 1)``).
-    ``objective`` is the sum of the entities' own costs (S$), ``residuals`` the seed's ``r(a, b)``
-    per quantity and iteration (kW / kvar), ``dual_residuals`` the dual residuals per quantity
-    and iteration (S$/kWh, see :func:`seed_rule`), ``admm`` the engine's result
+    ``objective`` is the sum of the entities' own costs (S$), ``residuals`` the study's
+    ``r(a, b)`` per quantity and iteration (kW / kvar), ``dual_residuals`` the dual residuals per
+    quantity and iteration (S$/kWh, see :func:`~.rule.study_rule`), ``admm`` the engine's result
     (engine residuals, rho history). ``timesteps`` and ``der_names`` label the rows and columns;
     ``runtime``, ``agent_processes``, ``messages`` and ``bytes_sent`` describe how the agents
     ran and what they exchanged (bytes: 0 in-process, where nothing is encoded).
@@ -193,13 +193,13 @@ class MarketResult:
 
 
 def market_coordinator(*, rho: float | None = None, eps: float | None = None,
-                       max_iters: int | None = None, stop: str = "seed",
+                       max_iters: int | None = None, stop: str = DEFAULT_STOP,
                        timestep_h: float = 1.0, expected: Sequence[str] | None = None,
                        **engine: float) -> ADMMGenericCoordinator:
-    """The market's coordinator (general-form consensus with the seed's stopping rule) with the
-    defaults of this module; checks the settings before any work."""
-    if stop not in ("seed", "engine"):
-        raise ValueError(f"stop must be 'seed' or 'engine', got {stop!r}")
+    """The market's coordinator (general-form consensus with the study's stopping rule, ``stop``
+    ``"study"``, alias ``"seed"``, or the engine's, ``"engine"``) with the market's defaults
+    (:mod:`.names`); checks the settings before any work."""
+    stop = stop_rule(stop)
     if engine.get("gap_tol") is not None:
         # The grid operators' terms are -inf away from the exact DLMPs (docs/market_clearing.md):
         # a gap rule would never fire and the run would go on to max_iters.
@@ -211,36 +211,34 @@ def market_coordinator(*, rho: float | None = None, eps: float | None = None,
     max_iters = DEFAULT_MAX_ITERS if max_iters is None else max_iters
     engine.setdefault("anderson_memory", DEFAULT_ANDERSON_MEMORY)
     engine.setdefault("alpha", DEFAULT_ALPHA)
-    # With the engine's rule the seed's residuals are still recorded (for the report).
-    rule = seed_rule(eps, timestep_h) if stop == "seed" else \
-        AnyOf(ResidualRule(), seed_rule(None, timestep_h))
+    # With the engine's rule the study's residuals are still recorded (for the report).
+    rule = study_rule(eps, timestep_h) if stop == "study" else \
+        AnyOf(ResidualRule(), study_rule(None, timestep_h))
     engine.setdefault("stopping", rule)
     return ADMMGenericCoordinator(MarketGlobalActor(expected), rho=rho, max_iters=max_iters,
                                   **engine)
 
 
-async def start_market_clearing(district=None, scenario: str = "thermal-congestion", *,
+async def start_market_clearing(district: DistrictData | None = None,
+                                scenario: str = DEFAULT_SCENARIO, *,
                                 agents: str = "entities", runtime: str = "inproc",
                                 data: str | None = None, resolution: str | None = None,
                                 agents_file: str | None = None, broker: str | None = None,
                                 listen: str = "127.0.0.1:0", log_dir: str | None = None,
                                 rho: float | None = None, eps: float | None = None,
-                                max_iters: int | None = None, stop: str = "seed",
-                                solver_eps: float = 1e-8,
+                                max_iters: int | None = None, stop: str = DEFAULT_STOP,
+                                solver_eps: float = DEFAULT_SOLVER_EPS,
                                 progress: Callable[[FormState], None] | None = None,
-                                carrier=None, faults=None, token: str | None = None,
-                                warm_start=None, broker_access=None,
+                                transport: Transport | None = None, faults=None,
+                                token: str | None = None, warm_start=None, broker_access=None,
+                                carrier: Transport | None = None,
                                 **engine: float) -> MarketResult:
     """Clear the district market of ``scenario`` by ADMM (Algorithm 1 on the generic engine);
     awaitable twin of :func:`run_market_clearing` (same arguments)."""
-    from distributed_resource_optimization.energy.scenarios import SCENARIOS
-    from distributed_resource_optimization.energy.timeseries import timestep_hours
-
-    if scenario not in SCENARIOS:
-        raise ValueError(f"unknown scenario {scenario!r}; valid: {', '.join(SCENARIOS)}")
+    check_scenario(scenario)
     tolerance(solver_eps, "solver_eps")
-    if agents not in AGENT_MODES:
-        raise ValueError(f"agents must be one of {', '.join(AGENT_MODES)}, got {agents!r}")
+    check_agents(agents)
+    transport = transport_argument(transport, carrier)
     if runtime not in RUNTIMES:
         raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
     if runtime == "inproc" and (agents_file is not None or district is None):
@@ -250,8 +248,6 @@ async def start_market_clearing(district=None, scenario: str = "thermal-congesti
     expected = None
     if district is not None and runtime != "inproc":
         # Agents in other processes bring their own data: they must match this district.
-        from distributed_resource_optimization.market.entities import variable_name
-
         expected = [variable_name(g, t, d) for g in GROUPS for t in district.timesteps
                     for d in district.der_names]
     coordinator = market_coordinator(rho=rho, eps=eps, max_iters=max_iters, stop=stop,
@@ -259,22 +255,14 @@ async def start_market_clearing(district=None, scenario: str = "thermal-congesti
     warm_start = as_warm_start(warm_start)
     start = time.perf_counter()
     if runtime == "inproc":
-        from distributed_resource_optimization.local.blocks import SingleModelBlock
-        from distributed_resource_optimization.runtime.engine import coordinate_in_process
-        from distributed_resource_optimization.runtime.transport import InProcessTransport
-
         actors = market_entities(district, scenario, agents=agents, eps=solver_eps)
-        carrier = carrier or InProcessTransport()
+        transport = transport or InProcessTransport()
         if faults is not None:
-            carrier = faults.wrap(carrier)
+            transport = faults.wrap(transport)
         admm = await coordinate_in_process({a.name: SingleModelBlock(a) for a in actors},
-                                           coordinator, None, carrier, progress, warm_start)
-        stats, processes = carrier.stats, 0
+                                           coordinator, None, transport, progress, warm_start)
+        stats, processes = transport.stats, 0
     else:
-        from distributed_resource_optimization.market.agent_processes import (
-            coordinate_entities,
-        )
-
         admm, stats, processes = await coordinate_entities(
             district, scenario, agents, runtime, resolution, data, agents_file, broker, listen,
             log_dir, coordinator, progress, solver_eps, faults, token, warm_start, broker_access)
@@ -287,8 +275,8 @@ async def start_market_clearing(district=None, scenario: str = "thermal-congesti
     return market
 
 
-def run_market_clearing(district=None, scenario: str = "thermal-congestion", **kwargs
-                        ) -> MarketResult:
+def run_market_clearing(district: DistrictData | None = None, scenario: str = DEFAULT_SCENARIO,
+                        **kwargs) -> MarketResult:
     """Clear the district market of ``scenario`` by ADMM (Algorithm 1 on the generic engine).
 
     ``agents``: ``"entities"`` (thermal grid operator, electric grid operator, aggregator) or
@@ -301,15 +289,17 @@ def run_market_clearing(district=None, scenario: str = "thermal-congestion", **k
     for MQTT) coordinates already running agents instead (``dro agent``); ``listen`` is the
     coordinator's own TCP address then (``HOST:PORT`` reachable from the agents).
 
-    ``rho`` (default 20) is the initial penalty in S$ per (per-unit)^2 (entries are scaled by
-    ``1/ref^2``); ``eps`` (default 0.1, kW / kvar) the seed's threshold on ``r(a, b)``;
-    ``max_iters`` (default 5000). ``stop="engine"`` uses the engine's stopping rule (pass
-    ``abs_tol``/``rel_tol`` in ``engine``). Further ``engine`` keywords (``adaptive_rho``,
-    ``acceleration``, ``alpha``: 1.8 here, ``anderson_memory``: 20 here, ``reply_timeout``,
-    ``stale_rounds``) go to :class:`ADMMGenericCoordinator`. ``progress`` is called with the
-    state every iteration. ``warm_start``: an earlier clearing's ``admm`` result or a
-    :class:`~.admm.warm_start.WarmStart` (e.g. read from its ``admm_state.csv``, and for another
-    day mapped by :func:`shift_to_timesteps`) to start from.
+    ``rho`` (default :data:`~.names.DEFAULT_RHO`) is the initial penalty in S$ per (per-unit)^2
+    (entries are scaled by ``1/ref^2``); ``eps`` (default :data:`~.names.DEFAULT_EPS`, kW / kvar)
+    the study's threshold on ``r(a, b)``; ``max_iters`` (default
+    :data:`~.names.DEFAULT_MAX_ITERS`). ``stop="study"`` (default; alias ``"seed"``) stops by the
+    study's rule, ``stop="engine"`` by the engine's (pass ``abs_tol``/``rel_tol`` in ``engine``).
+    Further ``engine`` keywords (``adaptive_rho``, ``acceleration``, ``alpha``:
+    :data:`~.names.DEFAULT_ALPHA` here, ``anderson_memory``: :data:`~.names.DEFAULT_ANDERSON_MEMORY`
+    here, ``reply_timeout``, ``stale_rounds``) go to :class:`ADMMGenericCoordinator`.
+    ``progress`` is called with the state every iteration. ``warm_start``: an earlier clearing's
+    ``admm`` result or a :class:`~.admm.warm_start.WarmStart` (e.g. read from its
+    ``admm_state.csv``, and for another day mapped by :func:`shift_to_timesteps`) to start from.
     ``faults`` (a :class:`~.runtime.transport.Faults`) loses, duplicates and delays messages (in
     process: all of them; with agent processes: the coordinator's), a testing aid. ``token``:
     the shared secret of the run: every message to and from the agents is authenticated with it
@@ -319,8 +309,6 @@ def run_market_clearing(district=None, scenario: str = "thermal-congestion", **k
     Works inside a running event loop too (Jupyter); :func:`start_market_clearing` is the
     awaitable version.
     """
-    from distributed_resource_optimization.runtime.sync import run_sync
-
     return run_sync(lambda: start_market_clearing(district, scenario, **kwargs))
 
 
@@ -330,8 +318,7 @@ def shift_to_timesteps(warm: WarmStart, timesteps: Sequence[pd.Timestamp],
     ``timesteps`` in ``agents`` mode: another day's time steps map onto these in order (the
     number of steps must agree), and the consumers' entries move between the aggregator and the
     buildings by their DER; entries of other forms stay as they are."""
-    if agents not in AGENT_MODES:
-        raise ValueError(f"agents must be one of {', '.join(AGENT_MODES)}, got {agents!r}")
+    check_agents(agents)
     parsed = []
     for entry in warm.entries:
         try:
@@ -408,7 +395,7 @@ def _package(admm: ADMMResult, scenario: str, agents: str, wall: float, rho: flo
     else:
         der_names = ders_of.get(AGGREGATOR, [])
     costs = {a: admm.actor_objectives.get(a) for a in admm.x}
-    residuals, duals = seed_residuals(admm.stopping_history)
+    residuals, duals = market_residuals(admm.stopping_history)
     objective = float(sum(c for c in costs.values() if c is not None))
     return MarketResult(scenario=scenario, agents=agents, objective=objective,
                         iterations=admm.iterations, converged=admm.converged, wall_time_s=wall,

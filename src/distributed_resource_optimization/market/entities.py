@@ -1,4 +1,4 @@
-"""Market entities of the ADMM market clearing (seed sec. 2.2, sub-problems (2), (3), (4)).
+"""Market entities of the ADMM market clearing (the study's sec. 2.2, sub-problems (2), (3), (4)).
 
 Each organisation is a :class:`MarketEntity`, a
 :class:`~distributed_resource_optimization.local.base.LocalModel` built from its own data only:
@@ -9,11 +9,12 @@ Each organisation is a :class:`MarketEntity`, a
   **building** agent per building from that building's rows alone.
 
 What a grid operator needs from the buildings to linearise its grid is what the buildings
-*publish* when they join a run: their baseline demand (:data:`REFERENCE_DEMAND`, each building's
-cost-optimal operation without grid limits, :func:`~.energy.buildings.building_baseline`), one
-value per exchanged variable. In :meth:`MarketEntity.configure` the grid operators linearise at
-the published district cooling peak (:func:`~.energy.district.reference_point`) and every entity
-takes its penalty scale from the same published values, so no entity ever sees another's model.
+*publish* when they join a run: their baseline demand (under the key :data:`BASELINE_KEY`, each
+building's cost-optimal operation without grid limits, a :class:`~.energy.buildings.Baseline`,
+:func:`~.energy.buildings.building_baseline`), one value per exchanged variable. In
+:meth:`MarketEntity.configure` the grid operators linearise at the published district cooling peak
+(:func:`~.energy.district.reference_point`) and every entity takes its penalty scale from the same
+published values, so no entity ever sees another's model.
 
 An entity's ADMM output ``x`` is the vector of *exchanged* demands only (thermal ``p_th``, active
 ``p``, reactive ``q``; kW / kvar, time-major ``t * n_der + k``); the block's other variables
@@ -31,7 +32,7 @@ interior-point solver instead (:mod:`~distributed_resource_optimization.local.cl
 set up once; about 30-200x slower per solve and accurate to about 1 kW, see
 ``docs/market_clearing.md``).
 
-Global variable names are strings ``<group>@<timestep>@<der>`` (:func:`variable_name`, e.g.
+Global variable names are strings ``<group>@<timestep>@<der>`` (:func:`~.names.variable_name`, e.g.
 ``"p_th@2017-01-02T14:00@22"``) with ``group`` in ``p_th``, ``p``, ``q``, the timestep's start time
 and the DER name, so they mean the same in every process. ``rho_scale`` is ``1 / ref**2`` per entry
 with ``ref`` a per-quantity reference power (the mean published baseline at the cooling peak), so
@@ -47,13 +48,48 @@ import numpy as np
 import pandas as pd
 
 from distributed_resource_optimization.checks import tolerance
-from distributed_resource_optimization.energy.district import ReferencePoint, reference_point
+from distributed_resource_optimization.energy.buildings import (
+    Baseline,
+    aggregator_block,
+    building_baseline,
+    building_block,
+    load_buildings,
+)
+from distributed_resource_optimization.energy.district import (
+    ReferencePoint,
+    reference_point,
+)
+from distributed_resource_optimization.energy.electric_grid import (
+    linear_electric_grid_model,
+    load_electric_grid,
+)
+from distributed_resource_optimization.energy.grid_operators import (
+    electric_grid_operator_block,
+    thermal_grid_operator_block,
+)
 from distributed_resource_optimization.energy.lp import LPBlock
+from distributed_resource_optimization.energy.scenarios import (
+    check_scenario,
+    electric_scenario_limits,
+    thermal_scenario_limits,
+)
+from distributed_resource_optimization.energy.thermal_grid import (
+    DEFAULT_PLANT_EFFICIENCY,
+    linear_thermal_grid_model,
+    load_thermal_grid,
+)
+from distributed_resource_optimization.energy.timeseries import (
+    load_price,
+    load_timesteps,
+    timestep_hours,
+)
 from distributed_resource_optimization.local.base import LocalModel, Published
 from distributed_resource_optimization.local.lp import LPLocalModel
 from distributed_resource_optimization.market.names import (  # re-exported here
     AGGREGATOR,
+    BASELINE_KEY,
     BUILDING_PREFIX,
+    DEFAULT_SOLVER_EPS,
     ELECTRIC_GRID_OPERATOR,
     GRID_OPERATORS,
     GROUPS,
@@ -62,40 +98,31 @@ from distributed_resource_optimization.market.names import (  # re-exported here
     THERMAL_GRID_OPERATOR,
     entity_names,
     is_consumer,
+    parse_variable,
+    timestep_label,
+    variable_group,
+    variable_name,
 )
 
-
-def timestep_label(timestep: pd.Timestamp) -> str:
-    """A time step as it appears in global variable names, e.g. ``"2017-01-02T14:00"``."""
-    return f"{timestep:%Y-%m-%dT%H:%M}"
-
-
-def variable_name(group: str, timestep: pd.Timestamp, der: str) -> str:
-    """Global variable name of an exchanged demand, e.g. ``"p_th@2017-01-02T14:00@22"``."""
-    return NAME_SEPARATOR.join((group, timestep_label(timestep), der))
-
-
-def variable_group(name: str) -> str:
-    """The group (``p_th``, ``p``, ``q``) of a global variable name."""
-    return name.split(NAME_SEPARATOR, 1)[0]
+__all__ = [
+    # the market's names (owned by .names), re-exported for existing importers
+    "AGGREGATOR", "BASELINE_KEY", "BUILDING_PREFIX", "ELECTRIC_GRID_OPERATOR", "GRID_OPERATORS",
+    "GROUPS", "NAME_SEPARATOR", "REFERENCE_DEMAND", "THERMAL_GRID_OPERATOR", "entity_names",
+    "is_consumer", "parse_variable", "timestep_label", "variable_group", "variable_name",
+    # the entities
+    "LPBlockEntity", "MarketEntity", "building_agent", "electric_grid_operator",
+    "flexible_load_aggregator", "load_entity", "market_entities", "published_baselines",
+    "published_reference", "reference_powers", "thermal_grid_operator",
+]
 
 
-def parse_variable(name: str) -> tuple[str, str, str]:
-    """``(group, timestep, der)`` of a global variable name (``ValueError`` if malformed)."""
-    parts = str(name).split(NAME_SEPARATOR)
-    if len(parts) != 3 or parts[0] not in GROUPS:
-        raise ValueError(f"{name!r} is not an exchanged-demand variable "
-                         f"<group>{NAME_SEPARATOR}<timestep>{NAME_SEPARATOR}<der>")
-    return parts[0], parts[1], parts[2]
-
-
-def published_baselines(published: Published) -> dict[str, tuple[np.ndarray, np.ndarray,
-                                                                    np.ndarray]]:
-    """The buildings' published baselines by DER name, ``(p_th, p, q)`` each ``(T,)`` in time
-    order, in the order the DERs appear in the publication (the same at every entity)."""
-    values = published.get(REFERENCE_DEMAND)
+def published_baselines(published: Published) -> dict[str, Baseline]:
+    """The buildings' published baselines by DER name (:class:`~.energy.buildings.Baseline`,
+    ``(T,)`` arrays in time order), in the order the DERs appear in the publication (the same at
+    every entity)."""
+    values = published.get(BASELINE_KEY)
     if not values:
-        raise ValueError(f"no building published its {REFERENCE_DEMAND!r}: the grid operators "
+        raise ValueError(f"no building published its {BASELINE_KEY!r}: the grid operators "
                          "cannot linearise their grids")
     series: dict[str, dict[str, dict[str, float]]] = {}
     for name, value in values.items():
@@ -105,9 +132,9 @@ def published_baselines(published: Published) -> dict[str, tuple[np.ndarray, np.
     for der, groups in series.items():
         steps = sorted(groups["p_th"])  # ISO times: text order is time order
         if any(sorted(groups[g]) != steps for g in GROUPS):
-            raise ValueError(f"the published {REFERENCE_DEMAND!r} of DER {der!r} does not cover "
+            raise ValueError(f"the published {BASELINE_KEY!r} of DER {der!r} does not cover "
                              "the same timesteps for p_th, p and q")
-        out[der] = tuple(np.array([groups[g][t] for t in steps]) for g in GROUPS)
+        out[der] = Baseline(*(np.array([groups[g][t] for t in steps]) for g in GROUPS))
     return out
 
 
@@ -139,7 +166,7 @@ class LPBlockEntity(LPLocalModel):
 
     def __init__(self, block: LPBlock, groups: Sequence[str], ders: Sequence[str],
                  ref: dict[str, float], timesteps: pd.DatetimeIndex, *, name: str,
-                 eps: float = 1e-8, free: Sequence[str] | None = None,
+                 eps: float = DEFAULT_SOLVER_EPS, free: Sequence[str] | None = None,
                  solver: str = "auto") -> None:
         self.block = block
         if solver not in ("auto", "daqp", "clarabel"):
@@ -191,14 +218,14 @@ class MarketEntity(LocalModel):
     block is built in :meth:`configure` from its own data and what the others published.
 
     ``build(published) -> LPBlock`` builds the block; ``baseline()`` (buildings only) returns
-    the ``(p_th, p, q)`` baseline per DER that the entity publishes. ``free`` names the block's
+    the :class:`~.energy.buildings.Baseline` per DER that the entity publishes. ``free`` names the block's
     groups that fix all others (see :class:`LPBlockEntity`); ``eps``/``solver`` go to it.
     """
 
     def __init__(self, name: str, groups: Sequence[str], ders: Sequence[str],
                  timesteps: pd.DatetimeIndex, build: Callable[[Published], LPBlock], *,
-                 free: Sequence[str], baseline: Callable[[], Mapping[str, tuple]] | None = None,
-                 eps: float = 1e-8, solver: str = "auto") -> None:
+                 free: Sequence[str], baseline: Callable[[], Mapping[str, Baseline]] | None = None,
+                 eps: float = DEFAULT_SOLVER_EPS, solver: str = "auto") -> None:
         self.groups = tuple(groups)
         self.ders = [str(d) for d in ders]
         self.timesteps = pd.DatetimeIndex(timesteps)
@@ -221,9 +248,9 @@ class MarketEntity(LocalModel):
             return None
         baselines = self._baseline()
         # Same order as the variables: group, then time-major over (timestep, DER).
-        values = [np.column_stack([np.asarray(baselines[d][GROUPS.index(g)], dtype=float)
+        values = [np.column_stack([np.asarray(Baseline.of(baselines[d]).group(g), dtype=float)
                                    for d in self.ders]).ravel() for g in self.groups]
-        return {REFERENCE_DEMAND: np.concatenate(values)}
+        return {BASELINE_KEY: np.concatenate(values)}
 
     def configure(self, published: Published) -> None:
         block = self._build(published)
@@ -273,22 +300,16 @@ def thermal_grid_operator(grid, price_s_per_kwh: np.ndarray, timesteps: pd.Datet
     """Sub-problem (2) from the thermal grid operator's data (:class:`ThermalGridData`, price in
     S$/kWh, horizon): linearised at the published cooling peak, with the scenario's thermal
     limits (``eta_ch``: the plant's efficiency, default the study's); exchanges ``p_th``."""
-    from distributed_resource_optimization.energy.scenarios import SCENARIOS
-    from distributed_resource_optimization.energy.thermal_grid import (
-        DEFAULT_PLANT_EFFICIENCY,
-        linear_thermal_grid_model,
-        thermal_grid_operator_block,
-    )
-
-    if scenario not in SCENARIOS:
-        raise ValueError(f"unknown scenario {scenario!r}; valid: {', '.join(SCENARIOS)}")
+    check_scenario(scenario)
     eta = DEFAULT_PLANT_EFFICIENCY if eta_ch is None else eta_ch
     ders = [str(d) for d in grid.der_names]
 
     def build(published: Published) -> LPBlock:
         point = published_reference(published, ders)
         model = linear_thermal_grid_model(grid, point.p_th_kw)
-        return thermal_grid_operator_block(model, price_s_per_kwh, timestep_h, eta, scenario)
+        # The limits come from the operator's own linear model; its block takes them as data.
+        limits = thermal_scenario_limits(model, scenario)
+        return thermal_grid_operator_block(model, price_s_per_kwh, timestep_h, eta, limits)
 
     return MarketEntity(THERMAL_GRID_OPERATOR, ("p_th",), ders, timesteps, build,
                         free=("p_th",), **kwargs)
@@ -299,36 +320,27 @@ def electric_grid_operator(grid, price_s_per_kwh: np.ndarray, timesteps: pd.Date
     """Sub-problem (3) from the electric grid operator's data (:class:`ElectricGridData`, price,
     horizon): linearised at the published cooling peak, with the scenario's electric limits;
     exchanges ``p``, ``q``."""
-    from distributed_resource_optimization.energy.electric_grid import (
-        electric_grid_operator_block,
-        linear_electric_grid_model,
-    )
-    from distributed_resource_optimization.energy.scenarios import SCENARIOS
-
-    if scenario not in SCENARIOS:
-        raise ValueError(f"unknown scenario {scenario!r}; valid: {', '.join(SCENARIOS)}")
+    check_scenario(scenario)
     ders = [str(d) for d in grid.der_names]
 
     def build(published: Published) -> LPBlock:
         point = published_reference(published, ders)
         model = linear_electric_grid_model(grid, point.p_kw, point.q_kvar)
-        return electric_grid_operator_block(model, price_s_per_kwh, timestep_h, scenario)
+        limits = electric_scenario_limits(model, scenario)
+        return electric_grid_operator_block(model, price_s_per_kwh, timestep_h, limits)
 
     return MarketEntity(ELECTRIC_GRID_OPERATOR, ("p", "q"), ders, timesteps, build,
                         free=("p", "q"), **kwargs)
 
 
 def _baselines(buildings, price_s_per_kwh: np.ndarray, timestep_h: float,
-               eta_ch: float | None, known: Mapping[str, tuple] | None
-               ) -> Callable[[], dict[str, tuple]]:
+               eta_ch: float | None, known: Mapping[str, Baseline] | None
+               ) -> Callable[[], dict[str, Baseline]]:
     """The buildings' baselines, computed once when first published (or ``known`` ones)."""
-    from distributed_resource_optimization.energy.buildings import building_baseline
-    from distributed_resource_optimization.energy.thermal_grid import DEFAULT_PLANT_EFFICIENCY
-
     eta = DEFAULT_PLANT_EFFICIENCY if eta_ch is None else eta_ch
-    cache: dict[str, tuple] = {}
+    cache: dict[str, Baseline] = {}
 
-    def baseline() -> dict[str, tuple]:
+    def baseline() -> dict[str, Baseline]:
         if not cache:
             for m in buildings:
                 cache[str(m.name)] = (known[str(m.name)] if known and str(m.name) in known
@@ -341,13 +353,11 @@ def _baselines(buildings, price_s_per_kwh: np.ndarray, timestep_h: float,
 def flexible_load_aggregator(buildings, price_s_per_kwh: np.ndarray,
                              timesteps: pd.DatetimeIndex, timestep_h: float, *,
                              eta_ch: float | None = None,
-                             baselines: Mapping[str, tuple] | None = None,
+                             baselines: Mapping[str, Baseline] | None = None,
                              **kwargs) -> MarketEntity:
     """Sub-problem (4): all its buildings in one block; exchanges ``p_th``, ``p``, ``q`` and
     publishes the buildings' baselines (at the public price and the district cooling tariff
     ``price / eta_ch``; ``baselines`` if already known)."""
-    from distributed_resource_optimization.energy.buildings import aggregator_block
-
     def build(published: Published) -> LPBlock:
         return aggregator_block(buildings, timestep_h)
 
@@ -359,11 +369,9 @@ def flexible_load_aggregator(buildings, price_s_per_kwh: np.ndarray,
 
 def building_agent(model, price_s_per_kwh: np.ndarray, timesteps: pd.DatetimeIndex,
                    timestep_h: float, *, eta_ch: float | None = None,
-                   baselines: Mapping[str, tuple] | None = None, **kwargs) -> MarketEntity:
+                   baselines: Mapping[str, Baseline] | None = None, **kwargs) -> MarketEntity:
     """Per-building mode: one building (``building_<name>``) exchanging its own ``p_th``, ``p``,
     ``q`` and publishing its own baseline."""
-    from distributed_resource_optimization.energy.buildings import building_block
-
     def build(published: Published) -> LPBlock:
         return building_block(model, timestep_h)
 
@@ -401,15 +409,6 @@ def load_entity(name: str, folder: Path | str, scenario: str, resolution: str = 
     """The market entity ``name`` built from its own data folder alone (the layout
     ``dro data split`` writes): ``thermal_grid_operator``, ``electric_grid_operator``,
     ``aggregator`` or ``building_<der>``."""
-    from distributed_resource_optimization.energy.buildings import load_buildings
-    from distributed_resource_optimization.energy.electric_grid import load_electric_grid
-    from distributed_resource_optimization.energy.thermal_grid import load_thermal_grid
-    from distributed_resource_optimization.energy.timeseries import (
-        load_price,
-        load_timesteps,
-        timestep_hours,
-    )
-
     folder = Path(folder)
     dt = timestep_hours(resolution)
     if name in GRID_OPERATORS:

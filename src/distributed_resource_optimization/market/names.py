@@ -1,19 +1,39 @@
-"""The market's names: entities, agent modes, exchanged groups, the publication key.
+"""The market's names and defaults, one owner: entities, agent modes, the exchanged quantities and
+their global variable names, the publication key of the buildings' baseline, the stopping rules
+and the clearing's default settings.
 
-Kept apart from :mod:`.entities` (which loads the energy models) so that the command line and
-the agent processes can use them without importing the models.
+Kept apart from :mod:`.entities` and :mod:`.clearing` (which load the energy models) and free of
+pandas and scipy, so that the command line can list and print them without importing the models.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
-#: Exchanged variable groups in output order.
-GROUPS: tuple[str, ...] = ("p_th", "p", "q")
+from distributed_resource_optimization.energy import GROUPS as _ENERGY_GROUPS
+from distributed_resource_optimization.energy import QUANTITIES as _ENERGY_QUANTITIES
+
+# -- exchanged quantities ----------------------------------------------------------------------
+
+#: Exchanged variable groups in output order (the energy models' LP groups: thermal ``p_th`` kW,
+#: active ``p`` kW, reactive ``q`` kvar).
+GROUPS: tuple[str, ...] = _ENERGY_GROUPS
+#: Result quantity name per exchanged group (the energy models' names, as in the centralized
+#: result and the output tables).
+QUANTITY_OF: dict[str, str] = {group: quantity for quantity, group in _ENERGY_QUANTITIES.items()}
+#: Name of the study's residuals per group (``thermal_primal``, ``thermal_dual``, ...).
+RESIDUAL_OF: dict[str, str] = {"p_th": "thermal", "p": "active", "q": "reactive"}
 #: Separator of the parts of a global variable name ``<group>@<timestep>@<der>``.
 NAME_SEPARATOR = "@"
-#: Publication key of the buildings' baseline demand (one value per exchanged variable).
-REFERENCE_DEMAND = "reference_demand"
+#: Publication key of the buildings' baseline demand (one value per exchanged variable). The text
+#: is the one agents have always sent, so agents of earlier versions still understand it.
+BASELINE_KEY = "reference_demand"
+#: Former name of :data:`BASELINE_KEY`.
+REFERENCE_DEMAND = BASELINE_KEY
+
+# -- entities ----------------------------------------------------------------------------------
+
 #: Entity names of the grid operators (they supply the exchanged demands).
 THERMAL_GRID_OPERATOR = "thermal_grid_operator"
 ELECTRIC_GRID_OPERATOR = "electric_grid_operator"
@@ -24,6 +44,33 @@ BUILDING_PREFIX = "building_"
 #: Agent modes of the market clearing.
 AGENT_MODES: tuple[str, ...] = ("entities", "per-building")
 
+# -- stopping rules and defaults of the clearing -----------------------------------------------
+
+#: Stopping rules: ``"study"`` (the study's Algorithm 1 rule, :func:`.rule.study_rule`) or
+#: ``"engine"`` (the engine's Boyd et al. rule).
+STOP_RULES: tuple[str, ...] = ("study", "engine")
+#: Former names of the stopping rules, still accepted (``"seed"``: the study, the seed paper).
+STOP_ALIASES: dict[str, str] = {"seed": "study"}
+DEFAULT_STOP = "study"
+#: Initial penalty, S$ per (per-unit)^2.
+DEFAULT_RHO = 20.0
+#: The study's threshold on the primal (kW / kvar) and dual (S$/kWh) residuals.
+DEFAULT_EPS = 0.1
+DEFAULT_MAX_ITERS = 5000
+#: Over-relaxation and Anderson memory of the engine for the market (its own defaults differ).
+DEFAULT_ALPHA = 1.8
+DEFAULT_ANDERSON_MEMORY = 20
+#: Gap and feasibility tolerance of the entities' Clarabel solver (``solver="clarabel"``).
+DEFAULT_SOLVER_EPS = 1e-8
+
+
+def stop_rule(stop: str) -> str:
+    """The stopping rule ``stop`` names (an alias resolved), ``ValueError`` if none."""
+    rule = STOP_ALIASES.get(stop, stop)
+    if rule not in STOP_RULES:
+        raise ValueError(f"stop must be 'study' (alias 'seed') or 'engine', got {stop!r}")
+    return rule
+
 
 def is_consumer(name: str) -> bool:
     """Whether ``name`` is a consumer entity: the aggregator or a building agent."""
@@ -32,8 +79,41 @@ def is_consumer(name: str) -> bool:
 
 def entity_names(der_names: Sequence[str], agents: str = "entities") -> list[str]:
     """The market's entity names in run order for ``agents`` mode."""
-    if agents not in AGENT_MODES:
-        raise ValueError(f"agents must be one of {', '.join(AGENT_MODES)}, got {agents!r}")
+    check_agents(agents)
     consumers = [AGGREGATOR] if agents == "entities" else \
         [f"{BUILDING_PREFIX}{d}" for d in der_names]
     return [*GRID_OPERATORS, *consumers]
+
+
+def check_agents(agents: str) -> str:
+    """``agents`` if it is an agent mode of :data:`AGENT_MODES`, else ``ValueError``."""
+    if agents not in AGENT_MODES:
+        raise ValueError(f"agents must be one of {', '.join(AGENT_MODES)}, got {agents!r}")
+    return agents
+
+
+# -- global variable names ---------------------------------------------------------------------
+
+
+def timestep_label(timestep: datetime) -> str:
+    """A time step as it appears in global variable names, e.g. ``"2017-01-02T14:00"``."""
+    return f"{timestep:%Y-%m-%dT%H:%M}"
+
+
+def variable_name(group: str, timestep: datetime, der: str) -> str:
+    """Global variable name of an exchanged demand, e.g. ``"p_th@2017-01-02T14:00@22"``."""
+    return NAME_SEPARATOR.join((group, timestep_label(timestep), der))
+
+
+def variable_group(name: str) -> str:
+    """The group (``p_th``, ``p``, ``q``) of a global variable name."""
+    return name.split(NAME_SEPARATOR, 1)[0]
+
+
+def parse_variable(name: str) -> tuple[str, str, str]:
+    """``(group, timestep, der)`` of a global variable name (``ValueError`` if malformed)."""
+    parts = str(name).split(NAME_SEPARATOR)
+    if len(parts) != 3 or parts[0] not in GROUPS:
+        raise ValueError(f"{name!r} is not an exchanged-demand variable "
+                         f"<group>{NAME_SEPARATOR}<timestep>{NAME_SEPARATOR}<der>")
+    return parts[0], parts[1], parts[2]

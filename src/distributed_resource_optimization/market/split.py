@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from distributed_resource_optimization.energy.ders import read_ders
 from distributed_resource_optimization.energy.tables import (
     DEFAULT_DATA_DIR,
     ELECTRIC_GRID_DERS_FILE,
@@ -34,7 +35,7 @@ from distributed_resource_optimization.energy.tables import (
     WEATHER_FILE,
     DataFileError,
 )
-from distributed_resource_optimization.market.entities import (
+from distributed_resource_optimization.market.names import (
     AGGREGATOR,
     BUILDING_PREFIX,
     ELECTRIC_GRID_OPERATOR,
@@ -103,8 +104,6 @@ def _write(frame: pd.DataFrame, dest: Path, relative: str) -> None:
 
 def building_models(src: Path | str) -> dict[str, str]:
     """DER name -> building (model) name of the in-service flexible buildings, in DER order."""
-    from distributed_resource_optimization.energy.ders import read_ders
-
     table = read_ders(src)
     return {str(d): str(m) for d, m in zip(table.der_names, table.model_names)}
 

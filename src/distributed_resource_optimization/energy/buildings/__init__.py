@@ -2,11 +2,11 @@
 
 One module per step: :mod:`.data` (the building tables and each building's grid connection),
 :mod:`.model` (``BuildingModel``, ``load_buildings``, ``simulate``), :mod:`.block`
-(``building_block``, ``aggregator_block``) and :mod:`.baseline` (``building_baseline``, the
-building's own cost-optimal demand, which it publishes to the grid operators).
+(``building_block``, ``aggregator_block``) and :mod:`.baseline` (``Baseline``, ``building_baseline``:
+the building's own cost-optimal demand, which it publishes to the grid operators).
 
 Each building is one zone (as in the CoBMo data) modelled as a two-node RC network, eq. (1b)-(1f)
-of the seed study:
+of the study:
 
 - states ``x``: zone air temperature and construction (thermal mass) temperature, degC;
 - controls ``c``: sensible cooling delivered to the zone air by the AHU (kW thermal) and,
@@ -22,7 +22,7 @@ continuous-time model is discretised exactly (zero-order hold, matrix exponentia
 length. Derivation, parameters and simplifications are documented in ``docs/energy_buildings.md``.
 """
 
-from .baseline import BASELINE_GROUPS, building_baseline
+from .baseline import BASELINE_GROUPS, Baseline, building_baseline
 from .block import aggregator_block, building_block
 from .model import (
     AIR_DENSITY,
@@ -45,6 +45,7 @@ from .model import (
 
 __all__ = [
     "BASELINE_GROUPS",
+    "Baseline",
     "AIR_DENSITY",
     "AIR_MASS_COUPLING_PER_FLOOR_AREA",
     "AIR_SPECIFIC_HEAT",

@@ -10,21 +10,57 @@ seeing any building's model.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
 import numpy as np
 from scipy.optimize import linprog
 
+from .. import GROUPS
 from ..tables import check_price
 from .block import building_block
 from .model import BuildingModel
 
-#: Exchanged quantities of a baseline, in the order returned.
-BASELINE_GROUPS: tuple[str, ...] = ("p_th", "p", "q")
+#: Exchanged quantities of a baseline, in the order it unpacks (the energy package's groups).
+BASELINE_GROUPS: tuple[str, ...] = GROUPS
+
+
+@dataclass(frozen=True, eq=False)
+class Baseline:
+    """A baseline demand: ``p_th_kw`` (cooling, kW), ``p_kw`` (active, kW), ``q_kvar`` (reactive,
+    kvar), demand positive; each ``(T,)`` for one building, or ``(T, n_der)`` for several (one
+    column per DER). Unpacks and indexes as ``(p_th, p, q)``, the tuple it used to be."""
+
+    p_th_kw: np.ndarray
+    p_kw: np.ndarray
+    q_kvar: np.ndarray
+
+    @classmethod
+    def of(cls, value: Baseline | Sequence[np.ndarray]) -> Baseline:
+        """``value`` as a :class:`Baseline` (a ``(p_th, p, q)`` sequence is accepted too)."""
+        if isinstance(value, Baseline):
+            return value
+        p_th, p, q = value
+        return cls(p_th, p, q)
+
+    def group(self, group: str) -> np.ndarray:
+        """The values of exchanged group ``group`` (``"p_th"``, ``"p"`` or ``"q"``)."""
+        return self[BASELINE_GROUPS.index(group)]
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        return iter((self.p_th_kw, self.p_kw, self.q_kvar))
+
+    def __getitem__(self, index: int) -> np.ndarray:
+        return (self.p_th_kw, self.p_kw, self.q_kvar)[index]
+
+    def __len__(self) -> int:
+        return 3
 
 
 def building_baseline(model: BuildingModel, price_s_per_kwh: np.ndarray, timestep_h: float,
-                      eta_ch: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Cost-optimal demand of one building alone: ``p_th`` (kW), ``p`` (kW), ``q`` (kvar), each
-    of shape ``(T,)``, demand positive.
+                      eta_ch: float) -> Baseline:
+    """Cost-optimal demand of one building alone, a :class:`Baseline` of ``(T,)`` arrays (demand
+    positive).
 
     Cost (S$): ``sum_t price_t * timestep_h * (p_th_t / eta_ch + p_t)`` with the price in S$/kWh;
     the building's LP (:func:`~.block.building_block`) solved by HiGHS (``scipy.optimize.linprog``).
@@ -45,4 +81,4 @@ def building_baseline(model: BuildingModel, price_s_per_kwh: np.ndarray, timeste
                   method="highs")
     if res.status != 0:
         raise RuntimeError(f"baseline of building {model.name!r} failed: {res.message}")
-    return tuple(res.x[block.variables[g]].copy() for g in BASELINE_GROUPS)
+    return Baseline(*(res.x[block.variables[g]].copy() for g in BASELINE_GROUPS))

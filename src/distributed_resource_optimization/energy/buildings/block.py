@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from .. import GROUPS
 from ..lp import LPBlock
 from .model import BuildingModel
 
@@ -114,7 +115,7 @@ def aggregator_block(models: list[BuildingModel], timestep_h: float) -> LPBlock:
         raise ValueError("models: building names must be unique")
     blocks = [building_block(m, timestep_h) for m in models]
     n_der = len(models)
-    exchanged = ("p_th", "p", "q")
+    exchanged = GROUPS
     variables = {label: np.arange(i * n_t * n_der, (i + 1) * n_t * n_der)
                  for i, label in enumerate(exchanged)}
     offset = 3 * n_t * n_der

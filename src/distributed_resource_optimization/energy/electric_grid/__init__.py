@@ -2,8 +2,8 @@
 
 One module per step: :mod:`.data` (``load_electric_grid``, from the electric grid files only),
 :mod:`.power_flow` (network matrices, ``solve_power_flow``), :mod:`.linear`
-(``linear_electric_grid_model``) and :mod:`.block` (``electric_grid_block``;
-``electric_grid_operator_block`` with a scenario's limits).
+(``linear_electric_grid_model``) and :mod:`.block` (``electric_grid_block``, limits
+as data; a scenario's limits: :mod:`..grid_operators`).
 
 The district grid is a radial, three-phase balanced 22 kV network, so it is modelled by its
 single-phase (positive-sequence) equivalent in per unit: base power ``BASE_POWER_KVA``
@@ -17,7 +17,7 @@ power from node 1 to node 2 the "to" value has a negative real part (as in panda
 The source (substation) injection is positive when the district draws power from upstream.
 """
 
-from .block import electric_grid_block, electric_grid_operator_block
+from .block import electric_grid_block
 from .data import ElectricGridData, load_electric_grid
 from .linear import (
     DEFAULT_BRANCH_POWER_FACTOR,
@@ -38,7 +38,6 @@ __all__ = [
     "PowerFlowError",
     "PowerFlowResult",
     "electric_grid_block",
-    "electric_grid_operator_block",
     "linear_electric_grid_model",
     "load_electric_grid",
     "solve_power_flow",

@@ -1,9 +1,9 @@
 """Electric grid operator, step 4: the LP block of its sub-problem, eq. (1k)-(1o).
 
 The linear model's sensitivities act on every timestep (block-diagonal over time); the cost is the
-energy bought at the substation. :func:`electric_grid_block` takes explicit limits;
-:func:`electric_grid_operator_block` is the operator's block in a scenario of the study, the one
-builder of both the centralized problem and the market agent.
+energy bought at the substation. :func:`electric_grid_block` takes the limits as data (a
+scenario's limits come from
+:func:`~distributed_resource_optimization.energy.grid_operators.electric_grid_operator_block`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..lp import LPBlock
-from ..scenarios import ElectricLimits, electric_scenario_limits
 from ..tables import check_price, limit
 from .linear import LinearElectricGridModel
 
@@ -98,15 +97,3 @@ def electric_grid_block(model: LinearElectricGridModel, price_s_per_kwh: np.ndar
         name="electric_grid",
     )
 
-
-def electric_grid_operator_block(model: LinearElectricGridModel, price_s_per_kwh: np.ndarray,
-                                 timestep_h: float, scenario: str | ElectricLimits) -> LPBlock:
-    """The electric grid operator's LP block in ``scenario``: :func:`electric_grid_block` with the
-    scenario's electric limits, computed from ``model`` alone
-    (:func:`~distributed_resource_optimization.energy.scenarios.electric_scenario_limits`).
-    ``scenario`` is a scenario name or the limits themselves."""
-    limits = (scenario if isinstance(scenario, ElectricLimits)
-              else electric_scenario_limits(model, scenario))
-    return electric_grid_block(model, price_s_per_kwh, timestep_h,
-                               voltage_min_pu=limits.voltage_min_pu,
-                               branch_power_max_kva=limits.branch_power_max_kva)

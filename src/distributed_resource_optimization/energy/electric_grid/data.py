@@ -15,6 +15,15 @@ from pathlib import Path
 import numpy as np
 
 from ..ders import read_ders
+from ..radial_grid import (
+    RadialGridData,
+    grid_file,
+    line_ends,
+    read_grid_lines,
+    read_grid_nodes,
+    read_grid_row,
+    source_index,
+)
 from ..tables import (
     DEFAULT_DATA_DIR,
     DataFileError,
@@ -24,52 +33,30 @@ from ..tables import (
     file_rows,
     lookup,
     read_table,
-    select_grid,
 )
 
-_GRIDS_FILE = "grid/electric_grids.csv"
-_NODES_FILE = "grid/electric_grid_nodes.csv"
-_LINES_FILE = "grid/electric_grid_lines.csv"
-_LINE_TYPES_FILE = "grid/electric_grid_line_types.csv"
-_LINE_TYPE_MATRICES_FILE = "grid/electric_grid_line_types_matrices.csv"
+_KIND = "electric"
+_LINE_TYPES_FILE = grid_file(_KIND, "line_types")
+_LINE_TYPE_MATRICES_FILE = grid_file(_KIND, "line_types_matrices")
 
 
 @dataclass
-class ElectricGridData:
-    """Arrays describing the single-phase equivalent of the balanced three-phase grid.
+class ElectricGridData(RadialGridData):
+    """Arrays describing the single-phase equivalent of the balanced three-phase grid (the
+    network's arrays: :class:`~..radial_grid.RadialGridData`).
 
     Index arrays refer to positions in ``node_names``. Impedances are per phase (ohm), shunt
     susceptances are the total line charging per phase (S, split half/half in the pi-model), powers
     are three-phase demand (kW / kvar, positive = consumption).
     """
 
-    name: str
-    node_names: np.ndarray
-    source_index: int
     nominal_voltage_v: float  # line-to-line
     base_frequency_hz: float
-    line_names: np.ndarray
-    line_from: np.ndarray
-    line_to: np.ndarray
     line_impedance_ohm: np.ndarray  # complex series impedance per phase
     line_shunt_susceptance_s: np.ndarray  # total per phase
     line_max_current_a: np.ndarray
-    der_names: np.ndarray
-    der_node_index: np.ndarray
     der_p_nominal_kw: np.ndarray
     der_q_nominal_kvar: np.ndarray
-
-    @property
-    def n_node(self) -> int:
-        return len(self.node_names)
-
-    @property
-    def n_line(self) -> int:
-        return len(self.line_names)
-
-    @property
-    def n_der(self) -> int:
-        return len(self.der_names)
 
     @property
     def line_rating_kva(self) -> np.ndarray:
@@ -87,19 +74,10 @@ def load_electric_grid(folder: Path | str = DEFAULT_DATA_DIR,
     names, non-radial layouts or unbalanced line types.
     """
     folder = Path(folder)
-    grids_path = folder / _GRIDS_FILE
-    grids = read_table(folder, _GRIDS_FILE)
-    grid_row = select_grid(grids_path, grids, "electric_grid_name", grid_name)
+    grids_path, grid_row = read_grid_row(folder, _KIND, grid_name)
     name = grid_row["electric_grid_name"]
 
-    nodes_path = folder / _NODES_FILE
-    nodes = read_table(folder, _NODES_FILE)
-    nodes = nodes[nodes["electric_grid_name"] == name]
-    if nodes.empty:
-        raise DataFileError(nodes_path, f"no nodes for electric grid '{name}'")
-    node_names = nodes["node_name"].to_numpy(dtype=str)
-    check_unique(nodes_path, nodes, "node_name")
-    node_index = {n: i for i, n in enumerate(node_names)}
+    nodes_path, nodes, node_names, node_index = read_grid_nodes(folder, _KIND, name)
     voltages = nodes["voltage"].to_numpy(dtype=float)
     if np.any(voltages <= 0.0):
         row = int(nodes.index[np.argmax(voltages <= 0.0)]) + 1
@@ -109,18 +87,10 @@ def load_electric_grid(folder: Path | str = DEFAULT_DATA_DIR,
         # Different voltage levels would need transformer models, which the data format here lacks.
         raise DataFileError(nodes_path, "all nodes must have the same nominal voltage",
                             column="voltage")
-    source = grid_row["source_node_name"]
-    if source not in node_index:
-        raise DataFileError(grids_path, f"unknown source node '{source}'",
-                            row=int(grid_row.name) + 1, column="source_node_name")
+    source = source_index(grids_path, grid_row, node_index)
 
-    lines_path = folder / _LINES_FILE
-    lines = read_table(folder, _LINES_FILE)
-    lines = lines[lines["electric_grid_name"] == name]
-    check_unique(lines_path, lines, "line_name")
-    rows = file_rows(lines)
-    line_from = lookup(lines_path, "node_1_name", lines["node_1_name"], rows, node_index)
-    line_to = lookup(lines_path, "node_2_name", lines["node_2_name"], rows, node_index)
+    lines_path, lines = read_grid_lines(folder, _KIND, name)
+    line_from, line_to = line_ends(lines_path, lines, node_index)
     check_positive(lines_path, lines, "length")
     check_radial(lines_path, len(node_names), line_from, line_to, file_rows(lines))
 
@@ -136,7 +106,7 @@ def load_electric_grid(folder: Path | str = DEFAULT_DATA_DIR,
     return ElectricGridData(
         name=name,
         node_names=node_names,
-        source_index=node_index[source],
+        source_index=source,
         nominal_voltage_v=float(voltages[0]),
         base_frequency_hz=float(grid_row["base_frequency"]),
         line_names=lines["line_name"].to_numpy(dtype=str),

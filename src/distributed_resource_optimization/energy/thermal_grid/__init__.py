@@ -2,7 +2,8 @@
 
 One module per step: :mod:`.data` (``load_thermal_grid``, from the thermal grid files only),
 :mod:`.hydraulics` (``solve_thermal_grid``), :mod:`.linear` (``linear_thermal_grid_model``) and
-:mod:`.block` (``thermal_grid_block``; ``thermal_grid_operator_block`` with a scenario's limits).
+:mod:`.block` (``thermal_grid_block``, limits as data; a scenario's limits:
+:mod:`..grid_operators`).
 
 The network is radial with the central chiller plant and distribution pump at the source node. The
 supply and return networks are identical, so one tree describes both. Every building draws chilled
@@ -19,7 +20,7 @@ the return pipe mirrors the supply pipe, and the energy transfer station of the 
 needs its own head).
 """
 
-from .block import DEFAULT_PLANT_EFFICIENCY, thermal_grid_block, thermal_grid_operator_block
+from .block import DEFAULT_PLANT_EFFICIENCY, thermal_grid_block
 from .data import ThermalGridData, load_thermal_grid
 from .hydraulics import (
     GRAVITY_M_S2,
@@ -53,5 +54,4 @@ __all__ = [
     "load_thermal_grid",
     "solve_thermal_grid",
     "thermal_grid_block",
-    "thermal_grid_operator_block",
 ]

@@ -2,8 +2,8 @@
 
 The plant supplies the buildings' cooling plus what the pump power costs in cooling-equivalent
 terms; the cost is the plant's electricity at the wholesale price. :func:`thermal_grid_block`
-takes explicit limits; :func:`thermal_grid_operator_block` is the operator's block in a scenario
-of the study, the one builder of both the centralized problem and the market agent.
+takes the limits as data (a scenario's limits come from
+:func:`~distributed_resource_optimization.energy.grid_operators.thermal_grid_operator_block`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..lp import LPBlock
-from ..scenarios import ThermalLimits, thermal_scenario_limits
 from ..tables import check_price, limit
 from .linear import LinearThermalGridModel
 
@@ -78,16 +77,3 @@ def thermal_grid_block(model: LinearThermalGridModel, price_s_per_kwh: np.ndarra
         name="thermal_grid",
     )
 
-
-def thermal_grid_operator_block(model: LinearThermalGridModel, price_s_per_kwh: np.ndarray,
-                                timestep_h: float, eta_ch: float,
-                                scenario: str | ThermalLimits) -> LPBlock:
-    """The thermal grid operator's LP block in ``scenario``: :func:`thermal_grid_block` with the
-    scenario's thermal limits, computed from ``model`` alone
-    (:func:`~distributed_resource_optimization.energy.scenarios.thermal_scenario_limits`).
-    ``scenario`` is a scenario name or the limits themselves."""
-    limits = (scenario if isinstance(scenario, ThermalLimits)
-              else thermal_scenario_limits(model, scenario))
-    return thermal_grid_block(model, price_s_per_kwh, timestep_h, eta_ch=eta_ch,
-                              branch_flow_max=limits.branch_flow_max_m3_s,
-                              node_head_min=limits.node_head_min_m)

@@ -14,6 +14,15 @@ from pathlib import Path
 import numpy as np
 
 from ..ders import read_ders
+from ..radial_grid import (
+    RadialGridData,
+    grid_file,
+    line_ends,
+    read_grid_lines,
+    read_grid_nodes,
+    read_grid_row,
+    source_index,
+)
 from ..tables import (
     DEFAULT_DATA_DIR,
     DataFileError,
@@ -23,56 +32,34 @@ from ..tables import (
     file_rows,
     lookup,
     read_table,
-    select_grid,
 )
 
-_GRIDS_FILE = "grid/thermal_grids.csv"
-_NODES_FILE = "grid/thermal_grid_nodes.csv"
-_LINE_TYPES_FILE = "grid/thermal_grid_line_types.csv"
-_LINES_FILE = "grid/thermal_grid_lines.csv"
+_KIND = "thermal"
+_LINE_TYPES_FILE = grid_file(_KIND, "line_types")
 
 
 @dataclass
-class ThermalGridData:
-    """Arrays describing the district cooling network (SI units unless the name says otherwise).
+class ThermalGridData(RadialGridData):
+    """Arrays describing the district cooling network (SI units unless the name says otherwise;
+    the network's arrays: :class:`~..radial_grid.RadialGridData`).
 
     ``line_subtree[l, n]`` is 1 when node ``n`` lies downstream of line ``l`` (the source side is
     upstream); ``line_downstream_sign[l]`` is +1 when the file's node_1 -> node_2 direction points
     away from the source, -1 otherwise.
     """
 
-    name: str
-    node_names: np.ndarray
-    source_index: int
-    line_names: np.ndarray
-    line_from: np.ndarray
-    line_to: np.ndarray
     line_length_m: np.ndarray
     line_diameter_m: np.ndarray
     line_roughness_m: np.ndarray
     line_max_velocity_m_s: np.ndarray
     line_downstream_sign: np.ndarray
     line_subtree: np.ndarray
-    der_names: np.ndarray
-    der_node_index: np.ndarray
     der_p_th_nominal_kw: np.ndarray
     enthalpy_difference_j_kg: float
     water_density_kg_m3: float
     kinematic_viscosity_m2_s: float
     pump_efficiency: float
     ets_head_loss_m: float
-
-    @property
-    def n_node(self) -> int:
-        return len(self.node_names)
-
-    @property
-    def n_line(self) -> int:
-        return len(self.line_names)
-
-    @property
-    def n_der(self) -> int:
-        return len(self.der_names)
 
     @property
     def flow_per_kw(self) -> float:
@@ -90,9 +77,7 @@ def load_thermal_grid(folder: Path | str = DEFAULT_DATA_DIR,
     non-radial layouts.
     """
     folder = Path(folder)
-    grids_path = folder / _GRIDS_FILE
-    grids = read_table(folder, _GRIDS_FILE)
-    row = select_grid(grids_path, grids, "thermal_grid_name", grid_name)
+    grids_path, row = read_grid_row(folder, _KIND, grid_name)
     name = row["thermal_grid_name"]
     for column in ("distribution_pump_efficiency", "enthalpy_difference_distribution_water",
                    "water_density", "water_kinematic_viscosity"):
@@ -103,18 +88,8 @@ def load_thermal_grid(folder: Path | str = DEFAULT_DATA_DIR,
         raise DataFileError(grids_path, "value must not be negative",
                             row=int(row.name) + 1, column="energy_transfer_station_head_loss")
 
-    nodes_path = folder / _NODES_FILE
-    nodes = read_table(folder, _NODES_FILE)
-    nodes = nodes[nodes["thermal_grid_name"] == name]
-    if nodes.empty:
-        raise DataFileError(nodes_path, f"no nodes for thermal grid '{name}'")
-    check_unique(nodes_path, nodes, "node_name")
-    node_names = nodes["node_name"].to_numpy(dtype=str)
-    node_index = {n: i for i, n in enumerate(node_names)}
-    if row["source_node_name"] not in node_index:
-        raise DataFileError(grids_path, f"unknown source node '{row['source_node_name']}'",
-                            row=int(row.name) + 1, column="source_node_name")
-    source = node_index[row["source_node_name"]]
+    _, _, node_names, node_index = read_grid_nodes(folder, _KIND, name)
+    source = source_index(grids_path, row, node_index)
 
     types_path = folder / _LINE_TYPES_FILE
     types = read_table(folder, _LINE_TYPES_FILE)
@@ -123,19 +98,14 @@ def load_thermal_grid(folder: Path | str = DEFAULT_DATA_DIR,
         check_positive(types_path, types, column)
     types = types.set_index("line_type")
 
-    lines_path = folder / _LINES_FILE
-    lines = read_table(folder, _LINES_FILE)
-    lines = lines[lines["thermal_grid_name"] == name]
-    check_unique(lines_path, lines, "line_name")
+    lines_path, lines = read_grid_lines(folder, _KIND, name)
     unknown = ~lines["line_type"].isin(types.index)
     if unknown.any():
         raise DataFileError(lines_path, "unknown line type",
                             row=int(lines.index[np.argmax(unknown.to_numpy())]) + 1,
                             column="line_type")
     check_positive(lines_path, lines, "length")
-    rows = file_rows(lines)
-    line_from = lookup(lines_path, "node_1_name", lines["node_1_name"], rows, node_index)
-    line_to = lookup(lines_path, "node_2_name", lines["node_2_name"], rows, node_index)
+    line_from, line_to = line_ends(lines_path, lines, node_index)
     sign, subtree = _radial_structure(lines_path, len(node_names), source, line_from, line_to,
                                       file_rows(lines))
     line_type = types.loc[lines["line_type"]]

@@ -3,6 +3,7 @@ and listed in an agents file (TOML: entity name -> address)."""
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,18 +21,23 @@ from distributed_resource_optimization.market.split import (
     data_fingerprints,
     split_data,
 )
+from distributed_resource_optimization.runtime.processes import (
+    DEFAULT_BROKER,
+    coordinate_agents,
+    new_topic_prefix,
+)
 from distributed_resource_optimization.runtime.transport import parse_host_port
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
 
 
 def read_agents_file(path: str, runtime: str = "tcp") -> dict[str, str]:
     """Entity name -> address of a TOML agents file (``thermal_grid_operator =
     "10.0.0.5:7001"``; for ``runtime="mqtt"`` inbox topics); ``ValueError`` naming the file and
     the entry for anything else."""
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib  # type: ignore[no-redef]
-
     try:
         with open(path, "rb") as f:
             table = tomllib.load(f)
@@ -113,14 +119,6 @@ async def coordinate_entities(district, scenario, agents, runtime, resolution, d
     scenario, resolution and horizon of this run and the fingerprint of its share of this
     district's data (:func:`expected_contexts`), or the run is refused before the first round
     (:class:`~.runtime.engine.ContextMismatchError`, naming the agent and the field)."""
-    import tempfile
-
-    from distributed_resource_optimization.runtime.processes import (
-        DEFAULT_BROKER,
-        coordinate_agents,
-        new_topic_prefix,
-    )
-
     broker = broker or DEFAULT_BROKER
     src = data or (district.folder if district is not None else None)
     if agents_file is not None:
