@@ -100,7 +100,8 @@ def build_participant(args: argparse.Namespace):
     from distributed_resource_optimization.market.split import data_fingerprints
 
     data = args.data or DEFAULT_DATA_DIR
-    entity = load_entity(args.entity, data, args.scenario, args.resolution, eps=args.solver_eps)
+    entity = load_entity(args.entity, data, args.scenario, args.resolution,
+                         solver_tol=args.solver_eps)
     context = entity_context(args.scenario, args.resolution, entity.timesteps,
                              data_fingerprints(data, [args.entity])[args.entity])
     return args.entity, SingleModelBlock(entity), context

@@ -47,7 +47,7 @@ from distributed_resource_optimization.admm.results import ADMMResult
 from distributed_resource_optimization.admm.state import FormState
 from distributed_resource_optimization.admm.stopping import AnyOf, GroupResidualRule, ResidualRule
 from distributed_resource_optimization.admm.warm_start import WarmStart
-from distributed_resource_optimization.checks import positive_scalar, tolerance
+from distributed_resource_optimization.checks import positive_scalar, renamed_keyword, tolerance
 from distributed_resource_optimization.energy.district import DistrictData
 from distributed_resource_optimization.energy.scenarios import DEFAULT_SCENARIO, check_scenario
 from distributed_resource_optimization.energy.timeseries import timestep_hours
@@ -62,6 +62,7 @@ from distributed_resource_optimization.market.names import (  # the defaults: re
     DEFAULT_MAX_ITERS,
     DEFAULT_RHO,
     DEFAULT_SOLVER_EPS,
+    DEFAULT_SOLVER_TOL,
     DEFAULT_STOP,
     GRID_OPERATORS,
     GROUPS,
@@ -93,7 +94,8 @@ from distributed_resource_optimization.runtime.transport import (
 
 __all__ = [
     "DEFAULT_ALPHA", "DEFAULT_ANDERSON_MEMORY", "DEFAULT_EPS", "DEFAULT_MAX_ITERS", "DEFAULT_RHO",
-    "DEFAULT_SOLVER_EPS", "QUANTITY_OF", "RESIDUAL_OF", "MarketGlobalActor", "MarketResult",
+    "DEFAULT_SOLVER_EPS", "DEFAULT_SOLVER_TOL", "QUANTITY_OF", "RESIDUAL_OF", "MarketGlobalActor",
+    "MarketResult",
     "compare_with_centralized", "market_coordinator", "market_residuals", "run_market_clearing",
     "seed_residuals", "seed_rule", "shift_to_timesteps", "start_market_clearing", "study_rule",
 ]
@@ -228,16 +230,18 @@ async def start_market_clearing(district: DistrictData | None = None,
                                 listen: str = "127.0.0.1:0", log_dir: str | None = None,
                                 rho: float | None = None, eps: float | None = None,
                                 max_iters: int | None = None, stop: str = DEFAULT_STOP,
-                                solver_eps: float = DEFAULT_SOLVER_EPS,
+                                solver_tol: float | None = None,
                                 progress: Callable[[FormState], None] | None = None,
                                 transport: Transport | None = None, faults=None,
                                 token: str | None = None, warm_start=None, broker_access=None,
                                 carrier: Transport | None = None,
+                                solver_eps: float | None = None,
                                 **engine: float) -> MarketResult:
     """Clear the district market of ``scenario`` by ADMM (Algorithm 1 on the generic engine);
     awaitable twin of :func:`run_market_clearing` (same arguments)."""
     check_scenario(scenario)
-    tolerance(solver_eps, "solver_eps")
+    solver_tol, tol_name = renamed_keyword(solver_tol, "solver_tol", solver_eps, "solver_eps")
+    solver_tol = tolerance(DEFAULT_SOLVER_TOL if solver_tol is None else solver_tol, tol_name)
     check_agents(agents)
     transport = transport_argument(transport, carrier)
     if runtime not in RUNTIMES:
@@ -256,7 +260,7 @@ async def start_market_clearing(district: DistrictData | None = None,
     warm_start = as_warm_start(warm_start)
     start = time.perf_counter()
     if runtime == "inproc":
-        actors = market_entities(district, scenario, agents=agents, eps=solver_eps)
+        actors = market_entities(district, scenario, agents=agents, solver_tol=solver_tol)
         transport = transport or InProcessTransport()
         if faults is not None:
             transport = faults.wrap(transport)
@@ -266,7 +270,7 @@ async def start_market_clearing(district: DistrictData | None = None,
     else:
         admm, stats, processes = await coordinate_entities(
             district, scenario, agents, runtime, resolution, data, agents_file, broker, listen,
-            log_dir, coordinator, progress, solver_eps, faults, token, warm_start, broker_access)
+            log_dir, coordinator, progress, solver_tol, faults, token, warm_start, broker_access)
     wall = time.perf_counter() - start
     rule = coordinator.settings.stopping
     market = _package(admm, scenario, agents, wall, coordinator.rho,
@@ -298,6 +302,9 @@ def run_market_clearing(district: DistrictData | None = None, scenario: str = DE
     Further ``engine`` keywords (``adaptive_rho``, ``acceleration``, ``alpha``:
     :data:`~.names.DEFAULT_ALPHA` here, ``anderson_memory``: :data:`~.names.DEFAULT_ANDERSON_MEMORY`
     here, ``reply_timeout``, ``stale_rounds``) go to :class:`ADMMGenericCoordinator`.
+    ``solver_tol`` (default :data:`~.names.DEFAULT_SOLVER_TOL`; ``solver_eps=`` is its old name):
+    the entities' LP solver tolerance. ``transport`` replaces the in-process transport of
+    ``"inproc"`` (``carrier=`` is its old name).
     ``progress`` is called with the state every iteration. ``warm_start``: an earlier clearing's
     ``admm`` result or a :class:`~.admm.warm_start.WarmStart` (e.g. read from its
     ``admm_state.csv``, and for another day mapped by :func:`shift_to_timesteps`) to start from.

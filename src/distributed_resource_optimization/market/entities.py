@@ -47,7 +47,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from distributed_resource_optimization.checks import tolerance
+from distributed_resource_optimization.checks import renamed_keyword, tolerance
 from distributed_resource_optimization.energy.buildings import (
     Baseline,
     aggregator_block,
@@ -89,7 +89,7 @@ from distributed_resource_optimization.market.names import (  # re-exported here
     AGGREGATOR,
     BASELINE_KEY,
     BUILDING_PREFIX,
-    DEFAULT_SOLVER_EPS,
+    DEFAULT_SOLVER_TOL,
     ELECTRIC_GRID_OPERATOR,
     GRID_OPERATORS,
     GROUPS,
@@ -161,13 +161,17 @@ class LPBlockEntity(LPLocalModel):
     ``ref`` maps a group to its reference power for ``rho_scale``. ``free`` names the groups
     that determine all others through the equalities (enables the reduced DAQP solve of
     :class:`LPLocalModel`); ``solver`` is ``"auto"`` (DAQP if ``free`` is given, else Clarabel),
-    ``"daqp"`` or ``"clarabel"``. ``eps`` is the Clarabel gap and feasibility tolerance.
+    ``"daqp"`` or ``"clarabel"``. ``solver_tol`` is the Clarabel gap and feasibility tolerance
+    (``eps=`` is its old name).
     """
 
     def __init__(self, block: LPBlock, groups: Sequence[str], ders: Sequence[str],
                  ref: dict[str, float], timesteps: pd.DatetimeIndex, *, name: str,
-                 eps: float = DEFAULT_SOLVER_EPS, free: Sequence[str] | None = None,
-                 solver: str = "auto") -> None:
+                 solver_tol: float | None = None, free: Sequence[str] | None = None,
+                 solver: str = "auto", eps: float | None = None) -> None:
+        solver_tol, tol_name = renamed_keyword(solver_tol, "solver_tol", eps, "eps")
+        self.solver_tol = tolerance(DEFAULT_SOLVER_TOL if solver_tol is None else solver_tol,
+                                    tol_name)
         self.block = block
         if solver not in ("auto", "daqp", "clarabel"):
             raise ValueError(f"solver must be 'auto', 'daqp' or 'clarabel', got {solver!r}")
@@ -198,11 +202,15 @@ class LPBlockEntity(LPLocalModel):
         self.n_timesteps = idx[0].size // n_der
         free_cols = (np.concatenate([block.variables[g] for g in self.free]) if self.free
                      else np.zeros(0, dtype=int))
-        self.eps = float(eps)
         super().__init__(block.c, block.A_eq, block.b_eq, block.A_ub, block.b_ub, block.lb,
                          block.ub, exchange, free_cols, name=name, variables=variables,
                          rho_scale=np.concatenate(scale), solver=prox,
-                         tol=self.eps if prox == "clarabel" else None)
+                         solver_tol=self.solver_tol if prox == "clarabel" else None)
+
+    @property
+    def eps(self) -> float:
+        """The old name of :attr:`solver_tol` (until 0.2)."""
+        return self.solver_tol
 
     # -- results -----------------------------------------------------------------------------
     def group_values(self, group: str, x: np.ndarray | None = None) -> np.ndarray:
@@ -219,13 +227,16 @@ class MarketEntity(LocalModel):
 
     ``build(published) -> LPBlock`` builds the block; ``baseline()`` (buildings only) returns
     the :class:`~.energy.buildings.Baseline` per DER that the entity publishes. ``free`` names the block's
-    groups that fix all others (see :class:`LPBlockEntity`); ``eps``/``solver`` go to it.
+    groups that fix all others (see :class:`LPBlockEntity`); ``solver_tol`` (old name ``eps``)
+    and ``solver`` go to it.
     """
 
     def __init__(self, name: str, groups: Sequence[str], ders: Sequence[str],
                  timesteps: pd.DatetimeIndex, build: Callable[[Published], LPBlock], *,
                  free: Sequence[str], baseline: Callable[[], Mapping[str, Baseline]] | None = None,
-                 eps: float = DEFAULT_SOLVER_EPS, solver: str = "auto") -> None:
+                 solver_tol: float | None = None, solver: str = "auto",
+                 eps: float | None = None) -> None:
+        solver_tol, tol_name = renamed_keyword(solver_tol, "solver_tol", eps, "eps")
         self.groups = tuple(groups)
         self.ders = [str(d) for d in ders]
         self.timesteps = pd.DatetimeIndex(timesteps)
@@ -235,13 +246,20 @@ class MarketEntity(LocalModel):
         self._build = build
         self._baseline = baseline
         self.free = tuple(free)
-        self.eps = tolerance(eps, "eps")  # named here: with DAQP the LP block never reads it
+        # checked here: with DAQP the LP block never reads it
+        self.solver_tol = tolerance(DEFAULT_SOLVER_TOL if solver_tol is None else solver_tol,
+                                    tol_name)
         self.solver = solver
         self.lp: LPBlockEntity | None = None
 
     @property
     def n_timesteps(self) -> int:
         return len(self.timesteps)
+
+    @property
+    def eps(self) -> float:
+        """The old name of :attr:`solver_tol` (until 0.2)."""
+        return self.solver_tol
 
     def publish(self) -> dict[str, np.ndarray] | None:
         if self._baseline is None:
@@ -256,7 +274,7 @@ class MarketEntity(LocalModel):
         block = self._build(published)
         ref = reference_powers(published_reference(published))
         self.lp = LPBlockEntity(block, self.groups, self.ders, ref, self.timesteps,
-                                name=self.label, free=self.free, eps=self.eps,
+                                name=self.label, free=self.free, solver_tol=self.solver_tol,
                                 solver=self.solver)
         if self.lp.variables != self.variables:
             raise ValueError(f"{self.label}: the built block's variables differ from the ones "
@@ -386,7 +404,7 @@ def market_entities(district, scenario: str, *, agents: str = "entities",
     """The actors of the market clearing of ``scenario`` from a loaded district: thermal grid
     operator, electric grid operator and either the aggregator (``agents="entities"``) or one
     agent per building (``"per-building"``). Each gets only its own part of the district's data
-    (the buildings' baselines are reused, not recomputed). Keyword arguments (``eps``,
+    (the buildings' baselines are reused, not recomputed). Keyword arguments (``solver_tol``,
     ``solver``) go to :class:`LPBlockEntity`."""
     entity_names(district.der_names, agents)  # checks agents
     d = district

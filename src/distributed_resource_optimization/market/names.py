@@ -61,7 +61,9 @@ DEFAULT_MAX_ITERS = 5000
 DEFAULT_ALPHA = 1.8
 DEFAULT_ANDERSON_MEMORY = 20
 #: Gap and feasibility tolerance of the entities' Clarabel solver (``solver="clarabel"``).
-DEFAULT_SOLVER_EPS = 1e-8
+DEFAULT_SOLVER_TOL = 1e-8
+#: The old name of :data:`DEFAULT_SOLVER_TOL` (until 0.2).
+DEFAULT_SOLVER_EPS = DEFAULT_SOLVER_TOL
 
 
 def stop_rule(stop: str) -> str:

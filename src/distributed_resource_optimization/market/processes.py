@@ -111,7 +111,7 @@ def run_order(names: Sequence[str]) -> list[str]:
 
 async def coordinate_entities(district, scenario, agents, runtime, resolution, data,
                               agents_file, broker, listen, log_dir, coordinator, holder,
-                              solver_eps, faults=None, token=None, warm_start=None,
+                              solver_tol, faults=None, token=None, warm_start=None,
                               broker_access=None):
     """Spawn one ``dro agent`` per entity from a data split of ``data`` (or of the folder
     ``district`` was loaded from), or reach the running agents of ``agents_file``; returns
@@ -150,7 +150,7 @@ async def coordinate_entities(district, scenario, agents, runtime, resolution, d
         commands = {name: ["--entity", name, "--data", str(folders[name]), "--scenario",
                            scenario, "--resolution", resolution, "--runtime", runtime,
                            "--broker", broker, "--topic-prefix", topic_prefix,
-                           "--solver-eps", repr(solver_eps), "--once", "--exit-with-stdin",
+                           "--solver-eps", repr(solver_tol), "--once", "--exit-with-stdin",
                            "--idle-timeout", str(max(600.0, coordinator.reply_timeout))]
                     for name in names}
         return await coordinate_agents(coordinator, None, names, runtime, commands=commands,
