@@ -42,8 +42,9 @@ from distributed_resource_optimization.admm.coordinator import (
     ADMMGenericCoordinator,
     as_warm_start,
 )
+from distributed_resource_optimization.admm.general import GeneralConsensusState
 from distributed_resource_optimization.admm.results import ADMMResult
-from distributed_resource_optimization.admm.state import FormState, GeneralConsensusState
+from distributed_resource_optimization.admm.state import FormState
 from distributed_resource_optimization.admm.stopping import AnyOf, GroupResidualRule, ResidualRule
 from distributed_resource_optimization.admm.warm_start import WarmStart
 from distributed_resource_optimization.checks import positive_scalar, tolerance
