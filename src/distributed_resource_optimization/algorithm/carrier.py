@@ -1,7 +1,8 @@
 """The carrier a participant's handlers see: its address, its neighbours, how to reach them.
 
 Every carrier of coordinator-free runs implements :class:`Carrier`; algorithms use nothing else,
-so they run unchanged in one process (:mod:`.simple`) or one agent per process on mango-agents.
+so they run unchanged in one process (:mod:`~distributed_resource_optimization.runtime.inproc`) or
+one agent per process on mango-agents.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ agents that are already running (on other hosts).
 ``dro peer --factory MODULE:FUNCTION [--kwargs JSON] --name NAME --runtime tcp|mqtt
 [--listen HOST:PORT] [--broker HOST:PORT]``: one participant of a coordinator-free algorithm,
 built from its own data, serving a run started by
-:func:`~distributed_resource_optimization.runtime.peers.start_distributed_processes`.
+:func:`~distributed_resource_optimization.runtime.processes.start_distributed_processes`.
 
 ``dro data split --out DIR [--data SRC] [--agents entities|per-building]``: one data folder per
 entity.

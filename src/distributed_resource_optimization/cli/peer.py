@@ -6,7 +6,7 @@ package.module:function`` decorated with ``@participant_factory``, or an entry p
 refused before it is called), called with the JSON object ``--kwargs``, from its organisation's
 own data; every way the factory can fail is one line and exit code 2. The process announces its
 address with one line on stdout (``DRO_AGENT_READY {...}``), serves ``--runs`` runs started by a
-controller (:func:`~distributed_resource_optimization.runtime.peers.start_distributed_processes`)
+controller (:func:`~distributed_resource_optimization.runtime.processes.start_distributed_processes`)
 and exits: 0 also when the spawning process closed its stdin (``--exit-with-stdin``), 130 on
 Ctrl-C, 143 on SIGTERM.
 """

@@ -91,9 +91,9 @@ def market_frames(market, timesteps: pd.DatetimeIndex, der_names: Sequence[str]
 
 
 def residual_frame(market) -> pd.DataFrame:
-    """Residuals per iteration (columns :data:`RESIDUAL_COLUMNS`): ``primal`` is the seed's
+    """Residuals per iteration (columns :data:`RESIDUAL_COLUMNS`): ``primal`` is the study's
     ``r(a, b)`` per quantity (``thermal``, ``active``, ``reactive``; kW / kvar), ``dual`` the
-    dual residual of that quantity (S$/kWh, :func:`market.clearing.seed_rule`), ``rho``
+    dual residual of that quantity (S$/kWh, :func:`market.rule.study_rule`), ``rho``
     the engine's penalty of that iteration (same for all three); ``lower_bound``,
     ``objective`` (S$) and ``gap_certified`` where the run evaluated the Lagrangian bound
     (empty elsewhere; see :class:`~.admm.stopping.CertifiedGapRule`)."""

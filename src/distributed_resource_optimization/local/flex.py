@@ -209,7 +209,7 @@ class FlexFleet:
 
     ``capacities`` (kW, ``(N,)``, > 0), ``etas`` (``(N, M)``), ``P`` (S$/kW, ``(N, M)``,
     default zeros); ``names`` (default ``actor_<i>``). After a run ``X`` holds the outputs
-    ``(N, M)`` (kW). Pass it among the actors of :func:`~..api.run_coordinated_optimization`.
+    ``(N, M)`` (kW). Pass it among the actors of :func:`~..runtime.run.run_coordinated_optimization`.
     """
 
     closed_form = True  # the proximal step is one clip per actor (module doc)

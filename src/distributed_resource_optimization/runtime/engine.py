@@ -71,7 +71,8 @@ class ContextMismatchError(ValueError):
 
 
 class Participant(Protocol):
-    """What a participant agent needs from the local side (a LocalBlock satisfies it)."""
+    """What a participant agent needs from the local side (a
+    :class:`~..local.blocks.ModelGroup` satisfies it)."""
 
     def describe(self) -> dict[str, Any]:
         """``names``, ``sizes`` and optional ``variables`` of its actors (known before setup)."""

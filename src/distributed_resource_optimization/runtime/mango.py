@@ -1,4 +1,4 @@
-"""Carriers on mango-agents: the same agents over TCP or MQTT, across processes and hosts.
+"""The transport on mango-agents: the same agents over TCP or MQTT, across processes and hosts.
 
 A :class:`MangoTransport` owns one mango container (a TCP server, or an MQTT client of a broker).
 Every agent registered on it gets a small mango agent with the same id (``aid``) that puts what
