@@ -214,13 +214,13 @@ def test_variable_names_must_be_strings_or_ints_on_the_wire():
 def test_protocol_version_mismatch_is_reported():
     import asyncio
 
-    from distributed_resource_optimization.local.blocks import SingleModelBlock
+    from distributed_resource_optimization.local.blocks import SingleModelGroup
     from distributed_resource_optimization.runtime.engine import ParticipantAgent
 
     async def main():
         carrier = InProcessTransport()
         box = carrier.register("coordinator")
-        agent = ParticipantAgent("p", SingleModelBlock(
+        agent = ParticipantAgent("p", SingleModelGroup(
             dro.create_admm_flex_actor_one_to_many(1.0, [1.0])), carrier)
         task = asyncio.ensure_future(agent.serve())
         await carrier.send("coordinator", "p", JoinRequest("s", PROTOCOL_VERSION + 1))

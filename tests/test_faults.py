@@ -254,7 +254,7 @@ def test_ten_percent_message_loss_gives_the_lossless_market_result():
 def test_a_repeated_request_is_answered_without_solving_again():
     import asyncio
 
-    from distributed_resource_optimization.local.blocks import SingleModelBlock
+    from distributed_resource_optimization.local.blocks import SingleModelGroup
     from distributed_resource_optimization.runtime.engine import ParticipantAgent
     from distributed_resource_optimization.runtime.messages import (
         JoinRequest,
@@ -277,7 +277,7 @@ def test_a_repeated_request_is_answered_without_solving_again():
     async def main():
         carrier = InProcessTransport()
         box = carrier.register("coordinator")
-        agent = ParticipantAgent("p", SingleModelBlock(model), carrier)
+        agent = ParticipantAgent("p", SingleModelGroup(model), carrier)
         task = asyncio.ensure_future(agent.serve())
         request = SolveRequest("s", 1, np.ones(2), np.zeros(2), 1.0)
         replies = []
@@ -335,7 +335,7 @@ def test_a_killed_agent_ends_a_tcp_run_with_exit_code_3_naming_it(tmp_path):
 def test_an_agent_answers_only_the_coordinator_of_its_run():
     import asyncio
 
-    from distributed_resource_optimization.local.blocks import SingleModelBlock
+    from distributed_resource_optimization.local.blocks import SingleModelGroup
     from distributed_resource_optimization.runtime.engine import ParticipantAgent
     from distributed_resource_optimization.runtime.messages import (
         JoinRequest,
@@ -348,7 +348,7 @@ def test_an_agent_answers_only_the_coordinator_of_its_run():
     async def main():
         carrier = InProcessTransport()
         box, rogue = carrier.register("coordinator"), carrier.register("rogue")
-        agent = ParticipantAgent("p", SingleModelBlock(
+        agent = ParticipantAgent("p", SingleModelGroup(
             dro.create_admm_flex_actor_one_to_many(1.0, [1.0], name="a")), carrier)
         task = asyncio.ensure_future(agent.serve())
         await carrier.send("rogue", "p", SolveRequest("s", 1, np.ones(1), np.zeros(1), 1.0))
@@ -498,7 +498,7 @@ def _run_with_sleeper(stale_rounds: int, sleep_s: float):
     import asyncio
     from concurrent.futures import ThreadPoolExecutor
 
-    from distributed_resource_optimization.local.blocks import SingleModelBlock
+    from distributed_resource_optimization.local.blocks import SingleModelGroup
     from distributed_resource_optimization.runtime.engine import CoordinatorAgent, ParticipantAgent
     from distributed_resource_optimization.runtime.local_work import InlineWork
     from distributed_resource_optimization.runtime.transport import InProcessTransport
@@ -510,9 +510,9 @@ def _run_with_sleeper(stale_rounds: int, sleep_s: float):
     async def main():
         carrier = InProcessTransport()
         pool = ThreadPoolExecutor(1)  # the sleeper sleeps in its own thread, the loop runs on
-        agents = [ParticipantAgent(f"p{i}", SingleModelBlock(a, f"actor_{i}"), carrier,
+        agents = [ParticipantAgent(f"p{i}", SingleModelGroup(a, f"actor_{i}"), carrier,
                                    executor=InlineWork()) for i, a in enumerate(awake)]
-        agents.append(ParticipantAgent("p2", SingleModelBlock(sleeper), carrier, executor=pool))
+        agents.append(ParticipantAgent("p2", SingleModelGroup(sleeper), carrier, executor=pool))
         tasks = [asyncio.ensure_future(a.serve()) for a in agents]
         try:
             return await CoordinatorAgent("coordinator", coordinator, ["p0", "p1", "p2"],

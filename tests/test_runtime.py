@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import distributed_resource_optimization as dro
-from distributed_resource_optimization.local.blocks import SingleModelBlock
+from distributed_resource_optimization.local.blocks import SingleModelGroup
 from distributed_resource_optimization.runtime.engine import CoordinatorAgent, ParticipantAgent
 from distributed_resource_optimization.runtime.messages import SolveReply, SolveRequest
 from distributed_resource_optimization.runtime.transport import InProcessTransport
@@ -35,7 +35,7 @@ def test_silent_participant_times_out_with_clear_error() -> None:
     async def main():
         # A participant address that is registered but never answers.
         carrier.register("ghost")
-        agent = ParticipantAgent("p0", SingleModelBlock(
+        agent = ParticipantAgent("p0", SingleModelGroup(
             dro.create_admm_flex_actor_one_to_many(1.0, [1.0, 1.0, 1.0], name="a")), carrier)
         task = asyncio.ensure_future(agent.serve())
         try:

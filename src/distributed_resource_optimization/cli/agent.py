@@ -94,7 +94,7 @@ def build_participant(args: argparse.Namespace):
         raise ValueError("dro agent needs --entity NAME (market) or --flex-share I/K")
     # pandas and scipy are heavy: only a market agent loads the district's tables and models
     from distributed_resource_optimization.energy.tables import DEFAULT_DATA_DIR
-    from distributed_resource_optimization.local.blocks import SingleModelBlock
+    from distributed_resource_optimization.local.blocks import SingleModelGroup
     from distributed_resource_optimization.market.entities import load_entity
     from distributed_resource_optimization.market.processes import entity_context
     from distributed_resource_optimization.market.split import data_fingerprints
@@ -104,7 +104,7 @@ def build_participant(args: argparse.Namespace):
                          solver_tol=args.solver_eps)
     context = entity_context(args.scenario, args.resolution, entity.timesteps,
                              data_fingerprints(data, [args.entity])[args.entity])
-    return args.entity, SingleModelBlock(entity), context
+    return args.entity, SingleModelGroup(entity), context
 
 
 def run(args: argparse.Namespace) -> int:

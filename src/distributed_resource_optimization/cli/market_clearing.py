@@ -203,8 +203,8 @@ def clear_market(args: argparse.Namespace, warm_start: Any = None) -> MarketClea
     from distributed_resource_optimization.energy.tables import DEFAULT_DATA_DIR
     from distributed_resource_optimization.market.clearing import (
         compare_with_centralized,
+        market_residuals,
         run_market_clearing,
-        seed_residuals,
         shift_to_timesteps,
     )
     from distributed_resource_optimization.market.processes import (
@@ -238,7 +238,7 @@ def clear_market(args: argparse.Namespace, warm_start: Any = None) -> MarketClea
 
     def report(state) -> None:
         if state.iteration % 20 == 0:
-            primal, dual = seed_residuals(state.stopping.history)
+            primal, dual = market_residuals(state.stopping.history)
             r = ", ".join(f"{k} {v[-1]:.3g}" for k, v in primal.items())
             d = max(v[-1] for v in dual.values())
             progress(f"iteration {state.iteration}: primal residuals {r} (kW), largest dual "

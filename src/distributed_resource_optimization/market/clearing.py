@@ -51,7 +51,7 @@ from distributed_resource_optimization.checks import positive_scalar, renamed_ke
 from distributed_resource_optimization.energy.district import DistrictData
 from distributed_resource_optimization.energy.scenarios import DEFAULT_SCENARIO, check_scenario
 from distributed_resource_optimization.energy.timeseries import timestep_hours
-from distributed_resource_optimization.local.blocks import SingleModelBlock
+from distributed_resource_optimization.local.blocks import SingleModelGroup
 from distributed_resource_optimization.market.entities import market_entities
 from distributed_resource_optimization.market.names import (  # the defaults: re-exported here
     AGGREGATOR,
@@ -79,8 +79,6 @@ from distributed_resource_optimization.market.names import (  # the defaults: re
 from distributed_resource_optimization.market.processes import coordinate_entities
 from distributed_resource_optimization.market.rule import (  # re-exported here
     market_residuals,
-    seed_residuals,
-    seed_rule,
     study_rule,
 )
 from distributed_resource_optimization.runtime.engine import coordinate_in_process
@@ -97,7 +95,7 @@ __all__ = [
     "DEFAULT_SOLVER_EPS", "DEFAULT_SOLVER_TOL", "QUANTITY_OF", "RESIDUAL_OF", "MarketGlobalActor",
     "MarketResult",
     "compare_with_centralized", "market_coordinator", "market_residuals", "run_market_clearing",
-    "seed_residuals", "seed_rule", "shift_to_timesteps", "start_market_clearing", "study_rule",
+    "shift_to_timesteps", "start_market_clearing", "study_rule",
 ]
 
 
@@ -264,7 +262,7 @@ async def start_market_clearing(district: DistrictData | None = None,
         transport = transport or InProcessTransport()
         if faults is not None:
             transport = faults.wrap(transport)
-        admm = await coordinate_in_process({a.name: SingleModelBlock(a) for a in actors},
+        admm = await coordinate_in_process({a.name: SingleModelGroup(a) for a in actors},
                                            coordinator, None, transport, progress, warm_start)
         stats, processes = transport.stats, 0
     else:
