@@ -303,7 +303,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     except SystemExit as exc:  # --help
         return int(exc.code or 0)
-    from distributed_resource_optimization.energy.io import DataFileError
     from distributed_resource_optimization.runtime.carrier import (
         CoordinationError,
         CoordinationTimeoutError,
@@ -325,7 +324,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (CoordinationError, CoordinationTimeoutError) as exc:
         print(f"{PROG}: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_PARTICIPANT
-    except (DataFileError, ValueError, OSError, RuntimeError, TimeoutError) as exc:
+    # A DataFileError is a ValueError: no import of energy.tables (pandas, scipy.sparse: ~0.5 s)
+    # for it, which every `dro agent` and `dro peer` process would pay at start.
+    except (ValueError, OSError, RuntimeError, TimeoutError) as exc:
         print(f"{PROG}: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_BAD_INPUT
 

@@ -5,7 +5,7 @@ Independent references: hand-derived numbers of the reference's tests (ported, o
 brute-force enumeration of every combination (small instances) and ``scipy.optimize.milp``
 (large instance). Runs are deterministic (in-process FIFO carrier, fixed seeds).
 
-``python tests/test_cohda.py`` prints the quality figures (``--large-seeds`` adds the large
+``python tests/algorithm/test_cohda.py`` prints the quality figures (``--large-seeds`` adds the large
 instance over seeds 0-4 on a ring and a small-world graph, a few minutes).
 """
 
@@ -67,8 +67,8 @@ from distributed_resource_optimization.carrier.core import Carrier
 from distributed_resource_optimization.runtime.agents import ParticipantError
 from distributed_resource_optimization.runtime.peers import ParticipantFactory, run_distributed_processes
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "cohda_schedule_coordination.py"
-TESTS = Path(__file__).resolve().parent
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "cohda_schedule_coordination.py"
+TESTS = Path(__file__).resolve().parents[1]  # tests/: peer_factories.py for the spawned peers
 
 
 class RecordingCarrier(Carrier):

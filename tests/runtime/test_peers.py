@@ -27,16 +27,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from brokers import mosquitto
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from test_averaging_consensus import (
+from algorithm.test_averaging_consensus import (
     assert_matches_centralized,
     centralized_dispatch,
     dispatch_participants,
     random_units,
 )
-from test_diffusion import (
+from algorithm.test_diffusion import (
     HORIZON,
     assert_matches,
     assert_storage_feasible,
@@ -45,6 +42,9 @@ from test_diffusion import (
     ratings,
     system_participants,
 )
+from brokers import mosquitto
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from distributed_resource_optimization import (
     DistributedAlgorithm,
@@ -81,7 +81,7 @@ from distributed_resource_optimization.runtime.peers import (
     run_on_carrier,
 )
 
-TESTS = Path(__file__).resolve().parent
+TESTS = Path(__file__).resolve().parents[1]  # tests/: peer_factories.py for the spawned peers
 EXAMPLES = TESTS.parent / "examples"
 sys.path.insert(0, str(EXAMPLES))
 import peer_processes  # noqa: E402  (examples/peer_processes.py, the how-to's example)

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_lp_local_model import T, storage_lp
+from local.test_lp_local_model import T, storage_lp
 
 import distributed_resource_optimization as dro
 from distributed_resource_optimization import cli

@@ -219,7 +219,7 @@ def test_signal_during_a_coordinator_free_run_in_peer_processes(tmp_path, sig):
         "print('starting', flush=True)\n"
         "run_distributed_processes(['peer_factories:ping_pong'] * 2, 'ball', timeout=300)\n")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        p for p in (str(Path(__file__).parent), os.environ.get("PYTHONPATH")) if p))
+        p for p in (str(Path(__file__).parents[1]), os.environ.get("PYTHONPATH")) if p))
     proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env)
     children: set[int] = set()
@@ -273,7 +273,7 @@ def test_a_serving_agent_or_peer_exits_143_on_sigterm_and_0_when_its_parent_goes
     from distributed_resource_optimization.runtime.processes import READY_PREFIX
 
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        p for p in (str(Path(__file__).parent), os.environ.get("PYTHONPATH")) if p))
+        p for p in (str(Path(__file__).parents[1]), os.environ.get("PYTHONPATH")) if p))
     proc = subprocess.Popen(
         [sys.executable, "-m", "distributed_resource_optimization", *_SERVING[command],
          "--runtime", "tcp", "--listen", "127.0.0.1:0", "--idle-timeout", "120",

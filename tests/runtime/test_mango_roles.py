@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from algorithm.test_reference_admm import OBJ_TOL, _central, _objective
 from brokers import free_port
 from mango import (
     RoleAgent,
@@ -27,7 +28,6 @@ from mango import (
     complete_topology,
     create_tcp_container,
 )
-from test_reference_admm import OBJ_TOL, _central, _objective
 
 import distributed_resource_optimization as dro
 from distributed_resource_optimization import (
@@ -44,7 +44,7 @@ from distributed_resource_optimization.algorithm.admm.sharing_admm import (
 )
 from distributed_resource_optimization.runtime.codec import mango_codec
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "examples"))
 import custom_algorithm  # noqa: E402  (the how-to's example: its coordinator across containers)
 
 SPECS = [(10, [0.1, 0.5, -1.0]), (15, [0.1, 0.5, -1.0]), (10, [-1.0, 0.0, 1.0])]
