@@ -246,6 +246,7 @@ def test_the_market_refuses_a_gap_rule_it_cannot_serve() -> None:
         market_coordinator(gap_tol=1e-4)
 
 
+@pytest.mark.slow
 def test_the_unconstrained_market_closes_its_bound() -> None:
     """At the exact DLMPs the grid operators' terms are finite: the bound meets the objective."""
     from distributed_resource_optimization.energy.district import load_district, solve_district

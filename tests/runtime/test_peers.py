@@ -238,6 +238,7 @@ def test_credit_text_is_checked() -> None:
 # In this process, every participant an agent of its own on a carrier of the runtime
 # ---------------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 @pytest.mark.parametrize("carrier", list(CODEC_CARRIERS))
 def test_consensus_dispatch_on_every_carrier_matches_the_qp_and_the_simple_carrier(carrier):
     cost, eps, p_min, p_max, demand = random_units(5, 5)
@@ -292,6 +293,7 @@ def assert_cohda_optimal(solutions, candidate_schedules=None) -> None:
         assert any(np.array_equal(row, own) for own in np.array(SCHEDULES[i]))  # its own
 
 
+@pytest.mark.network
 @pytest.mark.parametrize("carrier", ["msgpack", "mango-tcp"])
 def test_cohda_on_the_codec_carriers_finds_the_optimum(carrier):
     actors = [create_cohda_participant(i + 1, s) for i, s in enumerate(SCHEDULES)]
@@ -347,6 +349,7 @@ class Picky(DistributedAlgorithm):
         pass
 
 
+@pytest.mark.network
 def test_errors_timeouts_and_refusals_end_the_run_naming_the_participant():
     carrier = AsyncioCarrier(WireCodec())
     with pytest.raises(ParticipantError, match=r"participant 2 \(participant-2\): RuntimeError: "
@@ -369,6 +372,9 @@ def test_errors_timeouts_and_refusals_end_the_run_naming_the_participant():
 # One OS process per participant
 # ---------------------------------------------------------------------------------------------
 
+@pytest.mark.slow
+@pytest.mark.processes
+@pytest.mark.network
 @pytest.mark.parametrize("runtime", ["tcp", "mqtt"])
 def test_dispatch_units_in_processes_of_their_own_equal_the_in_process_run(runtime, request,
                                                                           peer_path):
@@ -387,6 +393,9 @@ def test_dispatch_units_in_processes_of_their_own_equal_the_in_process_run(runti
     assert apart == pytest.approx(lam_star, rel=1e-4)
 
 
+@pytest.mark.slow
+@pytest.mark.processes
+@pytest.mark.network
 def test_cohda_in_processes_finds_the_optimum_and_a_failure_stops_every_peer(peer_path,
                                                                                 tmp_path):
     res = run_distributed_processes(
@@ -411,6 +420,9 @@ def test_cohda_in_processes_finds_the_optimum_and_a_failure_stops_every_peer(pee
     assert "local model failed" not in (logs / "participant-1.log").read_text()
 
 
+@pytest.mark.slow
+@pytest.mark.processes
+@pytest.mark.network
 def test_requests_and_replies_between_processes(peer_path):
     with pytest.raises(ValueError, match="must be JSON values"):  # checked before any spawn
         ParticipantFactory("peer_factories:ask_neighbours", {"value": object()})
@@ -421,6 +433,9 @@ def test_requests_and_replies_between_processes(peer_path):
     assert res.solutions == [None, 7, None]
 
 
+@pytest.mark.slow
+@pytest.mark.processes
+@pytest.mark.network
 def test_bad_factories_are_refused(peer_path):
     with pytest.raises(ValueError, match="factory must be 'package.module:function'"):
         ParticipantFactory("peer_factories.cohda")
@@ -454,6 +469,9 @@ def _peers_by_hand(procs: list[subprocess.Popen], *extra: str) -> list[str]:
     return addresses
 
 
+@pytest.mark.slow
+@pytest.mark.processes
+@pytest.mark.network
 def test_peers_started_by_hand_are_reached_by_their_addresses(peer_path):
     """As on several hosts: `dro peer` processes started on their own, the run given their
     addresses; each serves its one run and exits."""
@@ -471,6 +489,9 @@ def test_peers_started_by_hand_are_reached_by_their_addresses(peer_path):
                 p.wait()
 
 
+@pytest.mark.slow
+@pytest.mark.processes
+@pytest.mark.network
 def test_peers_with_a_token_follow_only_a_controller_that_holds_it(peer_path, tmp_path):
     """`dro peer --token-file`: a controller without the token, or with another one, gets no
     answer (so no peer connects to the addresses it names); with the token the run, in which
@@ -496,6 +517,9 @@ def test_peers_with_a_token_follow_only_a_controller_that_holds_it(peer_path, tm
                 p.wait()
 
 
+@pytest.mark.slow
+@pytest.mark.processes
+@pytest.mark.network
 def test_processes_kept_for_several_runs_answer_each_like_one_process(peer_path):
     """Spawn the four units once, clear two demands; each price equals the in-process run of
     the same (reused) participants and the centralised QP's."""
