@@ -4,7 +4,7 @@
                                        [--skip-small] [--perturb P]
                                        [--topologies ring,small-world]
 
-Small: the 50 seeded instances of ``tests/test_cohda.py`` (``small_instance``) on a complete
+Small: the 50 seeded instances of ``tests/algorithm/test_cohda.py`` (``small_instance``) on a complete
 graph against the enumeration of every combination: how often the optimum is found, the mean and
 worst relative excess ``(d - d*) / d*`` and normalised excess ``(d - d*) / (d_worst - d*)``, the
 mean messages. Large: ``large_instance(seed)`` (100 participants x 10 schedules x 96 steps) on a

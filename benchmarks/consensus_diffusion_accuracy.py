@@ -7,8 +7,8 @@ Run from the repository root::
 
 Prints, per configuration, the worst price error (relative), the worst dispatch error (fraction
 of the unit's rating), the worst storage energy-bound violation (MWh) and the rounds. The
-instances and reference solves are those of ``tests/test_averaging_consensus.py`` and
-``tests/test_diffusion.py``.
+instances and reference solves are those of ``tests/algorithm/test_averaging_consensus.py`` and
+``tests/algorithm/test_diffusion.py``.
 """
 
 from __future__ import annotations

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import re
 import sys
-import time
 import traceback
 import types
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,7 +29,6 @@ FENCE = re.compile(r"^(?P<indent>\s*)(?P<fence>`{3,}|~{3,})\s*(?P<info>[^`]*)$")
 MAIN_COMMAND = ("python3 -m pip install . && python3 -m distributed_resource_optimization market-clearing "
                 "--out dro-output")
 TEST_COMMAND = 'python3 -m pip install ".[test]" && python3 -m pytest -q'
-SLOW_BLOCK_S = 20.0  # a block slower than this is reported (a warning): it should be not-run
 
 
 @dataclass
@@ -124,19 +121,13 @@ def _execute(block: Block, state: FileState, monkeypatch) -> None:
         m.setenv("MPLBACKEND", "Agg")
         m.setitem(sys.modules, state.module.__name__, state.module)
         error = None
-        started = time.perf_counter()
         try:
             # Leading newlines keep the Markdown file's line numbers in tracebacks.
             code = compile("\n" * (block.first_code_line - 1) + block.code, str(block.path), "exec")
             exec(code, state.module.__dict__)
         except (Exception, SystemExit) as exc:
             error = exc
-        seconds = time.perf_counter() - started
     state.done[block.line] = error
-    if seconds > SLOW_BLOCK_S:
-        warnings.warn(f"{_id(block)} took {seconds:.0f} s: all doc examples together should stay under "
-                      f"about 60 s; mark it '<!-- not-run: takes {seconds:.0f} s; covered by tests/... -->'",
-                      stacklevel=1)
     if error is not None:
         tb = "".join(traceback.format_exception(type(error), error, error.__traceback__.tb_next))
         pytest.fail(f"the block at {_id(block)} failed:\n{tb}", pytrace=False)

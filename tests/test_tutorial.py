@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 import distributed_resource_optimization as dro
 
@@ -18,6 +19,8 @@ def _vector(line: str) -> np.ndarray:
     return np.array([float(v) for v in re.findall(r"-?\d+\.?\d*", line.split(":", 1)[1])])
 
 
+@pytest.mark.slow
+@pytest.mark.processes
 def test_complete_script_prints_centralized_aggregate() -> None:
     out = subprocess.run([sys.executable, str(EXAMPLE)], capture_output=True, text=True,
                          timeout=120, check=True).stdout

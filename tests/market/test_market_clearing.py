@@ -50,6 +50,7 @@ def _run(district, scenario, agents):
     return _CACHE[key]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("agents", ["entities", "per-building"])
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_objective_and_prices_match_centralized(district, scenario, agents):

@@ -54,6 +54,7 @@ def test_both_writes_files(both, capsys):
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.slow
 def test_admm_only_and_iteration_limit(tmp_path, capsys):
     code = cli.main(["market-clearing", "--scenario", "thermal-congestion", "--resolution",
                      "60min", "--method", "admm", "--max-iters", "4", "--rho", "10",

@@ -92,6 +92,7 @@ def _configured(entities):
     return {e.name: e for e in entities}
 
 
+@pytest.mark.slow
 def test_entities_from_their_own_folders_equal_the_district_ones(split, district):
     """Bitwise the same LP blocks and penalty scales: the data separation changes nothing."""
     ref = _configured(market_entities(district, SCENARIO, agents="per-building"))

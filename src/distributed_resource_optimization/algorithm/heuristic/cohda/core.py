@@ -595,7 +595,7 @@ def _option_sums(base: np.ndarray, row: int, options: np.ndarray) -> np.ndarray:
     numpy sums a C-ordered matrix of two or more columns over its rows in row order; this folds
     the same rows in the same order (the rows above ``row`` summed once, then the option, then the
     rows below, for all options at once), so every value is bit for bit the one
-    :func:`cohda_default_performance` sees for that matrix (tests/test_cohda.py checks this, so a
+    :func:`cohda_default_performance` sees for that matrix (tests/algorithm/test_cohda.py checks this, so a
     numpy that sums otherwise is noticed). Ties between options, and with candidates evaluated
     elsewhere, are therefore decided exactly as with one call per option.
     """

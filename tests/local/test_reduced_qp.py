@@ -99,6 +99,7 @@ def test_infeasible_model_is_reported():
         qp.solve(np.zeros(exchange.size), np.ones(exchange.size))
 
 
+@pytest.mark.slow
 def test_district_entities_match_clarabel():
     from distributed_resource_optimization.energy.district import load_district
     from distributed_resource_optimization.local.blocks import publish_and_configure

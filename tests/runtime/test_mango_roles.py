@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from algorithm.test_reference_admm import OBJ_TOL, _central, _objective
 from brokers import free_port
 from mango import (
     RoleAgent,
@@ -27,7 +28,6 @@ from mango import (
     complete_topology,
     create_tcp_container,
 )
-from test_reference_admm import OBJ_TOL, _central, _objective
 
 import distributed_resource_optimization as dro
 from distributed_resource_optimization import (
@@ -44,7 +44,7 @@ from distributed_resource_optimization.algorithm.admm.sharing_admm import (
 )
 from distributed_resource_optimization.runtime.codec import mango_codec
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "examples"))
 import custom_algorithm  # noqa: E402  (the how-to's example: its coordinator across containers)
 
 SPECS = [(10, [0.1, 0.5, -1.0]), (15, [0.1, 0.5, -1.0]), (10, [-1.0, 0.0, 1.0])]
@@ -64,6 +64,7 @@ async def _started(role: CoordinatorRole) -> None:
     raise AssertionError("the coordinator never started")
 
 
+@pytest.mark.network
 def test_coordinator_wait_done_raises_before_start() -> None:
     async def main():
         role = CoordinatorRole(create_sharing_target_distance_admm_coordinator())
@@ -76,6 +77,7 @@ def test_coordinator_wait_done_raises_before_start() -> None:
     asyncio.run(main())
 
 
+@pytest.mark.network
 def test_mango_carrier_get_address_matches_role_context() -> None:
     async def main():
         role = DistributedOptimizationRole(create_admm_flex_actor_one_to_many(10, [0.1, 0.5, -1]))
@@ -89,6 +91,7 @@ def test_mango_carrier_get_address_matches_role_context() -> None:
     asyncio.run(main())
 
 
+@pytest.mark.network
 def test_admm_sharing_end_to_end_over_mango_roles_equals_the_engine_in_one_process() -> None:
     actors = _actors()
 
@@ -141,6 +144,7 @@ class Generator(custom_algorithm.Generator):
         await super().on_exchange_message(carrier, message_data, meta)
 
 
+@pytest.mark.network
 def test_handler_coordinator_across_two_containers_through_the_codec() -> None:
     generators = [Generator(0.05, 0.001, 50.0), Generator(0.08, 0.0005, 80.0)]
     traffic = []
@@ -177,6 +181,7 @@ def test_handler_coordinator_across_two_containers_through_the_codec() -> None:
     assert len(traffic) >= 2 * 2 * 100 and all(b[:1] != b"\x80" for b in traffic)  # no pickle
 
 
+@pytest.mark.network
 def test_a_failing_coordinator_is_raised_by_wait_done() -> None:
     class Broken(Coordinator):
         async def start_optimization(self, carrier, message_data, meta):
@@ -196,6 +201,7 @@ def test_a_failing_coordinator_is_raised_by_wait_done() -> None:
     asyncio.run(main())
 
 
+@pytest.mark.network
 def test_a_message_the_codec_refuses_fails_the_run_instead_of_hanging() -> None:
     @dataclass
     class NotRegistered:  # a plain dataclass: cannot cross between containers

@@ -27,16 +27,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from brokers import mosquitto
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from test_averaging_consensus import (
+from algorithm.test_averaging_consensus import (
     assert_matches_centralized,
     centralized_dispatch,
     dispatch_participants,
     random_units,
 )
-from test_diffusion import (
+from algorithm.test_diffusion import (
     HORIZON,
     assert_matches,
     assert_storage_feasible,
@@ -45,6 +42,9 @@ from test_diffusion import (
     ratings,
     system_participants,
 )
+from brokers import mosquitto
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from distributed_resource_optimization import (
     DistributedAlgorithm,
@@ -83,7 +83,7 @@ from distributed_resource_optimization.runtime.transport import (
     InProcessTransport,
 )
 
-TESTS = Path(__file__).resolve().parent
+TESTS = Path(__file__).resolve().parents[1]  # tests/: peer_factories.py for the spawned peers
 EXAMPLES = TESTS.parent / "examples"
 sys.path.insert(0, str(EXAMPLES))
 import peer_processes  # noqa: E402  (examples/peer_processes.py, the how-to's example)
@@ -240,6 +240,7 @@ def test_credit_text_is_checked() -> None:
 # In this process, every participant an agent of its own on a carrier of the runtime
 # ---------------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 @pytest.mark.parametrize("carrier", list(CODEC_CARRIERS))
 def test_consensus_dispatch_on_every_carrier_matches_the_qp_and_the_simple_carrier(carrier):
     cost, eps, p_min, p_max, demand = random_units(5, 5)
@@ -294,6 +295,7 @@ def assert_cohda_optimal(solutions, candidate_schedules=None) -> None:
         assert any(np.array_equal(row, own) for own in np.array(SCHEDULES[i]))  # its own
 
 
+@pytest.mark.network
 @pytest.mark.parametrize("carrier", ["msgpack", "mango-tcp"])
 def test_cohda_on_the_codec_carriers_finds_the_optimum(carrier):
     actors = [create_cohda_participant(i + 1, s) for i, s in enumerate(SCHEDULES)]
@@ -349,6 +351,7 @@ class Picky(DistributedAlgorithm):
         pass
 
 
+@pytest.mark.network
 def test_errors_timeouts_and_refusals_end_the_run_naming_the_participant():
     carrier = InProcessTransport(WireCodec())
     with pytest.raises(ParticipantError, match=r"participant 2 \(participant-2\): RuntimeError: "
@@ -373,6 +376,9 @@ def test_errors_timeouts_and_refusals_end_the_run_naming_the_participant():
 # One OS process per participant
 # ---------------------------------------------------------------------------------------------
 
+@pytest.mark.slow
+@pytest.mark.processes
+@pytest.mark.network
 @pytest.mark.parametrize("runtime", ["tcp", "mqtt"])
 def test_dispatch_units_in_processes_of_their_own_equal_the_in_process_run(runtime, request,
                                                                           peer_path):
@@ -391,6 +397,9 @@ def test_dispatch_units_in_processes_of_their_own_equal_the_in_process_run(runti
     assert apart == pytest.approx(lam_star, rel=1e-4)
 
 
+@pytest.mark.slow
+@pytest.mark.processes
+@pytest.mark.network
 def test_cohda_in_processes_finds_the_optimum_and_a_failure_stops_every_peer(peer_path,
                                                                                 tmp_path):
     res = run_distributed_processes(
@@ -415,6 +424,9 @@ def test_cohda_in_processes_finds_the_optimum_and_a_failure_stops_every_peer(pee
     assert "local model failed" not in (logs / "participant-1.log").read_text()
 
 
+@pytest.mark.slow
+@pytest.mark.processes
+@pytest.mark.network
 def test_requests_and_replies_between_processes(peer_path):
     with pytest.raises(ValueError, match="must be JSON values"):  # checked before any spawn
         ParticipantFactory("peer_factories:ask_neighbours", {"value": object()})
@@ -425,6 +437,9 @@ def test_requests_and_replies_between_processes(peer_path):
     assert res.solutions == [None, 7, None]
 
 
+@pytest.mark.slow
+@pytest.mark.processes
+@pytest.mark.network
 def test_bad_factories_are_refused(peer_path):
     with pytest.raises(ValueError, match="factory must be 'package.module:function'"):
         ParticipantFactory("peer_factories.cohda")
@@ -458,6 +473,9 @@ def _peers_by_hand(procs: list[subprocess.Popen], *extra: str) -> list[str]:
     return addresses
 
 
+@pytest.mark.slow
+@pytest.mark.processes
+@pytest.mark.network
 def test_peers_started_by_hand_are_reached_by_their_addresses(peer_path):
     """As on several hosts: `dro peer` processes started on their own, the run given their
     addresses; each serves its one run and exits."""
@@ -475,6 +493,9 @@ def test_peers_started_by_hand_are_reached_by_their_addresses(peer_path):
                 p.wait()
 
 
+@pytest.mark.slow
+@pytest.mark.processes
+@pytest.mark.network
 def test_peers_with_a_token_follow_only_a_controller_that_holds_it(peer_path, tmp_path):
     """`dro peer --token-file`: a controller without the token, or with another one, gets no
     answer (so no peer connects to the addresses it names); with the token the run, in which
@@ -486,9 +507,10 @@ def test_peers_with_a_token_follow_only_a_controller_that_holds_it(peer_path, tm
         addresses = _peers_by_hand(procs, "--token-file", str(token))
         for stranger, said in ((None, "no answer to the run start"),
                                ("another secret", "no authenticated answer")):
+            # A peer on loopback answers within milliseconds: 1.5 s of silence is no answer.
             with pytest.raises(CoordinationTimeoutError, match=said):
                 run_distributed_processes(None, "start", addresses=addresses, runtime="tcp",
-                                          timeout=3, token=stranger)
+                                          timeout=1.5, token=stranger)
         res = run_distributed_processes(None, "start", addresses=addresses, runtime="tcp",
                                         timeout=60, token="peer secret")
         assert res.solutions == [None, 7.0, None]
@@ -500,6 +522,9 @@ def test_peers_with_a_token_follow_only_a_controller_that_holds_it(peer_path, tm
                 p.wait()
 
 
+@pytest.mark.slow
+@pytest.mark.processes
+@pytest.mark.network
 def test_processes_kept_for_several_runs_answer_each_like_one_process(peer_path):
     """Spawn the four units once, clear two demands; each price equals the in-process run of
     the same (reused) participants and the centralised QP's."""

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_lp_local_model import T, storage_lp
+from local.test_lp_local_model import T, storage_lp
 
 import distributed_resource_optimization as dro
 from distributed_resource_optimization import cli
@@ -246,6 +246,7 @@ def test_the_market_refuses_a_gap_rule_it_cannot_serve() -> None:
         market_coordinator(gap_tol=1e-4)
 
 
+@pytest.mark.slow
 def test_the_unconstrained_market_closes_its_bound() -> None:
     """At the exact DLMPs the grid operators' terms are finite: the bound meets the objective."""
     from distributed_resource_optimization.energy.centralized import solve_district

@@ -22,6 +22,7 @@ def run(tmp_path_factory):
     return code, out
 
 
+@pytest.mark.slow
 def test_market_clearing_writes_files(run):
     code, out = run
     assert code == 0
@@ -67,6 +68,7 @@ def test_tables_are_long_format(run):
     np.testing.assert_allclose(summed.loc[merged.index].to_numpy(), merged.to_numpy(), atol=1e-9)
 
 
+@pytest.mark.slow
 def test_hourly_resolution(tmp_path):
     assert main(["market-clearing", "--scenario", "unconstrained", "--resolution", "60min",
                  "--out", str(tmp_path)]) == 0

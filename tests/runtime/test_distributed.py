@@ -58,6 +58,9 @@ def _assert_same_market(got, ref) -> None:
                                        rtol=1e-9, atol=1e-9)
 
 
+@pytest.mark.slow
+@pytest.mark.processes
+@pytest.mark.network
 @pytest.mark.parametrize("runtime", ["tcp", "mqtt"])
 def test_market_per_building_in_24_agent_processes_equals_inproc(runtime, district, inproc,
                                                                  request):
@@ -73,6 +76,9 @@ def test_market_per_building_in_24_agent_processes_equals_inproc(runtime, distri
     assert got.bytes_sent > 0
 
 
+@pytest.mark.slow
+@pytest.mark.processes
+@pytest.mark.network
 def test_flex_sharing_in_50_agent_processes_equals_inproc():
     ref = run_flex_sharing(100, seed=3, processes=50)
     got = run_flex_sharing(100, seed=3, processes=50, runtime="tcp")
@@ -103,6 +109,9 @@ def _ready_address(proc: subprocess.Popen, log: Path, timeout: float = 90.0) -> 
     raise AssertionError(f"agent not ready: {log.read_text()}")
 
 
+@pytest.mark.slow
+@pytest.mark.processes
+@pytest.mark.network
 def test_agents_started_from_their_own_split_folders_coordinated_by_agents_file(
         tmp_path, inproc, capsys):
     """``dro data split`` folders, one ``dro agent`` per entity, ``--agents-file``."""
@@ -149,6 +158,9 @@ def test_agents_file_must_list_a_market(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
+@pytest.mark.processes
+@pytest.mark.network
 def test_cli_market_clearing_mqtt_summary(tmp_path, broker, inproc, capsys):
     out = tmp_path / "out"
     code = cli.main(["market-clearing", "--scenario", SCENARIO, "--resolution", "60min",
@@ -182,6 +194,9 @@ def start_entity_agents(split: Path, logs: Path, procs: dict, extra=lambda entit
     return agents_file
 
 
+@pytest.mark.slow
+@pytest.mark.processes
+@pytest.mark.network
 def test_agents_with_another_resolution_are_refused_clearly(tmp_path, capsys):
     """Agents bring their own data: one started at 30 min cannot join a 60 min market."""
     split = tmp_path / "split"
@@ -224,6 +239,9 @@ def _agents_with(marker: str) -> list[int]:
     return pids
 
 
+@pytest.mark.slow
+@pytest.mark.processes
+@pytest.mark.network
 def test_spawned_agents_end_when_the_run_fails():
     from distributed_resource_optimization import create_sharing_target_distance_admm_coordinator
     from distributed_resource_optimization.runtime.transport import CoordinationTimeoutError
@@ -235,6 +253,9 @@ def test_spawned_agents_end_when_the_run_fails():
     assert _agents_with("--seed 987654") == []
 
 
+@pytest.mark.slow
+@pytest.mark.processes
+@pytest.mark.network
 @pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
 def test_spawned_agents_end_on_ctrl_c(tmp_path):
     import signal
@@ -263,6 +284,7 @@ def test_spawned_agents_end_on_ctrl_c(tmp_path):
             os.kill(pid, 9)
 
 
+@pytest.mark.network
 def test_one_tcp_container_hosts_several_agents_and_timeouts_fire_during_a_solve():
     """Three participants on one mango TCP container, the coordinator on another (one process):
     the run equals the in-process one, and a blocking solve does not hold up the timeout."""

@@ -85,6 +85,8 @@ def _run_and_signal(tmp_path: Path, extra: list[str], wait_for: str, sig: int,
     return code, rest, leftover
 
 
+@pytest.mark.slow
+@pytest.mark.processes
 @pytest.mark.parametrize("sig, code, word", [(signal.SIGINT, 130, "interrupted"),
                                              (signal.SIGTERM, 143, "terminated")])
 def test_signal_during_admm_in_process(tmp_path, sig, code, word):
@@ -96,6 +98,9 @@ def test_signal_during_admm_in_process(tmp_path, sig, code, word):
     assert sum(line.startswith("dro: ") and word in line for line in lines) == 1
 
 
+@pytest.mark.slow
+@pytest.mark.processes
+@pytest.mark.network
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_signal_during_admm_with_agent_processes(tmp_path, sig, code):
     got, rest, leftover = _run_and_signal(tmp_path, ["--runtime", "tcp"], "iteration 20", sig,
@@ -105,6 +110,9 @@ def test_signal_during_admm_with_agent_processes(tmp_path, sig, code):
     assert leftover == set()
 
 
+@pytest.mark.slow
+@pytest.mark.processes
+@pytest.mark.network
 @pytest.mark.parametrize("runtime", ["inproc", "tcp"])
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_signal_while_loading(tmp_path, runtime, sig, code):
@@ -113,6 +121,9 @@ def test_signal_while_loading(tmp_path, runtime, sig, code):
     assert got == code and "Traceback" not in rest and leftover == set()
 
 
+@pytest.mark.slow
+@pytest.mark.processes
+@pytest.mark.network
 @pytest.mark.parametrize("runtime", ["inproc", "tcp"])
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_signal_while_writing_the_results(tmp_path, runtime, sig, code):
@@ -205,6 +216,9 @@ def test_cancelling_the_async_api_stops_it_within_one_local_solve():
     assert at_cancel == 7 and slow.started <= 8
 
 
+@pytest.mark.slow
+@pytest.mark.processes
+@pytest.mark.network
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_signal_during_a_coordinator_free_run_in_peer_processes(tmp_path, sig):
     """Ctrl-C / SIGTERM while peers in processes of their own play a never-ending game: the
@@ -219,7 +233,7 @@ def test_signal_during_a_coordinator_free_run_in_peer_processes(tmp_path, sig):
         "print('starting', flush=True)\n"
         "run_distributed_processes(['peer_factories:ping_pong'] * 2, 'ball', timeout=300)\n")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        p for p in (str(Path(__file__).parent), os.environ.get("PYTHONPATH")) if p))
+        p for p in (str(Path(__file__).parents[1]), os.environ.get("PYTHONPATH")) if p))
     proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env)
     children: set[int] = set()
@@ -258,6 +272,9 @@ _SERVING = {
 }
 
 
+@pytest.mark.slow
+@pytest.mark.processes
+@pytest.mark.network
 @pytest.mark.parametrize("command", ["agent", "peer"])
 @pytest.mark.parametrize("how, code, line", [
     (signal.SIGTERM, 143, "dro: terminated (SIGTERM); stopped serving"),
@@ -273,7 +290,7 @@ def test_a_serving_agent_or_peer_exits_143_on_sigterm_and_0_when_its_parent_goes
     from distributed_resource_optimization.runtime.processes import READY_PREFIX
 
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        p for p in (str(Path(__file__).parent), os.environ.get("PYTHONPATH")) if p))
+        p for p in (str(Path(__file__).parents[1]), os.environ.get("PYTHONPATH")) if p))
     proc = subprocess.Popen(
         [sys.executable, "-m", "distributed_resource_optimization", *_SERVING[command],
          "--runtime", "tcp", "--listen", "127.0.0.1:0", "--idle-timeout", "120",

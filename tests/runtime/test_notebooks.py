@@ -37,6 +37,7 @@ def test_coordinated_optimization():
     np.testing.assert_allclose(a.z, b.z, atol=1e-12)
 
 
+@pytest.mark.slow
 def test_market_clearing():
     district = load_district(resolution="60min")
     a = run_market_clearing(district, "unconstrained")

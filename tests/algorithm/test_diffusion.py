@@ -446,6 +446,7 @@ def test_random_small_systems_match_centralized(seed, n_gen, n_storage):
         assert_storage_feasible(a.actor)
 
 
+@pytest.mark.slow
 def test_topologies_agree():
     """Exact diffusion on complete, ring and sparse graphs and diffusion on the complete graph
     reach the centralised optimum; plain diffusion on a ring does not (constant-step bias)."""
@@ -602,6 +603,7 @@ class _Mute:
         pass
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("exact", [False, True])
 def test_participants_can_be_reused_and_ignore_stragglers(exact):
     gens, storages, demand = random_system(5, 2, 1, horizon=6)

@@ -149,6 +149,7 @@ def test_every_message_round_trips_through_msgpack_and_either_side_reads_both(me
             assert isinstance(value["data"], bytes)
 
 
+@pytest.mark.slow
 @settings(max_examples=50, deadline=None)
 @given(values=st.lists(st.floats(allow_nan=False, width=64), max_size=40),
        names=st.lists(st.one_of(st.text(max_size=12), st.integers(-2**62, 2**62)),
@@ -276,6 +277,7 @@ def test_encoded_run_equals_plain_run(case, vectorize, wire_format):
     assert carrier.stats.bytes_sent > 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("agents", ["entities", "per-building"])
 def test_encoded_market_clearing_equals_plain(agents):
     from distributed_resource_optimization.energy.district import load_district

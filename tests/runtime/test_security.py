@@ -155,6 +155,8 @@ def _send_frames(address: tuple[str, int], frames: list[bytes]) -> bool:
             return False
 
 
+@pytest.mark.slow
+@pytest.mark.network
 def test_a_stranger_gets_no_reply_and_cannot_steer_or_end_a_token_protected_run() -> None:
     """A process without the token sends join, solve and finish requests (as the agent's
     coordinator by name), and replays frames captured from the first run: nothing is answered,
@@ -210,6 +212,7 @@ def test_a_stranger_gets_no_reply_and_cannot_steer_or_end_a_token_protected_run(
     np.testing.assert_allclose(second.z, reference.z, rtol=0, atol=1e-12)
 
 
+@pytest.mark.network
 def test_a_coordinator_with_another_token_is_refused_without_a_reply() -> None:
     async def main():
         hub, host = MangoTransport.tcp(token="another token"), MangoTransport.tcp(token=TOKEN)
@@ -230,6 +233,7 @@ def test_a_coordinator_with_another_token_is_refused_without_a_reply() -> None:
     assert stats.rejected >= 1 and stats.refused_connections >= 1
 
 
+@pytest.mark.network
 def test_connections_beyond_the_limit_push_out_idle_ones_never_a_working_one() -> None:
     """A container keeping at most 4 connections: 20 idle connections never take the place of
     the coordinator's, the run is exact; idle ones are closed after the idle time."""
@@ -274,6 +278,9 @@ def _rss_mb(pid: int) -> float:
     raise AssertionError("no VmRSS")
 
 
+@pytest.mark.slow
+@pytest.mark.processes
+@pytest.mark.network
 @pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="needs /proc")
 def test_a_2gb_length_prefix_and_2000_connections_leave_a_concurrent_run_exact(tmp_path) -> None:
     from test_distributed import _ready_address
@@ -345,6 +352,9 @@ def test_a_2gb_length_prefix_and_2000_connections_leave_a_concurrent_run_exact(t
 
 # -- MQTT brokers that need a login and TLS -------------------------------------------------------
 
+@pytest.mark.slow
+@pytest.mark.processes
+@pytest.mark.network
 def test_flex_sharing_through_a_broker_with_login_tls_and_token_equals_the_one_process_run(
         tmp_path, capsys) -> None:
     import json
@@ -401,6 +411,7 @@ def test_broker_options_are_checked_before_any_work(tmp_path, capsys) -> None:
                       broker_access=BrokerAccess(BrokerLogin("u", "p")))
 
 
+@pytest.mark.network
 def test_listening_beyond_loopback_without_a_token_warns_naming_the_risk(caplog) -> None:
     async def main(**kwargs):
         async with MangoTransport.tcp("0.0.0.0:0", **kwargs):

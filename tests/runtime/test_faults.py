@@ -158,6 +158,7 @@ def test_bad_out_is_refused_before_any_work(make_out, fragment, tmp_path, capsys
         assert code == 2 and fragment in err and "loading" not in err, err
 
 
+@pytest.mark.slow
 def test_a_centralized_run_replaces_an_earlier_admm_folder(tmp_path):
     out = tmp_path / "out"
     assert cli.main(["market-clearing", "--resolution", "60min", "--method", "admm",
@@ -220,6 +221,7 @@ def test_absurd_numbers_are_range_errors_at_their_cell(data, relative, row, colu
 
 # -- lost, duplicated, delayed messages and dead agents ---------------------------------------
 
+@pytest.mark.slow
 def test_ten_percent_message_loss_gives_the_lossless_flex_result():
     from distributed_resource_optimization.flex_sharing import run_flex_sharing
     from distributed_resource_optimization.runtime.transport import FaultyTransport, InProcessTransport
@@ -235,6 +237,7 @@ def test_ten_percent_message_loss_gives_the_lossless_flex_result():
     np.testing.assert_allclose(got.admm.z, ref.admm.z, rtol=0, atol=1e-12)
 
 
+@pytest.mark.slow
 def test_ten_percent_message_loss_gives_the_lossless_market_result():
     from distributed_resource_optimization.energy.district import load_district
     from distributed_resource_optimization.market.clearing import run_market_clearing
@@ -296,6 +299,9 @@ def test_a_repeated_request_is_answered_without_solving_again():
     np.testing.assert_array_equal(replies[4].x, replies[5].x)
 
 
+@pytest.mark.slow
+@pytest.mark.processes
+@pytest.mark.network
 def test_a_killed_agent_ends_a_tcp_run_with_exit_code_3_naming_it(tmp_path):
     import signal
     import subprocess
@@ -367,6 +373,9 @@ def test_an_agent_answers_only_the_coordinator_of_its_run():
     assert rejected == 2 and isinstance(reply, SolveReply) and reply.error is None
 
 
+@pytest.mark.slow
+@pytest.mark.processes
+@pytest.mark.network
 def test_a_wrong_token_gets_no_answer_and_garbage_is_dropped(tmp_path, capsys):
     import os
     import socket
@@ -425,6 +434,9 @@ def _change_one_price(folder) -> None:
     price.write_text("\n".join(text) + "\n")
 
 
+@pytest.mark.slow
+@pytest.mark.processes
+@pytest.mark.network
 @pytest.mark.parametrize("differs, expected", [
     ("scenario", "agent 'thermal_grid_operator' was started for scenario 'unconstrained', this "
                  "run needs 'thermal-congestion'"),
@@ -458,6 +470,9 @@ def test_an_agent_started_for_another_run_is_refused_naming_agent_and_field(
             p.wait()
 
 
+@pytest.mark.slow
+@pytest.mark.processes
+@pytest.mark.network
 def test_listen_is_honoured_with_spawned_agents(tmp_path, capsys):
     import socket
 
@@ -556,6 +571,9 @@ def test_stale_rounds_must_be_a_non_negative_integer(capsys):
     assert "--stale-rounds must be 0 or more" in capsys.readouterr().err
 
 
+@pytest.mark.slow
+@pytest.mark.processes
+@pytest.mark.network
 def test_a_tcp_agent_stopped_for_a_second_is_carried_and_the_optimum_reached(tmp_path):
     """SIGSTOP freezes one agent process mid-run (as a stalled host would); carried for three
     rounds, then waited for, it resumes after SIGCONT and the run ends at the optimum."""

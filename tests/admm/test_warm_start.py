@@ -109,6 +109,7 @@ def test_warm_start_of_another_setup_is_refused() -> None:
         dro.create_admm_start(warm_start={"x": 1})
 
 
+@pytest.mark.slow
 def test_flex_cli_writes_state_and_warm_starts_from_it(tmp_path) -> None:
     first, second = tmp_path / "a", tmp_path / "b"
     assert cli.main(["flex-sharing", "--actors", "200", "--out", str(first)]) == 0
@@ -146,6 +147,7 @@ def _next_day(src, dst) -> None:
     weather.to_csv(path, index=False)
 
 
+@pytest.mark.slow
 def test_market_warm_start_from_yesterday_in_the_other_agent_mode(tmp_path) -> None:
     from distributed_resource_optimization.energy.centralized import solve_district
     from distributed_resource_optimization.energy.district import load_district
@@ -189,6 +191,7 @@ def test_market_warm_start_of_another_resolution_is_refused() -> None:
         shift_to_timesteps(warm, steps)
 
 
+@pytest.mark.slow
 def test_market_cli_warm_start(tmp_path, capsys) -> None:
     first, second = tmp_path / "a", tmp_path / "b"
     argv = ["market-clearing", "--resolution", "60min", "--method", "admm"]

@@ -33,7 +33,7 @@ from distributed_resource_optimization.runtime.engine import ParticipantError
 from distributed_resource_optimization.runtime.transport import CoordinationTimeoutError
 
 #: The example of docs/custom_algorithm.md (examples/custom_algorithm.py), tested here.
-EXAMPLE = runpy.run_path(str(Path(__file__).parents[1] / "examples" / "custom_algorithm.py"))
+EXAMPLE = runpy.run_path(str(Path(__file__).parents[2] / "examples" / "custom_algorithm.py"))
 MaxGossip = EXAMPLE["MaxGossip"]
 
 

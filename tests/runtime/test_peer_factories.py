@@ -141,6 +141,7 @@ def test_entry_points_register_factories_by_name_and_by_target(installed, capsys
     assert ParticipantFactory("ep-unit").command("participant-1")[:2] == ["--factory", "ep-unit"]
 
 
+@pytest.mark.network
 def test_dro_peer_serves_a_participant_of_an_entry_point(installed, capsys):
     """The whole command with an entry point's name: it announces itself, no run starts within
     the idle timeout, it exits 0."""
@@ -152,6 +153,8 @@ def test_dro_peer_serves_a_participant_of_an_entry_point(installed, capsys):
     assert "peer participant-1: served 0 run(s), exiting" in captured.err
 
 
+@pytest.mark.slow
+@pytest.mark.processes
 def test_the_factories_module_imports_no_network_runtime():
     """A factory module imports ``participant_factory``; that must not pull in mango-agents."""
     import subprocess

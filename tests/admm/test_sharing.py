@@ -20,6 +20,7 @@ def _check_feasible(inst, actors) -> None:
         np.testing.assert_allclose(a.x, s * d, atol=FEAS)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("n", [3, 10, 50, 200, 500])
 @pytest.mark.parametrize("with_P", [False, True])
 @pytest.mark.parametrize("seed", [0, 1])
