@@ -20,7 +20,7 @@ from pathlib import Path
 import networkx as nx
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "algorithm"))
 
 import test_averaging_consensus as tc  # noqa: E402
 import test_diffusion as td  # noqa: E402

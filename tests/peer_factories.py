@@ -57,18 +57,26 @@ def ask_neighbours(value: float):
 
 
 class PingPong(DistributedAlgorithm):
-    """Plays the ball back forever (a run that never ends by itself)."""
+    """Plays the ball back forever (a run that never ends by itself); with ``playing`` (a file
+    path) it creates that file when it first gets the ball, so a test knows the game is on."""
+
+    def __init__(self, playing: str | None = None) -> None:
+        self.playing = playing
 
     async def on_exchange_message(self, carrier, message_data, meta):
         import asyncio
+        from pathlib import Path
 
+        if self.playing is not None:
+            Path(self.playing).touch()
+            self.playing = None
         await asyncio.sleep(0.01)
         carrier.send_to_other(message_data, meta["sender"])
 
 
 @participant_factory
-def ping_pong():
-    return PingPong()
+def ping_pong(playing: str | None = None):
+    return PingPong(playing)
 
 
 # -- factories that fail: what `dro peer` must report in one line --------------------------------

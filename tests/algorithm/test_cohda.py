@@ -696,29 +696,26 @@ def lp_relaxation_bound(S: np.ndarray, target: np.ndarray, weights: np.ndarray) 
 
 
 @pytest.mark.slow
-def test_large_instance_within_five_percent_of_the_milp() -> None:
+def test_large_instance_within_five_percent_of_the_optimum() -> None:
+    """COHDA is certified within 4 % (ring) / 5 % (small world) of the optimum: its distance is
+    at most that far above the LP relaxation's bound, which lies below the optimum.
+    (benchmarks/cohda_quality.py also runs the MILP: its 10 s incumbent is 1119.19, 120 s give
+    1118.55; the optimum lies between those and the bound.)"""
     S, target, w = large_instance(0)
     floor = float(np.sum(w * np.clip(target - S.max(axis=1).sum(axis=0), 0, None)))
     assert floor > 100  # the unreachable steps alone: the optimum is clearly positive
-
-    d_milp, _, choice = milp_optimum(S, target, w)
-    assert d_milp == pytest.approx(weighted_l1(S[np.arange(len(S)), choice], target, w), rel=1e-6)
-    # The lower bound from the LP relaxation: deterministic, where HiGHS's bound after 10 s
+    # The lower bound from the LP relaxation: deterministic, where HiGHS's MILP bound after 10 s
     # depends on the machine's load (measured: the same 1113.81; 120 s of HiGHS: 1114.06).
     bound = lp_relaxation_bound(S, target, w)
-    assert floor <= bound <= d_milp and bound == pytest.approx(1113.8103, abs=1e-3)
-    # Measured (HiGHS's root node, as after 10 s): incumbent 1119.19 (the optimum is between it
-    # and the bound; 120 s give 1118.55).
-    assert d_milp <= 1124
+    assert floor <= bound and bound == pytest.approx(1113.8103, abs=1e-3)
 
     for topology, measured, limit in (("ring", 1153.9216, 0.040), (small_world(100), 1166.9757,
                                                                     0.050)):
         d, result, actors = cohda_on(S, target, w, topology)
-        excess = (d - d_milp) / d_milp          # <= the true relative excess
         excess_bound = (d - bound) / bound      # >= the true relative excess
         print(f"\nlarge, {'ring' if topology == 'ring' else 'small world'}: COHDA {d:.2f} "
-              f"({result.messages} messages), MILP {d_milp:.2f} / bound {bound:.2f}: excess "
-              f"{excess:.2%} (vs bound {excess_bound:.2%})")
+              f"({result.messages} messages), bound {bound:.2f}: at most {excess_bound:.2%} "
+              "over the optimum")
         # Measured: ring 1153.92 (3.10 % over the 10 s incumbent, 3.60 % over the bound), small
         # world 1166.98 (4.27 % / 4.77 %); deterministic, so the distance is asserted tightly.
         # Seed 0 is the most favourable of seeds 0-4 (--large-seeds): over those the excess is

@@ -226,12 +226,15 @@ def test_signal_during_a_coordinator_free_run_in_peer_processes(tmp_path, sig):
     import os
 
     script = tmp_path / "game.py"
+    playing = tmp_path / "playing"
     script.write_text(
         "import signal\n"
+        "from distributed_resource_optimization import ParticipantFactory\n"
         "from distributed_resource_optimization import run_distributed_processes\n"
         "signal.signal(signal.SIGTERM, signal.default_int_handler)  # as the CLI does\n"
         "print('starting', flush=True)\n"
-        "run_distributed_processes(['peer_factories:ping_pong'] * 2, 'ball', timeout=300)\n")
+        f"peer = ParticipantFactory('peer_factories:ping_pong', {{'playing': {str(playing)!r}}})\n"
+        "run_distributed_processes([peer] * 2, 'ball', timeout=300)\n")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         p for p in (str(Path(__file__).parents[1]), os.environ.get("PYTHONPATH")) if p))
     proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE,
@@ -239,13 +242,13 @@ def test_signal_during_a_coordinator_free_run_in_peer_processes(tmp_path, sig):
     children: set[int] = set()
     try:
         assert proc.stdout.readline().strip() == "starting"
-        deadline, playing_at = time.monotonic() + 120, None
-        while playing_at is None or time.monotonic() < playing_at:
+        deadline = time.monotonic() + 120
+        while not playing.exists():  # the peers have started and play the ball
             children |= _children(proc.pid)
-            if playing_at is None and len(_alive(children)) >= 2:
-                playing_at = time.monotonic() + 8.0  # the peers' start (2-4 s), then the game
             assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read()
             time.sleep(0.1)
+        children |= _children(proc.pid)
+        assert len(_alive(children)) >= 2
         proc.send_signal(sig)
         proc.wait(60)
         err = proc.stderr.read()
