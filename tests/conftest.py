@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
 
-import cvxpy as cp
-import numpy as np
-import pytest
+# One thread per BLAS / OpenMP pool in this process, its test workers and every process a test
+# starts itself (as AgentProcesses does for the agents it spawns): on 2 cores shared by two
+# workers and many agent processes, each pool spinning up its threads costs CPU and helps none
+# of these small problems (a building agent starts in 0.9 s of CPU instead of 1.2 s). Set
+# before numpy is imported.
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 
-import distributed_resource_optimization as dro
+from dataclasses import dataclass  # noqa: E402
+
+import cvxpy as cp  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+import distributed_resource_optimization as dro  # noqa: E402
 
 
 @dataclass
@@ -60,3 +70,16 @@ def relative_gap(value: float, reference: float) -> float:
 def run():
     """Run a coordinated optimisation synchronously."""
     return dro.run_coordinated_optimization
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Longest first: the tests that spawn processes, then the other slow ones, then the rest
+    (stable within each group). Run in parallel (``-n 2``, see pyproject.toml) the long ones
+    then start at once and the short ones fill the gaps, instead of one worker finishing a
+    30 s test alone at the end."""
+    def rank(item: pytest.Item) -> int:
+        if item.get_closest_marker("processes") is not None:
+            return 0
+        return 1 if item.get_closest_marker("slow") is not None else 2
+
+    items.sort(key=rank)
