@@ -23,7 +23,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from scipy.sparse.csgraph import connected_components
 
 #: Folder of the embedded default test case (the study's Singapore district).
 DEFAULT_DATA_DIR: Path = Path(str(resources.files(__package__) / "data" / "singapore_district"))
@@ -423,6 +422,10 @@ def check_radial(path: Path, n_node: int, line_from: np.ndarray, line_to: np.nda
                             row=None if rows is None else int(rows[loops[0]]),
                             column="node_2_name")
     graph = sp.coo_matrix((np.ones(len(line_from)), (line_from, line_to)), shape=(n_node, n_node))
+    # scipy.sparse.csgraph pulls in scipy.sparse.linalg (0.1 s): loaded by the grid checks only,
+    # not by every agent process that reads its tables
+    from scipy.sparse.csgraph import connected_components
+
     n_comp, _ = connected_components(graph, directed=False)
     if n_comp != 1:
         raise DataFileError(path, f"the grid is not connected ({n_comp} separate parts)")

@@ -31,8 +31,6 @@ import clarabel
 import daqp
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.csgraph import connected_components
-from scipy.sparse.linalg import splu
 
 from distributed_resource_optimization.checks import renamed_keyword
 
@@ -91,6 +89,10 @@ class ReducedProxQP:
         # Parts: columns linked by any constraint row belong together.
         pattern = sp.vstack([a_eq, a_ub], format="csr").astype(bool).astype(float)
         link = (pattern.T @ pattern).tocsr()
+        # scipy.sparse.csgraph and .linalg (0.1 s with scipy.linalg): only a reduction needs
+        # them, not every process that imports the local models (a flex agent never reduces)
+        from scipy.sparse.csgraph import connected_components
+
         n_parts, label = connected_components(link, directed=False)
         pos_of_col = np.full(n, -1)
         pos_of_col[self.exchange] = np.arange(self.exchange.size)
@@ -114,6 +116,8 @@ class ReducedProxQP:
                 sub = a_eq[rows][:, cols]
                 a_dep = sub[:, dep].tocsc()
                 try:
+                    from scipy.sparse.linalg import splu  # see connected_components above
+
                     lu = splu(a_dep)
                 except RuntimeError as exc:
                     raise ReductionError(f"part {k}: the equalities do not determine the "

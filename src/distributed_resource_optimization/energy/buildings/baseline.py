@@ -14,7 +14,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import linprog
 
 from .. import GROUPS
 from ..tables import check_price
@@ -77,6 +76,9 @@ def building_baseline(model: BuildingModel, price_s_per_kwh: np.ndarray, timeste
     cost = np.zeros(block.n)
     cost[block.variables["p_th"]] = price * timestep_h / eta_ch
     cost[block.variables["p"]] = price * timestep_h
+    # scipy.optimize is heavy (0.2 s): loaded by the processes that compute a baseline only
+    from scipy.optimize import linprog
+
     res = linprog(cost, A_eq=block.A_eq, b_eq=block.b_eq, bounds=np.c_[block.lb, block.ub],
                   method="highs")
     if res.status != 0:

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import scipy.linalg
 
 from ..ders import DerTable
 from ..tables import DEFAULT_DATA_DIR, WEATHER_FILE, WEATHER_HUMIDITY_COLUMN, DataFileError
@@ -453,6 +452,9 @@ def _discretise(A: np.ndarray, B_c: np.ndarray, B_d: np.ndarray, step_s: float
     augmented = np.zeros((n_x + n_u, n_x + n_u))
     augmented[:n_x, :n_x] = A
     augmented[:n_x, n_x:] = np.hstack([B_c, B_d])
+    # scipy.linalg is heavy (0.1 s): loaded by the processes that discretize a building only
+    import scipy.linalg
+
     phi = scipy.linalg.expm(augmented * step_s)
     return phi[:n_x, :n_x], phi[:n_x, n_x:n_x + n_c], phi[:n_x, n_x + n_c:]
 
