@@ -730,17 +730,18 @@ def test_large_instance_within_five_percent_of_the_optimum() -> None:
 def test_large_instance_multistart_perturbation_within_five_percent_on_seed_2() -> None:
     # Seed 2 is where plain COHDA misses 5 % on the ring (959.27: 5.43 % over the 10 s MILP
     # incumbent 909.89, 5.84 % over the LP relaxation's bound 906.30, which is also HiGHS's
-    # bound after 10 s; benchmarks/cohda_quality.py measures both). Multi-start with 4 runs
-    # perturbing 10 % of the participants each time: 946.58, 4.44 % over the bound, i.e.
-    # certainly within 5 % of the optimum.
+    # bound after 10 s; benchmarks/cohda_quality.py measures both). Multi-start perturbing 10 %
+    # of the participants: its second run finds 946.58, 4.44 % over the bound, i.e. certainly
+    # within 5 % of the optimum (runs 3 and 4 find 950.87 and no better: 4 runs end at 946.58
+    # too, for twice the time).
     S, target, w = large_instance(2)
     bound = lp_relaxation_bound(S, target, w)
     assert bound == pytest.approx(906.3047, abs=1e-3)
     actors = [create_multistart_cohda_participant(i + 1, S[i], seed=2) for i in range(len(S))]
-    out = run_cohda_multistart(actors, create_cohda_start_message(target, w), runs=4,
+    out = run_cohda_multistart(actors, create_cohda_start_message(target, w), runs=2,
                                perturb=0.1, topology="ring")
     d = weighted_l1(actors[0].memory.solution_candidate.schedules, target, w)
-    print(f"\nlarge seed 2, ring, multi-start (4 runs, perturb 0.1): {d:.2f} "
+    print(f"\nlarge seed 2, ring, multi-start (2 runs, perturb 0.1): {d:.2f} "
           f"({out.messages} messages; runs {[round(-p, 2) for p in out.run_perf]}): "
           f"{(d - bound) / bound:.2%} over the MILP bound")
     assert -out.run_perf[0] == pytest.approx(959.2700, abs=1e-3)  # run 0: plain COHDA

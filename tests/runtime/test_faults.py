@@ -608,5 +608,8 @@ def test_a_tcp_agent_stopped_for_a_second_is_carried_and_the_optimum_reached(tmp
             proc.kill()
     assert code == 0, err
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["stale_replies"] == {"fleet_2": 3}
+    # Carried for the three rounds --stale-rounds allows while it was frozen (1 s: many rounds),
+    # then waited for. A reply that comes late on a loaded machine (the suite's two workers
+    # fill both cores) is carried too: more stale replies are timing, not a fault.
+    assert summary["stale_replies"].get("fleet_2", 0) >= 3
     assert summary["objective_gap_rel"] < 1e-4
