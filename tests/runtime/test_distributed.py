@@ -47,6 +47,15 @@ def inproc(district):
             for agents in ("entities", "per-building")}
 
 
+def assert_message_count(messages: int, agents: int, iterations: int, resent: int) -> None:
+    """Join, setup and finish rounds plus one round per iteration: a request and a reply per
+    agent each. A request sent again (a round slower than usual) adds itself and at most one
+    repeated reply: none if the agent had not answered yet (it answers the newest request
+    only)."""
+    base = 2 * agents * (iterations + 3)
+    assert base + resent <= messages <= base + 2 * resent, (messages, base, resent)
+
+
 def _assert_same_market(got, ref) -> None:
     assert got.iterations == ref.iterations and got.converged == ref.converged
     assert got.objective == pytest.approx(ref.objective, rel=1e-9)
@@ -74,9 +83,7 @@ def test_market_in_agent_processes_equals_inproc(runtime, agents, processes, dis
     n = processes if agents == "entities" else 2 + district.n_der
     assert got.runtime == runtime and got.agent_processes == n == processes
     _assert_same_market(got, ref)
-    # Join, setup and finish rounds plus one round per iteration: request and reply each.
-    # A request sent again (a round slower than usual) adds itself and one repeated reply.
-    assert got.messages == 2 * processes * (got.iterations + 3) + 2 * got.admm.resent_requests
+    assert_message_count(got.messages, processes, got.iterations, got.admm.resent_requests)
     assert got.bytes_sent > 0
 
 
@@ -147,7 +154,7 @@ def test_agents_started_from_their_own_split_folders_coordinated_by_agents_file(
     assert summary["iterations"] == ref.iterations
     assert summary["admm_objective"] == pytest.approx(ref.objective, rel=1e-9)
     assert summary["runtime"] == "tcp" and summary["agent_processes"] == 0
-    assert summary["messages"] == 2 * 3 * (ref.iterations + 3) + 2 * summary["resent_requests"]
+    assert_message_count(summary["messages"], 3, ref.iterations, summary["resent_requests"])
     assert summary["bytes_sent"] > 0
     assert summary["entity_objectives"] == pytest.approx(ref.entity_objectives, rel=1e-9)
 
