@@ -8,7 +8,6 @@ message came for ``--idle-timeout`` seconds, and exits.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import resource
 import time
 from pathlib import Path
@@ -23,9 +22,8 @@ from distributed_resource_optimization.cli.common import (
     broker_access_of,
     check_positive,
     lower_priority,
-    progress,
     scenario_name,
-    serve_until_stdin_closes,
+    serve_and_report,
     token_of,
 )
 from distributed_resource_optimization.energy.scenarios import DEFAULT_SCENARIO, SCENARIO_NAMES
@@ -117,15 +115,13 @@ def run(args: argparse.Namespace) -> int:
     name, participant, context = build_participant(args)
 
     cpu0, t0 = time.process_time(), time.perf_counter()
-    runs = asyncio.run(serve_until_stdin_closes(serve_agent(
+
+    def usage() -> str:
+        return (f"{time.process_time() - cpu0:.2f} s CPU in {time.perf_counter() - t0:.1f} s, "
+                f"peak {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+
+    return serve_and_report(f"agent {name}", serve_agent(
         name, participant, runtime=args.runtime, listen=args.listen, broker=args.broker,
         topic_prefix=args.topic_prefix, runs=1 if args.once else None,
         idle_timeout=args.idle_timeout, announce=announce_on_stdout,
-        token=token, context=context, broker_access=access), args.exit_with_stdin))
-    usage = (f"{time.process_time() - cpu0:.2f} s CPU in {time.perf_counter() - t0:.1f} s, "
-             f"peak {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
-    if runs is None:
-        progress(f"agent {name}: stopped (the spawning process closed its stdin); {usage}")
-        return 0
-    progress(f"agent {name}: served {runs} run(s), {usage}, exiting")
-    return 0
+        token=token, context=context, broker_access=access), args.exit_with_stdin, usage)

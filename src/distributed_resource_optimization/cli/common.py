@@ -10,7 +10,7 @@ import math
 import os
 import sys
 import threading
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -249,6 +249,21 @@ def lower_priority(nice: int) -> None:
     """``--nice N``: lower this process's CPU priority by ``N`` (0: unchanged)."""
     if nice:
         os.nice(nice)
+
+
+def serve_and_report(what: str, serving: Coroutine[Any, Any, int], exit_with_stdin: bool,
+                     usage: Callable[[], str] | None = None) -> int:
+    """The end of ``dro agent`` and ``dro peer``: run ``serving`` (see
+    :func:`serve_until_stdin_closes`), then say on stderr how it ended (``what``: e.g. ``"agent
+    aggregator"``; ``usage``: what the process spent, appended); exit code 0."""
+    runs = asyncio.run(serve_until_stdin_closes(serving, exit_with_stdin))
+    spent = "" if usage is None else usage()
+    if runs is None:
+        progress(f"{what}: stopped (the spawning process closed its stdin)"
+                 + (f"; {spent}" if spent else ""))
+    else:
+        progress(f"{what}: served {runs} run(s)" + (f", {spent}" if spent else "") + ", exiting")
+    return 0
 
 
 async def serve_until_stdin_closes(serving: Coroutine[Any, Any, int],

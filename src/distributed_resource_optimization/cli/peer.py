@@ -14,7 +14,6 @@ Ctrl-C, 143 on SIGTERM.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 
 from distributed_resource_optimization.cli.common import (
@@ -25,8 +24,7 @@ from distributed_resource_optimization.cli.common import (
     broker_access_of,
     check_positive,
     lower_priority,
-    progress,
-    serve_until_stdin_closes,
+    serve_and_report,
     token_of,
 )
 from distributed_resource_optimization.runtime.factories import ParticipantFactory
@@ -81,14 +79,8 @@ def run(args: argparse.Namespace) -> int:
     access = broker_access_of(args)
     participant = ParticipantFactory(args.factory, kwargs).build()
 
-    runs = asyncio.run(serve_until_stdin_closes(serve_peer(
+    return serve_and_report(f"peer {args.name}", serve_peer(
         args.name, participant, runtime=args.runtime, listen=args.listen,
         broker=args.broker, topic_prefix=args.topic_prefix, runs=args.runs or None,
         idle_timeout=args.idle_timeout, announce=announce_on_stdout, token=token,
-        broker_access=access),
-        args.exit_with_stdin))
-    if runs is None:
-        progress(f"peer {args.name}: stopped (the spawning process closed its stdin)")
-    else:
-        progress(f"peer {args.name}: served {runs} run(s), exiting")
-    return 0
+        broker_access=access), args.exit_with_stdin)

@@ -169,9 +169,9 @@ class LPBlockEntity(LPLocalModel):
                  ref: dict[str, float], timesteps: pd.DatetimeIndex, *, name: str,
                  solver_tol: float | None = None, free: Sequence[str] | None = None,
                  solver: str = "auto", eps: float | None = None) -> None:
-        solver_tol, tol_name = renamed_keyword(solver_tol, "solver_tol", eps, "eps")
-        self.solver_tol = tolerance(DEFAULT_SOLVER_TOL if solver_tol is None else solver_tol,
-                                    tol_name)
+        solver_tol, _ = renamed_keyword(solver_tol, "solver_tol", eps, "eps")
+        # checked by the entity that builds this block, and by LPLocalModel where Clarabel uses it
+        self.solver_tol = float(DEFAULT_SOLVER_TOL if solver_tol is None else solver_tol)
         self.block = block
         if solver not in ("auto", "daqp", "clarabel"):
             raise ValueError(f"solver must be 'auto', 'daqp' or 'clarabel', got {solver!r}")

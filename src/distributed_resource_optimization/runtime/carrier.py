@@ -6,22 +6,9 @@ so that "carrier" means only a participant's handle, as in the reference package
 (:class:`~distributed_resource_optimization.algorithm.carrier.Carrier`).
 """
 
-from __future__ import annotations
+from distributed_resource_optimization.runtime import transport
+from distributed_resource_optimization.runtime.moved import moved_names
 
-import warnings
-from typing import Any
-
-from distributed_resource_optimization.runtime import transport as _transport
-
-_RENAMED = {"Carrier": "Transport", "AsyncioCarrier": "InProcessTransport",
-            "FaultyCarrier": "FaultyTransport"}
-
-
-def __getattr__(name: str) -> Any:
-    new = _RENAMED.get(name, name)
-    if not hasattr(_transport, new):
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    warnings.warn(f"distributed_resource_optimization.runtime.carrier.{name} is deprecated; use "
-                  f"distributed_resource_optimization.runtime.transport.{new}",
-                  DeprecationWarning, stacklevel=2)
-    return getattr(_transport, new)
+__getattr__ = moved_names(__name__, transport, {"Carrier": "Transport",
+                                                "AsyncioCarrier": "InProcessTransport",
+                                                "FaultyCarrier": "FaultyTransport"})

@@ -254,18 +254,19 @@ class ParticipantAgent:
             try:
                 size = msg.target.size
                 v = msg.target - expand_price(msg.price, size) / rho
-                work = _solve_work(self.participant, v, rho, None if msg.dual_price is None
-                                   else expand_price(msg.dual_price, size))
                 solve_async = getattr(self.participant, "solve_async", None)
                 if solve_async is not None:
                     # A participant elsewhere (a mango role): its step is a message round trip,
                     # awaited on the loop; its own cost is unknown here.
                     x = np.asarray(await solve_async(v, rho), dtype=float)
                     dual_term = objective = None
-                elif getattr(self.participant, "closed_form", False):
-                    x, dual_term, objective = work()  # bounded array work: no thread hand-over
                 else:
-                    x, dual_term, objective = await self._local(work)
+                    work = _solve_work(self.participant, v, rho, None if msg.dual_price is None
+                                       else expand_price(msg.dual_price, size))
+                    if getattr(self.participant, "closed_form", False):
+                        x, dual_term, objective = work()  # bounded array work: no hand-over
+                    else:
+                        x, dual_term, objective = await self._local(work)
             except Exception as exc:
                 return SolveReply(msg.session, msg.iteration, None, error=str(exc))
             return SolveReply(msg.session, msg.iteration, x, dual_term=dual_term,

@@ -2,19 +2,7 @@
 :class:`~.mango.MangoTransport` in :mod:`.mango` (``MangoCarrier`` here was renamed; the top-level
 ``MangoCarrier`` is the reference package's role carrier, :mod:`.roles`)."""
 
-from __future__ import annotations
+from distributed_resource_optimization.runtime import mango
+from distributed_resource_optimization.runtime.moved import moved_names
 
-import warnings
-from typing import Any
-
-from distributed_resource_optimization.runtime import mango as _mango
-
-
-def __getattr__(name: str) -> Any:
-    new = "MangoTransport" if name == "MangoCarrier" else name
-    if not hasattr(_mango, new):
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    warnings.warn(f"distributed_resource_optimization.runtime.mango_carrier.{name} is deprecated; "
-                  f"use distributed_resource_optimization.runtime.mango.{new}",
-                  DeprecationWarning, stacklevel=2)
-    return getattr(_mango, new)
+__getattr__ = moved_names(__name__, mango, {"MangoCarrier": "MangoTransport"})
