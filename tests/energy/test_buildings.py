@@ -348,6 +348,20 @@ def test_aggregator_block_orders_time_major(models: list[BuildingModel],
     assert block.eq_rows["dynamics"].size == n_der * 47 * 2
 
 
+def test_selected_buildings_are_the_same_models(models: list[BuildingModel]) -> None:
+    """``ders=`` builds only the named buildings (a building agent's own model), in DER order,
+    each identical to its model among all 22; an unknown name is refused naming it."""
+    chosen = load_buildings(ders=["7", "3"])
+    assert [m.name for m in chosen] == ["3", "7"]
+    for m in chosen:
+        full = models[int(m.name) - 1]
+        assert full.name == m.name
+        for attr in ("A", "B_c", "B_d", "C", "D_c", "D_d", "d", "x0"):
+            np.testing.assert_array_equal(getattr(m, attr), getattr(full, attr))
+    with pytest.raises(ValueError, match="no building '23' among the flexible buildings"):
+        load_buildings(ders=["23"])
+
+
 def test_hourly_resolution_and_no_local_chiller(price: np.ndarray) -> None:
     hourly = load_buildings(resolution="60min", local_chiller=False)
     assert len(hourly) == 22

@@ -442,12 +442,9 @@ def load_entity(name: str, folder: Path | str, scenario: str, resolution: str = 
                          f"{AGGREGATOR}, {BUILDING_PREFIX}<der>")
     timesteps = load_timesteps(folder, resolution)
     price = load_price(folder, resolution).to_numpy(dtype=float)
-    buildings = load_buildings(folder, resolution)
     if name == AGGREGATOR:
-        return flexible_load_aggregator(buildings, price, timesteps, dt, **kwargs)
-    der = name.removeprefix(BUILDING_PREFIX)
-    match = [m for m in buildings if str(m.name) == der]
-    if len(match) != 1:
-        raise ValueError(f"{folder}: no building {der!r} for entity {name!r} (found "
-                         f"{', '.join(str(m.name) for m in buildings)})")
-    return building_agent(match[0], price, timesteps, dt, **kwargs)
+        return flexible_load_aggregator(load_buildings(folder, resolution), price, timesteps, dt,
+                                        **kwargs)
+    # A building's agent builds its own model only (not the 22 of the embedded district).
+    (model,) = load_buildings(folder, resolution, ders=[name.removeprefix(BUILDING_PREFIX)])
+    return building_agent(model, price, timesteps, dt, **kwargs)

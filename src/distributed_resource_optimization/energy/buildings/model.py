@@ -8,6 +8,7 @@ in ``docs/energy_buildings.md``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -148,9 +149,12 @@ class BuildingModel:
 
 
 def load_buildings(folder: Path | str = DEFAULT_DATA_DIR, resolution: str = "30min", *,
-                   local_chiller: bool = True, zone_linearization_temperature: float = 24.0
-                   ) -> list[BuildingModel]:
+                   local_chiller: bool = True, zone_linearization_temperature: float = 24.0,
+                   ders: Sequence[str] | None = None) -> list[BuildingModel]:
     """Build the models of all in-service flexible buildings, in DER order of the grid data.
+
+    ``ders``: build only these buildings (DER names; all when ``None``), e.g. one building's
+    agent, which needs its own model only; an unknown name is a ``ValueError`` listing the DERs.
 
     ``local_chiller`` adds a control for the share of the AHU coil load served by the building's
     own chiller (cooling efficiency from plant_cooling_types.csv), which moves demand from the
@@ -164,12 +168,13 @@ def load_buildings(folder: Path | str = DEFAULT_DATA_DIR, resolution: str = "30m
     timesteps = load_timesteps(folder, resolution)
     step_s = timestep_hours(resolution) * 3600.0
     data = read_building_tables(folder)
-    ders = read_building_ders(folder)
+    table = read_building_ders(folder)
+    selected = range(table.n_der) if ders is None else _der_positions(table, ders, folder)
     weather_cache: dict[str, pd.DataFrame] = {}
     models = []
-    for k in range(ders.n_der):
-        building = lookup_row(data, "buildings", "building_name", str(ders.model_names[k]),
-                              ders.electric_path, int(ders.electric_rows[k]), "der_model_name")
+    for k in selected:
+        building = lookup_row(data, "buildings", "building_name", str(table.model_names[k]),
+                              table.electric_path, int(table.electric_rows[k]), "der_model_name")
         weather_type = building["weather_type"]
         if weather_type not in weather_cache:
             weather = load_weather(folder, resolution, weather_type=weather_type)
@@ -178,10 +183,21 @@ def load_buildings(folder: Path | str = DEFAULT_DATA_DIR, resolution: str = "30m
                                     "ambient humidity for the ventilation coil load",
                                     column=WEATHER_HUMIDITY_COLUMN)
             weather_cache[weather_type] = weather
-        models.append(_build_model(data, ders, k, building, weather_cache[weather_type],
+        models.append(_build_model(data, table, k, building, weather_cache[weather_type],
                                    timesteps, step_s, local_chiller,
                                    zone_linearization_temperature))
     return models
+
+
+def _der_positions(table: DerTable, names: Sequence[str], folder: Path) -> list[int]:
+    """Positions of the DERs ``names`` in ``table``, in the table's order."""
+    known = [str(name) for name in table.der_names]
+    unknown = [str(name) for name in names if str(name) not in known]
+    if unknown:
+        raise ValueError(f"{folder}: no building {unknown[0]!r} among the flexible buildings "
+                         f"(found {', '.join(known)})")
+    wanted = {str(name) for name in names}
+    return [k for k, name in enumerate(known) if name in wanted]
 
 
 def simulate(model: BuildingModel, controls: np.ndarray, x0: np.ndarray | None = None
