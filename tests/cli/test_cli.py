@@ -39,6 +39,27 @@ def test_market_clearing_writes_files(run):
     # The objective equals a library solve of the same scenario.
     reference = solve_district(load_district(), "thermal-congestion").objective
     assert summary["centralized_objective"] == pytest.approx(reference, rel=1e-9)
+    assert summary["verification"]["status"] == "holds"
+    assert summary["verification"]["centralized"]["worst"] == "pipe_flow"
+    table = pd.read_csv(out / "verification.csv")
+    assert list(table.columns[:2]) == ["timestep", "dispatch"] and len(table) == 48
+
+
+def test_a_dispatch_beyond_a_nonlinear_limit_exits_4(tmp_path, capsys):
+    """thermal-head: the linear head model lets the dispatch go 13 % beyond the head limit at
+    node 15; the run writes its results, says so in one line and exits with 4."""
+    code = main(["market-clearing", "--scenario", "thermal-head", "--method", "centralized",
+                 "--resolution", "60min", "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 4, err
+    lines = [line for line in err.splitlines() if "verification" in line]
+    assert len(lines) == 1
+    assert "violated; worst: centralized dispatch, node_head 15 at 2017-01-02 14:00" in lines[0]
+    head = json.loads((tmp_path / "summary.json").read_text())["verification"]["centralized"]
+    assert head["status"] == "violated"
+    check = head["limits"]["node_head"]
+    assert check["holds"] is False and 0.12 < check["violation_rel"] < 0.14
+    assert check["unit"] == "m" and check["element"] == "15"
 
 
 def test_tables_are_long_format(run):

@@ -146,16 +146,10 @@ def _grid_values(district, res):
 
 def test_grid_limits_respected(district, results):
     for name, res in results.items():
-        lim = res.problem.limits
-        tm, em = district.thermal_model, district.electric_model
-        f_max = tm.branch_flow_max_m3_s if lim.thermal_branch_flow_max_m3_s is None \
-            else lim.thermal_branch_flow_max_m3_s
-        h_min = tm.node_head_min_m if lim.thermal_node_head_min_m is None \
-            else lim.thermal_node_head_min_m
-        v_min = em.voltage_min_pu if lim.electric_voltage_min_pu is None \
-            else lim.electric_voltage_min_pu
-        s_max = em.branch_power_max_kva if lim.electric_branch_power_max_kva is None \
-            else lim.electric_branch_power_max_kva
+        em = district.electric_model
+        lim = res.problem.limits.resolved(district.thermal_model, em)
+        f_max, h_min = lim["thermal_branch_flow_max_m3_s"], lim["thermal_node_head_min_m"]
+        v_min, s_max = lim["electric_voltage_min_pu"], lim["electric_branch_power_max_kva"]
         flow, head, volt, s_from, s_to = _grid_values(district, res)
         assert np.all(flow <= f_max + 1e-6 * np.abs(f_max)), name
         assert np.all(head >= h_min - 1e-6 * np.abs(h_min) - 1e-12), name

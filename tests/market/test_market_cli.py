@@ -37,6 +37,19 @@ def test_both_is_default_and_converges(both):
     assert summary["max_price_deviation"] < 1e-3  # S$/kWh; DLMPs here are 0.007-0.09
     assert summary["admm_objective"] == pytest.approx(summary["centralized_objective"], rel=1e-3)
     assert set(summary["wall_time_s"]) == {"centralized", "admm"}
+    # Both dispatches held against the nonlinear grids: flows are exact on the tree, so the
+    # congested pipe's limit holds in both (the market's within the 0.1 % tolerance).
+    verification = summary["verification"]
+    assert verification["status"] == "holds"
+    for name in ("centralized", "market"):
+        pipe = verification[name]["limits"]["pipe_flow"]
+        assert pipe["element"] == "4" and pipe["holds"] is True
+        assert pipe["violation_rel"] <= 1e-3
+        assert set(verification[name]["limits"]) == {"voltage_min", "voltage_max",
+                                                     "branch_power", "pipe_flow", "node_head"}
+    table = pd.read_csv(out / "verification.csv")
+    assert set(table["dispatch"]) == {"centralized", "market"}
+    assert len(table) == 2 * summary["n_timesteps"]
 
 
 def test_both_writes_files(both, capsys):

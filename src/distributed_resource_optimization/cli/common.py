@@ -38,6 +38,7 @@ EXIT_OK = 0  # converged (or nothing to converge)
 EXIT_NOT_CONVERGED = 1  # finished at the iteration limit
 EXIT_BAD_INPUT = 2  # bad command line, data or settings, or a failed solve
 EXIT_PARTICIPANT = 3  # an agent failed, broke the protocol or did not answer in time
+EXIT_PHYSICS = 4  # converged, but the dispatch violates a grid limit in the nonlinear models
 EXIT_INTERRUPTED = 130  # Ctrl-C (SIGINT)
 EXIT_TERMINATED = 143  # SIGTERM
 

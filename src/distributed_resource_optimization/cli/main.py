@@ -28,8 +28,9 @@ built from its own data, serving a run started by
 ``dro data split --out DIR [--data SRC] [--agents entities|per-building]``: one data folder per
 entity.
 
-Progress goes to stderr; errors are one line ``dro: error: ...`` with exit code 2 (a
-flex-sharing run that ends at ``--max-iters`` exits 1). Results are written into a temporary
+Progress goes to stderr; errors are one line ``dro: error: ...`` with exit code 2 (a run that
+ends at ``--max-iters`` exits 1; a market-clearing run whose dispatch violates a grid limit in
+the nonlinear models exits 4). Results are written into a temporary
 folder and moved into place only when complete. ``--out`` must be absent, empty or an earlier
 output of the same command (its ``.dro-manifest.json`` lists what it wrote: only those files are
 replaced); ``--overwrite`` (market-clearing, flex-sharing, data split) also writes into other

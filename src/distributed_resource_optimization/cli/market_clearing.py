@@ -7,12 +7,15 @@ from __future__ import annotations
 import argparse
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from distributed_resource_optimization.admm.state import ADMMSettings
 from distributed_resource_optimization.cli.common import (
+    EXIT_NOT_CONVERGED,
+    EXIT_OK,
+    EXIT_PHYSICS,
     add_fault_options,
     add_out_option,
     add_resolution_option,
@@ -136,6 +139,7 @@ def run_centralized(args: argparse.Namespace, output: Any) -> int:
     )
     from distributed_resource_optimization.energy.district import load_district
     from distributed_resource_optimization.energy.tables import DEFAULT_DATA_DIR
+    from distributed_resource_optimization.energy.verification import verify_centralized
     from distributed_resource_optimization.io.writers import write_centralized_run
 
     start = time.perf_counter()
@@ -145,14 +149,31 @@ def run_centralized(args: argparse.Namespace, output: Any) -> int:
     problem = build_centralized(district, args.scenario)
     result = solve_centralized(problem)
     wall = time.perf_counter() - start
+    verifications = {"centralized": verify_centralized(result)}
     progress(f"writing {args.out}...")
     with output as tmp:
-        write_centralized_run(tmp, result, wall, args.scenario)
+        write_centralized_run(tmp, result, wall, args.scenario, verifications)
     binding = ", ".join(f"{b['constraint']} {b['element']} ({b['timesteps']} steps)"
                         for b in result.binding_constraints()) or "none"
     progress(f"done: objective {result.objective:.2f} S$, binding: {binding}, "
              f"{time.perf_counter() - start:.1f} s")
-    return 0
+    return report_verification(verifications, EXIT_OK)
+
+
+def report_verification(verifications: dict, code: int) -> int:
+    """One line on stderr (the worst check of the verified dispatches); ``code``, or
+    :data:`EXIT_PHYSICS` if it was :data:`EXIT_OK` and a dispatch violates a grid limit in the
+    nonlinear models beyond the tolerance."""
+    # pandas is heavy: the verification is imported when the command runs
+    from distributed_resource_optimization.energy.verification import (
+        HOLDS,
+        describe_verifications,
+        verification_status,
+    )
+
+    progress(f"verification against the nonlinear grids: {describe_verifications(verifications)}")
+    violated = verification_status(verifications) != HOLDS
+    return EXIT_PHYSICS if violated and code == EXIT_OK else code
 
 
 @dataclass(frozen=True)
@@ -167,11 +188,14 @@ class MarketClearingRun:
     comparison: dict[str, float]
     wall_central_s: float
     wall_admm_s: float
+    #: Both dispatches held against the nonlinear grids (``centralized``, ``market``).
+    verifications: dict = field(default_factory=dict)
 
 
 def run_admm(args: argparse.Namespace, output: Any, warm_start: Any = None) -> int:
     """``--method admm|both``: ADMM market clearing next to the centralized reference, written
-    into ``output``; exit code 1 when it stopped at ``--max-iters``."""
+    into ``output``; exit code 1 when it stopped at ``--max-iters``, else 4 when a dispatch
+    violates a grid limit in the nonlinear models."""
     # pandas is heavy: the writers are imported when the command runs
     from distributed_resource_optimization.io.writers import write_market_clearing
 
@@ -181,14 +205,16 @@ def run_admm(args: argparse.Namespace, output: Any, warm_start: Any = None) -> i
     with output as out:
         write_market_clearing(out, done.district, market, done.central, comparison,
                               method=args.method, scenario=args.scenario,
-                              wall_central_s=done.wall_central_s, wall_admm_s=done.wall_admm_s)
+                              wall_central_s=done.wall_central_s, wall_admm_s=done.wall_admm_s,
+                              verifications=done.verifications)
     progress(f"done: ADMM {market.iterations} iterations "
              f"({'converged' if market.converged else 'not converged'}), objective gap "
              f"{comparison['objective_gap_rel']:.2e}, max price deviation "
              f"{comparison['max_price_deviation']:.2e} S$/kWh, {done.wall_admm_s:.1f} s"
              + ("" if market.runtime == "inproc" else
                 f", {market.messages} messages, {market.bytes_sent / 1e6:.1f} MB"))
-    return 0 if market.converged else 1  # 1: stopped at --max-iters
+    return report_verification(done.verifications,
+                               EXIT_OK if market.converged else EXIT_NOT_CONVERGED)
 
 
 def clear_market(args: argparse.Namespace, warm_start: Any = None) -> MarketClearingRun:
@@ -201,11 +227,13 @@ def clear_market(args: argparse.Namespace, warm_start: Any = None) -> MarketClea
     )
     from distributed_resource_optimization.energy.district import load_district
     from distributed_resource_optimization.energy.tables import DEFAULT_DATA_DIR
+    from distributed_resource_optimization.energy.verification import verify_centralized
     from distributed_resource_optimization.market.clearing import (
         compare_with_centralized,
         market_residuals,
         run_market_clearing,
         shift_to_timesteps,
+        verify_market,
     )
     from distributed_resource_optimization.market.processes import (
         agents_of,
@@ -254,4 +282,7 @@ def clear_market(args: argparse.Namespace, warm_start: Any = None) -> MarketClea
                                  token=token_of(args), warm_start=warm_start, **engine)
     wall_admm = time.perf_counter() - start
     comparison = compare_with_centralized(market, central)
-    return MarketClearingRun(district, central, market, comparison, wall_central, wall_admm)
+    verifications = {"centralized": verify_centralized(central),
+                     "market": verify_market(market, district)}
+    return MarketClearingRun(district, central, market, comparison, wall_central, wall_admm,
+                             verifications)

@@ -281,6 +281,19 @@ class ScenarioLimits:
     #: DER indices fed through the limited element (downstream of the line, at or below the node).
     downstream: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
 
+    def resolved(self, thermal_model: LinearThermalGridModel,
+                 electric_model: LinearElectricGridModel) -> dict[str, np.ndarray]:
+        """The four limit arrays with the linear models' defaults where this scenario sets
+        none: ``thermal_branch_flow_max_m3_s``, ``thermal_node_head_min_m``,
+        ``electric_branch_power_max_kva``, ``electric_voltage_min_pu``."""
+        defaults = {"thermal_branch_flow_max_m3_s": thermal_model.branch_flow_max_m3_s,
+                    "thermal_node_head_min_m": thermal_model.node_head_min_m,
+                    "electric_branch_power_max_kva": electric_model.branch_power_max_kva,
+                    "electric_voltage_min_pu": electric_model.voltage_min_pu}
+        return {name: np.asarray(default if getattr(self, name) is None
+                                 else getattr(self, name), dtype=float)
+                for name, default in defaults.items()}
+
     @property
     def thermal(self) -> ThermalLimits:
         """The thermal grid's part (what :func:`thermal_scenario_limits` returns)."""

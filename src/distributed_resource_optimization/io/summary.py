@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from distributed_resource_optimization.energy.verification import verification_status
+
 if TYPE_CHECKING:
     from distributed_resource_optimization.energy.centralized import CentralizedResult
 
@@ -38,6 +40,14 @@ def centralized_summary(result: CentralizedResult, wall_time_s: float) -> dict:
         "binding_constraints": result.binding_constraints(),
         "solver_status": result.message,
     }
+
+
+def verification_summary(verifications: Mapping) -> dict:
+    """``summary.json``'s ``verification``: the overall ``status`` (``holds`` / ``violated``)
+    and, per verified dispatch (``centralized``, ``market``), its checks
+    (:meth:`~..energy.verification.Verification.as_dict`)."""
+    return {"status": verification_status(verifications),
+            **{name: v.as_dict() for name, v in verifications.items()}}
 
 
 def bound_summary(admm) -> dict:

@@ -19,6 +19,7 @@ import pandas as pd
 
 if TYPE_CHECKING:
     from distributed_resource_optimization.energy.centralized import CentralizedResult
+    from distributed_resource_optimization.energy.verification import Verification
 
 COLUMNS: tuple[str, ...] = ("timestep", "entity", "der", "quantity", "value")
 DISPATCH_FILE = "dispatch.csv"
@@ -60,6 +61,23 @@ def centralized_frames(result: CentralizedResult) -> tuple[pd.DataFrame, pd.Data
             frame.insert(4, "component", name)
             parts.append(frame)
     return dispatch, prices, pd.concat(parts, ignore_index=True)
+
+
+#: Per-step comparison of the linear and the nonlinear grids for each verified dispatch.
+VERIFICATION_FILE = "verification.csv"
+
+
+def verification_frame(verifications: Mapping[str, Verification]) -> pd.DataFrame:
+    """One row per verified dispatch (``dispatch``: ``centralized`` / ``market``) and timestep:
+    source powers, electric losses and pump power, each linear and nonlinear (kW), and the
+    lowest AC voltage (p.u.), the largest AC branch power (kVA) and the lowest head (m)."""
+    frames = []
+    for name, v in verifications.items():
+        frame = v.per_step.copy()
+        frame.insert(0, "dispatch", name)
+        frame.index = frame.index.strftime("%Y-%m-%dT%H:%M:%S")
+        frames.append(frame.rename_axis("timestep").reset_index())
+    return pd.concat(frames, ignore_index=True)
 
 
 # --------------------------------------------------------------------------------------------

@@ -3,7 +3,6 @@ figures of one finished run. Running is the caller's job; these functions only w
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,6 +19,7 @@ from distributed_resource_optimization.io.summary import (
     centralized_summary,
     flex_summary,
     market_summary,
+    verification_summary,
     write_json,
 )
 from distributed_resource_optimization.io.tables import (
@@ -28,17 +28,20 @@ from distributed_resource_optimization.io.tables import (
     PRICE_COMPONENTS_FILE,
     PRICES_FILE,
     RESIDUALS_FILE,
+    VERIFICATION_FILE,
     centralized_frames,
     engine_history_frame,
     flex_actor_frame,
     market_frames,
     residual_frame,
+    verification_frame,
 )
 from distributed_resource_optimization.io.warm_start import STATE_FILE, state_frame
 
 if TYPE_CHECKING:
     from distributed_resource_optimization.energy.centralized import CentralizedResult
     from distributed_resource_optimization.energy.district import DistrictData
+    from distributed_resource_optimization.energy.verification import Verification
     from distributed_resource_optimization.flex_sharing import FlexSharingResult
     from distributed_resource_optimization.market.clearing import MarketResult
 
@@ -51,10 +54,13 @@ RESIDUALS_FIGURE = "residuals.png"
 FIGURE_ENTITIES: tuple[str, ...] = ("centralized", "thermal_grid_operator", "aggregator")
 
 
-def write_centralized(result: CentralizedResult, out_dir: Path | str, wall_time_s: float
+def write_centralized(result: CentralizedResult, out_dir: Path | str, wall_time_s: float,
+                      verifications: Mapping[str, Verification] | None = None
                       ) -> dict[str, Path]:
     """Write ``summary.json``, ``dispatch.csv``, ``prices.csv`` and ``price_components.csv`` into
-    ``out_dir`` (created if needed); returns the paths by short name."""
+    ``out_dir`` (created if needed), with ``verifications`` (dispatch name -> its
+    :class:`~..energy.verification.Verification`) also ``verification.csv`` and the summary's
+    ``verification``; returns the paths by short name."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     dispatch, prices, components = centralized_frames(result)
@@ -63,16 +69,21 @@ def write_centralized(result: CentralizedResult, out_dir: Path | str, wall_time_
     dispatch.to_csv(paths["dispatch"], index=False)
     prices.to_csv(paths["prices"], index=False)
     components.to_csv(paths["price_components"], index=False)
-    paths["summary"].write_text(json.dumps(centralized_summary(result, wall_time_s), indent=2)
-                                + "\n")
+    summary = centralized_summary(result, wall_time_s)
+    if verifications:
+        paths["verification"] = out / VERIFICATION_FILE
+        verification_frame(verifications).to_csv(paths["verification"], index=False)
+        summary["verification"] = verification_summary(verifications)
+    write_json(paths["summary"], summary)
     return paths
 
 
 def write_centralized_run(out: Path, result: CentralizedResult, wall_time_s: float,
-                          scenario: str) -> None:
+                          scenario: str, verifications: Mapping[str, Verification] | None = None
+                          ) -> None:
     """``dro market-clearing --method centralized``: :func:`write_centralized` and the study's
     figures 1 and 2 into ``out``; ``wall_time_s`` is the run's time (s)."""
-    write_centralized(result, out, wall_time_s)
+    write_centralized(result, out, wall_time_s, verifications)
     dispatch, prices, _ = centralized_frames(result)
     plot_thermal_fl22(dispatch, prices, out, scenario=scenario)
 
@@ -80,7 +91,8 @@ def write_centralized_run(out: Path, result: CentralizedResult, wall_time_s: flo
 def write_market_clearing(out: Path, district: DistrictData, market: MarketResult,
                           central: CentralizedResult, comparison: Mapping[str, float], *,
                           method: str, scenario: str, wall_central_s: float,
-                          wall_admm_s: float) -> None:
+                          wall_admm_s: float,
+                          verifications: Mapping[str, Verification] | None = None) -> None:
     """``dro market-clearing --method admm|both``: the centralized files, the ADMM entities'
     dispatch and price rows of ``district``'s timesteps and DERs (``both``: after the
     centralized rows), ``residuals.csv``, ``admm_state.csv``, ``summary.json`` (the centralized
@@ -102,6 +114,9 @@ def write_market_clearing(out: Path, district: DistrictData, market: MarketResul
     summary["method"] = method
     summary.update(market_summary(market, central, comparison))
     summary["wall_time_s"] = {"centralized": wall_central_s, "admm": wall_admm_s}
+    if verifications:
+        verification_frame(verifications).to_csv(out / VERIFICATION_FILE, index=False)
+        summary["verification"] = verification_summary(verifications)
     write_json(out / SUMMARY_FILE, summary)
     keep = list(FIGURE_ENTITIES)
     plot_thermal_fl22(pd.concat([c_dispatch, m_dispatch])[lambda f: f["entity"].isin(keep)],

@@ -49,8 +49,13 @@ from distributed_resource_optimization.admm.stopping import AnyOf, GroupResidual
 from distributed_resource_optimization.admm.warm_start import WarmStart
 from distributed_resource_optimization.checks import positive_scalar, renamed_keyword, tolerance
 from distributed_resource_optimization.energy.district import DistrictData
-from distributed_resource_optimization.energy.scenarios import DEFAULT_SCENARIO, check_scenario
+from distributed_resource_optimization.energy.scenarios import (
+    DEFAULT_SCENARIO,
+    check_scenario,
+    scenario_limits,
+)
 from distributed_resource_optimization.energy.timeseries import timestep_hours
+from distributed_resource_optimization.energy.verification import Verification, verify_dispatch
 from distributed_resource_optimization.local.blocks import SingleModelGroup
 from distributed_resource_optimization.market.entities import market_entities
 from distributed_resource_optimization.market.names import (  # the defaults: re-exported here
@@ -428,3 +433,15 @@ def compare_with_centralized(market: MarketResult, central) -> dict[str, float]:
                     disp_dev = max(disp_dev, dev)
     return {"objective_gap_rel": abs(market.objective - central.objective) / abs(central.objective),
             "max_price_deviation": price_dev, "max_dispatch_deviation": disp_dev}
+
+
+def verify_market(market: MarketResult, district: DistrictData, **tolerances: float
+                  ) -> Verification:
+    """The cleared dispatch (what the buildings consume: the aggregator's rows, assembled from
+    the buildings in per-building mode) held against the nonlinear grids of ``district`` and
+    the market's scenario limits (:func:`~..energy.verification.verify_dispatch`;
+    ``tolerances``: ``tolerance_rel``, ``voltage_tolerance_pu``)."""
+    d = market.dispatch[AGGREGATOR]
+    return verify_dispatch(district, scenario_limits(district, market.scenario),
+                           d["thermal_power"], d["active_power"], d["reactive_power"],
+                           **tolerances)

@@ -1,0 +1,261 @@
+"""Verification of a dispatch against the nonlinear grids it was planned on.
+
+The district's LPs (centralized and market) use the grids' linear models (tangents at one
+reference demand). :func:`verify_dispatch` takes the demand a run decided (cooling, active and
+reactive power per step and building), solves the nonlinear models at every step (the
+Newton-Raphson AC power flow, the Darcy-Weisbach hydraulics) and compares:
+
+* every grid limit of the scenario (voltage band, branch apparent power, pipe flow, node head):
+  the worst value in the nonlinear model, the limit, by how much it is exceeded (absolute and
+  relative to the limit) and where (element, timestep); a limit *holds* if it is exceeded by at
+  most ``tolerance_rel`` of its value (``voltage_tolerance_pu`` for voltages);
+* what the linear model predicts at the same demand against the nonlinear value, per step
+  (source powers, electric losses, pump power) and over the horizon (kWh).
+
+The buildings' comfort band is not checked here yet (the LP holds it at every step start).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .centralized import CentralizedResult
+from .district import DistrictData
+from .electric_grid import solve_power_flow
+from .scenarios import ScenarioLimits
+from .thermal_grid import solve_thermal_grid
+
+#: Relative tolerance of a limit in the nonlinear model (0.1 % of the limit's value).
+DEFAULT_TOLERANCE_REL: float = 1e-3
+#: Tolerance of a voltage limit (p.u.).
+DEFAULT_VOLTAGE_TOLERANCE_PU: float = 1e-4
+
+#: Status of a verification: every limit holds within its tolerance, or at least one does not.
+HOLDS = "holds"
+VIOLATED = "violated"
+
+#: Per-step columns of :attr:`Verification.per_step` (name -> unit).
+PER_STEP_COLUMNS: dict[str, str] = {
+    "electric_source_kw_linear": "kW",
+    "electric_source_kw_ac": "kW",
+    "electric_losses_kw_linear": "kW",
+    "electric_losses_kw_ac": "kW",
+    "pump_power_kw_linear": "kW",
+    "pump_power_kw_nonlinear": "kW",
+    "thermal_source_kw_linear": "kW",
+    "thermal_source_kw_nonlinear": "kW",
+    "voltage_min_pu_ac": "p.u.",
+    "branch_power_max_kva_ac": "kVA",
+    "node_head_min_m_nonlinear": "m",
+}
+
+
+@dataclass(frozen=True)
+class LimitCheck:
+    """The worst point of one kind of limit in the nonlinear model.
+
+    ``value`` is the nonlinear value there and ``limit`` the limit it is held to (both in
+    ``unit``); ``violation`` how far beyond the limit it lies (0 if within; in ``unit``),
+    ``violation_rel`` the same relative to ``|limit|``; ``element`` and ``timestep`` say where.
+    Where no limit is exceeded, the worst point is the one closest to its limit.
+    """
+
+    kind: str
+    unit: str
+    value: float
+    limit: float
+    violation: float
+    violation_rel: float
+    element: str
+    timestep: pd.Timestamp
+    tolerance: float
+    holds: bool
+
+    def as_dict(self) -> dict:
+        return {"value": self.value, "limit": self.limit, "unit": self.unit,
+                "violation": self.violation, "violation_rel": self.violation_rel,
+                "element": self.element, "timestep": self.timestep.isoformat(),
+                "tolerance": self.tolerance, "holds": self.holds}
+
+
+@dataclass
+class Verification:
+    """Outcome of :func:`verify_dispatch`: one :class:`LimitCheck` per kind of limit
+    (``checks``), the per-step comparison of the linear and the nonlinear models (``per_step``,
+    a DataFrame indexed by timestep, columns of :data:`PER_STEP_COLUMNS`) and its sums over the
+    horizon (``energy_kwh``: name -> kWh)."""
+
+    checks: dict[str, LimitCheck]
+    per_step: pd.DataFrame
+    energy_kwh: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def status(self) -> str:
+        """:data:`HOLDS` if every limit holds within its tolerance, else :data:`VIOLATED`."""
+        return HOLDS if all(c.holds for c in self.checks.values()) else VIOLATED
+
+    @property
+    def worst(self) -> LimitCheck:
+        """The check with the largest relative violation (or the least margin if none)."""
+        return max(self.checks.values(), key=_severity)
+
+    def as_dict(self) -> dict:
+        """JSON-ready: ``status``, ``worst`` (its kind), ``limits`` (kind -> check) and
+        ``energy_kwh`` (linear and nonlinear sums over the horizon)."""
+        return {"status": self.status, "worst": self.worst.kind,
+                "limits": {k: c.as_dict() for k, c in self.checks.items()},
+                "energy_kwh": dict(self.energy_kwh)}
+
+    def describe(self) -> str:
+        """One line: the worst violation, or that every limit holds and the closest one."""
+        w = self.worst
+        where = f"{w.element} at {w.timestep:%Y-%m-%d %H:%M}"
+        if w.holds and w.violation == 0.0:
+            return (f"every grid limit holds in the nonlinear models (closest: {w.kind} "
+                    f"{where}, {w.value:.6g} against {w.limit:.6g} {w.unit})")
+        verdict = "within" if w.holds else "beyond"
+        rel = f"{w.violation_rel:.2%}" if w.violation_rel >= 1e-4 else f"{w.violation_rel:.1e}"
+        return (f"{w.kind} {where}: {w.value:.6g} {w.unit} against the limit {w.limit:.6g}, "
+                f"{w.violation:.3g} {w.unit} ({rel}) over, {verdict} the tolerance {_tol(w)}")
+
+    def __repr__(self) -> str:
+        return f"Verification(status={self.status!r}, {self.describe()})"
+
+
+def _tol(check: LimitCheck) -> str:
+    return f"{check.tolerance:g} {check.unit}" if check.unit == "p.u." \
+        else f"{check.tolerance:.1%}"
+
+
+def _severity(check: LimitCheck) -> tuple[float, float]:
+    # Violated first (by relative amount); among holding ones the least margin.
+    if check.violation > 0.0:
+        return (1.0, check.violation_rel)
+    margin = abs(check.limit - check.value) / max(abs(check.limit), 1e-300)
+    return (0.0, -margin)
+
+
+def _check(kind: str, unit: str, values: np.ndarray, limits: np.ndarray, upper: bool,
+           elements: np.ndarray, timesteps: pd.DatetimeIndex, tolerance_abs: np.ndarray,
+           tolerance_report: float) -> LimitCheck:
+    """Worst point of ``values`` (T, n) against ``limits`` (n,): ``upper`` for ``<=`` limits.
+    Elements whose limit is infinite are skipped, and so is a lower limit of exactly 0 (the
+    source's head, 0 by definition)."""
+    finite = np.isfinite(limits) & (upper | (limits != 0.0))
+    excess = (values - limits) if upper else (limits - values)
+    excess = np.where(finite[None, :], excess, -np.inf)
+    scale = np.where(finite & (limits != 0.0), np.abs(limits), 1.0)
+    rel = excess / scale[None, :]
+    t, e = np.unravel_index(int(np.argmax(rel)), rel.shape)
+    violation = max(0.0, float(excess[t, e]))
+    return LimitCheck(kind=kind, unit=unit, value=float(values[t, e]), limit=float(limits[e]),
+                      violation=violation, violation_rel=violation / float(scale[e]),
+                      element=str(elements[e]), timestep=timesteps[t],
+                      tolerance=tolerance_report,
+                      holds=violation <= float(tolerance_abs[e]) * (1.0 + 1e-12))
+
+
+def verify_dispatch(district: DistrictData, limits: ScenarioLimits, thermal_kw: np.ndarray,
+                    active_kw: np.ndarray, reactive_kvar: np.ndarray, *,
+                    tolerance_rel: float = DEFAULT_TOLERANCE_REL,
+                    voltage_tolerance_pu: float = DEFAULT_VOLTAGE_TOLERANCE_PU) -> Verification:
+    """Solve the nonlinear grids at the dispatch (``(T, n_der)`` arrays: cooling kW, active kW,
+    reactive kvar, demand positive) and hold it against ``limits`` (the scenario's; the linear
+    models' loose defaults where it sets none). See the module doc."""
+    shape = (district.n_timesteps, district.n_der)
+    arrays = {"thermal_kw": thermal_kw, "active_kw": active_kw, "reactive_kvar": reactive_kvar}
+    for name, arr in arrays.items():
+        if np.shape(arr) != shape or not np.all(np.isfinite(arr)):
+            raise ValueError(f"{name} must be a finite (timesteps, ders) = {shape} array, got "
+                             f"shape {np.shape(arr)}")
+    for name, value in (("tolerance_rel", tolerance_rel),
+                        ("voltage_tolerance_pu", voltage_tolerance_pu)):
+        if not (np.isfinite(value) and value >= 0):
+            raise ValueError(f"{name} must be a non-negative number, got {value}")
+    p_th = np.asarray(thermal_kw, dtype=float)
+    p = np.asarray(active_kw, dtype=float)
+    q = np.asarray(reactive_kvar, dtype=float)
+    em, tm = district.electric_model, district.thermal_model
+    eg, tg = district.electric_grid, district.thermal_grid
+
+    n_t = district.n_timesteps
+    voltage = np.empty((n_t, eg.n_node))
+    branch = np.empty((n_t, eg.n_line))
+    flow = np.empty((n_t, tg.n_line))
+    head = np.empty((n_t, tg.n_node))
+    rows = []
+    for t in range(n_t):
+        ac = solve_power_flow(eg, p[t], q[t])
+        hyd = solve_thermal_grid(tg, p_th[t])
+        voltage[t] = ac.voltage_magnitude_pu
+        branch[t] = np.maximum(np.abs(ac.branch_power_from_kva), np.abs(ac.branch_power_to_kva))
+        flow[t] = hyd.branch_flow_m3_s
+        head[t] = hyd.node_head_m
+        loss_lin, _ = em.predict_losses(p[t], q[t])
+        pump_lin = tm.predict_pump_power_kw(p_th[t])
+        cooling = float(p_th[t].sum())
+        rows.append({
+            "electric_source_kw_linear": float(p[t].sum()) + loss_lin,
+            "electric_source_kw_ac": float(ac.source_power_kva.real),
+            "electric_losses_kw_linear": loss_lin,
+            "electric_losses_kw_ac": float(ac.loss_active_kw),
+            "pump_power_kw_linear": pump_lin,
+            "pump_power_kw_nonlinear": hyd.pump_power_kw,
+            # The plant supplies the cooling and the pump's power in cooling terms (eta_ch).
+            "thermal_source_kw_linear": cooling + district.eta_ch * pump_lin,
+            "thermal_source_kw_nonlinear": cooling + district.eta_ch * hyd.pump_power_kw,
+            "voltage_min_pu_ac": float(voltage[t].min()),
+            "branch_power_max_kva_ac": float(branch[t].max()),
+            "node_head_min_m_nonlinear": float(head[t].min()),
+        })
+    steps = district.timesteps
+    per_step = pd.DataFrame(rows, index=pd.DatetimeIndex(steps, name="timestep"))
+
+    resolved = limits.resolved(tm, em)
+    v_min = resolved["electric_voltage_min_pu"]
+    s_max = resolved["electric_branch_power_max_kva"]
+    f_max = resolved["thermal_branch_flow_max_m3_s"]
+    h_min = resolved["thermal_node_head_min_m"]
+    v_tol = np.full(eg.n_node, voltage_tolerance_pu)
+    checks = {
+        "voltage_min": _check("voltage_min", "p.u.", voltage, v_min, False,
+                              eg.node_names, steps, v_tol, voltage_tolerance_pu),
+        "voltage_max": _check("voltage_max", "p.u.", voltage,
+                              np.asarray(em.voltage_max_pu, float), True, eg.node_names, steps,
+                              v_tol, voltage_tolerance_pu),
+        "branch_power": _check("branch_power", "kVA", branch, s_max, True,
+                               eg.line_names, steps, tolerance_rel * np.abs(s_max),
+                               tolerance_rel),
+        "pipe_flow": _check("pipe_flow", "m3/s", flow, f_max, True,
+                            tg.line_names, steps, tolerance_rel * np.abs(f_max), tolerance_rel),
+        "node_head": _check("node_head", "m", head, h_min, False,
+                            tg.node_names, steps, tolerance_rel * np.abs(h_min), tolerance_rel),
+    }
+    energy = {f"{name.replace('_kw_', '_')}_kwh": float(per_step[name].sum() * district.timestep_h)
+              for name in ("electric_losses_kw_linear", "electric_losses_kw_ac",
+                           "pump_power_kw_linear", "pump_power_kw_nonlinear")}
+    return Verification(checks, per_step, energy)
+
+
+def verify_centralized(result: CentralizedResult, **tolerances: float) -> Verification:
+    """:func:`verify_dispatch` of a centralized solution, against its own scenario's limits
+    (``tolerances``: ``tolerance_rel``, ``voltage_tolerance_pu``)."""
+    d = result.dispatch
+    return verify_dispatch(result.problem.district, result.problem.limits, d["thermal_power"],
+                           d["active_power"], d["reactive_power"], **tolerances)
+
+
+def verification_status(verifications: Mapping[str, Verification]) -> str:
+    """:data:`VIOLATED` if any of ``verifications`` is, else :data:`HOLDS`."""
+    return VIOLATED if any(v.status == VIOLATED for v in verifications.values()) else HOLDS
+
+
+def describe_verifications(verifications: Mapping[str, Verification]) -> str:
+    """One line for several verified dispatches (name -> verification): the overall status and
+    the worst check among them, naming its dispatch."""
+    name, worst = max(verifications.items(), key=lambda item: _severity(item[1].worst))
+    return f"{verification_status(verifications)}; worst: {name} dispatch, {worst.describe()}"
