@@ -253,10 +253,13 @@ def _agents_with(marker: str) -> list[int]:
 @pytest.mark.slow
 @pytest.mark.processes
 @pytest.mark.network
-def test_spawned_agents_end_when_the_run_fails():
+def test_spawned_agents_end_when_the_run_fails(monkeypatch):
     from distributed_resource_optimization import create_sharing_target_distance_admm_coordinator
     from distributed_resource_optimization.runtime.transport import CoordinationTimeoutError
 
+    # Each agent its own interpreter, so that its command line names it (forked agents are
+    # followed by pid in test_spawned_agents_end_on_ctrl_c).
+    monkeypatch.setenv("DRO_AGENT_START", "exec")
     # A reply timeout no round can meet: the run fails after the agents were spawned.
     coordinator = create_sharing_target_distance_admm_coordinator(reply_timeout=1e-4)
     with pytest.raises(CoordinationTimeoutError):
@@ -271,27 +274,31 @@ def test_spawned_agents_end_when_the_run_fails():
 def test_spawned_agents_end_on_ctrl_c(tmp_path):
     import signal
 
+    from test_interrupts import _alive, _children
+
     proc = subprocess.Popen(
         [sys.executable, "-m", "distributed_resource_optimization", "flex-sharing", "--actors",
          "3000", "--seed", "424242", "--processes", "3", "--runtime", "tcp", "--out",
-         str(tmp_path / "out")], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+         str(tmp_path / "out")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    agents: set[int] = set()
     try:
-        deadline = time.monotonic() + 90
-        while len(_agents_with("--seed 424242")) < 3:  # all three agents are up
-            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
-            time.sleep(0.2)
-        time.sleep(2.0)  # into the iterations
+        lines = []
+        while "iteration 500" not in (lines[-1] if lines else ""):  # the agents are iterating
+            lines.append(proc.stderr.readline())
+            assert lines[-1] or proc.poll() is None, "".join(lines)
+        agents = _children(proc.pid)  # the agents (and the fork server they came from)
+        assert len(agents) >= 3, agents
         proc.send_signal(signal.SIGINT)
         proc.wait(30)
         deadline = time.monotonic() + 15
-        while _agents_with("--seed 424242") and time.monotonic() < deadline:
+        while _alive(agents) and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert _agents_with("--seed 424242") == []
+        assert _alive(agents) == set()
         assert not (tmp_path / "out").exists()  # no result that looks complete
     finally:
         if proc.poll() is None:
             proc.kill()
-        for pid in _agents_with("--seed 424242"):
+        for pid in _alive(agents):
             os.kill(pid, 9)
 
 

@@ -303,6 +303,7 @@ def test_a_repeated_request_is_answered_without_solving_again():
 @pytest.mark.processes
 @pytest.mark.network
 def test_a_killed_agent_ends_a_tcp_run_with_exit_code_3_naming_it(tmp_path):
+    import os
     import signal
     import subprocess
     import sys
@@ -313,7 +314,9 @@ def test_a_killed_agent_ends_a_tcp_run_with_exit_code_3_naming_it(tmp_path):
         [sys.executable, "-m", "distributed_resource_optimization", "flex-sharing", "--actors",
          "3000", "--seed", "515151", "--processes", "3", "--runtime", "tcp", "--round-timeout",
          "3", "--out", str(tmp_path / "out")],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        # Each agent its own interpreter: the victim is found by its command line.
+        env={**os.environ, "DRO_AGENT_START": "exec"})
     try:
         lines = []
         while "iteration 500" not in (lines[-1] if lines else ""):  # the agents are iterating
@@ -322,8 +325,7 @@ def test_a_killed_agent_ends_a_tcp_run_with_exit_code_3_naming_it(tmp_path):
         victim = next(pid for pid in _agents_with("--seed 515151")
                       if "--flex-share 1/3" in open(f"/proc/{pid}/cmdline").read()
                       .replace("\0", " "))
-        os_kill = __import__("os").kill
-        os_kill(victim, signal.SIGKILL)
+        os.kill(victim, signal.SIGKILL)
         code = proc.wait(60)  # the round timeout is 3 s
         err = "".join(lines) + proc.stderr.read()
     finally:
@@ -589,7 +591,8 @@ def test_a_tcp_agent_stopped_for_a_second_is_carried_and_the_optimum_reached(tmp
     proc = subprocess.Popen(
         [sys.executable, "-m", "distributed_resource_optimization", "flex-sharing", "--actors",
          "3000", "--seed", "626262", "--processes", "3", "--runtime", "tcp", "--stale-rounds",
-         "3", "--out", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+         "3", "--out", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "DRO_AGENT_START": "exec"})  # the agents named on their command lines
     try:
         lines = []
         while "iteration 500" not in (lines[-1] if lines else ""):

@@ -17,16 +17,22 @@ pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="reads /proc for
 
 
 def _children(pid: int) -> set[int]:
-    """PIDs of the live child processes of ``pid``."""
-    out = set()
+    """PIDs of the live descendants of ``pid`` (agents forked by a fork server are its
+    grandchildren)."""
+    parents: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
                 fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
             except OSError:
                 continue
-            if int(fields[1]) == pid and fields[0] != "Z":
-                out.add(int(entry.name))
+            if fields[0] != "Z":
+                parents[int(entry.name)] = int(fields[1])
+    out: set[int] = set()
+    frontier = {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - out
+        out |= frontier
     return out
 
 
