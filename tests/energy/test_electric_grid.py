@@ -11,6 +11,8 @@ import pandas as pd
 import pytest
 from scipy.optimize import linprog
 
+from distributed_resource_optimization.energy.centralized import solve_district
+from distributed_resource_optimization.energy.district import load_district
 from distributed_resource_optimization.energy.electric_grid import (
     ElectricGridData,
     LinearElectricGridModel,
@@ -19,7 +21,9 @@ from distributed_resource_optimization.energy.electric_grid import (
     load_electric_grid,
     solve_power_flow,
 )
+from distributed_resource_optimization.energy.scenarios import SCENARIO_NAMES
 from distributed_resource_optimization.energy.tables import DEFAULT_DATA_DIR, DataFileError
+from distributed_resource_optimization.energy.verification import verify_centralized
 
 GRID_DIR = DEFAULT_DATA_DIR / "grid"
 
@@ -103,8 +107,8 @@ def test_loader_rejects_non_numeric_power_and_meshed_grid(tmp_path: Path) -> Non
 # AC power flow
 
 
-def test_power_flow_matches_pandapower(grid: ElectricGridData) -> None:
-    pp = pytest.importorskip("pandapower")
+def _pandapower_flow(pp, grid: ElectricGridData, p: np.ndarray, q: np.ndarray):
+    """The same network and DER demand (kW, kvar) in pandapower, solved."""
     net = pp.create_empty_network(f_hz=grid.base_frequency_hz)
     buses = [pp.create_bus(net, vn_kv=grid.nominal_voltage_v / 1e3) for _ in range(grid.n_node)]
     pp.create_ext_grid(net, buses[grid.source_index], vm_pu=1.0, va_degree=0.0)
@@ -115,14 +119,20 @@ def test_power_flow_matches_pandapower(grid: ElectricGridData) -> None:
             r_ohm_per_km=z.real, x_ohm_per_km=z.imag,
             c_nf_per_km=grid.line_shunt_susceptance_s[k] / (2 * np.pi * grid.base_frequency_hz)
             * 1e9, max_i_ka=grid.line_max_current_a[k] / 1e3)
-    # 1.1x nominal, different per DER, to avoid testing only the reference point.
-    scale = np.random.default_rng(7).uniform(0.6, 1.1, grid.n_der)
-    p, q = grid.der_p_nominal_kw * scale, grid.der_q_nominal_kvar * scale
     for k in range(grid.n_der):
         pp.create_load(net, buses[grid.der_node_index[k]], p_mw=p[k] / 1e3, q_mvar=q[k] / 1e3)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         pp.runpp(net, tolerance_mva=1e-9, numba=False)
+    return net
+
+
+def test_power_flow_matches_pandapower(grid: ElectricGridData) -> None:
+    pp = pytest.importorskip("pandapower")
+    # 1.1x nominal, different per DER, to avoid testing only the reference point.
+    scale = np.random.default_rng(7).uniform(0.6, 1.1, grid.n_der)
+    p, q = grid.der_p_nominal_kw * scale, grid.der_q_nominal_kvar * scale
+    net = _pandapower_flow(pp, grid, p, q)
     ours = solve_power_flow(grid, p, q)
     err_vm = np.max(np.abs(net.res_bus.vm_pu.to_numpy() - np.abs(ours.voltage_pu)))
     err_va = np.max(np.abs(net.res_bus.va_degree.to_numpy()
@@ -168,6 +178,32 @@ def test_power_flow_rejects_bad_input(grid: ElectricGridData) -> None:
     q[0] = np.nan
     with pytest.raises(ValueError, match="q_der_kvar"):
         solve_power_flow(grid, np.zeros(grid.n_der), q)
+
+
+@pytest.mark.parametrize("scenario", SCENARIO_NAMES)
+def test_the_verification_of_each_scenario_agrees_with_pandapower(scenario: str) -> None:
+    """The worst voltage and branch power that the verification of each scenario's centralized
+    dispatch reports, and its AC losses, are pandapower's at the same demand (60 min)."""
+    pp = pytest.importorskip("pandapower")
+    district = load_district(resolution="60min")
+    result = solve_district(district, scenario)
+    v = verify_centralized(result)
+    grid, p, q = district.electric_grid, result.dispatch["active_power"], \
+        result.dispatch["reactive_power"]
+    nodes, lines = list(grid.node_names), list(grid.line_names)
+    volt, branch = v.checks["voltage_min"], v.checks["branch_power"]
+    t = district.timesteps.get_loc(volt.timestep)
+    net = _pandapower_flow(pp, grid, p[t], q[t])
+    assert volt.value == pytest.approx(net.res_bus.vm_pu.iloc[nodes.index(volt.element)],
+                                       abs=1e-8)
+    assert v.per_step["electric_losses_kw_ac"].iloc[t] == pytest.approx(
+        net.res_line.pl_mw.sum() * 1e3, abs=1e-3)
+    t = district.timesteps.get_loc(branch.timestep)
+    net = _pandapower_flow(pp, grid, p[t], q[t])
+    row = net.res_line.iloc[lines.index(branch.element)]
+    s_from = np.hypot(row.p_from_mw, row.q_from_mvar) * 1e3
+    s_to = np.hypot(row.p_to_mw, row.q_to_mvar) * 1e3
+    assert branch.value == pytest.approx(max(s_from, s_to), abs=1e-3)
 
 
 # ------------------------------------------------------------------------------------------------
