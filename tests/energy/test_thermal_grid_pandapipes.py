@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 
 from distributed_resource_optimization.energy.centralized import solve_district
-from distributed_resource_optimization.energy.district import load_district
 from distributed_resource_optimization.energy.scenarios import SCENARIO_NAMES
 from distributed_resource_optimization.energy.thermal_grid import solve_thermal_grid
 from distributed_resource_optimization.energy.thermal_grid.hydraulics import GRAVITY_M_S2
@@ -48,11 +47,6 @@ def _pandapipes_heads(grid, p_th_kw: np.ndarray) -> tuple[np.ndarray, np.ndarray
     density = float(np.atleast_1d(net.fluid.get_density(WATER_K))[0])
     heads = (p_bar - p_bar[grid.source_index]) * 1e5 / (density * GRAVITY_M_S2)
     return heads, net.res_pipe.mdot_from_kg_per_s.to_numpy()
-
-
-@pytest.fixture(scope="module")
-def district():
-    return load_district(resolution="60min")
 
 
 @pytest.mark.parametrize("scenario", SCENARIO_NAMES)

@@ -10,15 +10,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hydraulics_reference import independent_head
 
 from distributed_resource_optimization.energy.centralized import solve_district
-from distributed_resource_optimization.energy.district import load_district
 from distributed_resource_optimization.energy.electric_grid import solve_power_flow
 from distributed_resource_optimization.energy.scenarios import ScenarioLimits, scenario_limits
-from distributed_resource_optimization.energy.thermal_grid.hydraulics import (
-    GRAVITY_M_S2,
-    REYNOLDS_TURBULENT_MIN,
-)
 from distributed_resource_optimization.energy.verification import (
     HOLDS,
     PER_STEP_COLUMNS,
@@ -30,40 +26,9 @@ from distributed_resource_optimization.energy.verification import (
 
 
 @pytest.fixture(scope="module")
-def district():
-    return load_district(resolution="60min")
-
-
-@pytest.fixture(scope="module")
 def central(district):
     return {name: solve_district(district, name)
             for name in ("thermal-congestion", "thermal-head", "voltage")}
-
-
-def _colebrook_friction(re: float, relative_roughness: float) -> float:
-    """Colebrook-White friction factor by fixed-point iteration on 1/sqrt(f)."""
-    x = 8.0  # 1/sqrt(f), a turbulent start
-    for _ in range(100):
-        x = -2.0 * np.log10(relative_roughness / 3.7 + 2.51 * x / re)
-    return 1.0 / x**2
-
-
-def _independent_head(grid, p_th_kw: np.ndarray, node: int) -> float:
-    """Head (m, <= 0) at ``node``: Darcy-Weisbach with the exact Colebrook-White friction
-    factor, summed over the lines on its path from the source (no code shared with the
-    hydraulics module)."""
-    node_flow = np.zeros(grid.n_node)
-    np.add.at(node_flow, grid.der_node_index, p_th_kw * grid.flow_per_kw)
-    flow = grid.line_subtree @ node_flow
-    head = 0.0
-    for k in np.flatnonzero(grid.line_subtree[:, node]):  # the lines feeding the node
-        d, q = grid.line_diameter_m[k], abs(flow[k])
-        re = 4.0 * q / (np.pi * d * grid.kinematic_viscosity_m2_s)
-        assert re > REYNOLDS_TURBULENT_MIN  # Colebrook's regime
-        v = q / (np.pi * d**2 / 4.0)
-        f = _colebrook_friction(re, grid.line_roughness_m[k] / d)
-        head -= f * grid.line_length_m[k] / d * v**2 / (2.0 * GRAVITY_M_S2)
-    return head
 
 
 def test_thermal_head_dispatch_breaks_its_limit_by_thirteen_percent(district, central):
@@ -81,7 +46,7 @@ def test_thermal_head_dispatch_breaks_its_limit_by_thirteen_percent(district, ce
     assert linear[node] == pytest.approx(head.limit, rel=1e-7)
     # ... and an independent Colebrook-White calculation puts the real head 13 % beyond it
     # (Swamee-Jain, which the hydraulics use, is within 1 % of Colebrook here).
-    independent = _independent_head(district.thermal_grid, d["thermal_power"][t], node)
+    independent = independent_head(district.thermal_grid, d["thermal_power"][t], node)
     assert head.value == pytest.approx(independent, rel=1e-2)
     assert head.violation_rel == pytest.approx((head.limit - independent) / -head.limit, abs=0.01)
     assert 0.12 < head.violation_rel < 0.14

@@ -52,6 +52,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``dro market-clearing``."""
     # market.clearing loads pandas and scipy: imported only when this command's options are
     # built (its defaults are formatted into the help), not for `dro agent` or `dro --help`
+    from distributed_resource_optimization.energy.successive import (
+        DEFAULT_LINEARISATION,
+        LINEARISATIONS,
+    )
     from distributed_resource_optimization.market.clearing import (
         DEFAULT_EPS,
         DEFAULT_MAX_ITERS,
@@ -67,6 +71,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_resolution_option(parser)
     parser.add_argument("--data", default=None, type=Path, metavar="DIR",
                         help="data folder with the district files (default: embedded test case)")
+    parser.add_argument("--linearisation", default=DEFAULT_LINEARISATION,
+                        choices=LINEARISATIONS,
+                        help="the grids' linear models: the study's one linearisation at the "
+                        "reference demand (once), or re-linearised at each step's dispatch "
+                        "until the limits hold in the nonlinear grids (iterate; --method "
+                        "centralized for now) (default: %(default)s)")
     parser.add_argument("--rho", default=None, type=float, metavar="RHO",
                         help="ADMM: initial penalty in S$ per (per-unit)^2 "
                         f"(default: {DEFAULT_RHO:g})")
@@ -100,6 +110,9 @@ def run(args: argparse.Namespace) -> int:
     from distributed_resource_optimization.io.warm_start import read_warm_start
 
     check_admm_options(args)  # whatever the method: a wrong option is wrong before any work
+    if args.linearisation != "once" and args.method != "centralized":
+        raise ValueError(f"--linearisation {args.linearisation} needs --method centralized: the "
+                         "market's grid operators do not re-linearise their models yet")
     warm_start = None if args.warm_start is None else read_warm_start(args.warm_start)
     # The inputs it reads may not be (inside) the folder the results replace; the warm start
     # may: it is read whole above, before any work (a day-by-day chain into one folder).
@@ -138,6 +151,7 @@ def run_centralized(args: argparse.Namespace, output: Any) -> int:
         solve_centralized,
     )
     from distributed_resource_optimization.energy.district import load_district
+    from distributed_resource_optimization.energy.successive import solve_successively
     from distributed_resource_optimization.energy.tables import DEFAULT_DATA_DIR
     from distributed_resource_optimization.energy.verification import verify_centralized
     from distributed_resource_optimization.io.writers import write_centralized_run
@@ -145,14 +159,25 @@ def run_centralized(args: argparse.Namespace, output: Any) -> int:
     start = time.perf_counter()
     progress(f"loading district ({args.resolution})...")
     district = load_district(args.data or DEFAULT_DATA_DIR, args.resolution)
-    progress(f"solving centralized ({args.scenario})...")
-    problem = build_centralized(district, args.scenario)
-    result = solve_centralized(problem)
+    linearisation: dict = {"linearisation": args.linearisation}
+    if args.linearisation == "iterate":
+        progress(f"solving centralized ({args.scenario}), re-linearising at each dispatch...")
+        successive = solve_successively(district, args.scenario)
+        result, verification = successive.result, successive.verification
+        for r in successive.rounds:
+            progress(f"round {r.round}: objective {r.objective:.2f} S$, {r.status} (worst "
+                     f"{r.worst_kind} {r.worst_violation_rel:.2e} relative)")
+        linearisation.update(linearisation_converged=successive.converged,
+                             linearisation_rounds=[r.as_dict() for r in successive.rounds])
+    else:
+        progress(f"solving centralized ({args.scenario})...")
+        result = solve_centralized(build_centralized(district, args.scenario))
+        verification = verify_centralized(result)
     wall = time.perf_counter() - start
-    verifications = {"centralized": verify_centralized(result)}
+    verifications = {"centralized": verification}
     progress(f"writing {args.out}...")
     with output as tmp:
-        write_centralized_run(tmp, result, wall, args.scenario, verifications)
+        write_centralized_run(tmp, result, wall, args.scenario, verifications, linearisation)
     binding = ", ".join(f"{b['constraint']} {b['element']} ({b['timesteps']} steps)"
                         for b in result.binding_constraints()) or "none"
     progress(f"done: objective {result.objective:.2f} S$, binding: {binding}, "
@@ -206,7 +231,8 @@ def run_admm(args: argparse.Namespace, output: Any, warm_start: Any = None) -> i
         write_market_clearing(out, done.district, market, done.central, comparison,
                               method=args.method, scenario=args.scenario,
                               wall_central_s=done.wall_central_s, wall_admm_s=done.wall_admm_s,
-                              verifications=done.verifications)
+                              verifications=done.verifications,
+                              linearisation={"linearisation": args.linearisation})
     progress(f"done: ADMM {market.iterations} iterations "
              f"({'converged' if market.converged else 'not converged'}), objective gap "
              f"{comparison['objective_gap_rel']:.2e}, max price deviation "

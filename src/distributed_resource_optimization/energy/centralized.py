@@ -14,6 +14,7 @@ the grid limits of a scenario from :mod:`.scenarios`, as data.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,9 +24,11 @@ from scipy.optimize import linprog
 from . import QUANTITIES
 from .buildings import aggregator_block
 from .district import DistrictData
+from .electric_grid import LinearElectricGridModel
 from .grid_operators import electric_grid_operator_block, thermal_grid_operator_block
 from .lp import LPBlock
 from .scenarios import ScenarioLimits, scenario_limits
+from .thermal_grid import LinearThermalGridModel
 
 #: Nodal price components (see :func:`solve_centralized`).
 PRICE_COMPONENTS: tuple[str, ...] = ("energy", "loss", "congestion", "voltage")
@@ -61,21 +64,33 @@ class CentralizedProblem(LPBlock):
     limits: ScenarioLimits
     blocks: dict[str, LPBlock]
     offsets: dict[str, int]
+    #: The grids' linear model per step when they were linearised at a dispatch
+    #: (:mod:`.successive`); ``None``: the district's one linearisation at every step.
+    thermal_step_models: list[LinearThermalGridModel] | None = None
+    electric_step_models: list[LinearElectricGridModel] | None = None
 
     def columns(self, block: str, group: str) -> np.ndarray:
         """Global indices of variable group ``group`` of block ``block``."""
         return self.offsets[block] + self.blocks[block].variables[group]
 
 
-def build_centralized(district: DistrictData, scenario: str = "unconstrained") -> CentralizedProblem:
-    """Assemble eq. (1) for ``scenario`` (a name of :data:`.scenarios.SCENARIOS`)."""
+def build_centralized(district: DistrictData, scenario: str = "unconstrained", *,
+                      thermal_step_models: Sequence[LinearThermalGridModel] | None = None,
+                      electric_step_models: Sequence[LinearElectricGridModel] | None = None
+                      ) -> CentralizedProblem:
+    """Assemble eq. (1) for ``scenario`` (a name of :data:`.scenarios.SCENARIOS`). The grids use
+    the district's linear models at every step, or one linear model per step
+    (``*_step_models``, e.g. linearised at an earlier dispatch: :mod:`.successive`); the
+    scenario's limits come from the district's models either way."""
     limits = scenario_limits(district, scenario)
     # The same builders as the market agents (market/entities.py): each grid operator's block
     # takes the limits computed from its own linear model, the aggregator's its buildings.
     thermal = thermal_grid_operator_block(district.thermal_model, district.price,
-                                          district.timestep_h, district.eta_ch, limits.thermal)
+                                          district.timestep_h, district.eta_ch, limits.thermal,
+                                          thermal_step_models)
     electric = electric_grid_operator_block(district.electric_model, district.price,
-                                            district.timestep_h, limits.electric)
+                                            district.timestep_h, limits.electric,
+                                            electric_step_models)
     aggregator = aggregator_block(district.buildings, district.timestep_h)
     blocks = {"thermal_grid": thermal, "electric_grid": electric, "aggregator": aggregator}
     offsets, start = {}, 0
@@ -114,6 +129,9 @@ def build_centralized(district: DistrictData, scenario: str = "unconstrained") -
     b_ub = np.concatenate([b.b_ub for b in blocks.values()])
     return CentralizedProblem(
         district=district, scenario=scenario, limits=limits, blocks=blocks, offsets=offsets,
+        thermal_step_models=None if thermal_step_models is None else list(thermal_step_models),
+        electric_step_models=None if electric_step_models is None
+        else list(electric_step_models),
         n=n, name=f"centralized/{scenario}",
         c=np.concatenate([b.c for b in blocks.values()]),
         lb=np.concatenate([b.lb for b in blocks.values()]),

@@ -12,7 +12,9 @@ and active) and kvar (reactive); a variable group over time is stored timestep-m
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -66,3 +68,26 @@ class LPBlock:
     def objective(self, x: np.ndarray) -> float:
         """Cost of ``x`` in S$ (linear part plus constant)."""
         return float(self.c @ x + self.constant)
+
+
+def check_step_models(model: Any, step_models: Sequence[Any] | None, n_t: int) -> list[Any]:
+    """The linear model of each of ``n_t`` steps: ``step_models`` (one per step, each of the
+    grid of ``model``) or ``model`` at every step."""
+    if step_models is None:
+        return [model] * n_t
+    models = list(step_models)
+    if len(models) != n_t:
+        raise ValueError(f"step_models must hold one linear model per step ({n_t}), got "
+                         f"{len(models)}")
+    if any(m.grid is not model.grid for m in models):
+        raise ValueError("step_models must be linear models of the same grid as model")
+    return models
+
+
+def per_step(models: Sequence[Any], matrix: Callable[[Any], np.ndarray]) -> sp.spmatrix:
+    """Block-diagonal over time: step ``t``'s ``matrix(models[t])`` acts on step ``t``'s
+    variables (one Kronecker product when every step has the same model, as before per-step
+    models existed: the LP then stays the same, stored zeros included)."""
+    if all(m is models[0] for m in models):
+        return sp.kron(sp.identity(len(models), format="csr"), sp.csr_matrix(matrix(models[0])))
+    return sp.block_diag([sp.csr_matrix(matrix(m)) for m in models], format="csr")

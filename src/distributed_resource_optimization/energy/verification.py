@@ -17,7 +17,7 @@ The buildings' comfort band is not checked here yet (the LP holds it at every st
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,9 +25,10 @@ import pandas as pd
 
 from .centralized import CentralizedResult
 from .district import DistrictData
-from .electric_grid import solve_power_flow
+from .electric_grid import LinearElectricGridModel, solve_power_flow
+from .lp import check_step_models
 from .scenarios import ScenarioLimits
-from .thermal_grid import solve_thermal_grid
+from .thermal_grid import LinearThermalGridModel, solve_thermal_grid
 
 #: Relative tolerance of a limit in the nonlinear model (0.1 % of the limit's value).
 DEFAULT_TOLERANCE_REL: float = 1e-3
@@ -162,10 +163,15 @@ def _check(kind: str, unit: str, values: np.ndarray, limits: np.ndarray, upper: 
 def verify_dispatch(district: DistrictData, limits: ScenarioLimits, thermal_kw: np.ndarray,
                     active_kw: np.ndarray, reactive_kvar: np.ndarray, *,
                     tolerance_rel: float = DEFAULT_TOLERANCE_REL,
-                    voltage_tolerance_pu: float = DEFAULT_VOLTAGE_TOLERANCE_PU) -> Verification:
+                    voltage_tolerance_pu: float = DEFAULT_VOLTAGE_TOLERANCE_PU,
+                    thermal_step_models: Sequence[LinearThermalGridModel] | None = None,
+                    electric_step_models: Sequence[LinearElectricGridModel] | None = None
+                    ) -> Verification:
     """Solve the nonlinear grids at the dispatch (``(T, n_der)`` arrays: cooling kW, active kW,
     reactive kvar, demand positive) and hold it against ``limits`` (the scenario's; the linear
-    models' loose defaults where it sets none). See the module doc."""
+    models' loose defaults where it sets none). See the module doc. The "linear" columns are the
+    district's linear models' values, or those of the per-step models the dispatch was planned
+    on (``*_step_models``, :mod:`.successive`)."""
     shape = (district.n_timesteps, district.n_der)
     arrays = {"thermal_kw": thermal_kw, "active_kw": active_kw, "reactive_kvar": reactive_kvar}
     for name, arr in arrays.items():
@@ -181,8 +187,10 @@ def verify_dispatch(district: DistrictData, limits: ScenarioLimits, thermal_kw: 
     q = np.asarray(reactive_kvar, dtype=float)
     em, tm = district.electric_model, district.thermal_model
     eg, tg = district.electric_grid, district.thermal_grid
-
     n_t = district.n_timesteps
+    electric_models = check_step_models(em, electric_step_models, n_t)
+    thermal_models = check_step_models(tm, thermal_step_models, n_t)
+
     voltage = np.empty((n_t, eg.n_node))
     branch = np.empty((n_t, eg.n_line))
     flow = np.empty((n_t, tg.n_line))
@@ -195,8 +203,8 @@ def verify_dispatch(district: DistrictData, limits: ScenarioLimits, thermal_kw: 
         branch[t] = np.maximum(np.abs(ac.branch_power_from_kva), np.abs(ac.branch_power_to_kva))
         flow[t] = hyd.branch_flow_m3_s
         head[t] = hyd.node_head_m
-        loss_lin, _ = em.predict_losses(p[t], q[t])
-        pump_lin = tm.predict_pump_power_kw(p_th[t])
+        loss_lin, _ = electric_models[t].predict_losses(p[t], q[t])
+        pump_lin = thermal_models[t].predict_pump_power_kw(p_th[t])
         cooling = float(p_th[t].sum())
         rows.append({
             "electric_source_kw_linear": float(p[t].sum()) + loss_lin,
@@ -244,9 +252,11 @@ def verify_dispatch(district: DistrictData, limits: ScenarioLimits, thermal_kw: 
 def verify_centralized(result: CentralizedResult, **tolerances: float) -> Verification:
     """:func:`verify_dispatch` of a centralized solution, against its own scenario's limits
     (``tolerances``: ``tolerance_rel``, ``voltage_tolerance_pu``)."""
-    d = result.dispatch
-    return verify_dispatch(result.problem.district, result.problem.limits, d["thermal_power"],
-                           d["active_power"], d["reactive_power"], **tolerances)
+    d, problem = result.dispatch, result.problem
+    return verify_dispatch(problem.district, problem.limits, d["thermal_power"],
+                           d["active_power"], d["reactive_power"],
+                           thermal_step_models=problem.thermal_step_models,
+                           electric_step_models=problem.electric_step_models, **tolerances)
 
 
 def verification_status(verifications: Mapping[str, Verification]) -> str:

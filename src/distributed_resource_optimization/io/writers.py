@@ -55,12 +55,14 @@ FIGURE_ENTITIES: tuple[str, ...] = ("centralized", "thermal_grid_operator", "agg
 
 
 def write_centralized(result: CentralizedResult, out_dir: Path | str, wall_time_s: float,
-                      verifications: Mapping[str, Verification] | None = None
-                      ) -> dict[str, Path]:
+                      verifications: Mapping[str, Verification] | None = None,
+                      linearisation: Mapping | None = None) -> dict[str, Path]:
     """Write ``summary.json``, ``dispatch.csv``, ``prices.csv`` and ``price_components.csv`` into
     ``out_dir`` (created if needed), with ``verifications`` (dispatch name -> its
     :class:`~..energy.verification.Verification`) also ``verification.csv`` and the summary's
-    ``verification``; returns the paths by short name."""
+    ``verification``, and with ``linearisation`` its entries (``linearisation``, and after
+    successive linearisation ``linearisation_rounds`` and ``linearisation_converged``);
+    returns the paths by short name."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     dispatch, prices, components = centralized_frames(result)
@@ -70,6 +72,7 @@ def write_centralized(result: CentralizedResult, out_dir: Path | str, wall_time_
     prices.to_csv(paths["prices"], index=False)
     components.to_csv(paths["price_components"], index=False)
     summary = centralized_summary(result, wall_time_s)
+    summary.update(linearisation or {})
     if verifications:
         paths["verification"] = out / VERIFICATION_FILE
         verification_frame(verifications).to_csv(paths["verification"], index=False)
@@ -79,11 +82,11 @@ def write_centralized(result: CentralizedResult, out_dir: Path | str, wall_time_
 
 
 def write_centralized_run(out: Path, result: CentralizedResult, wall_time_s: float,
-                          scenario: str, verifications: Mapping[str, Verification] | None = None
-                          ) -> None:
+                          scenario: str, verifications: Mapping[str, Verification] | None = None,
+                          linearisation: Mapping | None = None) -> None:
     """``dro market-clearing --method centralized``: :func:`write_centralized` and the study's
     figures 1 and 2 into ``out``; ``wall_time_s`` is the run's time (s)."""
-    write_centralized(result, out, wall_time_s, verifications)
+    write_centralized(result, out, wall_time_s, verifications, linearisation)
     dispatch, prices, _ = centralized_frames(result)
     plot_thermal_fl22(dispatch, prices, out, scenario=scenario)
 
@@ -92,7 +95,8 @@ def write_market_clearing(out: Path, district: DistrictData, market: MarketResul
                           central: CentralizedResult, comparison: Mapping[str, float], *,
                           method: str, scenario: str, wall_central_s: float,
                           wall_admm_s: float,
-                          verifications: Mapping[str, Verification] | None = None) -> None:
+                          verifications: Mapping[str, Verification] | None = None,
+                          linearisation: Mapping | None = None) -> None:
     """``dro market-clearing --method admm|both``: the centralized files, the ADMM entities'
     dispatch and price rows of ``district``'s timesteps and DERs (``both``: after the
     centralized rows), ``residuals.csv``, ``admm_state.csv``, ``summary.json`` (the centralized
@@ -114,6 +118,7 @@ def write_market_clearing(out: Path, district: DistrictData, market: MarketResul
     summary["method"] = method
     summary.update(market_summary(market, central, comparison))
     summary["wall_time_s"] = {"centralized": wall_central_s, "admm": wall_admm_s}
+    summary.update(linearisation or {})
     if verifications:
         verification_frame(verifications).to_csv(out / VERIFICATION_FILE, index=False)
         summary["verification"] = verification_summary(verifications)

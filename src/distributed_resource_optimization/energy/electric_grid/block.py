@@ -8,10 +8,12 @@ scenario's limits come from
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import scipy.sparse as sp
 
-from ..lp import LPBlock
+from ..lp import LPBlock, check_step_models, per_step
 from ..tables import check_price, limit
 from .linear import LinearElectricGridModel
 
@@ -20,7 +22,8 @@ def electric_grid_block(model: LinearElectricGridModel, price_s_per_kwh: np.ndar
                         timestep_h: float, *,
                         voltage_min_pu: np.ndarray | float | None = None,
                         voltage_max_pu: np.ndarray | float | None = None,
-                        branch_power_max_kva: np.ndarray | float | None = None) -> LPBlock:
+                        branch_power_max_kva: np.ndarray | float | None = None,
+                        step_models: Sequence[LinearElectricGridModel] | None = None) -> LPBlock:
     """LP of the electric grid operator, eq. (1k)-(1o), over ``T = len(price_s_per_kwh)`` steps.
 
     Variables: ``p`` / ``q`` (T*n_der, DER demand kW / kvar, index ``t*n_der + k``, free),
@@ -29,6 +32,8 @@ def electric_grid_block(model: LinearElectricGridModel, price_s_per_kwh: np.ndar
     (index ``t*n_node + i``), ``branch_power_from_max`` / ``branch_power_to_max``
     (``t*n_line + l``); ``eq`` rows ``active_power_balance`` / ``reactive_power_balance``
     (index ``t``). Limits default to the model's (loose) ones; scalars apply to every node / line.
+    ``step_models``: one linear model per step (each linearised at its own step's demand,
+    :mod:`~..successive`) instead of ``model`` at every step.
     """
     price = check_price(price_s_per_kwh, timestep_h)
     g = model.grid
@@ -37,6 +42,7 @@ def electric_grid_block(model: LinearElectricGridModel, price_s_per_kwh: np.ndar
     v_max = limit("voltage_max_pu", voltage_max_pu, model.voltage_max_pu)
     s_max = limit("branch_power_max_kva", branch_power_max_kva, model.branch_power_max_kva)
 
+    models = check_step_models(model, step_models, n_t)
     n_pq = n_t * n_der
     idx_p = np.arange(n_pq)
     idx_q = n_pq + np.arange(n_pq)
@@ -45,25 +51,26 @@ def electric_grid_block(model: LinearElectricGridModel, price_s_per_kwh: np.ndar
     n_var = 2 * n_pq + 2 * n_t
     eye_t = sp.identity(n_t, format="csr")
 
-    def rows(m_p: np.ndarray, m_q: np.ndarray) -> sp.csr_matrix:
-        # Block-diagonal over time: the same sensitivities act on every timestep.
-        k = m_p.shape[0]
-        return sp.hstack([sp.kron(eye_t, sp.csr_matrix(m_p)), sp.kron(eye_t, sp.csr_matrix(m_q)),
+    def rows(m_p: str, m_q: str) -> sp.csr_matrix:
+        k = getattr(models[0], m_p).shape[0]
+        return sp.hstack([per_step(models, lambda m: getattr(m, m_p)),
+                          per_step(models, lambda m: getattr(m, m_q)),
                           sp.csr_matrix((n_t * k, 2 * n_t))], format="csr")
 
-    # x_ref + M (x - x_ref) <= x_max  <=>  M x <= x_max - x_ref + M x_ref.
-    offset_v = model.voltage_ref_pu - (model.m_voltage_by_p @ model.p_ref_kw
-                                       + model.m_voltage_by_q @ model.q_ref_kvar)
-    offset_sf = model.branch_power_from_ref_kva - (model.m_branch_from_by_p @ model.p_ref_kw
-                                                   + model.m_branch_from_by_q @ model.q_ref_kvar)
-    offset_st = model.branch_power_to_ref_kva - (model.m_branch_to_by_p @ model.p_ref_kw
-                                                 + model.m_branch_to_by_q @ model.q_ref_kvar)
-    a_v = rows(model.m_voltage_by_p, model.m_voltage_by_q)
-    a_sf = rows(model.m_branch_from_by_p, model.m_branch_from_by_q)
-    a_st = rows(model.m_branch_to_by_p, model.m_branch_to_by_q)
+    def offsets(ref: str, m_p: str, m_q: str) -> list[np.ndarray]:
+        # x_ref + M (x - x_ref) <= x_max  <=>  M x <= x_max - x_ref + M x_ref, per step.
+        return [getattr(m, ref) - (getattr(m, m_p) @ m.p_ref_kw + getattr(m, m_q) @ m.q_ref_kvar)
+                for m in models]
+
+    offset_v = offsets("voltage_ref_pu", "m_voltage_by_p", "m_voltage_by_q")
+    offset_sf = offsets("branch_power_from_ref_kva", "m_branch_from_by_p", "m_branch_from_by_q")
+    offset_st = offsets("branch_power_to_ref_kva", "m_branch_to_by_p", "m_branch_to_by_q")
+    a_v = rows("m_voltage_by_p", "m_voltage_by_q")
+    a_sf = rows("m_branch_from_by_p", "m_branch_from_by_q")
+    a_st = rows("m_branch_to_by_p", "m_branch_to_by_q")
     a_ub = sp.vstack([-a_v, a_v, a_sf, a_st], format="csr")
-    b_ub = np.concatenate([np.tile(offset_v - v_min, n_t), np.tile(v_max - offset_v, n_t),
-                           np.tile(s_max - offset_sf, n_t), np.tile(s_max - offset_st, n_t)])
+    b_ub = np.concatenate([*(o - v_min for o in offset_v), *(v_max - o for o in offset_v),
+                           *(s_max - o for o in offset_sf), *(s_max - o for o in offset_st)])
     ub_rows = {}
     start = 0
     for fam, size in (("voltage_min", n_node), ("voltage_max", n_node),
@@ -72,18 +79,18 @@ def electric_grid_block(model: LinearElectricGridModel, price_s_per_kwh: np.ndar
         start += n_t * size
 
     # p_src - 1'p = loss_ref + M_p (p - p_ref) + M_q (q - q_ref), per timestep.
-    a_eq_p = sp.hstack([sp.kron(eye_t, sp.csr_matrix(-(1.0 + model.m_loss_active_by_p)[None, :])),
-                        sp.kron(eye_t, sp.csr_matrix(-model.m_loss_active_by_q[None, :])),
+    a_eq_p = sp.hstack([per_step(models, lambda m: -(1.0 + m.m_loss_active_by_p)[None, :]),
+                        per_step(models, lambda m: -m.m_loss_active_by_q[None, :]),
                         eye_t, sp.csr_matrix((n_t, n_t))], format="csr")
-    a_eq_q = sp.hstack([sp.kron(eye_t, sp.csr_matrix(-model.m_loss_reactive_by_p[None, :])),
-                        sp.kron(eye_t, sp.csr_matrix(-(1.0 + model.m_loss_reactive_by_q)[None, :])),
+    a_eq_q = sp.hstack([per_step(models, lambda m: -m.m_loss_reactive_by_p[None, :]),
+                        per_step(models, lambda m: -(1.0 + m.m_loss_reactive_by_q)[None, :]),
                         sp.csr_matrix((n_t, n_t)), eye_t], format="csr")
-    rhs_p = model.loss_active_ref_kw - (model.m_loss_active_by_p @ model.p_ref_kw
-                                        + model.m_loss_active_by_q @ model.q_ref_kvar)
-    rhs_q = model.loss_reactive_ref_kvar - (model.m_loss_reactive_by_p @ model.p_ref_kw
-                                            + model.m_loss_reactive_by_q @ model.q_ref_kvar)
+    rhs_p = [m.loss_active_ref_kw - (m.m_loss_active_by_p @ m.p_ref_kw
+                                     + m.m_loss_active_by_q @ m.q_ref_kvar) for m in models]
+    rhs_q = [m.loss_reactive_ref_kvar - (m.m_loss_reactive_by_p @ m.p_ref_kw
+                                         + m.m_loss_reactive_by_q @ m.q_ref_kvar) for m in models]
     a_eq = sp.vstack([a_eq_p, a_eq_q], format="csr")
-    b_eq = np.concatenate([np.full(n_t, rhs_p), np.full(n_t, rhs_q)])
+    b_eq = np.concatenate([rhs_p, rhs_q])
 
     c = np.zeros(n_var)
     c[idx_psrc] = price * timestep_h
