@@ -75,7 +75,7 @@ def test_bad_settings_are_refused(district):
         solve_successively(district, "unconstrained", max_rounds=0)
 
 
-def test_the_command_line_iterates_for_the_centralized_method_only(tmp_path, capsys):
+def test_the_command_line_iterates_the_centralized_solve(tmp_path, capsys):
     out = tmp_path / "it"
     code = main(["market-clearing", "--method", "centralized", "--scenario", "thermal-head",
                  "--resolution", "60min", "--linearisation", "iterate", "--out", str(out)])
@@ -86,8 +86,9 @@ def test_the_command_line_iterates_for_the_centralized_method_only(tmp_path, cap
     assert rounds[0]["status"] == "violated" and rounds[-1]["status"] == "holds"
     assert summary["centralized_objective"] == pytest.approx(rounds[-1]["objective"])
     assert summary["verification"]["status"] == "holds"
-    code = main(["market-clearing", "--method", "both", "--linearisation", "iterate", "--out",
-                 str(tmp_path / "both")])
+    code = main(["market-clearing", "--method", "both", "--linearisation", "iterate",
+                 "--runtime", "tcp", "--out", str(tmp_path / "both")])
     assert code == 2
-    assert "--linearisation iterate needs --method centralized" in capsys.readouterr().err
+    assert "--linearisation iterate clears the market in process only" in \
+        capsys.readouterr().err
     assert not (tmp_path / "both").exists()

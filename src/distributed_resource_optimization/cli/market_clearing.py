@@ -75,8 +75,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         choices=LINEARISATIONS,
                         help="the grids' linear models: the study's one linearisation at the "
                         "reference demand (once), or re-linearised at each step's dispatch "
-                        "until the limits hold in the nonlinear grids (iterate; --method "
-                        "centralized for now) (default: %(default)s)")
+                        "until the limits hold in the nonlinear grids (iterate; the market "
+                        "then clears in process, each grid operator re-linearising its own "
+                        "model between clearings) (default: %(default)s)")
     parser.add_argument("--rho", default=None, type=float, metavar="RHO",
                         help="ADMM: initial penalty in S$ per (per-unit)^2 "
                         f"(default: {DEFAULT_RHO:g})")
@@ -110,9 +111,11 @@ def run(args: argparse.Namespace) -> int:
     from distributed_resource_optimization.io.warm_start import read_warm_start
 
     check_admm_options(args)  # whatever the method: a wrong option is wrong before any work
-    if args.linearisation != "once" and args.method != "centralized":
-        raise ValueError(f"--linearisation {args.linearisation} needs --method centralized: the "
-                         "market's grid operators do not re-linearise their models yet")
+    if args.linearisation == "iterate" and args.method != "centralized" and (
+            args.runtime != "inproc" or args.agents_file is not None):
+        raise ValueError("--linearisation iterate clears the market in process only (--runtime "
+                         "inproc): grid operators in agent processes do not re-linearise their "
+                         "models yet")
     warm_start = None if args.warm_start is None else read_warm_start(args.warm_start)
     # The inputs it reads may not be (inside) the folder the results replace; the warm start
     # may: it is read whole above, before any work (a day-by-day chain into one folder).
@@ -215,6 +218,10 @@ class MarketClearingRun:
     wall_admm_s: float
     #: Both dispatches held against the nonlinear grids (``centralized``, ``market``).
     verifications: dict = field(default_factory=dict)
+    #: ``summary.json``'s linearisation entries (``linearisation``, and with ``iterate`` the
+    #: market's ``linearisation_rounds`` / ``linearisation_converged`` and the centralized
+    #: solve's ``centralized_linearisation_rounds``).
+    linearisation: dict = field(default_factory=dict)
 
 
 def run_admm(args: argparse.Namespace, output: Any, warm_start: Any = None) -> int:
@@ -232,7 +239,7 @@ def run_admm(args: argparse.Namespace, output: Any, warm_start: Any = None) -> i
                               method=args.method, scenario=args.scenario,
                               wall_central_s=done.wall_central_s, wall_admm_s=done.wall_admm_s,
                               verifications=done.verifications,
-                              linearisation={"linearisation": args.linearisation})
+                              linearisation=done.linearisation)
     progress(f"done: ADMM {market.iterations} iterations "
              f"({'converged' if market.converged else 'not converged'}), objective gap "
              f"{comparison['objective_gap_rel']:.2e}, max price deviation "
@@ -252,9 +259,11 @@ def clear_market(args: argparse.Namespace, warm_start: Any = None) -> MarketClea
         solve_centralized,
     )
     from distributed_resource_optimization.energy.district import load_district
+    from distributed_resource_optimization.energy.successive import solve_successively
     from distributed_resource_optimization.energy.tables import DEFAULT_DATA_DIR
     from distributed_resource_optimization.energy.verification import verify_centralized
     from distributed_resource_optimization.market.clearing import (
+        clear_market_successively,
         compare_with_centralized,
         market_residuals,
         run_market_clearing,
@@ -281,9 +290,18 @@ def clear_market(args: argparse.Namespace, warm_start: Any = None) -> MarketClea
     district = load_district(data, args.resolution)
     if warm_start is not None:
         warm_start = shift_to_timesteps(warm_start, district.timesteps, agents)
-    progress(f"solving centralized ({args.scenario})...")
+    iterate = args.linearisation == "iterate"
+    linearisation: dict = {"linearisation": args.linearisation}
+    progress(f"solving centralized ({args.scenario})"
+             + (", re-linearising at each dispatch..." if iterate else "..."))
     start = time.perf_counter()
-    central = solve_centralized(build_centralized(district, args.scenario))
+    if iterate:
+        successive = solve_successively(district, args.scenario)
+        central = successive.result
+        linearisation["centralized_linearisation_rounds"] = [r.as_dict()
+                                                             for r in successive.rounds]
+    else:
+        central = solve_centralized(build_centralized(district, args.scenario))
     wall_central = time.perf_counter() - start
     where = "" if args.runtime == "inproc" else (
         f", agents at {args.agents_file}" if args.agents_file else
@@ -298,17 +316,28 @@ def clear_market(args: argparse.Namespace, warm_start: Any = None) -> MarketClea
             progress(f"iteration {state.iteration}: primal residuals {r} (kW), largest dual "
                      f"residual {d:.3g} (S$/kWh), rho {state.rho:.3g}")
 
-    engine = engine_settings(args)
+    settings = dict(agents=agents, rho=args.rho, eps=args.eps, max_iters=args.max_iters,
+                    progress=report, faults=faults_of(args), warm_start=warm_start,
+                    **engine_settings(args))
     start = time.perf_counter()
-    market = run_market_clearing(district, args.scenario, agents=agents, rho=args.rho,
-                                 eps=args.eps, max_iters=args.max_iters, progress=report,
-                                 runtime=args.runtime, agents_file=args.agents_file,
-                                 broker=args.broker, listen=args.listen, faults=faults_of(args),
-                                 broker_access=broker_access_of(args),
-                                 token=token_of(args), warm_start=warm_start, **engine)
+    if iterate:  # in process (checked in run)
+        cleared = clear_market_successively(district, args.scenario, **settings)
+        market, market_verification = cleared.market, cleared.verification
+        for r in cleared.rounds:
+            progress(f"market clearing {r.round}: {r.iterations} iterations, objective "
+                     f"{r.objective:.2f} S$, {r.status} (worst {r.worst_kind} "
+                     f"{r.worst_violation_rel:.2e} relative)")
+        linearisation.update(linearisation_converged=cleared.converged,
+                             linearisation_rounds=[r.as_dict() for r in cleared.rounds])
+    else:
+        market = run_market_clearing(district, args.scenario, runtime=args.runtime,
+                                     agents_file=args.agents_file, broker=args.broker,
+                                     listen=args.listen, broker_access=broker_access_of(args),
+                                     token=token_of(args), **settings)
+        market_verification = verify_market(market, district)
     wall_admm = time.perf_counter() - start
     comparison = compare_with_centralized(market, central)
     verifications = {"centralized": verify_centralized(central),
-                     "market": verify_market(market, district)}
+                     "market": market_verification}
     return MarketClearingRun(district, central, market, comparison, wall_central, wall_admm,
-                             verifications)
+                             verifications, linearisation)

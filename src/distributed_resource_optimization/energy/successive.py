@@ -49,9 +49,9 @@ def check_linearisation(name: str) -> str:
 
 @dataclass(frozen=True)
 class LinearisationRound:
-    """One LP of the successive linearisation: its ``objective`` (S$), the verification's
-    ``status`` and worst check (``worst_kind``, ``worst_violation_rel``), and the electric losses
-    over the horizon, linear and AC (kWh)."""
+    """One round of the successive linearisation (an LP, or a market clearing): its
+    ``objective`` (S$), the verification's ``status`` and worst check (``worst_kind``,
+    ``worst_violation_rel``), and the electric losses over the horizon, linear and AC (kWh)."""
 
     round: int
     objective: float
@@ -60,6 +60,8 @@ class LinearisationRound:
     worst_violation_rel: float
     losses_linear_kwh: float
     losses_ac_kwh: float
+    #: ADMM iterations of a market clearing round (``None`` for a centralized LP).
+    iterations: int | None = None
 
     def as_dict(self) -> dict:
         return dict(vars(self))
@@ -93,9 +95,12 @@ def step_models(district: DistrictData, thermal_kw: np.ndarray, active_kw: np.nd
     return thermal, electric
 
 
-def _round(k: int, result: CentralizedResult, v: Verification) -> LinearisationRound:
+def linearisation_round(k: int, objective: float, v: Verification,
+                        iterations: int | None = None) -> LinearisationRound:
+    """Round ``k``'s summary from its objective (S$) and the verification of its dispatch
+    (``iterations``: a market clearing's)."""
     worst = v.worst
-    return LinearisationRound(round=k, objective=result.objective, status=v.status,
+    return LinearisationRound(round=k, objective=objective, status=v.status, iterations=iterations,
                               worst_kind=worst.kind, worst_violation_rel=worst.violation_rel,
                               losses_linear_kwh=v.energy_kwh["electric_losses_linear_kwh"],
                               losses_ac_kwh=v.energy_kwh["electric_losses_ac_kwh"])
@@ -116,7 +121,7 @@ def solve_successively(district: DistrictData, scenario: str, *,
     tolerances = {"tolerance_rel": tolerance_rel, "voltage_tolerance_pu": voltage_tolerance_pu}
     result = solve_centralized(build_centralized(district, scenario))
     verification = verify_centralized(result, **tolerances)
-    rounds = [_round(1, result, verification)]
+    rounds = [linearisation_round(1, result.objective, verification)]
     converged = False
     while len(rounds) < max_rounds:
         d = result.dispatch
@@ -125,7 +130,7 @@ def solve_successively(district: DistrictData, scenario: str, *,
         result = solve_centralized(build_centralized(
             district, scenario, thermal_step_models=thermal, electric_step_models=electric))
         verification = verify_centralized(result, **tolerances)
-        rounds.append(_round(len(rounds) + 1, result, verification))
+        rounds.append(linearisation_round(len(rounds) + 1, result.objective, verification))
         moved = abs(rounds[-1].objective - rounds[-2].objective) / abs(rounds[-1].objective)
         if verification.status == HOLDS and moved <= objective_tol_rel:
             converged = True

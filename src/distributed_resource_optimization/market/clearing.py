@@ -31,7 +31,7 @@ the same local solves), not the engine's best iterate that it restores at ``max_
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -54,8 +54,17 @@ from distributed_resource_optimization.energy.scenarios import (
     check_scenario,
     scenario_limits,
 )
+from distributed_resource_optimization.energy.successive import (
+    DEFAULT_MAX_ROUNDS,
+    LinearisationRound,
+    linearisation_round,
+)
 from distributed_resource_optimization.energy.timeseries import timestep_hours
-from distributed_resource_optimization.energy.verification import Verification, verify_dispatch
+from distributed_resource_optimization.energy.verification import (
+    HOLDS,
+    Verification,
+    verify_dispatch,
+)
 from distributed_resource_optimization.local.blocks import SingleModelGroup
 from distributed_resource_optimization.market.entities import market_entities
 from distributed_resource_optimization.market.names import (  # the defaults: re-exported here
@@ -64,6 +73,7 @@ from distributed_resource_optimization.market.names import (  # the defaults: re
     DEFAULT_ALPHA,
     DEFAULT_ANDERSON_MEMORY,
     DEFAULT_EPS,
+    DEFAULT_MARKET_OBJECTIVE_TOL_REL,
     DEFAULT_MAX_ITERS,
     DEFAULT_RHO,
     DEFAULT_SOLVER_EPS,
@@ -239,6 +249,8 @@ async def start_market_clearing(district: DistrictData | None = None,
                                 token: str | None = None, warm_start=None, broker_access=None,
                                 carrier: Transport | None = None,
                                 solver_eps: float | None = None,
+                                linearise_at: Mapping[str, Mapping[str, np.ndarray]]
+                                | None = None,
                                 **engine: float) -> MarketResult:
     """Clear the district market of ``scenario`` by ADMM (Algorithm 1 on the generic engine);
     awaitable twin of :func:`run_market_clearing` (same arguments)."""
@@ -251,6 +263,9 @@ async def start_market_clearing(district: DistrictData | None = None,
         raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
     if runtime == "inproc" and (agents_file is not None or district is None):
         raise ValueError("the inproc runtime needs the district (agents_file is for tcp/mqtt)")
+    if linearise_at is not None and runtime != "inproc":
+        raise ValueError("linearise_at needs the inproc runtime: grid operators in agent "
+                         "processes do not re-linearise their models yet")
     resolution = resolution or (district.resolution if district is not None else "30min")
     dt = timestep_hours(resolution)
     expected = None
@@ -263,7 +278,8 @@ async def start_market_clearing(district: DistrictData | None = None,
     warm_start = as_warm_start(warm_start)
     start = time.perf_counter()
     if runtime == "inproc":
-        actors = market_entities(district, scenario, agents=agents, solver_tol=solver_tol)
+        actors = market_entities(district, scenario, agents=agents, solver_tol=solver_tol,
+                                 linearise_at=linearise_at)
         transport = transport or InProcessTransport()
         if faults is not None:
             transport = faults.wrap(transport)
@@ -317,6 +333,8 @@ def run_market_clearing(district: DistrictData | None = None, scenario: str = DE
     (spawned agents get it; agents started by hand need the same ``--token-file``).
     ``broker_access``: login and TLS at the MQTT broker
     (:class:`~.runtime.mqtt_transport.BrokerAccess`; spawned agents get it too).
+    ``linearise_at``: an earlier clearing's ``dispatch``; each grid operator linearises each step
+    at its own cleared copy of the demand (in process only; :func:`clear_market_successively`).
     Works inside a running event loop too (Jupyter); :func:`start_market_clearing` is the
     awaitable version.
     """
@@ -445,3 +463,47 @@ def verify_market(market: MarketResult, district: DistrictData, **tolerances: fl
     return verify_dispatch(district, scenario_limits(district, market.scenario),
                            d["thermal_power"], d["active_power"], d["reactive_power"],
                            **tolerances)
+
+
+@dataclass
+class SuccessiveMarket:
+    """Outcome of :func:`clear_market_successively`: the last clearing (``market``) and the
+    verification of its dispatch, every round's summary (``rounds``) and whether it
+    ``converged`` within the round limit."""
+
+    market: MarketResult
+    verification: Verification
+    rounds: list[LinearisationRound]
+    converged: bool
+
+
+def clear_market_successively(district: DistrictData, scenario: str = DEFAULT_SCENARIO, *,
+                              max_rounds: int = DEFAULT_MAX_ROUNDS,
+                              objective_tol_rel: float = DEFAULT_MARKET_OBJECTIVE_TOL_REL,
+                              **kwargs) -> SuccessiveMarket:
+    """Market clearings with successive linearisation (in process): clear with the published
+    peak linearisation, then let each grid operator re-linearise each step at its own cleared
+    copy of the demand and clear again, warm-started from the last clearing, until the
+    cleared dispatch holds every limit in the nonlinear grids (:func:`verify_market`) and the
+    objective moved by at most ``objective_tol_rel`` (ADMM's own accuracy is about 1e-5). Other
+    keywords go to :func:`run_market_clearing`."""
+    if int(max_rounds) != max_rounds or max_rounds < 1:
+        raise ValueError(f"max_rounds must be a whole number >= 1, got {max_rounds}")
+    if kwargs.get("runtime", "inproc") != "inproc":
+        raise ValueError("successive linearisation of the market runs in process only: grid "
+                         "operators in agent processes do not re-linearise their models yet")
+    market = run_market_clearing(district, scenario, **kwargs)
+    verification = verify_market(market, district)
+    rounds = [linearisation_round(1, market.objective, verification, market.iterations)]
+    converged = False
+    while len(rounds) < max_rounds:
+        market = run_market_clearing(district, scenario, **{
+            **kwargs, "linearise_at": market.dispatch, "warm_start": market.admm})
+        verification = verify_market(market, district)
+        rounds.append(linearisation_round(len(rounds) + 1, market.objective, verification,
+                                          market.iterations))
+        moved = abs(rounds[-1].objective - rounds[-2].objective) / abs(rounds[-1].objective)
+        if verification.status == HOLDS and moved <= objective_tol_rel:
+            converged = True
+            break
+    return SuccessiveMarket(market, verification, rounds, converged)

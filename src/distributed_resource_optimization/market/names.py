@@ -62,6 +62,9 @@ DEFAULT_ALPHA = 1.8
 DEFAULT_ANDERSON_MEMORY = 20
 #: Gap and feasibility tolerance of the entities' Clarabel solver (``solver="clarabel"``).
 DEFAULT_SOLVER_TOL = 1e-8
+#: Successive linearisation of the market: the objective may move by at most this much
+#: (relative) between the last two clearings (ADMM clears to about 1e-5 of the optimum).
+DEFAULT_MARKET_OBJECTIVE_TOL_REL = 1e-5
 #: The old name of :data:`DEFAULT_SOLVER_TOL` (until 0.2).
 DEFAULT_SOLVER_EPS = DEFAULT_SOLVER_TOL
 
