@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from distributed_resource_optimization.cli import main
@@ -68,3 +69,9 @@ def test_the_command_line_clears_successively(tmp_path, capsys):
     assert summary["linearisation_rounds"][-1]["iterations"] == summary["iterations"]
     assert summary["centralized_linearisation_rounds"][-1]["status"] == "holds"
     assert summary["objective_gap_rel"] < 1e-4
+    # residuals.csv: every clearing's iterations, numbered by round.
+    residuals = pd.read_csv(out / "residuals.csv")
+    rounds = summary["linearisation_rounds"]
+    assert sorted(set(residuals["round"])) == list(range(1, len(rounds) + 1))
+    for r in rounds:
+        assert len(residuals[residuals["round"] == r["round"]]) == 3 * r["iterations"]

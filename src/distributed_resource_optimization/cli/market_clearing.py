@@ -222,6 +222,8 @@ class MarketClearingRun:
     #: market's ``linearisation_rounds`` / ``linearisation_converged`` and the centralized
     #: solve's ``centralized_linearisation_rounds``).
     linearisation: dict = field(default_factory=dict)
+    #: Every market clearing of a successive linearisation (the last is ``market``).
+    clearings: list = field(default_factory=list)
 
 
 def run_admm(args: argparse.Namespace, output: Any, warm_start: Any = None) -> int:
@@ -239,7 +241,8 @@ def run_admm(args: argparse.Namespace, output: Any, warm_start: Any = None) -> i
                               method=args.method, scenario=args.scenario,
                               wall_central_s=done.wall_central_s, wall_admm_s=done.wall_admm_s,
                               verifications=done.verifications,
-                              linearisation=done.linearisation)
+                              linearisation=done.linearisation,
+                              clearings=done.clearings or None)
     progress(f"done: ADMM {market.iterations} iterations "
              f"({'converged' if market.converged else 'not converged'}), objective gap "
              f"{comparison['objective_gap_rel']:.2e}, max price deviation "
@@ -340,4 +343,5 @@ def clear_market(args: argparse.Namespace, warm_start: Any = None) -> MarketClea
     verifications = {"centralized": verify_centralized(central),
                      "market": market_verification}
     return MarketClearingRun(district, central, market, comparison, wall_central, wall_admm,
-                             verifications, linearisation)
+                             verifications, linearisation,
+                             cleared.clearings if iterate else [market])

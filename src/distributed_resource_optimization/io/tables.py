@@ -85,7 +85,7 @@ def verification_frame(verifications: Mapping[str, Verification]) -> pd.DataFram
 
 RESIDUALS_FILE = "residuals.csv"
 RESIDUAL_COLUMNS: tuple[str, ...] = ("iteration", "quantity", "primal", "dual", "rho",
-                                     "lower_bound", "objective", "gap_certified")
+                                     "lower_bound", "objective", "gap_certified", "round")
 #: Columns of the engine's per-iteration history (``dro flex-sharing``'s ``residuals.csv``).
 ENGINE_HISTORY_COLUMNS: tuple[str, ...] = ("iteration", "primal", "dual", "eps_primal",
                                            "eps_dual", "rho", "lower_bound", "objective",
@@ -108,8 +108,9 @@ def market_frames(market, timesteps: pd.DatetimeIndex, der_names: Sequence[str]
     return tables[0], tables[1]
 
 
-def residual_frame(market) -> pd.DataFrame:
-    """Residuals per iteration (columns :data:`RESIDUAL_COLUMNS`): ``primal`` is the study's
+def residual_frame(market, round: int = 1) -> pd.DataFrame:
+    """Residuals per iteration (columns :data:`RESIDUAL_COLUMNS`; ``round``: which clearing of
+    a successive linearisation, 1 for the only one): ``primal`` is the study's
     ``r(a, b)`` per quantity (``thermal``, ``active``, ``reactive``; kW / kvar), ``dual`` the
     dual residual of that quantity (S$/kWh, :func:`market.rule.study_rule`), ``rho``
     the engine's penalty of that iteration (same for all three); ``lower_bound``,
@@ -127,7 +128,9 @@ def residual_frame(market) -> pd.DataFrame:
                      else np.asarray(admm.dual_residuals[:n], dtype=float)),
             "rho": np.asarray(admm.rho_history[:n], dtype=float),
             **_bound_columns(admm, n)}))
-    return pd.concat(parts, ignore_index=True)[list(RESIDUAL_COLUMNS)]
+    frame = pd.concat(parts, ignore_index=True)
+    frame["round"] = int(round)
+    return frame[list(RESIDUAL_COLUMNS)]
 
 
 def _bound_columns(admm, n: int) -> dict[str, np.ndarray]:

@@ -3,7 +3,7 @@ figures of one finished run. Running is the caller's job; these functions only w
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -96,7 +96,8 @@ def write_market_clearing(out: Path, district: DistrictData, market: MarketResul
                           method: str, scenario: str, wall_central_s: float,
                           wall_admm_s: float,
                           verifications: Mapping[str, Verification] | None = None,
-                          linearisation: Mapping | None = None) -> None:
+                          linearisation: Mapping | None = None,
+                          clearings: Sequence[MarketResult] | None = None) -> None:
     """``dro market-clearing --method admm|both``: the centralized files, the ADMM entities'
     dispatch and price rows of ``district``'s timesteps and DERs (``both``: after the
     centralized rows), ``residuals.csv``, ``admm_state.csv``, ``summary.json`` (the centralized
@@ -112,7 +113,9 @@ def write_market_clearing(out: Path, district: DistrictData, market: MarketResul
     dispatch.to_csv(out / DISPATCH_FILE, index=False)
     prices.to_csv(out / PRICES_FILE, index=False)
     residuals = residual_frame(market)
-    residuals.to_csv(out / RESIDUALS_FILE, index=False)
+    # Every clearing of a successive linearisation, its rounds numbered (the last is market).
+    pd.concat([residual_frame(m, k) for k, m in enumerate(clearings or [market], 1)],
+              ignore_index=True).to_csv(out / RESIDUALS_FILE, index=False)
     state_frame(market.admm).to_csv(out / STATE_FILE, index=False)
     summary = centralized_summary(central, wall_central_s)
     summary["method"] = method

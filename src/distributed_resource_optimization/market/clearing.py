@@ -475,6 +475,8 @@ class SuccessiveMarket:
     verification: Verification
     rounds: list[LinearisationRound]
     converged: bool
+    #: Every clearing, in order (the last is ``market``).
+    clearings: list[MarketResult] = field(default_factory=list)
 
 
 def clear_market_successively(district: DistrictData, scenario: str = DEFAULT_SCENARIO, *,
@@ -495,15 +497,17 @@ def clear_market_successively(district: DistrictData, scenario: str = DEFAULT_SC
     market = run_market_clearing(district, scenario, **kwargs)
     verification = verify_market(market, district)
     rounds = [linearisation_round(1, market.objective, verification, market.iterations)]
+    clearings = [market]
     converged = False
     while len(rounds) < max_rounds:
         market = run_market_clearing(district, scenario, **{
             **kwargs, "linearise_at": market.dispatch, "warm_start": market.admm})
         verification = verify_market(market, district)
+        clearings.append(market)
         rounds.append(linearisation_round(len(rounds) + 1, market.objective, verification,
                                           market.iterations))
         moved = abs(rounds[-1].objective - rounds[-2].objective) / abs(rounds[-1].objective)
         if verification.status == HOLDS and moved <= objective_tol_rel:
             converged = True
             break
-    return SuccessiveMarket(market, verification, rounds, converged)
+    return SuccessiveMarket(market, verification, rounds, converged, clearings)
