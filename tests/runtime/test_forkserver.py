@@ -63,6 +63,9 @@ def test_a_forked_child_reports_its_exit_code_and_ends_on_sigterm_or_closed_stdi
                                                log.fileno())
                 line = await asyncio.wait_for(child.stdout.readline(), 60)
                 assert line.decode().startswith(READY_PREFIX)
+                if sys.platform == "linux":  # named after its participant in top / ps -o comm
+                    comm = open(f"/proc/{child.pid}/comm").read().strip()
+                    assert comm == "dro fleet_0"
                 if stop == "terminate":
                     child.terminate()
                 else:

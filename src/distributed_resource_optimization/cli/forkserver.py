@@ -15,11 +15,11 @@ import traceback
 from collections.abc import Sequence
 
 # Preloaded for the children: what `dro agent` and `dro peer` import when they run.
-import distributed_resource_optimization.flex_sharing  # noqa: F401
 import distributed_resource_optimization.market.entities  # noqa: F401
 import distributed_resource_optimization.runtime.factories  # noqa: F401
 import distributed_resource_optimization.runtime.peers  # noqa: F401
 from distributed_resource_optimization.cli.main import main
+from distributed_resource_optimization.flex_sharing import fleet_name
 from distributed_resource_optimization.runtime.forkserver import MAX_MESSAGE_BYTES
 
 
@@ -97,6 +97,7 @@ def _child(argv: list[str], fds: list[int], close: Sequence[int]) -> None:
         sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115
         sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
         sys.argv = ["dro", *argv]
+        _name_process(argv)
         code = main(argv)
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1
@@ -108,6 +109,22 @@ def _child(argv: list[str], fds: list[int], close: Sequence[int]) -> None:
             sys.stderr.flush()
         finally:
             os._exit(code)
+
+
+def _name_process(argv: Sequence[str]) -> None:
+    """Name the child in ``top`` / ``ps -o comm`` (Linux, 15 characters) after the participant
+    it serves, e.g. ``dro building_22``: its command line is the server's."""
+    name = argv[0]
+    for flag in ("--entity", "--flex-share", "--factory"):
+        if flag in argv[:-1]:
+            name = argv[argv.index(flag) + 1]
+            if flag == "--flex-share" and name.partition("/")[0].isdigit():
+                name = fleet_name(int(name.partition("/")[0]))
+    try:
+        with open("/proc/self/comm", "w") as comm:
+            comm.write(f"dro {name}"[:15])
+    except OSError:
+        pass  # not Linux, or no /proc: the name is cosmetic
 
 
 if __name__ == "__main__":
