@@ -92,7 +92,9 @@ class ForkedProcess:
 
     @property
     def returncode(self) -> int | None:
-        return self._done.result() if self._done.done() else None
+        # None also once the server was closed before this child's exit was reported.
+        done = self._done
+        return done.result() if done.done() and not done.cancelled() else None
 
     async def wait(self) -> int:
         return await asyncio.shield(self._done)
