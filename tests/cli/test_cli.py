@@ -41,6 +41,8 @@ def test_market_clearing_writes_files(run):
     assert summary["centralized_objective"] == pytest.approx(reference, rel=1e-9)
     assert summary["verification"]["status"] == "holds"
     assert summary["verification"]["centralized"]["worst"] == "pipe_flow"
+    (limit,) = summary["scenario_limits"]  # the congested pipe, against its maximum velocity
+    assert limit["element"] == "4" and limit["rating"]["unit"] == "m/s"
     table = pd.read_csv(out / "verification.csv")
     assert list(table.columns[:2]) == ["timestep", "dispatch"] and len(table) == 48
 

@@ -222,6 +222,11 @@ def _scenario(name: str) -> Scenario:
     return SCENARIOS[check_scenario(name)]
 
 
+def scenario_rules(name: str) -> list[LimitRule]:
+    """The tightened limits of scenario ``name`` on both grids (its own and its base's)."""
+    return [rule for grid in ("thermal", "electric") if (rule := _rule_on(name, grid))]
+
+
 def _rule_on(name: str, grid: str) -> LimitRule | None:
     """The rule of scenario ``name`` on ``grid``: its own, else its base scenario's."""
     scenario = _scenario(name)

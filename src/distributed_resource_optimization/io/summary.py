@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from distributed_resource_optimization.energy.ratings import limit_ratings
 from distributed_resource_optimization.energy.verification import verification_status
 
 if TYPE_CHECKING:
@@ -38,6 +39,7 @@ def centralized_summary(result: CentralizedResult, wall_time_s: float) -> dict:
         "reference_timestep": None if d.reference_timestep is None
         else d.reference_timestep.isoformat(),
         "binding_constraints": result.binding_constraints(),
+        "scenario_limits": limit_ratings(d, result.scenario),
         "solver_status": result.message,
     }
 

@@ -1,0 +1,70 @@
+"""What each grid limit of a scenario is, held against the physical rating in the data.
+
+The study's scenarios tighten one element of a grid to a multiple of its value at the
+linearisation reference (:mod:`.scenarios`): tests of the price mechanics, not physical limits.
+:func:`limit_ratings` says so for every limit of a scenario: its value and unit, the rating of the
+same element in the data where the data has one (a cable's current, a pipe's maximum velocity)
+and which share of it the limit is, or that the data has no such limit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .district import DistrictData
+from .radial_grid import grid_file
+from .scenarios import LIMITS, scenario_limits, scenario_rules
+
+#: The voltage band the voltage limit is compared with (p.u.): a usual planning band of
+#: distribution grids; the data states none.
+PLANNING_VOLTAGE_MIN_PU = 0.95
+
+
+def limit_ratings(district: DistrictData, scenario: str) -> list[dict]:
+    """One entry per tightened limit of ``scenario`` (JSON-ready): ``limit``, ``element``,
+    ``value`` and ``unit``, ``origin`` (how the scenario sets it), and ``rating`` (``value``,
+    ``unit``, ``source``; ``None`` where the data has no such limit) with ``share_of_rating``
+    (the limit as a share of the rating; for a voltage limit the share of the planning band's
+    allowed drop), plus the flow's velocity for a pipe."""
+    limits = scenario_limits(district, scenario).resolved(district.thermal_model,
+                                                          district.electric_model)
+    tg, eg = district.thermal_grid, district.electric_grid
+    out = []
+    for rule in scenario_rules(scenario):
+        kind = LIMITS[rule.limit]
+        grid = tg if kind.grid == "thermal" else eg
+        names = grid.line_names if kind.element_kind == "line" else grid.node_names
+        e = int(np.flatnonzero(np.asarray(names).astype(str) == rule.element)[0])
+        what = "voltage drop" if rule.limit == "electric_voltage_min" else "value"
+        entry = {"limit": rule.limit, "element": rule.element,
+                 "origin": f"{rule.factor:g} x its {what} at the linearisation reference (a "
+                 "stress test of the price mechanics, not a physical limit)"}
+        if rule.limit == "thermal_branch_flow_max":
+            value = float(limits["thermal_branch_flow_max_m3_s"][e])
+            velocity = value / (np.pi * tg.line_diameter_m[e] ** 2 / 4.0)
+            rating = float(tg.line_max_velocity_m_s[e])
+            entry.update(value=value, unit="m3/s", velocity_m_s=velocity,
+                         rating={"value": rating, "unit": "m/s",
+                                 "source": f"{grid_file('thermal', 'line_types')}, column "
+                                 "maximum_velocity"} if np.isfinite(rating) else None,
+                         share_of_rating=velocity / rating if np.isfinite(rating) else None)
+        elif rule.limit == "electric_branch_power_max":
+            value = float(limits["electric_branch_power_max_kva"][e])
+            rating = float(eg.line_rating_kva[e])
+            entry.update(value=value, unit="kVA",
+                         rating={"value": rating, "unit": "kVA",
+                                 "source": f"{grid_file('electric', 'line_types')}, column "
+                                 "maximum_current (sqrt(3) x nominal voltage x current)"},
+                         share_of_rating=value / rating)
+        elif rule.limit == "electric_voltage_min":
+            value = float(limits["electric_voltage_min_pu"][e])
+            entry.update(value=value, unit="p.u.", rating=None,
+                         share_of_rating=(1.0 - value) / (1.0 - PLANNING_VOLTAGE_MIN_PU),
+                         note=f"the data has no voltage band; share of a "
+                         f"{PLANNING_VOLTAGE_MIN_PU:g} p.u. planning band's allowed drop")
+        else:  # thermal_node_head_min
+            value = float(limits["thermal_node_head_min_m"][e])
+            entry.update(value=value, unit="m", rating=None, share_of_rating=None,
+                         note="the data has no head or differential-pressure limit")
+        out.append(entry)
+    return out

@@ -1,0 +1,45 @@
+"""The scenarios' limits against the physical ratings in the data (energy/ratings.py).
+Reference: the data files read independently with pandas (line types: maximum velocity of the
+pipes, maximum current of the cables) and hand-derived ratings."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from distributed_resource_optimization.energy.ratings import limit_ratings
+from distributed_resource_optimization.energy.tables import DEFAULT_DATA_DIR
+
+
+def _line_type(kind: str, line: str) -> pd.Series:
+    lines = pd.read_csv(DEFAULT_DATA_DIR / f"grid/{kind}_grid_lines.csv", dtype=str)
+    types = pd.read_csv(DEFAULT_DATA_DIR / f"grid/{kind}_grid_line_types.csv")
+    line_type = lines.loc[lines["line_name"] == line, "line_type"].iloc[0]
+    return types.loc[types["line_type"] == line_type].iloc[0]
+
+
+def test_every_constrained_scenario_states_its_limit_against_the_data(district):
+    """The study's limits are far below the ratings: pipe 4 at 4.5 % of its maximum velocity,
+    cable 4 at 32 % of its current rating; head and voltage have no limit in the data."""
+    assert limit_ratings(district, "unconstrained") == []
+    (pipe,) = limit_ratings(district, "thermal-congestion")
+    row = _line_type("thermal", "4")
+    velocity_max = float(row["maximum_velocity"])
+    assert pipe["rating"]["value"] == velocity_max and pipe["unit"] == "m3/s"
+    assert "thermal_grid_line_types.csv" in pipe["rating"]["source"]
+    diameter = float(row["diameter"])
+    assert pipe["velocity_m_s"] == pytest.approx(pipe["value"] / (np.pi * diameter**2 / 4))
+    assert pipe["share_of_rating"] == pytest.approx(pipe["velocity_m_s"] / velocity_max)
+    assert 0.04 < pipe["share_of_rating"] < 0.05
+    _, cable = limit_ratings(district, "electric-congestion")
+    current = float(_line_type("electric", "4")["maximum_current"])
+    rating = np.sqrt(3) * 22_000 * current / 1000  # kVA at the 22 kV nominal voltage
+    assert cable["rating"]["value"] == pytest.approx(rating)
+    assert cable["share_of_rating"] == pytest.approx(cable["value"] / rating)
+    assert 0.3 < cable["share_of_rating"] < 0.35
+    (head,) = limit_ratings(district, "thermal-head")
+    assert head["rating"] is None and "no head" in head["note"]
+    _, voltage = limit_ratings(district, "voltage")
+    assert voltage["rating"] is None and voltage["share_of_rating"] < 0.02
+    assert all("stress test" in entry["origin"] for entry in (pipe, cable, head, voltage))
