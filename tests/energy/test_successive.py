@@ -86,9 +86,7 @@ def test_the_command_line_iterates_the_centralized_solve(tmp_path, capsys):
     assert rounds[0]["status"] == "violated" and rounds[-1]["status"] == "holds"
     assert summary["centralized_objective"] == pytest.approx(rounds[-1]["objective"])
     assert summary["verification"]["status"] == "holds"
-    code = main(["market-clearing", "--method", "both", "--linearisation", "iterate",
-                 "--runtime", "tcp", "--out", str(tmp_path / "both")])
-    assert code == 2
-    assert "--linearisation iterate clears the market in process only" in \
-        capsys.readouterr().err
-    assert not (tmp_path / "both").exists()
+    code = main(["market-clearing", "--method", "centralized", "--linearisation", "twice",
+                 "--out", str(tmp_path / "bad")])
+    assert code == 2 and "invalid choice: 'twice'" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()

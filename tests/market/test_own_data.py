@@ -140,7 +140,7 @@ def test_only_exchange_vectors_prices_rho_and_declared_metadata_travel(district)
         # context: what the agent was started for (scenario, data fingerprint), no data
         JoinReply: {"session", "names", "sizes", "variables", "publications",
                     "protocol_version", "error", "context"},
-        SetupRequest: {"session", "publications"},
+        SetupRequest: {"session", "publications", "relinearise"},
         SetupReply: {"session", "rho_scale", "error"},
         # dual_price: prices for the Lagrangian bound; dual_term and objective: one scalar each
         SolveRequest: {"session", "iteration", "target", "price", "rho", "dual_price"},

@@ -48,9 +48,27 @@ def test_the_market_meets_the_head_limit_and_equals_the_centralized_solve(distri
     np.testing.assert_allclose(market.rounds[-1].objective, market.market.objective)
 
 
-def test_agent_processes_cannot_iterate_yet(district, tmp_path, capsys):
-    with pytest.raises(ValueError, match="in process only"):
-        clear_market_successively(district, "thermal-head", runtime="tcp")
+@pytest.mark.slow
+@pytest.mark.processes
+@pytest.mark.network
+def test_grid_operators_in_agent_processes_re_linearise_their_own_models(district):
+    """The same successive clearing with every entity in an agent process of its own (one
+    process per entity, serving every clearing; each grid operator re-linearises at its own
+    cleared demand when the coordinator's setup asks): the same rounds and result as in
+    process."""
+    inproc = clear_market_successively(district, "thermal-head")
+    tcp = clear_market_successively(district, "thermal-head", runtime="tcp")
+    assert [r.iterations for r in tcp.rounds] == [r.iterations for r in inproc.rounds]
+    assert tcp.converged and tcp.verification.status == HOLDS
+    assert tcp.market.agent_processes == 3
+    np.testing.assert_allclose([r.objective for r in tcp.rounds],
+                               [r.objective for r in inproc.rounds], rtol=1e-9)
+    for q, arr in inproc.market.prices["aggregator"].items():
+        np.testing.assert_allclose(tcp.market.prices["aggregator"][q], arr, rtol=1e-9,
+                                   atol=1e-12)
+
+
+def test_bad_round_limit_is_refused(district):
     with pytest.raises(ValueError, match="max_rounds"):
         clear_market_successively(district, "thermal-head", max_rounds=0)
 

@@ -75,9 +75,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         choices=LINEARISATIONS,
                         help="the grids' linear models: the study's one linearisation at the "
                         "reference demand (once), or re-linearised at each step's dispatch "
-                        "until the limits hold in the nonlinear grids (iterate; the market "
-                        "then clears in process, each grid operator re-linearising its own "
-                        "model between clearings) (default: %(default)s)")
+                        "until the limits hold in the nonlinear grids (iterate; in the market "
+                        "each grid operator re-linearises its own model between clearings) "
+                        "(default: %(default)s)")
     parser.add_argument("--rho", default=None, type=float, metavar="RHO",
                         help="ADMM: initial penalty in S$ per (per-unit)^2 "
                         f"(default: {DEFAULT_RHO:g})")
@@ -111,11 +111,6 @@ def run(args: argparse.Namespace) -> int:
     from distributed_resource_optimization.io.warm_start import read_warm_start
 
     check_admm_options(args)  # whatever the method: a wrong option is wrong before any work
-    if args.linearisation == "iterate" and args.method != "centralized" and (
-            args.runtime != "inproc" or args.agents_file is not None):
-        raise ValueError("--linearisation iterate clears the market in process only (--runtime "
-                         "inproc): grid operators in agent processes do not re-linearise their "
-                         "models yet")
     warm_start = None if args.warm_start is None else read_warm_start(args.warm_start)
     # The inputs it reads may not be (inside) the folder the results replace; the warm start
     # may: it is read whole above, before any work (a day-by-day chain into one folder).
@@ -321,9 +316,11 @@ def clear_market(args: argparse.Namespace, warm_start: Any = None) -> MarketClea
 
     settings = dict(agents=agents, rho=args.rho, eps=args.eps, max_iters=args.max_iters,
                     progress=report, faults=faults_of(args), warm_start=warm_start,
-                    **engine_settings(args))
+                    runtime=args.runtime, agents_file=args.agents_file, broker=args.broker,
+                    listen=args.listen, broker_access=broker_access_of(args),
+                    token=token_of(args), **engine_settings(args))
     start = time.perf_counter()
-    if iterate:  # in process (checked in run)
+    if iterate:
         cleared = clear_market_successively(district, args.scenario, **settings)
         market, market_verification = cleared.market, cleared.verification
         for r in cleared.rounds:
@@ -333,10 +330,7 @@ def clear_market(args: argparse.Namespace, warm_start: Any = None) -> MarketClea
         linearisation.update(linearisation_converged=cleared.converged,
                              linearisation_rounds=[r.as_dict() for r in cleared.rounds])
     else:
-        market = run_market_clearing(district, args.scenario, runtime=args.runtime,
-                                     agents_file=args.agents_file, broker=args.broker,
-                                     listen=args.listen, broker_access=broker_access_of(args),
-                                     token=token_of(args), **settings)
+        market = run_market_clearing(district, args.scenario, **settings)
         market_verification = verify_market(market, district)
     wall_admm = time.perf_counter() - start
     comparison = compare_with_centralized(market, central)

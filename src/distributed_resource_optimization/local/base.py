@@ -115,6 +115,12 @@ class LocalModel(ABC):
         :attr:`rho_scale`.
         """
 
+    def relinearise(self) -> None:  # noqa: B027  (optional hook)
+        """Called before :meth:`configure` when the coordinator asks for successive
+        linearisation: a model linearised around an operating point (a grid operator) moves
+        that point to its outputs of the last run, :attr:`x` (its own cleared values); others
+        need do nothing."""
+
     @property
     def label(self) -> str:
         return self.name if self.name is not None else f"<unnamed {type(self).__name__}>"

@@ -80,6 +80,11 @@ class ModelGroup(ABC):
         for m, label in zip(self.models, self.names):
             _guard(label, "configuration", lambda m=m: m.configure(published))
 
+    def relinearise(self) -> None:
+        """Each model re-linearises at its last assigned outputs (before :meth:`configure`)."""
+        for m, label in zip(self.models, self.names):
+            _guard(label, "re-linearisation", m.relinearise)
+
     def prepare(self) -> None:
         for m, label in zip(self.models, self.names):
             _guard(label, "setup", m.prepare)

@@ -30,8 +30,9 @@ the same local solves), not the engine's best iterate that it restores at ``max_
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -91,12 +92,12 @@ from distributed_resource_optimization.market.names import (  # the defaults: re
     timestep_label,
     variable_name,
 )
-from distributed_resource_optimization.market.processes import coordinate_entities
+from distributed_resource_optimization.market.processes import entity_session
 from distributed_resource_optimization.market.rule import (  # re-exported here
     market_residuals,
     study_rule,
 )
-from distributed_resource_optimization.runtime.engine import coordinate_in_process
+from distributed_resource_optimization.runtime.engine import in_process_session
 from distributed_resource_optimization.runtime.processes import RUNTIMES
 from distributed_resource_optimization.runtime.sync import run_sync
 from distributed_resource_optimization.runtime.transport import (
@@ -235,25 +236,28 @@ def market_coordinator(*, rho: float | None = None, eps: float | None = None,
                                   **engine)
 
 
-async def start_market_clearing(district: DistrictData | None = None,
-                                scenario: str = DEFAULT_SCENARIO, *,
-                                agents: str = "entities", runtime: str = "inproc",
-                                data: str | None = None, resolution: str | None = None,
-                                agents_file: str | None = None, broker: str | None = None,
-                                listen: str = "127.0.0.1:0", log_dir: str | None = None,
-                                rho: float | None = None, eps: float | None = None,
-                                max_iters: int | None = None, stop: str = DEFAULT_STOP,
-                                solver_tol: float | None = None,
-                                progress: Callable[[FormState], None] | None = None,
-                                transport: Transport | None = None, faults=None,
-                                token: str | None = None, warm_start=None, broker_access=None,
-                                carrier: Transport | None = None,
-                                solver_eps: float | None = None,
-                                linearise_at: Mapping[str, Mapping[str, np.ndarray]]
-                                | None = None,
-                                **engine: float) -> MarketResult:
-    """Clear the district market of ``scenario`` by ADMM (Algorithm 1 on the generic engine);
-    awaitable twin of :func:`run_market_clearing` (same arguments)."""
+@contextlib.asynccontextmanager
+async def market_session(district: DistrictData | None = None,
+                         scenario: str = DEFAULT_SCENARIO, *,
+                         agents: str = "entities", runtime: str = "inproc",
+                         data: str | None = None, resolution: str | None = None,
+                         agents_file: str | None = None, broker: str | None = None,
+                         listen: str = "127.0.0.1:0", log_dir: str | None = None,
+                         rho: float | None = None, eps: float | None = None,
+                         max_iters: int | None = None, stop: str = DEFAULT_STOP,
+                         solver_tol: float | None = None,
+                         progress: Callable[[FormState], None] | None = None,
+                         transport: Transport | None = None, faults=None,
+                         token: str | None = None, broker_access=None,
+                         carrier: Transport | None = None,
+                         solver_eps: float | None = None, runs: int | None = 1,
+                         **engine: float
+                         ) -> AsyncIterator[Callable[..., Awaitable[MarketResult]]]:
+    """The market's participants, reachable for ``runs`` clearings (``None``: as many as the
+    block makes; agent processes then serve until it ends). Yields ``clear(warm_start=None,
+    relinearise=False) -> MarketResult``, one clearing each call (``relinearise``: the grid
+    operators first re-linearise at their own cleared values of the clearing before). The
+    arguments are :func:`run_market_clearing`'s."""
     check_scenario(scenario)
     solver_tol, tol_name = renamed_keyword(solver_tol, "solver_tol", solver_eps, "solver_eps")
     solver_tol = tolerance(DEFAULT_SOLVER_TOL if solver_tol is None else solver_tol, tol_name)
@@ -263,9 +267,6 @@ async def start_market_clearing(district: DistrictData | None = None,
         raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
     if runtime == "inproc" and (agents_file is not None or district is None):
         raise ValueError("the inproc runtime needs the district (agents_file is for tcp/mqtt)")
-    if linearise_at is not None and runtime != "inproc":
-        raise ValueError("linearise_at needs the inproc runtime: grid operators in agent "
-                         "processes do not re-linearise their models yet")
     resolution = resolution or (district.resolution if district is not None else "30min")
     dt = timestep_hours(resolution)
     expected = None
@@ -275,28 +276,41 @@ async def start_market_clearing(district: DistrictData | None = None,
                     for d in district.der_names]
     coordinator = market_coordinator(rho=rho, eps=eps, max_iters=max_iters, stop=stop,
                                      timestep_h=dt, expected=expected, **engine)
-    warm_start = as_warm_start(warm_start)
-    start = time.perf_counter()
     if runtime == "inproc":
-        actors = market_entities(district, scenario, agents=agents, solver_tol=solver_tol,
-                                 linearise_at=linearise_at)
+        actors = market_entities(district, scenario, agents=agents, solver_tol=solver_tol)
         transport = transport or InProcessTransport()
         if faults is not None:
             transport = faults.wrap(transport)
-        admm = await coordinate_in_process({a.name: SingleModelGroup(a) for a in actors},
-                                           coordinator, None, transport, progress, warm_start)
-        stats, processes = transport.stats, 0
+        session_of = in_process_session({a.name: SingleModelGroup(a) for a in actors},
+                                        coordinator, transport, progress)
     else:
-        admm, stats, processes = await coordinate_entities(
-            district, scenario, agents, runtime, resolution, data, agents_file, broker, listen,
-            log_dir, coordinator, progress, solver_tol, faults, token, warm_start, broker_access)
-    wall = time.perf_counter() - start
+        session_of = entity_session(district, scenario, agents, runtime, resolution, data,
+                                    agents_file, broker, listen, log_dir, coordinator, progress,
+                                    solver_tol, faults, token, broker_access, runs)
     rule = coordinator.settings.stopping
-    market = _package(admm, scenario, agents, wall, coordinator.rho,
-                      rule.eps if isinstance(rule, GroupResidualRule) else None, dt)
-    market.runtime, market.agent_processes = runtime, processes
-    market.messages, market.bytes_sent = stats.messages, stats.bytes_sent
-    return market
+    async with session_of as session:
+        async def clear(warm_start=None, relinearise: bool = False) -> MarketResult:
+            stats = session.stats
+            m0, b0 = stats.messages, stats.bytes_sent
+            start = time.perf_counter()
+            admm = await session.run(None, as_warm_start(warm_start), relinearise)
+            market = _package(admm, scenario, agents, time.perf_counter() - start,
+                              coordinator.rho,
+                              rule.eps if isinstance(rule, GroupResidualRule) else None, dt)
+            market.runtime, market.agent_processes = runtime, session.spawned
+            market.messages, market.bytes_sent = stats.messages - m0, stats.bytes_sent - b0
+            return market
+
+        yield clear
+
+
+async def start_market_clearing(district: DistrictData | None = None,
+                                scenario: str = DEFAULT_SCENARIO, *, warm_start=None,
+                                **kwargs) -> MarketResult:
+    """Clear the district market of ``scenario`` by ADMM (Algorithm 1 on the generic engine);
+    awaitable twin of :func:`run_market_clearing` (same arguments)."""
+    async with market_session(district, scenario, **kwargs) as clear:
+        return await clear(warm_start)
 
 
 def run_market_clearing(district: DistrictData | None = None, scenario: str = DEFAULT_SCENARIO,
@@ -333,8 +347,6 @@ def run_market_clearing(district: DistrictData | None = None, scenario: str = DE
     (spawned agents get it; agents started by hand need the same ``--token-file``).
     ``broker_access``: login and TLS at the MQTT broker
     (:class:`~.runtime.mqtt_transport.BrokerAccess`; spawned agents get it too).
-    ``linearise_at``: an earlier clearing's ``dispatch``; each grid operator linearises each step
-    at its own cleared copy of the demand (in process only; :func:`clear_market_successively`).
     Works inside a running event loop too (Jupyter); :func:`start_market_clearing` is the
     awaitable version.
     """
@@ -482,32 +494,38 @@ class SuccessiveMarket:
 def clear_market_successively(district: DistrictData, scenario: str = DEFAULT_SCENARIO, *,
                               max_rounds: int = DEFAULT_MAX_ROUNDS,
                               objective_tol_rel: float = DEFAULT_MARKET_OBJECTIVE_TOL_REL,
-                              **kwargs) -> SuccessiveMarket:
-    """Market clearings with successive linearisation (in process): clear with the published
-    peak linearisation, then let each grid operator re-linearise each step at its own cleared
-    copy of the demand and clear again, warm-started from the last clearing, until the
-    cleared dispatch holds every limit in the nonlinear grids (:func:`verify_market`) and the
-    objective moved by at most ``objective_tol_rel`` (ADMM's own accuracy is about 1e-5). Other
-    keywords go to :func:`run_market_clearing`."""
+                              warm_start=None, **kwargs) -> SuccessiveMarket:
+    """Market clearings with successive linearisation: clear with the published peak
+    linearisation, then let each grid operator re-linearise each step at its own cleared copy
+    of the demand (no organisation sees another's model) and clear again, warm-started from the
+    last clearing, with the same participants (agent processes serve every clearing), until the
+    cleared dispatch holds every limit in the nonlinear grids (:func:`verify_market`, at the
+    coordinator, which has the district) and the objective moved by at most
+    ``objective_tol_rel`` (ADMM clears to about 1e-5). Other keywords go to
+    :func:`run_market_clearing`; works inside a running event loop too."""
     if int(max_rounds) != max_rounds or max_rounds < 1:
         raise ValueError(f"max_rounds must be a whole number >= 1, got {max_rounds}")
-    if kwargs.get("runtime", "inproc") != "inproc":
-        raise ValueError("successive linearisation of the market runs in process only: grid "
-                         "operators in agent processes do not re-linearise their models yet")
-    market = run_market_clearing(district, scenario, **kwargs)
-    verification = verify_market(market, district)
-    rounds = [linearisation_round(1, market.objective, verification, market.iterations)]
-    clearings = [market]
-    converged = False
-    while len(rounds) < max_rounds:
-        market = run_market_clearing(district, scenario, **{
-            **kwargs, "linearise_at": market.dispatch, "warm_start": market.admm})
+    return run_sync(lambda: _clear_successively(district, scenario, int(max_rounds),
+                                                objective_tol_rel, warm_start, kwargs))
+
+
+async def _clear_successively(district: DistrictData, scenario: str, max_rounds: int,
+                              objective_tol_rel: float, warm_start, kwargs: dict
+                              ) -> SuccessiveMarket:
+    async with market_session(district, scenario, runs=None, **kwargs) as clear:
+        market = await clear(warm_start)
         verification = verify_market(market, district)
-        clearings.append(market)
-        rounds.append(linearisation_round(len(rounds) + 1, market.objective, verification,
-                                          market.iterations))
-        moved = abs(rounds[-1].objective - rounds[-2].objective) / abs(rounds[-1].objective)
-        if verification.status == HOLDS and moved <= objective_tol_rel:
-            converged = True
-            break
+        rounds = [linearisation_round(1, market.objective, verification, market.iterations)]
+        clearings = [market]
+        converged = False
+        while len(rounds) < max_rounds:
+            market = await clear(market.admm, relinearise=True)
+            verification = verify_market(market, district)
+            clearings.append(market)
+            rounds.append(linearisation_round(len(rounds) + 1, market.objective, verification,
+                                              market.iterations))
+            moved = abs(rounds[-1].objective - rounds[-2].objective) / abs(rounds[-1].objective)
+            if verification.status == HOLDS and moved <= objective_tol_rel:
+                converged = True
+                break
     return SuccessiveMarket(market, verification, rounds, converged, clearings)

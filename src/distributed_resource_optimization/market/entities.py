@@ -228,14 +228,17 @@ class MarketEntity(LocalModel):
     ``build(published) -> LPBlock`` builds the block; ``baseline()`` (buildings only) returns
     the :class:`~.energy.buildings.Baseline` per DER that the entity publishes. ``free`` names the block's
     groups that fix all others (see :class:`LPBlockEntity`); ``solver_tol`` (old name ``eps``)
-    and ``solver`` go to it.
+    and ``solver`` go to it. ``linearise_at(values)`` (grid operators) moves the entity's
+    linearisation to its own cleared values (group -> (T, n_der)) for the next :meth:`configure`
+    (:meth:`relinearise`).
     """
 
     def __init__(self, name: str, groups: Sequence[str], ders: Sequence[str],
                  timesteps: pd.DatetimeIndex, build: Callable[[Published], LPBlock], *,
                  free: Sequence[str], baseline: Callable[[], Mapping[str, Baseline]] | None = None,
                  solver_tol: float | None = None, solver: str = "auto",
-                 eps: float | None = None) -> None:
+                 eps: float | None = None,
+                 linearise_at: Callable[[Mapping[str, np.ndarray]], None] | None = None) -> None:
         solver_tol, tol_name = renamed_keyword(solver_tol, "solver_tol", eps, "eps")
         self.groups = tuple(groups)
         self.ders = [str(d) for d in ders]
@@ -251,6 +254,13 @@ class MarketEntity(LocalModel):
                                     tol_name)
         self.solver = solver
         self.lp: LPBlockEntity | None = None
+        self._linearise_at = linearise_at
+
+    def relinearise(self) -> None:
+        """A grid operator re-linearises at its own cleared values of the last run (its
+        :attr:`x`); other entities, and an entity that has not finished a run, keep theirs."""
+        if self._linearise_at is not None and self.x is not None:
+            self._linearise_at({g: self.group_values(g) for g in self.groups})
 
     @property
     def n_timesteps(self) -> int:
@@ -323,8 +333,13 @@ def thermal_grid_operator(grid, price_s_per_kwh: np.ndarray, timesteps: pd.Datet
     check_scenario(scenario)
     eta = DEFAULT_PLANT_EFFICIENCY if eta_ch is None else eta_ch
     ders = [str(d) for d in grid.der_names]
-    steps = None if linearise_at is None else \
-        [linear_thermal_grid_model(grid, p_th) for p_th in np.asarray(linearise_at, float)]
+    steps: list = []  # the per-step models, once re-linearised
+
+    def relinearise(cleared: Mapping[str, np.ndarray]) -> None:
+        steps[:] = [linear_thermal_grid_model(grid, p) for p in np.asarray(cleared["p_th"])]
+
+    if linearise_at is not None:
+        relinearise({"p_th": linearise_at})
 
     def build(published: Published) -> LPBlock:
         point = published_reference(published, ders)
@@ -332,10 +347,10 @@ def thermal_grid_operator(grid, price_s_per_kwh: np.ndarray, timesteps: pd.Datet
         # The limits come from the operator's own linear model; its block takes them as data.
         limits = thermal_scenario_limits(model, scenario)
         return thermal_grid_operator_block(model, price_s_per_kwh, timestep_h, eta, limits,
-                                           steps)
+                                           steps or None)
 
     return MarketEntity(THERMAL_GRID_OPERATOR, ("p_th",), ders, timesteps, build,
-                        free=("p_th",), **kwargs)
+                        free=("p_th",), linearise_at=relinearise, **kwargs)
 
 
 def electric_grid_operator(grid, price_s_per_kwh: np.ndarray, timesteps: pd.DatetimeIndex,
@@ -349,17 +364,24 @@ def electric_grid_operator(grid, price_s_per_kwh: np.ndarray, timesteps: pd.Date
     model's)."""
     check_scenario(scenario)
     ders = [str(d) for d in grid.der_names]
-    steps = None if linearise_at is None else \
-        [linear_electric_grid_model(grid, p, q) for p, q in zip(*linearise_at)]
+    steps: list = []  # the per-step models, once re-linearised
+
+    def relinearise(cleared: Mapping[str, np.ndarray]) -> None:
+        steps[:] = [linear_electric_grid_model(grid, p, q)
+                    for p, q in zip(np.asarray(cleared["p"]), np.asarray(cleared["q"]))]
+
+    if linearise_at is not None:
+        relinearise({"p": linearise_at[0], "q": linearise_at[1]})
 
     def build(published: Published) -> LPBlock:
         point = published_reference(published, ders)
         model = linear_electric_grid_model(grid, point.p_kw, point.q_kvar)
         limits = electric_scenario_limits(model, scenario)
-        return electric_grid_operator_block(model, price_s_per_kwh, timestep_h, limits, steps)
+        return electric_grid_operator_block(model, price_s_per_kwh, timestep_h, limits,
+                                            steps or None)
 
     return MarketEntity(ELECTRIC_GRID_OPERATOR, ("p", "q"), ders, timesteps, build,
-                        free=("p", "q"), **kwargs)
+                        free=("p", "q"), linearise_at=relinearise, **kwargs)
 
 
 def _baselines(buildings, price_s_per_kwh: np.ndarray, timestep_h: float,

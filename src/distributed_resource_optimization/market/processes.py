@@ -3,8 +3,9 @@ and listed in an agents file (TOML: entity name -> address)."""
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -21,9 +22,10 @@ from distributed_resource_optimization.market.split import (
     data_fingerprints,
     split_data,
 )
+from distributed_resource_optimization.runtime.engine import CoordinationSession
 from distributed_resource_optimization.runtime.processes import (
     DEFAULT_BROKER,
-    coordinate_agents,
+    agent_session,
     new_topic_prefix,
 )
 from distributed_resource_optimization.runtime.transport import parse_host_port
@@ -109,13 +111,15 @@ def run_order(names: Sequence[str]) -> list[str]:
     return sorted(names, key=rank)
 
 
-async def coordinate_entities(district, scenario, agents, runtime, resolution, data,
-                              agents_file, broker, listen, log_dir, coordinator, holder,
-                              solver_tol, faults=None, token=None, warm_start=None,
-                              broker_access=None):
+@contextlib.asynccontextmanager
+async def entity_session(district, scenario, agents, runtime, resolution, data, agents_file,
+                         broker, listen, log_dir, coordinator, holder, solver_tol, faults=None,
+                         token=None, broker_access=None, runs: int | None = 1
+                         ) -> AsyncIterator[CoordinationSession]:
     """Spawn one ``dro agent`` per entity from a data split of ``data`` (or of the folder
-    ``district`` was loaded from), or reach the running agents of ``agents_file``; returns
-    ``(ADMMResult, TrafficStats, spawned processes)``. Every agent must report at join the
+    ``district`` was loaded from), or reach the running agents of ``agents_file``, for ``runs``
+    runs (``None``: as many as the block makes; spawned agents then serve until it ends)
+    (:class:`~.runtime.engine.CoordinationSession`). Every agent must report at join the
     scenario, resolution and horizon of this run and the fingerprint of its share of this
     district's data (:func:`expected_contexts`), or the run is refused before the first round
     (:class:`~.runtime.engine.ContextMismatchError`, naming the agent and the field)."""
@@ -136,25 +140,39 @@ async def coordinate_entities(district, scenario, agents, runtime, resolution, d
         names = entity_names(list(building_models(src)), agents)
     expected = None if src is None or district is None else expected_contexts(
         names, scenario, resolution, district.timesteps, src)
+    common = dict(broker=broker, listen=listen, progress=holder, faults=faults, token=token,
+                  expected_context=expected, broker_access=broker_access)
     if agents_file is not None:
         # Running agents chose their own inboxes and answer whichever coordinator writes; a
         # fresh inbox topic keeps two coordinators on one broker apart.
-        return await coordinate_agents(coordinator, None, names, runtime, addresses=addresses,
-                                       broker=broker, listen=listen,
-                                       topic_prefix=new_topic_prefix(), progress=holder,
-                                       faults=faults, token=token, warm_start=warm_start,
-                                       expected_context=expected, broker_access=broker_access)
+        async with agent_session(coordinator, names, runtime, addresses=addresses,
+                                 topic_prefix=new_topic_prefix(), **common) as session:
+            yield session
+        return
     topic_prefix = new_topic_prefix()
     with tempfile.TemporaryDirectory(prefix="dro-market-") as tmp:
         folders = split_data(Path(tmp) / "data", src, agents=agents)
+        once = ["--once"] if runs == 1 else []
         commands = {name: ["--entity", name, "--data", str(folders[name]), "--scenario",
                            scenario, "--resolution", resolution, "--runtime", runtime,
                            "--broker", broker, "--topic-prefix", topic_prefix,
-                           "--solver-eps", repr(solver_tol), "--once", "--exit-with-stdin",
+                           "--solver-eps", repr(solver_tol), *once, "--exit-with-stdin",
                            "--idle-timeout", str(max(600.0, coordinator.reply_timeout))]
                     for name in names}
-        return await coordinate_agents(coordinator, None, names, runtime, commands=commands,
-                                       broker=broker, listen=listen, topic_prefix=topic_prefix,
-                                       log_dir=log_dir or Path(tmp) / "logs", progress=holder,
-                                       faults=faults, token=token, warm_start=warm_start,
-                                       expected_context=expected, broker_access=broker_access)
+        async with agent_session(coordinator, names, runtime, commands=commands,
+                                 topic_prefix=topic_prefix,
+                                 log_dir=log_dir or Path(tmp) / "logs", **common) as session:
+            yield session
+
+
+async def coordinate_entities(district, scenario, agents, runtime, resolution, data,
+                              agents_file, broker, listen, log_dir, coordinator, holder,
+                              solver_tol, faults=None, token=None, warm_start=None,
+                              broker_access=None):
+    """One run of :func:`entity_session` (same arguments) from ``warm_start`` if given;
+    returns ``(ADMMResult, TrafficStats, spawned processes)``."""
+    async with entity_session(district, scenario, agents, runtime, resolution, data,
+                              agents_file, broker, listen, log_dir, coordinator, holder,
+                              solver_tol, faults, token, broker_access) as session:
+        result = await session.run(None, warm_start)
+        return result, session.stats, session.spawned

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Hashable, Mapping, Sequence
 from concurrent.futures import Executor
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
@@ -234,7 +236,8 @@ class ParticipantAgent:
         if isinstance(msg, SetupRequest):
             published = {p.key: dict(zip(p.variables, p.values.tolist())) for p in msg.publications}
             try:
-                await self._local(lambda: (self.participant.configure(published),
+                await self._local(lambda: (msg.relinearise and self.participant.relinearise(),
+                                           self.participant.configure(published),
                                            self.participant.prepare()))
                 scales = self.participant.rho_scales()
             except Exception as exc:
@@ -425,10 +428,12 @@ class CoordinatorAgent:
                 time.monotonic() - start)
         return replies
 
-    async def run(self, data: TargetData | None, warm_start: WarmStart | None = None
-                  ) -> ADMMResult:
+    async def run(self, data: TargetData | None, warm_start: WarmStart | None = None,
+                  relinearise: bool = False) -> ADMMResult:
         """Coordinate one optimisation (from ``warm_start``, an earlier run's state, if given);
-        returns the result and leaves outputs with the actors."""
+        returns the result and leaves outputs with the actors. ``relinearise``: every
+        participant re-linearises its model at the outputs the last run left with it before it
+        is configured (:meth:`~..local.base.LocalModel.relinearise`)."""
         start = time.perf_counter()
         session = uuid.uuid4().hex
         n = len(self.participants)
@@ -441,7 +446,8 @@ class CoordinatorAgent:
                 raise ValueError(f"actors must have unique names; {name!r} appears twice")
             seen.add(name)
         published = merge_publications(joins, self.participants)
-        setups = await self._round([SetupRequest(session, published)] * n, SetupReply, session)
+        setups = await self._round([SetupRequest(session, published, relinearise)] * n,
+                                   SetupReply, session)
         specs = [ParticipantSpec(j.names, j.sizes, _tuple_or_none(j.variables),
                                  _tuple_or_none(s.rho_scale)) for j, s in zip(joins, setups)]
         state = self.coordinator.create_state(specs, data)
@@ -507,6 +513,52 @@ class CoordinatorAgent:
         return result
 
 
+@dataclass
+class CoordinationSession:
+    """A coordinator with its participants reachable (in this process, or agent processes that
+    serve until the session ends): :meth:`run` coordinates one run, as often as wanted."""
+
+    coordinator: CoordinatorAgent
+    transport: Any
+    #: Agent processes spawned for the session (0 in process or for running agents).
+    spawned: int = 0
+
+    async def run(self, data: TargetData | None, warm_start: WarmStart | None = None,
+                  relinearise: bool = False) -> ADMMResult:
+        """One run (see :meth:`CoordinatorAgent.run`)."""
+        return await self.coordinator.run(data, warm_start, relinearise)
+
+    @property
+    def stats(self) -> Any:
+        """The transport's traffic counters (messages, bytes), over the session so far."""
+        return self.transport.stats
+
+
+@contextlib.asynccontextmanager
+async def in_process_session(participants: dict[str, Participant],
+                             coordinator: ADMMGenericCoordinator, transport: Transport,
+                             progress: Callable[[Any], None] | None = None
+                             ) -> AsyncIterator[CoordinationSession]:
+    """``participants`` (agent name -> participant) and a coordinator on one ``transport`` in
+    this event loop, for as many runs as the block makes; the participant agents are stopped
+    when it ends, also on error."""
+    async with transport:
+        agents = [ParticipantAgent(name, p, transport,
+                                   idle_timeout=max(600.0, coordinator.reply_timeout))
+                  for name, p in participants.items()]
+        coord = CoordinatorAgent("coordinator", coordinator, list(participants), transport,
+                                 progress=progress)
+        # Serve every run of the session (the tasks are cancelled when it ends).
+        tasks = [asyncio.ensure_future(a.serve(runs=None)) for a in agents]
+        try:
+            yield CoordinationSession(coord, transport)
+        finally:
+            for t in tasks:
+                if not t.done():
+                    t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+
 async def coordinate_in_process(participants: dict[str, Participant],
                                 coordinator: ADMMGenericCoordinator, data: TargetData | None,
                                 transport: Transport, progress: Callable[[Any], None] | None = None,
@@ -514,20 +566,8 @@ async def coordinate_in_process(participants: dict[str, Participant],
     """Run ``participants`` (agent name -> participant) and a coordinator on one ``transport`` in
     this event loop (from ``warm_start`` if given); the participant agents are stopped when the
     run ends, also on error."""
-    async with transport:
-        agents = [ParticipantAgent(name, p, transport,
-                                   idle_timeout=max(600.0, coordinator.reply_timeout))
-                  for name, p in participants.items()]
-        coord = CoordinatorAgent("coordinator", coordinator, list(participants), transport,
-                                 progress=progress)
-        tasks = [asyncio.ensure_future(a.serve()) for a in agents]
-        try:
-            return await coord.run(data, warm_start)
-        finally:
-            for t in tasks:
-                if not t.done():
-                    t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+    async with in_process_session(participants, coordinator, transport, progress) as session:
+        return await session.run(data, warm_start)
 
 
 def check_context(joins: Sequence[JoinReply], participants: Sequence[str],

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 #: Version of this protocol; a participant refuses a coordinator that speaks another one.
-PROTOCOL_VERSION = 6
+PROTOCOL_VERSION = 7
 
 #: A global variable's name on the wire: a string (e.g. ``"p_th@2017-01-02T14:00@22"``) or an int.
 VariableName = str | int
@@ -76,6 +76,9 @@ class SetupRequest:
     session: str
     #: Everything the participants published, merged per key.
     publications: tuple[Publication, ...] = ()
+    #: Re-linearise at the solution the last run assigned before configuring (successive
+    #: linearisation: a grid operator at its own cleared copy of the demand).
+    relinearise: bool = False
 
 
 @dataclass

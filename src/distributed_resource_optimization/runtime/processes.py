@@ -18,7 +18,7 @@ import sys
 import tempfile
 import threading
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,11 @@ from typing import Any
 from distributed_resource_optimization.algorithm.carrier import DistributedResult
 from distributed_resource_optimization.algorithm.topology import neighbour_lists
 from distributed_resource_optimization.checks import positive_seconds
-from distributed_resource_optimization.runtime.engine import CoordinatorAgent, ParticipantAgent
+from distributed_resource_optimization.runtime.engine import (
+    CoordinationSession,
+    CoordinatorAgent,
+    ParticipantAgent,
+)
 from distributed_resource_optimization.runtime.factories import ParticipantFactory
 from distributed_resource_optimization.runtime.forkserver import (
     ForkedProcess,
@@ -325,29 +329,28 @@ async def _wait_all(procs: Sequence[asyncio.subprocess.Process | ForkedProcess],
     return True
 
 
-async def coordinate_agents(coordinator: Any, data: Any, names: Sequence[str], runtime: str, *,
-                            commands: Mapping[str, Sequence[str]] | None = None,
-                            addresses: Mapping[str, str] | None = None,
-                            broker: str = DEFAULT_BROKER, topic_prefix: str | None = None,
-                            listen: str = "127.0.0.1:0", log_dir: Path | str | None = None,
-                            progress: Callable[[Any], None] | None = None,
-                            faults: Any = None, token: str | None = None,
-                            warm_start: Any = None,
-                            expected_context: Mapping[str, Mapping[str, str]] | None = None,
-                            broker_access: Any = None) -> tuple[Any, Any, int]:
-    """Coordinate the agents ``names`` over ``runtime`` (``tcp`` / ``mqtt``) from this process.
+@contextlib.asynccontextmanager
+async def agent_session(coordinator: Any, names: Sequence[str], runtime: str, *,
+                        commands: Mapping[str, Sequence[str]] | None = None,
+                        addresses: Mapping[str, str] | None = None,
+                        broker: str = DEFAULT_BROKER, topic_prefix: str | None = None,
+                        listen: str = "127.0.0.1:0", log_dir: Path | str | None = None,
+                        progress: Callable[[Any], None] | None = None,
+                        faults: Any = None, token: str | None = None,
+                        expected_context: Mapping[str, Mapping[str, str]] | None = None,
+                        broker_access: Any = None) -> AsyncIterator[CoordinationSession]:
+    """The agents ``names`` over ``runtime`` (``tcp`` / ``mqtt``) with a coordinator in this
+    process, for as many runs as the block makes (:class:`~.engine.CoordinationSession`).
 
-    Either spawn them (``commands``: name -> ``dro agent`` arguments; stopped when the run ends,
-    also on error or Ctrl-C) or reach already running ones (``addresses``: name -> ``HOST:PORT``
-    for TCP or inbox topic for MQTT). The coordinator listens on ``listen`` (TCP) or has the
-    inbox ``<topic_prefix>/coordinator`` (MQTT); ``faults`` (a :class:`~.transport.Faults`) loses,
-    duplicates and delays the coordinator's messages, a testing aid; ``token`` is the shared
-    secret (given to spawned agents in their environment); ``warm_start`` an earlier run's
-    state to start from; ``expected_context``: per agent the context its join must report
-    (:class:`~.agents.ContextMismatchError` otherwise); ``broker_access``: the login and TLS
-    at the MQTT broker (a :class:`~.mqtt_transport.BrokerAccess`, given to spawned agents
-    too). Returns ``(ADMMResult,
-    TrafficStats, number of spawned processes)``.
+    Either spawn them (``commands``: name -> ``dro agent`` arguments; stopped when the block
+    ends, also on error or Ctrl-C) or reach already running ones (``addresses``: name ->
+    ``HOST:PORT`` for TCP or inbox topic for MQTT). The coordinator listens on ``listen`` (TCP)
+    or has the inbox ``<topic_prefix>/coordinator`` (MQTT); ``faults`` (a
+    :class:`~.transport.Faults`) loses, duplicates and delays the coordinator's messages, a
+    testing aid; ``token`` is the shared secret (given to spawned agents in their environment);
+    ``expected_context``: per agent the context its join must report
+    (:class:`~.agents.ContextMismatchError` otherwise); ``broker_access``: the login and TLS at
+    the MQTT broker (a :class:`~.mqtt_transport.BrokerAccess`, given to spawned agents too).
     """
     if (commands is None) == (addresses is None):
         raise ValueError("give either commands (to spawn the agents) or addresses")
@@ -360,8 +363,8 @@ async def coordinate_agents(coordinator: Any, data: Any, names: Sequence[str], r
         # The coordinator's own transport first: a --listen address that cannot be bound fails
         # before any agent process is spawned.
         transport = make_transport(runtime, listen=listen, broker=broker, inbox="coordinator",
-                               topic_prefix=topic_prefix, token=token,
-                               broker_access=broker_access)
+                                   topic_prefix=topic_prefix, token=token,
+                                   broker_access=broker_access)
         await stack.enter_async_context(transport)
         if commands is not None:
             folder = log_dir or stack.enter_context(tempfile.TemporaryDirectory(
@@ -374,8 +377,16 @@ async def coordinate_agents(coordinator: Any, data: Any, names: Sequence[str], r
         sender = transport if faults is None else faults.wrap(transport)
         coord = CoordinatorAgent("coordinator", coordinator, list(names), sender,
                                  progress=progress, expected_context=expected_context)
-        result = await coord.run(data, warm_start)
-        return result, transport.stats, spawned
+        yield CoordinationSession(coord, transport, spawned)
+
+
+async def coordinate_agents(coordinator: Any, data: Any, names: Sequence[str], runtime: str, *,
+                            warm_start: Any = None, **session: Any) -> tuple[Any, Any, int]:
+    """One run of :func:`agent_session` (same keywords) from ``warm_start`` (an earlier run's
+    state) if given; returns ``(ADMMResult, TrafficStats, number of spawned processes)``."""
+    async with agent_session(coordinator, names, runtime, **session) as run:
+        result = await run.run(data, warm_start)
+        return result, run.stats, run.spawned
 
 
 def new_topic_prefix() -> str:

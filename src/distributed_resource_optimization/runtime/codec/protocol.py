@@ -69,7 +69,7 @@ SCHEMAS: dict[type, dict[str, str]] = {
     JoinReply: {"session": "str", "names": "strs", "sizes": "ints", "variables": "variables?",
                 "publications": "publications", "protocol_version": "int", "error": "str?",
                 "context": "pairs"},
-    SetupRequest: {"session": "str", "publications": "publications"},
+    SetupRequest: {"session": "str", "publications": "publications", "relinearise": "bool"},
     SetupReply: {"session": "str", "rho_scale": "arrays?", "error": "str?"},
     SolveRequest: {"session": "str", "iteration": "int", "target": "array", "price": "array",
                    "rho": "float", "dual_price": "array?"},
