@@ -68,9 +68,12 @@ def test_grid_operators_in_agent_processes_re_linearise_their_own_models(distric
                                    atol=1e-12)
 
 
-def test_bad_round_limit_is_refused(district):
+def test_bad_round_limit_is_refused_and_an_unfinished_clearing_ends_the_rounds(district):
     with pytest.raises(ValueError, match="max_rounds"):
         clear_market_successively(district, "thermal-head", max_rounds=0)
+    cut = clear_market_successively(district, "thermal-head", max_iters=5)
+    assert len(cut.rounds) == 1 and not cut.converged and not cut.market.converged
+    assert cut.rounds[0].iterations == 5
 
 
 @pytest.mark.slow

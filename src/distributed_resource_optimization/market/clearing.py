@@ -501,8 +501,9 @@ def clear_market_successively(district: DistrictData, scenario: str = DEFAULT_SC
     last clearing, with the same participants (agent processes serve every clearing), until the
     cleared dispatch holds every limit in the nonlinear grids (:func:`verify_market`, at the
     coordinator, which has the district) and the objective moved by at most
-    ``objective_tol_rel`` (ADMM clears to about 1e-5). Other keywords go to
-    :func:`run_market_clearing`; works inside a running event loop too."""
+    ``objective_tol_rel`` (ADMM clears to about 1e-5); a clearing that stops at its iteration
+    limit ends the rounds (not converged). Other keywords go to :func:`run_market_clearing`;
+    works inside a running event loop too."""
     if int(max_rounds) != max_rounds or max_rounds < 1:
         raise ValueError(f"max_rounds must be a whole number >= 1, got {max_rounds}")
     return run_sync(lambda: _clear_successively(district, scenario, int(max_rounds),
@@ -518,7 +519,8 @@ async def _clear_successively(district: DistrictData, scenario: str, max_rounds:
         rounds = [linearisation_round(1, market.objective, verification, market.iterations)]
         clearings = [market]
         converged = False
-        while len(rounds) < max_rounds:
+        # A clearing stopped at its iteration limit is no dispatch to re-linearise at.
+        while len(rounds) < max_rounds and market.converged:
             market = await clear(market.admm, relinearise=True)
             verification = verify_market(market, district)
             clearings.append(market)
