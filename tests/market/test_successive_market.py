@@ -55,11 +55,13 @@ def test_grid_operators_in_agent_processes_re_linearise_their_own_models(distric
     """The same successive clearing with every entity in an agent process of its own (one
     process per entity, serving every clearing; each grid operator re-linearises at its own
     cleared demand when the coordinator's setup asks): the same rounds and result as in
-    process."""
-    inproc = clear_market_successively(district, "thermal-head")
-    tcp = clear_market_successively(district, "thermal-head", runtime="tcp")
+    process (thermal-congestion: 3 clearings, the second one moved by the operators' new
+    losses, so a re-linearisation that did not happen would show)."""
+    inproc = clear_market_successively(district, "thermal-congestion")
+    tcp = clear_market_successively(district, "thermal-congestion", runtime="tcp")
     assert [r.iterations for r in tcp.rounds] == [r.iterations for r in inproc.rounds]
-    assert tcp.converged and tcp.verification.status == HOLDS
+    assert tcp.converged and tcp.verification.status == HOLDS and len(tcp.rounds) >= 3
+    assert tcp.rounds[1].objective > tcp.rounds[0].objective + 1.0  # the AC losses, priced
     assert tcp.market.agent_processes == 3
     np.testing.assert_allclose([r.objective for r in tcp.rounds],
                                [r.objective for r in inproc.rounds], rtol=1e-9)
