@@ -13,7 +13,7 @@ import numpy as np
 
 from .district import DistrictData
 from .radial_grid import grid_file
-from .scenarios import LIMITS, scenario_limits, scenario_rules
+from .scenarios import LIMITS, rule_element, scenario_limits, scenario_rules
 
 #: The voltage band the voltage limit is compared with (p.u.): a usual planning band of
 #: distribution grids; the data states none.
@@ -31,10 +31,7 @@ def limit_ratings(district: DistrictData, scenario: str) -> list[dict]:
     tg, eg = district.thermal_grid, district.electric_grid
     out = []
     for rule in scenario_rules(scenario):
-        kind = LIMITS[rule.limit]
-        grid = tg if kind.grid == "thermal" else eg
-        names = grid.line_names if kind.element_kind == "line" else grid.node_names
-        e = int(np.flatnonzero(np.asarray(names).astype(str) == rule.element)[0])
+        e = rule_element(tg if LIMITS[rule.limit].grid == "thermal" else eg, rule)
         what = "voltage drop" if rule.limit == "electric_voltage_min" else "value"
         entry = {"limit": rule.limit, "element": rule.element,
                  "origin": f"{rule.factor:g} x its {what} at the linearisation reference (a "

@@ -235,13 +235,19 @@ def _rule_on(name: str, grid: str) -> LimitRule | None:
     return _rule_on(scenario.base, grid) if scenario.base is not None else None
 
 
+def rule_element(grid: object, rule: LimitRule) -> int:
+    """The index of ``rule``'s element among ``grid``'s lines or nodes (``ValueError`` naming it
+    if the data has no such element)."""
+    kind = LIMITS[rule.limit]
+    names = grid.line_names if kind.element_kind == "line" else grid.node_names
+    what = f"{kind.grid} {'branch' if kind.element_kind == 'line' else 'node'}"
+    return _index(names, rule.element, what)
+
+
 def _apply(model: object, rule: LimitRule) -> tuple[np.ndarray, int]:
     """The tightened limit array of ``rule`` on ``model``'s grid and the element's index."""
-    kind = LIMITS[rule.limit]
-    names = model.grid.line_names if kind.element_kind == "line" else model.grid.node_names
-    what = f"{kind.grid} {'branch' if kind.element_kind == 'line' else 'node'}"
-    e = _index(names, rule.element, what)
-    return kind.tighten(model, e, rule.factor), e
+    e = rule_element(model.grid, rule)
+    return LIMITS[rule.limit].tighten(model, e, rule.factor), e
 
 
 def thermal_scenario_limits(model: LinearThermalGridModel, scenario: str) -> ThermalLimits:

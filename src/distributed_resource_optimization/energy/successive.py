@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..checks import non_negative_scalar, positive_int
 from .centralized import CentralizedResult, build_centralized, solve_centralized
 from .district import DistrictData
 from .electric_grid import LinearElectricGridModel, linear_electric_grid_model
@@ -32,7 +33,8 @@ from .verification import (
 
 #: ``--linearisation``: the study's one linearisation, or successive linearisation.
 LINEARISATIONS: tuple[str, ...] = ("once", "iterate")
-#: Default of the API and the command line (the study's, until the market iterates too).
+#: Default of the command line: the study's single linearisation, for now (making ``iterate``
+#: the default changes every default run's numbers; planned, issue 24).
 DEFAULT_LINEARISATION = "once"
 #: Largest number of LPs of :func:`solve_successively` (the first one included).
 DEFAULT_MAX_ROUNDS = 10
@@ -65,6 +67,28 @@ class LinearisationRound:
 
     def as_dict(self) -> dict:
         return dict(vars(self))
+
+    def describe(self) -> str:
+        """One line: iterations (a market clearing), objective and the worst check."""
+        its = "" if self.iterations is None else f"{self.iterations} iterations, "
+        return (f"{its}objective {self.objective:.2f} S$, {self.status} (worst "
+                f"{self.worst_kind} {self.worst_violation_rel:.2e} relative)")
+
+
+def check_rounds(max_rounds: int, objective_tol_rel: float) -> int:
+    """``max_rounds`` as an int, or an error naming the setting that is out of range."""
+    non_negative_scalar(objective_tol_rel, "objective_tol_rel")
+    return positive_int(max_rounds, "max_rounds")
+
+
+def settled(rounds: list[LinearisationRound], objective_tol_rel: float) -> bool:
+    """Whether the last round ends the successive linearisation: its dispatch holds every limit
+    in the nonlinear grids and its objective moved by at most ``objective_tol_rel`` (relative)
+    from the round before."""
+    if len(rounds) < 2 or rounds[-1].status != HOLDS:
+        return False
+    last, before = rounds[-1].objective, rounds[-2].objective
+    return abs(last - before) / abs(last) <= objective_tol_rel
 
 
 @dataclass
@@ -113,11 +137,7 @@ def solve_successively(district: DistrictData, scenario: str, *,
                        voltage_tolerance_pu: float = DEFAULT_VOLTAGE_TOLERANCE_PU
                        ) -> SuccessiveResult:
     """The centralized problem of ``scenario`` by successive linearisation (module doc)."""
-    if int(max_rounds) != max_rounds or max_rounds < 1:
-        raise ValueError(f"max_rounds must be a whole number >= 1, got {max_rounds}")
-    if not (np.isfinite(objective_tol_rel) and objective_tol_rel >= 0):
-        raise ValueError(f"objective_tol_rel must be a non-negative number, got "
-                         f"{objective_tol_rel}")
+    max_rounds = check_rounds(max_rounds, objective_tol_rel)
     tolerances = {"tolerance_rel": tolerance_rel, "voltage_tolerance_pu": voltage_tolerance_pu}
     result = solve_centralized(build_centralized(district, scenario))
     verification = verify_centralized(result, **tolerances)
@@ -131,8 +151,7 @@ def solve_successively(district: DistrictData, scenario: str, *,
             district, scenario, thermal_step_models=thermal, electric_step_models=electric))
         verification = verify_centralized(result, **tolerances)
         rounds.append(linearisation_round(len(rounds) + 1, result.objective, verification))
-        moved = abs(rounds[-1].objective - rounds[-2].objective) / abs(rounds[-1].objective)
-        if verification.status == HOLDS and moved <= objective_tol_rel:
+        if settled(rounds, objective_tol_rel):
             converged = True
             break
     return SuccessiveResult(result, verification, rounds, converged)

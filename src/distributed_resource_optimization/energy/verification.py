@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ..checks import non_negative_scalar
 from .centralized import CentralizedResult
 from .district import DistrictData
 from .electric_grid import LinearElectricGridModel, solve_power_flow
@@ -178,10 +179,8 @@ def verify_dispatch(district: DistrictData, limits: ScenarioLimits, thermal_kw: 
         if np.shape(arr) != shape or not np.all(np.isfinite(arr)):
             raise ValueError(f"{name} must be a finite (timesteps, ders) = {shape} array, got "
                              f"shape {np.shape(arr)}")
-    for name, value in (("tolerance_rel", tolerance_rel),
-                        ("voltage_tolerance_pu", voltage_tolerance_pu)):
-        if not (np.isfinite(value) and value >= 0):
-            raise ValueError(f"{name} must be a non-negative number, got {value}")
+    tolerance_rel = non_negative_scalar(tolerance_rel, "tolerance_rel")
+    voltage_tolerance_pu = non_negative_scalar(voltage_tolerance_pu, "voltage_tolerance_pu")
     p_th = np.asarray(thermal_kw, dtype=float)
     p = np.asarray(active_kw, dtype=float)
     q = np.asarray(reactive_kvar, dtype=float)

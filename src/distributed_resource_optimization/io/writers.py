@@ -63,7 +63,15 @@ def write_centralized(result: CentralizedResult, out_dir: Path | str, wall_time_
     ``verification``, and with ``linearisation`` its entries (``linearisation``, and after
     successive linearisation ``linearisation_rounds`` and ``linearisation_converged``);
     returns the paths by short name."""
-    out = Path(out_dir)
+    return _write_centralized(result, Path(out_dir), wall_time_s, verifications,
+                              linearisation)[0]
+
+
+def _write_centralized(result: CentralizedResult, out: Path, wall_time_s: float,
+                       verifications: Mapping[str, Verification] | None,
+                       linearisation: Mapping | None
+                       ) -> tuple[dict[str, Path], pd.DataFrame, pd.DataFrame]:
+    """:func:`write_centralized`, also returning the dispatch and price tables it wrote."""
     out.mkdir(parents=True, exist_ok=True)
     dispatch, prices, components = centralized_frames(result)
     paths = {"dispatch": out / DISPATCH_FILE, "prices": out / PRICES_FILE,
@@ -72,13 +80,24 @@ def write_centralized(result: CentralizedResult, out_dir: Path | str, wall_time_
     prices.to_csv(paths["prices"], index=False)
     components.to_csv(paths["price_components"], index=False)
     summary = centralized_summary(result, wall_time_s)
-    summary.update(linearisation or {})
-    if verifications:
-        paths["verification"] = out / VERIFICATION_FILE
-        verification_frame(verifications).to_csv(paths["verification"], index=False)
-        summary["verification"] = verification_summary(verifications)
+    verification = _add_physics(out, summary, verifications, linearisation)
+    if verification is not None:
+        paths["verification"] = verification
     write_json(paths["summary"], summary)
-    return paths
+    return paths, dispatch, prices
+
+
+def _add_physics(out: Path, summary: dict, verifications: Mapping[str, Verification] | None,
+                 linearisation: Mapping | None) -> Path | None:
+    """Put the ``linearisation`` entries and the ``verification`` into ``summary`` and write
+    ``verification.csv`` (its path; ``None`` without ``verifications``)."""
+    summary.update(linearisation or {})
+    if not verifications:
+        return None
+    path = out / VERIFICATION_FILE
+    verification_frame(verifications).to_csv(path, index=False)
+    summary["verification"] = verification_summary(verifications)
+    return path
 
 
 def write_centralized_run(out: Path, result: CentralizedResult, wall_time_s: float,
@@ -86,8 +105,8 @@ def write_centralized_run(out: Path, result: CentralizedResult, wall_time_s: flo
                           linearisation: Mapping | None = None) -> None:
     """``dro market-clearing --method centralized``: :func:`write_centralized` and the study's
     figures 1 and 2 into ``out``; ``wall_time_s`` is the run's time (s)."""
-    write_centralized(result, out, wall_time_s, verifications, linearisation)
-    dispatch, prices, _ = centralized_frames(result)
+    _, dispatch, prices = _write_centralized(result, out, wall_time_s, verifications,
+                                             linearisation)
     plot_thermal_fl22(dispatch, prices, out, scenario=scenario)
 
 
@@ -98,12 +117,15 @@ def write_market_clearing(out: Path, district: DistrictData, market: MarketResul
                           verifications: Mapping[str, Verification] | None = None,
                           linearisation: Mapping | None = None,
                           clearings: Sequence[MarketResult] | None = None) -> None:
-    """``dro market-clearing --method admm|both``: the centralized files, the ADMM entities'
-    dispatch and price rows of ``district``'s timesteps and DERs (``both``: after the
+    """``dro market-clearing --method admm|both``: the centralized price components, the ADMM
+    entities' dispatch and price rows of ``district``'s timesteps and DERs (``both``: after the
     centralized rows), ``residuals.csv``, ``admm_state.csv``, ``summary.json`` (the centralized
-    summary with the market's entries and both times in s) and figures 1-3 into ``out``."""
-    write_centralized(central, out, wall_central_s)
-    c_dispatch, c_prices, _ = centralized_frames(central)
+    summary with the market's entries and both times in s), with ``verifications`` also
+    ``verification.csv`` and the summary's ``verification``, and figures 1-3 into ``out``.
+    ``clearings``: every clearing of a successive linearisation (``market`` last): their
+    residuals, each with its ``round``; the figures show ``market``."""
+    c_dispatch, c_prices, components = centralized_frames(central)
+    components.to_csv(out / PRICE_COMPONENTS_FILE, index=False)
     m_dispatch, m_prices = market_frames(market, district.timesteps, district.der_names)
     if method == "both":
         dispatch = pd.concat([c_dispatch, m_dispatch], ignore_index=True)
@@ -112,25 +134,21 @@ def write_market_clearing(out: Path, district: DistrictData, market: MarketResul
         dispatch, prices = m_dispatch, m_prices
     dispatch.to_csv(out / DISPATCH_FILE, index=False)
     prices.to_csv(out / PRICES_FILE, index=False)
-    residuals = residual_frame(market)
     # Every clearing of a successive linearisation, its rounds numbered (the last is market).
-    pd.concat([residual_frame(m, k) for k, m in enumerate(clearings or [market], 1)],
-              ignore_index=True).to_csv(out / RESIDUALS_FILE, index=False)
+    rounds = [residual_frame(m, k) for k, m in enumerate(clearings or [market], 1)]
+    pd.concat(rounds, ignore_index=True).to_csv(out / RESIDUALS_FILE, index=False)
     state_frame(market.admm).to_csv(out / STATE_FILE, index=False)
     summary = centralized_summary(central, wall_central_s)
     summary["method"] = method
     summary.update(market_summary(market, central, comparison))
     summary["wall_time_s"] = {"centralized": wall_central_s, "admm": wall_admm_s}
-    summary.update(linearisation or {})
-    if verifications:
-        verification_frame(verifications).to_csv(out / VERIFICATION_FILE, index=False)
-        summary["verification"] = verification_summary(verifications)
+    _add_physics(out, summary, verifications, linearisation)
     write_json(out / SUMMARY_FILE, summary)
     keep = list(FIGURE_ENTITIES)
     plot_thermal_fl22(pd.concat([c_dispatch, m_dispatch])[lambda f: f["entity"].isin(keep)],
                       pd.concat([c_prices, m_prices])[lambda f: f["entity"].isin(keep)],
                       out, scenario=scenario)
-    plot_residuals(residuals, out / PRIMAL_RESIDUALS_FIGURE,
+    plot_residuals(rounds[-1], out / PRIMAL_RESIDUALS_FIGURE,
                    title=f"Primal residuals ({scenario})", eps=market.eps)
 
 

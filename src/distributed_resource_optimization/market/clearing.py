@@ -58,11 +58,12 @@ from distributed_resource_optimization.energy.scenarios import (
 from distributed_resource_optimization.energy.successive import (
     DEFAULT_MAX_ROUNDS,
     LinearisationRound,
+    check_rounds,
     linearisation_round,
+    settled,
 )
 from distributed_resource_optimization.energy.timeseries import timestep_hours
 from distributed_resource_optimization.energy.verification import (
-    HOLDS,
     Verification,
     verify_dispatch,
 )
@@ -504,9 +505,8 @@ def clear_market_successively(district: DistrictData, scenario: str = DEFAULT_SC
     ``objective_tol_rel`` (ADMM clears to about 1e-5); a clearing that stops at its iteration
     limit ends the rounds (not converged). Other keywords go to :func:`run_market_clearing`;
     works inside a running event loop too."""
-    if int(max_rounds) != max_rounds or max_rounds < 1:
-        raise ValueError(f"max_rounds must be a whole number >= 1, got {max_rounds}")
-    return run_sync(lambda: _clear_successively(district, scenario, int(max_rounds),
+    max_rounds = check_rounds(max_rounds, objective_tol_rel)
+    return run_sync(lambda: _clear_successively(district, scenario, max_rounds,
                                                 objective_tol_rel, warm_start, kwargs))
 
 
@@ -526,8 +526,7 @@ async def _clear_successively(district: DistrictData, scenario: str, max_rounds:
             clearings.append(market)
             rounds.append(linearisation_round(len(rounds) + 1, market.objective, verification,
                                               market.iterations))
-            moved = abs(rounds[-1].objective - rounds[-2].objective) / abs(rounds[-1].objective)
-            if verification.status == HOLDS and moved <= objective_tol_rel:
+            if settled(rounds, objective_tol_rel):
                 converged = True
                 break
     return SuccessiveMarket(market, verification, rounds, converged, clearings)

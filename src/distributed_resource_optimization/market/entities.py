@@ -324,12 +324,12 @@ class MarketEntity(LocalModel):
 
 def thermal_grid_operator(grid, price_s_per_kwh: np.ndarray, timesteps: pd.DatetimeIndex,
                           timestep_h: float, scenario: str, *, eta_ch: float | None = None,
-                          linearise_at: np.ndarray | None = None, **kwargs) -> MarketEntity:
+                          **kwargs) -> MarketEntity:
     """Sub-problem (2) from the thermal grid operator's data (:class:`ThermalGridData`, price in
     S$/kWh, horizon): linearised at the published cooling peak, with the scenario's thermal
-    limits (``eta_ch``: the plant's efficiency, default the study's); exchanges ``p_th``.
-    ``linearise_at``: the cooling demand (T, n_der; kW) of an earlier clearing, e.g. its own
-    cleared copy, to linearise each step at (the limits stay the peak model's)."""
+    limits (``eta_ch``: the plant's efficiency, default the study's); exchanges ``p_th``. Asked
+    to re-linearise (:meth:`MarketEntity.relinearise`), it linearises each step at its own
+    cleared cooling demand of the last run (the limits stay the peak model's)."""
     check_scenario(scenario)
     eta = DEFAULT_PLANT_EFFICIENCY if eta_ch is None else eta_ch
     ders = [str(d) for d in grid.der_names]
@@ -337,9 +337,6 @@ def thermal_grid_operator(grid, price_s_per_kwh: np.ndarray, timesteps: pd.Datet
 
     def relinearise(cleared: Mapping[str, np.ndarray]) -> None:
         steps[:] = [linear_thermal_grid_model(grid, p) for p in np.asarray(cleared["p_th"])]
-
-    if linearise_at is not None:
-        relinearise({"p_th": linearise_at})
 
     def build(published: Published) -> LPBlock:
         point = published_reference(published, ders)
@@ -354,14 +351,12 @@ def thermal_grid_operator(grid, price_s_per_kwh: np.ndarray, timesteps: pd.Datet
 
 
 def electric_grid_operator(grid, price_s_per_kwh: np.ndarray, timesteps: pd.DatetimeIndex,
-                           timestep_h: float, scenario: str, *,
-                           linearise_at: tuple[np.ndarray, np.ndarray] | None = None,
-                           **kwargs) -> MarketEntity:
+                           timestep_h: float, scenario: str, **kwargs) -> MarketEntity:
     """Sub-problem (3) from the electric grid operator's data (:class:`ElectricGridData`, price,
     horizon): linearised at the published cooling peak, with the scenario's electric limits;
-    exchanges ``p``, ``q``. ``linearise_at``: the active and reactive demand (each (T, n_der);
-    kW, kvar) of an earlier clearing to linearise each step at (the limits stay the peak
-    model's)."""
+    exchanges ``p``, ``q``. Asked to re-linearise (:meth:`MarketEntity.relinearise`), it
+    linearises each step at its own cleared active and reactive demand of the last run (the
+    limits stay the peak model's)."""
     check_scenario(scenario)
     ders = [str(d) for d in grid.der_names]
     steps: list = []  # the per-step models, once re-linearised
@@ -369,9 +364,6 @@ def electric_grid_operator(grid, price_s_per_kwh: np.ndarray, timesteps: pd.Date
     def relinearise(cleared: Mapping[str, np.ndarray]) -> None:
         steps[:] = [linear_electric_grid_model(grid, p, q)
                     for p, q in zip(np.asarray(cleared["p"]), np.asarray(cleared["q"]))]
-
-    if linearise_at is not None:
-        relinearise({"p": linearise_at[0], "q": linearise_at[1]})
 
     def build(published: Published) -> LPBlock:
         point = published_reference(published, ders)
@@ -433,27 +425,18 @@ def building_agent(model, price_s_per_kwh: np.ndarray, timesteps: pd.DatetimeInd
 
 
 def market_entities(district, scenario: str, *, agents: str = "entities",
-                    linearise_at: Mapping[str, Mapping[str, np.ndarray]] | None = None,
                     **kwargs) -> list[MarketEntity]:
     """The actors of the market clearing of ``scenario`` from a loaded district: thermal grid
     operator, electric grid operator and either the aggregator (``agents="entities"``) or one
     agent per building (``"per-building"``). Each gets only its own part of the district's data
-    (the buildings' baselines are reused, not recomputed). ``linearise_at``: an earlier
-    clearing's dispatch (entity -> quantity -> (T, n_der)); each grid operator linearises each
-    step at its *own* cleared copy of the demand. Keyword arguments (``solver_tol``, ``solver``)
-    go to :class:`LPBlockEntity`."""
+    (the buildings' baselines are reused, not recomputed). Keyword arguments (``solver_tol``,
+    ``solver``) go to :class:`LPBlockEntity`."""
     entity_names(district.der_names, agents)  # checks agents
     d = district
-    thermal_at = electric_at = None
-    if linearise_at is not None:
-        thermal_at = linearise_at[THERMAL_GRID_OPERATOR]["thermal_power"]
-        own = linearise_at[ELECTRIC_GRID_OPERATOR]
-        electric_at = (own["active_power"], own["reactive_power"])
     actors = [thermal_grid_operator(d.thermal_grid, d.price, d.timesteps, d.timestep_h,
-                                    scenario, eta_ch=d.eta_ch, linearise_at=thermal_at,
-                                    **kwargs),
+                                    scenario, eta_ch=d.eta_ch, **kwargs),
               electric_grid_operator(d.electric_grid, d.price, d.timesteps, d.timestep_h,
-                                     scenario, linearise_at=electric_at, **kwargs)]
+                                     scenario, **kwargs)]
     if agents == "entities":
         actors.append(flexible_load_aggregator(d.buildings, d.price, d.timesteps, d.timestep_h,
                                                eta_ch=d.eta_ch, baselines=d.baselines,

@@ -164,15 +164,3 @@ async def entity_session(district, scenario, agents, runtime, resolution, data, 
                                  log_dir=log_dir or Path(tmp) / "logs", **common) as session:
             yield session
 
-
-async def coordinate_entities(district, scenario, agents, runtime, resolution, data,
-                              agents_file, broker, listen, log_dir, coordinator, holder,
-                              solver_tol, faults=None, token=None, warm_start=None,
-                              broker_access=None):
-    """One run of :func:`entity_session` (same arguments) from ``warm_start`` if given;
-    returns ``(ADMMResult, TrafficStats, spawned processes)``."""
-    async with entity_session(district, scenario, agents, runtime, resolution, data,
-                              agents_file, broker, listen, log_dir, coordinator, holder,
-                              solver_tol, faults, token, broker_access) as session:
-        result = await session.run(None, warm_start)
-        return result, session.stats, session.spawned
