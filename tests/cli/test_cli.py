@@ -40,7 +40,9 @@ def test_market_clearing_writes_files(run):
     reference = solve_district(load_district(), "thermal-congestion").objective
     assert summary["centralized_objective"] == pytest.approx(reference, rel=1e-9)
     assert summary["verification"]["status"] == "holds"
-    assert summary["verification"]["centralized"]["worst"] == "pipe_flow"
+    # The zone band, 0.008 K below 23 degC at 09:02 (17 % of its 0.05 K tolerance), is nearer
+    # its tolerance than the congested pipe (at its limit to 1e-16).
+    assert summary["verification"]["centralized"]["worst"] == "comfort"
     (limit,) = summary["scenario_limits"]  # the congested pipe, against its maximum velocity
     assert limit["element"] == "4" and limit["rating"]["unit"] == "m/s"
     table = pd.read_csv(out / "verification.csv")

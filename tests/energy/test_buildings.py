@@ -29,7 +29,11 @@ TOL = 1e-6
 
 @pytest.fixture(scope="module")
 def models() -> list[BuildingModel]:
-    return load_buildings()
+    # The study's model (weather held over a step, band at step starts): the derivation tests
+    # below hold it against hand calculations with step-constant inputs; the default model (weather
+    # linear inside a step, band inside every step) is held against the raw weather file in
+    # test_comfort.py.
+    return load_buildings(comfort="step-start")
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +60,7 @@ def solve_min_cost(model: BuildingModel, price: np.ndarray) -> tuple[LPBlock, np
     """Standalone minimum-cost operation of one building (the block itself has zero cost)."""
     block = building_block(model, DT_H)
     cost = energy_cost(block, price)
-    result = linprog(cost, A_eq=block.A_eq, b_eq=block.b_eq,
+    result = linprog(cost, A_ub=block.A_ub, b_ub=block.b_ub, A_eq=block.A_eq, b_eq=block.b_eq,
                      bounds=np.column_stack([block.lb, block.ub]), method="highs")
     assert result.status == 0, f"building {model.name}: {result.message}"
     return block, result.x, float(result.fun)
@@ -328,7 +332,7 @@ def test_aggregator_block_orders_time_major(models: list[BuildingModel],
     cost = np.zeros(block.n)
     cost[block.variables["p_th"]] = np.repeat(price, n_der) * DT_H / 10.0
     cost[block.variables["p"]] += np.repeat(price, n_der) * DT_H
-    result = linprog(cost, A_eq=block.A_eq, b_eq=block.b_eq,
+    result = linprog(cost, A_ub=block.A_ub, b_ub=block.b_ub, A_eq=block.A_eq, b_eq=block.b_eq,
                      bounds=np.column_stack([block.lb, block.ub]), method="highs")
     assert result.status == 0
     total = 0.0
@@ -351,7 +355,7 @@ def test_aggregator_block_orders_time_major(models: list[BuildingModel],
 def test_selected_buildings_are_the_same_models(models: list[BuildingModel]) -> None:
     """``ders=`` builds only the named buildings (a building agent's own model), in DER order,
     each identical to its model among all 22; an unknown name is refused naming it."""
-    chosen = load_buildings(ders=["7", "3"])
+    chosen = load_buildings(ders=["7", "3"], comfort="step-start")
     assert [m.name for m in chosen] == ["3", "7"]
     for m in chosen:
         full = models[int(m.name) - 1]
@@ -373,7 +377,7 @@ def test_hourly_resolution_and_no_local_chiller(price: np.ndarray) -> None:
     cost = np.zeros(block.n)
     cost[block.variables["p_th"]] = hourly_price / 10.0
     cost[block.variables["p"]] += hourly_price
-    result = linprog(cost, A_eq=block.A_eq, b_eq=block.b_eq,
+    result = linprog(cost, A_ub=block.A_ub, b_ub=block.b_ub, A_eq=block.A_eq, b_eq=block.b_eq,
                      bounds=np.column_stack([block.lb, block.ub]), method="highs")
     assert result.status == 0
     zone = result.x[block.variables["y"]].reshape(24, -1)[9:19, 0]

@@ -46,7 +46,10 @@ def test_both_is_default_and_converges(both):
         assert pipe["element"] == "4" and pipe["holds"] is True
         assert pipe["violation_rel"] <= 1e-3
         assert set(verification[name]["limits"]) == {"voltage_min", "voltage_max",
-                                                     "branch_power", "pipe_flow", "node_head"}
+                                                     "branch_power", "pipe_flow", "node_head",
+                                                     "comfort"}
+        comfort = verification[name]["limits"]["comfort"]
+        assert comfort["holds"] is True and comfort["violation"] <= 0.05
     table = pd.read_csv(out / "verification.csv")
     assert set(table["dispatch"]) == {"centralized", "market"}
     assert len(table) == 2 * summary["n_timesteps"]

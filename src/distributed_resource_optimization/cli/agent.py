@@ -15,6 +15,7 @@ from pathlib import Path
 from distributed_resource_optimization.checks import tolerance
 from distributed_resource_optimization.cli.common import (
     DEFAULT_IDLE_TIMEOUT_S,
+    add_comfort_option,
     add_resolution_option,
     add_runtime_options,
     add_serving_options,
@@ -51,6 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", default=None, type=Path, metavar="DIR",
                         help="the entity's own data folder (`dro data split`; default: embedded)")
     add_resolution_option(parser)
+    add_comfort_option(parser)
     parser.add_argument("--solver-eps", default=1e-8, type=float, help=argparse.SUPPRESS)
     parser.add_argument("--flex-share", default=None, metavar="INDEX/SHARES",
                         help="a fleet share of a flex-sharing instance instead")
@@ -98,10 +100,10 @@ def build_participant(args: argparse.Namespace):
     from distributed_resource_optimization.market.split import data_fingerprints
 
     data = args.data or DEFAULT_DATA_DIR
-    entity = load_entity(args.entity, data, args.scenario, args.resolution,
+    entity = load_entity(args.entity, data, args.scenario, args.resolution, args.comfort,
                          solver_tol=args.solver_eps)
     context = entity_context(args.scenario, args.resolution, entity.timesteps,
-                             data_fingerprints(data, [args.entity])[args.entity])
+                             data_fingerprints(data, [args.entity])[args.entity], args.comfort)
     return args.entity, SingleModelGroup(entity), context
 
 

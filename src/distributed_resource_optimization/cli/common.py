@@ -14,7 +14,7 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-from distributed_resource_optimization.energy import STEP_MINUTES
+from distributed_resource_optimization.energy import COMFORT_MODES, DEFAULT_COMFORT, STEP_MINUTES
 from distributed_resource_optimization.energy.scenarios import check_scenario
 from distributed_resource_optimization.runtime.processes import (
     DEFAULT_BROKER,
@@ -69,6 +69,13 @@ def add_overwrite_option(parser: argparse.ArgumentParser) -> None:
 def add_resolution_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resolution", default=DEFAULT_RESOLUTION, choices=list(STEP_MINUTES),
                         help="timestep length (default: %(default)s)")
+
+
+def add_comfort_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--comfort", default=DEFAULT_COMFORT, choices=list(COMFORT_MODES),
+                        help="where the buildings' comfort band holds: at every point of a "
+                        "step (whole-step, default) or at step starts only with the weather held "
+                        "(step-start, the study's model, for comparison)")
 
 
 def add_runtime_options(parser: argparse.ArgumentParser, with_inproc: bool = True) -> None:

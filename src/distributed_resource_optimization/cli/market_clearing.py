@@ -16,6 +16,7 @@ from distributed_resource_optimization.cli.common import (
     EXIT_NOT_CONVERGED,
     EXIT_OK,
     EXIT_PHYSICS,
+    add_comfort_option,
     add_fault_options,
     add_out_option,
     add_resolution_option,
@@ -69,6 +70,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="solution method (default: %(default)s)")
     add_out_option(parser)
     add_resolution_option(parser)
+    add_comfort_option(parser)
     parser.add_argument("--data", default=None, type=Path, metavar="DIR",
                         help="data folder with the district files (default: embedded test case)")
     parser.add_argument("--linearisation", default=DEFAULT_LINEARISATION,
@@ -156,7 +158,8 @@ def run_centralized(args: argparse.Namespace, output: Any) -> int:
 
     start = time.perf_counter()
     progress(f"loading district ({args.resolution})...")
-    district = load_district(args.data or DEFAULT_DATA_DIR, args.resolution)
+    district = load_district(args.data or DEFAULT_DATA_DIR, args.resolution,
+                             comfort=args.comfort)
     linearisation: dict = {"linearisation": args.linearisation}
     if args.linearisation == "iterate":
         progress(f"solving centralized ({args.scenario}), re-linearising at each dispatch...")
@@ -284,7 +287,7 @@ def clear_market(args: argparse.Namespace, warm_start: Any = None) -> MarketClea
     agents = agents or AGENT_MODES[0]
     data = args.data or DEFAULT_DATA_DIR
     progress(f"loading district ({args.resolution})...")
-    district = load_district(data, args.resolution)
+    district = load_district(data, args.resolution, comfort=args.comfort)
     if warm_start is not None:
         warm_start = shift_to_timesteps(warm_start, district.timesteps, agents)
     iterate = args.linearisation == "iterate"

@@ -30,3 +30,11 @@ QUANTITIES: dict[str, str] = {"thermal_power": "p_th", "active_power": "p", "rea
 
 #: The exchanged LP variable groups, in the order of :data:`QUANTITIES`.
 GROUPS: tuple[str, ...] = tuple(QUANTITIES.values())
+
+#: How the buildings hold their comfort band (:func:`.buildings.load_buildings`): at every point of
+#: a step, the weather moving linearly inside it (default), or at step starts only with the
+#: weather held (the study's model, for comparison).
+COMFORT_WHOLE_STEP = "whole-step"
+COMFORT_STEP_START = "step-start"
+COMFORT_MODES: tuple[str, ...] = (COMFORT_WHOLE_STEP, COMFORT_STEP_START)
+DEFAULT_COMFORT = COMFORT_WHOLE_STEP

@@ -24,7 +24,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .buildings import Baseline, BuildingModel, building_baseline, load_buildings
+from .buildings import (
+    DEFAULT_COMFORT,
+    Baseline,
+    BuildingModel,
+    building_baseline,
+    check_comfort,
+    load_buildings,
+)
 from .electric_grid import (
     ElectricGridData,
     LinearElectricGridModel,
@@ -71,6 +78,8 @@ class DistrictData:
     baselines: dict[str, Baseline] | None = None
     #: The data folder it was loaded from (the market's agent processes split it per entity).
     folder: Path | None = None
+    #: How the buildings hold their comfort band (:data:`~.buildings.COMFORT_MODES`).
+    comfort: str = DEFAULT_COMFORT
 
     @property
     def der_names(self) -> list[str]:
@@ -155,21 +164,24 @@ def reference_point(baselines: Mapping[str, Baseline | Sequence[np.ndarray]],
 
 def load_district(folder: Path | str = DEFAULT_DATA_DIR, resolution: str = "30min", *,
                   local_chiller: bool = True, eta_ch: float = DEFAULT_PLANT_EFFICIENCY,
-                  reference: str = "peak") -> DistrictData:
+                  reference: str = "peak", comfort: str = DEFAULT_COMFORT) -> DistrictData:
     """Load grids, buildings and prices and linearise the grids.
 
     ``reference="peak"`` (default) linearises at the buildings' cost-optimal demand, each
     building's :func:`~.buildings.building_baseline`, at the step of the largest total cooling
     demand (:func:`reference_point`);
     ``"nominal"`` at the grid data's nominal DER powers (the study's choice, about 10x too large
-    for these building models). Raises ``ValueError`` (``DataFileError``) on bad data or arguments.
+    for these building models). ``comfort`` (``"whole-step"``, or ``"step-start"``: the study's)
+    is how the buildings hold their band (:func:`~.buildings.load_buildings`). Raises
+    ``ValueError`` (``DataFileError``) on bad data or arguments.
     """
+    check_comfort(comfort)
     if reference not in ("peak", "nominal"):
         raise ValueError(f"reference must be 'peak' or 'nominal', got {reference!r}")
     folder = Path(folder)
     electric = load_electric_grid(folder)
     thermal = load_thermal_grid(folder)
-    buildings = load_buildings(folder, resolution, local_chiller=local_chiller)
+    buildings = load_buildings(folder, resolution, local_chiller=local_chiller, comfort=comfort)
     timesteps = load_timesteps(folder, resolution)
     price = load_price(folder, resolution).to_numpy(dtype=float)
     dt = timestep_hours(resolution)
@@ -196,5 +208,5 @@ def load_district(folder: Path | str = DEFAULT_DATA_DIR, resolution: str = "30mi
         buildings=buildings, price=price, timesteps=timesteps, timestep_h=dt,
         resolution=resolution, eta_ch=eta_ch, reference=reference, p_th_ref_kw=p_th_ref,
         p_ref_kw=p_ref, q_ref_kvar=q_ref, reference_timestep=ref_step, baselines=baselines,
-        folder=folder,
+        folder=folder, comfort=comfort,
     )

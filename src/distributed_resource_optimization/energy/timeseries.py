@@ -117,8 +117,11 @@ def load_price(folder: Path | str = DEFAULT_DATA_DIR, resolution: str = "30min",
 
 
 def load_weather(folder: Path | str = DEFAULT_DATA_DIR, resolution: str = "30min",
-                 weather_type: str | None = None) -> pd.DataFrame:
+                 weather_type: str | None = None, *, include_end: bool = False) -> pd.DataFrame:
     """Weather per step, interpolated linearly from the hourly file.
+
+    ``include_end`` adds a last row at the end of the horizon (the end of the last step), for
+    models that let the weather move linearly inside each step.
 
     Columns: ``ambient_air_temperature`` and ``sky_temperature`` (degC), ``irradiation_horizontal``
     / ``_east`` / ``_south`` / ``_west`` / ``_north`` (W/m2 on the respective surface) and, if the
@@ -126,6 +129,9 @@ def load_weather(folder: Path | str = DEFAULT_DATA_DIR, resolution: str = "30min
     last value. ``weather_type`` selects rows; ``None`` requires a single weather type in the file.
     """
     timesteps = load_timesteps(folder, resolution)
+    if include_end:
+        timesteps = timesteps.append(pd.DatetimeIndex([timesteps[-1] + _step(resolution)],
+                                                      name=timesteps.name))
     path = Path(folder) / WEATHER_FILE
     table = read_table(folder, WEATHER_FILE)
     table = _select_type(path, table, "weather_type", weather_type)

@@ -10,9 +10,12 @@ Newton-Raphson AC power flow, the Darcy-Weisbach hydraulics) and compares:
   relative to the limit) and where (element, timestep); a limit *holds* if it is exceeded by at
   most ``tolerance_rel`` of its value (``voltage_tolerance_pu`` for voltages);
 * what the linear model predicts at the same demand against the nonlinear value, per step
-  (source powers, electric losses, pump power) and over the horizon (kWh).
-
-The buildings' comfort band is not checked here yet (the LP holds it at every step start).
+  (source powers, electric losses, pump power) and over the horizon (kWh);
+* the buildings' comfort band at every minute: each building's controls follow from its demand
+  (:func:`~.buildings.controls_from_demand`), its model runs from its initial state and is
+  followed inside every step with the weather moving linearly
+  (:func:`~.buildings.simulate_within_steps`); the zone temperature holds if it leaves the band
+  of its step by at most ``comfort_tolerance_k``.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ..checks import non_negative_scalar
+from .buildings import BuildingModel, controls_from_demand, simulate_within_steps
 from .centralized import CentralizedResult
 from .district import DistrictData
 from .electric_grid import LinearElectricGridModel, solve_power_flow
@@ -35,6 +39,9 @@ from .thermal_grid import LinearThermalGridModel, solve_thermal_grid
 DEFAULT_TOLERANCE_REL: float = 1e-3
 #: Tolerance of a voltage limit (p.u.).
 DEFAULT_VOLTAGE_TOLERANCE_PU: float = 1e-4
+#: Tolerance of the comfort band (K), and the spacing of the points it is checked at (min).
+DEFAULT_COMFORT_TOLERANCE_K: float = 0.05
+COMFORT_CHECK_MINUTES: float = 1.0
 
 #: Status of a verification: every limit holds within its tolerance, or at least one does not.
 HOLDS = "holds"
@@ -53,6 +60,7 @@ PER_STEP_COLUMNS: dict[str, str] = {
     "voltage_min_pu_ac": "p.u.",
     "branch_power_max_kva_ac": "kVA",
     "node_head_min_m_nonlinear": "m",
+    "comfort_excursion_max_k": "K",
 }
 
 
@@ -102,7 +110,8 @@ class Verification:
 
     @property
     def worst(self) -> LimitCheck:
-        """The check with the largest relative violation (or the least margin if none)."""
+        """The check with the largest violation (or the least margin if none), measured in
+        multiples of each limit's tolerance."""
         return max(self.checks.values(), key=_severity)
 
     def as_dict(self) -> dict:
@@ -117,28 +126,41 @@ class Verification:
         w = self.worst
         where = f"{w.element} at {w.timestep:%Y-%m-%d %H:%M}"
         if w.holds and w.violation == 0.0:
-            return (f"every grid limit holds in the nonlinear models (closest: {w.kind} "
+            return (f"every limit holds in the nonlinear models (closest: {w.kind} "
                     f"{where}, {w.value:.6g} against {w.limit:.6g} {w.unit})")
         verdict = "within" if w.holds else "beyond"
-        rel = f"{w.violation_rel:.2%}" if w.violation_rel >= 1e-4 else f"{w.violation_rel:.1e}"
+        if w.unit == "degC":  # a temperature difference, in K; a share of 23 degC means nothing
+            over = f"{w.violation:.3g} K"
+        else:
+            rel = f"{w.violation_rel:.2%}" if w.violation_rel >= 1e-4 \
+                else f"{w.violation_rel:.1e}"
+            over = f"{w.violation:.3g} {w.unit} ({rel})"
         return (f"{w.kind} {where}: {w.value:.6g} {w.unit} against the limit {w.limit:.6g}, "
-                f"{w.violation:.3g} {w.unit} ({rel}) over, {verdict} the tolerance {_tol(w)}")
+                f"{over} over, {verdict} the tolerance {_tol(w)}")
 
     def __repr__(self) -> str:
         return f"Verification(status={self.status!r}, {self.describe()})"
 
 
 def _tol(check: LimitCheck) -> str:
-    return f"{check.tolerance:g} {check.unit}" if check.unit == "p.u." \
-        else f"{check.tolerance:.1%}"
+    if check.unit in _ABSOLUTE_TOLERANCE_UNITS:
+        return f"{check.tolerance:g} {_ABSOLUTE_TOLERANCE_UNITS[check.unit]}"
+    return f"{check.tolerance:.1%}"
+
+
+#: Units of the limits whose tolerance is absolute, and the tolerance's unit.
+_ABSOLUTE_TOLERANCE_UNITS = {"p.u.": "p.u.", "degC": "K"}
 
 
 def _severity(check: LimitCheck) -> tuple[float, float]:
-    # Violated first (by relative amount); among holding ones the least margin.
+    # Beyond the limit first, then the least margin, both as multiples of the limit's tolerance:
+    # unit-free across kinds (a comfort excursion relative to 23 degC would mean nothing).
+    allowed = check.tolerance if check.unit in _ABSOLUTE_TOLERANCE_UNITS \
+        else check.tolerance * abs(check.limit)
+    allowed = max(allowed, 1e-300)
     if check.violation > 0.0:
-        return (1.0, check.violation_rel)
-    margin = abs(check.limit - check.value) / max(abs(check.limit), 1e-300)
-    return (0.0, -margin)
+        return (1.0, check.violation / allowed)
+    return (0.0, -abs(check.limit - check.value) / allowed)
 
 
 def _check(kind: str, unit: str, values: np.ndarray, limits: np.ndarray, upper: bool,
@@ -161,10 +183,54 @@ def _check(kind: str, unit: str, values: np.ndarray, limits: np.ndarray, upper: 
                       holds=violation <= float(tolerance_abs[e]) * (1.0 + 1e-12))
 
 
+def comfort_excursions(buildings: Sequence[BuildingModel], thermal_kw: np.ndarray,
+                       active_kw: np.ndarray, minutes: float = COMFORT_CHECK_MINUTES
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """How far each building's zone leaves the band of its step, at points ``minutes`` apart
+    inside every step, for the demand ``(T, n_der)`` (kW, buildings in column order).
+
+    Returns the excursion ``(T, K+1, n_der)`` in K (positive outside the band, negative: margin
+    to the nearer bound), the zone temperature there (degC) and the points' offsets from the
+    step start (min, ``(K+1,)``)."""
+    excursions, temperatures = [], []
+    fractions = np.zeros(1)
+    for k, model in enumerate(buildings):
+        controls = controls_from_demand(model, thermal_kw[:, k], active_kw[:, k])
+        fractions, states = simulate_within_steps(model, controls, minutes)
+        zone = states[:, :, 0]  # the first state is the zone air (STATE_NAMES)
+        j = model.output_index("zone_air_temperature")
+        upper, lower = model.y_max[:, j, None], model.y_min[:, j, None]
+        excursions.append(np.maximum(zone - upper, lower - zone))
+        temperatures.append(zone)
+    step_min = float(buildings[0].timestep_h * 60.0) if buildings else 0.0
+    return (np.stack(excursions, axis=-1), np.stack(temperatures, axis=-1),
+            fractions * step_min)
+
+
+def _comfort_check(buildings: Sequence[BuildingModel], timesteps: pd.DatetimeIndex,
+                   thermal_kw: np.ndarray, active_kw: np.ndarray, tolerance_k: float
+                   ) -> tuple[LimitCheck, np.ndarray]:
+    """The worst point of the comfort band, and the largest excursion per step (K, ``(T,)``)."""
+    excursion, zone, offsets = comfort_excursions(buildings, thermal_kw, active_kw)
+    t, j, k = np.unravel_index(int(np.argmax(excursion)), excursion.shape)
+    model = buildings[k]
+    row = model.output_index("zone_air_temperature")
+    upper = zone[t, j, k] - model.y_max[t, row] >= model.y_min[t, row] - zone[t, j, k]
+    limit = float(model.y_max[t, row] if upper else model.y_min[t, row])
+    violation = max(0.0, float(excursion[t, j, k]))
+    check = LimitCheck(kind="comfort", unit="degC", value=float(zone[t, j, k]), limit=limit,
+                       violation=violation, violation_rel=violation / max(abs(limit), 1e-300),
+                       element=model.name,
+                       timestep=timesteps[t] + pd.Timedelta(minutes=float(offsets[j])),
+                       tolerance=tolerance_k, holds=violation <= tolerance_k * (1.0 + 1e-12))
+    return check, np.maximum(excursion.max(axis=(1, 2)), 0.0)
+
+
 def verify_dispatch(district: DistrictData, limits: ScenarioLimits, thermal_kw: np.ndarray,
                     active_kw: np.ndarray, reactive_kvar: np.ndarray, *,
                     tolerance_rel: float = DEFAULT_TOLERANCE_REL,
                     voltage_tolerance_pu: float = DEFAULT_VOLTAGE_TOLERANCE_PU,
+                    comfort_tolerance_k: float = DEFAULT_COMFORT_TOLERANCE_K,
                     thermal_step_models: Sequence[LinearThermalGridModel] | None = None,
                     electric_step_models: Sequence[LinearElectricGridModel] | None = None
                     ) -> Verification:
@@ -181,6 +247,7 @@ def verify_dispatch(district: DistrictData, limits: ScenarioLimits, thermal_kw: 
                              f"shape {np.shape(arr)}")
     tolerance_rel = non_negative_scalar(tolerance_rel, "tolerance_rel")
     voltage_tolerance_pu = non_negative_scalar(voltage_tolerance_pu, "voltage_tolerance_pu")
+    comfort_tolerance_k = non_negative_scalar(comfort_tolerance_k, "comfort_tolerance_k")
     p_th = np.asarray(thermal_kw, dtype=float)
     p = np.asarray(active_kw, dtype=float)
     q = np.asarray(reactive_kvar, dtype=float)
@@ -220,6 +287,10 @@ def verify_dispatch(district: DistrictData, limits: ScenarioLimits, thermal_kw: 
             "node_head_min_m_nonlinear": float(head[t].min()),
         })
     steps = district.timesteps
+    comfort, comfort_per_step = _comfort_check(district.buildings, steps, p_th, p,
+                                               comfort_tolerance_k)
+    for t, row in enumerate(rows):
+        row["comfort_excursion_max_k"] = float(comfort_per_step[t])
     per_step = pd.DataFrame(rows, index=pd.DatetimeIndex(steps, name="timestep"))
 
     resolved = limits.resolved(tm, em)
@@ -241,6 +312,7 @@ def verify_dispatch(district: DistrictData, limits: ScenarioLimits, thermal_kw: 
                             tg.line_names, steps, tolerance_rel * np.abs(f_max), tolerance_rel),
         "node_head": _check("node_head", "m", head, h_min, False,
                             tg.node_names, steps, tolerance_rel * np.abs(h_min), tolerance_rel),
+        "comfort": comfort,
     }
     energy = {f"{name.replace('_kw_', '_')}_kwh": float(per_step[name].sum() * district.timestep_h)
               for name in ("electric_losses_kw_linear", "electric_losses_kw_ac",

@@ -35,6 +35,8 @@ def centralized_summary(result: CentralizedResult, wall_time_s: float) -> dict:
         "resolution": d.resolution,
         "timestep_h": d.timestep_h,
         "n_der": d.n_der,
+        "comfort": d.comfort,
+        "comfort_points_per_step": len(d.buildings[0].comfort_fractions) if d.buildings else 0,
         "linearisation_reference": d.reference,
         "reference_timestep": None if d.reference_timestep is None
         else d.reference_timestep.isoformat(),

@@ -49,10 +49,12 @@ import pandas as pd
 
 from distributed_resource_optimization.checks import renamed_keyword, tolerance
 from distributed_resource_optimization.energy.buildings import (
+    DEFAULT_COMFORT,
     Baseline,
     aggregator_block,
     building_baseline,
     building_block,
+    check_comfort,
     load_buildings,
 )
 from distributed_resource_optimization.energy.district import (
@@ -448,10 +450,12 @@ def market_entities(district, scenario: str, *, agents: str = "entities",
 
 
 def load_entity(name: str, folder: Path | str, scenario: str, resolution: str = "30min",
-                **kwargs) -> MarketEntity:
+                comfort: str = DEFAULT_COMFORT, **kwargs) -> MarketEntity:
     """The market entity ``name`` built from its own data folder alone (the layout
     ``dro data split`` writes): ``thermal_grid_operator``, ``electric_grid_operator``,
-    ``aggregator`` or ``building_<der>``."""
+    ``aggregator`` or ``building_<der>``; the buildings hold their band as ``comfort`` says
+    (:func:`~..energy.buildings.load_buildings`)."""
+    check_comfort(comfort)
     folder = Path(folder)
     dt = timestep_hours(resolution)
     if name in GRID_OPERATORS:
@@ -468,8 +472,9 @@ def load_entity(name: str, folder: Path | str, scenario: str, resolution: str = 
     timesteps = load_timesteps(folder, resolution)
     price = load_price(folder, resolution).to_numpy(dtype=float)
     if name == AGGREGATOR:
-        return flexible_load_aggregator(load_buildings(folder, resolution), price, timesteps, dt,
-                                        **kwargs)
+        return flexible_load_aggregator(load_buildings(folder, resolution, comfort=comfort),
+                                        price, timesteps, dt, **kwargs)
     # A building's agent builds its own model only (not the 22 of the embedded district).
-    (model,) = load_buildings(folder, resolution, ders=[name.removeprefix(BUILDING_PREFIX)])
+    (model,) = load_buildings(folder, resolution, ders=[name.removeprefix(BUILDING_PREFIX)],
+                              comfort=comfort)
     return building_agent(model, price, timesteps, dt, **kwargs)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from distributed_resource_optimization.energy import DEFAULT_COMFORT
 from distributed_resource_optimization.market.names import (
     AGGREGATOR,
     BUILDING_PREFIX,
@@ -68,21 +69,21 @@ def horizon_label(timesteps: Sequence[pd.Timestamp]) -> str:
 
 
 def entity_context(scenario: str, resolution: str, timesteps: Sequence[pd.Timestamp],
-                   fingerprint: str) -> dict[str, str]:
-    """What a market agent reports at join (and the coordinator expects): the scenario and
-    resolution it was started for, its horizon and the fingerprint of its data
-    (:func:`~.split.data_fingerprints`)."""
-    return {"scenario": scenario, "resolution": resolution,
+                   fingerprint: str, comfort: str = DEFAULT_COMFORT) -> dict[str, str]:
+    """What a market agent reports at join (and the coordinator expects): the scenario,
+    resolution and comfort model it was started for, its horizon and the fingerprint of its
+    data (:func:`~.split.data_fingerprints`)."""
+    return {"scenario": scenario, "resolution": resolution, "comfort": comfort,
             "horizon": horizon_label(timesteps), "data": fingerprint}
 
 
 def expected_contexts(names: Sequence[str], scenario: str, resolution: str,
-                      timesteps: Sequence[pd.Timestamp], src: Path | str
-                      ) -> dict[str, dict[str, str]]:
+                      timesteps: Sequence[pd.Timestamp], src: Path | str,
+                      comfort: str = DEFAULT_COMFORT) -> dict[str, dict[str, str]]:
     """Per entity the context its agent must report for a run over ``timesteps`` of
     ``scenario`` on the data of ``src`` (the coordinator's own copy of the district)."""
     prints = data_fingerprints(src, names)
-    return {name: entity_context(scenario, resolution, timesteps, prints[name])
+    return {name: entity_context(scenario, resolution, timesteps, prints[name], comfort)
             for name in names}
 
 
@@ -138,8 +139,9 @@ async def entity_session(district, scenario, agents, runtime, resolution, data, 
         raise ValueError("the tcp/mqtt runtimes need the data folder to split per entity")
     else:
         names = entity_names(list(building_models(src)), agents)
+    comfort = district.comfort if district is not None else DEFAULT_COMFORT
     expected = None if src is None or district is None else expected_contexts(
-        names, scenario, resolution, district.timesteps, src)
+        names, scenario, resolution, district.timesteps, src, comfort)
     common = dict(broker=broker, listen=listen, progress=holder, faults=faults, token=token,
                   expected_context=expected, broker_access=broker_access)
     if agents_file is not None:
@@ -154,7 +156,8 @@ async def entity_session(district, scenario, agents, runtime, resolution, data, 
         folders = split_data(Path(tmp) / "data", src, agents=agents)
         once = ["--once"] if runs == 1 else []
         commands = {name: ["--entity", name, "--data", str(folders[name]), "--scenario",
-                           scenario, "--resolution", resolution, "--runtime", runtime,
+                           scenario, "--resolution", resolution, "--comfort", comfort,
+                           "--runtime", runtime,
                            "--broker", broker, "--topic-prefix", topic_prefix,
                            "--solver-eps", repr(solver_tol), *once, "--exit-with-stdin",
                            "--idle-timeout", str(max(600.0, coordinator.reply_timeout))]

@@ -1,7 +1,8 @@
 """Flexible loads: reduced-order thermal models of the district's air-conditioned buildings.
 
 One module per step: :mod:`.data` (the building tables and each building's grid connection),
-:mod:`.model` (``BuildingModel``, ``load_buildings``, ``simulate``), :mod:`.block`
+:mod:`.model` (``BuildingModel``, ``load_buildings``, ``simulate``,
+``simulate_within_steps``), :mod:`.block`
 (``building_block``, ``aggregator_block``) and :mod:`.baseline` (``Baseline``, ``building_baseline``:
 the building's own cost-optimal demand, which it publishes to the grid operators).
 
@@ -18,10 +19,14 @@ of the study:
   cooling grid (kW) and the active power drawn from the electric grid (kW).
 
 All exchanged powers are demand, positive = consumption (kW / kvar), as in :mod:`..lp`. The
-continuous-time model is discretised exactly (zero-order hold, matrix exponential) at the step
-length. Derivation, parameters and simplifications are documented in ``docs/energy_buildings.md``.
+continuous-time model is discretised exactly (matrix exponential) at the step length: controls
+held over a step, the weather linear inside it and the comfort band held at points inside every
+step (``comfort="whole-step"``, default), or everything held and the band at step starts only
+(``"step-start"``, the study's model). Derivation, parameters and simplifications are
+documented in ``docs/energy_buildings.md``.
 """
 
+from .. import COMFORT_MODES, COMFORT_STEP_START, COMFORT_WHOLE_STEP, DEFAULT_COMFORT
 from .baseline import BASELINE_GROUPS, Baseline, building_baseline
 from .block import aggregator_block, building_block
 from .model import (
@@ -29,6 +34,7 @@ from .model import (
     AIR_MASS_COUPLING_PER_FLOOR_AREA,
     AIR_SPECIFIC_HEAT,
     ATMOSPHERIC_PRESSURE,
+    DEFAULT_COMFORT_SPACING_MIN,
     DIRECTIONS,
     DISTURBANCE_NAMES,
     EXTERIOR_CONVECTION,
@@ -38,9 +44,13 @@ from .model import (
     STEFAN_BOLTZMANN,
     VAPORISATION_ENTHALPY,
     VAPOUR_SPECIFIC_HEAT,
+    WEATHER_DISTURBANCES,
     BuildingModel,
+    check_comfort,
+    controls_from_demand,
     load_buildings,
     simulate,
+    simulate_within_steps,
 )
 
 __all__ = [
@@ -59,10 +69,19 @@ __all__ = [
     "STEFAN_BOLTZMANN",
     "VAPORISATION_ENTHALPY",
     "VAPOUR_SPECIFIC_HEAT",
+    "COMFORT_MODES",
+    "COMFORT_STEP_START",
+    "COMFORT_WHOLE_STEP",
+    "DEFAULT_COMFORT",
+    "DEFAULT_COMFORT_SPACING_MIN",
+    "WEATHER_DISTURBANCES",
     "BuildingModel",
     "aggregator_block",
+    "check_comfort",
+    "controls_from_demand",
     "building_baseline",
     "building_block",
     "load_buildings",
     "simulate",
+    "simulate_within_steps",
 ]

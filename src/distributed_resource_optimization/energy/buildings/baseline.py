@@ -79,8 +79,9 @@ def building_baseline(model: BuildingModel, price_s_per_kwh: np.ndarray, timeste
     # scipy.optimize is heavy (0.2 s): loaded by the processes that compute a baseline only
     from scipy.optimize import linprog
 
-    res = linprog(cost, A_eq=block.A_eq, b_eq=block.b_eq, bounds=np.c_[block.lb, block.ub],
-                  method="highs")
+    res = linprog(cost, A_ub=block.A_ub if block.b_ub.size else None,
+                  b_ub=block.b_ub if block.b_ub.size else None, A_eq=block.A_eq,
+                  b_eq=block.b_eq, bounds=np.c_[block.lb, block.ub], method="highs")
     if res.status != 0:
         raise RuntimeError(f"baseline of building {model.name!r} failed: {res.message}")
     return Baseline(*(res.x[block.variables[g]].copy() for g in BASELINE_GROUPS))

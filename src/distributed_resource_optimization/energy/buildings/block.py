@@ -12,7 +12,7 @@ import scipy.sparse as sp
 
 from .. import GROUPS
 from ..lp import LPBlock
-from .model import BuildingModel
+from .model import STATE_NAMES, BuildingModel
 
 
 def building_block(model: BuildingModel, timestep_h: float) -> LPBlock:
@@ -22,8 +22,10 @@ def building_block(model: BuildingModel, timestep_h: float) -> LPBlock:
     (T*n_x), ``c`` (T*n_c), ``y`` (T*n_y). Equality families: ``initial_state`` (1b),
     ``dynamics`` (1c, T-1 steps), ``outputs`` (1d), ``power_mapping`` (1f; also split into
     ``power_mapping_thermal`` / ``_active`` / ``_reactive``). The comfort band and the other
-    output limits (1e) are variable bounds on ``y``. ``timestep_h`` must equal the step the model
-    was discretised at.
+    output limits (1e) are variable bounds on ``y``; inside each step, at the model's
+    ``comfort_fractions``, the zone band holds through the inequality families
+    ``comfort_max_within_step`` / ``comfort_min_within_step`` (on ``x[t]`` and ``c[t]``).
+    ``timestep_h`` must equal the step the model was discretised at.
     """
     _check_timestep(model, timestep_h)
     n_t = model.n_timesteps
@@ -52,7 +54,8 @@ def building_block(model: BuildingModel, timestep_h: float) -> LPBlock:
         "x": sp.kron(lead, sp.identity(n_x)) - sp.kron(lag, sp.csr_matrix(model.A)),
         "c": -sp.kron(lag, sp.csr_matrix(model.B_c)),
     })
-    rhs_dynamics = (model.d[:-1] @ model.B_d.T).ravel()
+    d_next = model.d_next
+    rhs_dynamics = (model.d[:-1] @ model.B_d.T + d_next[:-1] @ model.B_d_next.T).ravel()
 
     rows_outputs = assemble(n_t * n_y, {
         "x": -sp.kron(eye_t, sp.csr_matrix(model.C)),
@@ -85,13 +88,53 @@ def building_block(model: BuildingModel, timestep_h: float) -> LPBlock:
     ub = np.full(n, np.inf)
     lb[variables["y"]] = model.y_min.ravel()
     ub[variables["y"]] = model.y_max.ravel()
+    comfort = _comfort_within_step(model, d_next)
+    ub_rows: dict[str, np.ndarray] = {}
+    a_ub, b_ub, start = [], [], 0
+    for label, (rows, rhs) in comfort.items():
+        a_ub.append(assemble(rows["x"].shape[0], rows))
+        b_ub.append(rhs)
+        ub_rows[label] = np.arange(start, start + rhs.size)
+        start += rhs.size
     return LPBlock(
         n=n, c=np.zeros(n), lb=lb, ub=ub,
         A_eq=sp.vstack([rows for _, rows, _ in families], format="csr"),
         b_eq=np.concatenate([rhs for _, _, rhs in families]),
-        A_ub=sp.csr_matrix((0, n)), b_ub=np.zeros(0),
-        variables=variables, eq_rows=eq_rows, name=f"building_{model.name}",
+        A_ub=sp.vstack(a_ub, format="csr") if a_ub else sp.csr_matrix((0, n)),
+        b_ub=np.concatenate(b_ub) if b_ub else np.zeros(0),
+        variables=variables, eq_rows=eq_rows, ub_rows=ub_rows, name=f"building_{model.name}",
     )
+
+
+def _comfort_within_step(model: BuildingModel, d_next: np.ndarray
+                         ) -> dict[str, tuple[dict[str, sp.csr_matrix], np.ndarray]]:
+    """Rows ``a x[t] + b_c c[t] <= rhs`` holding the zone band of step ``t`` at each of the
+    model's ``comfort_fractions`` of the step, for every step whose bound is finite: the upper
+    bound (``comfort_max_within_step``) and the lower one (``comfort_min_within_step``), each
+    ordered by step, then point. Empty for a model without in-step points."""
+    if not model.comfort_fractions:
+        return {}
+    n_t = model.n_timesteps
+    zone = model.output_index(STATE_NAMES[0])
+    per_point = [model.output_within_step(STATE_NAMES[0], f) for f in model.comfort_fractions]
+    # (T, K) rows: the state's coefficients, and the disturbances' part of the temperature
+    a = np.stack([p[0] for p in per_point])  # (K, n_x)
+    b_c = np.stack([p[1] for p in per_point])  # (K, n_c)
+    offset = (model.d @ np.stack([p[2] for p in per_point]).T
+              + d_next @ np.stack([p[3] for p in per_point]).T)  # (T, K)
+    eye_t = sp.identity(n_t, format="csr")
+    x_rows = sp.kron(eye_t, sp.csr_matrix(a), format="csr")  # row t*K + j
+    c_rows = sp.kron(eye_t, sp.csr_matrix(b_c), format="csr")
+    n_points = len(model.comfort_fractions)
+    out = {}
+    for label, bound, sign in (("comfort_max_within_step", model.y_max[:, zone], 1.0),
+                               ("comfort_min_within_step", model.y_min[:, zone], -1.0)):
+        keep = np.repeat(np.isfinite(bound), n_points)
+        if not keep.any():
+            continue
+        rhs = sign * (np.repeat(bound, n_points) - offset.ravel())
+        out[label] = ({"x": sign * x_rows[keep], "c": sign * c_rows[keep]}, rhs[keep])
+    return out
 
 
 def aggregator_block(models: list[BuildingModel], timestep_h: float) -> LPBlock:
@@ -134,29 +177,38 @@ def aggregator_block(models: list[BuildingModel], timestep_h: float) -> LPBlock:
 
     lb = np.full(n, -np.inf)
     ub = np.full(n, np.inf)
-    rows, cols, vals, rhs = [], [], [], []
-    eq_rows: dict[str, list[np.ndarray]] = {}
-    row_offset = 0
-    for model, block, column_map in zip(models, blocks, column_maps, strict=True):
+    for block, column_map in zip(blocks, column_maps, strict=True):
         lb[column_map] = block.lb
         ub[column_map] = block.ub
-        coo = block.A_eq.tocoo()
+    A_eq, b_eq, eq_rows = _stack_rows(models, blocks, column_maps, n, "eq")
+    A_ub, b_ub, ub_rows = _stack_rows(models, blocks, column_maps, n, "ub")
+    return LPBlock(
+        n=n, c=np.zeros(n), lb=lb, ub=ub, A_eq=A_eq, b_eq=b_eq, A_ub=A_ub, b_ub=b_ub,
+        variables=variables, eq_rows=eq_rows, ub_rows=ub_rows, name="flexible_load_aggregator",
+    )
+
+
+def _stack_rows(models: list[BuildingModel], blocks: list[LPBlock],
+                column_maps: list[np.ndarray], n: int, kind: str
+                ) -> tuple[sp.csr_matrix, np.ndarray, dict[str, np.ndarray]]:
+    """The buildings' equality (``kind="eq"``) or inequality (``"ub"``) rows one below the other,
+    on the aggregator's columns; families stacked, and per building ``"<name>/<family>"``."""
+    rows, cols, vals, rhs = [], [], [], []
+    families: dict[str, list[np.ndarray]] = {}
+    row_offset = 0
+    for model, block, column_map in zip(models, blocks, column_maps, strict=True):
+        coo = getattr(block, f"A_{kind}").tocoo()
         rows.append(coo.row + row_offset)
         cols.append(column_map[coo.col])
         vals.append(coo.data)
-        rhs.append(block.b_eq)
-        for family, local_rows in block.eq_rows.items():
-            eq_rows.setdefault(family, []).append(local_rows + row_offset)
-            eq_rows[f"{model.name}/{family}"] = [local_rows + row_offset]
-        row_offset += block.b_eq.size
-    A_eq = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-                         shape=(row_offset, n))
-    return LPBlock(
-        n=n, c=np.zeros(n), lb=lb, ub=ub, A_eq=A_eq, b_eq=np.concatenate(rhs),
-        A_ub=sp.csr_matrix((0, n)), b_ub=np.zeros(0), variables=variables,
-        eq_rows={k: np.concatenate(v) for k, v in eq_rows.items()},
-        name="flexible_load_aggregator",
-    )
+        rhs.append(getattr(block, f"b_{kind}"))
+        for family, local_rows in getattr(block, f"{kind}_rows").items():
+            families.setdefault(family, []).append(local_rows + row_offset)
+            families[f"{model.name}/{family}"] = [local_rows + row_offset]
+        row_offset += rhs[-1].size
+    matrix = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                           shape=(row_offset, n))
+    return matrix, np.concatenate(rhs), {k: np.concatenate(v) for k, v in families.items()}
 
 
 def _check_timestep(model: BuildingModel, timestep_h: float) -> None:

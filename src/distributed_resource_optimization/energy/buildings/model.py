@@ -2,8 +2,17 @@
 
 :func:`load_buildings` reads the tables (:mod:`.data`), the horizon and the weather and derives,
 per building, the two-node RC model of eq. (1b)-(1f), discretised exactly at the step length;
-:func:`simulate` runs it. The derivation (envelope, ventilation coil load, outputs) is documented
-in ``docs/energy_buildings.md``.
+:func:`simulate` runs it, :func:`simulate_within_steps` follows it inside every step. The
+derivation (envelope, ventilation coil load, outputs) is documented in
+``docs/energy_buildings.md``.
+
+Comfort (``comfort=``): the study holds the temperature band at step starts only, with the
+weather held constant over each step (``"step-start"``); then a zone can leave the band between
+two step starts (all buildings stop cooling for the last occupied half hour and reach 26.5 degC
+by 19:00). ``"whole-step"`` (default) lets the weather vary linearly inside each step, as the
+hourly file is interpolated (first-order hold, exact for that weather), and holds the band at
+points spaced ``comfort_spacing_min`` apart inside every step, with the band of the step
+(:attr:`BuildingModel.comfort_fractions`).
 """
 
 from __future__ import annotations
@@ -15,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .. import COMFORT_MODES, COMFORT_STEP_START, DEFAULT_COMFORT
 from ..ders import DerTable
 from ..tables import DEFAULT_DATA_DIR, WEATHER_FILE, WEATHER_HUMIDITY_COLUMN, DataFileError
 from ..timeseries import load_timesteps, load_weather, timestep_hours
@@ -64,6 +74,17 @@ DISTURBANCE_NAMES: tuple[str, ...] = (
     "fresh_air_flow",
 )
 
+#: Disturbances that vary linearly inside a step with ``comfort="whole-step"`` (the weather, as
+#: the hourly file is interpolated); the schedules hold their value over the step.
+WEATHER_DISTURBANCES: tuple[str, ...] = (
+    "ambient_air_temperature", "sky_temperature", *(f"irradiation_{d}" for d in DIRECTIONS))
+
+#: Largest spacing of the in-step comfort points (min). The zone air follows its cooling with a
+#: time constant of 5-7 min: held at step ends only (30 min apart) the zone leaves the band by up
+#: to 0.24 K inside a step, with points 10 min apart by 0.036 K, 5 min apart by at most 0.01 K
+#: (every scenario, 30- and 60-min steps), simulated every minute (tests/energy/test_comfort.py).
+DEFAULT_COMFORT_SPACING_MIN = 5.0
+
 
 
 @dataclass
@@ -76,6 +97,13 @@ class BuildingModel:
     positive. ``d`` is ``(T, n_d)``, ``y_min`` / ``y_max`` are ``(T, n_y)`` (infinite allowed).
     The ``*_continuous`` matrices are the model before discretisation (per second), kept so that
     results can be checked against an independent ODE integration.
+
+    Inside step ``t`` the disturbances named in ``interpolated_disturbances`` move linearly from
+    ``d[t]`` to ``d[t+1]`` (``d_end`` after the last step); then
+    ``x[t+1] = A x[t] + B_c c[t] + B_d d[t] + B_d_next d[t+1]`` (``B_d_next`` is zero when none
+    is interpolated, the study's zero-order hold). ``comfort_fractions`` are the points of every
+    step, as fractions of it in ``(0, 1]``, at which the zone band of the step holds besides the
+    step start (none: at step starts only); :meth:`within_step` gives the state there.
     """
 
     name: str
@@ -107,6 +135,10 @@ class BuildingModel:
     reactive_power_nominal_kvar: float = float("nan")
     building_name: str = ""
     parameters: dict[str, float] = field(default_factory=dict)
+    B_d_next: np.ndarray | None = None
+    d_end: np.ndarray | None = None
+    interpolated_disturbances: tuple[str, ...] = ()
+    comfort_fractions: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         n_x, n_c = len(self.state_names), len(self.control_names)
@@ -117,12 +149,16 @@ class BuildingModel:
             raise ValueError(f"BuildingModel {self.name!r}: d must be a (T, n_d) array with "
                              f"T >= 1, got shape {np.shape(self.d)}")
         n_t = np.shape(self.d)[0]
+        if self.B_d_next is None:
+            self.B_d_next = np.zeros((n_x, n_d))
+        if self.d_end is None:
+            self.d_end = np.asarray(self.d, dtype=float)[-1].copy()
         shapes = {
             "A": (n_x, n_x), "B_c": (n_x, n_c), "B_d": (n_x, n_d), "C": (n_y, n_x),
             "D_c": (n_y, n_c), "D_d": (n_y, n_d), "x0": (n_x,), "d": (n_t, n_d),
             "y_min": (n_t, n_y), "y_max": (n_t, n_y), "M_pth_y": (1, n_y), "M_p_y": (1, n_y),
             "M_q_y": (1, n_y), "A_continuous": (n_x, n_x), "B_c_continuous": (n_x, n_c),
-            "B_d_continuous": (n_x, n_d),
+            "B_d_continuous": (n_x, n_d), "B_d_next": (n_x, n_d), "d_end": (n_d,),
         }
         for label, shape in shapes.items():
             value = np.asarray(getattr(self, label), dtype=float)
@@ -136,6 +172,15 @@ class BuildingModel:
             setattr(self, label, value)
         if (self.y_min > self.y_max).any():
             raise ValueError(f"BuildingModel {self.name!r}: y_min exceeds y_max")
+        unknown = [n for n in self.interpolated_disturbances if n not in self.disturbance_names]
+        if unknown:
+            raise ValueError(f"BuildingModel {self.name!r}: interpolated_disturbances names "
+                             f"{unknown[0]!r}, not a disturbance ({list(self.disturbance_names)})")
+        fractions = np.asarray(self.comfort_fractions, dtype=float)
+        if not ((fractions > 0) & (fractions <= 1)).all():
+            raise ValueError(f"BuildingModel {self.name!r}: comfort_fractions must lie in "
+                             f"(0, 1], got {list(self.comfort_fractions)}")
+        self.comfort_fractions = tuple(float(f) for f in fractions)
 
     @property
     def n_timesteps(self) -> int:
@@ -146,11 +191,44 @@ class BuildingModel:
         """Position of the output ``name`` in ``y``."""
         return self.output_names.index(name)
 
+    @property
+    def d_next(self) -> np.ndarray:
+        """Disturbances at every step's end, ``(T, n_d)``: ``d[1:]`` and then ``d_end``."""
+        return np.vstack([self.d[1:], self.d_end[None, :]])
+
+    def within_step(self, fraction: float
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Matrices of the state a ``fraction`` (0..1] into a step from its start:
+        ``x(t + fraction * step) = A_f x[t] + B_c_f c[t] + B_d_f d[t] + B_d_next_f d[t+1]``,
+        exact for controls held and the ``interpolated_disturbances`` linear over the step."""
+        if not 0 < fraction <= 1:
+            raise ValueError(f"fraction must lie in (0, 1], got {fraction}")
+        step_s = self.timestep_h * 3600.0
+        interpolated = np.isin(self.disturbance_names, self.interpolated_disturbances)
+        return _discretise_interpolated(self.A_continuous, self.B_c_continuous,
+                                        self.B_d_continuous, interpolated, step_s,
+                                        fraction * step_s)
+
+    def output_within_step(self, name: str, fraction: float
+                           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Row vectors of output ``name`` a ``fraction`` into a step:
+        ``y(t + fraction * step) = a @ x[t] + b_c @ c[t] + b_d @ d[t] + b_d_next @ d[t+1]``."""
+        j = self.output_index(name)
+        a, b_c, b_d, b_d_next = self.within_step(fraction)
+        interpolated = np.isin(self.disturbance_names, self.interpolated_disturbances)
+        # The output's own disturbance term at that instant: linear for the interpolated ones.
+        d_now = np.where(interpolated, 1.0 - fraction, 1.0) * self.D_d[j]
+        d_after = np.where(interpolated, fraction, 0.0) * self.D_d[j]
+        return (self.C[j] @ a, self.C[j] @ b_c + self.D_c[j], self.C[j] @ b_d + d_now,
+                self.C[j] @ b_d_next + d_after)
+
 
 
 def load_buildings(folder: Path | str = DEFAULT_DATA_DIR, resolution: str = "30min", *,
                    local_chiller: bool = True, zone_linearization_temperature: float = 24.0,
-                   ders: Sequence[str] | None = None) -> list[BuildingModel]:
+                   ders: Sequence[str] | None = None, comfort: str = DEFAULT_COMFORT,
+                   comfort_spacing_min: float = DEFAULT_COMFORT_SPACING_MIN
+                   ) -> list[BuildingModel]:
     """Build the models of all in-service flexible buildings, in DER order of the grid data.
 
     ``ders``: build only these buildings (DER names; all when ``None``), e.g. one building's
@@ -161,9 +239,17 @@ def load_buildings(folder: Path | str = DEFAULT_DATA_DIR, resolution: str = "30m
     thermal to the electric grid. ``zone_linearization_temperature`` (degC) is the zone state at
     which the fresh-air coil load and the supply-air flow are linearised (default: middle of the
     occupied comfort band 23-25 degC).
+
+    ``comfort`` (:data:`COMFORT_MODES`): ``"whole-step"`` (default) holds the zone band at points
+    at most ``comfort_spacing_min`` minutes apart inside every step, with the weather linear
+    inside the step; ``"step-start"`` at step starts only, weather held (the study's model).
     """
     if not np.isfinite(zone_linearization_temperature):
         raise ValueError("zone_linearization_temperature must be a finite number")
+    check_comfort(comfort)
+    if not (np.isfinite(comfort_spacing_min) and comfort_spacing_min > 0):
+        raise ValueError(f"comfort_spacing_min must be a positive number of minutes, got "
+                         f"{comfort_spacing_min}")
     folder = Path(folder)
     timesteps = load_timesteps(folder, resolution)
     step_s = timestep_hours(resolution) * 3600.0
@@ -177,7 +263,8 @@ def load_buildings(folder: Path | str = DEFAULT_DATA_DIR, resolution: str = "30m
                               table.electric_path, int(table.electric_rows[k]), "der_model_name")
         weather_type = building["weather_type"]
         if weather_type not in weather_cache:
-            weather = load_weather(folder, resolution, weather_type=weather_type)
+            weather = load_weather(folder, resolution, weather_type=weather_type,
+                                   include_end=True)
             if WEATHER_HUMIDITY_COLUMN not in weather.columns:
                 raise DataFileError(folder / WEATHER_FILE, "the building model needs the "
                                     "ambient humidity for the ventilation coil load",
@@ -185,8 +272,16 @@ def load_buildings(folder: Path | str = DEFAULT_DATA_DIR, resolution: str = "30m
             weather_cache[weather_type] = weather
         models.append(_build_model(data, table, k, building, weather_cache[weather_type],
                                    timesteps, step_s, local_chiller,
-                                   zone_linearization_temperature))
+                                   zone_linearization_temperature, comfort,
+                                   comfort_spacing_min))
     return models
+
+
+def check_comfort(comfort: str) -> str:
+    """``comfort`` if it is one of :data:`COMFORT_MODES`, else a ``ValueError`` naming them."""
+    if comfort not in COMFORT_MODES:
+        raise ValueError(f"comfort must be one of {list(COMFORT_MODES)}, got {comfort!r}")
+    return comfort
 
 
 def _der_positions(table: DerTable, names: Sequence[str], folder: Path) -> list[int]:
@@ -215,19 +310,68 @@ def simulate(model: BuildingModel, controls: np.ndarray, x0: np.ndarray | None =
         raise ValueError(f"x0 must be finite with shape {model.x0.shape}")
     states = np.empty((n_t, model.x0.size))
     states[0] = x_start
+    d_next = model.d_next
     for t in range(n_t - 1):
-        states[t + 1] = model.A @ states[t] + model.B_c @ controls[t] + model.B_d @ model.d[t]
+        states[t + 1] = (model.A @ states[t] + model.B_c @ controls[t] + model.B_d @ model.d[t]
+                         + model.B_d_next @ d_next[t])
     outputs = states @ model.C.T + controls @ model.D_c.T + model.d @ model.D_d.T
     return states, outputs
 
 
 
+def controls_from_demand(model: BuildingModel, thermal_kw: np.ndarray, active_kw: np.ndarray
+                         ) -> np.ndarray:
+    """The controls ``(T, n_c)`` behind a building's demand: cooling ``thermal_kw`` and active
+    power ``active_kw`` (``(T,)``, kW, demand positive) are outputs fixed by the controls and
+    the disturbances alone (eq. 1d), so a dispatch that says only what a building draws
+    determines how it ran (least squares where the demands over-determine the controls)."""
+    rows = [model.output_index("thermal_power_demand"), model.output_index("active_power_demand")]
+    demand = np.column_stack([np.asarray(thermal_kw, dtype=float),
+                              np.asarray(active_kw, dtype=float)])
+    if demand.shape != (model.n_timesteps, 2) or not np.isfinite(demand).all():
+        raise ValueError(f"thermal_kw and active_kw must be finite ({model.n_timesteps},) "
+                         f"arrays for building {model.name!r}")
+    if np.abs(model.C[rows]).max() > 0:
+        raise ValueError(f"building {model.name!r}: its demands depend on the state, so they do "
+                         "not determine the controls")
+    rhs = demand - model.d @ model.D_d[rows].T
+    controls, *_ = np.linalg.lstsq(model.D_c[rows], rhs.T, rcond=None)
+    return controls.T
+
+
+def simulate_within_steps(model: BuildingModel, controls: np.ndarray, minutes: float = 1.0,
+                          x0: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Follow the model inside every step, at points ``minutes`` apart (and the step's end).
+
+    Returns the points as fractions of the step ``(K+1,)``, from 0 to 1, and the states there
+    ``(T, K+1, n_x)`` (degC): step ``t``'s row starts at :func:`simulate`'s state ``x[t]``, holds
+    the controls ``c[t]`` and moves the model's interpolated disturbances linearly to
+    ``d[t+1]`` (exact, not a finer discretisation).
+    """
+    if not (np.isfinite(minutes) and minutes > 0):
+        raise ValueError(f"minutes must be a positive number, got {minutes}")
+    states, _ = simulate(model, controls, x0)
+    controls = np.asarray(controls, dtype=float)
+    n_points = max(1, int(np.ceil(model.timestep_h * 60.0 / minutes - 1e-9)))
+    fractions = np.linspace(0.0, 1.0, n_points + 1)
+    inside = np.empty((model.n_timesteps, n_points + 1, model.x0.size))
+    inside[:, 0] = states
+    d_next = model.d_next
+    for j, fraction in enumerate(fractions[1:], start=1):
+        a, b_c, b_d, b_d_next = model.within_step(float(fraction))
+        inside[:, j] = states @ a.T + controls @ b_c.T + model.d @ b_d.T + d_next @ b_d_next.T
+    return fractions, inside
+
+
 # --- model derivation -------------------------------------------------------------------------
 
 def _build_model(data: BuildingTables, ders: DerTable, k: int, building: pd.Series,
-                 weather: pd.DataFrame, timesteps: pd.DatetimeIndex, step_s: float,
-                 local_chiller: bool, t_lin: float) -> BuildingModel:
-    """Model of DER ``k`` of ``ders``, the building of table row ``building``."""
+                 weather_with_end: pd.DataFrame, timesteps: pd.DatetimeIndex, step_s: float,
+                 local_chiller: bool, t_lin: float, comfort: str,
+                 comfort_spacing_min: float) -> BuildingModel:
+    """Model of DER ``k`` of ``ders``, the building of table row ``building``; the weather has
+    one row per step and one at the horizon's end."""
+    weather, weather_end = weather_with_end.iloc[:-1], weather_with_end.iloc[-1]
     building_name = building["building_name"]
     zone = single_zone(data, building_name)
     zone_type = lookup_row(data, "zone_types", "zone_type", zone["zone_type"], data["zones"].path,
@@ -299,7 +443,17 @@ def _build_model(data: BuildingTables, ders: DerTable, k: int, building: pd.Seri
     A_cont = np.vstack([a_air, a_mass]) / capacities[:, None]
     B_c_cont = np.vstack([bc_air, np.zeros(n_c)]) / capacities[:, None]
     B_d_cont = np.vstack([bd_air, bd_mass]) / capacities[:, None]
-    A, B_c, B_d = _discretise(A_cont, B_c_cont, B_d_cont, step_s)
+    if comfort == COMFORT_STEP_START:
+        A, B_c, B_d = _discretise(A_cont, B_c_cont, B_d_cont, step_s)
+        B_d_next = np.zeros_like(B_d)
+        interpolated: tuple[str, ...] = ()
+        fractions: tuple[float, ...] = ()
+    else:
+        interpolated = WEATHER_DISTURBANCES
+        A, B_c, B_d, B_d_next = _discretise_interpolated(
+            A_cont, B_c_cont, B_d_cont, np.isin(DISTURBANCE_NAMES, interpolated), step_s, step_s)
+        n_points = int(np.ceil(step_s / 60.0 / comfort_spacing_min - 1e-9))
+        fractions = tuple((j + 1) / n_points for j in range(n_points))
 
     # Disturbance timeseries.
     schedules = sample_schedules(data, gain_type["internal_gain_type"],
@@ -323,6 +477,10 @@ def _build_model(data: BuildingTables, ders: DerTable, k: int, building: pd.Seri
     d[:, idx["internal_gain_appliances"]] = schedules["internal_gain_appliances"]
     d[:, idx["ventilation_coil_load"]] = coil_load
     d[:, idx["fresh_air_flow"]] = fresh_air_flow
+    # At the horizon's end the weather moves on; the schedules hold their last step's value.
+    d_end = d[-1].copy()
+    for name in WEATHER_DISTURBANCES:
+        d_end[idx[name]] = weather_end[name]
 
     # Outputs.
     output_names = [*STATE_NAMES, *control_names, "thermal_power_demand", "active_power_demand"]
@@ -379,7 +537,8 @@ def _build_model(data: BuildingTables, ders: DerTable, k: int, building: pd.Seri
         thermal_power_nominal_kw=float(ders.thermal_power_nominal_kw[k]),
         active_power_nominal_kw=float(ders.active_power_nominal_kw[k]),
         reactive_power_nominal_kvar=float(ders.reactive_power_nominal_kvar[k]),
-        building_name=building_name,
+        building_name=building_name, B_d_next=B_d_next, d_end=d_end,
+        interpolated_disturbances=interpolated, comfort_fractions=fractions,
         parameters={key: float(value) for key, value in {
             "zone_area_m2": area, "zone_volume_m3": volume,
             "capacity_air_j_per_k": capacity_air, "capacity_mass_j_per_k": capacity_mass,
@@ -473,6 +632,32 @@ def _discretise(A: np.ndarray, B_c: np.ndarray, B_d: np.ndarray, step_s: float
 
     phi = scipy.linalg.expm(augmented * step_s)
     return phi[:n_x, :n_x], phi[:n_x, n_x:n_x + n_c], phi[:n_x, n_x + n_c:]
+
+
+def _discretise_interpolated(A: np.ndarray, B_c: np.ndarray, B_d: np.ndarray,
+                             interpolated: np.ndarray, step_s: float, tau_s: float
+                             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Exact state ``tau_s`` into a step of ``step_s``: controls held, the disturbances marked in
+    ``interpolated`` linear from ``d[t]`` to ``d[t+1]`` over the step, the others held
+    (first-order hold): ``(A_tau, B_c_tau, B_d_tau, B_d_next_tau)``.
+
+    The augmented state ``(x, c, d, s)`` with ``d' = s`` on the interpolated columns and
+    ``s = (d[t+1] - d[t]) / step_s`` is linear time-invariant; one matrix exponential gives it.
+    """
+    n_x, n_c = B_c.shape
+    n_d = B_d.shape[1]
+    n = n_x + n_c + 2 * n_d
+    augmented = np.zeros((n, n))
+    c0, d0, s0 = n_x, n_x + n_c, n_x + n_c + n_d
+    augmented[:n_x, :n_x] = A
+    augmented[:n_x, c0:d0] = B_c
+    augmented[:n_x, d0:s0] = B_d
+    augmented[d0:s0, s0:] = np.diag(np.asarray(interpolated, dtype=float))
+    import scipy.linalg  # heavy, see _discretise
+
+    phi = scipy.linalg.expm(augmented * tau_s)
+    gamma_s = phi[:n_x, s0:] / step_s
+    return phi[:n_x, :n_x], phi[:n_x, c0:d0], phi[:n_x, d0:s0] - gamma_s, gamma_s
 
 
 def _saturation_pressure(temperature_c: np.ndarray | float) -> np.ndarray:
