@@ -1,6 +1,6 @@
 """ADMM market clearing (seed Algorithm 1) against the centralized solution of eq. (1).
 
-Hourly resolution keeps the runs short (electric-congestion: 30 min); default settings (rho 20,
+Hourly resolution keeps the runs short; default settings (rho 20,
 eps 0.1 kW/kvar). The tolerances: objective within 0.1 % (issue target), prices within 2e-3
 S$/kWh of the centralized DLMPs at every DER, step and quantity (the largest DLMP is about 0.09 S$/kWh; the
 congestion-affected thermal prices reach 0.016). Dispatch is not
@@ -24,12 +24,13 @@ from distributed_resource_optimization.market.entities import market_entities
 
 PRICE_TOL = 2e-3  # S$/kWh
 EPS = 0.1  # kW / kvar summed over the day (the default)
-#: Iteration cap per scenario, about 2-4x the measured count (60 min, entities): 23
-#: (unconstrained), 453 (thermal-congestion), 135 (thermal-head), 562 (voltage); electric-congestion
-#: runs at 30 min, where it takes 813 (3922 at 60 min, where its limit binds at 2 steps only).
-MAX_ITERS = {"unconstrained": 100, "thermal-congestion": 1000, "thermal-head": 400,
-             "electric-congestion": 2000, "voltage": 1500}
-RESOLUTION = {"electric-congestion": "30min"}
+#: Iteration cap per scenario, about 2-4x the measured count (60 min, entities): 22
+#: (unconstrained), 155 (thermal-congestion), 172 (thermal-head), 1845 (electric-congestion), 1228
+#: (voltage; both electric limits bind at 1-2 steps, where the price climbs over a range with no
+#: demand response).
+MAX_ITERS = {"unconstrained": 100, "thermal-congestion": 500, "thermal-head": 500,
+             "electric-congestion": 4000, "voltage": 3000}
+RESOLUTION: dict[str, str] = {}
 SCENARIOS = list(MAX_ITERS)
 _DISTRICTS: dict = {}
 
