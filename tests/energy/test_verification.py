@@ -100,10 +100,11 @@ def test_per_step_values_are_the_nonlinear_and_linear_models(district, central):
         table["electric_losses_kw_ac"].sum() * district.timestep_h)
 
 
-@pytest.mark.parametrize("factor, holds", [(1.0 - 0.5e-3, True), (1.0 - 2e-3, False)])
+@pytest.mark.parametrize("factor, holds", [(1.0 - 0.8e-3, True), (1.0 - 2e-3, False)])
 def test_a_limit_holds_within_its_relative_tolerance(district, central, factor, holds):
-    """A branch limit set just below the AC power found there: exceeded by 0.05 % it holds
-    (tolerance 0.1 %), by 0.2 % it does not."""
+    """A branch limit set just below the AC power found there: exceeded by 0.08 % it holds
+    (tolerance 0.1 %), by 0.2 % it does not; either way it is the worst check (the zones'
+    closest approach to their band uses 61 % of its tolerance)."""
     d = central["thermal-congestion"].dispatch
     first = verify_dispatch(district, ScenarioLimits("test", ""), d["thermal_power"],
                             d["active_power"], d["reactive_power"])
