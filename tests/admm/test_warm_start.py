@@ -194,7 +194,9 @@ def test_market_warm_start_of_another_resolution_is_refused() -> None:
 @pytest.mark.slow
 def test_market_cli_warm_start(tmp_path, capsys) -> None:
     first, second = tmp_path / "a", tmp_path / "b"
-    argv = ["market-clearing", "--resolution", "60min", "--method", "admm"]
+    # One clearing each (warm starts across successive clearings: test_successive_market.py).
+    argv = ["market-clearing", "--resolution", "60min", "--method", "admm",
+            "--linearisation", "once"]
     assert cli.main([*argv, "--out", str(first)]) == 0
     state = pd.read_csv(first / "admm_state.csv")
     assert tuple(state.columns) == STATE_COLUMNS

@@ -60,7 +60,11 @@ def test_both_writes_files(both, capsys):
     summary = json.loads((out / "summary.json").read_text())
     residuals = pd.read_csv(out / "residuals.csv")
     assert tuple(residuals.columns) == RESIDUAL_COLUMNS
-    assert len(residuals) == 3 * summary["iterations"]
+    # The default re-linearises: every clearing's residuals, numbered by round.
+    rounds = summary["linearisation_rounds"]
+    assert summary["linearisation"] == "iterate" and len(rounds) >= 2
+    assert len(residuals) == 3 * sum(r["iterations"] for r in rounds)
+    assert sorted(set(residuals["round"])) == [r["round"] for r in rounds]
     assert set(residuals["quantity"]) == {"thermal", "active", "reactive"}
     prices = pd.read_csv(out / "prices.csv", dtype={"der": str})
     assert tuple(prices.columns) == COLUMNS

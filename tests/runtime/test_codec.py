@@ -284,8 +284,9 @@ def test_encoded_market_clearing_equals_plain(agents):
     from distributed_resource_optimization.market.clearing import run_market_clearing
 
     district = load_district(resolution="60min")
-    plain = run_market_clearing(district, "thermal-congestion", agents=agents)
-    wired = run_market_clearing(district, "thermal-congestion", agents=agents,
+    # 60 of the 155 iterations: compared iterate by iterate, convergence is another test's
+    plain = run_market_clearing(district, "thermal-congestion", agents=agents, max_iters=60)
+    wired = run_market_clearing(district, "thermal-congestion", agents=agents, max_iters=60,
                                 carrier=InProcessTransport(codec=WireCodec()))
     _assert_same_run(plain.admm, wired.admm)
     assert wired.objective == pytest.approx(plain.objective, rel=1e-12)

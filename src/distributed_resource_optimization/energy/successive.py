@@ -33,9 +33,9 @@ from .verification import (
 
 #: ``--linearisation``: the study's one linearisation, or successive linearisation.
 LINEARISATIONS: tuple[str, ...] = ("once", "iterate")
-#: Default of the command line: the study's single linearisation, for now (making ``iterate``
-#: the default changes every default run's numbers; planned, issue 24).
-DEFAULT_LINEARISATION = "once"
+#: Default of the command line: re-linearise until the dispatch holds in the nonlinear grids
+#: (``once`` reproduces the study's single linearisation, for comparison).
+DEFAULT_LINEARISATION = "iterate"
 #: Largest number of LPs of :func:`solve_successively` (the first one included).
 DEFAULT_MAX_ROUNDS = 10
 #: The objective may move by at most this much (relative) between the last two rounds.
@@ -64,6 +64,9 @@ class LinearisationRound:
     losses_ac_kwh: float
     #: ADMM iterations of a market clearing round (``None`` for a centralized LP).
     iterations: int | None = None
+    #: The worst check's violation in its unit (``worst_unit``; K for the comfort band).
+    worst_violation: float = 0.0
+    worst_unit: str = ""
 
     def as_dict(self) -> dict:
         return dict(vars(self))
@@ -71,8 +74,12 @@ class LinearisationRound:
     def describe(self) -> str:
         """One line: iterations (a market clearing), objective and the worst check."""
         its = "" if self.iterations is None else f"{self.iterations} iterations, "
+        if self.worst_unit == "degC":  # a temperature difference: a share of 23 degC means nothing
+            worst = f"{self.worst_violation:.3g} K"
+        else:
+            worst = f"{self.worst_violation_rel:.2e} relative"
         return (f"{its}objective {self.objective:.2f} S$, {self.status} (worst "
-                f"{self.worst_kind} {self.worst_violation_rel:.2e} relative)")
+                f"{self.worst_kind} {worst})")
 
 
 def check_rounds(max_rounds: int, objective_tol_rel: float) -> int:
@@ -126,6 +133,7 @@ def linearisation_round(k: int, objective: float, v: Verification,
     worst = v.worst
     return LinearisationRound(round=k, objective=objective, status=v.status, iterations=iterations,
                               worst_kind=worst.kind, worst_violation_rel=worst.violation_rel,
+                              worst_violation=worst.violation, worst_unit=worst.unit,
                               losses_linear_kwh=v.energy_kwh["electric_losses_linear_kwh"],
                               losses_ac_kwh=v.energy_kwh["electric_losses_ac_kwh"])
 
