@@ -98,7 +98,7 @@ def test_tables_are_long_format(run):
 @pytest.mark.slow
 def test_hourly_resolution(tmp_path):
     assert main(["market-clearing", "--scenario", "unconstrained", "--resolution", "60min",
-                 "--out", str(tmp_path)]) == 0
+                 "--linearisation", "once", "--out", str(tmp_path)]) == 0
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["n_timesteps"] == 24 and summary["binding_constraints"] == []
 

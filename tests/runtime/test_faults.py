@@ -165,7 +165,7 @@ def test_a_centralized_run_replaces_an_earlier_admm_folder(tmp_path):
                      "--max-iters", "3", "--out", str(out)]) == 1
     assert (out / "residuals.csv").exists()
     assert cli.main(["market-clearing", "--resolution", "60min", "--method", "centralized",
-                     "--out", str(out)]) == 0
+                     "--linearisation", "once", "--out", str(out)]) == 0
     assert not (out / "residuals.csv").exists() and not (out / "primal_residuals.png").exists()
     assert json.loads((out / "summary.json").read_text())["method"] == "centralized"
 

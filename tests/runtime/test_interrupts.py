@@ -61,7 +61,7 @@ def _run_and_signal(tmp_path: Path, extra: list[str], wait_for: str, sig: int,
     proc = subprocess.Popen(
         [sys.executable, "-m", "distributed_resource_optimization", "market-clearing",
          "--scenario", scenario, "--resolution", "60min", "--method", "admm",
-         "--out", str(out), *extra],
+         "--linearisation", "once", "--out", str(out), *extra],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     lines: list[str] = []
     children: set[int] = set()
