@@ -161,7 +161,7 @@ def test_grid_limits_respected(district, results):
 def test_constrained_scenario_binds(district, results, name):
     """Nonzero dual on the tightened limit, the limit met with equality where its dual is nonzero,
     and a price change at every DER downstream of the element (against the scenario the limit is
-    added to: thermal-congestion for the electric ones)."""
+    added to: stress-thermal-congestion for the electric ones)."""
     lim = scenario_limits(district, name)
     res, base = results[name], results[lim.base or "unconstrained"]
     allowed = {(f, lim.element) for f in lim.families}
@@ -177,7 +177,7 @@ def test_constrained_scenario_binds(district, results, name):
     # No other limit binds: the scenario isolates its constraints.
     assert {(b["constraint"], b["element"]) for b in res.binding_constraints(1e-7)} <= allowed
     flow, head, volt, s_from, s_to = _grid_values(district, res)
-    if name == "thermal-congestion":
+    if name in ("thermal-congestion", "stress-thermal-congestion"):
         value, limit = flow[:, e], lim.thermal_branch_flow_max_m3_s[e]
     elif name == "thermal-head":
         value, limit = head[:, e], lim.thermal_node_head_min_m[e]
@@ -352,10 +352,11 @@ def test_each_grid_computes_its_limits_from_its_own_model(district):
         block = electric_grid_operator_block(district.electric_model, district.price,
                                              district.timestep_h, name)
         np.testing.assert_array_equal(block.b_ub, problem.blocks["electric_grid"].b_ub)
-    # The electric scenarios keep thermal-congestion's thermal limit (their base).
+    # The electric scenarios keep stress-thermal-congestion's thermal limit (their base).
     np.testing.assert_array_equal(
         thermal_scenario_limits(district.thermal_model, "voltage").branch_flow_max_m3_s,
-        thermal_scenario_limits(district.thermal_model, "thermal-congestion").branch_flow_max_m3_s)
+        thermal_scenario_limits(district.thermal_model,
+                                "stress-thermal-congestion").branch_flow_max_m3_s)
     assert electric_scenario_limits(district.electric_model, "thermal-head").voltage_min_pu is None
     with pytest.raises(ValueError, match="unknown scenario 'nope'"):
         thermal_scenario_limits(district.thermal_model, "nope")

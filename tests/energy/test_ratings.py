@@ -20,10 +20,10 @@ def _line_type(kind: str, line: str) -> pd.Series:
 
 
 def test_every_constrained_scenario_states_its_limit_against_the_data(district):
-    """The study's limits are far below the ratings: pipe 4 at 4.5 % of its maximum velocity,
-    cable 4 at 32 % of its current rating; head and voltage have no limit in the data."""
+    """The study's stress limits are far below the ratings: pipe 4 at 4.5 % of its maximum
+    velocity, cable 4 at 32 % of its current rating; head and voltage have no limit in the data."""
     assert limit_ratings(district, "unconstrained") == []
-    (pipe,) = limit_ratings(district, "thermal-congestion")
+    (pipe,) = limit_ratings(district, "stress-thermal-congestion")
     row = _line_type("thermal", "4")
     velocity_max = float(row["maximum_velocity"])
     assert pipe["rating"]["value"] == velocity_max and pipe["unit"] == "m3/s"
@@ -43,3 +43,21 @@ def test_every_constrained_scenario_states_its_limit_against_the_data(district):
     _, voltage = limit_ratings(district, "voltage")
     assert voltage["rating"] is None and voltage["share_of_rating"] < 0.02
     assert all("stress test" in entry["origin"] for entry in (pipe, cable, head, voltage))
+    assert not any(entry["physical"] for entry in (pipe, cable, head, voltage))
+
+
+def test_thermal_congestion_is_the_pipe_velocity_rating_through_its_bypass(district):
+    """thermal-congestion: pipe 4 under repair, its flow through a 0.7 m bypass at the line
+    type's maximum velocity: 2 m/s x pi/4 x 0.7^2 = 0.76969 m3/s (from the CSV and the stated
+    diameter), 86 % of the pipe's flow at the cooling peak; stated as physical, with its cause."""
+    (pipe,) = limit_ratings(district, "thermal-congestion")
+    velocity_max = float(_line_type("thermal", "4")["maximum_velocity"])
+    assert velocity_max == 2.0
+    assert pipe["physical"] is True and pipe["bypass_diameter_m"] == 0.7
+    assert pipe["value"] == pytest.approx(velocity_max * np.pi / 4 * 0.7 ** 2, rel=1e-12)
+    assert pipe["value"] == pytest.approx(0.76969, abs=1e-5)
+    assert pipe["velocity_m_s"] == pytest.approx(velocity_max) and pipe["share_of_rating"] == 1.0
+    assert "under repair" in pipe["origin"] and "stress" not in pipe["origin"]
+    e = list(district.thermal_grid.line_names.astype(str)).index("4")
+    share = pipe["value"] / district.thermal_model.branch_flow_ref_m3_s[e]
+    assert 0.85 < share < 0.88

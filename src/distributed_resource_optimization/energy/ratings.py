@@ -1,8 +1,10 @@
 """What each grid limit of a scenario is, held against the physical rating in the data.
 
-The study's scenarios tighten one element of a grid to a multiple of its value at the
+Most of the study's scenarios tighten one element of a grid to a multiple of its value at the
 linearisation reference (:mod:`.scenarios`): tests of the price mechanics, not physical limits.
-:func:`limit_ratings` says so for every limit of a scenario: its value and unit, the rating of the
+``thermal-congestion`` limits a pipe at a physical rating with a stated cause (a section under
+repair, its flow through a bypass at the line type's maximum velocity). :func:`limit_ratings`
+says which for every limit of a scenario (``physical``): its value and unit, the rating of the
 same element in the data where the data has one (a cable's current, a pipe's maximum velocity)
 and which share of it the limit is, or that the data has no such limit.
 """
@@ -33,12 +35,16 @@ def limit_ratings(district: DistrictData, scenario: str) -> list[dict]:
     for rule in scenario_rules(scenario):
         e = rule_element(tg if LIMITS[rule.limit].grid == "thermal" else eg, rule)
         what = "voltage drop" if rule.limit == "electric_voltage_min" else "value"
-        entry = {"limit": rule.limit, "element": rule.element,
+        entry = {"limit": rule.limit, "element": rule.element, "physical": rule.rating is not None,
                  "origin": f"{rule.factor:g} x its {what} at the linearisation reference (a "
                  "stress test of the price mechanics, not a physical limit)"}
+        if rule.rating is not None:
+            entry["origin"] = f"{rule.rating.cause} (a physical rating)"
+            entry["bypass_diameter_m"] = rule.rating.diameter_m
         if rule.limit == "thermal_branch_flow_max":
             value = float(limits["thermal_branch_flow_max_m3_s"][e])
-            velocity = value / (np.pi * tg.line_diameter_m[e] ** 2 / 4.0)
+            diameter = tg.line_diameter_m[e] if rule.rating is None else rule.rating.diameter_m
+            velocity = value / (np.pi * diameter ** 2 / 4.0)
             rating = float(tg.line_max_velocity_m_s[e])
             entry.update(value=value, unit="m3/s", velocity_m_s=velocity,
                          rating={"value": rating, "unit": "m/s",

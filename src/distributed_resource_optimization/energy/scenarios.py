@@ -1,25 +1,34 @@
-"""The five grid-limit scenarios of the study, calibrated so that each limit binds in this model.
+"""The grid-limit scenarios: one physical (``thermal-congestion``), the others calibrated so that
+each limit binds in this model (stress tests of the price mechanics).
 
 Every scenario tightens one limit of one grid element; all other limits keep the loose defaults of
-the linear models (100x reference, voltage 0.5-1.5 p.u.). The study's data README defines the limits
-as multiples of a power flow at nominal DER power, but the building models draw about 10x less
-cooling and 20-30x less electricity than nominal (``docs/energy_buildings.md``), so those limits
-are slack here. The limits below are therefore multiples of the value at the district's
-linearisation reference (:func:`.district.load_district`, default: the buildings' demand at the
-district's cooling peak, 14:00 for the embedded day), i.e. of the same power flow that defines
-the linear model:
+the linear models (100x reference, voltage 0.5-1.5 p.u.). ``thermal-congestion`` limits pipe "4"
+at a physical rating with a stated cause (:data:`PIPE_REPAIR`: the section is under repair, its
+flow passes a temporary bypass of 0.7 m inner diameter at the line type's maximum velocity,
+2 m/s). The others: the study's data README defines the limits as multiples of a power flow at
+nominal DER power, but the building models draw about 10x less cooling and 20-30x less
+electricity than nominal (``docs/energy_buildings.md``), so those limits are slack here. The
+limits below are therefore multiples of the value at the district's linearisation reference
+(:func:`.district.load_district`, default: the buildings' demand at the district's cooling
+peak, 14:00 for the embedded day), i.e. of the same power flow that defines the linear model;
+they are far below the data's ratings (``scenario_limits`` in ``summary.json`` says how far):
 
-=================== ============================================ ====== ===========================
-scenario            limit                                        factor study (nominal reference)
-=================== ============================================ ====== ===========================
-unconstrained       none                                         -      -
-thermal-congestion  flow of thermal branch "4" <= f Q_ref        0.7    0.2 x Q_ref(nominal)
-thermal-head        head at thermal node "15" >= f h_ref (< 0)   0.5    0.2 x h_ref(nominal)
-electric-congestion thermal-congestion's limit, and              1.1    8.5 x line rating
-                    |S| of electric branch "4" <= f |S_ref|
-voltage             thermal-congestion's limit, and              1.08   V >= 0.9985 p.u.
-                    drop 1-V at electric node "15" <= f drop_ref
-=================== ============================================ ====== ===========================
+=========================== ===================================== ====== =========================
+scenario                    limit                                 factor study (nominal reference)
+=========================== ===================================== ====== =========================
+unconstrained               none                                  -      -
+thermal-congestion          flow of thermal branch "4" <= 2 m/s   -      0.2 x Q_ref(nominal)
+                            x the bypass's cross-section
+thermal-head                head at thermal node "15" >= f h_ref  0.5    0.2 x h_ref(nominal)
+                            (< 0)
+electric-congestion         stress-thermal-congestion's limit,    1.1    8.5 x line rating
+                            and |S| of electric branch "4" <=
+                            f |S_ref|
+voltage                     stress-thermal-congestion's limit,    1.08   V >= 0.9985 p.u.
+                            and drop 1-V at electric node "15"
+                            <= f drop_ref
+stress-thermal-congestion   flow of thermal branch "4" <= f Q_ref 0.7    (the study's figure 2)
+=========================== ===================================== ====== =========================
 
 The table is data (:data:`SCENARIOS`: each scenario's :class:`LimitRule` and its ``base``), kept
 once; this module is the one owner of the scenario names (:data:`SCENARIO_NAMES`,
@@ -34,7 +43,8 @@ The study's thermal limits (0.2x nominal: 1.94 m3/s on branch "4", -0.057 m at n
 beyond the model's peak (0.90 m3/s, -0.0025 m); its electric limits (189 MVA on branch "4",
 0.9985 p.u. at node "15") lie far beyond the model's peak (6.5 MVA, 0.9996 p.u.).
 
-The electric scenarios keep the thermal branch limit of ``thermal-congestion``. In the study's
+The electric scenarios keep the thermal branch limit of ``stress-thermal-congestion`` (until
+session 11 the definition of ``thermal-congestion``). In the study's
 data the buildings' electric demand is fixed except for the local chillers: the appliance load is
 a schedule and the AHU fans draw 1 J per kg of supply air (1.7e-4 kW per kW of cooling). A building
 runs its local chiller (electricity at the wholesale price / 5.5) only when district cooling costs
@@ -82,13 +92,30 @@ VOLTAGE_DROP_FACTOR = 1.08
 
 
 @dataclass(frozen=True)
+class PipeBypass:
+    """A physical rating with its cause: a pipe section under repair whose flow passes a
+    temporary bypass of inner diameter ``diameter_m`` (m, stated by the scenario) at the maximum
+    velocity of the pipe's line type (``thermal_grid_line_types.csv``, ``maximum_velocity``).
+    ``cause`` says why, in words."""
+
+    diameter_m: float
+    cause: str
+
+    def flow_m3_s(self, grid: object, line: int) -> float:
+        """The bypass's flow rating (m3/s): maximum velocity times its cross-section."""
+        return float(grid.line_max_velocity_m_s[line]) * np.pi * self.diameter_m ** 2 / 4.0
+
+
+@dataclass(frozen=True)
 class LimitRule:
     """One tightened limit: ``limit`` (a key of :data:`LIMITS`) of grid element ``element`` (line
-    or node name as in the data), set from the element's reference value and ``factor``."""
+    or node name as in the data), set from the element's reference value and ``factor`` (a
+    stress test), or from a physical ``rating`` of the element with its cause."""
 
     limit: str
     element: str
-    factor: float
+    factor: float = 1.0
+    rating: PipeBypass | None = None
 
 
 @dataclass(frozen=True)
@@ -101,22 +128,35 @@ class Scenario:
     base: str | None = None
 
 
+#: The repair of ``thermal-congestion``: pipe "4", the 52 m trunk that carries all of the
+#: plant's flow towards FLs 1, 2, 4, 6, 7, 15, 17, 18, 20 and 22, is under repair; its flow
+#: passes a temporary bypass of 0.7 m inner diameter (a DN 700 steel pipe) at the line type's
+#: 2 m/s, 0.770 m3/s: 86 % of the flow at the district's cooling peak.
+PIPE_REPAIR = PipeBypass(
+    0.7, 'pipe 4 under repair: its flow passes a temporary bypass of 0.7 m inner diameter (DN 700) '
+    "at the line type's maximum velocity")
+
 #: Scenario name -> definition (see the module doc for the calibration of the factors).
 SCENARIOS: dict[str, Scenario] = {
     "unconstrained": Scenario("unconstrained"),
     "thermal-congestion": Scenario(
         "thermal-congestion", LimitRule("thermal_branch_flow_max", THERMAL_BRANCH,
-                                        THERMAL_BRANCH_FLOW_FACTOR)),
+                                        rating=PIPE_REPAIR)),
     "thermal-head": Scenario(
         "thermal-head", LimitRule("thermal_node_head_min", THERMAL_NODE, THERMAL_NODE_HEAD_FACTOR)),
     # The electric limits bind only on the local chillers that thermal congestion switches on.
     "electric-congestion": Scenario(
         "electric-congestion", LimitRule("electric_branch_power_max", ELECTRIC_BRANCH,
                                          ELECTRIC_BRANCH_POWER_FACTOR),
-        base="thermal-congestion"),
+        base="stress-thermal-congestion"),
     "voltage": Scenario(
         "voltage", LimitRule("electric_voltage_min", ELECTRIC_NODE, VOLTAGE_DROP_FACTOR),
-        base="thermal-congestion"),
+        base="stress-thermal-congestion"),
+    # The study's calibrated cap (until session 11 the definition of thermal-congestion): a test
+    # of the price mechanics, 4.5 % of the pipe's velocity rating.
+    "stress-thermal-congestion": Scenario(
+        "stress-thermal-congestion", LimitRule("thermal_branch_flow_max", THERMAL_BRANCH,
+                                               THERMAL_BRANCH_FLOW_FACTOR)),
 }
 
 #: The scenario names, in table order (e.g. for argparse ``choices=``).
@@ -201,7 +241,9 @@ LIMITS: dict[str, _Limit] = {
     "thermal_branch_flow_max": _Limit(
         "thermal", "branch_flow_max_m3_s", "line", ("thermal_grid/branch_flow_max",),
         _thermal_branch_flow,
-        lambda r, limit, e: f"flow of thermal branch {r.element} <= {r.factor} x reference flow"),
+        lambda r, limit, e: f"flow of thermal branch {r.element} <= {limit[e]:.4f} m3/s: "
+        f"{r.rating.cause}" if r.rating is not None
+        else f"flow of thermal branch {r.element} <= {r.factor} x reference flow"),
     "thermal_node_head_min": _Limit(
         "thermal", "node_head_min_m", "node", ("thermal_grid/node_head_min",),
         _thermal_node_head,
@@ -247,6 +289,11 @@ def rule_element(grid: object, rule: LimitRule) -> int:
 def _apply(model: object, rule: LimitRule) -> tuple[np.ndarray, int]:
     """The tightened limit array of ``rule`` on ``model``'s grid and the element's index."""
     e = rule_element(model.grid, rule)
+    if rule.rating is not None:
+        # A physical rating of the element, from the grid's own data and the stated cause.
+        limit = np.array(getattr(model, LIMITS[rule.limit].field), dtype=float)
+        limit[e] = rule.rating.flow_m3_s(model.grid, e)
+        return limit, e
     return LIMITS[rule.limit].tighten(model, e, rule.factor), e
 
 
