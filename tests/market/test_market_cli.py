@@ -60,11 +60,16 @@ def test_both_writes_files(both, capsys):
     summary = json.loads((out / "summary.json").read_text())
     residuals = pd.read_csv(out / "residuals.csv")
     assert tuple(residuals.columns) == RESIDUAL_COLUMNS
-    # The default re-linearises: every clearing's residuals, numbered by round.
+    # The default re-linearises (the numbers: tests/market/test_successive_market.py): the
+    # rounds of both methods in summary.json, every clearing's residuals numbered by round.
     rounds = summary["linearisation_rounds"]
     assert summary["linearisation"] == "iterate" and len(rounds) >= 2
-    assert len(residuals) == 3 * sum(r["iterations"] for r in rounds)
-    assert sorted(set(residuals["round"])) == [r["round"] for r in rounds]
+    assert summary["linearisation_converged"] is True
+    assert rounds[-1]["iterations"] == summary["iterations"]
+    assert summary["centralized_linearisation_rounds"][-1]["status"] == "holds"
+    assert sorted(set(residuals["round"])) == list(range(1, len(rounds) + 1))
+    for r in rounds:
+        assert len(residuals[residuals["round"] == r["round"]]) == 3 * r["iterations"]
     assert set(residuals["quantity"]) == {"thermal", "active", "reactive"}
     prices = pd.read_csv(out / "prices.csv", dtype={"der": str})
     assert tuple(prices.columns) == COLUMNS

@@ -5,13 +5,9 @@ linearisation (energy/successive.py) and the nonlinear grids (the verification).
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
-import pandas as pd
 import pytest
 
-from distributed_resource_optimization.cli import main
 from distributed_resource_optimization.energy.centralized import (
     build_centralized,
     solve_centralized,
@@ -58,11 +54,9 @@ def test_the_market_meets_the_head_limit_and_equals_the_centralized_solve(distri
     # The last clearing's LP: each grid at the demand its operator cleared in the clearing
     # before (what the operators re-linearised at), solved centralized.
     before = market.clearings[-2].dispatch
-    thermal, _ = step_models(district, before[THERMAL]["thermal_power"],
-                             before[ELECTRIC]["active_power"], before[ELECTRIC]["reactive_power"])
-    _, electric = step_models(district, before[THERMAL]["thermal_power"],
-                              before[ELECTRIC]["active_power"],
-                              before[ELECTRIC]["reactive_power"])
+    thermal, electric = step_models(district, before[THERMAL]["thermal_power"],
+                                    before[ELECTRIC]["active_power"],
+                                    before[ELECTRIC]["reactive_power"])
     same = solve_centralized(build_centralized(district, "thermal-head",
                                                thermal_step_models=thermal,
                                                electric_step_models=electric))
@@ -84,12 +78,13 @@ def test_grid_operators_in_agent_processes_re_linearise_their_own_models(distric
     """The same successive clearing with every entity in an agent process of its own (one
     process per entity, serving every clearing; each grid operator re-linearises at its own
     cleared demand when the coordinator's setup asks): the same rounds and result as in
-    process (thermal-congestion: 3 clearings, the second one moved by the operators' new
-    losses, so a re-linearisation that did not happen would show)."""
-    inproc = clear_market_successively(district, "thermal-congestion")
-    tcp = clear_market_successively(district, "thermal-congestion", runtime="tcp")
+    process. Two clearings show it (thermal-congestion: the second one moved by the operators'
+    new losses, so a re-linearisation that did not happen would show); the rounds to the end are
+    the in-process tests'."""
+    inproc = clear_market_successively(district, "thermal-congestion", max_rounds=2)
+    tcp = clear_market_successively(district, "thermal-congestion", runtime="tcp", max_rounds=2)
     assert [r.iterations for r in tcp.rounds] == [r.iterations for r in inproc.rounds]
-    assert tcp.converged and tcp.verification.status == HOLDS and len(tcp.rounds) >= 3
+    assert tcp.verification.status == HOLDS and len(tcp.rounds) == 2
     assert tcp.rounds[1].objective > tcp.rounds[0].objective + 1.0  # the AC losses, priced
     assert tcp.market.agent_processes == 3
     np.testing.assert_allclose([r.objective for r in tcp.rounds],
@@ -105,28 +100,3 @@ def test_bad_round_limit_is_refused_and_an_unfinished_clearing_ends_the_rounds(d
     cut = clear_market_successively(district, "thermal-head", max_iters=5)
     assert len(cut.rounds) == 1 and not cut.converged and not cut.market.converged
     assert cut.rounds[0].iterations == 5
-
-
-@pytest.mark.slow
-def test_the_command_line_clears_successively(tmp_path, capsys):
-    """The plumbing (the API tests above check the numbers): rounds on stderr and in
-    summary.json, every clearing's residuals numbered by round (thermal-congestion: 3 short
-    clearings)."""
-    out = tmp_path / "out"
-    code = main(["market-clearing", "--resolution", "60min", "--linearisation", "iterate",
-                 "--out", str(out)])
-    err = capsys.readouterr().err
-    assert code == 0, err
-    assert "market clearing 1:" in err and "market clearing 3:" in err
-    summary = json.loads((out / "summary.json").read_text())
-    assert summary["linearisation"] == "iterate" and summary["linearisation_converged"] is True
-    assert summary["verification"]["status"] == "holds"
-    assert summary["linearisation_rounds"][-1]["iterations"] == summary["iterations"]
-    assert summary["centralized_linearisation_rounds"][-1]["status"] == "holds"
-    assert summary["objective_gap_rel"] < 1e-4
-    # residuals.csv: every clearing's iterations, numbered by round.
-    residuals = pd.read_csv(out / "residuals.csv")
-    rounds = summary["linearisation_rounds"]
-    assert sorted(set(residuals["round"])) == list(range(1, len(rounds) + 1))
-    for r in rounds:
-        assert len(residuals[residuals["round"] == r["round"]]) == 3 * r["iterations"]
