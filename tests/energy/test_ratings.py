@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from distributed_resource_optimization.energy.ratings import limit_ratings
+from distributed_resource_optimization.energy.scenarios import PIPE_REPAIR, LimitRule
 from distributed_resource_optimization.energy.tables import DEFAULT_DATA_DIR
 
 
@@ -61,3 +62,5 @@ def test_thermal_congestion_is_the_pipe_velocity_rating_through_its_bypass(distr
     e = list(district.thermal_grid.line_names.astype(str)).index("4")
     share = pipe["value"] / district.thermal_model.branch_flow_ref_m3_s[e]
     assert 0.85 < share < 0.88
+    with pytest.raises(ValueError, match="a pipe bypass rates a pipe's flow"):
+        LimitRule("thermal_node_head_min", "15", rating=PIPE_REPAIR)

@@ -117,6 +117,11 @@ class LimitRule:
     factor: float = 1.0
     rating: PipeBypass | None = None
 
+    def __post_init__(self) -> None:
+        if self.rating is not None and self.limit != "thermal_branch_flow_max":
+            raise ValueError(f"a pipe bypass rates a pipe's flow (thermal_branch_flow_max), not "
+                             f"{self.limit}")
+
 
 @dataclass(frozen=True)
 class Scenario:
@@ -128,8 +133,8 @@ class Scenario:
     base: str | None = None
 
 
-#: The repair of ``thermal-congestion``: pipe "4", the 52 m trunk that carries all of the
-#: plant's flow towards FLs 1, 2, 4, 6, 7, 15, 17, 18, 20 and 22, is under repair; its flow
+#: The repair of ``thermal-congestion``: pipe "4", the 52 m trunk that carries the plant's flow
+#: to FLs 1, 2, 4, 6, 7, 15, 17, 18, 20 and 22, is under repair; its flow
 #: passes a temporary bypass of 0.7 m inner diameter (a DN 700 steel pipe) at the line type's
 #: 2 m/s, 0.770 m3/s: 86 % of the flow at the district's cooling peak.
 PIPE_REPAIR = PipeBypass(
