@@ -37,6 +37,8 @@ from distributed_resource_optimization.market.names import AGENT_MODES
 if TYPE_CHECKING:
     from distributed_resource_optimization.energy.centralized import CentralizedResult
     from distributed_resource_optimization.energy.district import DistrictData
+    from distributed_resource_optimization.energy.successive import SuccessiveResult
+    from distributed_resource_optimization.energy.verification import Verification
     from distributed_resource_optimization.market.clearing import MarketResult
 
 NAME = "market-clearing"
@@ -143,17 +145,40 @@ def check_admm_options(args: argparse.Namespace) -> None:
     broker_access_of(args)
 
 
-def run_centralized(args: argparse.Namespace, output: Any) -> int:
-    """``--method centralized``: eq. (1) as one LP, written into ``output``."""
-    # pandas and scipy are heavy: the district and its LP are imported when the command runs
+def solve_centrally(district: DistrictData, scenario: str, linearisation: str
+                    ) -> tuple[CentralizedResult, Verification, SuccessiveResult | None, float]:
+    """The centralized solve of ``scenario`` with ``--linearisation`` (``once``: one LP;
+    ``iterate``: re-linearised until the physics hold) and the verification of its dispatch
+    (progress on stderr): ``(result, verification, successive, solve_s)``, ``successive`` the
+    rounds' :class:`~..energy.successive.SuccessiveResult` (``None`` for ``once``), ``solve_s``
+    the solve's wall time (s; with ``once`` without the verification)."""
+    # pandas and scipy are heavy: the district's LP is imported when a command solves it
     from distributed_resource_optimization.energy.centralized import (
         build_centralized,
         solve_centralized,
     )
-    from distributed_resource_optimization.energy.district import load_district
     from distributed_resource_optimization.energy.successive import solve_successively
-    from distributed_resource_optimization.energy.tables import DEFAULT_DATA_DIR
     from distributed_resource_optimization.energy.verification import verify_centralized
+
+    iterate = linearisation == "iterate"
+    progress(f"solving centralized ({scenario})"
+             + (", re-linearising at each dispatch..." if iterate else "..."))
+    start = time.perf_counter()
+    if iterate:
+        successive = solve_successively(district, scenario)
+        # Successive linearisation verified its last round already.
+        return (successive.result, successive.verification, successive,
+                time.perf_counter() - start)
+    result = solve_centralized(build_centralized(district, scenario))
+    solve_s = time.perf_counter() - start
+    return result, verify_centralized(result), None, solve_s
+
+
+def run_centralized(args: argparse.Namespace, output: Any) -> int:
+    """``--method centralized``: eq. (1) as one LP, written into ``output``."""
+    # pandas and scipy are heavy: the district is imported when the command runs
+    from distributed_resource_optimization.energy.district import load_district
+    from distributed_resource_optimization.energy.tables import DEFAULT_DATA_DIR
     from distributed_resource_optimization.io.writers import write_centralized_run
 
     start = time.perf_counter()
@@ -161,18 +186,13 @@ def run_centralized(args: argparse.Namespace, output: Any) -> int:
     district = load_district(args.data or DEFAULT_DATA_DIR, args.resolution,
                              comfort=args.comfort)
     linearisation: dict = {"linearisation": args.linearisation}
-    if args.linearisation == "iterate":
-        progress(f"solving centralized ({args.scenario}), re-linearising at each dispatch...")
-        successive = solve_successively(district, args.scenario)
-        result, verification = successive.result, successive.verification
+    result, verification, successive, _ = solve_centrally(district, args.scenario,
+                                                          args.linearisation)
+    if successive is not None:
         for r in successive.rounds:
             progress(f"round {r.round}: {r.describe()}")
         linearisation.update(linearisation_converged=successive.converged,
                              linearisation_rounds=[r.as_dict() for r in successive.rounds])
-    else:
-        progress(f"solving centralized ({args.scenario})...")
-        result = solve_centralized(build_centralized(district, args.scenario))
-        verification = verify_centralized(result)
     wall = time.perf_counter() - start
     verifications = {"centralized": verification}
     progress(f"writing {args.out}...")
@@ -254,14 +274,8 @@ def clear_market(args: argparse.Namespace, warm_start: Any = None) -> MarketClea
     """Load the district, solve it centrally and clear the market by ADMM as the options say
     (progress on stderr); writes nothing."""
     # pandas, scipy and mango-agents are heavy: the market is imported when the command runs
-    from distributed_resource_optimization.energy.centralized import (
-        build_centralized,
-        solve_centralized,
-    )
     from distributed_resource_optimization.energy.district import load_district
-    from distributed_resource_optimization.energy.successive import solve_successively
     from distributed_resource_optimization.energy.tables import DEFAULT_DATA_DIR
-    from distributed_resource_optimization.energy.verification import verify_centralized
     from distributed_resource_optimization.market.clearing import (
         clear_market_successively,
         compare_with_centralized,
@@ -292,19 +306,11 @@ def clear_market(args: argparse.Namespace, warm_start: Any = None) -> MarketClea
         warm_start = shift_to_timesteps(warm_start, district.timesteps, agents)
     iterate = args.linearisation == "iterate"
     linearisation: dict = {"linearisation": args.linearisation}
-    progress(f"solving centralized ({args.scenario})"
-             + (", re-linearising at each dispatch..." if iterate else "..."))
-    start = time.perf_counter()
+    central, central_verification, successive, wall_central = solve_centrally(
+        district, args.scenario, args.linearisation)
     if iterate:
-        successive = solve_successively(district, args.scenario)
-        central = successive.result
         linearisation["centralized_linearisation_rounds"] = [r.as_dict()
                                                              for r in successive.rounds]
-    else:
-        central = solve_centralized(build_centralized(district, args.scenario))
-    wall_central = time.perf_counter() - start
-    # Successive linearisation verified its last round already.
-    central_verification = successive.verification if iterate else verify_centralized(central)
     where = "" if args.runtime == "inproc" else (
         f", agents at {args.agents_file}" if args.agents_file else
         f", one {args.runtime} agent process per entity")

@@ -28,6 +28,7 @@ from .verification import (
     DEFAULT_VOLTAGE_TOLERANCE_PU,
     HOLDS,
     Verification,
+    describe_excess,
     verify_centralized,
 )
 
@@ -74,12 +75,9 @@ class LinearisationRound:
     def describe(self) -> str:
         """One line: iterations (a market clearing), objective and the worst check."""
         its = "" if self.iterations is None else f"{self.iterations} iterations, "
-        if self.worst_unit == "degC":  # a temperature difference: a share of 23 degC means nothing
-            worst = f"{self.worst_violation:.3g} K"
-        else:
-            worst = f"{self.worst_violation_rel:.2e} relative"
+        worst = describe_excess(self.worst_unit, self.worst_violation, self.worst_violation_rel)
         return (f"{its}objective {self.objective:.2f} S$, {self.status} (worst "
-                f"{self.worst_kind} {worst})")
+                f"{self.worst_kind} {worst} over)")
 
 
 def check_rounds(max_rounds: int, objective_tol_rel: float) -> int:

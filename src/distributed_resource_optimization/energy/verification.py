@@ -129,17 +129,21 @@ class Verification:
             return (f"every limit holds in the nonlinear models (closest: {w.kind} "
                     f"{where}, {w.value:.6g} against {w.limit:.6g} {w.unit})")
         verdict = "within" if w.holds else "beyond"
-        if w.unit == "degC":  # a temperature difference, in K; a share of 23 degC means nothing
-            over = f"{w.violation:.3g} K"
-        else:
-            rel = f"{w.violation_rel:.2%}" if w.violation_rel >= 1e-4 \
-                else f"{w.violation_rel:.1e}"
-            over = f"{w.violation:.3g} {w.unit} ({rel})"
         return (f"{w.kind} {where}: {w.value:.6g} {w.unit} against the limit {w.limit:.6g}, "
-                f"{over} over, {verdict} the tolerance {_tol(w)}")
+                f"{describe_excess(w.unit, w.violation, w.violation_rel)} over, {verdict} the "
+                f"tolerance {_tol(w)}")
 
     def __repr__(self) -> str:
         return f"Verification(status={self.status!r}, {self.describe()})"
+
+
+def describe_excess(unit: str, violation: float, violation_rel: float) -> str:
+    """How far beyond its limit a check lies, in words: absolute (``unit``) and relative to the
+    limit; a temperature in K only (a share of 23 degC would mean nothing)."""
+    if unit == "degC":
+        return f"{violation:.3g} K"
+    rel = f"{violation_rel:.2%}" if violation_rel >= 1e-4 else f"{violation_rel:.1e}"
+    return f"{violation:.3g} {unit} ({rel})"
 
 
 def _tol(check: LimitCheck) -> str:

@@ -445,6 +445,8 @@ def _build_model(data: BuildingTables, ders: DerTable, k: int, building: pd.Seri
     B_c_cont = np.vstack([bc_air, np.zeros(n_c)]) / capacities[:, None]
     B_d_cont = np.vstack([bd_air, bd_mass]) / capacities[:, None]
     if comfort == COMFORT_STEP_START:
+        # The study's zero-order hold, as before the weather moved inside a step: the same
+        # matrices bit for bit (the augmented exponential below equals it only to round-off).
         A, B_c, B_d = _discretise(A_cont, B_c_cont, B_d_cont, step_s)
         B_d_next = np.zeros_like(B_d)
         interpolated: tuple[str, ...] = ()
