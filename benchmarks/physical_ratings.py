@@ -87,6 +87,25 @@ def planning_variant(district, s_peak, f_peak):
     return electric, thermal, [CABLES[i][0] for i in cable], [PIPES[i][0] for i in pipe]
 
 
+def table(district, electric, thermal, dispatches) -> dict:
+    """Print each dispatch's highest shares of the ratings in these grids; the flows per
+    dispatch (:func:`follow`)."""
+    band = 1.0 - PLANNING_VOLTAGE_MIN_PU
+    print(f"{'dispatch':<20} {'cable':>14} {'voltage drop':>20} {'pipe velocity':>15} "
+          f"{'head loss/pump':>15}")
+    flows = {}
+    for label, demand in dispatches.items():
+        s, v, f, h, pump = flows[label] = follow(district, electric, thermal, demand)
+        load = s / electric.line_rating_kva
+        line = int(np.argmax(load.max(axis=0)))
+        velocity = (f / (np.pi * thermal.line_diameter_m ** 2 / 4.0)
+                    / thermal.line_max_velocity_m_s)
+        print(f"{label:<20} {load.max():>7.1%} (l {electric.line_names[line]:>2}) "
+              f"{(1 - v.min()) / band:>10.2%} of {band:.0%} {velocity.max():>15.1%} "
+              f"{(h / pump).max():>15.2e}")
+    return flows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--resolution", default="30min", choices=("30min", "60min"))
@@ -101,19 +120,8 @@ def main() -> None:
         d = solve_district(district, scenario).dispatch
         dispatches[scenario] = (d["thermal_power"], d["active_power"], d["reactive_power"])
 
-    band = 1.0 - PLANNING_VOLTAGE_MIN_PU
     print(f"resolution {args.resolution}; the data's network (shares of the ratings):")
-    print(f"{'dispatch':<20} {'cable':>14} {'voltage drop':>20} {'pipe velocity':>15} "
-          f"{'head loss/pump':>15}")
-    flows = {}
-    for label, demand in dispatches.items():
-        s, v, f, h, pump = flows[label] = follow(district, eg, tg, demand)
-        load = s / eg.line_rating_kva
-        line = int(np.argmax(load.max(axis=0)))
-        velocity = f / (np.pi * tg.line_diameter_m ** 2 / 4.0) / tg.line_max_velocity_m_s
-        print(f"{label:<20} {load.max():>7.1%} (l {eg.line_names[line]:>2}) "
-              f"{(1 - v.min()) / band:>10.2%} of {band:.0%} {velocity.max():>15.1%} "
-              f"{(h / pump).max():>15.2e}")
+    flows = table(district, eg, tg, dispatches)
 
     s_base = flows["baselines"][0]
     rise = (flows["thermal-congestion"][0] - s_base) / eg.line_rating_kva
@@ -126,16 +134,7 @@ def main() -> None:
                                                      flows["baselines"][2].max(axis=0))
     print(f"planning variant: cables (mm2) {dict(zip(eg.line_names.tolist(), sizes))}")
     print(f"                  pipes (DN) {dict(zip(tg.line_names.tolist(), dns))}")
-    print(f"{'dispatch':<20} {'cable':>14} {'voltage drop':>20} {'pipe velocity':>15} "
-          f"{'head loss/pump':>15}")
-    for label, demand in dispatches.items():
-        s, v, f, h, pump = follow(district, electric, thermal, demand)
-        load = s / electric.line_rating_kva
-        line = int(np.argmax(load.max(axis=0)))
-        velocity = f / (np.pi * thermal.line_diameter_m ** 2 / 4.0) / tg.line_max_velocity_m_s
-        print(f"{label:<20} {load.max():>7.1%} (l {eg.line_names[line]:>2}) "
-              f"{(1 - v.min()) / band:>10.2%} of {band:.0%} {velocity.max():>15.1%} "
-              f"{(h / pump).max():>15.2e}")
+    table(district, electric, thermal, dispatches)
 
 
 if __name__ == "__main__":
