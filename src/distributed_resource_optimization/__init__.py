@@ -182,6 +182,14 @@ _LAZY: dict[str, str] = {
     **dict.fromkeys((
         "start_cohda_multistart",
     ), _PKG + ".runtime.run"),
+    # The district, its market and the results as data (pandas, scipy and xarray load on use).
+    **dict.fromkeys(("load_district",), _PKG + ".energy.district"),
+    **dict.fromkeys(("CentralizedResult", "SolverStatus", "solve_district"),
+                    _PKG + ".energy.centralized"),
+    **dict.fromkeys(("MarketResult", "run_market_clearing", "clear_market_successively",
+                     "compare_with_centralized"), _PKG + ".market.clearing"),
+    **dict.fromkeys(("FlexSharingResult", "run_flex_sharing"), _PKG + ".flex_sharing"),
+    **dict.fromkeys(("SavedRun", "read_results", "save_results"), _PKG + ".io.results"),
 }
 
 #: Old names kept working until 0.2 (the runtime's transports were called carriers).

@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import clarabel
 import numpy as np
@@ -28,7 +28,7 @@ from distributed_resource_optimization.admm.coordinator import (
     create_admm_sharing_data,
     create_sharing_target_distance_admm_coordinator,
 )
-from distributed_resource_optimization.admm.results import ADMMResult
+from distributed_resource_optimization.admm.results import ADMMResult, ADMMStatus
 from distributed_resource_optimization.checks import positive_int
 from distributed_resource_optimization.local.flex import FlexFleet
 from distributed_resource_optimization.runtime.engine import coordinate_in_process
@@ -44,6 +44,9 @@ from distributed_resource_optimization.runtime.transport import (
     Transport,
     transport_argument,
 )
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 
 @dataclass(frozen=True)
@@ -159,7 +162,7 @@ def centralized_flex_sharing(instance: FlexSharingInstance) -> tuple[float, floa
     return float(sol.obj_val), elapsed
 
 
-@dataclass
+@dataclass(repr=False)
 class FlexSharingResult:
     """ADMM run (``admm``) next to the centralized optimum, with the runtime's traffic."""
 
@@ -191,6 +194,50 @@ class FlexSharingResult:
         X = self.outputs()
         dd = np.einsum("ij,ij->i", D, D)
         return np.where(dd > 0, np.einsum("ij,ij->i", D, X) / np.where(dd > 0, dd, 1.0), 0.0)
+
+    @property
+    def status(self) -> ADMMStatus:
+        """How the ADMM run ended (:attr:`ADMMResult.status`)."""
+        return self.admm.status
+
+    def to_xarray(self) -> xr.Dataset:
+        """The run as a dataset: each actor's final output (``output``, kW) over ``(actor,
+        sector)``, its ``utilisation`` (1) and the ``target`` (kW) over ``sector``; the ADMM
+        history over ``iteration`` (:attr:`ADMMResult.history_frame`); status, iterations,
+        objective, the centralized objective, their gap and the certified gap as attributes."""
+        # xarray is heavy and the agents never label results: loaded when a dataset is asked for
+        import xarray as xr
+
+        actors = np.array(list(self.admm.x), dtype=str)
+        outputs = self.outputs()
+        sectors = np.arange(outputs.shape[1])
+        history = self.admm.history_frame
+        ds = xr.Dataset(
+            {"output": (("actor", "sector"), outputs, {"units": "kW"}),
+             "utilisation": ("actor", self.utilisation(), {"units": "1"}),
+             "target": ("sector", np.asarray(self.instance.target_kw, dtype=float),
+                        {"units": "kW"}),
+             **{name: ("iteration", history[name].to_numpy()) for name in history.columns}},
+            coords={"actor": actors, "sector": sectors, "iteration": history.index.to_numpy()})
+        ds.attrs = {"status": self.status.value, "iterations": self.admm.iterations,
+                    "objective": float(np.nan if self.admm.objective is None
+                                       else self.admm.objective),
+                    "centralized_objective": self.centralized_objective,
+                    "objective_gap_rel": self.objective_gap_rel, "runtime": self.runtime,
+                    "agent_processes": self.agent_processes, "wall_time_s": self.wall_time_s,
+                    "seed": self.seed}
+        if self.admm.gap_certified is not None:
+            ds.attrs["gap_certified"] = float(self.admm.gap_certified)
+        return ds
+
+    def __repr__(self) -> str:
+        gap = ("" if self.admm.gap_certified is None
+               else f", gap_certified={self.admm.gap_certified:.2g}")
+        return (f"FlexSharingResult(status={self.status.value}, "
+                f"iterations={self.admm.iterations}, actors={len(self.admm.x)}, "
+                f"objective_gap_rel={self.objective_gap_rel:.2g}{gap},\n"
+                f"  runtime={self.runtime!r}, agent_processes={self.agent_processes}, "
+                f"wall_time_s={self.wall_time_s:.3g}, messages={self.messages})")
 
 
 async def start_flex_sharing(n_actors: int, *, seed: int = 0, sectors: int = 3,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 import json
+import shlex
 
 import numpy as np
 import pandas as pd
@@ -12,6 +14,9 @@ from distributed_resource_optimization.cli import main
 from distributed_resource_optimization.energy.district import load_district
 from distributed_resource_optimization.energy.successive import solve_successively
 from distributed_resource_optimization.io.tables import COLUMNS
+
+#: The module (the package's ``main`` attribute is the function).
+cli_main = importlib.import_module("distributed_resource_optimization.cli.main")
 
 
 @pytest.fixture(scope="module")
@@ -133,3 +138,45 @@ def test_missing_data_folder(capsys, tmp_path):
 def test_help_exits_zero(capsys):
     assert main(["market-clearing", "--help"]) == 0
     assert "--scenario" in capsys.readouterr().out
+
+
+def test_version(capsys):
+    assert main(["--version"]) == 0
+    out = capsys.readouterr().out.strip()
+    assert out.startswith("dro ") and len(out.split()) == 2
+
+
+def _examples() -> list[list[str]]:
+    """Every example command line of every command's help (continuation lines joined)."""
+    texts = [cli_main.EXAMPLES] + [m.EXAMPLES for m in cli_main.COMMANDS.values()]
+    lines = []
+    for text in texts:
+        joined = text.replace("\\\n", " ")
+        lines += [shlex.split(line.strip()) for line in joined.splitlines()
+                  if line.strip().startswith("dro ") and "<command>" not in line]
+    return lines
+
+
+def test_help_examples_parse():
+    """The examples in the help are command lines the parser accepts."""
+    examples = _examples()
+    assert len(examples) >= 10
+    for argv in examples:
+        args = cli_main._parser().parse_args(argv[1:])
+        assert args.command == argv[1]
+
+
+def test_quiet_and_verbose(tmp_path, capsys):
+    argv = ["flex-sharing", "--actors", "8", "--max-iters", "120", "--gap-tol", "1e-12"]
+    main(argv + ["-q", "--out", str(tmp_path / "q")])
+    assert capsys.readouterr().err == ""
+    main(argv + ["--out", str(tmp_path / "n")])
+    normal = capsys.readouterr().err.splitlines()
+    main(argv + ["-v", "--out", str(tmp_path / "v")])
+    verbose = capsys.readouterr().err.splitlines()
+    assert not any("iteration 50:" in line for line in normal)
+    assert any("iteration 50:" in line for line in verbose)
+    assert len(verbose) > len(normal) > 0
+    # Errors are printed whatever the level.
+    assert main(["flex-sharing", "--actors", "0", "-q"]) == 2
+    assert "dro: error:" in capsys.readouterr().err

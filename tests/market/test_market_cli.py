@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from distributed_resource_optimization import cli
+from distributed_resource_optimization.io.results import read_results
 from distributed_resource_optimization.io.tables import COLUMNS, RESIDUAL_COLUMNS
 
 
@@ -77,6 +78,24 @@ def test_both_writes_files(both, capsys):
                                      "electric_grid_operator", "aggregator"}
     for name in ("thermal_dispatch_fl22.png", "thermal_price_fl22.png", "primal_residuals.png"):
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_both_reads_back_as_labelled_data(both):
+    """read_results gives the same numbers as the long tables the command wrote."""
+    _, out = both
+    saved = read_results(out)
+    summary = json.loads((out / "summary.json").read_text())
+    assert saved.kind == "market-clearing" and saved.status.value == summary["status"]
+    prices = pd.read_csv(out / "prices.csv", dtype={"der": str})
+    row = prices[(prices["entity"] == "aggregator") & (prices["der"] == "22")
+                 & (prices["quantity"] == "thermal_power")]
+    frame = saved.prices_frame["aggregator"]["thermal_power"]["22"]
+    assert list(frame.index) == list(pd.to_datetime(row["timestep"]))
+    assert frame.to_numpy().tolist() == row["value"].tolist()
+    ds = saved.to_xarray()
+    assert ds["price_thermal_power"].attrs["units"] == "S$/kWh"
+    assert ds.attrs["admm_objective"] == summary["admm_objective"]
+    assert set(ds["entity"].values) == set(prices["entity"])
 
 
 @pytest.mark.slow

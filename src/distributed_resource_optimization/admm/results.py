@@ -5,8 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import xarray as xr
 
 
 class ActorValues(Mapping):
@@ -66,7 +71,7 @@ class ADMMStatus(str, Enum):
     MAX_ITERATIONS = "max_iterations"
 
 
-@dataclass
+@dataclass(repr=False)
 class ADMMResult:
     """Outcome of a coordinated optimisation.
 
@@ -163,7 +168,60 @@ class ADMMResult:
     def __iter__(self) -> Iterator[np.ndarray]:
         return iter(self.x.values())
 
+    @property
+    def history_frame(self) -> pd.DataFrame:
+        """Per iteration (rows ``iteration`` from 1): the engine's ``primal`` and ``dual``
+        residuals and their thresholds ``eps_primal``, ``eps_dual``, the penalty ``rho``, and
+        where evaluated the ``lower_bound``, ``objective`` and certified ``gap`` (NaN
+        elsewhere); in the problem's own units."""
+        # pandas is heavy and an agent process never labels results: loaded when asked for
+        import pandas as pd
+
+        n = len(self.primal_residuals)
+
+        def column(values: np.ndarray) -> np.ndarray:
+            out = np.full(n, np.nan)
+            values = np.asarray(values, dtype=float)[:n]
+            out[:values.size] = values
+            return out
+
+        frame = pd.DataFrame({
+            "primal": column(self.primal_residuals), "dual": column(self.dual_residuals),
+            "eps_primal": column(self.eps_primal), "eps_dual": column(self.eps_dual),
+            "rho": column(self.rho_history), "lower_bound": column(self.lower_bound_history),
+            "objective": column(self.objective_history), "gap": column(self.gap_history)},
+            index=pd.RangeIndex(1, n + 1, name="iteration"))
+        return frame
+
+    def to_xarray(self) -> xr.Dataset:
+        """The run as a dataset: the per-iteration history (:attr:`history_frame`) over
+        ``iteration``, the actors' final outputs ``x`` over ``entry`` (coordinate ``actor``
+        names each entry's actor), with the last iteration's ``prices`` where recorded; status,
+        iterations, objective, certified gap and wall time as attributes."""
+        # xarray is heavy and an agent process never labels results: loaded when asked for
+        import xarray as xr
+
+        history = self.history_frame
+        variables = {name: ("iteration", history[name].to_numpy()) for name in history.columns}
+        sizes = [np.size(v) for v in self.x.values()]
+        flat = (np.asarray(self.x.values_array, dtype=float) if isinstance(self.x, ActorValues)
+                else np.concatenate([np.ravel(v) for v in self.x.values()]) if sizes
+                else np.zeros(0))
+        variables["x"] = ("entry", flat)
+        if self.prices.size == flat.size and flat.size:
+            variables["prices"] = ("entry", np.asarray(self.prices, dtype=float))
+        coords = {"iteration": history.index.to_numpy(),
+                  "actor": ("entry", np.repeat(np.array(list(self.x), dtype=str), sizes))}
+        attrs = {"status": self.status.value, "iterations": self.iterations,
+                 "wall_time_s": self.wall_time_s}
+        for name in ("objective", "lower_bound", "gap_certified"):
+            if getattr(self, name) is not None:
+                attrs[name] = float(getattr(self, name))
+        return xr.Dataset(variables, coords=coords, attrs=attrs)
+
     def __repr__(self) -> str:
         obj = "n/a" if self.objective is None else f"{self.objective:.6g}"
+        gap = "" if self.gap_certified is None else f", gap_certified={self.gap_certified:.2g}"
         return (f"ADMMResult(status={self.status.value}, iterations={self.iterations}, "
-                f"objective={obj}, actors={len(self.x)}, wall_time_s={self.wall_time_s:.3g})")
+                f"objective={obj}{gap}, actors={len(self.x)}, "
+                f"wall_time_s={self.wall_time_s:.3g})")

@@ -39,6 +39,13 @@ from distributed_resource_optimization.runtime.processes import announce_on_stdo
 NAME = "agent"
 HELP = "run one agent that serves coordinators (tcp or mqtt)"
 
+#: Examples shown by ``dro agent --help``.
+EXAMPLES = """\
+  dro agent --entity aggregator --data parts/aggregator --listen 0.0.0.0:5555 --token-file s
+      the aggregator's agent from its own data folder (dro data split), serving coordinators
+  dro agent --entity thermal_grid_operator --runtime mqtt --broker broker:1883 --token-file s
+      the thermal grid operator over an MQTT broker"""
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``dro agent``."""
@@ -60,8 +67,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="flex sharing: instance size N")
     parser.add_argument("--seed", type=int, default=0, metavar="SEED",
                         help="flex sharing: instance seed")
-    parser.add_argument("--sectors", type=int, default=3, metavar="M",
-                        help="flex sharing: sectors M")
+    parser.add_argument("--sectors", type=int, default=3, metavar="N",
+                        help="flex sharing: outputs per actor")
     add_runtime_options(parser, with_inproc=False)
     parser.add_argument("--listen", default="127.0.0.1:0", metavar="HOST:PORT",
                         help="TCP HOST:PORT to listen on (port 0: a free one; default)")

@@ -43,9 +43,37 @@ EXIT_INTERRUPTED = 130  # Ctrl-C (SIGINT)
 EXIT_TERMINATED = 143  # SIGTERM
 
 
-def progress(message: str) -> None:
-    """One progress line on stderr."""
-    print(f"{PROG}: {message}", file=sys.stderr, flush=True)
+#: How much a command prints on stderr (``-q``, default, ``-v``): errors only; progress lines;
+#: also the iterations ten times as often. Errors are printed at every level.
+QUIET, NORMAL, VERBOSE = 0, 1, 2
+_verbosity = NORMAL
+
+
+def set_verbosity(level: int) -> None:
+    """Set how much :func:`progress` prints (:data:`QUIET`, :data:`NORMAL`, :data:`VERBOSE`)."""
+    global _verbosity  # one process, one command line: the level is the process's
+    _verbosity = level
+
+
+def progress(message: str, level: int = NORMAL) -> None:
+    """One progress line on stderr, unless the verbosity is below ``level``."""
+    if _verbosity >= level:
+        print(f"{PROG}: {message}", file=sys.stderr, flush=True)
+
+
+def report_every(iterations: int) -> int:
+    """Every how many iterations a command prints an iteration line: ``iterations``, or ten
+    times as often with ``-v``."""
+    return max(1, iterations // 10) if _verbosity >= VERBOSE else iterations
+
+
+def add_verbosity_options(parser: argparse.ArgumentParser) -> None:
+    """``-q`` / ``-v`` of every command."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("-q", "--quiet", dest="verbosity", action="store_const", const=QUIET,
+                       default=NORMAL, help="print errors only, no progress lines")
+    group.add_argument("-v", "--verbose", dest="verbosity", action="store_const",
+                       const=VERBOSE, help="print the iterations ten times as often")
 
 
 # --------------------------------------------------------------------------------------------
@@ -120,9 +148,10 @@ def add_fault_options(parser: argparse.ArgumentParser) -> None:
                         help="seconds to wait for all agents' replies of a round before the run "
                         "fails (exit code 3); requests without a reply are sent again before "
                         "(default: 30)")
-    parser.add_argument("--stale-rounds", default=None, type=int, metavar="K",
+    parser.add_argument("--stale-rounds", default=None, type=int, metavar="ROUNDS",
                         help="partial participation: an agent that misses a round (no reply "
-                        "after a resend) is carried with its last outputs for up to K rounds in "
+                        "after a resend) is carried with its last outputs for up to ROUNDS "
+                        "rounds in "
                         "a row; no such round counts as converged (default: 0, every round waits "
                         "for every agent)")
     parser.add_argument("--drop-messages", default=0.0, type=float, metavar="FRACTION",

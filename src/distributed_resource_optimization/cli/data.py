@@ -6,17 +6,32 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from distributed_resource_optimization.cli.common import add_overwrite_option, progress
+from distributed_resource_optimization.cli.common import (
+    add_overwrite_option,
+    add_verbosity_options,
+    progress,
+)
 from distributed_resource_optimization.market.names import AGENT_MODES
 
 NAME = "data"
 HELP = "data folders"
 
+#: Examples shown by ``dro data --help``.
+EXAMPLES = """\
+  dro data split --out parts
+      the embedded district as one folder per market entity (parts/<entity>/)
+  dro data split --data mydistrict --agents per-building --out parts
+      your district's data, one folder per building and grid operator"""
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``dro data``'s own commands (``split``), each with its options."""
     sub = parser.add_subparsers(dest="data_command", required=True, parser_class=type(parser))
-    split = sub.add_parser("split", help="one data folder per market entity, DIR/<entity>/")
+    split = sub.add_parser("split", help="one data folder per market entity, DIR/<entity>/",
+                           description="one data folder per market entity, DIR/<entity>/",
+                           epilog=f"examples:\n{EXAMPLES}",
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_verbosity_options(split)
     split.add_argument("--out", required=True, type=Path, metavar="DIR",
                        help="folder to write the entity folders to")
     add_overwrite_option(split)

@@ -20,6 +20,7 @@ from distributed_resource_optimization.cli.common import (
     engine_settings,
     faults_of,
     progress,
+    report_every,
     token_of,
 )
 from distributed_resource_optimization.flex_sharing import DEFAULT_GAP_TOL
@@ -27,16 +28,25 @@ from distributed_resource_optimization.flex_sharing import DEFAULT_GAP_TOL
 NAME = "flex-sharing"
 HELP = "random flex-actor fleets by sharing ADMM"
 
+#: Examples shown by ``dro flex-sharing --help``.
+EXAMPLES = """\
+  dro flex-sharing --actors 1000 --out flex
+      1000 random flex actors by sharing ADMM, against the centralized optimum
+  dro flex-sharing --actors 10000 --processes 2 --runtime tcp --out flex
+      the actors split into two agent processes over TCP
+  dro flex-sharing --actors 1000 --warm-start flex/admm_state.csv --out flex2
+      start from an earlier run's state"""
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``dro flex-sharing``."""
     parser.add_argument("--actors", type=int, required=True, metavar="N",
-                        help="number of flex actors N")
+                        help="number of flex actors")
     parser.add_argument("--seed", type=int, default=0, metavar="SEED",
                         help="seed of the instance (default: %(default)s)")
-    parser.add_argument("--sectors", type=int, default=3, metavar="M",
-                        help="outputs per actor M (default: %(default)s)")
-    parser.add_argument("--processes", type=int, default=1, metavar="K",
+    parser.add_argument("--sectors", type=int, default=3, metavar="N",
+                        help="outputs per actor (default: %(default)s)")
+    parser.add_argument("--processes", type=int, default=1, metavar="N",
                         help="fleets the actors are split into, one agent process each with "
                         "--runtime tcp/mqtt (default: %(default)s)")
     add_out_option(parser)
@@ -87,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
     coordinator = flex_sharing_coordinator(gap_tol, **settings)
 
     def report(state) -> None:
-        if state.iteration % 500 == 0:
+        if state.iteration % report_every(500) == 0:
             progress(f"iteration {state.iteration}: primal {state.history.primal[-1]:.3g}, dual "
                      f"{state.history.dual[-1]:.3g}, rho {state.rho:.3g}")
 

@@ -62,7 +62,10 @@ from distributed_resource_optimization.cli.common import (
     EXIT_PARTICIPANT,
     EXIT_TERMINATED,
     PROG,
+    add_verbosity_options,
+    set_verbosity,
 )
+from distributed_resource_optimization.io.output import package_version
 from distributed_resource_optimization.runtime.transport import (
     CoordinationError,
     CoordinationTimeoutError,
@@ -112,11 +115,33 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog=PROG, description="Distributed resource optimization tools.")
+    parser = _Parser(prog=PROG, description="Distributed optimization of flexible energy "
+                     "resources: the district market clearing, flex sharing, and the agents and "
+                     "peers that run them in processes of their own.",
+                     epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version",
+                        version=f"%(prog)s {package_version()}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for name, command in COMMANDS.items():
-        sub.add_parser(name, help=command.HELP, add_options=command.add_arguments)
+        child = sub.add_parser(name, help=command.HELP, description=command.HELP,
+                               epilog=f"examples:\n{command.EXAMPLES}",
+                               formatter_class=argparse.RawDescriptionHelpFormatter,
+                               add_options=command.add_arguments)
+        if name != data.NAME:  # dro data's own commands take them (dro data split -q)
+            add_verbosity_options(child)
     return parser
+
+
+#: The top-level help's examples: one line per command.
+EXAMPLES = """examples:
+  dro market-clearing --out results
+      the embedded district's market, by ADMM and centrally
+  dro flex-sharing --actors 100 --out flex
+      a random flex sharing instance
+  dro data split --out parts
+      one data folder per market entity
+  dro <command> --help
+      a command's options and examples"""
 
 
 def _one_line(exc: BaseException) -> str:
@@ -132,6 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     except SystemExit as exc:  # --help
         return int(exc.code or 0)
+    set_verbosity(args.verbosity)
     terminated = _SigtermAsInterrupt()
     try:
         with terminated:

@@ -28,6 +28,7 @@ from distributed_resource_optimization.cli.common import (
     engine_settings,
     faults_of,
     progress,
+    report_every,
     scenario_name,
     token_of,
 )
@@ -43,6 +44,17 @@ if TYPE_CHECKING:
 
 NAME = "market-clearing"
 HELP = "combined thermal/electric district operation and nodal prices"
+
+#: Examples shown by ``dro market-clearing --help``.
+EXAMPLES = """\
+  dro market-clearing --out results
+      the default scenario (thermal-congestion) at 30 min, by ADMM and centrally
+  dro market-clearing --scenario unconstrained --resolution 60min --method centralized --out c
+      the centralized optimum only, hourly
+  dro market-clearing --runtime tcp --agents per-building --token-file secret.txt --out r
+      one agent process per building and grid operator, every message authenticated
+  dro market-clearing --linearisation once --comfort step-start --out study
+      the study's model: one linearisation, comfort at step starts"""
 
 #: Methods of the ADMM market clearing (``admm``: ADMM only, plus the centralized reference for the
 #: comparison fields; ``both``: also writes the centralized rows and figures' reference lines).
@@ -317,7 +329,7 @@ def clear_market(args: argparse.Namespace, warm_start: Any = None) -> MarketClea
     progress(f"ADMM market clearing ({agents}{where})...")
 
     def report(state) -> None:
-        if state.iteration % 20 == 0:
+        if state.iteration % report_every(20) == 0:
             primal, dual = market_residuals(state.stopping.history)
             r = ", ".join(f"{k} {v[-1]:.3g}" for k, v in primal.items())
             d = max(v[-1] for v in dual.values())

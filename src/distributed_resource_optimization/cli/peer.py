@@ -34,6 +34,12 @@ NAME = "peer"
 HELP = "run one participant of a coordinator-free algorithm (tcp or mqtt), built by a factory " \
     "from its own data"
 
+#: Examples shown by ``dro peer --help``.
+EXAMPLES = """\
+  dro peer --factory mypkg.peers:storage --kwargs '{"capacity": 5}' --name s1 \\
+      --runtime tcp --listen 127.0.0.1:5601
+      one participant of a coordinator-free algorithm, built by your factory"""
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``dro peer``."""

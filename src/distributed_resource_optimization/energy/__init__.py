@@ -31,6 +31,13 @@ QUANTITIES: dict[str, str] = {"thermal_power": "p_th", "active_power": "p", "rea
 #: The exchanged LP variable groups, in the order of :data:`QUANTITIES`.
 GROUPS: tuple[str, ...] = tuple(QUANTITIES.values())
 
+#: Unit of each quantity's dispatch (demand drawn from the grid, positive = consumption) and of
+#: its price (at the DER's node), as the result tables and labelled results state them.
+DISPATCH_UNITS: dict[str, str] = {"thermal_power": "kW", "active_power": "kW",
+                                  "reactive_power": "kvar"}
+PRICE_UNITS: dict[str, str] = {"thermal_power": "S$/kWh", "active_power": "S$/kWh",
+                               "reactive_power": "S$/kvarh"}
+
 #: How the buildings hold their comfort band (:func:`.buildings.load_buildings`): at every point of
 #: a step, the weather moving linearly inside it (default), or at step starts only with the
 #: weather held (the study's model, for comparison).

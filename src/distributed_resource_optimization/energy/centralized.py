@@ -16,8 +16,11 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 from scipy.optimize import linprog
 
@@ -26,6 +29,7 @@ from .buildings import aggregator_block
 from .district import DistrictData
 from .electric_grid import LinearElectricGridModel
 from .grid_operators import electric_grid_operator_block, thermal_grid_operator_block
+from .labels import quantity_frame, quantity_variables
 from .lp import LPBlock
 from .scenarios import ScenarioLimits, scenario_limits
 from .thermal_grid import LinearThermalGridModel
@@ -44,7 +48,22 @@ _COMPONENT_OF_FAMILY: dict[str, str] = {
 }
 
 __all__ = ["PRICE_COMPONENTS", "QUANTITIES", "CentralizedProblem", "CentralizedResult",
-           "build_centralized", "solve_centralized", "solve_district"]
+           "SolverStatus", "build_centralized", "solve_centralized", "solve_district"]
+
+if TYPE_CHECKING:
+    import xarray as xr
+
+
+class SolverStatus(IntEnum):
+    """How the LP solver ended (HiGHS through ``scipy.optimize.linprog``; the codes are
+    ``linprog``'s, so a status compares equal to its number). A result exists only for
+    ``OPTIMAL``: :func:`solve_centralized` raises on the others."""
+
+    OPTIMAL = 0
+    ITERATION_LIMIT = 1
+    INFEASIBLE = 2
+    UNBOUNDED = 3
+    NUMERICAL_DIFFICULTIES = 4
 
 
 @dataclass(kw_only=True)
@@ -140,7 +159,7 @@ def build_centralized(district: DistrictData, scenario: str = "unconstrained", *
     )
 
 
-@dataclass
+@dataclass(repr=False)
 class CentralizedResult:
     """Solution of eq. (1).
 
@@ -157,7 +176,7 @@ class CentralizedResult:
     problem: CentralizedProblem
     x: np.ndarray
     objective: float
-    status: int
+    status: SolverStatus
     message: str
     wall_time_s: float
     dispatch: dict[str, np.ndarray]
@@ -169,6 +188,60 @@ class CentralizedResult:
     @property
     def scenario(self) -> str:
         return self.problem.scenario
+
+    @property
+    def timesteps(self) -> pd.DatetimeIndex:
+        """Start time of each step (the rows of the arrays)."""
+        return pd.DatetimeIndex(self.problem.district.timesteps, name="timestep")
+
+    @property
+    def dispatch_frame(self) -> pd.DataFrame:
+        """:attr:`dispatch` as a frame: rows ``timestep``, columns ``(quantity, der)``, kW /
+        kvar demand (units in ``attrs["units"]``)."""
+        d = self.problem.district
+        return quantity_frame(self.dispatch, d.timesteps, d.der_names, "dispatch")
+
+    @property
+    def prices_frame(self) -> pd.DataFrame:
+        """:attr:`prices` as a frame: rows ``timestep``, columns ``(quantity, der)``, S$/kWh
+        (S$/kvarh for reactive power) at the DER's node."""
+        d = self.problem.district
+        return quantity_frame(self.prices, d.timesteps, d.der_names, "prices")
+
+    def to_xarray(self) -> xr.Dataset:
+        """The solution as a dataset over ``(timestep, der)``: the dispatch per quantity
+        (``thermal_power``, ``active_power``, ``reactive_power``), its price
+        (``price_<quantity>``) and the price's components (``price_components_<quantity>``,
+        also over ``component``), each with ``units``; the scenario, objective (S$), solver
+        status and solver time as attributes."""
+        # xarray is heavy and the agents never label results: loaded when a dataset is asked for
+        import xarray as xr
+
+        d = self.problem.district
+        variables = quantity_variables(self.dispatch, d.timesteps, d.der_names, "dispatch")
+        variables.update(quantity_variables(self.prices, d.timesteps, d.der_names, "prices",
+                                            prefix="price_"))
+        for quantity, parts in self.price_components.items():
+            arrays = [quantity_variables({quantity: a}, d.timesteps, d.der_names,
+                                         "prices")[quantity] for a in parts.values()]
+            variables[f"price_components_{quantity}"] = xr.concat(
+                arrays, dim=pd.Index(np.array(list(parts), dtype=str), name="component"))
+        return xr.Dataset(variables, attrs={
+            "scenario": self.scenario, "objective_sgd": self.objective,
+            "status": self.status.name.lower(), "solver_wall_time_s": self.wall_time_s,
+            "resolution": d.resolution})
+
+    def __repr__(self) -> str:
+        d = self.problem.district
+        binding = self.binding_constraints()
+        where = ", ".join(f"{b['constraint'].split('/')[-1]} {b['element']} ({b['timesteps']} "
+                          f"steps)" for b in binding[:3]) or "none"
+        if len(binding) > 3:
+            where += f", +{len(binding) - 3} more"
+        return (f"CentralizedResult(scenario={self.scenario!r}, status={self.status.name}, "
+                f"objective={self.objective:.2f} S$,\n"
+                f"  {d.n_timesteps} steps x {d.n_der} DERs at {d.resolution}, "
+                f"solved in {self.wall_time_s:.2f} s, binding limits: {where})")
 
     def group(self, block: str, group: str) -> np.ndarray:
         """Solution values of one variable group of one block (flat)."""
@@ -273,7 +346,8 @@ def solve_centralized(problem: CentralizedProblem) -> CentralizedResult:
         "electric_source_kw": x[problem.columns("electric_grid", "p_src")],
         "electric_source_kvar": x[problem.columns("electric_grid", "q_src")],
     }
-    return CentralizedResult(problem=problem, x=x, objective=float(res.fun), status=int(res.status),
+    return CentralizedResult(problem=problem, x=x, objective=float(res.fun),
+                             status=SolverStatus(int(res.status)),
                              message=str(res.message), wall_time_s=wall, dispatch=dispatch,
                              prices=prices, price_components=components, duals=duals, extra=extra)
 

@@ -176,8 +176,12 @@ class CvxpyLocalModel(LocalModel):
     def __init__(self, x: Any, objective: Any = None, constraints: Sequence[Any] = (),
                  *, name: str | None = None, variables: Sequence[Hashable] | None = None,
                  rho_scale: Sequence[float] | None = None, solver: str = "CLARABEL") -> None:
-        # cvxpy is heavy (0.7 s) and needed by cvxpy models only: imported when one is built
-        import cvxpy as cp
+        try:
+            # cvxpy is heavy (0.7 s) and an optional extra, for cvxpy models only: loaded here
+            import cvxpy as cp
+        except ImportError as exc:
+            raise ImportError("CvxpyLocalModel needs cvxpy, an optional extra: pip install "
+                              "'distributed-resource-optimization[cvxpy]'") from exc
 
         if not isinstance(x, cp.Variable):
             raise TypeError(f"x must be a cvxpy Variable, got {type(x).__name__}")

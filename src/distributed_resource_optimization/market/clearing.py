@@ -34,6 +34,7 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -44,12 +45,13 @@ from distributed_resource_optimization.admm.coordinator import (
     as_warm_start,
 )
 from distributed_resource_optimization.admm.general import GeneralConsensusState
-from distributed_resource_optimization.admm.results import ADMMResult
+from distributed_resource_optimization.admm.results import ADMMResult, ADMMStatus
 from distributed_resource_optimization.admm.state import FormState
 from distributed_resource_optimization.admm.stopping import AnyOf, GroupResidualRule, ResidualRule
 from distributed_resource_optimization.admm.warm_start import WarmStart
 from distributed_resource_optimization.checks import positive_scalar, renamed_keyword, tolerance
 from distributed_resource_optimization.energy.district import DistrictData
+from distributed_resource_optimization.energy.labels import entity_frame, entity_variables
 from distributed_resource_optimization.energy.scenarios import (
     DEFAULT_SCENARIO,
     check_scenario,
@@ -115,6 +117,9 @@ __all__ = [
     "shift_to_timesteps", "start_market_clearing", "study_rule",
 ]
 
+if TYPE_CHECKING:
+    import xarray as xr
+
 
 class MarketGlobalActor(ADMMGeneralConsensusGlobalActor):
     """General-form consensus with zero global objective; checks that the agents clear the
@@ -163,7 +168,7 @@ def _check_owners(state: GeneralConsensusState) -> None:
                          f"one consumer: {shown}; do all agents use the same horizon and DERs?")
 
 
-@dataclass
+@dataclass(repr=False)
 class MarketResult:
     """Outcome of the ADMM market clearing.
 
@@ -199,6 +204,85 @@ class MarketResult:
     agent_processes: int = 0
     messages: int = 0
     bytes_sent: int = 0
+
+    @property
+    def status(self) -> ADMMStatus:
+        """How the clearing ended: ``CONVERGED`` (its stopping rule held) or
+        ``MAX_ITERATIONS``."""
+        return ADMMStatus.CONVERGED if self.converged else ADMMStatus.MAX_ITERATIONS
+
+    @property
+    def dispatch_frame(self) -> pd.DataFrame:
+        """:attr:`dispatch` as a frame: rows ``timestep``, columns ``(entity, quantity, der)``,
+        kW / kvar demand (units in ``attrs["units"]``)."""
+        return entity_frame(self.dispatch, self._steps(), self.der_names, "dispatch",
+                            BUILDING_PREFIX)
+
+    @property
+    def prices_frame(self) -> pd.DataFrame:
+        """:attr:`prices` as a frame: rows ``timestep``, columns ``(entity, quantity, der)``,
+        S$/kWh (S$/kvarh for reactive power): the price each entity cleared at."""
+        return entity_frame(self.prices, self._steps(), self.der_names, "prices",
+                            BUILDING_PREFIX)
+
+    @property
+    def residuals_frame(self) -> pd.DataFrame:
+        """The study's residuals per iteration (rows ``iteration`` from 1): ``primal_<q>``
+        (kW / kvar) and ``dual_<q>`` (S$/kWh) per quantity ``q`` (``thermal``, ``active``,
+        ``reactive``) and the engine's ``rho``; units in ``attrs["units"]``."""
+        columns, units = {}, {}
+        for kind, source, unit in (("primal", self.residuals, "kW"),
+                                   ("dual", self.dual_residuals, "S$/kWh")):
+            for q, values in source.items():
+                columns[f"{kind}_{q}"] = pd.Series(np.asarray(values, float))
+                units[f"{kind}_{q}"] = "kvar" if (q == "reactive" and kind == "primal") else unit
+        columns["rho"] = pd.Series(np.asarray(self.admm.rho_history, float))
+        units["rho"] = "S$ per (p.u.)^2"
+        frame = pd.DataFrame(columns)
+        frame.index = pd.RangeIndex(1, len(frame) + 1, name="iteration")
+        frame.attrs["units"] = units
+        return frame
+
+    def to_xarray(self) -> xr.Dataset:
+        """The clearing as a dataset: per quantity the dispatch (``thermal_power``, ...) and the
+        price (``price_<quantity>``) over ``(entity, timestep, der)`` (NaN where an entity does
+        not hold a quantity or DER), the residuals over ``iteration`` (see
+        :attr:`residuals_frame`), each with ``units``; status, iterations, objective (S$) and
+        how the agents ran as attributes."""
+        # xarray is heavy and the agents never label results: loaded when a dataset is asked for
+        import xarray as xr
+
+        steps = self._steps()
+        variables = entity_variables(self.dispatch, steps, self.der_names, "dispatch",
+                                     BUILDING_PREFIX)
+        variables.update(entity_variables(self.prices, steps, self.der_names, "prices",
+                                          BUILDING_PREFIX, prefix="price_"))
+        history = self.residuals_frame
+        for name in history.columns:
+            variables[f"residual_{name}" if name != "rho" else "rho"] = xr.DataArray(
+                history[name].to_numpy(), coords={"iteration": history.index.to_numpy()},
+                dims="iteration", attrs={"units": history.attrs["units"][name]})
+        return xr.Dataset(variables, attrs={
+            "scenario": self.scenario, "agents": self.agents, "status": self.status.value,
+            "iterations": self.iterations, "objective_sgd": self.objective,
+            "wall_time_s": self.wall_time_s, "runtime": self.runtime,
+            "agent_processes": self.agent_processes, "messages": self.messages,
+            "bytes_sent": self.bytes_sent, "rho": self.rho,
+            "eps": float("nan") if self.eps is None else self.eps})
+
+    def _steps(self) -> pd.DatetimeIndex:
+        if self.timesteps is None:
+            raise ValueError("this MarketResult has no timesteps to label its rows with")
+        return self.timesteps
+
+    def __repr__(self) -> str:
+        final = ", ".join(f"{q} {v:.3g}" for q, v in self.primal_residual_final.items())
+        dual = ", ".join(f"{q} {v:.3g}" for q, v in self.dual_residual_final.items())
+        return (f"MarketResult(scenario={self.scenario!r}, status={self.status.name}, "
+                f"iterations={self.iterations}, objective={self.objective:.2f} S$,\n"
+                f"  agents={self.agents!r} on {self.runtime!r}, {len(self.dispatch)} entities, "
+                f"{self.wall_time_s:.2f} s, {self.messages} messages,\n"
+                f"  final primal residuals (kW/kvar): {final}; dual (S$/kWh): {dual or '-'})")
 
     @property
     def primal_residual_final(self) -> dict[str, float]:

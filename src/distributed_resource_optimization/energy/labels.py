@@ -1,0 +1,120 @@
+"""Labelled results of the district: ``(timestep, der)`` arrays per quantity as pandas frames and
+xarray datasets with units.
+
+One owner of how a district result is labelled, for the centralized result (:mod:`.centralized`)
+and the market clearing's (:mod:`~distributed_resource_optimization.market.clearing`): a frame
+is indexed by the steps' start times (``timestep``, a ``DatetimeIndex``) with columns
+``(quantity, der)`` (or ``(entity, quantity, der)``), one unit per column, the units in
+``frame.attrs["units"]`` (quantity -> unit); a dataset has one variable per quantity over
+``(timestep, der)`` (and ``entity``), each with a ``units`` attribute (:data:`DISPATCH_UNITS`,
+:data:`PRICE_UNITS`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from . import DISPATCH_UNITS, PRICE_UNITS
+
+if TYPE_CHECKING:
+    import xarray as xr
+
+__all__ = ["DISPATCH_UNITS", "PRICE_UNITS", "quantity_frame", "quantity_variables",
+           "entity_frame", "entity_variables", "units_of"]
+
+
+def units_of(kind: str) -> dict[str, str]:
+    """The units per quantity of ``kind``: ``"dispatch"`` or ``"prices"``."""
+    if kind not in ("dispatch", "prices"):
+        raise ValueError(f"kind must be 'dispatch' or 'prices', got {kind!r}")
+    return dict(DISPATCH_UNITS if kind == "dispatch" else PRICE_UNITS)
+
+
+def _index(timesteps: Sequence) -> pd.DatetimeIndex:
+    return pd.DatetimeIndex(timesteps, name="timestep")
+
+
+def quantity_frame(values: Mapping[str, np.ndarray], timesteps: Sequence,
+                   der_names: Sequence[str], kind: str) -> pd.DataFrame:
+    """``values[quantity]`` (``(T, n_der)`` arrays) as one frame: rows ``timestep``, columns
+    ``(quantity, der)``; ``attrs["units"]`` per quantity (``kind``: ``"dispatch"`` or
+    ``"prices"``)."""
+    units = units_of(kind)
+    index = _index(timesteps)
+    ders = [str(n) for n in der_names]
+    parts = {}
+    for quantity, array in values.items():
+        array = np.asarray(array, dtype=float)
+        if array.shape != (len(index), len(ders)):
+            raise ValueError(f"{quantity}: expected shape {(len(index), len(ders))}, got "
+                             f"{array.shape}")
+        # + 0.0 turns -0.0 (an LP's zero demand) into 0.0
+        parts[quantity] = pd.DataFrame(array + 0.0, index=index,
+                                       columns=pd.Index(ders, name="der"))
+    frame = pd.concat(parts, axis=1, names=["quantity"])
+    frame.attrs["units"] = {q: units[q] for q in values}
+    return frame
+
+
+def quantity_variables(values: Mapping[str, np.ndarray], timesteps: Sequence,
+                       der_names: Sequence[str], kind: str, prefix: str = ""
+                       ) -> dict[str, xr.DataArray]:
+    """One ``(timestep, der)`` data array per quantity, named ``prefix + quantity``, with its
+    ``units``."""
+    # xarray is heavy and the agents never label results: loaded when a dataset is asked for
+    import xarray as xr
+
+    units = units_of(kind)
+    coords = {"timestep": _index(timesteps), "der": [str(n) for n in der_names]}
+    return {prefix + q: xr.DataArray(np.asarray(a, dtype=float) + 0.0, coords=coords,
+                                     dims=("timestep", "der"), attrs={"units": units[q]})
+            for q, a in values.items()}
+
+
+def _entity_ders(entity: str, der_names: Sequence[str], building_prefix: str) -> list[str]:
+    """A building agent holds its own DER only; the other entities hold them all."""
+    if entity.startswith(building_prefix):
+        return [entity.removeprefix(building_prefix)]
+    return [str(n) for n in der_names]
+
+
+def entity_frame(values: Mapping[str, Mapping[str, np.ndarray]], timesteps: Sequence,
+                 der_names: Sequence[str], kind: str, building_prefix: str) -> pd.DataFrame:
+    """Per entity ``values[entity][quantity]`` as one frame: rows ``timestep``, columns
+    ``(entity, quantity, der)``; ``attrs["units"]`` per quantity."""
+    parts = {entity: quantity_frame(q, timesteps,
+                                    _entity_ders(entity, der_names, building_prefix), kind)
+             for entity, q in values.items()}
+    frame = pd.concat(parts, axis=1, names=["entity"])
+    frame.attrs["units"] = {q: u for part in parts.values() for q, u in part.attrs["units"].items()}
+    return frame
+
+
+def entity_variables(values: Mapping[str, Mapping[str, np.ndarray]], timesteps: Sequence,
+                     der_names: Sequence[str], kind: str, building_prefix: str,
+                     prefix: str = "") -> dict[str, xr.DataArray]:
+    """One ``(entity, timestep, der)`` data array per quantity, NaN where an entity does not
+    hold the quantity or the DER (a grid operator holds its own quantities, a building its own
+    DER)."""
+    # xarray is heavy and the agents never label results: loaded when a dataset is asked for
+    import xarray as xr
+
+    units = units_of(kind)
+    ders = [str(n) for n in der_names]
+    entities = list(values)
+    quantities = [q for q in units if any(q in v for v in values.values())]
+    out = {}
+    for q in quantities:
+        array = np.full((len(entities), len(timesteps), len(ders)), np.nan)
+        for i, entity in enumerate(entities):
+            if q in values[entity]:
+                cols = [ders.index(n) for n in _entity_ders(entity, ders, building_prefix)]
+                array[i][:, cols] = np.asarray(values[entity][q], dtype=float)
+        out[prefix + q] = xr.DataArray(
+            array, coords={"entity": entities, "timestep": _index(timesteps), "der": ders},
+            dims=("entity", "timestep", "der"), attrs={"units": units[q]})
+    return out

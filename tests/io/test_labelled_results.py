@@ -1,0 +1,164 @@
+"""Results as labelled data: every result's frames and dataset carry the same numbers as its
+arrays, with units; reprs are short; what a command or :func:`save_results` writes reads back
+(:func:`read_results`) to the same numbers."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from distributed_resource_optimization import cli
+from distributed_resource_optimization.admm.results import ADMMStatus
+from distributed_resource_optimization.energy.centralized import SolverStatus, solve_district
+from distributed_resource_optimization.energy.district import load_district
+from distributed_resource_optimization.flex_sharing import run_flex_sharing
+from distributed_resource_optimization.io.results import read_results, save_results
+from distributed_resource_optimization.market.clearing import run_market_clearing
+
+UNITS = {"thermal_power": "kW", "active_power": "kW", "reactive_power": "kvar"}
+PRICE_UNITS = {"thermal_power": "S$/kWh", "active_power": "S$/kWh",
+               "reactive_power": "S$/kvarh"}
+SCENARIO = "thermal-congestion"
+
+
+@pytest.fixture(scope="module")
+def runs():
+    """The 60-min district's centralized solve and its market clearing per building."""
+    district = load_district(resolution="60min")
+    central = solve_district(district, SCENARIO)
+    market = run_market_clearing(district, SCENARIO, agents="per-building", max_iters=500)
+    return district, central, market
+
+
+def _short(text: str) -> None:
+    assert len(text.splitlines()) <= 20 and len(text) < 1200, text
+
+
+@pytest.mark.slow
+def test_centralized_frames_and_dataset(runs):
+    district, central, _ = runs
+    assert central.status is SolverStatus.OPTIMAL and central.status == 0
+    steps = pd.DatetimeIndex(district.timesteps)
+    for frame, arrays, units in ((central.dispatch_frame, central.dispatch, UNITS),
+                                 (central.prices_frame, central.prices, PRICE_UNITS)):
+        assert frame.attrs["units"] == units
+        assert (frame.index == steps).all() and frame.index.name == "timestep"
+        for quantity, array in arrays.items():
+            assert list(frame[quantity].columns) == district.der_names
+            np.testing.assert_array_equal(frame[quantity].to_numpy(), array + 0.0)
+    ds = central.to_xarray()
+    assert ds.attrs["status"] == "optimal" and ds.attrs["objective_sgd"] == central.objective
+    for quantity in UNITS:
+        np.testing.assert_array_equal(ds[quantity].values, central.dispatch[quantity] + 0.0)
+        np.testing.assert_array_equal(ds[f"price_{quantity}"].values, central.prices[quantity])
+        assert ds[quantity].attrs["units"] == UNITS[quantity]
+        assert ds[f"price_{quantity}"].attrs["units"] == PRICE_UNITS[quantity]
+        # The components sum to the nodal price (the decomposition's own identity).
+        parts = ds[f"price_components_{quantity}"]
+        assert list(parts["component"].values) == ["energy", "loss", "congestion", "voltage"]
+        np.testing.assert_allclose(parts.sum("component").values, central.prices[quantity],
+                                   atol=1e-12)
+    _short(repr(central))
+    assert "thermal-congestion" in repr(central) and "OPTIMAL" in repr(central)
+
+
+@pytest.mark.slow
+def test_market_frames_and_dataset(runs):
+    district, _, market = runs
+    assert market.status is ADMMStatus.CONVERGED
+    frame = market.dispatch_frame
+    assert frame.columns.names == ["entity", "quantity", "der"]
+    for entity, quantities in market.dispatch.items():
+        for quantity, array in quantities.items():
+            np.testing.assert_array_equal(frame[entity][quantity].to_numpy(), array + 0.0)
+    np.testing.assert_array_equal(market.prices_frame["building_22"]["thermal_power"]["22"],
+                                  market.prices["building_22"]["thermal_power"][:, 0])
+    ds = market.to_xarray()
+    k = district.der_index("22")
+    np.testing.assert_array_equal(ds["thermal_power"].sel(entity="aggregator").values,
+                                  market.dispatch["aggregator"]["thermal_power"] + 0.0)
+    np.testing.assert_array_equal(ds["thermal_power"].sel(entity="building_22", der="22"),
+                                  market.dispatch["building_22"]["thermal_power"][:, 0] + 0.0)
+    # A building holds its own DER only, the thermal grid operator no electric quantity.
+    assert np.isnan(ds["thermal_power"].sel(entity="building_22").values[:, k - 1]).all()
+    assert np.isnan(ds["active_power"].sel(entity="thermal_grid_operator").values).all()
+    assert ds["price_active_power"].attrs["units"] == "S$/kWh"
+    history = market.residuals_frame
+    assert len(history) == market.iterations
+    np.testing.assert_array_equal(history["primal_thermal"], market.residuals["thermal"])
+    np.testing.assert_array_equal(ds["residual_dual_active"], market.dual_residuals["active"])
+    assert history.attrs["units"]["primal_reactive"] == "kvar"
+    assert ds.attrs["status"] == "converged" and ds.attrs["iterations"] == market.iterations
+    _short(repr(market))
+    _short(repr(market.admm))
+
+
+@pytest.mark.slow
+def test_saved_market_reads_back(runs, tmp_path):
+    _, central, market = runs
+    with pytest.raises(ValueError, match="centralized"):
+        save_results(market, tmp_path / "no-central")
+    out = save_results(market, tmp_path / "market", centralized=central)
+    saved = read_results(out)
+    assert saved.kind == "market-clearing" and saved.status is ADMMStatus.CONVERGED
+    assert saved.summary["iterations"] == market.iterations
+    for entity in ("centralized", "aggregator", "building_22", "thermal_grid_operator"):
+        live = central.dispatch_frame if entity == "centralized" else \
+            market.dispatch_frame[entity]
+        pd.testing.assert_frame_equal(saved.dispatch_frame[entity], live, check_freq=False,
+                                      rtol=1e-12)
+    pd.testing.assert_frame_equal(saved.prices_frame["centralized"], central.prices_frame,
+                                  check_freq=False, rtol=1e-12)
+    ds = saved.to_xarray()
+    np.testing.assert_allclose(ds["price_thermal_power"].sel(entity="aggregator").values,
+                               market.prices["aggregator"]["thermal_power"], rtol=1e-12)
+    assert ds.attrs["scenario"] == SCENARIO
+    residuals = saved.residuals_frame.loc[(1, "thermal")]
+    np.testing.assert_allclose(residuals["primal"], market.residuals["thermal"], rtol=1e-12)
+    _short(repr(saved))
+    # The folder is this function's own output now: saving again replaces it; a folder of
+    # someone else's files is refused before any work.
+    save_results(market, out, centralized=central)
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("mine")
+    with pytest.raises(ValueError, match="--overwrite"):
+        save_results(central, foreign)
+    assert (foreign / "notes.txt").read_text() == "mine"
+
+
+def test_flex_sharing_dataset_and_round_trip(tmp_path):
+    result = run_flex_sharing(12, seed=3)
+    ds = result.to_xarray()
+    np.testing.assert_array_equal(ds["output"].values, result.outputs())
+    np.testing.assert_array_equal(ds["utilisation"].values, result.utilisation())
+    np.testing.assert_array_equal(ds["primal"].values, result.admm.primal_residuals)
+    assert ds["output"].attrs["units"] == "kW" and ds.attrs["status"] == result.status.value
+    flat = result.admm.to_xarray()
+    np.testing.assert_array_equal(flat["x"].values, np.ravel(result.outputs()))
+    assert list(flat["actor"].values[:3]) == ["actor_0"] * 3
+    history = result.admm.history_frame
+    np.testing.assert_array_equal(history["rho"], result.admm.rho_history)
+    _short(repr(result))
+    saved = read_results(save_results(result, tmp_path / "flex"))
+    assert saved.kind == "flex-sharing" and saved.status is result.status
+    np.testing.assert_allclose(saved.to_xarray()["output"].values, result.outputs(),
+                               rtol=1e-12)
+
+
+def test_flex_sharing_command_output_reads_back(tmp_path):
+    out = tmp_path / "cmd"
+    assert cli.main(["flex-sharing", "--actors", "8", "--out", str(out)]) == 0
+    saved = read_results(out)
+    summary = json.loads((out / "summary.json").read_text())
+    assert saved.status.value == summary["status"] and saved.summary == summary
+    assert saved.to_xarray()["output"].shape == (8, summary["sectors"])
+    assert saved.residuals_frame.index.name == "iteration"
+
+
+def test_read_results_names_a_folder_without_results(tmp_path):
+    with pytest.raises(ValueError, match="summary.json"):
+        read_results(tmp_path)
