@@ -118,6 +118,7 @@ def test_memory_must_be_positive():
         AndersonAccelerator(memory=0)
 
 
+@pytest.mark.exact
 def test_without_the_pause_the_iteration_is_the_former_one() -> None:
     """``anderson_max_pause=0`` switches the pause after rejections off: the flex family's seed 0
     then runs exactly as before it existed (recorded with commit 8525541: 930 iterations,
