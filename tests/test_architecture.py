@@ -19,7 +19,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / PKG
 
 #: Lowest first; the packages of one layer are independent of each other.
 LAYERS: list[tuple[str, ...]] = [
-    ("checks",),
+    ("checks", "figures"),
     ("admm",),
     ("algorithm",),
     ("local",),

@@ -200,6 +200,11 @@ class FlexSharingResult:
         """How the ADMM run ended (:attr:`ADMMResult.status`)."""
         return self.admm.status
 
+    @property
+    def plot(self):
+        """Figures of the run: ``plot.convergence(gap_tol=None)`` (the ADMM run's)."""
+        return self.admm.plot
+
     def to_xarray(self) -> xr.Dataset:
         """The run as a dataset: each actor's final output (``output``, kW) over ``(actor,
         sector)``, its ``utilisation`` (1) and the ``target`` (kW) over ``sector``; the ADMM

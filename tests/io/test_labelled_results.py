@@ -162,3 +162,48 @@ def test_flex_sharing_command_output_reads_back(tmp_path):
 def test_read_results_names_a_folder_without_results(tmp_path):
     with pytest.raises(ValueError, match="summary.json"):
         read_results(tmp_path)
+
+
+@pytest.mark.slow
+def test_figures_from_the_api_show_the_numbers(runs):
+    """Every figure of the plot accessors draws the result's own numbers."""
+    district, central, market = runs
+    fig = market.plot.dispatch("22", reference=central)
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["centralized optimum", "thermal grid operator (ADMM)", "aggregator (ADMM)"]
+    lines = ax.get_lines()
+    k = district.der_index("22")
+    np.testing.assert_allclose(lines[2].get_ydata()[:-1],
+                               market.dispatch["aggregator"]["thermal_power"][:, k])
+    # Lines differ in dash as well as colour.
+    assert len({str(line.get_linestyle()) for line in lines}) == 3
+    spread = np.abs(market.dispatch["aggregator"]["thermal_power"][:, k]
+                    - central.dispatch["thermal_power"][:, k]).max()
+    if spread > 1.0:  # the dispatch is not unique: the figure says so, with the objective gap
+        assert "not unique" in ax.get_title(loc="left")
+    heat = central.plot.price_heatmap("thermal_power").axes[0]
+    mesh = heat.collections[0]
+    drawn = np.asarray(mesh.get_array()).reshape(district.n_der, district.n_timesteps)
+    order = sorted(range(district.n_der), key=lambda i: int(district.der_names[i]))
+    np.testing.assert_allclose(drawn, central.prices["thermal_power"][:, order].T)
+    conv = market.plot.convergence()
+    top = conv.axes[0]
+    np.testing.assert_allclose(top.get_lines()[0].get_ydata(),
+                               np.maximum(market.residuals["thermal"], 1e-16))
+    assert any("0.1" in t.get_text() for t in top.get_legend().get_texts())
+
+
+def test_flex_convergence_figure_shows_the_rule_it_stopped_on():
+    result = run_flex_sharing(40, seed=2)
+    assert result.admm.gap_certified is not None and result.admm.gap_certified <= 1e-4
+    fig = result.plot.convergence(gap_tol=1e-4)
+    gap_ax, residual_ax = fig.axes[:2]
+    gap = result.admm.history_frame["gap"].dropna()
+    np.testing.assert_allclose(gap_ax.get_lines()[0].get_ydata(), gap.to_numpy())
+    legend = [t.get_text() for t in gap_ax.get_legend().get_texts()]
+    assert any("stopped here" in text for text in legend)
+    last = result.admm.history_frame.iloc[-1]
+    if not (last["primal"] <= last["eps_primal"] and last["dual"] <= last["eps_dual"]):
+        assert any("not the stopping rule" in t.get_text()
+                   for t in residual_ax.get_legend().get_texts())

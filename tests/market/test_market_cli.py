@@ -76,8 +76,15 @@ def test_both_writes_files(both, capsys):
     assert tuple(prices.columns) == COLUMNS
     assert set(prices["entity"]) == {"centralized", "thermal_grid_operator",
                                      "electric_grid_operator", "aggregator"}
-    for name in ("thermal_dispatch_fl22.png", "thermal_price_fl22.png", "primal_residuals.png"):
+    figures = ("thermal_dispatch_fl22.png", "thermal_price_fl22.png", "primal_residuals.png",
+               "price_map_thermal_power.png", "price_map_active_power.png",
+               "limit_pipe_flow_4.png")
+    for name in figures:
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # One self-contained page with every figure of the run embedded.
+    report = (out / "report.html").read_text()
+    assert report.count("data:image/png;base64,") == len(list(out.glob("*.png"))) == len(figures)
+    assert "thermal-congestion" in report and "holds" in report
 
 
 def test_both_reads_back_as_labelled_data(both):

@@ -59,6 +59,7 @@ def test_command_line(tmp_path):
         ["flex-sharing", "--actors", "20", "--processes", "2", "--out", str(out)]))
     assert code == 0
     summary = json.loads((out / "summary.json").read_text())
-    # What the default stop guarantees: the certified gap (at most 1e-4) bounds the true one.
+    # What the default stop guarantees: the certified gap (at most 1e-4) bounds the true one,
+    # up to the accuracy of the centralized reference (Clarabel, about 1e-8 relative).
     assert summary["converged"] and summary["gap_certified"] <= 1e-4
-    assert summary["objective_gap_rel"] <= 1.01 * summary["gap_certified"] + 1e-12
+    assert summary["objective_gap_rel"] <= 1.01 * summary["gap_certified"] + 1e-8

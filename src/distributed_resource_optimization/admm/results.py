@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from distributed_resource_optimization.figures.convergence import admm_convergence
+
 if TYPE_CHECKING:
     import pandas as pd
     import xarray as xr
@@ -193,6 +195,11 @@ class ADMMResult:
             index=pd.RangeIndex(1, n + 1, name="iteration"))
         return frame
 
+    @property
+    def plot(self) -> ADMMPlots:
+        """Figures of the run: ``plot.convergence(gap_tol=None)`` (a matplotlib figure)."""
+        return ADMMPlots(self)
+
     def to_xarray(self) -> xr.Dataset:
         """The run as a dataset: the per-iteration history (:attr:`history_frame`) over
         ``iteration``, the actors' final outputs ``x`` over ``entry`` (coordinate ``actor``
@@ -225,3 +232,17 @@ class ADMMResult:
         return (f"ADMMResult(status={self.status.value}, iterations={self.iterations}, "
                 f"objective={obj}{gap}, actors={len(self.x)}, "
                 f"wall_time_s={self.wall_time_s:.3g})")
+
+
+class ADMMPlots:
+    """Figures of an :class:`ADMMResult` (its ``plot`` accessor)."""
+
+    def __init__(self, result: ADMMResult) -> None:
+        self._result = result
+
+    def convergence(self, gap_tol: float | None = None, title: str | None = None):
+        """The certified gap (where evaluated; with ``gap_tol`` if the run stopped on it) and
+        the residuals with their thresholds per iteration."""
+        r = self._result
+        return admm_convergence(r.history_frame, gap_tol=gap_tol, title=title or (
+            f"ADMM convergence ({r.iterations} iterations, {r.status.value})"))

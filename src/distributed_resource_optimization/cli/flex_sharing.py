@@ -111,7 +111,8 @@ def run(args: argparse.Namespace) -> int:
                               progress=report, faults=faults, warm_start=warm_start,
                               token=token)
     with output as tmp:
-        write_flex_sharing(tmp, result, f"Flex sharing, {args.actors} actors ({args.runtime})")
+        write_flex_sharing(tmp, result, f"Flex sharing, {args.actors} actors ({args.runtime})",
+                           gap_tol=gap_tol)
     admm = result.admm
     progress(f"done: {admm.iterations} iterations ({admm.status.value}), objective "
              f"{admm.objective:.6g} S$ vs centralized {result.centralized_objective:.6g} "

@@ -29,7 +29,7 @@ from .buildings import aggregator_block
 from .district import DistrictData
 from .electric_grid import LinearElectricGridModel
 from .grid_operators import electric_grid_operator_block, thermal_grid_operator_block
-from .labels import quantity_frame, quantity_variables
+from .labels import DistrictPlots, quantity_frame, quantity_variables
 from .lp import LPBlock
 from .scenarios import ScenarioLimits, scenario_limits
 from .thermal_grid import LinearThermalGridModel
@@ -207,6 +207,14 @@ class CentralizedResult:
         (S$/kvarh for reactive power) at the DER's node."""
         d = self.problem.district
         return quantity_frame(self.prices, d.timesteps, d.der_names, "prices")
+
+    @property
+    def plot(self) -> DistrictPlots:
+        """Figures of the solution: ``plot.dispatch(der, quantity)``, ``plot.prices(der,
+        quantity)``, ``plot.price_heatmap(quantity)`` (matplotlib figures)."""
+        return DistrictPlots({"centralized optimum": self.dispatch_frame},
+                             {"centralized optimum": self.prices_frame}, self.objective,
+                             self.scenario)
 
     def to_xarray(self) -> xr.Dataset:
         """The solution as a dataset over ``(timestep, der)``: the dispatch per quantity

@@ -18,12 +18,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from distributed_resource_optimization.figures.district import der_series, price_heatmap
+from distributed_resource_optimization.figures.style import QUANTITY_LABELS
+
 from . import DISPATCH_UNITS, PRICE_UNITS
 
 if TYPE_CHECKING:
     import xarray as xr
 
-__all__ = ["DISPATCH_UNITS", "PRICE_UNITS", "quantity_frame", "quantity_variables",
+__all__ = ["DISPATCH_UNITS", "PRICE_UNITS", "DistrictPlots", "quantity_frame", "quantity_variables",
            "entity_frame", "entity_variables", "units_of"]
 
 
@@ -118,3 +121,69 @@ def entity_variables(values: Mapping[str, Mapping[str, np.ndarray]], timesteps: 
             array, coords={"entity": entities, "timestep": _index(timesteps), "der": ders},
             dims=("entity", "timestep", "der"), attrs={"units": units[q]})
     return out
+
+
+class DistrictPlots:
+    """Figures of a district result (the ``plot`` accessor of the results): each method returns
+    a matplotlib figure (:mod:`~distributed_resource_optimization.figures`).
+
+    ``dispatch`` and ``prices`` map a legend label to a frame with ``(quantity, der)`` columns
+    (:func:`quantity_frame`); ``objective`` (S$) is the result's, compared with a
+    ``reference``'s (anything with ``dispatch_frame``, ``prices_frame`` and ``objective``, e.g. a
+    centralized result) where one is passed.
+    """
+
+    def __init__(self, dispatch: Mapping[str, pd.DataFrame], prices: Mapping[str, pd.DataFrame],
+                 objective: float, title: str) -> None:
+        self._dispatch = dict(dispatch)
+        self._prices = dict(prices)
+        self._objective = objective
+        self._title = title
+
+    def _lines(self, frames: Mapping[str, pd.DataFrame], reference_frame: pd.DataFrame | None,
+               der: str, quantity: str) -> dict[str, pd.Series]:
+        lines = {} if reference_frame is None else \
+            {"centralized optimum": reference_frame[quantity][str(der)]}
+        for label, frame in frames.items():
+            if quantity in frame.columns.get_level_values(0):
+                lines[label] = frame[quantity][str(der)]
+        if not lines:
+            raise ValueError(f"no {quantity} at DER {der!r} in this result")
+        return lines
+
+    def dispatch(self, der: str = "22", quantity: str = "thermal_power", reference=None):
+        """``quantity``'s dispatch at DER ``der`` over the day, one line per entity (and the
+        ``reference``'s). Where the lines differ while the objectives agree, the figure says so:
+        the optimal dispatch is not unique, and a converged run is not shown as unconverged."""
+        lines = self._lines(self._dispatch, None if reference is None
+                            else reference.dispatch_frame, der, quantity)
+        note = None
+        if reference is not None:
+            spread = max(float((s - lines["centralized optimum"]).abs().max())
+                         for s in lines.values())
+            gap = abs(self._objective - reference.objective) / max(abs(reference.objective), 1)
+            if spread > 1e-6 * max(1.0, float(lines["centralized optimum"].abs().max())):
+                note = (f"The lines differ by up to {spread:.3g} {DISPATCH_UNITS[quantity]} "
+                        f"while the objectives agree to {gap:.1e} (relative):\n"
+                        "the optimal dispatch is not unique here; both are optimal.")
+        return der_series(
+            lines, title=f"{QUANTITY_LABELS[quantity]} dispatch at FL {der} "
+            f"({self._title})", ylabel=f"demand ({DISPATCH_UNITS[quantity]})", note=note)
+
+    def prices(self, der: str = "22", quantity: str = "thermal_power", reference=None):
+        """``quantity``'s nodal price at DER ``der`` over the day, one line per entity (and the
+        ``reference``'s)."""
+        lines = self._lines(self._prices, None if reference is None
+                            else reference.prices_frame, der, quantity)
+        return der_series(
+            lines, title=f"{QUANTITY_LABELS[quantity]} price at FL {der} "
+            f"({self._title})", ylabel=f"price ({PRICE_UNITS[quantity]})")
+
+    def price_heatmap(self, quantity: str = "thermal_power", entity: str | None = None):
+        """``quantity``'s nodal prices of every DER over the day as a heat map (``entity``:
+        whose prices, by legend label; default the first)."""
+        label = entity if entity is not None else next(iter(self._prices))
+        return price_heatmap(
+            self._prices[label][quantity], unit=PRICE_UNITS[quantity],
+            title=f"{QUANTITY_LABELS[quantity]} nodal prices ({self._title}, "
+            f"{label})")

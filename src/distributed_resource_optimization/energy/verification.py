@@ -64,6 +64,16 @@ PER_STEP_COLUMNS: dict[str, str] = {
 }
 
 
+#: The check kind that holds each limit kind of the scenarios (:data:`.scenarios.LIMITS`), with
+#: its unit and whether the limit is an upper one.
+CHECK_OF_LIMIT: dict[str, tuple[str, str, bool]] = {
+    "thermal_branch_flow_max": ("pipe_flow", "m3/s", True),
+    "thermal_node_head_min": ("node_head", "m", False),
+    "electric_branch_power_max": ("branch_power", "kVA", True),
+    "electric_voltage_min": ("voltage_min", "p.u.", False),
+}
+
+
 @dataclass(frozen=True)
 class LimitCheck:
     """The worst point of one kind of limit in the nonlinear model.
@@ -102,6 +112,11 @@ class Verification:
     checks: dict[str, LimitCheck]
     per_step: pd.DataFrame
     energy_kwh: dict[str, float] = field(default_factory=dict)
+    #: Per grid check kind (``voltage_min``, ``branch_power``, ``pipe_flow``, ``node_head``) the
+    #: nonlinear value of every element at every step (rows timestep, columns the element names;
+    #: p.u., kVA, m3/s, m) and the limit each element is held to (a Series by element name).
+    grid_values: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
+    grid_limits: dict[str, pd.Series] = field(default_factory=dict, repr=False)
 
     @property
     def status(self) -> str:
@@ -321,7 +336,17 @@ def verify_dispatch(district: DistrictData, limits: ScenarioLimits, thermal_kw: 
     energy = {f"{name.replace('_kw_', '_')}_kwh": float(per_step[name].sum() * district.timestep_h)
               for name in ("electric_losses_kw_linear", "electric_losses_kw_ac",
                            "pump_power_kw_linear", "pump_power_kw_nonlinear")}
-    return Verification(checks, per_step, energy)
+    index = pd.DatetimeIndex(steps, name="timestep")
+    grid = {"voltage_min": (voltage, v_min, eg.node_names),
+            "branch_power": (branch, s_max, eg.line_names),
+            "pipe_flow": (flow, f_max, tg.line_names),
+            "node_head": (head, h_min, tg.node_names)}
+    names = {kind: [str(n) for n in elements] for kind, (_, _, elements) in grid.items()}
+    values = {kind: pd.DataFrame(v, index=index, columns=names[kind])
+              for kind, (v, _, _) in grid.items()}
+    limits_of = {kind: pd.Series(np.asarray(lim, dtype=float), index=names[kind])
+                 for kind, (_, lim, _) in grid.items()}
+    return Verification(checks, per_step, energy, values, limits_of)
 
 
 def verify_centralized(result: CentralizedResult, **tolerances: float) -> Verification:

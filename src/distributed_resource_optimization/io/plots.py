@@ -1,17 +1,29 @@
-"""Figures of the market clearing, drawn on matplotlib ``Figure`` objects and saved as PNG.
+"""The figures a command writes, drawn by :mod:`~distributed_resource_optimization.figures`
+(from the results' ``plot`` accessors) and saved as PNG: the study's figures 1-3 under their
+file names, the nodal price maps, and each limit of the scenario over the day.
 
-Figures are built without pyplot, so drawing them neither needs nor changes the user's backend.
-
-The functions read the long-format tables of :mod:`.tables`, so the ADMM entities (added by the
-market clearing) appear as extra lines next to ``centralized`` without changes here.
+Figures are built without pyplot, so writing them neither needs nor changes the user's backend.
+The functions on long-format tables (:func:`plot_thermal_fl22`, :func:`plot_der_series`,
+:func:`plot_residuals`, :func:`plot_admm_residuals`) are kept for existing callers.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-import numpy as np
 import pandas as pd
+
+from distributed_resource_optimization.energy.district import DistrictData
+from distributed_resource_optimization.energy.scenarios import rule_element, scenario_rules
+from distributed_resource_optimization.energy.verification import CHECK_OF_LIMIT, Verification
+from distributed_resource_optimization.figures.convergence import (
+    admm_convergence,
+    market_convergence,
+)
+from distributed_resource_optimization.figures.district import der_series, limit_over_day
+from distributed_resource_optimization.figures.style import QUANTITY_LABELS, entity_label
 
 #: Axis labels per quantity of the dispatch and price tables.
 DISPATCH_LABELS: dict[str, str] = {
@@ -24,6 +36,73 @@ PRICE_LABELS: dict[str, str] = {
     "active_power": "Active power price (S$/kWh)",
     "reactive_power": "Reactive power price (S$/kvarh)",
 }
+#: Resolution of the written figures (dots per inch).
+DPI = 110
+#: The quantities whose nodal prices are drawn as maps (``price_map_<quantity>.png``).
+PRICE_MAP_QUANTITIES: tuple[str, ...] = ("thermal_power", "active_power")
+#: Words for each check kind in a limit figure's title and axis.
+_LIMIT_WORDS: dict[str, str] = {"pipe_flow": "flow of pipe", "node_head": "head at thermal node",
+                                "branch_power": "apparent power of cable",
+                                "voltage_min": "voltage at node"}
+
+
+def save_figure(fig: Any, path: Path | str) -> Path:
+    """Save a figure as PNG (:data:`DPI`)."""
+    path = Path(path)
+    fig.savefig(path, dpi=DPI)
+    return path
+
+
+def write_district_figures(out: Path, plots: Any, *, reference: Any = None,
+                           district: DistrictData, scenario: str,
+                           verification: Verification | None) -> dict[str, Path]:
+    """The district figures of one run into ``out``: ``thermal_dispatch_fl22.png`` and
+    ``thermal_price_fl22.png`` (the study's figures 1 and 2; ``plots`` is the result's ``plot``
+    accessor, ``reference`` the centralized result they are compared with, if any),
+    ``price_map_<quantity>.png`` for :data:`PRICE_MAP_QUANTITIES`, and per limit of the
+    scenario ``limit_<kind>_<element>.png``: the element in the nonlinear model over the day
+    against its limit (from ``verification``)."""
+    paths = {
+        "thermal_dispatch_fl22": save_figure(plots.dispatch("22", reference=reference),
+                                             out / "thermal_dispatch_fl22.png"),
+        "thermal_price_fl22": save_figure(plots.prices("22", reference=reference),
+                                          out / "thermal_price_fl22.png"),
+    }
+    for quantity in PRICE_MAP_QUANTITIES:
+        paths[f"price_map_{quantity}"] = save_figure(plots.price_heatmap(quantity),
+                                                     out / f"price_map_{quantity}.png")
+    if verification is not None:
+        paths.update(write_limit_figures(out, district, scenario, verification))
+    return paths
+
+
+def write_limit_figures(out: Path, district: DistrictData, scenario: str,
+                        verification: Verification) -> dict[str, Path]:
+    """Per tightened limit of ``scenario``: its element's nonlinear value over the day against
+    the limit, and the element's rating in the data where it lies near (a cable's)."""
+    paths = {}
+    for rule in scenario_rules(scenario):
+        kind, unit, upper = CHECK_OF_LIMIT[rule.limit]
+        values = verification.grid_values[kind][rule.element]
+        limit = float(verification.grid_limits[kind][rule.element])
+        rating = None
+        if kind == "branch_power":
+            e = rule_element(district.electric_grid, rule)
+            candidate = float(district.electric_grid.line_rating_kva[e])
+            if candidate <= 3.0 * max(limit, float(values.max())):
+                rating = candidate
+        words = _LIMIT_WORDS[kind]
+        fig = limit_over_day(values, limit, upper=upper, rating=rating,
+                             rating_label="rating in the data", ylabel=f"{words} ({unit})",
+                             title=f"{words[0].upper()}{words[1:]} {rule.element} over the day "
+                             f"({scenario})")
+        name = f"limit_{kind}_{rule.element}"
+        paths[name] = save_figure(fig, out / f"{name}.png")
+    return paths
+
+
+# --------------------------------------------------------------------------------------------
+# On long-format tables (kept for existing callers)
 
 
 def plot_der_series(frame: pd.DataFrame, der: str, quantity: str, ylabel: str, title: str,
@@ -33,88 +112,77 @@ def plot_der_series(frame: pd.DataFrame, der: str, quantity: str, ylabel: str, t
     ``frame`` has the columns of :data:`.tables.COLUMNS`. Values are drawn as steps (each value
     holds for its timestep). ``ValueError`` if the frame has no such rows.
     """
-    # matplotlib is heavy: loaded only when a figure is drawn, not by the table writers
-    import matplotlib.dates as mdates
-
     rows = frame[(frame["der"].astype(str) == str(der)) & (frame["quantity"] == quantity)]
     if rows.empty:
         raise ValueError(f"no rows for DER {der!r} and quantity {quantity!r}")
-    fig, ax = _new_figure()
-    for entity, group in rows.groupby("entity", sort=False):
-        times = pd.DatetimeIndex(pd.to_datetime(group["timestep"]))
-        values = group["value"].to_numpy()
-        if len(times) > 1:  # close the last step so it is drawn as wide as the others
-            times = times.append(pd.DatetimeIndex([times[-1] + (times[-1] - times[-2])]))
-            values = np.append(values, values[-1])
-        ax.step(times, values, where="post", label=str(entity))
-    ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M"))
-    ax.grid(True, alpha=0.3)
-    xlabel = f"Time ({pd.to_datetime(rows['timestep'].iloc[0]):%Y-%m-%d})"
-    return _save(fig, ax, xlabel, ylabel, title, path)
-
-
-def _new_figure():
-    # matplotlib is heavy: loaded only when a figure is drawn
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(8, 4))
-    return fig, fig.subplots()
-
-
-def _save(fig, ax, xlabel: str, ylabel: str, title: str, path: Path | str) -> Path:
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    ax.legend()
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=120)
-    return path
+    series = {entity_label(str(entity)): pd.Series(
+        group["value"].to_numpy(dtype=float),
+        index=pd.DatetimeIndex(pd.to_datetime(group["timestep"])))
+        for entity, group in rows.groupby("entity", sort=False)}
+    return save_figure(der_series(series, title=title, ylabel=ylabel), path)
 
 
 def plot_thermal_fl22(dispatch: pd.DataFrame, prices: pd.DataFrame, out_dir: Path | str,
                       scenario: str = "", der: str = "22") -> dict[str, Path]:
-    """The study's figures 1 and 2: thermal dispatch and thermal price at FL ``der`` (default 22),
-    as ``thermal_dispatch_fl22.png`` and ``thermal_price_fl22.png`` in ``out_dir``."""
+    """The study's figures 1 and 2 from long tables: thermal dispatch and thermal price at FL
+    ``der`` (default 22), as ``thermal_dispatch_fl22.png`` and ``thermal_price_fl22.png``."""
     out = Path(out_dir)
     suffix = f" ({scenario})" if scenario else ""
+    label = QUANTITY_LABELS["thermal_power"]
     return {
         "thermal_dispatch": plot_der_series(
             dispatch, der, "thermal_power", DISPATCH_LABELS["thermal_power"],
-            f"Thermal power dispatch at FL {der}{suffix}", out / f"thermal_dispatch_fl{der}.png"),
+            f"{label} dispatch at FL {der}{suffix}", out / f"thermal_dispatch_fl{der}.png"),
         "thermal_price": plot_der_series(
             prices, der, "thermal_power", PRICE_LABELS["thermal_power"],
-            f"Thermal power price at FL {der}{suffix}", out / f"thermal_price_fl{der}.png"),
+            f"{label} price at FL {der}{suffix}", out / f"thermal_price_fl{der}.png"),
     }
 
 
 def plot_residuals(residuals: pd.DataFrame, path: Path | str, title: str = "Primal residuals",
                    eps: float | None = None) -> Path:
-    """The study's figure 3: primal residual ``r(a, b)`` per iteration and quantity (log y).
-
-    ``residuals`` has the columns of :data:`.tables.RESIDUAL_COLUMNS`.
-    """
-    fig, ax = _new_figure()
+    """The study's figure 3 from ``residuals.csv``'s rows of one clearing (columns of
+    :data:`.tables.RESIDUAL_COLUMNS`): primal residuals per quantity above, dual residuals and
+    rho below, with the threshold ``eps``."""
+    wide: dict[str, Any] = {}
     for quantity, group in residuals.groupby("quantity", sort=False):
-        values = np.maximum(group["primal"].to_numpy(dtype=float), 1e-12)
-        ax.plot(group["iteration"].to_numpy(), values, label=str(quantity))
-    if eps is not None:
-        ax.axhline(eps, color="k", linestyle="--", linewidth=0.8, label=f"eps = {eps:g}")
-    ax.set_yscale("log")
-    ax.grid(True, alpha=0.3, which="both")
-    return _save(fig, ax, "Iteration", "Primal residual r(a, b) (kW / kvar)", title, path)
+        index = group["iteration"].to_numpy()
+        wide[f"primal_{quantity}"] = pd.Series(group["primal"].to_numpy(float), index=index)
+        wide[f"dual_{quantity}"] = pd.Series(group["dual"].to_numpy(float), index=index)
+        wide["rho"] = pd.Series(group["rho"].to_numpy(float), index=index)
+    history = pd.DataFrame(wide).rename_axis("iteration")
+    return save_figure(market_convergence(history, eps=eps, title=title), path)
 
 
-def plot_admm_residuals(result, path: Path | str, title: str = "ADMM residuals") -> Path:
-    """Primal and dual residual norms of an :class:`~.admm.results.ADMMResult` per iteration,
-    with their stopping thresholds (log y)."""
-    fig, ax = _new_figure()
-    it = np.arange(1, result.iterations + 1)
-    for label, values, eps, color in (("primal", result.primal_residuals, result.eps_primal, "C0"),
-                                      ("dual", result.dual_residuals, result.eps_dual, "C1")):
-        ax.plot(it, np.maximum(values, 1e-16), color=color, label=f"{label} residual")
-        ax.plot(it, np.maximum(eps, 1e-16), color=color, linestyle="--", linewidth=0.8,
-                label=f"{label} threshold")
-    ax.set_yscale("log")
-    ax.grid(True, alpha=0.3, which="both")
-    return _save(fig, ax, "Iteration", "Residual norm", title, path)
+def plot_admm_residuals(result: Any, path: Path | str, title: str = "ADMM residuals",
+                        gap_tol: float | None = None) -> Path:
+    """The convergence of an :class:`~.admm.results.ADMMResult`: the certified gap where
+    evaluated (``gap_tol`` if the run stopped on it), the residuals and their thresholds."""
+    return save_figure(admm_convergence(result.history_frame, title=title, gap_tol=gap_tol),
+                       path)
+
+
+def figure_captions(paths: Mapping[str, Path]) -> list[tuple[Path, str]]:
+    """Each written figure with a caption for the report, in the order written."""
+    words = {"thermal_dispatch_fl22": "Thermal power dispatch at FL 22 (the study's figure 1)",
+             "thermal_price_fl22": "Thermal power price at FL 22 (the study's figure 2)",
+             "primal_residuals": "Residuals per iteration (the study's figure 3) and rho",
+             "residuals": "Convergence: certified gap and residuals per iteration"}
+    out = []
+    for name, path in paths.items():
+        if name in words:
+            caption = words[name]
+        elif name.startswith("price_map_"):
+            caption = (f"{QUANTITY_LABELS[name.removeprefix('price_map_')]} nodal prices, every "
+                       "DER over the day")
+        elif name.startswith("limit_"):
+            caption = "The scenario's limit over the day, in the nonlinear model"
+        else:
+            caption = name.replace("_", " ")
+        out.append((path, caption))
+    return out
+
+
+__all__ = ["DISPATCH_LABELS", "DPI", "PRICE_LABELS", "PRICE_MAP_QUANTITIES", "figure_captions",
+           "plot_admm_residuals", "plot_der_series", "plot_residuals", "plot_thermal_fl22",
+           "save_figure", "write_district_figures", "write_limit_figures"]

@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from distributed_resource_optimization.io.plots import (
-    plot_admm_residuals,
-    plot_residuals,
-    plot_thermal_fl22,
+    figure_captions,
+    save_figure,
+    write_district_figures,
 )
+from distributed_resource_optimization.io.report import write_report
 from distributed_resource_optimization.io.summary import (
     SUMMARY_FILE,
     centralized_summary,
@@ -45,13 +46,11 @@ if TYPE_CHECKING:
     from distributed_resource_optimization.flex_sharing import FlexSharingResult
     from distributed_resource_optimization.market.clearing import MarketResult
 
-#: Figure 3 of the study (``dro market-clearing --method admm|both``).
+#: Figure 3 of the study (``dro market-clearing --method admm|both``): primal residuals, with
+#: the dual residuals and rho below.
 PRIMAL_RESIDUALS_FIGURE = "primal_residuals.png"
-#: The engine's residuals of ``dro flex-sharing``.
+#: The convergence of ``dro flex-sharing``: certified gap and residuals.
 RESIDUALS_FIGURE = "residuals.png"
-#: Entities drawn in figures 1 and 2 next to ``centralized`` (the rows of the other entities
-#: repeat these prices and demands).
-FIGURE_ENTITIES: tuple[str, ...] = ("centralized", "thermal_grid_operator", "aggregator")
 
 
 def write_centralized(result: CentralizedResult, out_dir: Path | str, wall_time_s: float,
@@ -69,9 +68,8 @@ def write_centralized(result: CentralizedResult, out_dir: Path | str, wall_time_
 
 def _write_centralized(result: CentralizedResult, out: Path, wall_time_s: float,
                        verifications: Mapping[str, Verification] | None,
-                       linearisation: Mapping | None
-                       ) -> tuple[dict[str, Path], pd.DataFrame, pd.DataFrame]:
-    """:func:`write_centralized`, also returning the dispatch and price tables it wrote."""
+                       linearisation: Mapping | None) -> tuple[dict[str, Path], dict]:
+    """:func:`write_centralized`, also returning the summary it wrote."""
     out.mkdir(parents=True, exist_ok=True)
     dispatch, prices, components = centralized_frames(result)
     paths = {"dispatch": out / DISPATCH_FILE, "prices": out / PRICES_FILE,
@@ -84,7 +82,7 @@ def _write_centralized(result: CentralizedResult, out: Path, wall_time_s: float,
     if verification is not None:
         paths["verification"] = verification
     write_json(paths["summary"], summary)
-    return paths, dispatch, prices
+    return paths, summary
 
 
 def _add_physics(out: Path, summary: dict, verifications: Mapping[str, Verification] | None,
@@ -103,11 +101,15 @@ def _add_physics(out: Path, summary: dict, verifications: Mapping[str, Verificat
 def write_centralized_run(out: Path, result: CentralizedResult, wall_time_s: float,
                           scenario: str, verifications: Mapping[str, Verification] | None = None,
                           linearisation: Mapping | None = None) -> None:
-    """``dro market-clearing --method centralized``: :func:`write_centralized` and the study's
-    figures 1 and 2 into ``out``; ``wall_time_s`` is the run's time (s)."""
-    _, dispatch, prices = _write_centralized(result, out, wall_time_s, verifications,
-                                             linearisation)
-    plot_thermal_fl22(dispatch, prices, out, scenario=scenario)
+    """``dro market-clearing --method centralized``: :func:`write_centralized`, the district's
+    figures (:func:`~.plots.write_district_figures`) and ``report.html`` into ``out``;
+    ``wall_time_s`` is the run's time (s)."""
+    _, summary = _write_centralized(result, out, wall_time_s, verifications, linearisation)
+    figures = write_district_figures(
+        out, result.plot, district=result.problem.district, scenario=scenario,
+        verification=(verifications or {}).get("centralized"))
+    write_report(out, summary, figure_captions(figures),
+                 f"Centralized operation of the district ({scenario})")
 
 
 def write_market_clearing(out: Path, district: DistrictData, market: MarketResult,
@@ -144,20 +146,27 @@ def write_market_clearing(out: Path, district: DistrictData, market: MarketResul
     summary["wall_time_s"] = {"centralized": wall_central_s, "admm": wall_admm_s}
     _add_physics(out, summary, verifications, linearisation)
     write_json(out / SUMMARY_FILE, summary)
-    keep = list(FIGURE_ENTITIES)
-    plot_thermal_fl22(pd.concat([c_dispatch, m_dispatch])[lambda f: f["entity"].isin(keep)],
-                      pd.concat([c_prices, m_prices])[lambda f: f["entity"].isin(keep)],
-                      out, scenario=scenario)
-    plot_residuals(rounds[-1], out / PRIMAL_RESIDUALS_FIGURE,
-                   title=f"Primal residuals ({scenario})", eps=market.eps)
+    # What the market decided, next to the centralized optimum it is compared with.
+    figures = write_district_figures(out, market.plot, reference=central, district=district,
+                                     scenario=scenario,
+                                     verification=(verifications or {}).get("market"))
+    figures["primal_residuals"] = save_figure(market.plot.convergence(),
+                                              out / PRIMAL_RESIDUALS_FIGURE)
+    write_report(out, summary, figure_captions(figures),
+                 f"Market clearing of the district ({scenario})")
 
 
-def write_flex_sharing(out: Path, result: FlexSharingResult, title: str) -> None:
+def write_flex_sharing(out: Path, result: FlexSharingResult, title: str,
+                       gap_tol: float | None = None) -> None:
     """``dro flex-sharing``: ``summary.json``, ``actors.csv``, ``residuals.csv``,
-    ``admm_state.csv`` (what ``--warm-start`` reads) and the residual figure (``title``) into
-    ``out``."""
-    write_json(out / SUMMARY_FILE, flex_summary(result))
+    ``admm_state.csv`` (what ``--warm-start`` reads), the convergence figure (``title``; the
+    certified gap against ``gap_tol``, the tolerance the run stopped on) and ``report.html``
+    into ``out``."""
+    summary = flex_summary(result)
+    write_json(out / SUMMARY_FILE, summary)
     flex_actor_frame(result).to_csv(out / ACTORS_FILE, index=False)
     engine_history_frame(result.admm).to_csv(out / RESIDUALS_FILE, index=False)
     state_frame(result.admm).to_csv(out / STATE_FILE, index=False)
-    plot_admm_residuals(result.admm, out / RESIDUALS_FIGURE, title=title)
+    figure = save_figure(result.plot.convergence(gap_tol=gap_tol, title=title),
+                         out / RESIDUALS_FIGURE)
+    write_report(out, summary, figure_captions({"residuals": figure}), title)

@@ -51,7 +51,11 @@ from distributed_resource_optimization.admm.stopping import AnyOf, GroupResidual
 from distributed_resource_optimization.admm.warm_start import WarmStart
 from distributed_resource_optimization.checks import positive_scalar, renamed_keyword, tolerance
 from distributed_resource_optimization.energy.district import DistrictData
-from distributed_resource_optimization.energy.labels import entity_frame, entity_variables
+from distributed_resource_optimization.energy.labels import (
+    DistrictPlots,
+    entity_frame,
+    entity_variables,
+)
 from distributed_resource_optimization.energy.scenarios import (
     DEFAULT_SCENARIO,
     check_scenario,
@@ -69,6 +73,8 @@ from distributed_resource_optimization.energy.verification import (
     Verification,
     verify_dispatch,
 )
+from distributed_resource_optimization.figures.convergence import market_convergence
+from distributed_resource_optimization.figures.style import entity_label
 from distributed_resource_optimization.local.blocks import SingleModelGroup
 from distributed_resource_optimization.market.entities import market_entities
 from distributed_resource_optimization.market.names import (  # the defaults: re-exported here
@@ -243,6 +249,13 @@ class MarketResult:
         frame.attrs["units"] = units
         return frame
 
+    @property
+    def plot(self) -> MarketPlots:
+        """Figures of the clearing: ``plot.dispatch(der, quantity, reference=central)``,
+        ``plot.prices(...)``, ``plot.price_heatmap(quantity)`` (the aggregator's prices) and
+        ``plot.convergence()`` (matplotlib figures)."""
+        return MarketPlots(self)
+
     def to_xarray(self) -> xr.Dataset:
         """The clearing as a dataset: per quantity the dispatch (``thermal_power``, ...) and the
         price (``price_<quantity>``) over ``(entity, timestep, der)`` (NaN where an entity does
@@ -292,6 +305,31 @@ class MarketResult:
     def dual_residual_final(self) -> dict[str, float]:
         return {k: float(v[-1]) if v.size else float("nan")
                 for k, v in self.dual_residuals.items()}
+
+
+class MarketPlots(DistrictPlots):
+    """Figures of a :class:`MarketResult`: those of :class:`~.energy.labels.DistrictPlots`, one
+    line per entity (grid operators, aggregator; not the single buildings), and
+    :meth:`convergence`."""
+
+    def __init__(self, market: MarketResult) -> None:
+        keep = [e for e in market.dispatch if not e.startswith(BUILDING_PREFIX)]
+        dispatch, prices = market.dispatch_frame, market.prices_frame
+        super().__init__({entity_label(e): dispatch[e] for e in keep},
+                         {entity_label(e): prices[e] for e in keep}, market.objective,
+                         f"{market.scenario}, ADMM")
+        self._market = market
+
+    def price_heatmap(self, quantity: str = "thermal_power", entity: str | None = None):
+        return super().price_heatmap(quantity, entity or entity_label(AGGREGATOR))
+
+    def convergence(self):
+        """Primal residuals (the study's figure 3), dual residuals and rho per iteration, with
+        the threshold the clearing stopped on."""
+        m = self._market
+        return market_convergence(m.residuals_frame, eps=m.eps,
+                                  title=f"Market clearing residuals ({m.scenario}, "
+                                  f"{m.iterations} iterations, {m.status.value})")
 
 
 def market_coordinator(*, rho: float | None = None, eps: float | None = None,
