@@ -180,3 +180,27 @@ def test_quiet_and_verbose(tmp_path, capsys):
     # Errors are printed whatever the level.
     assert main(["flex-sharing", "--actors", "0", "-q"]) == 2
     assert "dro: error:" in capsys.readouterr().err
+
+
+def test_data_export_is_the_embedded_district(tmp_path, capsys):
+    """dro data export writes a folder that loads to the same district, with its credit."""
+    from distributed_resource_optimization.energy.tables import DEFAULT_DATA_DIR
+
+    out = tmp_path / "mine"
+    assert main(["data", "export", "--out", str(out)]) == 0
+    assert "--data" in capsys.readouterr().err
+    assert (out / "LICENSE").read_text().count("TUMCREATE") == 2
+    embedded = sorted(p.relative_to(DEFAULT_DATA_DIR) for p in DEFAULT_DATA_DIR.rglob("*.csv"))
+    assert sorted(p.relative_to(out) for p in out.rglob("*.csv")) == embedded
+    for relative in embedded:
+        assert (out / relative).read_bytes() == (DEFAULT_DATA_DIR / relative).read_bytes()
+    mine, theirs = load_district(out, "60min"), load_district(resolution="60min")
+    np.testing.assert_array_equal(mine.price, theirs.price)
+    assert mine.der_names == theirs.der_names
+    # Its own earlier output is replaced; someone else's folder is refused.
+    assert main(["data", "export", "--out", str(out), "-q"]) == 0
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "notes.txt").write_text("keep")
+    assert main(["data", "export", "--out", str(other)]) == 2
+    assert (other / "notes.txt").read_text() == "keep"

@@ -16,7 +16,9 @@ from distributed_resource_optimization.energy.electric_grid import load_electric
 from distributed_resource_optimization.energy.tables import (
     DEFAULT_DATA_DIR,
     SCHEMAS,
+    DataColumnWarning,
     DataFileError,
+    read_table,
 )
 from distributed_resource_optimization.energy.thermal_grid import load_thermal_grid
 from distributed_resource_optimization.energy.timeseries import (
@@ -142,3 +144,50 @@ def test_a_file_separated_by_semicolons_or_tabs_is_named(tmp_path: Path, separat
     table.to_csv(path, index=False)  # the same data, comma-separated, loads
     np.testing.assert_array_equal(load_electric_grid(folder).line_impedance_ohm,
                                   load_electric_grid().line_impedance_ohm)
+
+
+def test_the_data_format_page_is_the_schemas() -> None:
+    """docs/data_format.md is what the schemas generate (regenerate it when they change)."""
+    from distributed_resource_optimization.energy.data_format import data_format_markdown
+
+    page = Path(__file__).resolve().parents[2] / "docs" / "data_format.md"
+    assert page.read_text(encoding="utf-8") == data_format_markdown()
+    for name, schema in SCHEMAS.items():
+        assert f"## `{name}`" in page.read_text(encoding="utf-8")
+        # Every numeric column of a file states its unit.
+        numeric = [c for c, t in {**schema.columns, **schema.optional}.items()
+                   if t in (float, int) and c not in ("row", "col", "n_phases")]
+        assert all(c in schema.units for c in numeric), (name, numeric)
+
+
+def test_every_problem_of_a_file_is_reported_at_once(tmp_path: Path) -> None:
+    folder = _copy(["buildings/zones.csv"], tmp_path)
+    path = folder / "buildings/zones.csv"
+    zones = pd.read_csv(path, dtype=str)
+    zones.loc[4, "zone_height"] = "x"
+    zones.loc[7, "zone_height"] = "y"
+    zones.loc[2, "zone_area"] = "-3"
+    zones.to_csv(path, index=False)
+    with pytest.raises(DataFileError) as info:
+        read_table(folder, "buildings/zones.csv")
+    error = info.value
+    assert len(error.problems) == 2
+    assert (error.row, error.column) == (5, "zone_height")
+    text = str(error)
+    assert "row 5, column 'zone_height': 'x' is not a number (and 1 more row)" in text
+    assert "row 3, column 'zone_area': -3.0 is outside (0, inf)" in text
+
+
+def test_an_unknown_column_draws_a_warning_and_the_embedded_data_none(tmp_path: Path) -> None:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DataColumnWarning)
+        for name in SCHEMAS:
+            read_table(DEFAULT_DATA_DIR, name)
+    folder = _copy(["grid/thermal_grid_line_types.csv"], tmp_path)
+    path = folder / "grid/thermal_grid_line_types.csv"
+    types = pd.read_csv(path, dtype=str).rename(columns={"maximum_velocity": "maximum_velocty"})
+    types.to_csv(path, index=False)
+    with pytest.warns(DataColumnWarning, match="'maximum_velocty'"):
+        read_table(folder, "grid/thermal_grid_line_types.csv")

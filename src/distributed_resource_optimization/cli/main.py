@@ -44,6 +44,7 @@ import argparse
 import signal
 import sys
 import threading
+import warnings
 from collections.abc import Callable, Sequence
 from types import ModuleType
 
@@ -144,6 +145,11 @@ EXAMPLES = """examples:
       a command's options and examples"""
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning as one line, like the errors (not the source line that raised it)."""
+    print(f"{PROG}: warning: {_one_line(message)}", file=sys.stderr)
+
+
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())  # one line, whatever the exception text holds
 
@@ -158,6 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # --help
         return int(exc.code or 0)
     set_verbosity(args.verbosity)
+    warnings.showwarning = _show_warning
     terminated = _SigtermAsInterrupt()
     try:
         with terminated:

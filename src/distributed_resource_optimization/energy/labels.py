@@ -165,7 +165,8 @@ class DistrictPlots:
             if spread > 1e-6 * max(1.0, float(lines["centralized optimum"].abs().max())):
                 note = (f"The lines differ by up to {spread:.3g} {DISPATCH_UNITS[quantity]} "
                         f"while the objectives agree to {gap:.1e} (relative):\n"
-                        "the optimal dispatch is not unique here; both are optimal.")
+                        "the optimal dispatch is not unique here: both cost the same to that "
+                        "accuracy.")
         return der_series(
             lines, title=f"{QUANTITY_LABELS[quantity]} dispatch at FL {der} "
             f"({self._title})", ylabel=f"demand ({DISPATCH_UNITS[quantity]})", note=note)

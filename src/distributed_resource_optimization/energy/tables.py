@@ -15,8 +15,9 @@ the LP blocks.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 
@@ -50,9 +51,26 @@ class DataFileError(ValueError):
         if column is not None:
             where += f", column '{column}'"
         super().__init__(f"{where}: {message}")
+        self.message = message
         self.path = Path(path)
         self.row = row
         self.column = column
+        self.problems: list[DataFileError] = [self]
+
+    @classmethod
+    def of_many(cls, path: Path | str, problems: list[DataFileError]) -> DataFileError:
+        """One error for several ``problems`` of one file (row and column: the first's), every
+        problem in the message, in the file's order of columns."""
+        def where(p: DataFileError) -> str:
+            parts = ([f"row {p.row}"] if p.row is not None else []) + \
+                ([f"column '{p.column}'"] if p.column is not None else [])
+            return ", ".join(parts)
+
+        listed = "; ".join(f"{where(p)}: {p.message}" for p in problems)
+        error = cls(path, f"{len(problems)} problems: {listed}")
+        error.row, error.column = problems[0].row, problems[0].column
+        error.problems = list(problems)
+        return error
 
 
 # --------------------------------------------------------------------------------------------
@@ -97,11 +115,24 @@ _IRRADIATION_W_M2 = Range(0, 2e3)
 @dataclass(frozen=True)
 class TableSchema:
     """Columns of one data file: required ``columns`` and ``optional`` ones, each ``float``,
-    ``int`` or ``str``; ``ranges`` of numeric columns (checked on every row of the file)."""
+    ``int`` or ``str``; ``ranges`` of numeric columns (checked on every row of the file);
+    ``units`` of the columns that carry one and ``notes`` (sign, meaning, when a column
+    matters); ``ignored``: columns of the MESMO / CoBMo format the loaders read past (any other
+    unknown column draws a :class:`DataColumnWarning`); ``owner``: the organisation whose
+    loader reads the file."""
 
     columns: Mapping[str, type]
     optional: Mapping[str, type] = field(default_factory=dict)
     ranges: Mapping[str, Range] = field(default_factory=dict)
+    units: Mapping[str, str] = field(default_factory=dict)
+    notes: Mapping[str, str] = field(default_factory=dict)
+    ignored: tuple[str, ...] = ()
+    owner: str = ""
+
+
+class DataColumnWarning(UserWarning):
+    """A data file has a column no loader reads and the format does not know (a misspelt
+    optional column is silently unused otherwise)."""
 
 
 #: Weather columns every weather file holds (units: degC, degC, W/m2 x 5).
@@ -242,6 +273,140 @@ SCHEMAS: dict[str, TableSchema] = {
 }
 
 
+_PHASES = ("is_phase_1_connected", "is_phase_2_connected", "is_phase_3_connected")
+_DEMAND_SIGN = "negative = consumption (MESMO's sign); used only by load_district(reference=" \
+    "'nominal'), the study's linearisation point"
+
+#: What each file's columns mean: units, notes, the format's columns read past, the owner.
+_DOCS: dict[str, dict] = {
+    "grid/electric_grids.csv": dict(owner="electric grid operator",
+                                    units={"base_frequency": "Hz"}),
+    "grid/electric_grid_nodes.csv": dict(
+        owner="electric grid operator", units={"voltage": "V (line-to-line, nominal)"},
+        ignored=(*_PHASES, "latitude", "longitude")),
+    "grid/electric_grid_lines.csv": dict(owner="electric grid operator", units={"length": "km"},
+                                         ignored=_PHASES),
+    "grid/electric_grid_line_types.csv": dict(
+        owner="electric grid operator", units={"maximum_current": "A (per phase)"},
+        notes={"n_phases": "must be 3 (balanced single-phase equivalent)",
+               "maximum_current": "the cable's rating; the scenarios' cable ratings"}),
+    "grid/electric_grid_line_types_matrices.csv": dict(
+        owner="electric grid operator",
+        units={"resistance": "ohm/km", "reactance": "ohm/km", "capacitance": "nF/km"},
+        notes={"row": "1..3, with col: the entry of the 3x3 phase matrix (balanced)"}),
+    ELECTRIC_GRID_DERS_FILE: dict(
+        owner="electric grid operator", units={"active_power_nominal": "W",
+                                               "reactive_power_nominal": "var"},
+        notes={"active_power_nominal": _DEMAND_SIGN, "reactive_power_nominal": _DEMAND_SIGN,
+               "in_service": "1 = in the model (only flexible_building rows are used)"},
+        ignored=(*_PHASES, "connection")),
+    "grid/thermal_grids.csv": dict(
+        owner="thermal grid operator",
+        units={"distribution_pump_efficiency": "1", "energy_transfer_station_head_loss": "m",
+               "enthalpy_difference_distribution_water": "J/kg", "water_density": "kg/m3",
+               "water_kinematic_viscosity": "m2/s"},
+        notes={"energy_transfer_station_head_loss": "differential pressure the consumer "
+               "substations need, added to the network's head loss for the pump"},
+        ignored=("source_der_type", "source_der_model_name")),
+    "grid/thermal_grid_nodes.csv": dict(owner="thermal grid operator",
+                                        ignored=("latitude", "longitude")),
+    "grid/thermal_grid_line_types.csv": dict(
+        owner="thermal grid operator",
+        units={"diameter": "m (inner)", "absolute_roughness": "mm", "maximum_velocity": "m/s"},
+        notes={"maximum_velocity": "the pipe's velocity rating (physical scenario limits)"}),
+    "grid/thermal_grid_lines.csv": dict(owner="thermal grid operator", units={"length": "km"}),
+    THERMAL_GRID_DERS_FILE: dict(
+        owner="thermal grid operator", units={"thermal_power_nominal": "W (cooling)"},
+        notes={"thermal_power_nominal": _DEMAND_SIGN,
+               "in_service": "1 = in the model (only flexible_building rows are used)"}),
+    GRID_SCENARIOS_FILE: dict(
+        owner="both grid operators",
+        units={"timestep_start": "ISO 8601 time", "timestep_end": "ISO 8601 time (exclusive)"},
+        ignored=("electric_grid_name", "thermal_grid_name", "parameter_set", "price_type",
+                 "electric_grid_operation_limit_type", "thermal_grid_operation_limit_type",
+                 "timestep_interval", "base_apparent_power", "base_voltage",
+                 "base_thermal_power"),
+        notes={"timestep_start": "the horizon; the step length is --resolution"}),
+    "buildings/buildings.csv": dict(owner="aggregator (buildings)",
+                                    ignored=("plant_heating_type", "storage_type")),
+    "buildings/zones.csv": dict(owner="aggregator (buildings)",
+                                units={"zone_height": "m", "zone_area": "m2 (floor)"},
+                                ignored=("zone_comment",)),
+    "buildings/zone_types.csv": dict(
+        owner="aggregator (buildings)",
+        units={"heat_capacity": "J/(m3 K) (air and construction, per zone volume)",
+               "infiltration_rate": "1/s (air changes)"},
+        ignored=("hvac_generic_type", "hvac_radiator_type", "hvac_tu_type")),
+    "buildings/surfaces_exterior.csv": dict(
+        owner="aggregator (buildings)", units={"surface_area": "m2"},
+        notes={"direction_name": "horizontal, east, south, west or north"},
+        ignored=("surface_comment",)),
+    "buildings/surface_types.csv": dict(
+        owner="aggregator (buildings)",
+        units={"heat_capacity": "J/(m2 K)", "heat_transfer_coefficient_conduction_surface":
+               "W/(m2 K)", "absorptivity_surface": "1", "emissivity_surface": "1",
+               "window_wall_ratio": "1", "sky_view_factor": "1"},
+        notes={"window_type": "required where window_wall_ratio > 0"}),
+    "buildings/window_types.csv": dict(
+        owner="aggregator (buildings)",
+        units={"heat_transfer_coefficient_conduction_window": "W/(m2 K)",
+               "absorptivity_window": "1", "emissivity_window": "1"}),
+    "buildings/internal_gain_types.csv": dict(
+        owner="aggregator (buildings)",
+        units={"occupancy_density": "persons/m2", "occupancy_heat_gain": "W/person",
+               "appliances_heat_gain": "W/m2 (also the appliances' electric load)"},
+        ignored=("occupancy_co2_gain", "occupancy_humidity_gain",
+                 "warm_water_demand_thermal_power")),
+    "buildings/internal_gain_schedules.csv": dict(
+        owner="aggregator (buildings)",
+        units={"internal_gain_occupancy": "1 (share of the type's gain)",
+               "internal_gain_appliances": "1 (share of the type's gain)",
+               "time_period": "DDTHH:MM (day of week 01 = Monday)"},
+        ignored=("warm_water_demand",)),
+    "buildings/constraint_schedules.csv": dict(
+        owner="aggregator (buildings)",
+        units={"minimum_air_temperature": "degC", "maximum_air_temperature": "degC",
+               "minimum_fresh_air_flow": "l/(s m2)", "time_period": "DDTHH:MM"},
+        notes={"maximum_air_temperature": "the comfort band, held over the whole step by "
+               "default (--comfort)"},
+        ignored=("minimum_fresh_air_flow_building", "minimum_fresh_air_flow_occupants",
+                 "maximum_co2_concentration", "minimum_relative_humidity",
+                 "maximum_relative_humidity")),
+    "buildings/hvac_ahu_types.csv": dict(
+        owner="aggregator (buildings)",
+        units={"ahu_supply_air_temperature_setpoint": "degC",
+               "ahu_supply_air_relative_humidity_setpoint": "%",
+               "ahu_fan_efficiency": "J/kg (fan energy per kg of supply air)",
+               "ahu_cooling_efficiency": "1 (COP)",
+               "ahu_return_air_heat_recovery_efficiency": "1"},
+        ignored=("ahu_heating_efficiency",)),
+    "buildings/plant_cooling_types.csv": dict(
+        owner="aggregator (buildings)",
+        units={"plant_cooling_efficiency": "1 (COP of the building's local chiller)"}),
+    "buildings/initial_state_types.csv": dict(
+        owner="aggregator (buildings)",
+        units={"initial_zone_temperature": "degC", "initial_surface_temperature": "degC"},
+        ignored=("initial_co2_concentration", "initial_absolute_humidity",
+                 "initial_storage_state_of_charge")),
+    BUILDING_SCENARIOS_FILE: dict(
+        owner="aggregator (buildings)",
+        units={"timestep_start": "ISO 8601 time", "timestep_end": "ISO 8601 time (exclusive)"},
+        ignored=("parameter_set", "linearization_type", "price_type", "timestep_interval")),
+    PRICE_FILE: dict(owner="grid operators and aggregator",
+                     units={"price_value": "S$/kWh", "time": "ISO 8601, half-hourly"}),
+    WEATHER_FILE: dict(owner="aggregator (buildings)",
+                       units={**{c: "degC" for c in WEATHER_COLUMNS[:2]},
+                              **{c: "W/m2" for c in WEATHER_COLUMNS[2:]},
+                              WEATHER_HUMIDITY_COLUMN: "kg/kg (water per dry air)",
+                              "time": "ISO 8601, hourly (interpolated inside the steps)"}),
+}
+SCHEMAS = {name: replace(schema, units=_DOCS[name].get("units", {}),
+                         notes=_DOCS[name].get("notes", {}),
+                         ignored=tuple(_DOCS[name].get("ignored", ())),
+                         owner=_DOCS[name]["owner"])
+           for name, schema in SCHEMAS.items()}
+
+
 # --------------------------------------------------------------------------------------------
 # Reading
 
@@ -264,11 +429,13 @@ def read_table(
     have the requested types; its index is the 0-based data row.
     """
     ranges: Mapping[str, Range] = {}
+    schema_ignored: tuple[str, ...] | None = None  # unknown columns are warned of with a schema
     if columns is None:
         if relative_path not in SCHEMAS:
             raise KeyError(f"no schema for {relative_path!r}; pass columns=...")
         schema = SCHEMAS[relative_path]
         columns, optional, ranges = schema.columns, schema.optional, schema.ranges
+        schema_ignored = schema.ignored
     path = Path(folder) / relative_path
     if not path.is_file():
         raise DataFileError(path, "file not found")
@@ -281,21 +448,39 @@ def read_table(
         raise DataFileError(path, f"cannot parse CSV ({exc})") from exc
     if table.empty and not allow_empty:
         raise DataFileError(path, "file has no data rows")
-    for name, kind in columns.items():
+    # Every problem of the file at once: one per column (its first bad row and how many more).
+    problems: list[DataFileError] = []
+    checked = set()
+    for name, kind in [(n, k) for n, k in columns.items()] + \
+            [(n, k) for n, k in (optional or {}).items() if n in table.columns]:
         if name not in table.columns:
-            raise DataFileError(path, "required column is missing", column=name)
-        table[name] = _convert(path, table, name, kind, required=True)
-    for name, kind in (optional or {}).items():
-        if name in table.columns:
-            table[name] = _convert(path, table, name, kind, required=False)
+            problems.append(DataFileError(path, "required column is missing", column=name))
+            continue
+        try:
+            table[name] = _convert(path, table, name, kind, required=name in columns)
+            checked.add(name)
+        except DataFileError as exc:
+            problems.append(exc)
     for name, allowed in ranges.items():
-        if name not in table.columns:
+        if name not in checked:
             continue
         values = table[name].to_numpy(dtype=float)
-        bad = allowed.outside(values)
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raise DataFileError(path, f"{values[i]} is outside {allowed}", row=i + 1, column=name)
+        bad = np.flatnonzero(allowed.outside(values))
+        if bad.size:
+            i = int(bad[0])
+            more = f" (and {_rows(bad.size - 1)})" if bad.size > 1 else ""
+            problems.append(DataFileError(path, f"{values[i]} is outside {allowed}{more}",
+                                          row=i + 1, column=name))
+    if problems:
+        raise problems[0] if len(problems) == 1 else DataFileError.of_many(path, problems)
+    if schema_ignored is not None:
+        known = set(columns) | set(optional or {}) | set(schema_ignored)
+        unknown = [c for c in table.columns if c not in known]
+        if unknown:
+            warnings.warn(DataColumnWarning(
+                f"{path}: column(s) {', '.join(repr(c) for c in unknown)} are not read (not a "
+                "column of this file's format; see docs/data_format.md): check the name"),
+                stacklevel=2)
     return table
 
 
@@ -328,27 +513,45 @@ def parse_number(path: Path, text: str, row: int, column: str) -> float:
     return number
 
 
+def _rows(n: int) -> str:
+    return f"{n} more row" if n == 1 else f"{n} more rows"
+
+
 def _convert(path: Path, table: pd.DataFrame, name: str, kind: type, *, required: bool) -> pd.Series:
+    """The column as ``kind``; a :class:`DataFileError` naming its first bad row and how many
+    more there are."""
     values = []
+    bad: list[DataFileError] = []
     for i, raw in enumerate(table[name].tolist(), start=1):
         text = raw.strip()
-        if kind is str:
-            if required and text == "":
-                raise DataFileError(path, "empty value", row=i, column=name)
-            values.append(text)
-            continue
-        if text == "":
-            if required:
-                raise DataFileError(path, "empty value where a number is required", row=i,
-                                    column=name)
-            values.append(math.nan)
-            continue
-        number = parse_number(path, raw, i, name)
-        if kind is int:
-            if number != int(number):
-                raise DataFileError(path, f"'{raw}' is not a whole number", row=i, column=name)
-            number = int(number)
-        values.append(number)
+        try:
+            if kind is str:
+                if required and text == "":
+                    raise DataFileError(path, "empty value", row=i, column=name)
+                values.append(text)
+                continue
+            if text == "":
+                if required:
+                    raise DataFileError(path, "empty value where a number is required", row=i,
+                                        column=name)
+                values.append(math.nan)
+                continue
+            number = parse_number(path, raw, i, name)
+            if kind is int:
+                if number != int(number):
+                    raise DataFileError(path, f"'{raw}' is not a whole number", row=i,
+                                        column=name)
+                number = int(number)
+            values.append(number)
+        except DataFileError as exc:
+            bad.append(exc)
+            values.append(None)
+    if bad:
+        if len(bad) == 1:
+            raise bad[0]
+        first = bad[0]
+        raise DataFileError(path, f"{first.message} (and {_rows(len(bad) - 1)})",
+                            row=first.row, column=name)
     return pd.Series(values, index=table.index, name=name)
 
 
