@@ -35,9 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``dro data``'s own commands (``export``, ``split``), each with its options."""
     sub = parser.add_subparsers(dest="data_command", required=True, parser_class=type(parser))
     _command(sub, "export", "the embedded district's data files, to start from",
-                      "copy the embedded district's data (grids, buildings, time series, with "
-                      "its README and licence) into DIR, to edit and run with --data DIR",
-                      "folder to write the data files to")
+             "copy the embedded district's data (grids, buildings, time series, with its README "
+             "and licence) into DIR, to edit and run with --data DIR",
+             "folder to write the data files to")
     split = _command(sub, "split", "one data folder per market entity, DIR/<entity>/",
                      "one data folder per market entity, DIR/<entity>/",
                      "folder to write the entity folders to")
