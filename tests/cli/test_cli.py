@@ -204,3 +204,33 @@ def test_data_export_is_the_embedded_district(tmp_path, capsys):
     (other / "notes.txt").write_text("keep")
     assert main(["data", "export", "--out", str(other)]) == 2
     assert (other / "notes.txt").read_text() == "keep"
+
+
+def test_on_a_terminal_the_iteration_line_is_redrawn_in_place(tmp_path, capsys, monkeypatch):
+    from distributed_resource_optimization.cli import common
+
+    monkeypatch.setattr(common, "on_terminal", lambda: True)
+    argv = ["flex-sharing", "--actors", "8", "--max-iters", "1200", "--gap-tol", "1e-12"]
+    main(argv + ["--out", str(tmp_path / "t")])
+    err = capsys.readouterr().err
+    lines = err.split("\n")
+    # One redrawn line (carriage return, erase), cleared before the result line; no plain
+    # iteration lines.
+    assert "\r\x1b[Kdro: iteration 1:" in err
+    assert not any(line.startswith("dro: iteration") for line in lines)
+    assert err.rstrip("\n").split("\r\x1b[K")[-1].startswith("dro: done:")
+
+
+@pytest.mark.slow
+@pytest.mark.processes
+@pytest.mark.network
+def test_agent_processes_report_their_start(tmp_path, capsys):
+    """The silence while agent processes start is filled: a line when they start and when all
+    are ready (each one with -v)."""
+    argv = ["flex-sharing", "--actors", "20", "--processes", "2", "--runtime", "tcp",
+            "--out", str(tmp_path / "a")]
+    assert main(argv + ["-v"]) == 0
+    err = capsys.readouterr().err
+    assert "dro: starting 2 agent processes..." in err
+    assert "dro: 2 agent processes ready (" in err
+    assert sum("agent fleet_" in line and "ready at" in line for line in err.splitlines()) == 2

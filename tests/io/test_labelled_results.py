@@ -187,6 +187,18 @@ def test_figures_from_the_api_show_the_numbers(runs):
     drawn = np.asarray(mesh.get_array()).reshape(district.n_der, district.n_timesteps)
     order = sorted(range(district.n_der), key=lambda i: int(district.der_names[i]))
     np.testing.assert_allclose(drawn, central.prices["thermal_power"][:, order].T)
+    grid = central.plot.grid_map("14:00").axes[0]
+    eg = district.electric_grid
+    colours = np.asarray(grid.collections[0].get_array())
+    step = list(pd.DatetimeIndex(district.timesteps).strftime("%H:%M")).index("14:00")
+    node_price = {int(n): central.prices["thermal_power"][step, k]
+                  for k, n in enumerate(eg.der_node_index)}
+    np.testing.assert_allclose(colours, [node_price[n] for n in sorted(node_price)])
+    legend = [t.get_text() for t in grid.get_legend().get_texts()]
+    assert "pipe 4: limited in thermal-congestion" in legend
+    with pytest.raises(ValueError, match="district"):
+        market.plot.grid_map()
+    market.plot.grid_map(district=district)
     conv = market.plot.convergence()
     top = conv.axes[0]
     np.testing.assert_allclose(top.get_lines()[0].get_ydata(),

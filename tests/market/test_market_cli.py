@@ -78,7 +78,7 @@ def test_both_writes_files(both, capsys):
                                      "electric_grid_operator", "aggregator"}
     figures = ("thermal_dispatch_fl22.png", "thermal_price_fl22.png", "primal_residuals.png",
                "price_map_thermal_power.png", "price_map_active_power.png",
-               "limit_pipe_flow_4.png")
+               "limit_pipe_flow_4.png", "grid_map.png")
     for name in figures:
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # One self-contained page with every figure of the run embedded.

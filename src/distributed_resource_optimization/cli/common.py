@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import math
 import os
+import shutil
 import sys
 import threading
+import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
@@ -55,10 +58,81 @@ def set_verbosity(level: int) -> None:
     _verbosity = level
 
 
+_status_shown = False  # an iteration line is on the terminal, to be cleared before a new line
+
+
 def progress(message: str, level: int = NORMAL) -> None:
     """One progress line on stderr, unless the verbosity is below ``level``."""
     if _verbosity >= level:
+        _clear_status()
         print(f"{PROG}: {message}", file=sys.stderr, flush=True)
+
+
+def _clear_status() -> None:
+    global _status_shown  # one terminal per process
+    if _status_shown:
+        sys.stderr.write("\r\033[K")
+        _status_shown = False
+
+
+def on_terminal() -> bool:
+    """Whether stderr is a terminal (the iteration line is redrawn in place there)."""
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):  # replaced or closed stream
+        return False
+
+
+class IterationLine:
+    """How a long run shows its iterations: on a terminal one line redrawn in place (at most
+    four times a second), elsewhere (a log file, a pipe) and with ``-v`` a plain line every
+    ``every`` iterations (:func:`report_every`). ``text`` is only built when shown."""
+
+    def __init__(self, every: int) -> None:
+        self.every = every
+        self._last = -math.inf
+
+    def __call__(self, iteration: int, text: Callable[[], str]) -> None:
+        global _status_shown  # one terminal per process
+        if _verbosity == NORMAL and on_terminal():
+            now = time.monotonic()
+            if now - self._last < 0.25:
+                return
+            self._last = now
+            width = shutil.get_terminal_size().columns
+            line = f"{PROG}: iteration {iteration}: {text()}"[:max(width - 1, 20)]
+            sys.stderr.write(f"\r\033[K{line}")
+            sys.stderr.flush()
+            _status_shown = True
+        elif iteration % report_every(self.every) == 0:
+            progress(f"iteration {iteration}: {text()}")
+
+    def close(self) -> None:
+        """Clear the redrawn line (the run's result lines follow)."""
+        _clear_status()
+
+
+#: The library's loggers whose records are progress the command line shows.
+PROGRESS_LOGGERS: tuple[str, ...] = ("distributed_resource_optimization.runtime.processes",)
+
+
+class _ProgressHandler(logging.Handler):
+    """Log records as progress lines: INFO at the default level, DEBUG with ``-v``."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        progress(record.getMessage(), VERBOSE if record.levelno < logging.INFO else NORMAL)
+
+
+_HANDLER = _ProgressHandler()
+
+
+def show_library_progress() -> None:
+    """Route :data:`PROGRESS_LOGGERS` to :func:`progress` (once per process)."""
+    for name in PROGRESS_LOGGERS:
+        logger = logging.getLogger(name)
+        if _HANDLER not in logger.handlers:
+            logger.addHandler(_HANDLER)
+        logger.setLevel(logging.DEBUG)
 
 
 def report_every(iterations: int) -> int:

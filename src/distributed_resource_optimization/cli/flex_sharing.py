@@ -10,6 +10,7 @@ from distributed_resource_optimization.admm.state import ADMMSettings
 from distributed_resource_optimization.cli.common import (
     EXIT_NOT_CONVERGED,
     EXIT_OK,
+    IterationLine,
     add_fault_options,
     add_out_option,
     add_runtime_options,
@@ -20,7 +21,6 @@ from distributed_resource_optimization.cli.common import (
     engine_settings,
     faults_of,
     progress,
-    report_every,
     token_of,
 )
 from distributed_resource_optimization.flex_sharing import DEFAULT_GAP_TOL
@@ -96,10 +96,11 @@ def run(args: argparse.Namespace) -> int:
     gap_tol = DEFAULT_GAP_TOL if args.gap_tol is None else args.gap_tol
     coordinator = flex_sharing_coordinator(gap_tol, **settings)
 
+    line = IterationLine(500)
+
     def report(state) -> None:
-        if state.iteration % report_every(500) == 0:
-            progress(f"iteration {state.iteration}: primal {state.history.primal[-1]:.3g}, dual "
-                     f"{state.history.dual[-1]:.3g}, rho {state.rho:.3g}")
+        line(state.iteration, lambda: f"primal {state.history.primal[-1]:.3g}, dual "
+             f"{state.history.dual[-1]:.3g}, rho {state.rho:.3g}")
 
     where = "in this process" if args.runtime == "inproc" else \
         f"in {args.processes} agent processes ({args.runtime})"
@@ -110,6 +111,7 @@ def run(args: argparse.Namespace) -> int:
                               broker=args.broker, broker_access=access, coordinator=coordinator,
                               progress=report, faults=faults, warm_start=warm_start,
                               token=token)
+    line.close()
     with output as tmp:
         write_flex_sharing(tmp, result, f"Flex sharing, {args.actors} actors ({args.runtime})",
                            gap_tol=gap_tol)

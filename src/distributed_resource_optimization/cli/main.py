@@ -65,6 +65,7 @@ from distributed_resource_optimization.cli.common import (
     PROG,
     add_verbosity_options,
     set_verbosity,
+    show_library_progress,
 )
 from distributed_resource_optimization.io.output import package_version
 from distributed_resource_optimization.runtime.transport import (
@@ -164,6 +165,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # --help
         return int(exc.code or 0)
     set_verbosity(args.verbosity)
+    show_library_progress()
     warnings.showwarning = _show_warning
     terminated = _SigtermAsInterrupt()
     try:

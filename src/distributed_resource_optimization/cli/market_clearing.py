@@ -16,6 +16,7 @@ from distributed_resource_optimization.cli.common import (
     EXIT_NOT_CONVERGED,
     EXIT_OK,
     EXIT_PHYSICS,
+    IterationLine,
     add_comfort_option,
     add_fault_options,
     add_out_option,
@@ -28,7 +29,6 @@ from distributed_resource_optimization.cli.common import (
     engine_settings,
     faults_of,
     progress,
-    report_every,
     scenario_name,
     token_of,
 )
@@ -328,13 +328,17 @@ def clear_market(args: argparse.Namespace, warm_start: Any = None) -> MarketClea
         f", one {args.runtime} agent process per entity")
     progress(f"ADMM market clearing ({agents}{where})...")
 
+    line = IterationLine(20)
+
     def report(state) -> None:
-        if state.iteration % report_every(20) == 0:
+        def text() -> str:
             primal, dual = market_residuals(state.stopping.history)
             r = ", ".join(f"{k} {v[-1]:.3g}" for k, v in primal.items())
             d = max(v[-1] for v in dual.values())
-            progress(f"iteration {state.iteration}: primal residuals {r} (kW), largest dual "
-                     f"residual {d:.3g} (S$/kWh), rho {state.rho:.3g}")
+            return (f"primal residuals {r} (kW), largest dual residual {d:.3g} (S$/kWh), "
+                    f"rho {state.rho:.3g}")
+
+        line(state.iteration, text)
 
     settings = dict(agents=agents, rho=args.rho, eps=args.eps, max_iters=args.max_iters,
                     progress=report, faults=faults_of(args), warm_start=warm_start,
@@ -353,6 +357,7 @@ def clear_market(args: argparse.Namespace, warm_start: Any = None) -> MarketClea
         market = run_market_clearing(district, args.scenario, **settings)
         market_verification = verify_market(market, district)
     wall_admm = time.perf_counter() - start
+    line.close()
     comparison = compare_with_centralized(market, central)
     verifications = {"centralized": central_verification, "market": market_verification}
     return MarketClearingRun(district, central, market, comparison, wall_central, wall_admm,

@@ -211,10 +211,12 @@ class CentralizedResult:
     @property
     def plot(self) -> DistrictPlots:
         """Figures of the solution: ``plot.dispatch(der, quantity)``, ``plot.prices(der,
-        quantity)``, ``plot.price_heatmap(quantity)`` (matplotlib figures)."""
+        quantity)``, ``plot.price_heatmap(quantity)``, ``plot.grid_map(time, quantity)``
+        (matplotlib figures)."""
         return DistrictPlots({"centralized optimum": self.dispatch_frame},
                              {"centralized optimum": self.prices_frame}, self.objective,
-                             self.scenario)
+                             self.scenario, scenario=self.scenario,
+                             district=self.problem.district)
 
     def to_xarray(self) -> xr.Dataset:
         """The solution as a dataset over ``(timestep, der)``: the dispatch per quantity

@@ -18,10 +18,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from distributed_resource_optimization.figures.district import der_series, price_heatmap
+from distributed_resource_optimization.figures.district import der_series, grid_map, price_heatmap
 from distributed_resource_optimization.figures.style import QUANTITY_LABELS
 
 from . import DISPATCH_UNITS, PRICE_UNITS
+from .scenarios import rule_element, scenario_rules
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -134,11 +135,14 @@ class DistrictPlots:
     """
 
     def __init__(self, dispatch: Mapping[str, pd.DataFrame], prices: Mapping[str, pd.DataFrame],
-                 objective: float, title: str) -> None:
+                 objective: float, title: str, scenario: str | None = None,
+                 district=None) -> None:
         self._dispatch = dict(dispatch)
         self._prices = dict(prices)
         self._objective = objective
         self._title = title
+        self._scenario = scenario
+        self._district = district
 
     def _lines(self, frames: Mapping[str, pd.DataFrame], reference_frame: pd.DataFrame | None,
                der: str, quantity: str) -> dict[str, pd.Series]:
@@ -188,3 +192,64 @@ class DistrictPlots:
             self._prices[label][quantity], unit=PRICE_UNITS[quantity],
             title=f"{QUANTITY_LABELS[quantity]} nodal prices ({self._title}, "
             f"{label})")
+
+    def grid_map(self, time: str | int | None = None, quantity: str = "thermal_power",
+                 entity: str | None = None, district=None):
+        """The grid on its map (the nodes' coordinates in the electric grid's nodes file), each
+        building's node coloured by its ``quantity`` price at step ``time`` (``"14:00"``, a
+        step index, or by default the step where the prices differ most across the nodes),
+        the scenario's limited elements marked. ``district``: the
+        :class:`~.district.DistrictData` the result belongs to (a centralized result knows
+        its own)."""
+        district = district if district is not None else self._district
+        if district is None:
+            raise ValueError("district: pass the DistrictData this result was cleared on")
+        label = entity if entity is not None else next(iter(self._prices))
+        prices = self._prices[label][quantity]
+        step = _step_index(prices.index, time, prices)
+        eg = district.electric_grid
+        values = np.full(eg.n_node, np.nan)
+        for der, node in zip(eg.der_names, eg.der_node_index):
+            values[node] = prices.iloc[step][str(der)]
+        marked = []
+        for rule in scenario_rules(self._scenario) if self._scenario else []:
+            grid = district.thermal_grid if rule.limit.startswith("thermal") else eg
+            kind = "pipe" if grid is district.thermal_grid else "cable"
+            if rule.limit.endswith("_max") and "branch" in rule.limit:
+                e = rule_element(grid, rule)
+                a, b = (eg.node_names.tolist().index(str(grid.node_names[i]))
+                        for i in (grid.line_from[e], grid.line_to[e]))
+                marked.append((a, b, f"{kind} {rule.element}: limited in {self._scenario}"))
+            else:  # a node's limit: the line that feeds it
+                node = eg.node_names.tolist().index(str(rule.element))
+                feeder = int(np.flatnonzero(eg.line_to == node)[0]) if (eg.line_to == node).any() \
+                    else int(np.flatnonzero(eg.line_from == node)[0])
+                marked.append((int(eg.line_from[feeder]), int(eg.line_to[feeder]),
+                               f"node {rule.element}: limited in {self._scenario}"))
+        when = pd.Timestamp(prices.index[step])
+        return grid_map(eg.node_longitude, eg.node_latitude,
+                        list(zip(eg.line_from.tolist(), eg.line_to.tolist())), values,
+                        labels=[f"FL {n}" if not np.isnan(values[i]) else str(n)
+                                for i, n in enumerate(eg.node_names)],
+                        source=int(eg.source_index), marked=marked,
+                        unit=PRICE_UNITS[quantity],
+                        title=f"{QUANTITY_LABELS[quantity]} prices at {when:%H:%M}\n"
+                        f"({self._title}, {label})")
+
+
+def _step_index(index: pd.Index, time: str | int | None, prices: pd.DataFrame) -> int:
+    """The row of ``time``: a step index, ``"HH:MM"`` of the day, or (``None``) the step
+    where the prices differ most across the nodes."""
+    if time is None:
+        spread = prices.max(axis=1) - prices.min(axis=1)
+        return int(np.argmax(spread.to_numpy()))
+    if isinstance(time, (int, np.integer)):
+        if not -len(index) <= time < len(index):
+            raise ValueError(f"time: step {time} is outside the {len(index)} steps")
+        return int(time) % len(index)
+    stamps = pd.DatetimeIndex(index)
+    matches = np.flatnonzero(stamps.strftime("%H:%M") == str(time))
+    if matches.size == 0:
+        raise ValueError(f"time: no step starts at {time!r} (steps: "
+                         f"{stamps[0]:%H:%M}, {stamps[1]:%H:%M}, ...)")
+    return int(matches[0])

@@ -157,7 +157,9 @@ SCHEMAS: dict[str, TableSchema] = {
         ranges={"base_frequency": Range(0, 1e3, False, True)}),
     "grid/electric_grid_nodes.csv": TableSchema(
         {"electric_grid_name": str, "node_name": str, "voltage": float},
-        ranges={"voltage": Range(0, 1e6, False, True)}),
+        optional={"latitude": float, "longitude": float},
+        ranges={"voltage": Range(0, 1e6, False, True), "latitude": Range(-90, 90),
+                "longitude": Range(-180, 180)}),
     "grid/electric_grid_lines.csv": TableSchema(
         {"electric_grid_name": str, "line_name": str, "line_type": str, "node_1_name": str,
          "node_2_name": str, "length": float}, ranges={"length": _LENGTH_KM}),
@@ -282,8 +284,12 @@ _DOCS: dict[str, dict] = {
     "grid/electric_grids.csv": dict(owner="electric grid operator",
                                     units={"base_frequency": "Hz"}),
     "grid/electric_grid_nodes.csv": dict(
-        owner="electric grid operator", units={"voltage": "V (line-to-line, nominal)"},
-        ignored=(*_PHASES, "latitude", "longitude")),
+        owner="electric grid operator",
+        units={"voltage": "V (line-to-line, nominal)", "latitude": "degree",
+               "longitude": "degree"},
+        notes={"latitude": "where the node is drawn on the grid map (both grids: their nodes "
+               "coincide)"},
+        ignored=_PHASES),
     "grid/electric_grid_lines.csv": dict(owner="electric grid operator", units={"length": "km"},
                                          ignored=_PHASES),
     "grid/electric_grid_line_types.csv": dict(

@@ -104,3 +104,49 @@ def limit_over_day(values: pd.Series, limit: float | pd.Series, *, title: str, y
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize="small")
     return fig
+
+
+def grid_map(longitude: np.ndarray, latitude: np.ndarray, lines: list[tuple[int, int]],
+             values: np.ndarray, *, labels: list[str], source: int, title: str, unit: str,
+             marked: list[tuple[int, int, str]] = ()):
+    """The grid drawn from its nodes' coordinates (degree), each node coloured by ``values``
+    (NaN: a node without a value, drawn hollow), the source as a square, and the ``marked``
+    lines (from, to, legend text: e.g. the scenario's limited element) drawn over the others.
+    Returns the figure."""
+    # matplotlib is heavy: loaded with the figure already, this only binds the name
+    from matplotlib.lines import Line2D
+
+    x, y = np.asarray(longitude, dtype=float), np.asarray(latitude, dtype=float)
+    if np.isnan(x).any() or np.isnan(y).any():
+        raise ValueError("every node needs a latitude and a longitude to be drawn on the map")
+    fig, ax = new_figure(size=(7.5, 5.6))
+    for a, b in lines:
+        ax.plot([x[a], x[b]], [y[a], y[b]], color="0.6", linewidth=1.2, zorder=1)
+    handles = []
+    for i, (a, b, text) in enumerate(marked):
+        # Each narrower than the one before: a pipe and a cable along the same way both show.
+        style, width = line_style(i + 4), 7.0 - 3.0 * i
+        ax.plot([x[a], x[b]], [y[a], y[b]], color=style["color"], linewidth=width,
+                solid_capstyle="butt", zorder=2 + i)
+        handles.append(Line2D([], [], color=style["color"], linewidth=width, label=text))
+    v = np.asarray(values, dtype=float)
+    has = ~np.isnan(v)
+    points = ax.scatter(x[has], y[has], c=v[has], cmap="viridis", s=70, edgecolors="black",
+                        linewidths=0.5, zorder=5)
+    ax.scatter(x[~has], y[~has], facecolors="white", edgecolors="0.4", s=25, zorder=3)
+    ax.scatter([x[source]], [y[source]], marker="s", s=110, facecolors="none",
+               edgecolors="black", linewidths=1.5, zorder=4)
+    handles.append(Line2D([], [], marker="s", color="black", markerfacecolor="none",
+                          linestyle="none", label="substation / plant (source)"))
+    for i in np.flatnonzero(has):
+        ax.annotate(labels[i], (x[i], y[i]), textcoords="offset points", xytext=(4, 4),
+                    fontsize="x-small")
+    fig.colorbar(points, ax=ax, label=unit, shrink=0.7)
+    # Degrees of longitude shrink with the cosine of the latitude.
+    ax.set_aspect(1.0 / max(np.cos(np.radians(float(np.mean(y)))), 1e-6))
+    ax.set_xlabel("longitude (degree)")
+    ax.set_ylabel("latitude (degree)")
+    ax.ticklabel_format(useOffset=False)
+    ax.set_title(title)
+    ax.legend(handles=handles, fontsize="small", loc="best")
+    return fig

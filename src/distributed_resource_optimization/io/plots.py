@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from distributed_resource_optimization.energy.district import DistrictData
@@ -59,7 +60,9 @@ def write_district_figures(out: Path, plots: Any, *, reference: Any = None,
     """The district figures of one run into ``out``: ``thermal_dispatch_fl22.png`` and
     ``thermal_price_fl22.png`` (the study's figures 1 and 2; ``plots`` is the result's ``plot``
     accessor, ``reference`` the centralized result they are compared with, if any),
-    ``price_map_<quantity>.png`` for :data:`PRICE_MAP_QUANTITIES`, and per limit of the
+    ``price_map_<quantity>.png`` for :data:`PRICE_MAP_QUANTITIES`, ``grid_map.png`` (the
+    thermal prices on the grid's map where the prices differ most, the scenario's limited
+    elements marked; where the nodes have coordinates), and per limit of the
     scenario ``limit_<kind>_<element>.png``: the element in the nonlinear model over the day
     against its limit (from ``verification``)."""
     paths = {
@@ -71,6 +74,9 @@ def write_district_figures(out: Path, plots: Any, *, reference: Any = None,
     for quantity in PRICE_MAP_QUANTITIES:
         paths[f"price_map_{quantity}"] = save_figure(plots.price_heatmap(quantity),
                                                      out / f"price_map_{quantity}.png")
+    if not np.isnan(district.electric_grid.node_latitude).any():
+        paths["grid_map"] = save_figure(plots.grid_map(district=district),
+                                        out / "grid_map.png")
     if verification is not None:
         paths.update(write_limit_figures(out, district, scenario, verification))
     return paths
@@ -175,6 +181,9 @@ def figure_captions(paths: Mapping[str, Path]) -> list[tuple[Path, str]]:
         elif name.startswith("price_map_"):
             caption = (f"{QUANTITY_LABELS[name.removeprefix('price_map_')]} nodal prices, every "
                        "DER over the day")
+        elif name == "grid_map":
+            caption = ("The grid on its map: each building's thermal price at the step where "
+                       "the prices differ most, the scenario's limited elements marked")
         elif name.startswith("limit_"):
             caption = "The scenario's limit over the day, in the nonlinear model"
         else:

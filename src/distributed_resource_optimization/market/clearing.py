@@ -252,8 +252,9 @@ class MarketResult:
     @property
     def plot(self) -> MarketPlots:
         """Figures of the clearing: ``plot.dispatch(der, quantity, reference=central)``,
-        ``plot.prices(...)``, ``plot.price_heatmap(quantity)`` (the aggregator's prices) and
-        ``plot.convergence()`` (matplotlib figures)."""
+        ``plot.prices(...)``, ``plot.price_heatmap(quantity)`` and ``plot.grid_map(time,
+        quantity, district=district)`` (the aggregator's prices) and ``plot.convergence()``
+        (matplotlib figures)."""
         return MarketPlots(self)
 
     def to_xarray(self) -> xr.Dataset:
@@ -317,11 +318,15 @@ class MarketPlots(DistrictPlots):
         dispatch, prices = market.dispatch_frame, market.prices_frame
         super().__init__({entity_label(e): dispatch[e] for e in keep},
                          {entity_label(e): prices[e] for e in keep}, market.objective,
-                         f"{market.scenario}, ADMM")
+                         f"{market.scenario}, ADMM", scenario=market.scenario)
         self._market = market
 
     def price_heatmap(self, quantity: str = "thermal_power", entity: str | None = None):
         return super().price_heatmap(quantity, entity or entity_label(AGGREGATOR))
+
+    def grid_map(self, time: str | int | None = None, quantity: str = "thermal_power",
+                 entity: str | None = None, district=None):
+        return super().grid_map(time, quantity, entity or entity_label(AGGREGATOR), district)
 
     def convergence(self):
         """Primal residuals (the study's figure 3), dual residuals and rho per iteration, with

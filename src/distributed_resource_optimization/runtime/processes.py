@@ -13,10 +13,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import sys
 import tempfile
 import threading
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -53,6 +55,10 @@ from distributed_resource_optimization.runtime.transport import (
     Mailbox,
     Transport,
 )
+
+#: Progress of starting agent processes: INFO when they start and when all are ready, DEBUG per
+#: agent (the command line shows these as progress lines).
+_log = logging.getLogger(__name__)
 
 #: Prefix of the line on stdout with which an agent process announces its address (JSON follows).
 READY_PREFIX = "DRO_AGENT_READY "
@@ -229,6 +235,8 @@ class AgentProcesses:
         if self.token:
             env[TOKEN_ENV] = self.token  # in the environment, not on the command line
         env.update(self.environment)  # e.g. the broker password, for the same reason
+        started = time.perf_counter()
+        _log.info("starting %d %s processes...", len(self.commands), self.subcommand)
         try:
             if self.start == "forkserver":
                 with open(self.log_dir / FORK_SERVER_LOG, "wb") as log:
@@ -242,6 +250,8 @@ class AgentProcesses:
                 self.agents[name] = SpawnedAgent(name, proc, log_path)
             await asyncio.wait_for(asyncio.gather(*(self._ready(a) for a in self.agents.values())),
                                    self.ready_timeout)
+            _log.info("%d %s processes ready (%.1f s)", len(self.agents), self.subcommand,
+                      time.perf_counter() - started)
         except asyncio.TimeoutError:
             missing = sorted(n for n, a in self.agents.items() if a.address is None)
             await self.stop()
@@ -272,6 +282,9 @@ class AgentProcesses:
             text = line.decode("utf-8", "replace").strip()
             if text.startswith(READY_PREFIX):
                 agent.address = json.loads(text[len(READY_PREFIX):])["address"]
+                ready = sum(a.address is not None for a in self.agents.values())
+                _log.debug("%s %s ready at %s (%d of %d)", self.subcommand, agent.name,
+                           agent.address, ready, len(self.commands))
                 return
 
     def log_tail(self, name: str, lines: int = 3) -> str:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from ..ders import read_ders
 from ..radial_grid import (
@@ -57,6 +58,9 @@ class ElectricGridData(RadialGridData):
     line_max_current_a: np.ndarray
     der_p_nominal_kw: np.ndarray
     der_q_nominal_kvar: np.ndarray
+    #: Where each node lies (degree; NaN where the nodes file gives none): the grid map.
+    node_latitude: np.ndarray | None = None
+    node_longitude: np.ndarray | None = None
 
     @property
     def line_rating_kva(self) -> np.ndarray:
@@ -120,7 +124,16 @@ def load_electric_grid(folder: Path | str = DEFAULT_DATA_DIR,
                               ders.electric_rows, node_index),
         der_p_nominal_kw=ders.active_power_nominal_kw,
         der_q_nominal_kvar=ders.reactive_power_nominal_kvar,
+        node_latitude=_coordinate(nodes, "latitude"),
+        node_longitude=_coordinate(nodes, "longitude"),
     )
+
+
+def _coordinate(nodes: pd.DataFrame, column: str) -> np.ndarray:
+    """The nodes' ``column`` (degree), NaN where the file has none."""
+    if column not in nodes.columns:
+        return np.full(len(nodes), np.nan)
+    return nodes[column].to_numpy(dtype=float)
 
 
 def _line_type_parameters(folder: Path, frequency_hz: float
