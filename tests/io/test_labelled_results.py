@@ -219,3 +219,24 @@ def test_flex_convergence_figure_shows_the_rule_it_stopped_on():
     if not (last["primal"] <= last["eps_primal"] and last["dual"] <= last["eps_dual"]):
         assert any("not the stopping rule" in t.get_text()
                    for t in residual_ax.get_legend().get_texts())
+
+
+@pytest.mark.slow
+def test_limit_figures_from_the_api(runs):
+    """plot.limits draws the scenario's limited element in the nonlinear model against its
+    limit: the pipe's flow at each step, the limit, and the steps at it marked."""
+    from distributed_resource_optimization.energy.verification import verify_centralized
+
+    district, central, _ = runs
+    verification = verify_centralized(central)
+    figures = central.plot.limits(verification)
+    assert list(figures) == ["limit_pipe_flow_4"]
+    ax = figures["limit_pipe_flow_4"].axes[0]
+    flow = verification.grid_values["pipe_flow"]["4"]
+    np.testing.assert_allclose(ax.get_lines()[0].get_ydata()[:-1], flow.to_numpy())
+    limit = float(verification.grid_limits["pipe_flow"]["4"])
+    assert limit == pytest.approx(0.7697, abs=1e-4)
+    at_limit = int((flow >= limit * (1 - 1e-3)).sum())
+    assert at_limit > 0
+    assert any(f"at the limit ({at_limit} steps)" in t.get_text()
+               for t in ax.get_legend().get_texts())

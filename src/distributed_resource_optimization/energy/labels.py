@@ -18,11 +18,16 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from distributed_resource_optimization.figures.district import der_series, grid_map, price_heatmap
+from distributed_resource_optimization.figures.district import (
+    der_series,
+    grid_map,
+    limit_over_day,
+    price_heatmap,
+)
 from distributed_resource_optimization.figures.style import QUANTITY_LABELS
 
 from . import DISPATCH_UNITS, PRICE_UNITS
-from .scenarios import rule_element, scenario_rules
+from .scenarios import CHECK_OF_LIMIT, rule_element, scenario_rules
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -235,6 +240,36 @@ class DistrictPlots:
                         unit=PRICE_UNITS[quantity],
                         title=f"{QUANTITY_LABELS[quantity]} prices at {when:%H:%M}\n"
                         f"({self._title}, {label})")
+
+
+    def limits(self, verification, district=None) -> dict:
+        """Per limit of the scenario, its element's value in the nonlinear model over the day
+        against the limit (``verification``: the dispatch's
+        :class:`~.verification.Verification`), the steps at the limit marked, and a cable's
+        rating in the data where it lies near. Returns ``limit_<kind>_<element>`` -> figure."""
+        district = district if district is not None else self._district
+        figures = {}
+        for rule in scenario_rules(self._scenario) if self._scenario else []:
+            kind, unit, upper = CHECK_OF_LIMIT[rule.limit]
+            values = verification.grid_values[kind][rule.element]
+            limit = float(verification.grid_limits[kind][rule.element])
+            rating = None
+            if kind == "branch_power" and district is not None:
+                candidate = float(district.electric_grid.line_rating_kva[
+                    rule_element(district.electric_grid, rule)])
+                rating = candidate if candidate <= 3.0 * max(limit, float(values.max())) else None
+            words = _LIMIT_WORDS[kind]
+            figures[f"limit_{kind}_{rule.element}"] = limit_over_day(
+                values, limit, upper=upper, rating=rating, rating_label="rating in the data",
+                ylabel=f"{words} ({unit})", title=f"{words[0].upper()}{words[1:]} "
+                f"{rule.element} over the day ({self._title})")
+        return figures
+
+
+#: Words for each check kind in a limit figure's title and axis.
+_LIMIT_WORDS: dict[str, str] = {"pipe_flow": "flow of pipe", "node_head": "head at thermal node",
+                                "branch_power": "apparent power of cable",
+                                "voltage_min": "voltage at node"}
 
 
 def _step_index(index: pd.Index, time: str | int | None, prices: pd.DataFrame) -> int:

@@ -265,6 +265,16 @@ LIMITS: dict[str, _Limit] = {
 }
 
 
+#: The check kind of the verification (:mod:`.verification`) that holds each limit kind of
+#: :data:`LIMITS`, with its unit and whether the limit is an upper one.
+CHECK_OF_LIMIT: dict[str, tuple[str, str, bool]] = {
+    "thermal_branch_flow_max": ("pipe_flow", "m3/s", True),
+    "thermal_node_head_min": ("node_head", "m", False),
+    "electric_branch_power_max": ("branch_power", "kVA", True),
+    "electric_voltage_min": ("voltage_min", "p.u.", False),
+}
+
+
 def _scenario(name: str) -> Scenario:
     return SCENARIOS[check_scenario(name)]
 

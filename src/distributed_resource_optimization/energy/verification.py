@@ -64,16 +64,6 @@ PER_STEP_COLUMNS: dict[str, str] = {
 }
 
 
-#: The check kind that holds each limit kind of the scenarios (:data:`.scenarios.LIMITS`), with
-#: its unit and whether the limit is an upper one.
-CHECK_OF_LIMIT: dict[str, tuple[str, str, bool]] = {
-    "thermal_branch_flow_max": ("pipe_flow", "m3/s", True),
-    "thermal_node_head_min": ("node_head", "m", False),
-    "electric_branch_power_max": ("branch_power", "kVA", True),
-    "electric_voltage_min": ("voltage_min", "p.u.", False),
-}
-
-
 @dataclass(frozen=True)
 class LimitCheck:
     """The worst point of one kind of limit in the nonlinear model.

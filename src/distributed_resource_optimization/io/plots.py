@@ -17,13 +17,12 @@ import numpy as np
 import pandas as pd
 
 from distributed_resource_optimization.energy.district import DistrictData
-from distributed_resource_optimization.energy.scenarios import rule_element, scenario_rules
-from distributed_resource_optimization.energy.verification import CHECK_OF_LIMIT, Verification
+from distributed_resource_optimization.energy.verification import Verification
 from distributed_resource_optimization.figures.convergence import (
     admm_convergence,
     market_convergence,
 )
-from distributed_resource_optimization.figures.district import der_series, limit_over_day
+from distributed_resource_optimization.figures.district import der_series
 from distributed_resource_optimization.figures.style import QUANTITY_LABELS, entity_label
 
 #: Axis labels per quantity of the dispatch and price tables.
@@ -41,12 +40,6 @@ PRICE_LABELS: dict[str, str] = {
 DPI = 110
 #: The quantities whose nodal prices are drawn as maps (``price_map_<quantity>.png``).
 PRICE_MAP_QUANTITIES: tuple[str, ...] = ("thermal_power", "active_power")
-#: Words for each check kind in a limit figure's title and axis.
-_LIMIT_WORDS: dict[str, str] = {"pipe_flow": "flow of pipe", "node_head": "head at thermal node",
-                                "branch_power": "apparent power of cable",
-                                "voltage_min": "voltage at node"}
-
-
 def save_figure(fig: Any, path: Path | str) -> Path:
     """Save a figure as PNG (:data:`DPI`)."""
     path = Path(path)
@@ -55,7 +48,7 @@ def save_figure(fig: Any, path: Path | str) -> Path:
 
 
 def write_district_figures(out: Path, plots: Any, *, reference: Any = None,
-                           district: DistrictData, scenario: str,
+                           district: DistrictData,
                            verification: Verification | None) -> dict[str, Path]:
     """The district figures of one run into ``out``: ``thermal_dispatch_fl22.png`` and
     ``thermal_price_fl22.png`` (the study's figures 1 and 2; ``plots`` is the result's ``plot``
@@ -78,33 +71,16 @@ def write_district_figures(out: Path, plots: Any, *, reference: Any = None,
         paths["grid_map"] = save_figure(plots.grid_map(district=district),
                                         out / "grid_map.png")
     if verification is not None:
-        paths.update(write_limit_figures(out, district, scenario, verification))
+        paths.update(write_limit_figures(out, plots, district, verification))
     return paths
 
 
-def write_limit_figures(out: Path, district: DistrictData, scenario: str,
+def write_limit_figures(out: Path, plots: Any, district: DistrictData,
                         verification: Verification) -> dict[str, Path]:
-    """Per tightened limit of ``scenario``: its element's nonlinear value over the day against
-    the limit, and the element's rating in the data where it lies near (a cable's)."""
-    paths = {}
-    for rule in scenario_rules(scenario):
-        kind, unit, upper = CHECK_OF_LIMIT[rule.limit]
-        values = verification.grid_values[kind][rule.element]
-        limit = float(verification.grid_limits[kind][rule.element])
-        rating = None
-        if kind == "branch_power":
-            e = rule_element(district.electric_grid, rule)
-            candidate = float(district.electric_grid.line_rating_kva[e])
-            if candidate <= 3.0 * max(limit, float(values.max())):
-                rating = candidate
-        words = _LIMIT_WORDS[kind]
-        fig = limit_over_day(values, limit, upper=upper, rating=rating,
-                             rating_label="rating in the data", ylabel=f"{words} ({unit})",
-                             title=f"{words[0].upper()}{words[1:]} {rule.element} over the day "
-                             f"({scenario})")
-        name = f"limit_{kind}_{rule.element}"
-        paths[name] = save_figure(fig, out / f"{name}.png")
-    return paths
+    """Per tightened limit of the scenario: its element's nonlinear value over the day against
+    the limit (``plots.limits``), as ``limit_<kind>_<element>.png``."""
+    return {name: save_figure(fig, out / f"{name}.png")
+            for name, fig in plots.limits(verification, district).items()}
 
 
 # --------------------------------------------------------------------------------------------

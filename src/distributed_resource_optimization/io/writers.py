@@ -106,7 +106,7 @@ def write_centralized_run(out: Path, result: CentralizedResult, wall_time_s: flo
     ``wall_time_s`` is the run's time (s)."""
     _, summary = _write_centralized(result, out, wall_time_s, verifications, linearisation)
     figures = write_district_figures(
-        out, result.plot, district=result.problem.district, scenario=scenario,
+        out, result.plot, district=result.problem.district,
         verification=(verifications or {}).get("centralized"))
     write_report(out, summary, figure_captions(figures),
                  f"Centralized operation of the district ({scenario})")
@@ -148,7 +148,6 @@ def write_market_clearing(out: Path, district: DistrictData, market: MarketResul
     write_json(out / SUMMARY_FILE, summary)
     # What the market decided, next to the centralized optimum it is compared with.
     figures = write_district_figures(out, market.plot, reference=central, district=district,
-                                     scenario=scenario,
                                      verification=(verifications or {}).get("market"))
     figures["primal_residuals"] = save_figure(market.plot.convergence(),
                                               out / PRIMAL_RESIDUALS_FIGURE)
