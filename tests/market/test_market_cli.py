@@ -12,12 +12,19 @@ from distributed_resource_optimization.io.results import read_results
 from distributed_resource_optimization.io.tables import COLUMNS, RESIDUAL_COLUMNS
 
 
+_BOTH: list = []
+
+
 @pytest.fixture(scope="module")
 def both(tmp_path_factory):
-    out = tmp_path_factory.mktemp("both")
-    code = cli.main(["market-clearing", "--scenario", "thermal-congestion", "--resolution",
-                     "60min", "--out", str(out)])
-    return code, out
+    """One run for the module's tests, kept for the session: the tests sorted by duration
+    (tests/conftest.py) may run apart, and a module fixture would run it again."""
+    if not _BOTH:
+        out = tmp_path_factory.mktemp("both")
+        code = cli.main(["market-clearing", "--scenario", "thermal-congestion", "--resolution",
+                         "60min", "--out", str(out)])
+        _BOTH.append((code, out))
+    return _BOTH[0]
 
 
 def test_both_is_default_and_converges(both):
