@@ -11,7 +11,6 @@ from distributed_resource_optimization import cli
 from distributed_resource_optimization.io.results import read_results
 from distributed_resource_optimization.io.tables import COLUMNS, RESIDUAL_COLUMNS
 
-
 _BOTH: list = []
 
 
