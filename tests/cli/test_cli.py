@@ -13,6 +13,7 @@ import pytest
 from distributed_resource_optimization.cli import main
 from distributed_resource_optimization.energy.district import load_district
 from distributed_resource_optimization.energy.successive import solve_successively
+from distributed_resource_optimization.io.results import read_results
 from distributed_resource_optimization.io.tables import COLUMNS
 
 #: The module (the package's ``main`` attribute is the function).
@@ -43,8 +44,14 @@ def test_market_clearing_writes_files(run):
     assert [b["element"] for b in summary["binding_constraints"]] == ["4"]
     # The objective equals a library solve of the same scenario, linearised successively (the
     # default).
-    reference = solve_successively(load_district(), "thermal-congestion").result.objective
-    assert summary["centralized_objective"] == pytest.approx(reference, rel=1e-9)
+    reference = solve_successively(load_district(), "thermal-congestion").result
+    assert summary["centralized_objective"] == pytest.approx(reference.objective, rel=1e-9)
+    # The folder reads back as labelled data with the same prices.
+    saved = read_results(out)
+    assert saved.kind == "centralized" and saved.status == 0
+    np.testing.assert_allclose(saved.prices_frame["centralized"].to_numpy(),
+                               reference.prices_frame.to_numpy(), rtol=1e-6, atol=1e-9)
+    assert (out / "report.html").read_text().count("data:image/png") == len(list(out.glob("*.png")))
     assert summary["verification"]["status"] == "holds"
     # The zone band, 0.008 K below 23 degC at 09:02 (17 % of its 0.05 K tolerance), is nearer
     # its tolerance than the congested pipe (at its limit to 1e-16).
