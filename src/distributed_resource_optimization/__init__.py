@@ -182,6 +182,10 @@ _LAZY: dict[str, str] = {
     **dict.fromkeys((
         "start_cohda_multistart",
     ), _PKG + ".runtime.run"),
+    # The local models for a participant's own LP / QP / cvxpy problem (their solvers load on
+    # use; cvxpy is an optional extra).
+    **dict.fromkeys(("QPLocalModel", "CvxpyLocalModel"), _PKG + ".local.qp"),
+    **dict.fromkeys(("LPLocalModel",), _PKG + ".local.lp"),
     # The district, its market and the results as data (pandas, scipy and xarray load on use).
     **dict.fromkeys(("load_district",), _PKG + ".energy.district"),
     **dict.fromkeys(("CentralizedResult", "SolverStatus", "solve_district"),

@@ -14,7 +14,10 @@ from distributed_resource_optimization import cli
 from distributed_resource_optimization.admm.results import ADMMStatus
 from distributed_resource_optimization.energy.centralized import SolverStatus, solve_district
 from distributed_resource_optimization.energy.district import load_district
-from distributed_resource_optimization.flex_sharing import run_flex_sharing
+from distributed_resource_optimization.flex_sharing import (
+    flex_sharing_coordinator,
+    run_flex_sharing,
+)
 from distributed_resource_optimization.io.results import read_results, save_results
 from distributed_resource_optimization.market.clearing import run_market_clearing
 
@@ -92,6 +95,9 @@ def test_market_frames_and_dataset(runs):
     np.testing.assert_array_equal(ds["residual_dual_active"], market.dual_residuals["active"])
     assert history.attrs["units"]["primal_reactive"] == "kvar"
     assert ds.attrs["status"] == "converged" and ds.attrs["iterations"] == market.iterations
+    # The study's rule: every quantity's residual below eps (0.1 kW) ended it.
+    assert market.admm.stopped_by.startswith("GroupResidualRule(eps=0.1")
+    assert "stopped by GroupResidualRule" in repr(market)
     _short(repr(market))
     _short(repr(market.admm))
 
@@ -240,3 +246,16 @@ def test_limit_figures_from_the_api(runs):
     assert at_limit > 0
     assert any(f"at the limit ({at_limit} steps)" in t.get_text()
                for t in ax.get_legend().get_texts())
+
+
+def test_every_run_says_which_rule_stopped_it(tmp_path):
+    """The rule that ended the run, in the result and in summary.json."""
+    flex = run_flex_sharing(10, seed=4)
+    assert flex.admm.stopped_by.startswith("CertifiedGapRule(gap_tol=0.0001")
+    assert flex.admm.gap_certified <= 1e-4
+    capped = run_flex_sharing(10, seed=4, coordinator=flex_sharing_coordinator(max_iters=3))
+    assert capped.admm.stopped_by == "max_iters (3)"
+    out = tmp_path / "f"
+    assert cli.main(["flex-sharing", "--actors", "6", "--out", str(out), "-q"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["stopped_by"].startswith("CertifiedGapRule")

@@ -135,6 +135,9 @@ class ADMMResult:
 
     #: General-form consensus: the global variable of each entry of ``last_x`` / ``prices``.
     entry_labels: list | None = None
+    #: In words, the rule that ended the run: the stopping rule that held (e.g.
+    #: ``"CertifiedGapRule(gap_tol=0.0001, ...)"``) or ``"max_iters (5000)"``.
+    stopped_by: str = ""
 
     def per_actor(self, flat: np.ndarray) -> dict[str, np.ndarray]:
         """A flat array in the order of ``x`` (``last_x``, ``prices``) split per actor."""
@@ -220,7 +223,7 @@ class ADMMResult:
         coords = {"iteration": history.index.to_numpy(),
                   "actor": ("entry", np.repeat(np.array(list(self.x), dtype=str), sizes))}
         attrs = {"status": self.status.value, "iterations": self.iterations,
-                 "wall_time_s": self.wall_time_s}
+                 "stopped_by": self.stopped_by, "wall_time_s": self.wall_time_s}
         for name in ("objective", "lower_bound", "gap_certified"):
             if getattr(self, name) is not None:
                 attrs[name] = float(getattr(self, name))
@@ -231,7 +234,7 @@ class ADMMResult:
         gap = "" if self.gap_certified is None else f", gap_certified={self.gap_certified:.2g}"
         return (f"ADMMResult(status={self.status.value}, iterations={self.iterations}, "
                 f"objective={obj}{gap}, actors={len(self.x)}, "
-                f"wall_time_s={self.wall_time_s:.3g})")
+                f"wall_time_s={self.wall_time_s:.3g},\n  stopped_by={self.stopped_by!r})")
 
 
 class ADMMPlots:

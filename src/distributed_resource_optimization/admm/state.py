@@ -203,6 +203,8 @@ class FormState(ABC):
         self.iteration = 0
         self.history = History()
         self.status: ADMMStatus | None = None
+        #: In words, the rule that ended the run (set with :attr:`status`).
+        self.stopped_by = ""
         sizes = [s.size for s in self.specs]
         self.offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
         self.names = [n for s in self.specs for n in s.names]
@@ -383,9 +385,11 @@ class FormState(ABC):
             if not self._probe_smaller_rho():
                 if self.settings.adaptive_rho:
                     self.status = ADMMStatus.CONVERGED
+                    self.stopped_by = self.stopping.reason()
                     return True
         elif may_stop:
             self.status = ADMMStatus.CONVERGED
+            self.stopped_by = self.stopping.reason()
             return True
         score = max(res.primal / max(res.eps_primal, _TINY), res.dual / max(res.eps_dual, _TINY))
         if fresh and score < self._best_score:
@@ -395,6 +399,7 @@ class FormState(ABC):
             # Out of iterations: hand back the iterate closest to the stopping rule, not whichever
             # (possibly extrapolated) point happened to come last.
             self.status = ADMMStatus.MAX_ITERATIONS
+            self.stopped_by = f"max_iters ({self.settings.max_iters})"
             if self._best is not None:
                 x_best, w_best, rho_best = self._best
                 self.x[:] = x_best
@@ -501,6 +506,7 @@ class FormState(ABC):
             last_x=np.array(self.last_x),
             prices=self.last_prices,
             entry_labels=self.entry_labels(),
+            stopped_by=self.stopped_by or f"max_iters ({self.settings.max_iters})",
         )
 
     def entry_labels(self) -> list | None:

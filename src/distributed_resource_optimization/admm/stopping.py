@@ -100,6 +100,11 @@ class StoppingRule(ABC):
         """Whether the participants should evaluate the Lagrangian bound in ``iteration``."""
         return self.bound_every > 0 and (iteration % self.bound_every == 0 or iteration == 1)
 
+    def reason(self) -> str:
+        """In words, what this rule found when it last said the run may stop (its ``repr``;
+        combinations name the rules that held)."""
+        return repr(self)
+
 
 class ResidualRule(StoppingRule):
     """Boyd et al. (2011, sec. 3.3): primal and dual residuals below their thresholds
@@ -219,7 +224,12 @@ class _Combined(StoppingRule):
         return any(r.wants_bound(iteration) for r in self.rules)
 
     def _all(self, state: StateView, x_new: np.ndarray, residuals: Residuals) -> list[bool]:
-        return [r.check(state, x_new, residuals) for r in self.rules]  # every rule records
+        self._held = [r.check(state, x_new, residuals) for r in self.rules]  # every rule records
+        return self._held
+
+    def reason(self) -> str:
+        held = [r.reason() for r, ok in zip(self.rules, getattr(self, "_held", ())) if ok]
+        return " and ".join(held) if held else repr(self)
 
     @property
     def history(self) -> dict[str, list[float]]:

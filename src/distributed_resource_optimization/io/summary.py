@@ -56,9 +56,10 @@ def verification_summary(verifications: Mapping) -> dict:
 
 def bound_summary(admm) -> dict:
     """``lower_bound``, ``gap_certified`` and the objective they were compared with
-    (``bound_objective``) of a run; ``None`` where the run has no bound."""
+    (``bound_objective``) of a run (``None`` where the run has no bound), and the rule that
+    ended it (``stopped_by``)."""
     return {"lower_bound": admm.lower_bound, "bound_objective": admm.bound_objective,
-            "gap_certified": admm.gap_certified}
+            "gap_certified": admm.gap_certified, "stopped_by": admm.stopped_by}
 
 
 def market_summary(market, central: CentralizedResult | None, comparison: Mapping[str, float]

@@ -296,7 +296,8 @@ class MarketResult:
                 f"iterations={self.iterations}, objective={self.objective:.2f} S$,\n"
                 f"  agents={self.agents!r} on {self.runtime!r}, {len(self.dispatch)} entities, "
                 f"{self.wall_time_s:.2f} s, {self.messages} messages,\n"
-                f"  final primal residuals (kW/kvar): {final}; dual (S$/kWh): {dual or '-'})")
+                f"  final primal residuals (kW/kvar): {final}; dual (S$/kWh): {dual or '-'},\n"
+                f"  stopped by {self.admm.stopped_by})")
 
     @property
     def primal_residual_final(self) -> dict[str, float]:
