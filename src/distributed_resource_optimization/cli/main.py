@@ -146,9 +146,22 @@ EXAMPLES = """examples:
       a command's options and examples"""
 
 
-def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    """A warning as one line, like the errors (not the source line that raised it)."""
-    print(f"{PROG}: warning: {_one_line(message)}", file=sys.stderr)
+class _OwnWarningsInOneLine:
+    """The package's warnings as one line, like the errors (not the source line that raised
+    them); other packages' warnings go where they went before."""
+
+    def __init__(self, previous: Callable[..., None]) -> None:
+        self.previous = previous
+
+    def __call__(self, message, category, filename, lineno, file=None, line=None) -> None:
+        if category.__module__.startswith(PACKAGE):
+            print(f"{PROG}: warning: {_one_line(message)}", file=sys.stderr)
+        else:
+            self.previous(message, category, filename, lineno, file, line)
+
+
+#: Warnings of this package's modules are shown in one line.
+PACKAGE = "distributed_resource_optimization"
 
 
 def _one_line(exc: BaseException) -> str:
@@ -166,10 +179,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exc.code or 0)
     set_verbosity(args.verbosity)
     show_library_progress()
-    warnings.showwarning = _show_warning
     terminated = _SigtermAsInterrupt()
     try:
-        with terminated:
+        with terminated, warnings.catch_warnings():  # the way warnings show, for this run only
+            warnings.showwarning = _OwnWarningsInOneLine(warnings.showwarning)
             return COMMANDS[args.command].run(args)
     except KeyboardInterrupt:
         # The run's own clean-up (spawned agents, the temporary output folder) has happened.
