@@ -239,11 +239,15 @@ def test_flex_sharing_command_reports_the_certificate(tmp_path) -> None:
     assert cli.main(["flex-sharing", "--actors", "10", "--gap-tol", "-1"]) == 2
 
 
-def test_the_market_refuses_a_gap_rule_it_cannot_serve() -> None:
+def test_the_market_gap_rule_certifies_together_with_the_residual_rule() -> None:
+    from distributed_resource_optimization.admm.stopping import AllOf, CertifiedGapRule
     from distributed_resource_optimization.market.clearing import market_coordinator
 
-    with pytest.raises(ValueError, match="gap_tol: the market clearing has no certified lower"):
-        market_coordinator(gap_tol=1e-4)
+    rule = market_coordinator(gap_tol=1e-4).settings.stopping
+    assert isinstance(rule, AllOf) and isinstance(rule.rules[1], CertifiedGapRule)
+    assert rule.rules[1].gap_tol == 1e-4
+    with pytest.raises(ValueError, match="gap_tol"):
+        market_coordinator(gap_tol=-1.0)
 
 
 @pytest.mark.slow

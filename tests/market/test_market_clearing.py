@@ -127,3 +127,30 @@ def test_entities_share_exchange_variables(district):
 def test_bad_eps_is_refused_before_any_work(district, eps, message):
     with pytest.raises(ValueError, match=message):
         run_market_clearing(district, "thermal-congestion", eps=eps)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("scenario", ["unconstrained", "thermal-congestion", "thermal-head"])
+def test_the_certified_gap_bounds_the_true_gap(scenario):
+    """With the grid operators' demands bounded by their connections' ratings, the market's
+    Lagrangian bound is finite: it lies below the centralized optimum, and the certified gap at
+    the stop is at least the true gap to it (issue 26 part 3)."""
+    from distributed_resource_optimization.energy.grid_operators import (
+        electric_connection_ratings,
+        thermal_connection_ratings,
+    )
+
+    district = _district("60min")
+    central = solve_district(district, scenario)
+    # The ratings are far from binding at the optimum, so they leave it unchanged.
+    _, th_high = thermal_connection_ratings(district.thermal_model)
+    _, el_high = electric_connection_ratings(district.electric_model)
+    assert (central.dispatch["thermal_power"] <= 0.5 * th_high).all()
+    assert (np.abs(central.dispatch["active_power"]) <= 0.5 * el_high).all()
+    market = run_market_clearing(district, scenario, gap_tol=1e-3, max_iters=2000)
+    admm = market.admm
+    assert market.converged and "CertifiedGapRule(gap_tol=0.001" in admm.stopped_by
+    assert admm.lower_bound <= central.objective + 1e-9 * abs(central.objective)
+    true_gap = (market.objective - central.objective) / abs(central.objective)
+    assert admm.gap_certified <= 1e-3
+    assert admm.gap_certified >= true_gap - 1e-9

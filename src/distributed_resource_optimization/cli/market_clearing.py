@@ -102,6 +102,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         f"residuals (S$/kWh) (default: {DEFAULT_EPS:g})")
     parser.add_argument("--max-iters", default=None, type=int, metavar="N",
                         help=f"ADMM: iteration limit (default: {DEFAULT_MAX_ITERS})")
+    parser.add_argument("--gap-tol", default=None, type=float, metavar="TOL",
+                        help="ADMM: also stop only once the certified relative gap to the "
+                        "optimum is at most TOL (the grid operators bound their demands by the "
+                        "connections' ratings; summary.json gap_certified) (default: no gap "
+                        "rule, the study's residual rule alone)")
     parser.add_argument("--agents", default=None, choices=AGENT_MODES,
                         help=f"ADMM: one aggregator or one agent per building (default: "
                         f"{AGENT_MODES[0]}, or what --agents-file lists)")
@@ -152,6 +157,8 @@ def check_admm_options(args: argparse.Namespace) -> None:
         raise ValueError(f"--rho must lie in [{bounds.rho_min:g}, {bounds.rho_max:g}] (the range "
                          f"the penalty adaptation works in), got {args.rho:g}")
     check_at_least_one(args.max_iters, "--max-iters")
+    if args.gap_tol is not None and not (math.isfinite(args.gap_tol) and 0 < args.gap_tol < 1):
+        raise ValueError(f"--gap-tol must lie in (0, 1), got {args.gap_tol}")
     faults_of(args)
     token_of(args)  # a bad --token-file is refused before any work
     broker_access_of(args)
@@ -345,6 +352,8 @@ def clear_market(args: argparse.Namespace, warm_start: Any = None) -> MarketClea
                     runtime=args.runtime, agents_file=args.agents_file, broker=args.broker,
                     listen=args.listen, broker_access=broker_access_of(args),
                     token=token_of(args), **engine_settings(args))
+    if args.gap_tol is not None:
+        settings["gap_tol"] = args.gap_tol
     start = time.perf_counter()
     if iterate:
         cleared = clear_market_successively(district, args.scenario, **settings)

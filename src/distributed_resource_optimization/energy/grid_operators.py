@@ -24,6 +24,39 @@ from .scenarios import (
 from .thermal_grid import LinearThermalGridModel, thermal_grid_block
 
 
+def bound_demands(block: LPBlock, group: str, low_kw: np.ndarray, high_kw: np.ndarray) -> None:
+    """Bound the grid's copy of demand ``group`` (per DER, repeated at every step) by its
+    connections' ratings, where a DER has one (finite ``high_kw`` above ``low_kw``; others stay
+    free). The ratings lie far above any dispatch, so the optimum is unchanged; they make the
+    operator's term of the Lagrangian dual function finite at any prices, so a market run can
+    certify its distance to the optimum (:class:`~..admm.stopping.CertifiedGapRule`)."""
+    cols = block.variables[group]
+    n = low_kw.size
+    rated = np.isfinite(high_kw) & np.isfinite(low_kw) & (high_kw > low_kw)
+    steps = cols.size // n
+    block.lb[cols] = np.tile(np.where(rated, low_kw, -np.inf), steps)
+    block.ub[cols] = np.tile(np.where(rated, high_kw, np.inf), steps)
+
+
+def thermal_connection_ratings(model: LinearThermalGridModel) -> tuple[np.ndarray, np.ndarray]:
+    """Per DER the range of thermal power its connection (energy transfer station) can carry,
+    kW: +-the nominal thermal power of the thermal grid's DER table (``thermal_power_nominal``,
+    the operator's own data). Symmetric, though the station only delivers cooling: a lower
+    bound of 0 would bind at every step without demand and take part in the nodal price there."""
+    nominal = np.abs(np.asarray(model.grid.der_p_th_nominal_kw, dtype=float))
+    return -nominal, nominal
+
+
+def electric_connection_ratings(model: LinearElectricGridModel) -> tuple[np.ndarray, np.ndarray]:
+    """Per DER the range of active and of reactive power its connection can carry, kW / kvar:
+    +-the nominal apparent power of the electric grid's DER table (``active_power_nominal``,
+    ``reactive_power_nominal``, the operator's own data)."""
+    g = model.grid
+    apparent = np.hypot(np.asarray(g.der_p_nominal_kw, float), np.asarray(g.der_q_nominal_kvar,
+                                                                            float))
+    return -apparent, apparent
+
+
 def thermal_grid_operator_block(model: LinearThermalGridModel, price_s_per_kwh: np.ndarray,
                                 timestep_h: float, eta_ch: float,
                                 scenario: str | ThermalLimits,
@@ -35,9 +68,11 @@ def thermal_grid_operator_block(model: LinearThermalGridModel, price_s_per_kwh: 
     per step (:mod:`.successive`) instead of ``model`` at every step."""
     limits = (scenario if isinstance(scenario, ThermalLimits)
               else thermal_scenario_limits(model, scenario))
-    return thermal_grid_block(model, price_s_per_kwh, timestep_h, eta_ch=eta_ch,
-                              branch_flow_max=limits.branch_flow_max_m3_s,
-                              node_head_min=limits.node_head_min_m, step_models=step_models)
+    block = thermal_grid_block(model, price_s_per_kwh, timestep_h, eta_ch=eta_ch,
+                               branch_flow_max=limits.branch_flow_max_m3_s,
+                               node_head_min=limits.node_head_min_m, step_models=step_models)
+    bound_demands(block, "p_th", *thermal_connection_ratings(model))
+    return block
 
 
 def electric_grid_operator_block(model: LinearElectricGridModel, price_s_per_kwh: np.ndarray,
@@ -50,7 +85,11 @@ def electric_grid_operator_block(model: LinearElectricGridModel, price_s_per_kwh
     per step (:mod:`.successive`) instead of ``model`` at every step."""
     limits = (scenario if isinstance(scenario, ElectricLimits)
               else electric_scenario_limits(model, scenario))
-    return electric_grid_block(model, price_s_per_kwh, timestep_h,
-                               voltage_min_pu=limits.voltage_min_pu,
-                               branch_power_max_kva=limits.branch_power_max_kva,
-                               step_models=step_models)
+    block = electric_grid_block(model, price_s_per_kwh, timestep_h,
+                                voltage_min_pu=limits.voltage_min_pu,
+                                branch_power_max_kva=limits.branch_power_max_kva,
+                                step_models=step_models)
+    low, high = electric_connection_ratings(model)
+    for group in ("p", "q"):
+        bound_demands(block, group, low, high)
+    return block

@@ -41,6 +41,9 @@ class LPLocalModel(LocalModel):
     naming the actor from :meth:`prepare` / :meth:`solve`. ``solver`` picks the proximal
     solver from :data:`PROX_SOLVERS` (default ``"daqp"``; ``"clarabel"`` needs no ``free``);
     ``solver_tol`` its tolerance (default :data:`DEFAULT_SOLVER_TOL`; ``tol``: its former name).
+       ``certificate_only``: columns whose bounds hold for the certified lower bound
+    (:meth:`dual_term`) but not in the proximal steps, e.g. ratings far above any dispatch that
+    make the dual term finite: a relaxation with the same optimum while they do not bind.
     """
 
     def __init__(self, c: Sequence[float] | np.ndarray, A_eq, b_eq, A_ub, b_ub,
@@ -49,7 +52,8 @@ class LPLocalModel(LocalModel):
                  name: str | None = None, variables: Sequence[Hashable] | None = None,
                  rho_scale: Sequence[float] | np.ndarray | None = None,
                  solver_tol: float | None = None, solver: str = "daqp",
-                 tol: float | None = None) -> None:
+                 tol: float | None = None,
+                 certificate_only: Sequence[int] | np.ndarray | None = None) -> None:
         if solver not in PROX_SOLVERS:
             raise ValueError(f"solver must be one of {', '.join(PROX_SOLVERS)}, got {solver!r}")
         # Up front: DAQP and Clarabel would take a bad tolerance silently or fail at setup.
@@ -72,7 +76,13 @@ class LPLocalModel(LocalModel):
         if exchange.size == 0:
             raise ValueError("exchange must name at least one column")
         free = _columns("free", free, n, allow_empty=True)
+        relaxed = _columns("certificate_only", [] if certificate_only is None
+                           else certificate_only, n, allow_empty=True)
         super().__init__(exchange.size, name=name, variables=variables, rho_scale=rho_scale)
+        self.certificate_bounds = (lb, ub)
+        if relaxed.size:
+            lb, ub = lb.copy(), ub.copy()
+            lb[relaxed], ub[relaxed] = -np.inf, np.inf
         self.lp = (c, a_eq, b_eq, a_ub, b_ub, lb, ub)
         self.exchange_index = exchange
         self.free_index = free
@@ -116,12 +126,14 @@ class LPLocalModel(LocalModel):
         return float(self.lp[0] @ self.w)
 
     def dual_term(self, price: np.ndarray) -> float | None:
-        """``min c'w + price'w[exchange]`` over the LP's feasible set, solved by HiGHS
-        (``-inf`` if unbounded; ``None`` if HiGHS ends without an answer)."""
+        """``min c'w + price'w[exchange]`` over the LP's feasible set (with the
+        ``certificate_only`` bounds), solved by HiGHS (``-inf`` if unbounded; ``None`` if HiGHS
+        ends without an answer)."""
         # scipy.optimize takes 0.2 s to import and only the certified bound needs HiGHS
         from scipy.optimize import linprog
 
-        c, a_eq, b_eq, a_ub, b_ub, lb, ub = self.lp
+        c, a_eq, b_eq, a_ub, b_ub, _, _ = self.lp
+        lb, ub = self.certificate_bounds
         cost = c.copy()
         cost[self.exchange_index] += np.asarray(price, dtype=float)
         res = linprog(cost, A_ub=a_ub if a_ub.shape[0] else None,

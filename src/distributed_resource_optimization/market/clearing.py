@@ -346,11 +346,6 @@ def market_coordinator(*, rho: float | None = None, eps: float | None = None,
     ``"study"``, alias ``"seed"``, or the engine's, ``"engine"``) with the market's defaults
     (:mod:`.names`); checks the settings before any work."""
     stop = stop_rule(stop)
-    if engine.get("gap_tol") is not None:
-        # The grid operators' terms are -inf away from the exact DLMPs (docs/market_clearing.md):
-        # a gap rule would never fire and the run would go on to max_iters.
-        raise ValueError("gap_tol: the market clearing has no certified lower bound yet (the grid "
-                         "operators' LPs are unbounded in the nodal demands); stop by eps")
     rho = DEFAULT_RHO if rho is None else positive_scalar(rho, "rho")
     # Shared check: a NaN eps would pass "eps <= 0" and never stop the run.
     eps = DEFAULT_EPS if eps is None else positive_scalar(eps, "eps")
@@ -360,6 +355,10 @@ def market_coordinator(*, rho: float | None = None, eps: float | None = None,
     # With the engine's rule the study's residuals are still recorded (for the report).
     rule = study_rule(eps, timestep_h) if stop == "study" else \
         AnyOf(ResidualRule(), study_rule(None, timestep_h))
+    # ``gap_tol`` (in ``engine``): the engine stops once this rule and the certified gap both
+    # hold (the entities' outputs agree only up to the residuals). The gap is finite because the
+    # grid operators bound their nodal demands by their connections' ratings
+    # (energy.grid_operators.bound_demands).
     engine.setdefault("stopping", rule)
     return ADMMGenericCoordinator(MarketGlobalActor(expected), rho=rho, max_iters=max_iters,
                                   **engine)
