@@ -204,3 +204,55 @@ def test_best_iterate_keeps_prices_consistent_with_rho() -> None:
     assert h.rho[best] != h.rho[-1]  # rho changed after the best iterate
     assert state.rho == h.rho[best]
     np.testing.assert_allclose(state.x, [2.0, 2.0 + 1e-3])
+
+
+@pytest.mark.parametrize("flow_max", [100.0, 10.0])
+def test_qp_models_with_private_variables_two_area_dispatch(flow_max: float, run) -> None:
+    """Two areas share only the tie-line flow f (exchange=); their generators stay private.
+    Area A: cost a_A g_A^2 + b_A g_A, balance g_A - f = d_A; area B: g_B + f = d_B; |f| <=
+    flow_max in both. Hand-derived optimum: f* = (2 a_B d_B + b_B - 2 a_A d_A - b_A) /
+    (2 (a_A + a_B)), clipped to the limit."""
+    a_a, b_a, d_a, a_b, b_b, d_b = 0.01, 2.0, 50.0, 0.02, 5.0, 80.0
+    f_free = (2 * a_b * d_b + b_b - 2 * a_a * d_a - b_a) / (2 * (a_a + a_b))
+    f_star = float(np.clip(f_free, -flow_max, flow_max))
+    cost = (a_a * (d_a + f_star) ** 2 + b_a * (d_a + f_star)
+            + a_b * (d_b - f_star) ** 2 + b_b * (d_b - f_star))
+    # Variables (g, f); rows: the balance (equality) and the flow limit.
+    area_a = QPLocalModel([b_a, 0.0], P=np.diag([2 * a_a, 0.0]),
+                          A=np.array([[1.0, -1.0], [0.0, 1.0]]), l=[d_a, -flow_max],
+                          u=[d_a, flow_max], exchange=[1], name="area_a")
+    area_b = QPLocalModel([b_b, 0.0], P=np.diag([2 * a_b, 0.0]),
+                          A=np.array([[1.0, 1.0], [0.0, 1.0]]), l=[d_b, -flow_max],
+                          u=[d_b, flow_max], exchange=[1], name="area_b")
+    assert area_a.size == 1
+    res = run([area_a, area_b], dro.create_consensus_admm_coordinator(max_iters=5000),
+              dro.create_admm_start())
+    assert res.converged
+    assert res.z[0] == pytest.approx(f_star, abs=1e-3)
+    assert area_a.w[0] == pytest.approx(d_a + f_star, abs=1e-3)  # the private generator
+    assert area_b.w[0] == pytest.approx(d_b - f_star, abs=1e-3)
+    assert res.objective == pytest.approx(cost, rel=1e-5)
+
+
+def test_qp_exchange_is_checked() -> None:
+    with pytest.raises(ValueError, match="exchange"):
+        QPLocalModel([1.0, 2.0], exchange=[2])
+    with pytest.raises(ValueError, match="exchange"):
+        QPLocalModel([1.0, 2.0], exchange=[0, 0])
+
+
+def test_a_cvxpy_model_falls_back_when_its_solver_fails(run) -> None:
+    """A solver that fails (here: one cvxpy does not have) does not end the run: the next of
+    ``fallback_solvers`` solves the proximal problem, and the result is the same."""
+    x1, x2 = cp.Variable(2), cp.Variable(2)
+    good = CvxpyLocalModel(x1, cp.sum_squares(x1 - np.array([1.0, 3.0])), name="good")
+    flaky = CvxpyLocalModel(x2, cp.sum_squares(x2 - np.array([3.0, 1.0])), name="flaky",
+                            solver="NO_SUCH_SOLVER", fallback_solvers=("CLARABEL",))
+    res = run([good, flaky], dro.create_consensus_admm_coordinator(), dro.create_admm_start())
+    assert res.converged
+    np.testing.assert_allclose(res.z, [2.0, 2.0], atol=1e-4)
+    assert flaky.fallbacks_used > 0 and good.fallbacks_used == 0
+    none = CvxpyLocalModel(cp.Variable(1), name="none", solver="NO_SUCH_SOLVER",
+                           fallback_solvers=())
+    with pytest.raises(dro.LocalModelError, match="NO_SUCH_SOLVER"):
+        none.solve(np.zeros(1), 1.0)

@@ -45,23 +45,33 @@ class QPLocalModel(LocalModel):
     ``P`` (n x n, positive semidefinite, may be ``None`` for an LP), ``q`` (n), ``A`` (k x n) with
     bounds ``l``/``u`` (k; use ``-inf``/``inf`` for one-sided rows). ``solver_tol`` is the OSQP
     tolerance (absolute and relative, in (0, 1), default 1e-9; ``eps``: its former name). Errors
-    in ``P``, ``A``, ``l`` and ``u`` name the model.
+    in ``P``, ``A``, ``l`` and ``u`` name the model. ``exchange``: the indices of the variables
+    the actor shares (its output, in this order); the others stay private, e.g. the flows and
+    angles inside an area of a multi-area OPF (default: all are shared).
     """
 
     def __init__(self, q: Sequence[float], P: Any = None, A: Any = None,
                  l: Sequence[float] | None = None, u: Sequence[float] | None = None,  # noqa: E741
                  *, name: str | None = None, variables: Sequence[Hashable] | None = None,
                  rho_scale: Sequence[float] | None = None, solver_tol: float | None = None,
-                 eps: float | None = None) -> None:
+                 eps: float | None = None,
+                 exchange: Sequence[int] | np.ndarray | None = None) -> None:
         q_arr = as_finite_vector(q, "q")
         n = q_arr.size
         if n == 0:
             raise ValueError("q must not be empty")
+        shared = np.arange(n) if exchange is None else np.asarray(exchange)
+        if (shared.ndim != 1 or shared.size == 0 or not np.issubdtype(shared.dtype, np.integer)
+                or shared.min() < 0 or shared.max() >= n or np.unique(shared).size != shared.size):
+            raise ValueError(f"exchange must list distinct variable indices in [0, {n}), at "
+                             "least one")
         # Checked before the matrices: OSQP would report a bad value only at setup, as a bare
         # "invalid solver settings" that does not say which.
         solver_tol, keyword = renamed_keyword(solver_tol, "solver_tol", eps, "eps")
         self.solver_tol = 1e-9 if solver_tol is None else tolerance(solver_tol, keyword)
-        super().__init__(n, name=name, variables=variables, rho_scale=rho_scale)
+        super().__init__(shared.size, name=name, variables=variables, rho_scale=rho_scale)
+        self.exchange = shared.astype(int)
+        self.w = np.zeros(n)  # all variables of the last solve (the private ones included)
         # A user builds many QP models; the errors on their matrices say which one.
         who = f"QPLocalModel {name!r}" if name is not None else \
             "an unnamed QPLocalModel (pass name=... to tell them apart)"
@@ -104,7 +114,7 @@ class QPLocalModel(LocalModel):
         self._rho: np.ndarray | None = None
 
     def prepare(self) -> None:
-        n = self.size
+        n = self.q.size
         # Upper triangle of P plus an explicit diagonal entry in every column (built as a
         # pattern, so no entry cancels out), so later rho changes keep the sparsity pattern
         # OSQP factorised once.
@@ -122,9 +132,9 @@ class QPLocalModel(LocalModel):
         self._P_pattern = P_up
         self._solver = osqp.OSQP()
         data = self._P_base.copy()
-        data[diag_pos] += 1.0
+        data[diag_pos[self.exchange]] += 1.0
         P_up.data = data
-        self._rho = np.ones(n)
+        self._rho = np.ones(self.size)
         try:
             self._solver.setup(P_up, self.q.copy(), self.A, self.l, self.u, verbose=False,
                                eps_abs=self.solver_tol, eps_rel=self.solver_tol, polishing=False,
@@ -133,7 +143,7 @@ class QPLocalModel(LocalModel):
             raise LocalModelError(f"actor {self.label!r}: OSQP setup failed: "
                                   f"{_osqp_error(exc)}") from None
         # A first solve finds an infeasible model before any ADMM iteration runs.
-        self._run(np.zeros(n))
+        self._run(self._prox_q(np.ones(self.size), np.zeros(self.size)))
 
     @property
     def eps(self) -> float:
@@ -148,7 +158,14 @@ class QPLocalModel(LocalModel):
             raise LocalModelError(f"actor {self.label!r}: local model is infeasible ({status})")
         if status not in ("solved", "solved inaccurate"):
             raise LocalModelError(f"actor {self.label!r}: local QP not solved ({status})")
-        return np.asarray(res.x, dtype=float)
+        self.w = np.asarray(res.x, dtype=float)
+        return self.w[self.exchange]
+
+    def _prox_q(self, r: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """The linear cost with the proximal term ``(r/2)||w[exchange] - v||^2``."""
+        q = self.q.copy()
+        q[self.exchange] -= r * np.asarray(v, dtype=float)
+        return q
 
     def solve(self, v: np.ndarray, rho: float | np.ndarray) -> np.ndarray:
         if self._solver is None:
@@ -156,13 +173,20 @@ class QPLocalModel(LocalModel):
         r = _rho_vector(rho, self.size)
         if self._rho is None or not np.array_equal(r, self._rho):
             data = self._P_base.copy()
-            data[self._diag_pos] += r
+            data[self._diag_pos[self.exchange]] += r
             self._solver.update(Px=data)
             self._rho = r
-        return self._run(self.q - r * np.asarray(v, dtype=float))
+        return self._run(self._prox_q(r, v))
 
     def objective(self, x: np.ndarray) -> float:
-        return float(0.5 * x @ (self.P @ x) + self.q @ x)
+        """``f`` at the last solve's variables (``x`` is their shared part); with every
+        variable shared, at ``x`` itself."""
+        if self.exchange.size == self.q.size:
+            w = np.empty(self.q.size)
+            w[self.exchange] = np.asarray(x, dtype=float)
+        else:
+            w = self.w
+        return float(0.5 * w @ (self.P @ w) + self.q @ w)
 
 
 class CvxpyLocalModel(LocalModel):
@@ -170,12 +194,15 @@ class CvxpyLocalModel(LocalModel):
 
     The engine adds ``(rho/2)||x - v||^2`` through cvxpy Parameters (DPP), so the problem is
     compiled once and re-solved with new parameter values each iteration. ``solver`` is any cvxpy
-    QP solver name (default Clarabel).
+    QP solver name (default Clarabel); where it fails or stalls on a proximal problem, each of
+    ``fallback_solvers`` is tried in turn (:attr:`fallbacks_used` counts those solves), and only
+    if all fail does the actor fail, naming each solver's outcome.
     """
 
     def __init__(self, x: Any, objective: Any = None, constraints: Sequence[Any] = (),
                  *, name: str | None = None, variables: Sequence[Hashable] | None = None,
-                 rho_scale: Sequence[float] | None = None, solver: str = "CLARABEL") -> None:
+                 rho_scale: Sequence[float] | None = None, solver: str = "CLARABEL",
+                 fallback_solvers: Sequence[str] = ("OSQP", "SCS")) -> None:
         try:
             # cvxpy is heavy (0.7 s) and an optional extra, for cvxpy models only: loaded here
             import cvxpy as cp
@@ -199,6 +226,9 @@ class CvxpyLocalModel(LocalModel):
             raise ValueError(f"actor {self.label!r}: the cvxpy local model is not convex (DCP) "
                              "or uses parameters in a non-DPP way")
         self.solver = solver
+        self.fallback_solvers = tuple(s for s in fallback_solvers if s != solver)
+        #: Proximal solves that only a fallback solver finished.
+        self.fallbacks_used = 0
         self._prepared = False
 
     def prepare(self) -> None:
@@ -212,16 +242,25 @@ class CvxpyLocalModel(LocalModel):
         sr = np.sqrt(rho)
         self._sqrt_rho.value = sr
         self._w.value = sr * v
-        try:
-            self.problem.solve(solver=self.solver, warm_start=True)
-        except cp.error.SolverError as exc:
-            raise LocalModelError(f"actor {self.label!r}: solver failed ({exc})") from exc
-        status = self.problem.status
-        if status in (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE):
-            raise LocalModelError(f"actor {self.label!r}: local model is infeasible")
-        if status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE):
-            raise LocalModelError(f"actor {self.label!r}: local model not solved ({status})")
-        return np.asarray(self.var.value, dtype=float).ravel()
+        failures = []
+        # A solver that stalls on one proximal problem does not end the run: the next one of
+        # ``fallback_solvers`` tries the same problem.
+        for solver in (self.solver, *self.fallback_solvers):
+            try:
+                self.problem.solve(solver=solver, warm_start=True)
+            except cp.error.SolverError as exc:
+                failures.append(f"{solver}: {' '.join(str(exc).split())[:120]}")
+                continue
+            status = self.problem.status
+            if status in (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE):
+                raise LocalModelError(f"actor {self.label!r}: local model is infeasible")
+            if status in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE) and self.var.value is not None:
+                if solver != self.solver:
+                    self.fallbacks_used += 1
+                return np.asarray(self.var.value, dtype=float).ravel()
+            failures.append(f"{solver}: {status}")
+        raise LocalModelError(f"actor {self.label!r}: local model not solved "
+                              f"({'; '.join(failures)})")
 
     def solve(self, v: np.ndarray, rho: float | np.ndarray) -> np.ndarray:
         return self._solve_with(_rho_vector(rho, self.size), np.asarray(v, dtype=float))
