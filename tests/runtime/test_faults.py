@@ -618,3 +618,23 @@ def test_a_tcp_agent_stopped_for_a_second_is_carried_and_the_optimum_reached(tmp
     # fill both cores) is carried too: more stale replies are timing, not a fault.
     assert summary["stale_replies"].get("fleet_2", 0) >= 3
     assert summary["objective_gap_rel"] < 1e-4
+
+
+def test_a_latency_delays_every_round_and_changes_nothing_else():
+    """Faults.latency: every message takes the stated time. The run is the same (iterations,
+    objective) and its wall time at least two latencies per round; the estimate from a run
+    without latency (ADMMResult.wall_time_at_latency) counts the same round trips."""
+    from distributed_resource_optimization.flex_sharing import run_flex_sharing
+    from distributed_resource_optimization.runtime.transport import Faults
+
+    one_way = 0.004
+    plain = run_flex_sharing(12, seed=5)
+    delayed = run_flex_sharing(12, seed=5, faults=Faults.latency(one_way))
+    assert delayed.admm.iterations == plain.admm.iterations
+    assert delayed.admm.objective == plain.admm.objective
+    assert delayed.admm.wall_time_s >= 2 * one_way * delayed.admm.iterations
+    estimate = plain.admm.wall_time_at_latency(one_way)
+    assert estimate == pytest.approx(plain.admm.wall_time_s
+                                     + 2 * one_way * (plain.admm.iterations + 2))
+    with pytest.raises(ValueError, match="one_way_s"):
+        Faults.latency(-1.0)

@@ -57,6 +57,10 @@ class ActorValues(Mapping):
         return f"ActorValues({{{shown}{more}}}, {len(self)} actors)"
 
 
+#: Round trips of a coordinated run besides its iterations: the start (participants join and
+#: receive the problem) and the finish (final outputs and prices).
+ROUND_TRIPS_OUTSIDE = 2
+
 #: Below this |objective| (in the objective's unit) the certified gap is absolute, not relative.
 GAP_FLOOR = 1.0
 
@@ -197,6 +201,12 @@ class ADMMResult:
             "objective": column(self.objective_history), "gap": column(self.gap_history)},
             index=pd.RangeIndex(1, n + 1, name="iteration"))
         return frame
+
+    def wall_time_at_latency(self, one_way_s: float) -> float:
+        """The run's wall time (s) had every message taken ``one_way_s`` seconds more: one round
+        trip per iteration, and one each to start and to finish the run, on top of the time
+        measured (what the participants and the coordinator spent)."""
+        return self.wall_time_s + 2.0 * float(one_way_s) * (self.iterations + ROUND_TRIPS_OUTSIDE)
 
     @property
     def plot(self) -> ADMMPlots:

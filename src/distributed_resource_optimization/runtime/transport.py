@@ -15,6 +15,7 @@ import asyncio
 import collections
 import dataclasses
 import logging
+import math
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
@@ -233,6 +234,16 @@ class Faults:
 
     def wrap(self, transport: Transport) -> FaultyTransport:
         return FaultyTransport(transport, self.drop, self.duplicate, self.delay, self.seed)
+
+    @classmethod
+    def latency(cls, one_way_s: float) -> Faults:
+        """Every message delayed by ``one_way_s`` seconds and nothing lost: a network's latency,
+        in process (``faults=`` of the ``run_*`` functions; in process it delays every message,
+        so one ADMM round costs two latencies). Compare the measured wall time with
+        :meth:`~..admm.results.ADMMResult.wall_time_at_latency`."""
+        if not (math.isfinite(one_way_s) and one_way_s >= 0.0):
+            raise ValueError(f"one_way_s must be a finite number of seconds >= 0, got {one_way_s}")
+        return cls(delay=(float(one_way_s), float(one_way_s)))
 
 
 class FaultyTransport(Transport):
