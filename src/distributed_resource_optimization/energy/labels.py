@@ -32,8 +32,8 @@ from .scenarios import CHECK_OF_LIMIT, rule_element, scenario_rules
 if TYPE_CHECKING:
     import xarray as xr
 
-__all__ = ["DISPATCH_UNITS", "PRICE_UNITS", "DistrictPlots", "quantity_frame", "quantity_variables",
-           "entity_frame", "entity_variables", "units_of"]
+__all__ = ["DISPATCH_UNITS", "PRICE_UNITS", "DistrictPlots", "has_coordinates",
+           "quantity_frame", "quantity_variables", "entity_frame", "entity_variables", "units_of"]
 
 
 def units_of(kind: str) -> dict[str, str]:
@@ -209,6 +209,9 @@ class DistrictPlots:
         district = district if district is not None else self._district
         if district is None:
             raise ValueError("district: pass the DistrictData this result was cleared on")
+        if not has_coordinates(district.electric_grid):
+            raise ValueError("the electric grid's nodes file gives no latitude and longitude "
+                             "for every node: no map to draw")
         label = entity if entity is not None else next(iter(self._prices))
         prices = self._prices[label][quantity]
         step = _step_index(prices.index, time, prices)
@@ -270,6 +273,13 @@ class DistrictPlots:
 _LIMIT_WORDS: dict[str, str] = {"pipe_flow": "flow of pipe", "node_head": "head at thermal node",
                                 "branch_power": "apparent power of cable",
                                 "voltage_min": "voltage at node"}
+
+
+def has_coordinates(grid) -> bool:
+    """Whether every node of ``grid`` has a latitude and a longitude (the grid map)."""
+    lat, lon = getattr(grid, "node_latitude", None), getattr(grid, "node_longitude", None)
+    return (lat is not None and lon is not None and not np.isnan(lat).any()
+            and not np.isnan(lon).any())
 
 
 def _step_index(index: pd.Index, time: str | int | None, prices: pd.DataFrame) -> int:

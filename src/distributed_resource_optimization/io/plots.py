@@ -13,10 +13,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from distributed_resource_optimization.energy.district import DistrictData
+from distributed_resource_optimization.energy.labels import has_coordinates
 from distributed_resource_optimization.energy.verification import Verification
 from distributed_resource_optimization.figures.convergence import (
     admm_convergence,
@@ -67,7 +67,7 @@ def write_district_figures(out: Path, plots: Any, *, reference: Any = None,
     for quantity in PRICE_MAP_QUANTITIES:
         paths[f"price_map_{quantity}"] = save_figure(plots.price_heatmap(quantity),
                                                      out / f"price_map_{quantity}.png")
-    if not np.isnan(district.electric_grid.node_latitude).any():
+    if has_coordinates(district.electric_grid):
         paths["grid_map"] = save_figure(plots.grid_map(district=district),
                                         out / "grid_map.png")
     if verification is not None:
