@@ -163,6 +163,10 @@ def test_flex_sharing_command_output_reads_back(tmp_path):
     assert saved.status.value == summary["status"] and saved.summary == summary
     assert saved.to_xarray()["output"].shape == (8, summary["sectors"])
     assert saved.residuals_frame.index.name == "iteration"
+    gap_axis = saved.plot.convergence(gap_tol=1e-4).axes[0]
+    history = pd.read_csv(out / "residuals.csv")
+    np.testing.assert_allclose(gap_axis.get_lines()[0].get_ydata(),
+                               history["gap_certified"].dropna().to_numpy(), rtol=1e-12)
 
 
 def test_read_results_names_a_folder_without_results(tmp_path):

@@ -105,6 +105,13 @@ def test_both_reads_back_as_labelled_data(both):
     frame = saved.prices_frame["aggregator"]["thermal_power"]["22"]
     assert list(frame.index) == list(pd.to_datetime(row["timestep"]))
     assert frame.to_numpy().tolist() == row["value"].tolist()
+    # The figures draw again from the saved tables, the market against the centralized rows.
+    ax = saved.plot.prices("22").axes[0]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "centralized optimum", "thermal grid operator (ADMM)", "aggregator (ADMM)"]
+    assert ax.get_lines()[2].get_ydata()[:-1].tolist() == row["value"].tolist()
+    heat = saved.plot.price_heatmap("active_power").axes[0]
+    assert "aggregator" in heat.get_title() or "grid operator" in heat.get_title()
     ds = saved.to_xarray()
     assert ds["price_thermal_power"].attrs["units"] == "S$/kWh"
     assert ds.attrs["admm_objective"] == summary["admm_objective"]

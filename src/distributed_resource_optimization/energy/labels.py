@@ -160,6 +160,13 @@ class DistrictPlots:
             raise ValueError(f"no {quantity} at DER {der!r} in this result")
         return lines
 
+    def _holder(self, quantity: str) -> str:
+        """The first entity (legend label) whose prices hold ``quantity``."""
+        for label, frame in self._prices.items():
+            if quantity in frame.columns.get_level_values(0):
+                return label
+        raise ValueError(f"no {quantity} prices in this result")
+
     def dispatch(self, der: str = "22", quantity: str = "thermal_power", reference=None):
         """``quantity``'s dispatch at DER ``der`` over the day, one line per entity (and the
         ``reference``'s). Where the lines differ while the objectives agree, the figure says so:
@@ -192,7 +199,7 @@ class DistrictPlots:
     def price_heatmap(self, quantity: str = "thermal_power", entity: str | None = None):
         """``quantity``'s nodal prices of every DER over the day as a heat map (``entity``:
         whose prices, by legend label; default the first)."""
-        label = entity if entity is not None else next(iter(self._prices))
+        label = entity if entity is not None else self._holder(quantity)
         return price_heatmap(
             self._prices[label][quantity], unit=PRICE_UNITS[quantity],
             title=f"{QUANTITY_LABELS[quantity]} nodal prices ({self._title}, "
@@ -212,7 +219,7 @@ class DistrictPlots:
         if not has_coordinates(district.electric_grid):
             raise ValueError("the electric grid's nodes file gives no latitude and longitude "
                              "for every node: no map to draw")
-        label = entity if entity is not None else next(iter(self._prices))
+        label = entity if entity is not None else self._holder(quantity)
         prices = self._prices[label][quantity]
         step = _step_index(prices.index, time, prices)
         eg = district.electric_grid

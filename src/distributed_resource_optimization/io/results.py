@@ -13,6 +13,7 @@ reverse).
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,8 +23,10 @@ import xarray as xr
 
 from distributed_resource_optimization.admm.results import ADMMStatus
 from distributed_resource_optimization.energy.centralized import CentralizedResult, SolverStatus
-from distributed_resource_optimization.energy.labels import units_of
+from distributed_resource_optimization.energy.labels import DistrictPlots, units_of
 from distributed_resource_optimization.energy.verification import verify_centralized
+from distributed_resource_optimization.figures.convergence import admm_convergence
+from distributed_resource_optimization.figures.style import entity_label
 from distributed_resource_optimization.flex_sharing import FlexSharingResult
 from distributed_resource_optimization.io.output import OutputFolder
 from distributed_resource_optimization.io.summary import SUMMARY_FILE
@@ -46,7 +49,7 @@ from distributed_resource_optimization.market.clearing import (
     verify_market,
 )
 
-__all__ = ["SavedRun", "read_results", "save_results"]
+__all__ = ["SavedRun", "SavedRunPlots", "read_results", "save_results"]
 
 
 def save_results(result: CentralizedResult | MarketResult | FlexSharingResult,
@@ -157,6 +160,14 @@ class SavedRun:
         keys = [k for k in ("round", "quantity") if k in self.residuals.columns]
         return self.residuals.set_index(keys + ["iteration"]).sort_index()
 
+    @property
+    def plot(self) -> SavedRunPlots:
+        """Figures of the saved run, drawn again from its tables: for a district run
+        ``dispatch``, ``prices``, ``price_heatmap``, ``grid_map(..., district=...)`` (one line
+        per entity; the ADMM entities' prices first where the run has them), for every run with
+        ``residuals.csv`` of the engine ``convergence()``."""
+        return SavedRunPlots(self)
+
     def to_xarray(self) -> xr.Dataset:
         """The folder as a dataset: per quantity the dispatch and its price
         (``price_<quantity>``) over ``(entity, timestep, der)`` with ``units``; for flex sharing
@@ -205,6 +216,58 @@ class SavedRun:
         return (f"SavedRun({self.kind}, status={self.status.name}{iterations}, "
                 f"objective={objective}{checked},\n  folder={str(self.folder)!r}, "
                 f"tables: {', '.join(tables)})")
+
+
+@dataclass(frozen=True)
+class _Reference:
+    """The centralized rows of a saved run, as a reference for its figures."""
+
+    dispatch_frame: pd.DataFrame
+    prices_frame: pd.DataFrame
+    objective: float
+
+
+class SavedRunPlots(DistrictPlots):
+    """The ``plot`` accessor of a :class:`SavedRun` (:class:`~..energy.labels.DistrictPlots`
+    on its frames, and :meth:`convergence`)."""
+
+    def __init__(self, run: SavedRun) -> None:
+        self._run = run
+        dispatch, prices = run.dispatch_frame, run.prices_frame
+        entities = [] if prices is None else [
+            e for e in dict.fromkeys(prices.columns.get_level_values("entity"))
+            if not str(e).startswith("building_")]
+        s = run.summary
+        # After ADMM the centralized rows are the reference the market is drawn against (a
+        # note says where the dispatch differs at equal cost); alone, they are the lines.
+        self._reference = None
+        if "centralized" in entities and len(entities) > 1:
+            entities.remove("centralized")
+            self._reference = _Reference(dispatch["centralized"], prices["centralized"],
+                                         s.get("centralized_objective", math.nan))
+        objective = s.get("admm_objective", s.get("centralized_objective", math.nan))
+        super().__init__({entity_label(e): dispatch[e] for e in entities},
+                         {entity_label(e): prices[e] for e in entities},
+                         objective if objective is not None else math.nan,
+                         f"{s.get('scenario', '?')}, saved", scenario=s.get("scenario"))
+
+    def dispatch(self, der: str = "22", quantity: str = "thermal_power", reference=None):
+        return super().dispatch(der, quantity, reference or self._reference)
+
+    def prices(self, der: str = "22", quantity: str = "thermal_power", reference=None):
+        return super().prices(der, quantity, reference or self._reference)
+
+    def convergence(self, gap_tol: float | None = None):
+        """The engine's residuals and certified gap per iteration (a flex sharing folder's
+        ``residuals.csv``)."""
+        history = self._run.residuals
+        if history is None or "eps_primal" not in history.columns:
+            raise ValueError(f"{self._run.folder}: no engine history (residuals.csv with "
+                             "eps_primal) to draw")
+        frame = history.set_index("iteration").rename(columns={"gap_certified": "gap"})
+        s = self._run.summary
+        return admm_convergence(frame, gap_tol=gap_tol, title=f"Convergence "
+                                f"({s.get('iterations', '?')} iterations, {s.get('status')})")
 
 
 def read_results(folder: Path | str) -> SavedRun:
