@@ -154,3 +154,26 @@ def test_the_certified_gap_bounds_the_true_gap(scenario):
     true_gap = (market.objective - central.objective) / abs(central.objective)
     assert admm.gap_certified <= 1e-3
     assert admm.gap_certified >= true_gap - 1e-9
+
+
+@pytest.mark.slow
+def test_price_ranges_where_the_market_is_furthest_off():
+    """The price range of the worst-priced entry (two more solves with that node's demand
+    moved by 1 kW each way) holds the DLMP; at 60 min thermal-congestion the DLMP at 12:00 is
+    unique there (the range is a point), so the market's deviation from the range is its plain
+    deviation, which the residual stop leaves at about 2e-4 S$/kWh (issue 26 part 4)."""
+    from distributed_resource_optimization.energy.centralized import price_range
+    from distributed_resource_optimization.market.clearing import price_deviation_from_range
+
+    district, market, central, cmp = _run("thermal-congestion", "entities")
+    k, t = district.der_index("22"), 12
+    lo, hi = price_range(central, "thermal_power", t, k)
+    assert lo <= central.prices["thermal_power"][t, k] <= hi
+    assert hi - lo < 1e-9  # unique: the congestion price at 12:00 is not degenerate
+    # A move far beyond the linear piece (100 kW) crosses breakpoints: a range, holding the DLMP.
+    wide = price_range(central, "thermal_power", t, k, step=100.0)
+    assert wide[0] < central.prices["thermal_power"][t, k] < wide[1]
+    ranged = price_deviation_from_range(market, central)
+    assert 1 <= ranged["price_ranges_checked"] <= 4
+    assert ranged["max_price_deviation_from_range"] <= cmp["max_price_deviation"] + 1e-15
+    assert ranged["max_price_deviation_from_range"] == pytest.approx(cmp["max_price_deviation"])

@@ -299,6 +299,7 @@ def clear_market(args: argparse.Namespace, warm_start: Any = None) -> MarketClea
         clear_market_successively,
         compare_with_centralized,
         market_residuals,
+        price_deviation_from_range,
         run_market_clearing,
         shift_to_timesteps,
         verify_market,
@@ -368,6 +369,8 @@ def clear_market(args: argparse.Namespace, warm_start: Any = None) -> MarketClea
     wall_admm = time.perf_counter() - start
     line.close()
     comparison = compare_with_centralized(market, central)
+    # Where the DLMP is not unique any price in its range clears the optimum: measured too.
+    comparison.update(price_deviation_from_range(market, central))
     verifications = {"centralized": central_verification, "market": market_verification}
     return MarketClearingRun(district, central, market, comparison, wall_central, wall_admm,
                              verifications, linearisation,

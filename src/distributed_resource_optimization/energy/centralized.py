@@ -13,6 +13,7 @@ the grid limits of a scenario from :mod:`.scenarios`, as data.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -48,7 +49,8 @@ _COMPONENT_OF_FAMILY: dict[str, str] = {
 }
 
 __all__ = ["PRICE_COMPONENTS", "QUANTITIES", "CentralizedProblem", "CentralizedResult",
-           "SolverStatus", "build_centralized", "solve_centralized", "solve_district"]
+           "SolverStatus", "build_centralized", "price_range", "solve_centralized",
+           "solve_district"]
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -360,6 +362,34 @@ def solve_centralized(problem: CentralizedProblem) -> CentralizedResult:
                              status=SolverStatus(int(res.status)),
                              message=str(res.message), wall_time_s=wall, dispatch=dispatch,
                              prices=prices, price_components=components, duals=duals, extra=extra)
+
+
+#: Demand step (kW / kvar) by which :func:`price_range` moves one node's demand each way.
+PRICE_RANGE_STEP = 1.0
+
+
+def price_range(result: CentralizedResult, quantity: str, timestep: int, der: int,
+                step: float = PRICE_RANGE_STEP) -> tuple[float, float]:
+    """The range of nodal prices (S$/kWh, S$/kvarh) of ``quantity`` at DER ``der`` and step
+    ``timestep`` that support the optimum: where the DLMP is not unique (a degenerate optimum,
+    e.g. a limit that binds exactly at the demand), any price in it clears the same dispatch.
+
+    The problem is solved twice more with that node's demand moved by ``step`` each way
+    (``step`` kW / kvar: small next to the demand, large against the solver's tolerance); the
+    coupling row's dual there is the price of one more (less) unit, the range's ends. Both
+    solves start from the same LP, so the range holds the optimum's own price."""
+    problem = result.problem
+    group = QUANTITIES[quantity]
+    n_der = problem.district.n_der
+    row = problem.eq_rows[f"coupling_{group}"][timestep * n_der + der]
+    ends = []
+    for sign in (1.0, -1.0):
+        b_eq = problem.b_eq.copy()
+        b_eq[row] += sign * step
+        moved = solve_centralized(dataclasses.replace(problem, b_eq=b_eq))
+        ends.append(float(moved.prices[quantity][timestep, der]))
+    own = float(result.prices[quantity][timestep, der])
+    return min(*ends, own), max(*ends, own)
 
 
 def solve_district(district: DistrictData, scenario: str = "unconstrained") -> CentralizedResult:

@@ -86,7 +86,7 @@ def market_summary(market, central: CentralizedResult | None, comparison: Mappin
         **bound_summary(market.admm),
     }
     if comparison is not None:
-        out.update({k: float(v) for k, v in comparison.items()})
+        out.update({k: v if isinstance(v, int) else float(v) for k, v in comparison.items()})
     return out
 
 

@@ -50,6 +50,7 @@ from distributed_resource_optimization.admm.state import FormState
 from distributed_resource_optimization.admm.stopping import AnyOf, GroupResidualRule, ResidualRule
 from distributed_resource_optimization.admm.warm_start import WarmStart
 from distributed_resource_optimization.checks import positive_scalar, renamed_keyword, tolerance
+from distributed_resource_optimization.energy.centralized import price_range
 from distributed_resource_optimization.energy.district import DistrictData
 from distributed_resource_optimization.energy.labels import (
     DistrictPlots,
@@ -571,6 +572,52 @@ def _package(admm: ADMMResult, scenario: str, agents: str, wall: float, rho: flo
                         dispatch=dispatch, prices=prices, residuals=residuals, admm=admm,
                         dual_residuals=duals, entity_objectives=costs, rho=rho, eps=eps,
                         timesteps=pd.DatetimeIndex(pd.to_datetime(times)), der_names=der_names)
+
+
+#: Price deviations (S$/kWh) at or below this need no price range (:func:`price_deviation_from_range`).
+PRICE_TOLERANCE = 1e-4
+#: How many of the worst-priced (quantity, step, DER) entries the comparison looks up the price
+#: range for (two extra centralized solves each).
+PRICE_RANGE_CHECKS = 4
+
+
+def price_deviation_from_range(market: MarketResult, central, *,
+                               max_checks: int = PRICE_RANGE_CHECKS,
+                               tolerance: float = PRICE_TOLERANCE) -> dict[str, float | int]:
+    """How far the market's prices lie outside the range of prices that support the
+    centralized optimum (:func:`~.energy.centralized.price_range`; where a DLMP is unique the
+    range is the DLMP), over all entities, quantities, steps and DERs (S$/kWh).
+
+    Ranges cost two centralized solves each, so they are looked up for the entries with the
+    largest plain deviations, worst first, until the next plain deviation cannot exceed what was
+    found, or is within ``tolerance``, or ``max_checks`` entries were looked up; the result
+    (``max_price_deviation_from_range``) is then an upper bound: the largest deviation from a
+    range found, or the largest plain deviation not looked up. ``price_ranges_checked``: how
+    many were."""
+    worst: dict[tuple[str, int, int], float] = {}
+    for entity, quantities in market.prices.items():
+        if entity.startswith(BUILDING_PREFIX):
+            continue  # covered by the assembled aggregator
+        for q, arr in quantities.items():
+            dev = np.abs(arr - central.prices[q])
+            for flat in np.argsort(dev.ravel())[::-1][:max_checks + 1]:
+                t, k = np.unravel_index(int(flat), dev.shape)
+                key = (q, int(t), int(k))
+                worst[key] = max(worst.get(key, 0.0), float(dev[t, k]))
+    ranked = sorted(worst.items(), key=lambda item: -item[1])
+    found, checked = 0.0, 0
+    for (q, t, k), plain in ranked:
+        if plain <= max(found, tolerance) or checked == max_checks:
+            # Every entry not looked up lies at most its plain deviation from its range.
+            return {"max_price_deviation_from_range": max(found, plain),
+                    "price_ranges_checked": checked}
+        lo, hi = price_range(central, q, t, k)
+        checked += 1
+        for entity, quantities in market.prices.items():
+            if q in quantities and not entity.startswith(BUILDING_PREFIX):
+                p = float(quantities[q][t, k])
+                found = max(found, lo - p, p - hi)
+    return {"max_price_deviation_from_range": found, "price_ranges_checked": checked}
 
 
 def compare_with_centralized(market: MarketResult, central) -> dict[str, float]:
