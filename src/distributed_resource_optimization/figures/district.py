@@ -148,5 +148,7 @@ def grid_map(longitude: np.ndarray, latitude: np.ndarray, lines: list[tuple[int,
     ax.set_ylabel("latitude (degree)")
     ax.ticklabel_format(useOffset=False)
     ax.set_title(title)
-    ax.legend(handles=handles, fontsize="small", loc="best")
+    # Below the axes: inside, it would hide a node wherever it went.
+    ax.legend(handles=handles, fontsize="small", loc="upper center", ncol=2,
+              bbox_to_anchor=(0.5, -0.14))
     return fig
