@@ -111,6 +111,9 @@ def test_saved_market_reads_back(runs, tmp_path):
     saved = read_results(out)
     assert saved.kind == "market-clearing" and saved.status is ADMMStatus.CONVERGED
     assert saved.summary["iterations"] == market.iterations
+    # The same comparison keys as dro market-clearing writes.
+    assert saved.summary["max_price_deviation_from_range"] <= saved.summary[
+        "max_price_deviation"] + 1e-15
     for entity in ("centralized", "aggregator", "building_22", "thermal_grid_operator"):
         live = central.dispatch_frame if entity == "centralized" else \
             market.dispatch_frame[entity]

@@ -299,7 +299,6 @@ def clear_market(args: argparse.Namespace, warm_start: Any = None) -> MarketClea
         clear_market_successively,
         compare_with_centralized,
         market_residuals,
-        price_deviation_from_range,
         run_market_clearing,
         shift_to_timesteps,
         verify_market,
@@ -368,9 +367,8 @@ def clear_market(args: argparse.Namespace, warm_start: Any = None) -> MarketClea
         market_verification = verify_market(market, district)
     wall_admm = time.perf_counter() - start
     line.close()
-    comparison = compare_with_centralized(market, central)
     # Where the DLMP is not unique any price in its range clears the optimum: measured too.
-    comparison.update(price_deviation_from_range(market, central))
+    comparison = compare_with_centralized(market, central, price_ranges=True)
     verifications = {"centralized": central_verification, "market": market_verification}
     return MarketClearingRun(district, central, market, comparison, wall_central, wall_admm,
                              verifications, linearisation,

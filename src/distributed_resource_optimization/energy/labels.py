@@ -27,7 +27,7 @@ from distributed_resource_optimization.figures.district import (
 from distributed_resource_optimization.figures.style import QUANTITY_LABELS
 
 from . import DISPATCH_UNITS, PRICE_UNITS
-from .scenarios import CHECK_OF_LIMIT, rule_element, scenario_rules
+from .scenarios import CHECK_OF_LIMIT, LIMITS, rule_element, scenario_rules
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -221,26 +221,29 @@ class DistrictPlots:
                              "for every node: no map to draw")
         label = entity if entity is not None else self._holder(quantity)
         prices = self._prices[label][quantity]
-        step = _step_index(prices.index, time, prices)
+        step = _step_index(prices, time)
         eg = district.electric_grid
         values = np.full(eg.n_node, np.nan)
         for der, node in zip(eg.der_names, eg.der_node_index):
             values[node] = prices.iloc[step][str(der)]
+        # The map is drawn on the electric grid's nodes; the thermal grid's coincide by name.
+        position = {str(name): i for i, name in enumerate(eg.node_names)}
         marked = []
         for rule in scenario_rules(self._scenario) if self._scenario else []:
-            grid = district.thermal_grid if rule.limit.startswith("thermal") else eg
-            kind = "pipe" if grid is district.thermal_grid else "cable"
-            if rule.limit.endswith("_max") and "branch" in rule.limit:
+            kind = LIMITS[rule.limit]
+            grid = district.thermal_grid if kind.grid == "thermal" else eg
+            if kind.element_kind == "line":
                 e = rule_element(grid, rule)
-                a, b = (eg.node_names.tolist().index(str(grid.node_names[i]))
+                a, b = (position[str(grid.node_names[i])]
                         for i in (grid.line_from[e], grid.line_to[e]))
-                marked.append((a, b, f"{kind} {rule.element}: limited in {self._scenario}"))
+                what = "pipe" if kind.grid == "thermal" else "cable"
             else:  # a node's limit: the line that feeds it
-                node = eg.node_names.tolist().index(str(rule.element))
-                feeder = int(np.flatnonzero(eg.line_to == node)[0]) if (eg.line_to == node).any() \
-                    else int(np.flatnonzero(eg.line_from == node)[0])
-                marked.append((int(eg.line_from[feeder]), int(eg.line_to[feeder]),
-                               f"node {rule.element}: limited in {self._scenario}"))
+                node = position[str(rule.element)]
+                ends = eg.line_to if (eg.line_to == node).any() else eg.line_from
+                feeder = int(np.flatnonzero(ends == node)[0])
+                a, b = int(eg.line_from[feeder]), int(eg.line_to[feeder])
+                what = "node"
+            marked.append((a, b, f"{what} {rule.element}: limited in {self._scenario}"))
         when = pd.Timestamp(prices.index[step])
         return grid_map(eg.node_longitude, eg.node_latitude,
                         list(zip(eg.line_from.tolist(), eg.line_to.tolist())), values,
@@ -250,7 +253,6 @@ class DistrictPlots:
                         unit=PRICE_UNITS[quantity],
                         title=f"{QUANTITY_LABELS[quantity]} prices at {when:%H:%M}\n"
                         f"({self._title}, {label})")
-
 
     def limits(self, verification, district=None) -> dict:
         """Per limit of the scenario, its element's value in the nonlinear model over the day
@@ -283,15 +285,16 @@ _LIMIT_WORDS: dict[str, str] = {"pipe_flow": "flow of pipe", "node_head": "head 
 
 
 def has_coordinates(grid) -> bool:
-    """Whether every node of ``grid`` has a latitude and a longitude (the grid map)."""
-    lat, lon = getattr(grid, "node_latitude", None), getattr(grid, "node_longitude", None)
+    """Whether every node of the electric ``grid`` has a latitude and a longitude (the map)."""
+    lat, lon = grid.node_latitude, grid.node_longitude
     return (lat is not None and lon is not None and not np.isnan(lat).any()
             and not np.isnan(lon).any())
 
 
-def _step_index(index: pd.Index, time: str | int | None, prices: pd.DataFrame) -> int:
-    """The row of ``time``: a step index, ``"HH:MM"`` of the day, or (``None``) the step
-    where the prices differ most across the nodes."""
+def _step_index(prices: pd.DataFrame, time: str | int | None) -> int:
+    """The row of ``prices`` at ``time``: a step index, ``"HH:MM"`` of the day, or (``None``)
+    the step where the prices differ most across the nodes."""
+    index = prices.index
     if time is None:
         spread = prices.max(axis=1) - prices.min(axis=1)
         return int(np.argmax(spread.to_numpy()))

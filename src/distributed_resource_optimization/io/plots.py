@@ -40,6 +40,8 @@ PRICE_LABELS: dict[str, str] = {
 DPI = 110
 #: The quantities whose nodal prices are drawn as maps (``price_map_<quantity>.png``).
 PRICE_MAP_QUANTITIES: tuple[str, ...] = ("thermal_power", "active_power")
+
+
 def save_figure(fig: Any, path: Path | str) -> Path:
     """Save a figure as PNG (:data:`DPI`)."""
     path = Path(path)

@@ -23,7 +23,11 @@ import xarray as xr
 
 from distributed_resource_optimization.admm.results import ADMMStatus
 from distributed_resource_optimization.energy.centralized import CentralizedResult, SolverStatus
-from distributed_resource_optimization.energy.labels import DistrictPlots, units_of
+from distributed_resource_optimization.energy.labels import (
+    DistrictPlots,
+    entity_variables,
+    units_of,
+)
 from distributed_resource_optimization.energy.verification import verify_centralized
 from distributed_resource_optimization.figures.convergence import admm_convergence
 from distributed_resource_optimization.figures.style import entity_label
@@ -48,6 +52,7 @@ from distributed_resource_optimization.market.clearing import (
     compare_with_centralized,
     verify_market,
 )
+from distributed_resource_optimization.market.names import BUILDING_PREFIX
 
 __all__ = ["SavedRun", "SavedRunPlots", "read_results", "save_results"]
 
@@ -74,13 +79,13 @@ def save_results(result: CentralizedResult | MarketResult | FlexSharingResult,
             write_flex_sharing(tmp, result, title=f"Flex sharing, {result.instance.n_actors} "
                                "actors")
         elif isinstance(result, MarketResult):
-            central = centralized
-            district = central.problem.district
-            verifications = {"centralized": verify_centralized(central),
+            district = centralized.problem.district
+            verifications = {"centralized": verify_centralized(centralized),
                              "market": verify_market(result, district)}
-            write_market_clearing(tmp, district, result, central,
-                                  compare_with_centralized(result, central), method="both",
-                                  scenario=result.scenario, wall_central_s=central.wall_time_s,
+            comparison = compare_with_centralized(result, centralized, price_ranges=True)
+            write_market_clearing(tmp, district, result, centralized, comparison,
+                                  method="both", scenario=result.scenario,
+                                  wall_central_s=centralized.wall_time_s,
                                   wall_admm_s=result.wall_time_s, verifications=verifications)
         else:
             write_centralized_run(tmp, result, result.wall_time_s, result.scenario,
@@ -104,7 +109,6 @@ def _wide(long: pd.DataFrame | None, kind: str) -> pd.DataFrame | None:
     frame = frame.reindex(columns=pd.MultiIndex.from_tuples(
         order, names=["entity", "quantity", "der"]))
     frame.index = pd.DatetimeIndex(pd.to_datetime(frame.index), name="timestep")
-    frame.columns.names = ["entity", "quantity", "der"]
     frame.attrs["units"] = {q: u for q, u in units_of(kind).items()
                             if q in set(long["quantity"])}
     return frame
@@ -177,17 +181,15 @@ class SavedRun:
                                     ("price_", self.prices_frame, "prices")):
             if frame is None:
                 continue
-            units = units_of(kind)
             entities = list(dict.fromkeys(frame.columns.get_level_values("entity")))
-            ders = list(dict.fromkeys(frame.columns.get_level_values("der")))
-            for q in frame.attrs["units"]:
-                array = np.full((len(entities), len(frame), len(ders)), np.nan)
-                for (entity, quantity, der), column in frame.items():
-                    if quantity == q:
-                        array[entities.index(entity), :, ders.index(der)] = column.to_numpy()
-                variables[prefix + q] = xr.DataArray(
-                    array, coords={"entity": entities, "timestep": frame.index, "der": ders},
-                    dims=("entity", "timestep", "der"), attrs={"units": units[q]})
+            ders = list(dict.fromkeys(
+                frame[next(e for e in entities if not e.startswith(BUILDING_PREFIX))]
+                .columns.get_level_values("der")))
+            values = {e: {q: frame[e][q].to_numpy()
+                          for q in dict.fromkeys(frame[e].columns.get_level_values("quantity"))}
+                      for e in entities}
+            variables.update(entity_variables(values, frame.index, ders, kind, BUILDING_PREFIX,
+                                              prefix=prefix))
         if self.actors is not None:
             outputs = self.actors.filter(regex=r"^output_\d+_kw$")
             variables["output"] = xr.DataArray(
@@ -236,7 +238,7 @@ class SavedRunPlots(DistrictPlots):
         dispatch, prices = run.dispatch_frame, run.prices_frame
         entities = [] if prices is None else [
             e for e in dict.fromkeys(prices.columns.get_level_values("entity"))
-            if not str(e).startswith("building_")]
+            if not str(e).startswith(BUILDING_PREFIX)]
         s = run.summary
         # After ADMM the centralized rows are the reference the market is drawn against (a
         # note says where the dispatch differs at equal cost); alone, they are the lines.

@@ -620,10 +620,13 @@ def price_deviation_from_range(market: MarketResult, central, *,
     return {"max_price_deviation_from_range": found, "price_ranges_checked": checked}
 
 
-def compare_with_centralized(market: MarketResult, central) -> dict[str, float]:
+def compare_with_centralized(market: MarketResult, central, *, price_ranges: bool = False
+                             ) -> dict[str, float]:
     """Deviations of the ADMM clearing from a :class:`CentralizedResult` of the same scenario:
     ``objective_gap_rel``, ``max_price_deviation`` (S$/kWh, over all entities, quantities, steps,
-    DERs) and ``max_dispatch_deviation`` (kW / kvar)."""
+    DERs) and ``max_dispatch_deviation`` (kW / kvar); with ``price_ranges`` also the deviation
+    from the range of prices that support the optimum (:func:`price_deviation_from_range`, a few
+    more centralized solves), as the commands write it."""
     price_dev = disp_dev = 0.0
     for table, ref, name in ((market.prices, central.prices, "price"),
                              (market.dispatch, central.dispatch, "dispatch")):
@@ -636,8 +639,11 @@ def compare_with_centralized(market: MarketResult, central) -> dict[str, float]:
                     price_dev = max(price_dev, dev)
                 else:
                     disp_dev = max(disp_dev, dev)
-    return {"objective_gap_rel": abs(market.objective - central.objective) / abs(central.objective),
-            "max_price_deviation": price_dev, "max_dispatch_deviation": disp_dev}
+    out = {"objective_gap_rel": abs(market.objective - central.objective) / abs(central.objective),
+           "max_price_deviation": price_dev, "max_dispatch_deviation": disp_dev}
+    if price_ranges:
+        out.update(price_deviation_from_range(market, central))
+    return out
 
 
 def verify_market(market: MarketResult, district: DistrictData, **tolerances: float
