@@ -33,21 +33,13 @@ import dataclasses
 import numpy as np
 import pandas as pd
 
+from distributed_resource_optimization.energy.catalogues import CABLES, PIPES
 from distributed_resource_optimization.energy.centralized import solve_district
 from distributed_resource_optimization.energy.district import load_district
 from distributed_resource_optimization.energy.electric_grid.power_flow import solve_power_flow
 from distributed_resource_optimization.energy.radial_grid import grid_file
 from distributed_resource_optimization.energy.ratings import PLANNING_VOLTAGE_MIN_PU
 from distributed_resource_optimization.energy.thermal_grid.hydraulics import solve_thermal_grid
-
-#: NA2XS2Y 1xA RM/25 12/20 kV (pandapower standard types): cross-section (mm2), r and x per
-#: phase (ohm/km), capacitance (nF/km), ampacity (A).
-CABLES = ((70, 0.443, 0.132, 190.0, 220.0), (95, 0.313, 0.132, 216.0, 252.0),
-          (120, 0.253, 0.119, 230.0, 283.0), (150, 0.206, 0.116, 250.0, 319.0),
-          (185, 0.161, 0.117, 273.0, 362.0), (240, 0.122, 0.112, 304.0, 421.0))
-#: EN 10220 steel pipes (pandapipes ``<DN>_ST<16``): nominal width (mm), inner diameter (m).
-PIPES = ((300, 0.3127), (350, 0.3444), (400, 0.3938), (500, 0.4954), (600, 0.5974),
-         (700, 0.6968), (800, 0.7970), (900, 0.8940), (1000, 0.9960), (1200, 1.1980))
 
 
 def follow(district, electric, thermal, demand):
@@ -68,7 +60,7 @@ def follow(district, electric, thermal, demand):
 def planning_variant(district, s_peak, f_peak):
     """The grids with every cable and pipe sized for the baselines' peak (module doc)."""
     eg, tg = district.electric_grid, district.thermal_grid
-    rating = np.array([[np.sqrt(3.0) * eg.nominal_voltage_v * c[4] / 1000.0 for c in CABLES]])
+    rating = np.array([[c.rating_kva(eg.nominal_voltage_v) for c in CABLES]])
     cable = np.argmax(rating >= s_peak[:, None], axis=1)
     if np.any(rating[0, -1] < s_peak):
         raise SystemExit("a cable's peak exceeds the catalogue's largest rating")
@@ -77,14 +69,18 @@ def planning_variant(district, s_peak, f_peak):
     omega = 2.0 * np.pi * eg.base_frequency_hz
     pick = [CABLES[i] for i in cable]
     electric = dataclasses.replace(
-        eg, line_impedance_ohm=np.array([c[1] + 1j * c[2] for c in pick]) * km,
-        line_shunt_susceptance_s=np.array([omega * c[3] * 1e-9 for c in pick]) * km,
-        line_max_current_a=np.array([c[4] for c in pick]))
-    area = np.array([np.pi * d ** 2 / 4.0 for _, d in PIPES])
+        eg, line_impedance_ohm=np.array([c.resistance_ohm_per_km + 1j * c.reactance_ohm_per_km
+                                         for c in pick]) * km,
+        line_shunt_susceptance_s=np.array([omega * c.capacitance_nf_per_km * 1e-9
+                                           for c in pick]) * km,
+        line_max_current_a=np.array([c.max_current_a for c in pick]))
+    area = np.array([p.area_m2 for p in PIPES])
     pipe = np.argmax(f_peak[:, None] / area[None, :] <= tg.line_max_velocity_m_s[:, None],
                      axis=1)
-    thermal = dataclasses.replace(tg, line_diameter_m=np.array([PIPES[i][1] for i in pipe]))
-    return electric, thermal, [CABLES[i][0] for i in cable], [PIPES[i][0] for i in pipe]
+    thermal = dataclasses.replace(tg, line_diameter_m=np.array([PIPES[i].inner_diameter_m
+                                                                for i in pipe]))
+    return (electric, thermal, [CABLES[i].cross_section_mm2 for i in cable],
+            [PIPES[i].nominal_width_mm for i in pipe])
 
 
 def table(district, electric, thermal, dispatches) -> dict:

@@ -66,7 +66,9 @@ class ADMMGenericCoordinator:
     extrapolation it waits up to ``anderson_max_pause`` plain iterations (docs/admm.md 5a; 0:
     never). ``reply_timeout``
     (s, default 30) bounds every round's wait for the actors' replies; a request without a reply
-    is sent again before that. ``stale_rounds`` (default 0) lets a round go on without a
+    is sent again before that. ``setup_timeout`` (s, default 600) bounds the setup round instead,
+    in which every participant builds its model from what the others published (an aggregator of
+    a thousand buildings takes most of a minute). ``stale_rounds`` (default 0) lets a round go on without a
     participant that has not answered in time (after a resend, at about ten times the recent
     rounds' duration): its last outputs are carried for up to that many consecutive rounds, and
     no round with a carried output counts as converged. With 0 every round waits for everyone.
@@ -86,6 +88,7 @@ class ADMMGenericCoordinator:
         anderson_memory: int = 10,
         anderson_max_pause: int = DEFAULT_MAX_PAUSE,
         reply_timeout: float = 30.0,
+        setup_timeout: float = 600.0,
         stale_rounds: int = 0,
         stopping: StoppingRule | None = None,
         gap_tol: float | None = None,
@@ -110,6 +113,7 @@ class ADMMGenericCoordinator:
             stopping=_with_gap(global_actor, stopping, gap_tol),
         )
         self.reply_timeout = positive_scalar(reply_timeout, "reply_timeout")
+        self.setup_timeout = positive_scalar(setup_timeout, "setup_timeout")
         self.stale_rounds = non_negative_int(stale_rounds, "stale_rounds")
 
     @property

@@ -1,6 +1,7 @@
 """``dro data export``: the embedded district's data as a folder to start from (edit it, then
 ``--data DIR``); ``dro data split``: one data folder per market entity, for agents that hold only
-their own data."""
+their own data; ``dro data generate``: a synthetic district of any size (buildings drawn from the
+embedded ones on generated, planned grids)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from distributed_resource_optimization.cli.common import (
 from distributed_resource_optimization.market.names import AGENT_MODES
 
 NAME = "data"
-HELP = "data folders: export the embedded district, split one per entity"
+HELP = "data folders: export the embedded district, split one per entity, generate one"
 #: The notes beside the embedded district that an export carries along.
 EXPORTED_NOTES: tuple[str, ...] = ("README.md", "LICENSE")
 
@@ -28,7 +29,10 @@ EXAMPLES = """\
   dro data split --out parts
       the embedded district as one folder per market entity (parts/<entity>/)
   dro data split --data mydistrict --agents per-building --out parts
-      your district's data, one folder per building and grid operator"""
+      your district's data, one folder per building and grid operator
+  dro data generate --buildings 200 --seed 1 --out city
+      200 buildings drawn from the embedded ones on a generated, planned network;
+      run it with dro market-clearing --data city --scenario unconstrained"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,6 +49,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="the district's data folder (default: embedded test case)")
     split.add_argument("--agents", default=AGENT_MODES[0], choices=AGENT_MODES,
                        help="entities (default) or per-building")
+    generate = _command(sub, "generate", "a synthetic district of N buildings",
+                        "write a synthetic district: N buildings drawn (seeded) from the "
+                        "archetypes' buildings, on a generated radial feeder and cooling network "
+                        "whose cables and pipes are sized from standard catalogues for the "
+                        "buildings' peaks (docs/district.md, 'Generated districts')",
+                        "folder to write the data files to")
+    generate.add_argument("--buildings", required=True, type=int, metavar="N",
+                          help="number of buildings")
+    generate.add_argument("--seed", default=0, type=int, metavar="S",
+                          help="seed of the draw and the sites (default 0)")
+    generate.add_argument("--archetypes", default=None, type=Path, metavar="DIR",
+                          help="district data folder whose buildings are drawn (default: the "
+                          "embedded district)")
 
 
 def _command(sub: Any, name: str, help: str, description: str, out_help: str
@@ -61,12 +78,29 @@ def _command(sub: Any, name: str, help: str, description: str, out_help: str
 
 
 def run(args: argparse.Namespace) -> int:
-    """``dro data export`` / ``split``: every file appears together, or none."""
-    # pandas is heavy: the table reader and the split are imported when the command runs
+    """``dro data export`` / ``split`` / ``generate``: every file appears together, or none."""
+    # pandas is heavy: the table reader, the split and the generator are imported when the
+    # command runs
+    from distributed_resource_optimization.energy.synthetic import (
+        check_generation,
+        generate_district,
+    )
     from distributed_resource_optimization.energy.tables import DEFAULT_DATA_DIR
     from distributed_resource_optimization.io.output import OutputFolder
     from distributed_resource_optimization.market.split import split_data
 
+    if args.data_command == "generate":
+        archetypes = args.archetypes or DEFAULT_DATA_DIR
+        check_generation(args.buildings, args.seed)  # before the output folder is touched
+        output = OutputFolder(args.out, f"{args.command} {args.data_command}",
+                              inputs={"--archetypes": archetypes}, overwrite=args.overwrite)
+        output.check()
+        with output as tmp:
+            made = generate_district(tmp, args.buildings, args.seed, archetypes=archetypes)
+        feeders = len(made.feeders)
+        progress(f"wrote a district of {made.n_buildings} buildings on {feeders} feeder"
+                 f"{'s' if feeders != 1 else ''} into {args.out}; run it with --data {args.out}")
+        return 0
     if args.data_command == "export":
         output = OutputFolder(args.out, f"{args.command} {args.data_command}",
                               inputs={"--data": DEFAULT_DATA_DIR}, overwrite=args.overwrite)

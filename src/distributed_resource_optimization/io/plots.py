@@ -38,6 +38,8 @@ PRICE_LABELS: dict[str, str] = {
 }
 #: Resolution of the written figures (dots per inch).
 DPI = 110
+#: The DER of the study's figures 1 and 2 (FL 22), drawn whenever the district has it.
+STUDY_FIGURE_DER = "22"
 #: The quantities whose nodal prices are drawn as maps (``price_map_<quantity>.png``).
 PRICE_MAP_QUANTITIES: tuple[str, ...] = ("thermal_power", "active_power")
 
@@ -59,12 +61,14 @@ def write_district_figures(out: Path, plots: Any, *, reference: Any = None,
     thermal prices on the grid's map where the prices differ most, the scenario's limited
     elements marked; where the nodes have coordinates), and per limit of the
     scenario ``limit_<kind>_<element>.png``: the element in the nonlinear model over the day
-    against its limit (from ``verification``)."""
+    against its limit (from ``verification``). A district without a DER 22 (e.g. a generated
+    one) gets the first two for its last DER, ``..._fl<der>.png``."""
+    der = figure_der(district.der_names)
     paths = {
-        "thermal_dispatch_fl22": save_figure(plots.dispatch("22", reference=reference),
-                                             out / "thermal_dispatch_fl22.png"),
-        "thermal_price_fl22": save_figure(plots.prices("22", reference=reference),
-                                          out / "thermal_price_fl22.png"),
+        f"thermal_dispatch_fl{der}": save_figure(plots.dispatch(der, reference=reference),
+                                                 out / f"thermal_dispatch_fl{der}.png"),
+        f"thermal_price_fl{der}": save_figure(plots.prices(der, reference=reference),
+                                              out / f"thermal_price_fl{der}.png"),
     }
     for quantity in PRICE_MAP_QUANTITIES:
         paths[f"price_map_{quantity}"] = save_figure(plots.price_heatmap(quantity),
@@ -75,6 +79,13 @@ def write_district_figures(out: Path, plots: Any, *, reference: Any = None,
     if verification is not None:
         paths.update(write_limit_figures(out, plots, district, verification))
     return paths
+
+
+def figure_der(der_names) -> str:
+    """The DER of the dispatch and price figures: :data:`STUDY_FIGURE_DER` if the district
+    has it, else its last DER."""
+    names = [str(d) for d in der_names]
+    return STUDY_FIGURE_DER if STUDY_FIGURE_DER in names else names[-1]
 
 
 def write_limit_figures(out: Path, plots: Any, district: DistrictData,
@@ -156,6 +167,9 @@ def figure_captions(paths: Mapping[str, Path]) -> list[tuple[Path, str]]:
     for name, path in paths.items():
         if name in words:
             caption = words[name]
+        elif name.startswith(("thermal_dispatch_fl", "thermal_price_fl")):
+            kind = "dispatch" if "dispatch" in name else "price"
+            caption = f"Thermal power {kind} at FL {name.rsplit('_fl', 1)[1]}"
         elif name.startswith("price_map_"):
             caption = (f"{QUANTITY_LABELS[name.removeprefix('price_map_')]} nodal prices, every "
                        "DER over the day")

@@ -335,10 +335,10 @@ class CoordinatorAgent:
             await self.transport.send(self.address, addr, msg)
 
     async def _round(self, messages: Sequence[Any], kind: type, session: str,
-                     iteration: int | None = None) -> list[Any]:
+                     iteration: int | None = None, timeout: float | None = None) -> list[Any]:
         """Send one request per participant and gather the replies (see :meth:`_gather`)."""
         await self._broadcast(messages)
-        return await self._gather(kind, session, iteration, messages)
+        return await self._gather(kind, session, iteration, messages, timeout)
 
     def _resend_interval(self, kind: type) -> float:
         """When to send a request again that has no reply yet: a few times the fastest of the
@@ -363,7 +363,8 @@ class CoordinatorAgent:
         return addr in self._answered_once and self._missed[addr] < self.stale_rounds
 
     async def _gather(self, kind: type, session: str, iteration: int | None = None,
-                      requests: Sequence[Any] | None = None) -> list[Any]:
+                      requests: Sequence[Any] | None = None,
+                      timeout: float | None = None) -> list[Any]:
         """One reply of type ``kind`` from every participant, in participant order.
 
         Requests without a reply are sent again (``requests``, in participant order) at growing
@@ -374,9 +375,10 @@ class CoordinatorAgent:
         ``None`` in their place.
         """
         start = time.monotonic()
+        timeout = self.timeout if timeout is None else timeout
         pending = {addr: i for i, addr in enumerate(self.participants)}
         replies: list[Any] = [None] * len(self.participants)
-        deadline = start + self.timeout
+        deadline = start + timeout
         interval = self._resend_interval(kind)
         resend_at = start + interval
         carry = kind is SolveReply and self.stale_rounds > 0
@@ -399,7 +401,7 @@ class CoordinatorAgent:
                     for addr, i in list(pending.items()):
                         self.resent += 1
                         await self.transport.send(self.address, addr, requests[i])
-                    interval = min(interval * RESEND_GROWTH, self.timeout / 8)
+                    interval = min(interval * RESEND_GROWTH, timeout / 8)
                     resend_at = time.monotonic() + interval
                     continue
                 if now < deadline:
@@ -407,7 +409,7 @@ class CoordinatorAgent:
                 where = "" if iteration is None else f" (iteration {iteration})"
                 raise CoordinationTimeoutError(
                     f"{self.address}: no reply from {', '.join(sorted(pending))} within "
-                    f"{self.timeout:g} s{where}") from None
+                    f"{timeout:g} s{where}") from None
             if not isinstance(msg, kind) or msg.session != session or sender not in pending:
                 continue  # a late reply of an earlier round or run: not ours to use
             if iteration is not None and msg.iteration != iteration:
@@ -447,7 +449,8 @@ class CoordinatorAgent:
             seen.add(name)
         published = merge_publications(joins, self.participants)
         setups = await self._round([SetupRequest(session, published, relinearise)] * n,
-                                   SetupReply, session)
+                                   SetupReply, session,
+                                   timeout=self.coordinator.setup_timeout)
         specs = [ParticipantSpec(j.names, j.sizes, _tuple_or_none(j.variables),
                                  _tuple_or_none(s.rho_scale)) for j, s in zip(joins, setups)]
         state = self.coordinator.create_state(specs, data)
