@@ -33,6 +33,9 @@ from distributed_resource_optimization.market.clearing import (
 
 N = 50
 
+#: Every test here but the argument checks generates or clears a district: seconds of CPU.
+slow = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory):
@@ -53,6 +56,7 @@ def _tree(folder, kind: str) -> tuple[nx.DiGraph, pd.DataFrame]:
     return graph, lines
 
 
+@slow
 def test_both_grids_are_one_radial_tree_from_the_substation(generated):
     for kind in ("electric", "thermal"):
         graph, _ = _tree(generated.folder, kind)
@@ -63,6 +67,7 @@ def test_both_grids_are_one_radial_tree_from_the_substation(generated):
     assert sorted(int(b) for f in generated.feeders for b in f) == list(range(1, N + 1))
 
 
+@slow
 def test_every_line_is_the_smallest_catalogue_type_covering_its_downstream_peak(generated):
     # Independent of the generator: peaks from the loaded district's own baselines.
     planning = load_district(generated.folder, resolution=PLANNING_RESOLUTION)
@@ -92,6 +97,7 @@ def test_every_line_is_the_smallest_catalogue_type_covering_its_downstream_peak(
     assert lines["length"].min() > 0 and lines["length"].max() < 0.054 * np.sqrt(N)
 
 
+@slow
 def test_buildings_are_copies_of_their_archetypes(generated):
     zones = pd.read_csv(generated.folder / "buildings/zones.csv", dtype=str,
                         keep_default_na=False)
@@ -104,6 +110,7 @@ def test_buildings_are_copies_of_their_archetypes(generated):
     assert len(set(generated.archetypes.values())) > 10  # 50 draws from 22 archetypes
 
 
+@slow
 def test_the_same_seed_writes_the_same_files_another_seed_another_district(generated, tmp_path):
     again = generate_district(tmp_path / "again", N, seed=1)
     other = generate_district(tmp_path / "other", N, seed=2)
@@ -113,6 +120,7 @@ def test_the_same_seed_writes_the_same_files_another_seed_another_district(gener
     assert other.archetypes != generated.archetypes
 
 
+@slow
 def test_the_generated_district_clears_at_the_centralized_optimum(city):
     central = solve_district(city, "unconstrained")
     assert verify_centralized(central).status == "holds"
@@ -124,7 +132,7 @@ def test_the_generated_district_clears_at_the_centralized_optimum(city):
     assert verify_market(market, city).status == "holds"
 
 
-@pytest.mark.slow
+@slow
 def test_per_building_agents_clear_the_generated_district(city):
     central = solve_district(city, "unconstrained")
     market = run_market_clearing(city, "unconstrained", agents="per-building")
@@ -142,6 +150,7 @@ def test_bad_counts_and_seeds_are_refused_before_any_file_is_written(tmp_path, n
     assert not (tmp_path / "x").exists()
 
 
+@slow
 def test_dro_data_generate_writes_a_folder_the_market_runs(tmp_path, capsys):
     assert main(["data", "generate", "--buildings", "8", "--seed", "4", "--out",
                  str(tmp_path / "city")]) == 0
