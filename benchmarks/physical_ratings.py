@@ -33,7 +33,7 @@ import dataclasses
 import numpy as np
 import pandas as pd
 
-from distributed_resource_optimization.energy.catalogues import CABLES, PIPES
+from distributed_resource_optimization.energy.catalogues import smallest_cable, smallest_pipe
 from distributed_resource_optimization.energy.centralized import solve_district
 from distributed_resource_optimization.energy.district import load_district
 from distributed_resource_optimization.energy.electric_grid.power_flow import solve_power_flow
@@ -60,27 +60,25 @@ def follow(district, electric, thermal, demand):
 def planning_variant(district, s_peak, f_peak):
     """The grids with every cable and pipe sized for the baselines' peak (module doc)."""
     eg, tg = district.electric_grid, district.thermal_grid
-    rating = np.array([[c.rating_kva(eg.nominal_voltage_v) for c in CABLES]])
-    cable = np.argmax(rating >= s_peak[:, None], axis=1)
-    if np.any(rating[0, -1] < s_peak):
+    pick = [smallest_cable(s, eg.nominal_voltage_v) for s in s_peak]
+    if any(c is None for c in pick):
         raise SystemExit("a cable's peak exceeds the catalogue's largest rating")
     lines = pd.read_csv(district.folder / grid_file("electric", "lines"))
     km = lines["length"].to_numpy(float)
     omega = 2.0 * np.pi * eg.base_frequency_hz
-    pick = [CABLES[i] for i in cable]
     electric = dataclasses.replace(
         eg, line_impedance_ohm=np.array([c.resistance_ohm_per_km + 1j * c.reactance_ohm_per_km
                                          for c in pick]) * km,
         line_shunt_susceptance_s=np.array([omega * c.capacitance_nf_per_km * 1e-9
                                            for c in pick]) * km,
         line_max_current_a=np.array([c.max_current_a for c in pick]))
-    area = np.array([p.area_m2 for p in PIPES])
-    pipe = np.argmax(f_peak[:, None] / area[None, :] <= tg.line_max_velocity_m_s[:, None],
-                     axis=1)
-    thermal = dataclasses.replace(tg, line_diameter_m=np.array([PIPES[i].inner_diameter_m
-                                                                for i in pipe]))
-    return (electric, thermal, [CABLES[i].cross_section_mm2 for i in cable],
-            [PIPES[i].nominal_width_mm for i in pipe])
+    pipes = [smallest_pipe(f, v) for f, v in zip(f_peak, tg.line_max_velocity_m_s)]
+    if any(p is None for p in pipes):
+        raise SystemExit("a pipe's peak flow exceeds the catalogue's largest pipe")
+    thermal = dataclasses.replace(tg, line_diameter_m=np.array([p.inner_diameter_m
+                                                                for p in pipes]))
+    return (electric, thermal, [c.cross_section_mm2 for c in pick],
+            [p.nominal_width_mm for p in pipes])
 
 
 def table(district, electric, thermal, dispatches) -> dict:

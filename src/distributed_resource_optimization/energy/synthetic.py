@@ -28,6 +28,7 @@ thing on a generated district.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,12 +47,14 @@ from .catalogues import (
 )
 from .ders import read_ders
 from .tables import (
-    BUILDING_SCENARIOS_FILE,
+    BUILDING_ROWS,
     DEFAULT_DATA_DIR,
     ELECTRIC_GRID_DERS_FILE,
     GRID_SCENARIOS_FILE,
     THERMAL_GRID_DERS_FILE,
     DataFileError,
+    TextTables,
+    write_text_table,
 )
 from .thermal_grid import DEFAULT_PLANT_EFFICIENCY
 from .timeseries import load_price, timestep_hours
@@ -70,10 +73,10 @@ DEFAULT_MAX_VELOCITY_M_S = 2.0
 #: Largest number of buildings the generator writes (beyond, the per-building models alone
 #: exceed a laptop's memory in a centralized solve).
 MAX_BUILDINGS = 20000
-#: Rows of the building files that belong to one building (the other building files are type
-#: tables, copied whole).
-_PER_BUILDING = ("buildings/buildings.csv", "buildings/zones.csv",
-                 "buildings/surfaces_exterior.csv", BUILDING_SCENARIOS_FILE)
+#: The building files with rows per building (by ``building_name``); the type tables they refer
+#: to are copied whole, the DER tables written anew.
+_PER_BUILDING = tuple(f for f, column, keys in BUILDING_ROWS
+                      if keys == "building" and column == "building_name")
 _EARTH_RADIUS_KM = 6371.0
 
 
@@ -102,7 +105,7 @@ def generate_district(out: Path | str, n_buildings: int, seed: int = 0, *,
     for a bad count or seed, :class:`~.tables.DataFileError` for a bad archetype folder."""
     check_generation(n_buildings, seed)
     src, out = Path(archetypes), Path(out)
-    tables = _Text(src)
+    tables = TextTables(src)
     ders = read_ders(src)
     models = [str(m) for m in ders.model_names]
     if not models:
@@ -149,16 +152,12 @@ def generate_district(out: Path | str, n_buildings: int, seed: int = 0, *,
     files["grid/thermal_grid_nodes.csv"] = coords.assign(thermal_grid_name=GRID_NAME)[
         ["thermal_grid_name", "node_name", "latitude", "longitude"]]
     ends = [(node[p + 1], node[c + 1], km) for p, c, km in lines]
-    files["grid/electric_grid_lines.csv"] = pd.DataFrame(
-        [(GRID_NAME, str(i), cables[i].name, a, b, f"{km:.6f}")
-         for i, (a, b, km) in enumerate(ends)],
-        columns=["electric_grid_name", "line_name", "line_type", "node_1_name", "node_2_name",
-                 "length"])
-    files["grid/thermal_grid_lines.csv"] = pd.DataFrame(
-        [(GRID_NAME, str(i), pipes[i].name, a, b, f"{km:.6f}")
-         for i, (a, b, km) in enumerate(ends)],
-        columns=["thermal_grid_name", "line_name", "line_type", "node_1_name", "node_2_name",
-                 "length"])
+    for kind, types in (("electric", cables), ("thermal", pipes)):
+        files[f"grid/{kind}_grid_lines.csv"] = pd.DataFrame(
+            [(GRID_NAME, str(i), t.name, a, b, f"{km:.6f}")
+             for i, ((a, b, km), t) in enumerate(zip(ends, types))],
+            columns=[f"{kind}_grid_name", "line_name", "line_type", "node_1_name",
+                     "node_2_name", "length"])
     files["grid/electric_grid_line_types.csv"], files[
         "grid/electric_grid_line_types_matrices.csv"] = _cable_types(sorted(
             set(cables), key=CABLES.index))
@@ -170,17 +169,16 @@ def generate_district(out: Path | str, n_buildings: int, seed: int = 0, *,
     files.update(_buildings(tables, names, [models[i] for i in pick]))
     files[GRID_SCENARIOS_FILE] = tables[GRID_SCENARIOS_FILE].assign(
         electric_grid_name=GRID_NAME, thermal_grid_name=GRID_NAME).iloc[[0]]
-    for relative in tables.rest(set(files)):
-        files[relative] = tables[relative]
+    for path in sorted(src.rglob("*.csv")):  # the rest: type tables, time series, DER models
+        relative = path.relative_to(src).as_posix()
+        if relative not in files:
+            files[relative] = tables[relative]
     for relative, frame in files.items():
-        path = out / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        frame.to_csv(path, index=False)
+        write_text_table(frame, out, relative)
     return GeneratedDistrict(
         folder=out, archetypes={n: models[i] for n, i in zip(names, pick)},
         feeders=[[names[i] for i in f] for f in feeders],
-        cables={c.name: sum(x is c for x in cables) for c in set(cables)},
-        pipes={p.name: sum(x is p for x in pipes) for p in set(pipes)})
+        cables=dict(Counter(c.name for c in cables)), pipes=dict(Counter(p.name for p in pipes)))
 
 
 def check_generation(n_buildings: int, seed: int) -> None:
@@ -192,30 +190,6 @@ def check_generation(n_buildings: int, seed: int) -> None:
                          f"got {n_buildings!r}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed (--seed) must be a non-negative integer, got {seed!r}")
-
-
-class _Text:
-    """The archetype folder's CSV tables, read once each, as text (copied, not interpreted)."""
-
-    def __init__(self, src: Path) -> None:
-        self.src = src
-        self._read: dict[str, pd.DataFrame] = {}
-
-    def __getitem__(self, relative: str) -> pd.DataFrame:
-        if relative not in self._read:
-            path = self.src / relative
-            if not path.is_file():
-                raise DataFileError(path, "file not found")
-            try:
-                self._read[relative] = pd.read_csv(path, dtype=str, keep_default_na=False)
-            except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-                raise DataFileError(path, f"cannot parse CSV ({exc})") from exc
-        return self._read[relative]
-
-    def rest(self, written: set[str]) -> list[str]:
-        """The folder's other CSV files (type tables, time series, DER models), relative."""
-        return sorted(str(p.relative_to(self.src)) for p in self.src.rglob("*.csv")
-                      if str(p.relative_to(self.src)) not in written)
 
 
 def _archetype_peaks(src: Path, ders: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -233,7 +207,7 @@ def _archetype_peaks(src: Path, ders: list[str]) -> tuple[np.ndarray, np.ndarray
     return np.array(s), np.array(th)
 
 
-def _source(tables: _Text, source: str) -> tuple[float, np.ndarray, float]:
+def _source(tables: TextTables, source: str) -> tuple[float, np.ndarray, float]:
     """The grid's nominal voltage (V), the substation's (longitude, latitude) (degrees; 0, 0 if
     the archetype states no coordinates) and the reference latitude."""
     nodes = tables["grid/electric_grid_nodes.csv"]
@@ -249,7 +223,7 @@ def _source(tables: _Text, source: str) -> tuple[float, np.ndarray, float]:
     return voltage, np.array([lon, lat]), lat
 
 
-def _max_velocity(tables: _Text) -> float:
+def _max_velocity(tables: TextTables) -> float:
     types = tables["grid/thermal_grid_line_types.csv"]
     if "maximum_velocity" in types.columns:
         values = pd.to_numeric(types["maximum_velocity"], errors="coerce").dropna()
@@ -328,7 +302,7 @@ def _cable_types(cables: list[CableType]) -> tuple[pd.DataFrame, pd.DataFrame]:
                                               "reactance", "capacitance"])
 
 
-def _ders(tables: _Text, names: list[str], models: list[str]) -> dict[str, pd.DataFrame]:
+def _ders(tables: TextTables, names: list[str], models: list[str]) -> dict[str, pd.DataFrame]:
     """Both DER tables: each generated building a copy of its archetype's row at its node."""
     out = {}
     for relative, grid_column in ((ELECTRIC_GRID_DERS_FILE, "electric_grid_name"),
@@ -345,7 +319,7 @@ def _ders(tables: _Text, names: list[str], models: list[str]) -> dict[str, pd.Da
     return out
 
 
-def _buildings(tables: _Text, names: list[str], models: list[str]) -> dict[str, pd.DataFrame]:
+def _buildings(tables: TextTables, names: list[str], models: list[str]) -> dict[str, pd.DataFrame]:
     """The per-building files: each generated building the rows of its archetype, renamed."""
     out = {}
     for relative in _PER_BUILDING:

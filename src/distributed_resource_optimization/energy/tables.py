@@ -39,6 +39,35 @@ WEATHER_FILE = "timeseries/weather_singapore_iwec.csv"
 #: Optional weather column (kg water / kg dry air).
 WEATHER_HUMIDITY_COLUMN = "ambient_air_absolute_humidity"
 
+#: A building's rows, in selection order: ``(file, key column, keys)`` where ``keys`` is
+#: ``"building"`` (the building names) or ``(file, column)`` of a table selected before (the
+#: type rows a building refers to). What ``dro data split`` gives each consumer, and what
+#: ``dro data generate`` copies per building.
+BUILDING_ROWS: tuple[tuple[str, str, str | tuple[str, str]], ...] = (
+    ("buildings/buildings.csv", "building_name", "building"),
+    ("buildings/zones.csv", "building_name", "building"),
+    ("buildings/surfaces_exterior.csv", "building_name", "building"),
+    (BUILDING_SCENARIOS_FILE, "building_name", "building"),
+    (ELECTRIC_GRID_DERS_FILE, "der_model_name", "building"),
+    (THERMAL_GRID_DERS_FILE, "der_model_name", "building"),
+    ("buildings/zone_types.csv", "zone_type", ("buildings/zones.csv", "zone_type")),
+    ("buildings/surface_types.csv", "surface_type",
+     ("buildings/surfaces_exterior.csv", "surface_type")),
+    ("buildings/window_types.csv", "window_type", ("buildings/surface_types.csv", "window_type")),
+    ("buildings/internal_gain_types.csv", "internal_gain_type",
+     ("buildings/zone_types.csv", "internal_gain_type")),
+    ("buildings/internal_gain_schedules.csv", "internal_gain_type",
+     ("buildings/zone_types.csv", "internal_gain_type")),
+    ("buildings/constraint_schedules.csv", "constraint_type",
+     ("buildings/zone_types.csv", "constraint_type")),
+    ("buildings/hvac_ahu_types.csv", "hvac_ahu_type", ("buildings/zone_types.csv", "hvac_ahu_type")),
+    ("buildings/plant_cooling_types.csv", "plant_cooling_type",
+     ("buildings/buildings.csv", "plant_cooling_type")),
+    ("buildings/initial_state_types.csv", "initial_state_type",
+     ("buildings/scenarios.csv", "initial_state_type")),
+    (WEATHER_FILE, "weather_type", ("buildings/buildings.csv", "weather_type")),
+)
+
 
 class DataFileError(ValueError):
     """A data file is missing or malformed; the message names file, row and column."""
@@ -71,6 +100,36 @@ class DataFileError(ValueError):
         error.row, error.column = problems[0].row, problems[0].column
         error.problems = list(problems)
         return error
+
+
+class TextTables:
+    """The CSV tables of one data folder, each read once, as text: for copying values, not
+    interpreting them (``dro data split``, ``dro data generate``). ``tables[relative]`` is a
+    frame of strings; a missing or unparsable file is a :class:`DataFileError`."""
+
+    def __init__(self, src: Path | str) -> None:
+        self.src = Path(src)
+        self._read: dict[str, pd.DataFrame] = {}
+
+    def __getitem__(self, relative: str) -> pd.DataFrame:
+        if relative not in self._read:
+            path = self.src / relative
+            if not path.is_file():
+                raise DataFileError(path, "file not found")
+            try:
+                self._read[relative] = pd.read_csv(path, dtype=str, keep_default_na=False)
+            except (pd.errors.ParserError, pd.errors.EmptyDataError,
+                    UnicodeDecodeError) as exc:
+                raise DataFileError(path, f"cannot parse CSV ({exc})") from exc
+        return self._read[relative]
+
+
+def write_text_table(frame: pd.DataFrame, dest: Path, relative: str) -> None:
+    """Write a table (e.g. of :class:`TextTables`) to ``dest / relative``, folders created."""
+    path = dest / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(path, index=False)
+
 
 
 # --------------------------------------------------------------------------------------------

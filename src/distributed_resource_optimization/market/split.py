@@ -11,9 +11,9 @@ the layout ``--data`` reads:
   public price (for the baseline it publishes);
 - ``aggregator``: the same for all its buildings.
 
-Which rows belong to a building is kept as data (:data:`BUILDING_ROWS`): a table's rows are
-selected by a key column, with the keys either the building names or the values a table selected
-before refers to.
+Which rows belong to a building is kept as data (:data:`~..energy.tables.BUILDING_ROWS`): a
+table's rows are selected by a key column, with the keys either the building names or the values
+a table selected before refers to.
 """
 
 from __future__ import annotations
@@ -27,13 +27,15 @@ import pandas as pd
 
 from distributed_resource_optimization.energy.ders import read_ders
 from distributed_resource_optimization.energy.tables import (
+    BUILDING_ROWS,
     DEFAULT_DATA_DIR,
     ELECTRIC_GRID_DERS_FILE,
     GRID_SCENARIOS_FILE,
     PRICE_FILE,
     THERMAL_GRID_DERS_FILE,
-    WEATHER_FILE,
     DataFileError,
+    TextTables,
+    write_text_table,
 )
 from distributed_resource_optimization.market.names import (
     AGGREGATOR,
@@ -58,49 +60,6 @@ GRID_FILES: dict[str, tuple[str, ...]] = {
 #: Public data every entity gets whole.
 PUBLIC_FILES: tuple[str, ...] = (PRICE_FILE,)
 
-#: A building's rows, in selection order: ``(file, key column, keys)`` where ``keys`` is
-#: ``"building"`` (the building names) or ``(file, column)`` of a table selected before.
-BUILDING_ROWS: tuple[tuple[str, str, str | tuple[str, str]], ...] = (
-    ("buildings/buildings.csv", "building_name", "building"),
-    ("buildings/zones.csv", "building_name", "building"),
-    ("buildings/surfaces_exterior.csv", "building_name", "building"),
-    ("buildings/scenarios.csv", "building_name", "building"),
-    (ELECTRIC_GRID_DERS_FILE, "der_model_name", "building"),
-    (THERMAL_GRID_DERS_FILE, "der_model_name", "building"),
-    ("buildings/zone_types.csv", "zone_type", ("buildings/zones.csv", "zone_type")),
-    ("buildings/surface_types.csv", "surface_type",
-     ("buildings/surfaces_exterior.csv", "surface_type")),
-    ("buildings/window_types.csv", "window_type", ("buildings/surface_types.csv", "window_type")),
-    ("buildings/internal_gain_types.csv", "internal_gain_type",
-     ("buildings/zone_types.csv", "internal_gain_type")),
-    ("buildings/internal_gain_schedules.csv", "internal_gain_type",
-     ("buildings/zone_types.csv", "internal_gain_type")),
-    ("buildings/constraint_schedules.csv", "constraint_type",
-     ("buildings/zone_types.csv", "constraint_type")),
-    ("buildings/hvac_ahu_types.csv", "hvac_ahu_type", ("buildings/zone_types.csv", "hvac_ahu_type")),
-    ("buildings/plant_cooling_types.csv", "plant_cooling_type",
-     ("buildings/buildings.csv", "plant_cooling_type")),
-    ("buildings/initial_state_types.csv", "initial_state_type",
-     ("buildings/scenarios.csv", "initial_state_type")),
-    (WEATHER_FILE, "weather_type", ("buildings/buildings.csv", "weather_type")),
-)
-
-
-def _read(src: Path, relative: str) -> pd.DataFrame:
-    path = src / relative
-    if not path.is_file():
-        raise DataFileError(path, "file not found")
-    try:  # as text: the split copies values, it does not interpret them
-        return pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise DataFileError(path, f"cannot parse CSV ({exc})") from exc
-
-
-def _write(frame: pd.DataFrame, dest: Path, relative: str) -> None:
-    path = dest / relative
-    path.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(path, index=False)
-
 
 def building_models(src: Path | str) -> dict[str, str]:
     """DER name -> building (model) name of the in-service flexible buildings, in DER order."""
@@ -108,21 +67,7 @@ def building_models(src: Path | str) -> dict[str, str]:
     return {str(d): str(m) for d, m in zip(table.der_names, table.model_names)}
 
 
-class _Tables:
-    """The tables of one data folder, each read once (as text: the split copies values, it
-    does not interpret them)."""
-
-    def __init__(self, src: Path | str) -> None:
-        self.src = Path(src)
-        self._read: dict[str, pd.DataFrame] = {}
-
-    def __getitem__(self, relative: str) -> pd.DataFrame:
-        if relative not in self._read:
-            self._read[relative] = _read(self.src, relative)
-        return self._read[relative]
-
-
-def building_rows(tables: _Tables, building_names: Sequence[str]) -> dict[str, pd.DataFrame]:
+def building_rows(tables: TextTables, building_names: Sequence[str]) -> dict[str, pd.DataFrame]:
     """The rows of ``building_names`` (and what they refer to) of every building file."""
     selected: dict[str, pd.DataFrame] = {}
     for relative, column, keys in BUILDING_ROWS:
@@ -139,7 +84,7 @@ def building_rows(tables: _Tables, building_names: Sequence[str]) -> dict[str, p
     return selected
 
 
-def entity_tables(tables: _Tables, name: str, ders: dict[str, str]) -> dict[str, pd.DataFrame]:
+def entity_tables(tables: TextTables, name: str, ders: dict[str, str]) -> dict[str, pd.DataFrame]:
     """Relative path -> the rows entity ``name`` reads (``ders``: :func:`building_models`)."""
     out = {relative: tables[relative] for relative in GRID_FILES.get(name, ()) + PUBLIC_FILES}
     if name == AGGREGATOR:
@@ -159,7 +104,7 @@ def split_data(out: Path | str, src: Path | str = DEFAULT_DATA_DIR, *,
     """
     src, out = Path(src), Path(out)
     ders = building_models(src)
-    tables = _Tables(src)
+    tables = TextTables(src)
     folders: dict[str, Path] = {}
     for name in entity_names(list(ders), agents):
         dest = out / name
@@ -167,7 +112,7 @@ def split_data(out: Path | str, src: Path | str = DEFAULT_DATA_DIR, *,
             shutil.rmtree(dest)
         dest.mkdir(parents=True)
         for relative, frame in entity_tables(tables, name, ders).items():
-            _write(frame, dest, relative)
+            write_text_table(frame, dest, relative)
         folders[name] = dest
     return folders
 
@@ -180,7 +125,7 @@ def data_fingerprints(src: Path | str, names: Sequence[str]) -> dict[str, str]:
     # A grid operator's own folder has only its own DER table: the buildings are read only when
     # a consumer is asked for.
     ders = building_models(src) if any(is_consumer(n) for n in names) else {}
-    tables = _Tables(src)
+    tables = TextTables(src)
     prints = {}
     for name in names:
         digest = hashlib.sha256()
