@@ -1,7 +1,7 @@
 """Benchmark: what running the agents for real costs, per ADMM round, in one run per runtime.
 
     python benchmarks/runtime.py [--broker HOST:PORT] [--market-scenario electric-congestion]
-        [--flex-actors 10000] [--flex-rounds 200] [--skip-mqtt]
+        [--flex-actors 10000] [--flex-rounds 200] [--skip-mqtt] [--agents-per-process 11]
 
 Two cases: the market clearing with one agent per building (24 agents, 60 min steps) and flex
 sharing with 10 000 actors in 50 fleets (50 agents, a fixed number of rounds). Each case runs in
@@ -14,7 +14,9 @@ ms per ADMM round (requests out to the coordinator's z-update done, measured by 
 process start-up and the join/setup rounds excluded), messages and kB per round, the wall time of
 the whole run (start-up included) and the ratio of the round time to ``inproc``. The difference
 ``inproc+codec - inproc`` is the codec's share of a round, ``tcp - inproc+codec`` the sockets',
-containers' and processes' share.
+containers' and processes' share. The market runs once more over each transport with the
+buildings ``--agents-per-process`` to a process (``tcp/11``: 22 buildings in two processes
+beside the two grid operators').
 """
 
 from __future__ import annotations
@@ -90,8 +92,10 @@ def main() -> None:
     ap.add_argument("--flex-agents", type=int, default=50)
     ap.add_argument("--flex-rounds", type=int, default=200)
     ap.add_argument("--skip-mqtt", action="store_true")
+    ap.add_argument("--agents-per-process", type=int, default=11)
     args = ap.parse_args()
     runs = [r for r in RUNS if not (args.skip_mqtt and r == "mqtt")]
+    grouped = [f"{r}/{args.agents_per_process}" for r in runs if r in ("tcp", "mqtt")]
     header = (f"{'case':<26} {'runtime':<13} {'rounds':>6} {'ms/round':>9} {'mean ms':>9} "
               f"{'msg/rd':>7} {'kB/round':>9} {'wall s':>8} {'x inproc':>7}")
     print(header)
@@ -99,11 +103,12 @@ def main() -> None:
     district = load_district(resolution="60min")
     with broker(None if args.skip_mqtt else args.broker) as mqtt:
         base = None
-        for run in runs:
-            kwargs = {"runtime": run.split("+")[0]}
+        for run in runs + grouped:
+            runtime, _, per_process = run.split("+")[0].partition("/")
+            kwargs = {"runtime": runtime, "agents_per_process": int(per_process or 1)}
             if run == "inproc+codec":
                 kwargs["carrier"] = InProcessTransport(codec=WireCodec(DEFAULT_WIRE_FORMAT))
-            if run == "mqtt":
+            if runtime == "mqtt":
                 kwargs["broker"] = mqtt
             t0 = time.perf_counter()
             market = run_market_clearing(district, args.market_scenario, agents="per-building",

@@ -256,3 +256,39 @@ def test_a_cvxpy_model_falls_back_when_its_solver_fails(run) -> None:
                            fallback_solvers=())
     with pytest.raises(dro.LocalModelError, match="NO_SUCH_SOLVER"):
         none.solve(np.zeros(1), 1.0)
+
+
+def test_a_qp_model_hands_a_stalled_step_to_clarabel(monkeypatch, run) -> None:
+    """OSQP stopped after a handful of iterations (its iteration limit lowered to 3, so it
+    stalls on every step of this LP-like area model) does not end the run: Clarabel solves
+    the same proximal QP, and the two-area dispatch reaches its hand-derived optimum
+    (see the test above: f* = (2 a_B d_B + b_B - 2 a_A d_A - b_A) / (2 (a_A + a_B)))."""
+    from distributed_resource_optimization.local import qp
+
+    monkeypatch.setattr(qp, "OSQP_MAX_ITER", 3)
+    a_a, b_a, d_a, a_b, b_b, d_b = 0.01, 2.0, 50.0, 0.02, 5.0, 80.0
+    f_star = (2 * a_b * d_b + b_b - 2 * a_a * d_a - b_a) / (2 * (a_a + a_b))
+    area_a = QPLocalModel([b_a, 0.0], P=np.diag([2 * a_a, 0.0]),
+                          A=np.array([[1.0, -1.0], [0.0, 1.0]]), l=[d_a, -100.0],
+                          u=[d_a, 100.0], exchange=[1], name="area_a")
+    area_b = QPLocalModel([b_b, 0.0], P=np.diag([2 * a_b, 0.0]),
+                          A=np.array([[1.0, 1.0], [0.0, 1.0]]), l=[d_b, -100.0],
+                          u=[d_b, 100.0], exchange=[1], name="area_b")
+    res = run([area_a, area_b], dro.create_consensus_admm_coordinator(max_iters=5000),
+              dro.create_admm_start())
+    assert res.converged
+    assert res.z[0] == pytest.approx(f_star, abs=1e-3)
+    assert area_a.w[0] == pytest.approx(d_a + f_star, abs=1e-3)
+    assert area_a.fallbacks_used > 0 and area_b.fallbacks_used > 0
+
+
+def test_a_qp_model_fails_naming_both_solvers_when_both_fail(monkeypatch) -> None:
+    """An infeasible model OSQP cannot diagnose within its (lowered) iteration limit is
+    diagnosed by Clarabel, and the error names each solver's outcome."""
+    from distributed_resource_optimization.local import qp
+
+    monkeypatch.setattr(qp, "OSQP_MAX_ITER", 1)
+    model = QPLocalModel([1.0, 1.0], A=np.array([[1.0, 1.0], [1.0, 1.0]]), l=[1.0, -np.inf],
+                         u=[1.0, 0.0], name="contradictory")
+    with pytest.raises(dro.LocalModelError, match=r"infeasible \(OSQP: .*; Clarabel: .*Infeasible"):
+        model.prepare()

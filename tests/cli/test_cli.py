@@ -122,6 +122,14 @@ def test_hourly_resolution(tmp_path):
     (["market-clearing", "--bogus"], "unrecognized arguments: --bogus"),
     (["frobnicate"], "invalid choice: 'frobnicate'"),
     ([], "required"),
+    (["market-clearing", "--agents-per-process", "0"], "--agents-per-process must be at least 1"),
+    (["market-clearing", "--agents-per-process", "4"], "needs --runtime tcp or mqtt"),
+    (["agent", "--entity", "building_1", "--entity", "building_2", "--data", "x"],
+     "2 --entity options need as many --data folders"),
+    (["agent", "--entity", "building_1", "--entity", "building_1", "--data", "x", "--data", "y"],
+     "--entity names an agent twice"),
+    (["agent", "--entity", "aggregator", "--flex-share", "0/2", "--actors", "4"],
+     "--flex-share and --entity exclude each other"),
 ])
 def test_bad_input_one_line_error(argv, fragment, capsys, tmp_path):
     code = main([*argv, "--out", str(tmp_path)] if argv[:1] == ["market-clearing"] else argv)

@@ -199,3 +199,24 @@ def test_agents_of_a_file_run_in_the_order_spawned_agents_do(district):
     names = entity_names(district.der_names, "per-building")
     shuffled = list(reversed(names))
     assert run_order(shuffled) == names
+
+
+def test_process_groups_keep_each_grid_operator_alone(district):
+    """``agents_per_process``: the grid operators one process each, the buildings in run
+    order K to a process, every entity in exactly one process."""
+    from distributed_resource_optimization.market.entities import entity_names
+    from distributed_resource_optimization.market.names import GRID_OPERATORS
+    from distributed_resource_optimization.market.processes import process_groups
+
+    names = entity_names(district.der_names, "per-building")
+    for k in (1, 5, 8, 22, 100):
+        groups = process_groups(names, k)
+        assert [n for g in groups.values() for n in g] == names
+        for operator in GRID_OPERATORS:
+            assert groups[operator] == [operator]
+        buildings = [g for label, g in groups.items() if label not in GRID_OPERATORS]
+        assert len(buildings) == -(-district.n_der // k)
+        assert all(len(g) <= k for g in buildings)
+    assert process_groups(names, 8)["building_1..building_8"] == names[2:10]
+    with pytest.raises(ValueError, match="agents_per_process"):
+        process_groups(names, 0)

@@ -114,6 +114,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--agents-file", default=None, metavar="FILE",
                         help="TOML file mapping entity names to the HOST:PORT of running "
                         "`dro agent`s (instead of spawning them)")
+    parser.add_argument("--agents-per-process", default=1, type=int, metavar="K",
+                        help="tcp/mqtt, spawned agents: the buildings (or the aggregator) share "
+                        "processes K at a time, each grid operator keeps its own (default: 1, "
+                        "one process per entity)")
     add_token_options(parser, "the shared secret of the run: every message to and from the "
                       "agents is authenticated with it (spawned agents get it in their "
                       "environment)")
@@ -157,6 +161,10 @@ def check_admm_options(args: argparse.Namespace) -> None:
         raise ValueError(f"--rho must lie in [{bounds.rho_min:g}, {bounds.rho_max:g}] (the range "
                          f"the penalty adaptation works in), got {args.rho:g}")
     check_at_least_one(args.max_iters, "--max-iters")
+    check_at_least_one(args.agents_per_process, "--agents-per-process")
+    if args.agents_per_process > 1 and (args.runtime == "inproc" or args.agents_file):
+        raise ValueError("--agents-per-process is for spawned agents: it needs --runtime tcp "
+                         "or mqtt and no --agents-file")
     if args.gap_tol is not None and not (math.isfinite(args.gap_tol) and 0 < args.gap_tol < 1):
         raise ValueError(f"--gap-tol must lie in (0, 1), got {args.gap_tol}")
     faults_of(args)
@@ -332,7 +340,8 @@ def clear_market(args: argparse.Namespace, warm_start: Any = None) -> MarketClea
                                                              for r in successive.rounds]
     where = "" if args.runtime == "inproc" else (
         f", agents at {args.agents_file}" if args.agents_file else
-        f", one {args.runtime} agent process per entity")
+        f", one {args.runtime} agent process per entity" if args.agents_per_process == 1 else
+        f", {args.runtime} agent processes of up to {args.agents_per_process} consumers")
     progress(f"ADMM market clearing ({agents}{where})...")
 
     line = IterationLine(20)
@@ -351,7 +360,8 @@ def clear_market(args: argparse.Namespace, warm_start: Any = None) -> MarketClea
                     progress=report, faults=faults_of(args), warm_start=warm_start,
                     runtime=args.runtime, agents_file=args.agents_file, broker=args.broker,
                     listen=args.listen, broker_access=broker_access_of(args),
-                    token=token_of(args), **engine_settings(args))
+                    token=token_of(args), agents_per_process=args.agents_per_process,
+                    **engine_settings(args))
     if args.gap_tol is not None:
         settings["gap_tol"] = args.gap_tol
     start = time.perf_counter()

@@ -9,12 +9,17 @@ from __future__ import annotations
 from collections.abc import Hashable, Sequence
 from typing import Any
 
+import clarabel
 import numpy as np
 import osqp
 import scipy.sparse as sp
 
 from distributed_resource_optimization.checks import as_finite_vector, renamed_keyword, tolerance
 from distributed_resource_optimization.local.base import LocalModel, LocalModelError
+
+#: OSQP iterations per proximal solve before the step is handed to Clarabel (first-order OSQP
+#: stalls on the LP-like parts of a model at tight tolerances; an interior point does not).
+OSQP_MAX_ITER = 20000
 
 #: Up to this many variables the constructor checks that P is positive semidefinite (a dense
 #: eigenvalue decomposition); larger models rely on OSQP's own check at setup.
@@ -47,7 +52,10 @@ class QPLocalModel(LocalModel):
     tolerance (absolute and relative, in (0, 1), default 1e-9; ``eps``: its former name). Errors
     in ``P``, ``A``, ``l`` and ``u`` name the model. ``exchange``: the indices of the variables
     the actor shares (its output, in this order); the others stay private, e.g. the flows and
-    angles inside an area of a multi-area OPF (default: all are shared).
+    angles inside an area of a multi-area OPF (default: all are shared). A proximal step OSQP
+    does not finish in :data:`OSQP_MAX_ITER` iterations is solved again by Clarabel (interior
+    point, same data; :attr:`fallbacks_used` counts those steps); only if both fail does the
+    actor fail.
     """
 
     def __init__(self, q: Sequence[float], P: Any = None, A: Any = None,
@@ -112,6 +120,9 @@ class QPLocalModel(LocalModel):
                 raise ValueError(f"{who}: l must not exceed u in any row")
         self._solver: Any = None
         self._rho: np.ndarray | None = None
+        self._clarabel: Any = None
+        #: Proximal steps that only the Clarabel fallback finished.
+        self.fallbacks_used = 0
 
     def prepare(self) -> None:
         n = self.q.size
@@ -138,7 +149,7 @@ class QPLocalModel(LocalModel):
         try:
             self._solver.setup(P_up, self.q.copy(), self.A, self.l, self.u, verbose=False,
                                eps_abs=self.solver_tol, eps_rel=self.solver_tol, polishing=False,
-                               max_iter=200000, warm_starting=True)
+                               max_iter=OSQP_MAX_ITER, warm_starting=True)
         except Exception as exc:  # OSQP reports a bare error code
             raise LocalModelError(f"actor {self.label!r}: OSQP setup failed: "
                                   f"{_osqp_error(exc)}") from None
@@ -156,10 +167,55 @@ class QPLocalModel(LocalModel):
         status = res.info.status
         if "infeasible" in status:
             raise LocalModelError(f"actor {self.label!r}: local model is infeasible ({status})")
-        if status not in ("solved", "solved inaccurate"):
-            raise LocalModelError(f"actor {self.label!r}: local QP not solved ({status})")
-        self.w = np.asarray(res.x, dtype=float)
+        if status in ("solved", "solved inaccurate"):
+            self.w = np.asarray(res.x, dtype=float)
+        else:
+            self.w = self._run_clarabel(q, status)
+            self._solver.warm_start(x=self.w)  # OSQP's next step starts from the answer
         return self.w[self.exchange]
+
+    def _clarabel_rows(self) -> tuple[sp.csc_matrix, np.ndarray, list[Any]]:
+        """``l <= A x <= u`` as Clarabel cones: equalities, then ``A x <= u``, then ``-A x <= -l``
+        (infinite sides dropped); rows scaled to unit largest coefficient."""
+        eq = self.l == self.u
+        up = ~eq & np.isfinite(self.u)
+        lo = ~eq & np.isfinite(self.l)
+        A = sp.csr_matrix(self.A)
+        a = sp.vstack([A[eq], A[up], -A[lo]], format="csr")
+        b = np.r_[self.u[eq], self.u[up], -self.l[lo]]
+        big = np.asarray(abs(a).max(axis=1).todense()).ravel() if a.shape[0] else np.zeros(0)
+        s = np.where(big > 0, 1.0 / np.where(big > 0, big, 1.0), 1.0)
+        cones = [clarabel.ZeroConeT(int(eq.sum())),
+                 clarabel.NonnegativeConeT(int(up.sum() + lo.sum()))]
+        return (sp.diags(s) @ a).tocsc(), b * s, cones
+
+    def _run_clarabel(self, q: np.ndarray, osqp_status: str) -> np.ndarray:
+        """The proximal QP ``q`` (current ``P + diag(rho)``) by Clarabel, set up on first use
+        with OSQP's upper-triangular pattern, so later calls only update values."""
+        P = self._P_pattern.copy()
+        data = self._P_base.copy()
+        data[self._diag_pos[self.exchange]] += self._rho
+        P.data = data
+        if self._clarabel is None:
+            a, b, cones = self._clarabel_rows()
+            settings = clarabel.DefaultSettings()
+            settings.verbose = False
+            settings.presolve_enable = False  # keeps the data layout fixed for updates
+            settings.tol_gap_abs = settings.tol_gap_rel = settings.tol_feas = \
+                max(self.solver_tol, 1e-10)
+            self._clarabel = clarabel.DefaultSolver(P, q.copy(), a, b, cones, settings)
+        else:
+            self._clarabel.update(P=P.data, q=q)
+        sol = self._clarabel.solve()
+        status = str(sol.status)
+        if "Infeasible" in status:
+            raise LocalModelError(f"actor {self.label!r}: local model is infeasible (OSQP: "
+                                  f"{osqp_status}; Clarabel: {status})")
+        if status not in ("Solved", "AlmostSolved"):
+            raise LocalModelError(f"actor {self.label!r}: local QP not solved (OSQP: "
+                                  f"{osqp_status}; Clarabel: {status})")
+        self.fallbacks_used += 1
+        return np.asarray(sol.x, dtype=float)
 
     def _prox_q(self, r: np.ndarray, v: np.ndarray) -> np.ndarray:
         """The linear cost with the proximal term ``(r/2)||w[exchange] - v||^2``."""

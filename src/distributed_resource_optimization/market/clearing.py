@@ -49,7 +49,12 @@ from distributed_resource_optimization.admm.results import ADMMResult, ADMMStatu
 from distributed_resource_optimization.admm.state import FormState
 from distributed_resource_optimization.admm.stopping import AnyOf, GroupResidualRule, ResidualRule
 from distributed_resource_optimization.admm.warm_start import WarmStart
-from distributed_resource_optimization.checks import positive_scalar, renamed_keyword, tolerance
+from distributed_resource_optimization.checks import (
+    positive_int,
+    positive_scalar,
+    renamed_keyword,
+    tolerance,
+)
 from distributed_resource_optimization.energy.centralized import price_range
 from distributed_resource_optimization.energy.district import DistrictData
 from distributed_resource_optimization.energy.labels import (
@@ -380,7 +385,7 @@ async def market_session(district: DistrictData | None = None,
                          token: str | None = None, broker_access=None,
                          carrier: Transport | None = None,
                          solver_eps: float | None = None, runs: int | None = 1,
-                         **engine: float
+                         agents_per_process: int = 1, **engine: float
                          ) -> AsyncIterator[Callable[..., Awaitable[MarketResult]]]:
     """The market's participants, reachable for ``runs`` clearings (``None``: as many as the
     block makes; agent processes then serve until it ends). Yields ``clear(warm_start=None,
@@ -396,6 +401,10 @@ async def market_session(district: DistrictData | None = None,
         raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
     if runtime == "inproc" and (agents_file is not None or district is None):
         raise ValueError("the inproc runtime needs the district (agents_file is for tcp/mqtt)")
+    agents_per_process = positive_int(agents_per_process, "agents_per_process")
+    if agents_per_process > 1 and (runtime == "inproc" or agents_file is not None):
+        raise ValueError("agents_per_process is for spawned agents (runtime tcp or mqtt, no "
+                         "agents_file): running agents are already placed")
     resolution = resolution or (district.resolution if district is not None else "30min")
     dt = timestep_hours(resolution)
     expected = None
@@ -415,7 +424,8 @@ async def market_session(district: DistrictData | None = None,
     else:
         session_of = entity_session(district, scenario, agents, runtime, resolution, data,
                                     agents_file, broker, listen, log_dir, coordinator, progress,
-                                    solver_tol, faults, token, broker_access, runs)
+                                    solver_tol, faults, token, broker_access, runs,
+                                    agents_per_process)
     rule = coordinator.settings.stopping
     async with session_of as session:
         async def clear(warm_start=None, relinearise: bool = False) -> MarketResult:
@@ -455,6 +465,8 @@ def run_market_clearing(district: DistrictData | None = None, scenario: str = DE
     ``127.0.0.1:1883``). ``agents_file`` (TOML: entity name -> ``"HOST:PORT"``, or the inbox topic
     for MQTT) coordinates already running agents instead (``dro agent``); ``listen`` is the
     coordinator's own TCP address then (``HOST:PORT`` reachable from the agents).
+    ``agents_per_process`` (tcp/mqtt, spawned agents): the consumers (buildings or the
+    aggregator) share processes this many at a time; each grid operator keeps its own.
 
     ``rho`` (default :data:`~.names.DEFAULT_RHO`) is the initial penalty in S$ per (per-unit)^2
     (entries are scaled by ``1/ref^2``); ``eps`` (default :data:`~.names.DEFAULT_EPS`, kW / kvar)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from distributed_resource_optimization.checks import positive_int
 from distributed_resource_optimization.energy import DEFAULT_COMFORT
 from distributed_resource_optimization.market.names import (
     AGGREGATOR,
@@ -112,18 +113,34 @@ def run_order(names: Sequence[str]) -> list[str]:
     return sorted(names, key=rank)
 
 
+def process_groups(names: Sequence[str], agents_per_process: int = 1) -> dict[str, list[str]]:
+    """The spawned processes of a market run: label -> the entities it hosts. Each grid
+    operator alone (another organisation's process); the consumers in run order,
+    ``agents_per_process`` to a process (the last one takes the rest), labelled by their
+    first and last name (``building_1..building_25``)."""
+    k = positive_int(agents_per_process, "agents_per_process")
+    groups: dict[str, list[str]] = {n: [n] for n in names if n in GRID_OPERATORS}
+    consumers = [n for n in names if n not in GRID_OPERATORS]
+    for start in range(0, len(consumers), k):
+        group = consumers[start:start + k]
+        groups[group[0] if len(group) == 1 else f"{group[0]}..{group[-1]}"] = group
+    return groups
+
+
 @contextlib.asynccontextmanager
 async def entity_session(district, scenario, agents, runtime, resolution, data, agents_file,
                          broker, listen, log_dir, coordinator, holder, solver_tol, faults=None,
-                         token=None, broker_access=None, runs: int | None = 1
-                         ) -> AsyncIterator[CoordinationSession]:
+                         token=None, broker_access=None, runs: int | None = 1,
+                         agents_per_process: int = 1) -> AsyncIterator[CoordinationSession]:
     """Spawn one ``dro agent`` per entity from a data split of ``data`` (or of the folder
     ``district`` was loaded from), or reach the running agents of ``agents_file``, for ``runs``
     runs (``None``: as many as the block makes; spawned agents then serve until it ends)
     (:class:`~.runtime.engine.CoordinationSession`). Every agent must report at join the
     scenario, resolution and horizon of this run and the fingerprint of its share of this
     district's data (:func:`expected_contexts`), or the run is refused before the first round
-    (:class:`~.runtime.engine.ContextMismatchError`, naming the agent and the field)."""
+    (:class:`~.runtime.engine.ContextMismatchError`, naming the agent and the field).
+    ``agents_per_process``: consumers (the aggregator, or the buildings) share spawned processes
+    this many at a time (:func:`process_groups`); each grid operator has one of its own."""
     broker = broker or DEFAULT_BROKER
     src = data or (district.folder if district is not None else None)
     if agents_file is not None:
@@ -155,13 +172,14 @@ async def entity_session(district, scenario, agents, runtime, resolution, data, 
     with tempfile.TemporaryDirectory(prefix="dro-market-") as tmp:
         folders = split_data(Path(tmp) / "data", src, agents=agents)
         once = ["--once"] if runs == 1 else []
-        commands = {name: ["--entity", name, "--data", str(folders[name]), "--scenario",
-                           scenario, "--resolution", resolution, "--comfort", comfort,
-                           "--runtime", runtime,
-                           "--broker", broker, "--topic-prefix", topic_prefix,
-                           "--solver-eps", repr(solver_tol), *once, "--exit-with-stdin",
-                           "--idle-timeout", str(max(600.0, coordinator.reply_timeout))]
-                    for name in names}
+        common_args = ["--scenario", scenario, "--resolution", resolution, "--comfort", comfort,
+                       "--runtime", runtime, "--broker", broker, "--topic-prefix", topic_prefix,
+                       "--solver-eps", repr(solver_tol), *once, "--exit-with-stdin",
+                       "--idle-timeout", str(max(600.0, coordinator.reply_timeout))]
+        commands = {label: [arg for name in group
+                            for arg in ("--entity", name, "--data", str(folders[name]))]
+                    + common_args
+                    for label, group in process_groups(names, agents_per_process).items()}
         async with agent_session(coordinator, names, runtime, commands=commands,
                                  topic_prefix=topic_prefix,
                                  log_dir=log_dir or Path(tmp) / "logs", **common) as session:

@@ -53,7 +53,6 @@ from distributed_resource_optimization.runtime.sync import run_sync
 from distributed_resource_optimization.runtime.transport import (
     CoordinationError,
     Mailbox,
-    Transport,
 )
 
 #: Progress of starting agent processes: INFO when they start and when all are ready, DEBUG per
@@ -106,30 +105,54 @@ def format_address(transport: MangoTransport) -> str:
 TOKEN_ENV = "DRO_TOKEN"
 
 
-async def serve(name: str, build: Callable[[Transport], Any], *, runtime: str = "tcp",
+async def serve(name: str | Sequence[str], build: Callable[..., Any], *, runtime: str = "tcp",
                 listen: str = "127.0.0.1:0", broker: str | None = None,
                 topic_prefix: str | None = None, runs: int | None = None,
-                announce: Callable[[dict[str, str]], None] | None = None,
+                announce: Callable[[dict[str, Any]], None] | None = None,
                 token: str | None = None, broker_access: Any = None) -> int:
     """The serve loop of ``dro agent`` and ``dro peer``: open a mango-agents transport for
     ``runtime`` (inbox ``name``), put the agent ``build(transport)`` on it (a
     :class:`~.engine.ParticipantAgent` or a :class:`~.peers.PeerAgent`), announce its address
     and serve ``runs`` runs (``None``: until the agent's idle timeout); returns the number of
     runs served. With a ``token`` only a coordinator or controller and peers that hold it reach
-    the agent (every frame authenticated)."""
+    the agent (every frame authenticated).
+
+    Several agents in one process: ``name`` a list of names and ``build(name, transport)``; they
+    share the transport (one TCP port or MQTT inbox, each agent its own mango id), are served
+    at once, and the announcement lists them (``names``). The number of runs returned is the
+    fewest any of them served; when one fails, the others are stopped and the error raised."""
+    names = [name] if isinstance(name, str) else list(name)
+    if not names or len(set(names)) != len(names):
+        raise ValueError(f"agents of one process need distinct names, got {names}")
     transport = make_transport(runtime, listen=listen, broker=broker or DEFAULT_BROKER,
-                               inbox=name, topic_prefix=topic_prefix, token=token,
+                               inbox=names[0], topic_prefix=topic_prefix, token=token,
                                broker_access=broker_access)
     async with transport:
-        agent = build(transport)
+        agents = ([build(transport)] if isinstance(name, str)
+                  else [build(n, transport) for n in names])
         if announce is not None:
-            announce({"name": name, "runtime": runtime, "address": format_address(transport)})
+            info: dict[str, Any] = {"name": names[0], "runtime": runtime,
+                                    "address": format_address(transport)}
+            if not isinstance(name, str):
+                info["names"] = names
+            announce(info)
+        tasks = [asyncio.ensure_future(a.serve(runs)) for a in agents]
         try:
-            return await agent.serve(runs)
+            # The first failure ends the process's serving: its other agents' runs cannot
+            # finish without it (the coordinator would only time out on it).
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+            for task in done:
+                if task.exception() is not None:
+                    raise task.exception()
+            return min(task.result() for task in tasks)
         finally:
-            if agent.rejected:
-                print(f"dro: agent {name}: dropped {agent.rejected} message(s) that did not come "
-                      "from its run", file=sys.stderr, flush=True)
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for n, agent in zip(names, agents):
+                if agent.rejected:
+                    print(f"dro: agent {n}: dropped {agent.rejected} message(s) that did not "
+                          "come from its run", file=sys.stderr, flush=True)
 
 
 async def serve_agent(name: str, participant: Any, *, idle_timeout: float = 600.0,
@@ -141,6 +164,22 @@ async def serve_agent(name: str, participant: Any, *, idle_timeout: float = 600.
     # elsewhere, so the local work runs on the loop without a thread hand-over.
     return await serve(name, lambda t: ParticipantAgent(
         name, participant, t, idle_timeout=idle_timeout, executor=InlineWork(), context=context),
+        **kwargs)
+
+
+async def serve_agents(participants: Mapping[str, tuple[Any, Mapping[str, str] | None]], *,
+                       idle_timeout: float = 600.0, **kwargs: Any) -> int:
+    """Serve several ADMM agents in this process (``dro agent`` with more than one
+    ``--entity``): ``participants`` maps each name to ``(participant, context)``; one transport,
+    one announcement (``kwargs`` as in :func:`serve`). Their local work runs on the process's
+    one worker thread (:func:`~.local_work.default_local_work`), off the event loop they share,
+    so one agent's solve never holds up another's messages or timeouts."""
+    if len(participants) == 1:
+        ((name, (participant, context)),) = participants.items()
+        return await serve_agent(name, participant, idle_timeout=idle_timeout, context=context,
+                                 **kwargs)
+    return await serve(list(participants), lambda n, t: ParticipantAgent(
+        n, participants[n][0], t, idle_timeout=idle_timeout, context=participants[n][1]),
         **kwargs)
 
 
@@ -177,10 +216,14 @@ def exit_when_stdin_closes(stop: Callable[[], None]) -> None:
 
 @dataclass
 class SpawnedAgent:
+    """One spawned process: ``name`` its label (the agent's name, or the label of a group),
+    ``names`` the agents it announced (several with ``dro agent --entity A --entity B``)."""
+
     name: str
     process: asyncio.subprocess.Process | ForkedProcess
     log_path: Path
     address: str | None = None
+    names: tuple[str, ...] = ()
 
 
 #: The fork server's own log in ``log_dir`` (beside the agents' ``<name>.log``).
@@ -224,7 +267,9 @@ class AgentProcesses:
 
     @property
     def addresses(self) -> dict[str, str]:
-        return {name: a.address for name, a in self.agents.items() if a.address is not None}
+        """Every announced agent's name -> the address of its process."""
+        return {n: a.address for a in self.agents.values() if a.address is not None
+                for n in (a.names or (a.name,))}
 
     async def __aenter__(self) -> AgentProcesses:
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -281,7 +326,13 @@ class AgentProcesses:
                     f"before it was ready: {self.log_tail(agent.name)}")
             text = line.decode("utf-8", "replace").strip()
             if text.startswith(READY_PREFIX):
-                agent.address = json.loads(text[len(READY_PREFIX):])["address"]
+                info = json.loads(text[len(READY_PREFIX):])
+                names = info.get("names", [info.get("name", agent.name)])
+                if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+                    raise CoordinationError(f"agent process {agent.name!r} announced invalid "
+                                            f"names: {names!r}")
+                agent.names = tuple(names)
+                agent.address = info["address"]
                 ready = sum(a.address is not None for a in self.agents.values())
                 _log.debug("%s %s ready at %s (%d of %d)", self.subcommand, agent.name,
                            agent.address, ready, len(self.commands))
@@ -356,7 +407,8 @@ async def agent_session(coordinator: Any, names: Sequence[str], runtime: str, *,
     process, for as many runs as the block makes (:class:`~.engine.CoordinationSession`).
 
     Either spawn them (``commands``: name -> ``dro agent`` arguments; stopped when the block
-    ends, also on error or Ctrl-C) or reach already running ones (``addresses``: name ->
+    ends, also on error or Ctrl-C; a process that hosts several agents is keyed by a label of
+    its own and announces their names) or reach already running ones (``addresses``: name ->
     ``HOST:PORT`` for TCP or inbox topic for MQTT). The coordinator listens on ``listen`` (TCP)
     or has the inbox ``<topic_prefix>/coordinator`` (MQTT); ``faults`` (a
     :class:`~.transport.Faults`) loses, duplicates and delays the coordinator's messages, a
@@ -367,10 +419,10 @@ async def agent_session(coordinator: Any, names: Sequence[str], runtime: str, *,
     """
     if (commands is None) == (addresses is None):
         raise ValueError("give either commands (to spawn the agents) or addresses")
-    missing = [n for n in names if n not in (commands if commands is not None else addresses)]
-    if missing:
-        raise ValueError(f"no {'command' if commands is not None else 'address'} for agent(s) "
-                         f"{', '.join(missing)}")
+    if addresses is not None:
+        missing = [n for n in names if n not in addresses]
+        if missing:
+            raise ValueError(f"no address for agent(s) {', '.join(missing)}")
     async with contextlib.AsyncExitStack() as stack:
         spawned = 0
         # The coordinator's own transport first: a --listen address that cannot be bound fails
@@ -385,6 +437,10 @@ async def agent_session(coordinator: Any, names: Sequence[str], runtime: str, *,
             procs = await stack.enter_async_context(AgentProcesses(
                 commands, folder, token=token, broker_access=broker_access))
             addresses, spawned = procs.addresses, len(procs.agents)
+            missing = [n for n in names if n not in addresses]
+            if missing:
+                raise CoordinationError(f"no spawned process announced agent(s) "
+                                        f"{', '.join(missing)}")
         for name in names:
             transport.connect(name, addresses[name])
         sender = transport if faults is None else faults.wrap(transport)
