@@ -158,3 +158,12 @@ def test_synchronous_entry_point_works_inside_a_running_loop() -> None:
     inside = asyncio.run(cell())
     assert inside.iterations == expected.iterations
     np.testing.assert_allclose(inside.z, expected.z, atol=1e-12)
+
+
+def test_a_timeout_names_at_most_ten_participants() -> None:
+    from distributed_resource_optimization.runtime.transport import name_list
+
+    names = [f"building_{k}" for k in range(1, 1001)]
+    assert name_list(names[:3]) == "building_1, building_2, building_3"
+    text = name_list(names)
+    assert text.endswith("building_10 and 990 more") and text.count(",") == 9

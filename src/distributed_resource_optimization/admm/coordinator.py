@@ -68,8 +68,9 @@ class ADMMGenericCoordinator:
     (s, default 30) bounds every round's wait for the actors' replies; a request without a reply
     is sent again before that. ``setup_timeout`` (s, default 600) bounds the setup round instead,
     in which every participant builds its model from what the others published (an aggregator of
-    a thousand buildings takes most of a minute). ``stale_rounds`` (default 0) lets a round go on without a
-    participant that has not answered in time (after a resend, at about ten times the recent
+    a thousand buildings takes most of a minute), and the start of spawned agent processes.
+    ``stale_rounds`` (default 0) lets a round go on without a participant that has not answered
+    in time (after a resend, at about ten times the recent
     rounds' duration): its last outputs are carried for up to that many consecutive rounds, and
     no round with a carried output counts as converged. With 0 every round waits for everyone.
     """

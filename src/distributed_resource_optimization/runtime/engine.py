@@ -52,6 +52,7 @@ from distributed_resource_optimization.runtime.transport import (
     CoordinationTimeoutError,
     ParticipantError,
     Transport,
+    name_list,
 )
 
 _log = logging.getLogger(__name__)
@@ -224,9 +225,12 @@ class ParticipantAgent:
                     f"coordinator speaks protocol version {msg.protocol_version}, this "
                     f"participant version {PROTOCOL_VERSION}"))
             try:
-                d = self.participant.describe()
+                # Local work like a solve (a building's reference demand is its own baseline
+                # solve, 0.2 s, unless computed before): off the loop other agents may share.
+                d, published = await self._local(
+                    lambda: (self.participant.describe(), self.participant.publish()))
                 pubs = tuple(Publication(key, tuple(names), np.concatenate(values))
-                             for key, (names, values) in self.participant.publish().items())
+                             for key, (names, values) in published.items())
             except Exception as exc:  # reported to the coordinator, which raises it to the user
                 return JoinReply(msg.session, (), (), error=str(exc))
             return JoinReply(msg.session, tuple(d["names"]), tuple(d["sizes"]), d.get("variables"),
@@ -408,7 +412,7 @@ class CoordinatorAgent:
                     continue
                 where = "" if iteration is None else f" (iteration {iteration})"
                 raise CoordinationTimeoutError(
-                    f"{self.address}: no reply from {', '.join(sorted(pending))} within "
+                    f"{self.address}: no reply from {name_list(sorted(pending))} within "
                     f"{timeout:g} s{where}") from None
             if not isinstance(msg, kind) or msg.session != session or sender not in pending:
                 continue  # a late reply of an earlier round or run: not ours to use

@@ -65,6 +65,8 @@ READY_PREFIX = "DRO_AGENT_READY "
 PROCESS_RUNTIMES: tuple[str, ...] = ("tcp", "mqtt")
 #: Every runtime of the commands: all agents in this process, or one process per agent.
 RUNTIMES: tuple[str, ...] = ("inproc", *PROCESS_RUNTIMES)
+#: Default wait (s) for spawned agents' ready lines.
+READY_TIMEOUT_S = 120.0
 #: Default MQTT broker address.
 DEFAULT_BROKER = "127.0.0.1:1883"
 
@@ -248,7 +250,7 @@ class AgentProcesses:
     """
 
     def __init__(self, commands: Mapping[str, Sequence[str]], log_dir: Path | str, *,
-                 ready_timeout: float = 120.0, python: str | None = None,
+                 ready_timeout: float = READY_TIMEOUT_S, python: str | None = None,
                  nice: int = 10, token: str | None = None, subcommand: str = "agent",
                  broker_access: Any = None, start: str | None = None) -> None:
         self.start = start_method() if start is None else \
@@ -434,8 +436,11 @@ async def agent_session(coordinator: Any, names: Sequence[str], runtime: str, *,
         if commands is not None:
             folder = log_dir or stack.enter_context(tempfile.TemporaryDirectory(
                 prefix="dro-agents-"))
+            # Starting includes building the models (hundreds of buildings in one process:
+            # minutes), bounded like the coordinator's setup round.
+            ready = max(READY_TIMEOUT_S, getattr(coordinator, "setup_timeout", READY_TIMEOUT_S))
             procs = await stack.enter_async_context(AgentProcesses(
-                commands, folder, token=token, broker_access=broker_access))
+                commands, folder, token=token, broker_access=broker_access, ready_timeout=ready))
             addresses, spawned = procs.addresses, len(procs.agents)
             missing = [n for n in names if n not in addresses]
             if missing:

@@ -25,6 +25,13 @@ from typing import Any
 import numpy as np
 
 
+def name_list(names: Sequence[str], most: int = 10) -> str:
+    """``names`` for a message: all of them up to ``most``, else the first ``most`` and how many
+    more (a run of a thousand building agents that all time out stays one readable line)."""
+    shown = ", ".join(names[:most])
+    return shown if len(names) <= most else f"{shown} and {len(names) - most} more"
+
+
 class CoordinationTimeoutError(TimeoutError):
     """No message arrived in time; the message says who was waited for and for how long."""
 
