@@ -38,6 +38,7 @@ from distributed_resource_optimization.flex_sharing import (
     random_flex_sharing_instance,
 )
 from distributed_resource_optimization.runtime.processes import announce_on_stdout, serve_agents
+from distributed_resource_optimization.runtime.transport import name_list
 
 NAME = "agent"
 HELP = "run one agent that serves coordinators (tcp or mqtt)"
@@ -149,8 +150,7 @@ def run(args: argparse.Namespace) -> int:
     token = token_of(args)  # a bad --token-file is refused before the model is built
     access = broker_access_of(args)
     participants = build_participants(args)
-    names = list(participants)
-    what = ", ".join(names) if len(names) <= 3 else f"{names[0]} and {len(names) - 1} more"
+    what = name_list(list(participants), most=3)
 
     cpu0, t0 = time.process_time(), time.perf_counter()
 

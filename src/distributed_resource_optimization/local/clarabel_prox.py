@@ -18,6 +18,16 @@ from distributed_resource_optimization.checks import renamed_keyword
 from distributed_resource_optimization.local.reduced import ReductionError
 
 
+def scaled_rows(a: sp.spmatrix, b: np.ndarray) -> tuple[sp.csc_matrix, np.ndarray]:
+    """Constraint rows ``a x (cone) b`` with every row divided by its largest coefficient (rows
+    of zeros kept as they are): Clarabel's own equilibration does not reach coefficients many
+    orders of magnitude apart."""
+    a = sp.csr_matrix(a)
+    big = np.asarray(abs(a).max(axis=1).todense()).ravel() if a.shape[0] else np.zeros(0)
+    s = np.where(big > 0, 1.0 / np.where(big > 0, big, 1.0), 1.0)
+    return (sp.diags(s) @ a).tocsc(), np.asarray(b, dtype=float) * s
+
+
 class ClarabelProxQP:
     """Same interface as :class:`~.reduced.ReducedProxQP` (``free`` is not needed and ignored);
     ``solver_tol`` is Clarabel's gap and feasibility tolerance (``tol``: its former name)."""
@@ -39,10 +49,7 @@ class ClarabelProxQP:
         rhs = np.concatenate([np.asarray(b_eq, dtype=float), np.asarray(b_ub, dtype=float),
                               ub[fu], -lb[fl]])
         # Row scaling: the thermal grid's rows have coefficients of 1e-8..1e-5 per kW.
-        big = np.asarray(abs(a).max(axis=1).todense()).ravel()
-        s = np.where(big > 0, 1.0 / np.where(big > 0, big, 1.0), 1.0)
-        self._a = (sp.diags(s) @ a).tocsc()
-        self._rhs = rhs * s
+        self._a, self._rhs = scaled_rows(a, rhs)
         self._cones = [clarabel.ZeroConeT(int(np.asarray(b_eq).size)),
                        clarabel.NonnegativeConeT(int(np.asarray(b_ub).size) + int(fu.sum())
                                                  + int(fl.sum()))]

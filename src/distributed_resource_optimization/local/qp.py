@@ -16,6 +16,7 @@ import scipy.sparse as sp
 
 from distributed_resource_optimization.checks import as_finite_vector, renamed_keyword, tolerance
 from distributed_resource_optimization.local.base import LocalModel, LocalModelError
+from distributed_resource_optimization.local.clarabel_prox import scaled_rows
 
 #: OSQP iterations per proximal solve before the step is handed to Clarabel (first-order OSQP
 #: stalls on the LP-like parts of a model at tight tolerances; an interior point does not).
@@ -140,12 +141,12 @@ class QPLocalModel(LocalModel):
             diag_pos[j] = P_up.indptr[j] + int(np.flatnonzero(rows == j)[0])
         self._P_base = P_up.data.copy()
         self._diag_pos = diag_pos
-        self._P_pattern = P_up
+        # P + diag(rho) on that pattern, for the current rho (what OSQP holds, and what the
+        # Clarabel fallback is given).
+        self._P_prox = P_up
         self._solver = osqp.OSQP()
-        data = self._P_base.copy()
-        data[diag_pos[self.exchange]] += 1.0
-        P_up.data = data
         self._rho = np.ones(self.size)
+        P_up.data = self._prox_hessian(self._rho)
         try:
             self._solver.setup(P_up, self.q.copy(), self.A, self.l, self.u, verbose=False,
                                eps_abs=self.solver_tol, eps_rel=self.solver_tol, polishing=False,
@@ -181,21 +182,17 @@ class QPLocalModel(LocalModel):
         up = ~eq & np.isfinite(self.u)
         lo = ~eq & np.isfinite(self.l)
         A = sp.csr_matrix(self.A)
-        a = sp.vstack([A[eq], A[up], -A[lo]], format="csr")
-        b = np.r_[self.u[eq], self.u[up], -self.l[lo]]
-        big = np.asarray(abs(a).max(axis=1).todense()).ravel() if a.shape[0] else np.zeros(0)
-        s = np.where(big > 0, 1.0 / np.where(big > 0, big, 1.0), 1.0)
+        a, b = scaled_rows(sp.vstack([A[eq], A[up], -A[lo]], format="csr"),
+                           np.r_[self.u[eq], self.u[up], -self.l[lo]])
         cones = [clarabel.ZeroConeT(int(eq.sum())),
                  clarabel.NonnegativeConeT(int(up.sum() + lo.sum()))]
-        return (sp.diags(s) @ a).tocsc(), b * s, cones
+        return a, b, cones
 
     def _run_clarabel(self, q: np.ndarray, osqp_status: str) -> np.ndarray:
-        """The proximal QP ``q`` (current ``P + diag(rho)``) by Clarabel, set up on first use
-        with OSQP's upper-triangular pattern, so later calls only update values."""
-        P = self._P_pattern.copy()
-        data = self._P_base.copy()
-        data[self._diag_pos[self.exchange]] += self._rho
-        P.data = data
+        """The proximal QP ``q`` (the current ``P + diag(rho)``, :attr:`_P_prox`) by Clarabel,
+        set up on first use with OSQP's upper-triangular pattern, so later calls only update
+        values."""
+        P = self._P_prox
         if self._clarabel is None:
             a, b, cones = self._clarabel_rows()
             settings = clarabel.DefaultSettings()
@@ -217,6 +214,12 @@ class QPLocalModel(LocalModel):
         self.fallbacks_used += 1
         return np.asarray(sol.x, dtype=float)
 
+    def _prox_hessian(self, r: np.ndarray) -> np.ndarray:
+        """The values of ``P + diag(r)`` (``r`` on the exchanged variables) on the pattern."""
+        data = self._P_base.copy()
+        data[self._diag_pos[self.exchange]] += r
+        return data
+
     def _prox_q(self, r: np.ndarray, v: np.ndarray) -> np.ndarray:
         """The linear cost with the proximal term ``(r/2)||w[exchange] - v||^2``."""
         q = self.q.copy()
@@ -228,9 +231,8 @@ class QPLocalModel(LocalModel):
             self.prepare()
         r = _rho_vector(rho, self.size)
         if self._rho is None or not np.array_equal(r, self._rho):
-            data = self._P_base.copy()
-            data[self._diag_pos[self.exchange]] += r
-            self._solver.update(Px=data)
+            self._P_prox.data = self._prox_hessian(r)
+            self._solver.update(Px=self._P_prox.data)
             self._rho = r
         return self._run(self._prox_q(r, v))
 

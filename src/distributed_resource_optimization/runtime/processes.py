@@ -53,6 +53,7 @@ from distributed_resource_optimization.runtime.sync import run_sync
 from distributed_resource_optimization.runtime.transport import (
     CoordinationError,
     Mailbox,
+    name_list,
 )
 
 #: Progress of starting agent processes: INFO when they start and when all are ready, DEBUG per
@@ -113,16 +114,17 @@ async def serve(name: str | Sequence[str], build: Callable[..., Any], *, runtime
                 announce: Callable[[dict[str, Any]], None] | None = None,
                 token: str | None = None, broker_access: Any = None) -> int:
     """The serve loop of ``dro agent`` and ``dro peer``: open a mango-agents transport for
-    ``runtime`` (inbox ``name``), put the agent ``build(transport)`` on it (a
+    ``runtime`` (inbox ``name``), put the agent ``build(name, transport)`` on it (a
     :class:`~.engine.ParticipantAgent` or a :class:`~.peers.PeerAgent`), announce its address
     and serve ``runs`` runs (``None``: until the agent's idle timeout); returns the number of
     runs served. With a ``token`` only a coordinator or controller and peers that hold it reach
     the agent (every frame authenticated).
 
-    Several agents in one process: ``name`` a list of names and ``build(name, transport)``; they
+    Several agents in one process: ``name`` a list of names, each built by ``build``; they
     share the transport (one TCP port or MQTT inbox, each agent its own mango id), are served
-    at once, and the announcement lists them (``names``). The number of runs returned is the
-    fewest any of them served; when one fails, the others are stopped and the error raised."""
+    at once, and the announcement lists them (``names``; ``name`` is the first). The number of
+    runs returned is the fewest any of them served; when one fails, the others are stopped and
+    the error raised."""
     names = [name] if isinstance(name, str) else list(name)
     if not names or len(set(names)) != len(names):
         raise ValueError(f"agents of one process need distinct names, got {names}")
@@ -130,14 +132,10 @@ async def serve(name: str | Sequence[str], build: Callable[..., Any], *, runtime
                                inbox=names[0], topic_prefix=topic_prefix, token=token,
                                broker_access=broker_access)
     async with transport:
-        agents = ([build(transport)] if isinstance(name, str)
-                  else [build(n, transport) for n in names])
+        agents = [build(n, transport) for n in names]
         if announce is not None:
-            info: dict[str, Any] = {"name": names[0], "runtime": runtime,
-                                    "address": format_address(transport)}
-            if not isinstance(name, str):
-                info["names"] = names
-            announce(info)
+            announce({"name": names[0], "names": names, "runtime": runtime,
+                      "address": format_address(transport)})
         tasks = [asyncio.ensure_future(a.serve(runs)) for a in agents]
         try:
             # The first failure ends the process's serving: its other agents' runs cannot
@@ -164,8 +162,8 @@ async def serve_agent(name: str, participant: Any, *, idle_timeout: float = 600.
     ``idle_timeout`` s; ``context``: what the agent was started for, reported at join."""
     # The only agent of this process: its loop is its own, the coordinator's timeouts run
     # elsewhere, so the local work runs on the loop without a thread hand-over.
-    return await serve(name, lambda t: ParticipantAgent(
-        name, participant, t, idle_timeout=idle_timeout, executor=InlineWork(), context=context),
+    return await serve(name, lambda n, t: ParticipantAgent(
+        n, participant, t, idle_timeout=idle_timeout, executor=InlineWork(), context=context),
         **kwargs)
 
 
@@ -190,7 +188,7 @@ async def serve_peer(name: str, participant: Any, *, idle_timeout: float = DEFAU
     """Serve the coordinator-free ``participant`` as peer ``name`` (the body of ``dro peer``;
     ``kwargs`` as in :func:`serve`); ``runs=None`` serves until no run starts for
     ``idle_timeout`` s."""
-    return await serve(name, lambda t: PeerAgent(name, participant, t, idle_timeout=idle_timeout),
+    return await serve(name, lambda n, t: PeerAgent(n, participant, t, idle_timeout=idle_timeout),
                        runs=runs, **kwargs)
 
 
@@ -424,7 +422,7 @@ async def agent_session(coordinator: Any, names: Sequence[str], runtime: str, *,
     if addresses is not None:
         missing = [n for n in names if n not in addresses]
         if missing:
-            raise ValueError(f"no address for agent(s) {', '.join(missing)}")
+            raise ValueError(f"no address for agent(s) {name_list(missing)}")
     async with contextlib.AsyncExitStack() as stack:
         spawned = 0
         # The coordinator's own transport first: a --listen address that cannot be bound fails
@@ -445,7 +443,7 @@ async def agent_session(coordinator: Any, names: Sequence[str], runtime: str, *,
             missing = [n for n in names if n not in addresses]
             if missing:
                 raise CoordinationError(f"no spawned process announced agent(s) "
-                                        f"{', '.join(missing)}")
+                                        f"{name_list(missing)}")
         for name in names:
             transport.connect(name, addresses[name])
         sender = transport if faults is None else faults.wrap(transport)
