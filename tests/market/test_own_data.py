@@ -15,7 +15,9 @@ from distributed_resource_optimization.energy.tables import DEFAULT_DATA_DIR
 from distributed_resource_optimization.local.blocks import publish_and_configure
 from distributed_resource_optimization.market.clearing import run_market_clearing
 from distributed_resource_optimization.market.entities import (
+    GRID_OPERATORS,
     REFERENCE_DEMAND,
+    REFERENCE_POWERS_KEY,
     load_entity,
     market_entities,
 )
@@ -138,10 +140,11 @@ def test_only_exchange_vectors_prices_rho_and_declared_metadata_travel(district)
     allowed = {
         JoinRequest: {"session", "protocol_version"},
         # context: what the agent was started for (scenario, data fingerprint), no data
+        # subscriptions, derives: which publication keys it reads and derives (names only)
         JoinReply: {"session", "names", "sizes", "variables", "publications",
-                    "protocol_version", "error", "context"},
+                    "protocol_version", "error", "context", "subscriptions", "derives"},
         SetupRequest: {"session", "publications", "relinearise"},
-        SetupReply: {"session", "rho_scale", "error"},
+        SetupReply: {"session", "rho_scale", "error", "publications"},
         # dual_price: prices for the Lagrangian bound; dual_term and objective: one scalar each
         SolveRequest: {"session", "iteration", "target", "price", "rho", "dual_price"},
         SolveReply: {"session", "iteration", "x", "error", "dual_term", "objective"},
@@ -171,13 +174,24 @@ def test_only_exchange_vectors_prices_rho_and_declared_metadata_travel(district)
             assert m.dual_term is None or isinstance(m.dual_term, float)
         elif isinstance(m, SetupReply):
             assert len(m.rho_scale) == 1 and m.rho_scale[0].shape == (n,)
+            # a grid operator derives the district's three reference powers, nobody else anything
+            if agent in GRID_OPERATORS:
+                assert [(p.key, p.variables) for p in m.publications] == \
+                    [(REFERENCE_POWERS_KEY, ("p_th", "p", "q"))]
+            else:
+                assert m.publications == ()
         elif isinstance(m, JoinReply):
             assert m.variables == (entities[agent].variables,) and m.sizes == (n,)
             for pub in m.publications:  # a building's baseline, aligned with its variables
                 assert pub.key == REFERENCE_DEMAND and pub.variables == entities[agent].variables
         elif isinstance(m, SetupRequest):
-            assert [p.key for p in m.publications] == [REFERENCE_DEMAND]
-            assert set(m.publications[0].variables) <= exchanged
+            # the grid operators get every baseline, the buildings three numbers: O(N) in all
+            if agent in GRID_OPERATORS:
+                assert [p.key for p in m.publications] == [REFERENCE_DEMAND]
+                assert set(m.publications[0].variables) == exchanged
+            else:
+                assert [(p.key, p.values.size) for p in m.publications] == \
+                    [(REFERENCE_POWERS_KEY, 3)]
     n_agents = len(entities)
     resent = market.admm.resent_requests  # each adds a request and a repeated reply
     assert counts[SolveRequest] + counts[JoinRequest] + counts[SetupRequest] \

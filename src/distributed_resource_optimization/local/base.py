@@ -57,6 +57,14 @@ class LocalModel(ABC):
     #: iterations, time bounded by its size): agents run it on the event loop, saving the hand-over
     #: to the local-work thread. Everything else runs off the loop.
     closed_form: bool = False
+    #: Publication keys this actor's :meth:`configure` reads; ``None`` (default): every key
+    #: published at join. A run sends each participant only the keys its actors subscribe to,
+    #: so an actor that needs little of a large publication says so (a building needs three
+    #: reference powers, not a city's baselines).
+    subscriptions: tuple[str, ...] | None = None
+    #: Keys this actor publishes at setup (:meth:`derived`): values it computes in
+    #: :meth:`configure` from what it received. Actors subscribing to them are configured after it.
+    derives: tuple[str, ...] = ()
 
     def __init__(self, size: int, name: str | None = None,
                  variables: Sequence[Hashable] | None = None,
@@ -102,18 +110,26 @@ class LocalModel(ABC):
         """Public values this actor announces when it joins a run, or ``None`` (default).
 
         Maps a key (e.g. ``"reference_demand"``) to one value per entry of :attr:`variables`
-        (general-form consensus only). Every participant receives everything published, merged
-        per key, in :meth:`configure`. Publish only what the organisation would make public.
+        (general-form consensus only). Every participant receives what was published under the
+        keys it subscribes to (:attr:`subscriptions`), merged per key, in :meth:`configure`.
+        Publish only what the organisation would make public.
         """
         return None
 
     def configure(self, published: Published) -> None:  # noqa: B027  (optional hook)
-        """Called once per run before :meth:`prepare` with what all actors published.
+        """Called once per run before :meth:`prepare` with what all actors published (only
+        the keys in :attr:`subscriptions` if it names them).
 
         A model that needs others' public data to build itself (e.g. a grid operator that
         linearises at the buildings' published reference demand) does so here; it may also set
         :attr:`rho_scale`.
         """
+
+    def derived(self) -> Mapping[str, Mapping[Hashable, float]] | None:
+        """After :meth:`configure`: the values of the keys in :attr:`derives` (key -> name ->
+        value, names of the actor's choosing), or ``None`` (default). They reach the actors
+        that subscribe to these keys, which are configured after this one."""
+        return None
 
     def relinearise(self) -> None:  # noqa: B027  (optional hook)
         """Called before :meth:`configure` when the coordinator asks for successive

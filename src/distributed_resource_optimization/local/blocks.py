@@ -9,7 +9,7 @@ decides which models share a group.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -50,6 +50,8 @@ class ModelGroup(ABC):
             "sizes": tuple(self.sizes),
             "variables": None if all(m.variables is None for m in self.models)
             else tuple(m.variables for m in self.models),
+            "subscriptions": subscribed([m.subscriptions for m in self.models]),
+            "derives": tuple(dict.fromkeys(str(k) for m in self.models for k in m.derives)),
         }
 
     def rho_scales(self) -> tuple[np.ndarray | None, ...] | None:
@@ -79,6 +81,22 @@ class ModelGroup(ABC):
     def configure(self, published: Published) -> None:
         for m, label in zip(self.models, self.names):
             _guard(label, "configuration", lambda m=m: m.configure(published))
+
+    def derived(self) -> dict[str, tuple[list[Hashable], list[np.ndarray]]]:
+        """What the group's actors publish at setup (after :meth:`configure`): key ->
+        (names, value arrays); a key an actor does not declare in its ``derives`` is a
+        :class:`LocalModelError`."""
+        out: dict[str, tuple[list[Hashable], list[np.ndarray]]] = {}
+        for m, label in zip(self.models, self.names):
+            derived = _guard(label, "derived publication", m.derived)
+            for key, table in (derived or {}).items():
+                if str(key) not in m.derives:
+                    raise LocalModelError(f"actor {label!r}: derived() returns {key!r}, which "
+                                          f"its derives {tuple(m.derives)} does not declare")
+                names, arrays = out.setdefault(str(key), ([], []))
+                names.extend(table)
+                arrays.append(np.asarray(list(table.values()), dtype=float))
+        return out
 
     def relinearise(self) -> None:
         """Each model re-linearises at its last assigned outputs (before :meth:`configure`)."""
@@ -152,15 +170,94 @@ def merge_published(items: Iterable[tuple[str, str, Sequence[Hashable], Sequence
     return merged
 
 
+def subscribed(subscriptions: Iterable[Sequence[str] | None]) -> tuple[str, ...] | None:
+    """The keys a group of actors subscribes to: every key any of them names (first-named
+    order), or ``None`` (every key published at join) if one of them says ``None``."""
+    keys: dict[str, None] = {}
+    for subs in subscriptions:
+        if subs is None:
+            return None
+        keys.update(dict.fromkeys(str(k) for k in subs))
+    return tuple(keys)
+
+
+def setup_waves(subscriptions: Sequence[Sequence[str] | None], derives: Sequence[Sequence[str]],
+                names: Sequence[str]) -> list[list[int]]:
+    """The order in which a run configures its participants: lists of participant indices, each
+    configured after the ones before it. A participant comes after every participant that
+    derives a key it subscribes to (``subscriptions[i]``; ``None``: only keys published at join,
+    so the first wave); ``derives[i]``: the keys participant ``i`` publishes at setup. A cycle
+    (a participant waiting, through others, for itself) is a ``ValueError`` naming them."""
+    n = len(names)
+    if len(subscriptions) != n or len(derives) != n:
+        raise ValueError("subscriptions, derives and names must have one entry per participant")
+    derivers: dict[str, list[int]] = {}
+    for i, keys in enumerate(derives):
+        for key in keys:
+            derivers.setdefault(str(key), []).append(i)
+    wave: list[int | None] = [None] * n
+    for first in range(n):
+        # Depth-first without recursion: a chain of derived keys may be as long as the run.
+        stack: list[tuple[int, list[int]]] = []
+        on_path: list[int] = []
+        if wave[first] is None:
+            stack.append((first, _providers(first, subscriptions, derivers)))
+            on_path.append(first)
+        while stack:
+            i, todo = stack[-1]
+            while todo and wave[todo[-1]] is not None:
+                todo.pop()
+            if not todo:
+                stack.pop()
+                on_path.pop()
+                wave[i] = 1 + max((wave[d] for d in _providers(i, subscriptions, derivers)),
+                                  default=-1)
+                continue
+            d = todo.pop()
+            if d in on_path:
+                cycle = on_path[on_path.index(d):] + [d]
+                raise ValueError("participants wait for each other's derived publications: "
+                                 + " -> ".join(repr(names[c]) for c in cycle))
+            stack.append((d, _providers(d, subscriptions, derivers)))
+            on_path.append(d)
+    waves: list[list[int]] = [[] for _ in range(1 + max(wave, default=-1))]
+    for i, w in enumerate(wave):
+        waves[w].append(i)
+    return waves
+
+
+def _providers(i: int, subscriptions: Sequence[Sequence[str] | None],
+               derivers: Mapping[str, list[int]]) -> list[int]:
+    """The participants that derive a key participant ``i`` subscribes to."""
+    return list(dict.fromkeys(d for key in (subscriptions[i] or ()) for d in
+                              derivers.get(str(key), ())))
+
+
+def received(published: Published, subscriptions: Sequence[str] | None,
+             join_keys: Iterable[str]) -> dict[str, Mapping[Hashable, float]]:
+    """What a participant receives of ``published``: the keys it subscribes to that someone
+    published (``None``: every key of ``join_keys``, the ones published at join)."""
+    keys = join_keys if subscriptions is None else subscriptions
+    return {str(k): published[k] for k in keys if k in published}
+
+
 def publish_and_configure(models: Sequence[LocalModel]) -> Published:
     """Do in this process what a run does before its first iteration: every model publishes,
-    everything is merged and every model is configured with it. Returns the merged values."""
+    the publications are merged, and every model is configured with the keys it subscribes to,
+    after the models whose derived publications it reads. Returns everything published."""
     groups = [SingleModelGroup(m) for m in models]
-    published = merge_published(
-        (m.label, key, names, np.concatenate(values))
-        for m, b in zip(models, groups) for key, (names, values) in b.publish().items())
-    for b in groups:
-        b.configure(published)
+    items = [(m.label, key, names, np.concatenate(values))
+             for m, b in zip(models, groups) for key, (names, values) in b.publish().items()]
+    published = merge_published(items)
+    join_keys = tuple(published)
+    described = [b.describe() for b in groups]
+    for wave in setup_waves([d["subscriptions"] for d in described],
+                            [d["derives"] for d in described], [m.label for m in models]):
+        for i in wave:
+            groups[i].configure(received(published, described[i]["subscriptions"], join_keys))
+        items += [(models[i].label, key, names, np.concatenate(values))
+                  for i in wave for key, (names, values) in groups[i].derived().items()]
+        published = merge_published(items)
     return published
 
 

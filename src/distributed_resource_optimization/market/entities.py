@@ -97,6 +97,7 @@ from distributed_resource_optimization.market.names import (  # re-exported here
     GROUPS,
     NAME_SEPARATOR,
     REFERENCE_DEMAND,
+    REFERENCE_POWERS_KEY,
     THERMAL_GRID_OPERATOR,
     entity_names,
     is_consumer,
@@ -109,12 +110,13 @@ from distributed_resource_optimization.market.names import (  # re-exported here
 __all__ = [
     # the market's names (owned by .names), re-exported for existing importers
     "AGGREGATOR", "BASELINE_KEY", "BUILDING_PREFIX", "ELECTRIC_GRID_OPERATOR", "GRID_OPERATORS",
-    "GROUPS", "NAME_SEPARATOR", "REFERENCE_DEMAND", "THERMAL_GRID_OPERATOR", "entity_names",
+    "GROUPS", "NAME_SEPARATOR", "REFERENCE_DEMAND", "REFERENCE_POWERS_KEY",
+    "THERMAL_GRID_OPERATOR", "entity_names",
     "is_consumer", "parse_variable", "timestep_label", "variable_group", "variable_name",
     # the entities
     "LPBlockEntity", "MarketEntity", "building_agent", "electric_grid_operator",
     "flexible_load_aggregator", "load_entity", "market_entities", "published_baselines",
-    "published_reference", "reference_powers", "thermal_grid_operator",
+    "published_reference", "received_reference", "reference_powers", "thermal_grid_operator",
 ]
 
 
@@ -145,6 +147,18 @@ def reference_powers(point: ReferencePoint) -> dict[str, float]:
     return {"p_th": float(np.mean(np.abs(point.p_th_kw))),
             "p": float(np.mean(np.abs(point.p_kw))),
             "q": float(np.mean(np.abs(point.q_kvar)))}
+
+
+def received_reference(published: Published, label: str) -> dict[str, float]:
+    """Per-quantity reference power (kW / kvar) from what an entity received: the derived
+    :data:`REFERENCE_POWERS_KEY`, else computed from the published baselines."""
+    derived = published.get(REFERENCE_POWERS_KEY)
+    if derived is None:
+        return reference_powers(published_reference(published))
+    missing = [g for g in GROUPS if g not in derived]
+    if missing:
+        raise ValueError(f"{label}: the published {REFERENCE_POWERS_KEY!r} lack {missing}")
+    return {g: float(derived[g]) for g in GROUPS}
 
 
 def published_reference(published: Published, der_names: Sequence[str] | None = None
@@ -244,7 +258,9 @@ class MarketEntity(LocalModel):
                  free: Sequence[str], baseline: Callable[[], Mapping[str, Baseline]] | None = None,
                  solver_tol: float | None = None, solver: str = "auto",
                  eps: float | None = None,
-                 linearise_at: Callable[[Mapping[str, np.ndarray]], None] | None = None) -> None:
+                 linearise_at: Callable[[Mapping[str, np.ndarray]], None] | None = None,
+                 subscriptions: Sequence[str] | None = None, derives: Sequence[str] = ()
+                 ) -> None:
         solver_tol, tol_name = renamed_keyword(solver_tol, "solver_tol", eps, "eps")
         self.groups = tuple(groups)
         self.ders = [str(d) for d in ders]
@@ -261,6 +277,10 @@ class MarketEntity(LocalModel):
         self.solver = solver
         self.lp: LPBlockEntity | None = None
         self._linearise_at = linearise_at
+        self.subscriptions = None if subscriptions is None else tuple(subscriptions)
+        self.derives = tuple(derives)
+        #: Per exchanged group its reference power (kW / kvar), once configured.
+        self.reference: dict[str, float] | None = None
 
     def relinearise(self) -> None:
         """A grid operator re-linearises at its own cleared values of the last run (its
@@ -288,7 +308,8 @@ class MarketEntity(LocalModel):
 
     def configure(self, published: Published) -> None:
         block = self._build(published)
-        ref = reference_powers(published_reference(published))
+        ref = received_reference(published, self.label)
+        self.reference = ref
         # A grid operator's connection ratings (energy.grid_operators.bound_demands) make its
         # term of the dual function finite; they lie far above any dispatch, and its proximal
         # steps leave them out: measured, with them the default (30 min) takes more rounds in
@@ -301,6 +322,12 @@ class MarketEntity(LocalModel):
             raise ValueError(f"{self.label}: the built block's variables differ from the ones "
                              "declared at join")
         self.rho_scale = self.lp.rho_scale
+
+    def derived(self) -> dict[str, dict[str, float]] | None:
+        """The district's reference powers (:data:`REFERENCE_POWERS_KEY`) if it derives them."""
+        if REFERENCE_POWERS_KEY not in self.derives or self.reference is None:
+            return None
+        return {REFERENCE_POWERS_KEY: dict(self.reference)}
 
     @property
     def block(self) -> LPBlock:
@@ -333,6 +360,14 @@ class MarketEntity(LocalModel):
         return np.asarray(x[pos * m:(pos + 1) * m]).reshape(self.n_timesteps, len(self.ders))
 
 
+#: What the entities read of each other's publications: a grid operator linearises at every
+#: building's baseline and derives the district's reference powers from them; a consumer (the
+#: aggregator, a building) needs only those for its penalty scale, so a run's setup sends N
+#: baselines to the two grid operators instead of to all N + 2 participants.
+_GRID_OPERATOR_DATA = {"subscriptions": (BASELINE_KEY,), "derives": (REFERENCE_POWERS_KEY,)}
+_CONSUMER_DATA = {"subscriptions": (REFERENCE_POWERS_KEY,)}
+
+
 def thermal_grid_operator(grid, price_s_per_kwh: np.ndarray, timesteps: pd.DatetimeIndex,
                           timestep_h: float, scenario: str, *, eta_ch: float | None = None,
                           **kwargs) -> MarketEntity:
@@ -358,7 +393,7 @@ def thermal_grid_operator(grid, price_s_per_kwh: np.ndarray, timesteps: pd.Datet
                                            steps or None)
 
     return MarketEntity(THERMAL_GRID_OPERATOR, ("p_th",), ders, timesteps, build,
-                        free=("p_th",), linearise_at=relinearise, **kwargs)
+                        free=("p_th",), linearise_at=relinearise, **_GRID_OPERATOR_DATA, **kwargs)
 
 
 def electric_grid_operator(grid, price_s_per_kwh: np.ndarray, timesteps: pd.DatetimeIndex,
@@ -384,7 +419,7 @@ def electric_grid_operator(grid, price_s_per_kwh: np.ndarray, timesteps: pd.Date
                                             steps or None)
 
     return MarketEntity(ELECTRIC_GRID_OPERATOR, ("p", "q"), ders, timesteps, build,
-                        free=("p", "q"), linearise_at=relinearise, **kwargs)
+                        free=("p", "q"), linearise_at=relinearise, **_GRID_OPERATOR_DATA, **kwargs)
 
 
 def _baselines(buildings, price_s_per_kwh: np.ndarray, timestep_h: float,
@@ -418,7 +453,7 @@ def flexible_load_aggregator(buildings, price_s_per_kwh: np.ndarray,
     return MarketEntity(AGGREGATOR, GROUPS, [str(m.name) for m in buildings], timesteps, build,
                         free=[f"{m.name}/c" for m in buildings],
                         baseline=_baselines(buildings, price_s_per_kwh, timestep_h, eta_ch,
-                                            baselines), **kwargs)
+                                            baselines), **_CONSUMER_DATA, **kwargs)
 
 
 def building_agent(model, price_s_per_kwh: np.ndarray, timesteps: pd.DatetimeIndex,
@@ -432,7 +467,7 @@ def building_agent(model, price_s_per_kwh: np.ndarray, timesteps: pd.DatetimeInd
     return MarketEntity(f"{BUILDING_PREFIX}{model.name}", GROUPS, [str(model.name)], timesteps,
                         build, free=("c",),
                         baseline=_baselines([model], price_s_per_kwh, timestep_h, eta_ch,
-                                            baselines), **kwargs)
+                                            baselines), **_CONSUMER_DATA, **kwargs)
 
 
 def market_entities(district, scenario: str, *, agents: str = "entities",

@@ -31,6 +31,11 @@ NAME_SEPARATOR = "@"
 BASELINE_KEY = "reference_demand"
 #: Former name of :data:`BASELINE_KEY`.
 REFERENCE_DEMAND = BASELINE_KEY
+#: Key of the district's reference powers (kW / kvar per exchanged group ``p_th``, ``p``, ``q``:
+#: the mean absolute baseline at the cooling peak), which the grid operators derive at setup from
+#: the baselines and the consumers read for their penalty scale: three numbers instead of every
+#: building's baseline.
+REFERENCE_POWERS_KEY = "reference_powers"
 
 # -- entities ----------------------------------------------------------------------------------
 

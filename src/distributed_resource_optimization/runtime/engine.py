@@ -17,7 +17,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Hashable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Hashable, Iterable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -29,7 +29,7 @@ from distributed_resource_optimization.admm.objectives import TargetData
 from distributed_resource_optimization.admm.results import ADMMResult, ADMMStatus
 from distributed_resource_optimization.admm.state import ParticipantSpec, expand_price
 from distributed_resource_optimization.admm.warm_start import WarmStart
-from distributed_resource_optimization.local.blocks import merge_published
+from distributed_resource_optimization.local.blocks import merge_published, setup_waves
 from distributed_resource_optimization.runtime.local_work import (
     InlineWork,
     LocalWorkThread,
@@ -78,13 +78,16 @@ class Participant(Protocol):
     :class:`~..local.blocks.ModelGroup` satisfies it)."""
 
     def describe(self) -> dict[str, Any]:
-        """``names``, ``sizes`` and optional ``variables`` of its actors (known before setup)."""
+        """``names``, ``sizes`` and optional ``variables`` of its actors (known before setup);
+        optional ``subscriptions`` (the publication keys it reads, ``None``: all published at
+        join) and ``derives`` (the keys it publishes at setup)."""
 
     def publish(self) -> dict[str, tuple[list[Hashable], list[np.ndarray]]]:
         """Public values announced at join: key -> (variable names, value arrays)."""
 
     def configure(self, published: dict[str, dict[Hashable, float]]) -> None:
-        """Build the models from what everyone published (before :meth:`prepare`)."""
+        """Build the models from what was published under the keys it subscribes to (before
+        :meth:`prepare`)."""
 
     def prepare(self) -> None:
         """One-time setup before the first iteration."""
@@ -101,6 +104,8 @@ class Participant(Protocol):
     def objectives(self, x: np.ndarray) -> list[float | None]:
         """Each actor's local cost at ``x``, or ``None`` where unknown."""
 
+    # Optional: ``derived() -> {key: (names, value arrays)}``, what it publishes at setup
+    # under the keys it ``derives`` (after :meth:`configure`).
     # Optional: ``dual_term(price) -> float | None``, the sum over its actors of
     # ``min_x f_i(x) + price_i'x`` (flat prices as ``solve`` takes ``v``); without it the run
     # has no Lagrangian bound. Optional: ``async solve_async(v, rho)``, the step of a
@@ -233,17 +238,25 @@ class ParticipantAgent:
                              for key, (names, values) in published.items())
             except Exception as exc:  # reported to the coordinator, which raises it to the user
                 return JoinReply(msg.session, (), (), error=str(exc))
+            subs = d.get("subscriptions")
             return JoinReply(msg.session, tuple(d["names"]), tuple(d["sizes"]), d.get("variables"),
-                             pubs, context=self.context)
+                             pubs, context=self.context,
+                             subscriptions=None if subs is None else tuple(subs),
+                             derives=tuple(d.get("derives", ())))
         if getattr(msg, "session", None) != self._session:
             return None  # a late message of an earlier run: nobody waits for an answer
         if isinstance(msg, SetupRequest):
             published = {p.key: dict(zip(p.variables, p.values.tolist())) for p in msg.publications}
             try:
-                await self._local(lambda: (msg.relinearise and self.participant.relinearise(),
-                                           self.participant.configure(published),
-                                           self.participant.prepare()))
+                # Optional: what the participant derives for others (a plain participant: none).
+                derive = getattr(self.participant, "derived", dict)
+                *_, derived = await self._local(
+                    lambda: (msg.relinearise and self.participant.relinearise(),
+                             self.participant.configure(published),
+                             self.participant.prepare(), derive()))
                 scales = self.participant.rho_scales()
+                pubs = tuple(Publication(key, tuple(names), np.concatenate(values))
+                             for key, (names, values) in derived.items())
             except Exception as exc:
                 return SetupReply(msg.session, error=str(exc))
             sizes = self.participant.describe()["sizes"]
@@ -251,7 +264,7 @@ class ParticipantAgent:
                 [np.ones(n) if s is None else np.asarray(s, dtype=float)
                  for n, s in zip(sizes, scales)])
             self._ready = True
-            return SetupReply(msg.session, scales)
+            return SetupReply(msg.session, scales, publications=pubs)
         if isinstance(msg, SolveRequest):
             if not self._ready:
                 return SolveReply(msg.session, msg.iteration, None,
@@ -336,11 +349,13 @@ class CoordinatorAgent:
 
     async def _broadcast(self, messages: Sequence[Any]) -> None:
         for addr, msg in zip(self.participants, messages):
-            await self.transport.send(self.address, addr, msg)
+            if msg is not None:
+                await self.transport.send(self.address, addr, msg)
 
     async def _round(self, messages: Sequence[Any], kind: type, session: str,
                      iteration: int | None = None, timeout: float | None = None) -> list[Any]:
-        """Send one request per participant and gather the replies (see :meth:`_gather`)."""
+        """Send one request per participant and gather the replies (see :meth:`_gather`); a
+        participant whose request is ``None`` is left out of the round (its reply ``None``)."""
         await self._broadcast(messages)
         return await self._gather(kind, session, iteration, messages, timeout)
 
@@ -380,7 +395,8 @@ class CoordinatorAgent:
         """
         start = time.monotonic()
         timeout = self.timeout if timeout is None else timeout
-        pending = {addr: i for i, addr in enumerate(self.participants)}
+        pending = {addr: i for i, addr in enumerate(self.participants)
+                   if requests is None or requests[i] is not None}
         replies: list[Any] = [None] * len(self.participants)
         deadline = start + timeout
         interval = self._resend_interval(kind)
@@ -434,6 +450,36 @@ class CoordinatorAgent:
                 time.monotonic() - start)
         return replies
 
+    async def _setup(self, session: str, joins: Sequence[JoinReply], relinearise: bool
+                     ) -> list[SetupReply]:
+        """The setup rounds: each participant gets what was published under the keys it
+        subscribes to, in waves (:func:`~..local.blocks.setup_waves`), so that whoever reads a
+        derived publication is set up after the participants that derive it."""
+        items = [(addr, pub) for join, addr in zip(joins, self.participants)
+                 for pub in join.publications]
+        available = {p.key: p for p in merge_publications(items)}
+        join_keys = tuple(available)
+        setups: list[SetupReply | None] = [None] * len(self.participants)
+        for wave in setup_waves([j.subscriptions for j in joins], [j.derives for j in joins],
+                                self.participants):
+            requests: list[SetupRequest | None] = [None] * len(self.participants)
+            for i in wave:
+                keys = join_keys if joins[i].subscriptions is None else joins[i].subscriptions
+                requests[i] = SetupRequest(
+                    session, tuple(available[k] for k in keys if k in available), relinearise)
+            replies = await self._round(requests, SetupReply, session,
+                                        timeout=self.coordinator.setup_timeout)
+            for i in wave:
+                undeclared = {p.key for p in replies[i].publications} - set(joins[i].derives)
+                if undeclared:
+                    raise ParticipantError(
+                        f"participant {self.participants[i]!r} publishes {sorted(undeclared)} "
+                        "at setup without declaring them at join")
+                setups[i] = replies[i]
+                items += [(self.participants[i], pub) for pub in replies[i].publications]
+            available = {p.key: p for p in merge_publications(items)}
+        return setups
+
     async def run(self, data: TargetData | None, warm_start: WarmStart | None = None,
                   relinearise: bool = False) -> ADMMResult:
         """Coordinate one optimisation (from ``warm_start``, an earlier run's state, if given);
@@ -451,10 +497,7 @@ class CoordinatorAgent:
             if name in seen:
                 raise ValueError(f"actors must have unique names; {name!r} appears twice")
             seen.add(name)
-        published = merge_publications(joins, self.participants)
-        setups = await self._round([SetupRequest(session, published, relinearise)] * n,
-                                   SetupReply, session,
-                                   timeout=self.coordinator.setup_timeout)
+        setups = await self._setup(session, joins, relinearise)
         specs = [ParticipantSpec(j.names, j.sizes, _tuple_or_none(j.variables),
                                  _tuple_or_none(s.rho_scale)) for j, s in zip(joins, setups)]
         state = self.coordinator.create_state(specs, data)
@@ -594,13 +637,10 @@ def check_context(joins: Sequence[JoinReply], participants: Sequence[str],
                     f"agent {addr!r} was started for {name} {got!r}, this run needs {value!r}")
 
 
-def merge_publications(joins: Sequence[JoinReply], participants: Sequence[str]
-                       ) -> tuple[Publication, ...]:
-    """Everything the participants published, merged per key (first appearance order); two
+def merge_publications(items: Iterable[tuple[str, Publication]]) -> tuple[Publication, ...]:
+    """Publications ``(publisher, publication)`` merged per key (first appearance order); two
     participants publishing different values for the same variable is a ``ValueError``."""
-    merged = merge_published((addr, pub.key, pub.variables, pub.values)
-                             for join, addr in zip(joins, participants)
-                             for pub in join.publications)
+    merged = merge_published((addr, pub.key, pub.variables, pub.values) for addr, pub in items)
     return tuple(Publication(key, tuple(table), np.array(list(table.values()), dtype=float))
                  for key, table in merged.items())
 

@@ -6,10 +6,13 @@ A run (``session`` is a fresh uuid4 hex string per run):
    participant -> ``JoinReply``: its actors' names, output sizes, global variable names (strings,
    general-form consensus only) and what it *publishes* (named vectors aligned with its variables,
    e.g. a building's reference demand). No model data.
-2. coordinator -> every participant ``SetupRequest`` with everything that was published;
-   the participant configures its models from it (e.g. a grid operator linearises its grid at the
-   published reference demand), sets up its solvers and replies ``SetupReply`` with the per-entry
-   penalty scale of its actors (declared once; later only the scalar rho travels).
+2. coordinator -> every participant ``SetupRequest`` with what was published under the keys it
+   subscribes to (all keys published at join unless its ``JoinReply`` names them); the participant
+   configures its models from it (e.g. a grid operator linearises its grid at the published
+   reference demand), sets up its solvers and replies ``SetupReply`` with the per-entry penalty
+   scale of its actors (declared once; later only the scalar rho travels) and what it derived
+   for others (e.g. the district's reference powers). Participants that subscribe to derived
+   keys get their ``SetupRequest`` after the participants that derive them (in waves).
 3. per iteration: ``SolveRequest`` (exchange target, price, scalar rho) -> ``SolveReply`` (outputs);
    in sharing every actor sees the same price, which is then sent once (shorter than the
    target) and repeated per actor by the participant;
@@ -24,7 +27,9 @@ participant's actors, in the participant's order.
 Version 5 added the messages of coordinator-free runs (``PeerRunStart`` ... ``PeerReport``,
 below); version 6 the link handshake of runs with a shared token (``LinkHello``,
 ``LinkWelcome``: :mod:`.security`), which replaced the join proof, and the participants'
-``context`` (what they were started for, checked by the coordinator before the first round).
+``context`` (what they were started for, checked by the coordinator before the first round);
+version 8 the subscriptions and derived publications of the setup, so that a participant receives
+what it reads and not everything everyone published (a setup of N buildings was O(N^2) bytes).
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 #: Version of this protocol; a participant refuses a coordinator that speaks another one.
-PROTOCOL_VERSION = 7
+PROTOCOL_VERSION = 8
 
 #: A global variable's name on the wire: a string (e.g. ``"p_th@2017-01-02T14:00@22"``) or an int.
 VariableName = str | int
@@ -69,12 +74,16 @@ class JoinReply:
     #: ``scenario``, ``resolution``, ``horizon`` and ``data`` fingerprint); the coordinator
     #: refuses a run whose participants do not report what it expects.
     context: tuple[tuple[str, str], ...] = ()
+    #: The publication keys its actors read at setup, or ``None``: every key published at join.
+    subscriptions: tuple[str, ...] | None = None
+    #: The keys it publishes at setup (in its ``SetupReply``), for others that subscribe to them.
+    derives: tuple[str, ...] = ()
 
 
 @dataclass
 class SetupRequest:
     session: str
-    #: Everything the participants published, merged per key.
+    #: What was published under the keys the participant subscribes to, merged per key.
     publications: tuple[Publication, ...] = ()
     #: Re-linearise at the solution the last run assigned before configuring (successive
     #: linearisation: a grid operator at its own cleared copy of the demand).
@@ -87,6 +96,8 @@ class SetupReply:
     #: Per actor the per-entry penalty scale, or ``None`` for all actors (scale 1).
     rho_scale: tuple[np.ndarray | None, ...] | None = None
     error: str | None = None
+    #: What it derived in configuring its models, under the keys it declared in ``derives``.
+    publications: tuple[Publication, ...] = ()
 
 
 @dataclass
