@@ -196,7 +196,7 @@ def test_market_cli_warm_start(tmp_path, capsys) -> None:
     first, second = tmp_path / "a", tmp_path / "b"
     # One clearing each (warm starts across successive clearings: test_successive_market.py).
     argv = ["market-clearing", "--resolution", "60min", "--method", "admm",
-            "--linearisation", "once"]
+            "--linearisation", "once", "--figures", "none"]
     assert cli.main([*argv, "--out", str(first)]) == 0
     state = pd.read_csv(first / "admm_state.csv")
     assert tuple(state.columns) == STATE_COLUMNS

@@ -67,7 +67,8 @@ def test_a_dispatch_beyond_a_nonlinear_limit_exits_4(tmp_path, capsys):
     dispatch go 13 % beyond the head limit at node 15; the run writes its results, says so in
     one line and exits with 4."""
     code = main(["market-clearing", "--scenario", "thermal-head", "--method", "centralized",
-                 "--resolution", "60min", "--linearisation", "once", "--out", str(tmp_path)])
+                 "--resolution", "60min", "--linearisation", "once", "--figures", "none",
+                 "--out", str(tmp_path)])
     err = capsys.readouterr().err
     assert code == 4, err
     lines = [line for line in err.splitlines() if "verification" in line]
@@ -110,7 +111,7 @@ def test_tables_are_long_format(run):
 @pytest.mark.slow
 def test_hourly_resolution(tmp_path):
     assert main(["market-clearing", "--scenario", "unconstrained", "--resolution", "60min",
-                 "--linearisation", "once", "--out", str(tmp_path)]) == 0
+                 "--linearisation", "once", "--figures", "none", "--out", str(tmp_path)]) == 0
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["n_timesteps"] == 24 and summary["binding_constraints"] == []
 

@@ -78,7 +78,8 @@ def test_bad_settings_are_refused(district):
 def test_the_command_line_iterates_the_centralized_solve(tmp_path, capsys):
     out = tmp_path / "it"
     code = main(["market-clearing", "--method", "centralized", "--scenario", "thermal-head",
-                 "--resolution", "60min", "--linearisation", "iterate", "--out", str(out)])
+                 "--resolution", "60min", "--linearisation", "iterate", "--figures", "none",
+                 "--out", str(out)])
     assert code == 0, capsys.readouterr().err  # the head limit holds now: not 4
     summary = json.loads((out / "summary.json").read_text())
     assert summary["linearisation"] == "iterate" and summary["linearisation_converged"] is True

@@ -159,6 +159,7 @@ def test_dro_data_generate_writes_a_folder_the_market_runs(tmp_path, capsys):
     assert not (tmp_path / "no").exists()
     assert main(["market-clearing", "--data", str(tmp_path / "city"), "--scenario",
                  "unconstrained", "--resolution", "60min", "--linearisation", "once", "-q",
+                 "--figures", "none",
                  "--out", str(tmp_path / "out")]) == 0
     summary = pd.read_json(tmp_path / "out" / "summary.json", typ="series")
     assert summary["n_der"] == 8 and summary["converged"]

@@ -119,10 +119,28 @@ def test_both_reads_back_as_labelled_data(both):
 
 
 @pytest.mark.slow
+def test_without_figures_the_same_results_and_no_figure(both, tmp_path):
+    _, with_figures = both
+    out = tmp_path / "plain"
+    assert cli.main(["market-clearing", "--scenario", "thermal-congestion", "--resolution",
+                     "60min", "--figures", "none", "--out", str(out)]) == 0
+    assert not list(out.glob("*.png")) and "data:image" not in (out / "report.html").read_text()
+    tables = sorted(f.name for f in with_figures.glob("*.csv"))
+    assert sorted(f.name for f in out.glob("*.csv")) == tables and len(tables) >= 5
+    for name in tables:  # the same run: the same numbers, to the last digit
+        pd.testing.assert_frame_equal(pd.read_csv(out / name), pd.read_csv(with_figures / name))
+    a, b = (json.loads((d / "summary.json").read_text()) for d in (out, with_figures))
+    for summary in (a, b):  # what the machine's timing decides (resends add messages)
+        for key in ("wall_time_s", "solver_time_s", "resent_requests", "messages", "bytes_sent"):
+            summary.pop(key, None)
+    assert a == b
+
+
 def test_admm_only_and_iteration_limit(tmp_path, capsys):
     code = cli.main(["market-clearing", "--scenario", "thermal-congestion", "--resolution",
                      "60min", "--method", "admm", "--max-iters", "4", "--rho", "10",
-                     "--eps", "0.1", "--agents", "per-building", "--out", str(tmp_path)])
+                     "--eps", "0.1", "--agents", "per-building", "--figures", "none",
+                     "--out", str(tmp_path)])
     assert code == 1  # finished at the iteration limit
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["method"] == "admm"

@@ -34,7 +34,8 @@ ITERATIONS = 60
 #: The command-line runs compared with them: one clearing (the study's single linearisation;
 #: successive linearisation in agent processes is tests/market/test_successive_market.py's) of
 #: as many iterations.
-ONE_CLEARING = ["--linearisation", "once", "--max-iters", str(ITERATIONS)]
+# (the figures are tests/cli and tests/market/test_market_cli.py's business: none here)
+ONE_CLEARING = ["--linearisation", "once", "--max-iters", str(ITERATIONS), "--figures", "none"]
 
 
 @pytest.fixture(scope="module")
@@ -236,7 +237,7 @@ def test_agents_with_another_resolution_are_refused_clearly(tmp_path, capsys):
         # The agents keep serving: a coordinator at their resolution clears the market.
         code = cli.main(["market-clearing", "--resolution", "30min", "--method", "admm",
                          "--runtime", "tcp", "--agents-file", str(agents_file), "--out",
-                         str(tmp_path / "out30"), "--max-iters", "3"])
+                         str(tmp_path / "out30"), "--max-iters", "3", "--figures", "none"])
         assert code == 1, capsys.readouterr().err  # 1: stopped at the iteration limit
         summary = json.loads((tmp_path / "out30" / "summary.json").read_text())
         assert summary["iterations"] == 3 and summary["n_timesteps"] == 48

@@ -165,7 +165,7 @@ def test_a_centralized_run_replaces_an_earlier_admm_folder(tmp_path):
                      "--max-iters", "3", "--out", str(out)]) == 1
     assert (out / "residuals.csv").exists()
     assert cli.main(["market-clearing", "--resolution", "60min", "--method", "centralized",
-                     "--linearisation", "once", "--out", str(out)]) == 0
+                     "--linearisation", "once", "--figures", "none", "--out", str(out)]) == 0
     assert not (out / "residuals.csv").exists() and not (out / "primal_residuals.png").exists()
     assert json.loads((out / "summary.json").read_text())["method"] == "centralized"
 
@@ -415,7 +415,8 @@ def test_a_wrong_token_gets_no_answer_and_garbage_is_dropped(tmp_path, capsys):
         err = capsys.readouterr().err
         assert code == 3 and "no authenticated answer" in err and "another token" in err
         assert not (tmp_path / "bad").exists()
-        code = cli.main([*base, "--token-file", str(token_file), "--max-iters", "5", "--out",
+        code = cli.main([*base, "--token-file", str(token_file), "--max-iters", "5",
+                         "--figures", "none", "--out",
                          str(tmp_path / "good")])
         assert code == 1, capsys.readouterr().err  # served (5 iterations of the run)
         summary = json.loads((tmp_path / "good" / "summary.json").read_text())

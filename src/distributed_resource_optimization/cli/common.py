@@ -235,6 +235,16 @@ def add_fault_options(parser: argparse.ArgumentParser) -> None:
                         help="testing aid: seed of --drop-messages")
 
 
+#: ``--figures``: every figure of the command (default), or none.
+FIGURE_CHOICES: tuple[str, ...] = ("all", "none")
+
+
+def add_figures_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--figures", default=FIGURE_CHOICES[0], choices=FIGURE_CHOICES,
+                        help="none: write the tables, summary.json and report.html without "
+                        "figures (seconds faster, e.g. for sweeps) (default: %(default)s)")
+
+
 def add_warm_start_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--warm-start", default=None, metavar="FILE",
                         help="start from an earlier run's admm_state.csv (its outputs, prices "

@@ -12,6 +12,7 @@ from distributed_resource_optimization.cli.common import (
     EXIT_OK,
     IterationLine,
     add_fault_options,
+    add_figures_option,
     add_out_option,
     add_runtime_options,
     add_token_options,
@@ -57,6 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         f"against the objective) is at most this (default: {DEFAULT_GAP_TOL:g})")
     add_fault_options(parser)
     add_warm_start_option(parser)
+    add_figures_option(parser)
     add_runtime_options(parser)
     add_token_options(parser, "with --runtime tcp/mqtt: the shared secret of the run, every "
                       "message to and from the fleet agents authenticated with it (they get it "
@@ -114,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
     line.close()
     with output as tmp:
         write_flex_sharing(tmp, result, f"Flex sharing, {args.actors} actors ({args.runtime})",
-                           gap_tol=gap_tol)
+                           gap_tol=gap_tol, figures=args.figures == "all")
     admm = result.admm
     progress(f"done: {admm.iterations} iterations ({admm.status.value}), objective "
              f"{admm.objective:.6g} S$ vs centralized {result.centralized_objective:.6g} "

@@ -19,6 +19,7 @@ from distributed_resource_optimization.cli.common import (
     IterationLine,
     add_comfort_option,
     add_fault_options,
+    add_figures_option,
     add_out_option,
     add_resolution_option,
     add_runtime_options,
@@ -126,6 +127,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "(default: 127.0.0.1 with a free port)")
     add_fault_options(parser)
     add_warm_start_option(parser)
+    add_figures_option(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -224,7 +226,8 @@ def run_centralized(args: argparse.Namespace, output: Any) -> int:
     verifications = {"centralized": verification}
     progress(f"writing {args.out}...")
     with output as tmp:
-        write_centralized_run(tmp, result, wall, args.scenario, verifications, linearisation)
+        write_centralized_run(tmp, result, wall, args.scenario, verifications, linearisation,
+                              figures=args.figures == "all")
     binding = ", ".join(f"{b['constraint']} {b['element']} ({b['timesteps']} steps)"
                         for b in result.binding_constraints()) or "none"
     progress(f"done: objective {result.objective:.2f} S$, binding: {binding}, "
@@ -286,7 +289,8 @@ def run_admm(args: argparse.Namespace, output: Any, warm_start: Any = None) -> i
                               wall_central_s=done.wall_central_s, wall_admm_s=done.wall_admm_s,
                               verifications=done.verifications,
                               linearisation=done.linearisation,
-                              clearings=done.clearings or None)
+                              clearings=done.clearings or None,
+                              figures=args.figures == "all")
     progress(f"done: ADMM {market.iterations} iterations "
              f"({'converged' if market.converged else 'not converged'}), objective gap "
              f"{comparison['objective_gap_rel']:.2e}, max price deviation "

@@ -59,13 +59,14 @@ __all__ = ["SavedRun", "SavedRunPlots", "read_results", "save_results"]
 
 def save_results(result: CentralizedResult | MarketResult | FlexSharingResult,
                  folder: Path | str, *, centralized: CentralizedResult | None = None,
-                 overwrite: bool = False) -> Path:
+                 overwrite: bool = False, figures: bool = True) -> Path:
     """Write ``result`` into ``folder`` as the command that makes it does (the same files,
     ``summary.json`` keys and figures; the dispatch verified in the nonlinear grids as the
     command does), atomically and only into a folder that is new, empty or an earlier output
     of this function (``overwrite`` as ``--overwrite``). A :class:`MarketResult` needs the
     ``centralized`` result of the same scenario its files compare with (``dro market-clearing
-    --method both``). Returns the folder."""
+    --method both``). ``figures=False`` writes no figures (as ``--figures none``). Returns the
+    folder."""
     if isinstance(result, MarketResult) and centralized is None:
         raise ValueError("centralized: saving a MarketResult needs the CentralizedResult of the "
                          "same scenario (the files compare the market with it)")
@@ -77,7 +78,7 @@ def save_results(result: CentralizedResult | MarketResult | FlexSharingResult,
     with output as tmp:
         if isinstance(result, FlexSharingResult):
             write_flex_sharing(tmp, result, title=f"Flex sharing, {result.instance.n_actors} "
-                               "actors")
+                               "actors", figures=figures)
         elif isinstance(result, MarketResult):
             district = centralized.problem.district
             verifications = {"centralized": verify_centralized(centralized),
@@ -86,10 +87,12 @@ def save_results(result: CentralizedResult | MarketResult | FlexSharingResult,
             write_market_clearing(tmp, district, result, centralized, comparison,
                                   method="both", scenario=result.scenario,
                                   wall_central_s=centralized.wall_time_s,
-                                  wall_admm_s=result.wall_time_s, verifications=verifications)
+                                  wall_admm_s=result.wall_time_s, verifications=verifications,
+                                  figures=figures)
         else:
             write_centralized_run(tmp, result, result.wall_time_s, result.scenario,
-                                  verifications={"centralized": verify_centralized(result)})
+                                  verifications={"centralized": verify_centralized(result)},
+                                  figures=figures)
     return Path(folder)
 
 

@@ -100,15 +100,15 @@ def _add_physics(out: Path, summary: dict, verifications: Mapping[str, Verificat
 
 def write_centralized_run(out: Path, result: CentralizedResult, wall_time_s: float,
                           scenario: str, verifications: Mapping[str, Verification] | None = None,
-                          linearisation: Mapping | None = None) -> None:
+                          linearisation: Mapping | None = None, *, figures: bool = True) -> None:
     """``dro market-clearing --method centralized``: :func:`write_centralized`, the district's
-    figures (:func:`~.plots.write_district_figures`) and ``report.html`` into ``out``;
-    ``wall_time_s`` is the run's time (s)."""
+    figures (:func:`~.plots.write_district_figures`; none if not ``figures``) and
+    ``report.html`` into ``out``; ``wall_time_s`` is the run's time (s)."""
     _, summary = _write_centralized(result, out, wall_time_s, verifications, linearisation)
-    figures = write_district_figures(
+    drawn = write_district_figures(
         out, result.plot, district=result.problem.district,
-        verification=(verifications or {}).get("centralized"))
-    write_report(out, summary, figure_captions(figures),
+        verification=(verifications or {}).get("centralized")) if figures else {}
+    write_report(out, summary, figure_captions(drawn),
                  f"Centralized operation of the district ({scenario})")
 
 
@@ -118,14 +118,16 @@ def write_market_clearing(out: Path, district: DistrictData, market: MarketResul
                           wall_admm_s: float,
                           verifications: Mapping[str, Verification] | None = None,
                           linearisation: Mapping | None = None,
-                          clearings: Sequence[MarketResult] | None = None) -> None:
+                          clearings: Sequence[MarketResult] | None = None,
+                          figures: bool = True) -> None:
     """``dro market-clearing --method admm|both``: the centralized price components, the ADMM
     entities' dispatch and price rows of ``district``'s timesteps and DERs (``both``: after the
     centralized rows), ``residuals.csv``, ``admm_state.csv``, ``summary.json`` (the centralized
     summary with the market's entries and both times in s), with ``verifications`` also
     ``verification.csv`` and the summary's ``verification``, and figures 1-3 into ``out``.
     ``clearings``: every clearing of a successive linearisation (``market`` last): their
-    residuals, each with its ``round``; the figures show ``market``."""
+    residuals, each with its ``round``; the figures show ``market`` (none if not ``figures``:
+    ``report.html`` then holds the summary alone)."""
     c_dispatch, c_prices, components = centralized_frames(central)
     components.to_csv(out / PRICE_COMPONENTS_FILE, index=False)
     m_dispatch, m_prices = market_frames(market, district.timesteps, district.der_names)
@@ -146,26 +148,28 @@ def write_market_clearing(out: Path, district: DistrictData, market: MarketResul
     summary["wall_time_s"] = {"centralized": wall_central_s, "admm": wall_admm_s}
     _add_physics(out, summary, verifications, linearisation)
     write_json(out / SUMMARY_FILE, summary)
-    # What the market decided, next to the centralized optimum it is compared with.
-    figures = write_district_figures(out, market.plot, reference=central, district=district,
-                                     verification=(verifications or {}).get("market"))
-    figures["primal_residuals"] = save_figure(market.plot.convergence(),
-                                              out / PRIMAL_RESIDUALS_FIGURE)
-    write_report(out, summary, figure_captions(figures),
+    drawn = {}
+    if figures:
+        # What the market decided, next to the centralized optimum it is compared with.
+        drawn = write_district_figures(out, market.plot, reference=central, district=district,
+                                       verification=(verifications or {}).get("market"))
+        drawn["primal_residuals"] = save_figure(market.plot.convergence(),
+                                                out / PRIMAL_RESIDUALS_FIGURE)
+    write_report(out, summary, figure_captions(drawn),
                  f"Market clearing of the district ({scenario})")
 
 
 def write_flex_sharing(out: Path, result: FlexSharingResult, title: str,
-                       gap_tol: float | None = None) -> None:
+                       gap_tol: float | None = None, *, figures: bool = True) -> None:
     """``dro flex-sharing``: ``summary.json``, ``actors.csv``, ``residuals.csv``,
     ``admm_state.csv`` (what ``--warm-start`` reads), the convergence figure (``title``; the
-    certified gap against ``gap_tol``, the tolerance the run stopped on) and ``report.html``
-    into ``out``."""
+    certified gap against ``gap_tol``, the tolerance the run stopped on; none if not
+    ``figures``) and ``report.html`` into ``out``."""
     summary = flex_summary(result)
     write_json(out / SUMMARY_FILE, summary)
     flex_actor_frame(result).to_csv(out / ACTORS_FILE, index=False)
     engine_history_frame(result.admm).to_csv(out / RESIDUALS_FILE, index=False)
     state_frame(result.admm).to_csv(out / STATE_FILE, index=False)
-    figure = save_figure(result.plot.convergence(gap_tol=gap_tol, title=title),
-                         out / RESIDUALS_FIGURE)
-    write_report(out, summary, figure_captions({"residuals": figure}), title)
+    drawn = {"residuals": save_figure(result.plot.convergence(gap_tol=gap_tol, title=title),
+                                      out / RESIDUALS_FIGURE)} if figures else {}
+    write_report(out, summary, figure_captions(drawn), title)
