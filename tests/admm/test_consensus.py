@@ -292,3 +292,37 @@ def test_a_qp_model_fails_naming_both_solvers_when_both_fail(monkeypatch) -> Non
                          u=[1.0, 0.0], name="contradictory")
     with pytest.raises(dro.LocalModelError, match=r"infeasible \(OSQP: .*; Clarabel: .*Infeasible"):
         model.prepare()
+
+
+def test_a_price_support_stop_leaves_every_actor_at_its_best_response(run) -> None:
+    """Stopped by PriceSupportRule(tol): every actor's output is its best response to the
+    reported prices up to tol per unit; for f = h/2 x^2 + q x on a box the best response to
+    price y is clip(-(q + y) / h), so each output lies within tol / h of it."""
+    from distributed_resource_optimization.admm.stopping import (
+        AllOf,
+        PriceSupportRule,
+        ResidualRule,
+    )
+
+    rng = np.random.default_rng(7)
+    owners = {"tso": ("a", "b"), "dso": ("b", "c"), "agg": ("c", "d", "a"), "x": ("d",)}
+    models, data = [], []
+    for name, vars_ in owners.items():
+        mdl, d = _random_qp(rng, len(vars_), name, variables=vars_)
+        models.append(mdl)
+        data.append(d)
+    tol = 1e-3
+    rule = PriceSupportRule(tol)
+    # Residual thresholds so loose that the support rule decides the stop.
+    coord = dro.ADMMGenericCoordinator(dro.ADMMGeneralConsensusGlobalActor(), abs_tol=0.05,
+                                       rel_tol=0.05, stopping=AllOf(ResidualRule(), rule))
+    res = run(models, coord, dro.create_admm_start())
+    assert res.converged and "PriceSupportRule" in res.stopped_by
+    assert res.stopping_history["price_support"][-1] <= tol
+    lo = 0
+    for mdl, (h, q, low, high) in zip(models, data):
+        y = res.prices[lo:lo + mdl.size]
+        x = res.last_x[lo:lo + mdl.size]
+        lo += mdl.size
+        best = np.clip(-(q + y) / h, low, high)
+        assert np.all(np.abs(x - best) <= tol / h + 1e-6), (mdl.name, x - best)

@@ -140,9 +140,11 @@ def test_only_exchange_vectors_prices_rho_and_declared_metadata_travel(district)
     allowed = {
         JoinRequest: {"session", "protocol_version"},
         # context: what the agent was started for (scenario, data fingerprint), no data
-        # subscriptions, derives: which publication keys it reads and derives (names only)
+        # subscriptions, derives: which publication keys it reads and derives (names only);
+        # bound_at_support: which of its actors the bound prices at their own support prices
         JoinReply: {"session", "names", "sizes", "variables", "publications",
-                    "protocol_version", "error", "context", "subscriptions", "derives"},
+                    "protocol_version", "error", "context", "subscriptions", "derives",
+                    "bound_at_support"},
         SetupRequest: {"session", "publications", "relinearise"},
         SetupReply: {"session", "rho_scale", "error", "publications"},
         # dual_price: prices for the Lagrangian bound; dual_term and objective: one scalar each
@@ -182,6 +184,7 @@ def test_only_exchange_vectors_prices_rho_and_declared_metadata_travel(district)
                 assert m.publications == ()
         elif isinstance(m, JoinReply):
             assert m.variables == (entities[agent].variables,) and m.sizes == (n,)
+            assert m.bound_at_support == ((agent,) if agent in GRID_OPERATORS else ())
             for pub in m.publications:  # a building's baseline, aligned with its variables
                 assert pub.key == REFERENCE_DEMAND and pub.variables == entities[agent].variables
         elif isinstance(m, SetupRequest):

@@ -61,6 +61,9 @@ class ParticipantSpec:
     sizes: tuple[int, ...]
     variables: tuple[tuple[Hashable, ...] | None, ...] | None = None
     rho_scale: tuple[np.ndarray | None, ...] | None = None
+    #: The actors (by name) whose term of the certified bound is priced at their own support
+    #: prices (:attr:`~..local.base.LocalModel.bound_at_support`; general form).
+    bound_at_support: tuple[str, ...] = ()
 
     @property
     def size(self) -> int:

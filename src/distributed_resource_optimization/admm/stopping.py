@@ -178,6 +178,48 @@ class GroupResidualRule(StoppingRule):
         return f"GroupResidualRule(eps={self.eps}, groups={self.groups})"
 
 
+class SupportStateView(StateView, Protocol):
+    """What :class:`PriceSupportRule` reads besides (general-form consensus)."""
+
+    support_prices: np.ndarray
+    last_prices: np.ndarray
+
+
+class PriceSupportRule(StoppingRule):
+    """Stop once the prices support every actor's output to ``tol``: each actor's last output
+    is its exact best response to the prices ``p + rho (x - target)`` of its request (the
+    optimality condition of its proximal step), and these lie within ``tol`` of the prices the
+    run reports (``last_prices``), entry by entry, divided by ``scale`` (e.g. the timestep in
+    hours, so that a price per kW and step is in S$/kWh). With the owners' outputs agreeing
+    (a residual rule, :class:`AllOf`), no actor could gain more than ``tol`` per unit by
+    deviating at the reported prices. History: ``price_support`` (the largest deviation).
+    General-form consensus only."""
+
+    def __init__(self, tol: float, scale: float = 1.0) -> None:
+        self.tol = positive_scalar(tol, "tol")
+        self.scale = positive_scalar(scale, "scale")
+        self.deviation: list[float] = []
+
+    def start(self, state: StateView) -> None:
+        if not hasattr(state, "support_prices"):
+            raise TypeError("PriceSupportRule needs general-form consensus (its state keeps "
+                            f"the support prices), not {type(state).__name__}")
+        self.deviation.clear()
+
+    def check(self, state: SupportStateView, x_new: np.ndarray, residuals: Residuals) -> bool:
+        d = state.support_prices - state.last_prices
+        worst = float(np.max(np.abs(d))) / self.scale if d.size else 0.0
+        self.deviation.append(worst)
+        return worst <= self.tol
+
+    @property
+    def history(self) -> dict[str, list[float]]:
+        return {"price_support": self.deviation}
+
+    def __repr__(self) -> str:
+        return f"PriceSupportRule(tol={self.tol:g}, scale={self.scale:g})"
+
+
 class CertifiedGapRule(StoppingRule):
     """Stop once the certified relative gap is at most ``gap_tol``.
 

@@ -65,6 +65,12 @@ class LocalModel(ABC):
     #: Keys this actor publishes at setup (:meth:`derived`): values it computes in
     #: :meth:`configure` from what it received. Actors subscribing to them are configured after it.
     derives: tuple[str, ...] = ()
+    #: General-form consensus, certified bound: ``True`` prices this actor's term of the
+    #: Lagrangian bound at the prices its own last outputs support (where its term is exact),
+    #: and the other owners of each of its variables take the balancing prices. For an actor
+    #: whose feasible set is wide (a grid operator whose demands are bounded only by ratings far
+    #: above any dispatch), whose term is loose at any other price.
+    bound_at_support: bool = False
 
     def __init__(self, size: int, name: str | None = None,
                  variables: Sequence[Hashable] | None = None,

@@ -52,6 +52,8 @@ class ModelGroup(ABC):
             else tuple(m.variables for m in self.models),
             "subscriptions": subscribed([m.subscriptions for m in self.models]),
             "derives": tuple(dict.fromkeys(str(k) for m in self.models for k in m.derives)),
+            "bound_at_support": tuple(n for m, n in zip(self.models, self.names)
+                                      if m.bound_at_support),
         }
 
     def rho_scales(self) -> tuple[np.ndarray | None, ...] | None:

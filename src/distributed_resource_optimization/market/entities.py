@@ -279,6 +279,9 @@ class MarketEntity(LocalModel):
         self._linearise_at = linearise_at
         self.subscriptions = None if subscriptions is None else tuple(subscriptions)
         self.derives = tuple(derives)
+        # A grid operator's demands are bounded only by its connections' ratings (for the
+        # bound): its term is priced where it is exact (LocalModel.bound_at_support).
+        self.bound_at_support = name in GRID_OPERATORS
         #: Per exchanged group its reference power (kW / kvar), once configured.
         self.reference: dict[str, float] | None = None
 

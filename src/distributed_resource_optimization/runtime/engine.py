@@ -242,7 +242,8 @@ class ParticipantAgent:
             return JoinReply(msg.session, tuple(d["names"]), tuple(d["sizes"]), d.get("variables"),
                              pubs, context=self.context,
                              subscriptions=None if subs is None else tuple(subs),
-                             derives=tuple(d.get("derives", ())))
+                             derives=tuple(d.get("derives", ())),
+                             bound_at_support=tuple(d.get("bound_at_support", ())))
         if getattr(msg, "session", None) != self._session:
             return None  # a late message of an earlier run: nobody waits for an answer
         if isinstance(msg, SetupRequest):
@@ -499,7 +500,8 @@ class CoordinatorAgent:
             seen.add(name)
         setups = await self._setup(session, joins, relinearise)
         specs = [ParticipantSpec(j.names, j.sizes, _tuple_or_none(j.variables),
-                                 _tuple_or_none(s.rho_scale)) for j, s in zip(joins, setups)]
+                                 _tuple_or_none(s.rho_scale), j.bound_at_support)
+                 for j, s in zip(joins, setups)]
         state = self.coordinator.create_state(specs, data)
         if warm_start is not None:
             state.warm_start(warm_start)

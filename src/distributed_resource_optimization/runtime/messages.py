@@ -29,7 +29,8 @@ below); version 6 the link handshake of runs with a shared token (``LinkHello``,
 ``LinkWelcome``: :mod:`.security`), which replaced the join proof, and the participants'
 ``context`` (what they were started for, checked by the coordinator before the first round);
 version 8 the subscriptions and derived publications of the setup, so that a participant receives
-what it reads and not everything everyone published (a setup of N buildings was O(N^2) bytes).
+what it reads and not everything everyone published (a setup of N buildings was O(N^2) bytes),
+and ``JoinReply.bound_at_support``.
 """
 
 from __future__ import annotations
@@ -78,6 +79,8 @@ class JoinReply:
     subscriptions: tuple[str, ...] | None = None
     #: The keys it publishes at setup (in its ``SetupReply``), for others that subscribe to them.
     derives: tuple[str, ...] = ()
+    #: Its actors whose term of the certified bound is priced at their own support prices.
+    bound_at_support: tuple[str, ...] = ()
 
 
 @dataclass
