@@ -156,6 +156,30 @@ def test_the_certified_gap_bounds_the_true_gap(scenario):
     assert admm.gap_certified >= true_gap - 1e-9
 
 
+def test_the_default_stop_certifies_the_objective_and_the_prices():
+    """Issue 26 part 4: the default stop holds the study's rule, prices that support every
+    entity's own dispatch to 1e-4 S$/kWh and a certified gap of 1e-4, at least the true gap
+    to the centralized optimum; ``stop="study"`` keeps the study's rule alone."""
+    district = _district("60min")
+    central = solve_district(district, "thermal-congestion")
+    market = run_market_clearing(district, "thermal-congestion")
+    admm = market.admm
+    assert market.converged
+    for rule in ("GroupResidualRule(eps=0.1", "PriceSupportRule(tol=0.0001",
+                 "CertifiedGapRule(gap_tol=0.0001"):
+        assert rule in admm.stopped_by, admm.stopped_by
+    true_gap = (market.objective - central.objective) / abs(central.objective)
+    assert true_gap - 1e-9 <= admm.gap_certified <= 1e-4
+    assert admm.stopping_history["price_support"][-1] <= 1e-4
+    study = run_market_clearing(district, "thermal-congestion", stop="study")
+    assert study.admm.stopped_by.startswith("GroupResidualRule(eps=0.1")
+    assert "Certified" not in study.admm.stopped_by and "price_support" not in \
+        study.admm.stopping_history
+    assert study.iterations <= market.iterations
+    with pytest.raises(ValueError, match="price_tol belongs to stop='certified'"):
+        run_market_clearing(district, "thermal-congestion", stop="study", price_tol=1e-3)
+
+
 @pytest.mark.slow
 def test_price_ranges_where_the_market_is_furthest_off():
     """The price range of the worst-priced entry (two more solves with that node's demand

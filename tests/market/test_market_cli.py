@@ -35,6 +35,9 @@ def test_both_is_default_and_converges(both):
                 "primal_residual_final", "max_price_deviation", "max_dispatch_deviation"):
         assert key in summary, key
     assert summary["converged"] is True and summary["status"] == "converged"
+    # The default stop is certified: prices support the dispatch, the gap is certified.
+    assert summary["price_support"] <= 1e-4 and summary["gap_certified"] <= 1e-4
+    assert summary["objective_gap_rel"] <= summary["gap_certified"] + 1e-9
     # Default eps 0.1 (kW / kvar, summed over steps and DERs) on every quantity.
     assert set(summary["primal_residual_final"]) == {"thermal", "active", "reactive"}
     assert max(summary["primal_residual_final"].values()) < 0.1
@@ -159,6 +162,10 @@ def test_admm_only_and_iteration_limit(tmp_path, capsys):
     (["--eps", "0"], "--eps must be positive"),
     (["--max-iters", "0"], "--max-iters must be at least 1"),
     (["--agents", "everyone"], "invalid choice: 'everyone'"),
+    (["--stop", "never"], "invalid choice: 'never'"),
+    (["--price-tol", "0"], "--price-tol must be positive and finite"),
+    (["--price-tol", "nan"], "--price-tol must be positive and finite"),
+    (["--stop", "study", "--price-tol", "1e-3"], "--price-tol belongs to --stop certified"),
 ])
 def test_bad_admm_options_one_line_error(argv, fragment, tmp_path, capsys):
     assert cli.main(["market-clearing", "--method", "admm", *argv, "--out", str(tmp_path)]) == 2

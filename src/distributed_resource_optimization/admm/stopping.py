@@ -285,7 +285,32 @@ class _Combined(StoppingRule):
 
 
 class AllOf(_Combined):
-    """Stop when every rule says so."""
+    """Stop when every rule says so.
+
+    The rules that need the Lagrangian bound (:class:`CertifiedGapRule`) get it only while the
+    others hold (from the iteration after they first do, then every ``every`` iterations):
+    the run cannot stop before, and each evaluation costs every participant a solve. If every
+    rule needs the bound, each gets it at its own pace."""
+
+    def __init__(self, *rules: StoppingRule) -> None:
+        super().__init__(*rules)
+        self._gate = [r for r in self.rules if r.bound_every == 0]
+        self._holding_since: int | None = None
+
+    def start(self, state: StateView) -> None:
+        super().start(state)
+        self._holding_since = None
+
+    def wants_bound(self, iteration: int) -> bool:
+        if not self._gate:
+            return super().wants_bound(iteration)
+        held = getattr(self, "_held", ())
+        if not held or not all(ok for r, ok in zip(self.rules, held) if r in self._gate):
+            self._holding_since = None
+            return False
+        if self._holding_since is None:
+            self._holding_since = iteration
+        return (iteration - self._holding_since) % self.bound_every == 0
 
     def check(self, state: StateView, x_new: np.ndarray, residuals: Residuals) -> bool:
         return all(self._all(state, x_new, residuals))

@@ -34,7 +34,13 @@ from distributed_resource_optimization.cli.common import (
     token_of,
 )
 from distributed_resource_optimization.energy.scenarios import DEFAULT_SCENARIO, SCENARIO_NAMES
-from distributed_resource_optimization.market.names import AGENT_MODES
+from distributed_resource_optimization.market.names import (
+    AGENT_MODES,
+    DEFAULT_GAP_TOL,
+    DEFAULT_PRICE_TOL,
+    DEFAULT_STOP,
+    STOP_RULES,
+)
 
 if TYPE_CHECKING:
     from distributed_resource_optimization.energy.centralized import CentralizedResult
@@ -103,11 +109,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         f"residuals (S$/kWh) (default: {DEFAULT_EPS:g})")
     parser.add_argument("--max-iters", default=None, type=int, metavar="N",
                         help=f"ADMM: iteration limit (default: {DEFAULT_MAX_ITERS})")
+    parser.add_argument("--stop", default=DEFAULT_STOP, choices=STOP_RULES,
+                        help="ADMM: certified: once the study's residual rule (--eps) holds, "
+                        "the prices support every entity's own dispatch to --price-tol and the "
+                        "objective is certified within --gap-tol of the optimum; study: the "
+                        "study's residual rule alone; engine: the engine's residual rule "
+                        "(default: %(default)s)")
+    parser.add_argument("--price-tol", default=None, type=float, metavar="TOL",
+                        help="ADMM, --stop certified: every entity's dispatch is its best "
+                        "response to prices within TOL S$/kWh of the reported ones "
+                        f"(summary.json price_support) (default: {DEFAULT_PRICE_TOL:g})")
     parser.add_argument("--gap-tol", default=None, type=float, metavar="TOL",
-                        help="ADMM: also stop only once the certified relative gap to the "
-                        "optimum is at most TOL (the grid operators bound their demands by the "
-                        "connections' ratings; summary.json gap_certified) (default: no gap "
-                        "rule, the study's residual rule alone)")
+                        help="ADMM: stop only once the certified relative gap to the optimum "
+                        "is at most TOL (the grid operators bound their demands by the "
+                        "connections' ratings; summary.json gap_certified) (default: "
+                        f"{DEFAULT_GAP_TOL:g} with --stop certified, else no gap rule)")
     parser.add_argument("--agents", default=None, choices=AGENT_MODES,
                         help=f"ADMM: one aggregator or one agent per building (default: "
                         f"{AGENT_MODES[0]}, or what --agents-file lists)")
@@ -169,6 +185,11 @@ def check_admm_options(args: argparse.Namespace) -> None:
                          "or mqtt and no --agents-file")
     if args.gap_tol is not None and not (math.isfinite(args.gap_tol) and 0 < args.gap_tol < 1):
         raise ValueError(f"--gap-tol must lie in (0, 1), got {args.gap_tol}")
+    if args.price_tol is not None:
+        if not (math.isfinite(args.price_tol) and args.price_tol > 0):
+            raise ValueError(f"--price-tol must be positive and finite, got {args.price_tol}")
+        if args.stop != "certified":
+            raise ValueError(f"--price-tol belongs to --stop certified, not --stop {args.stop}")
     faults_of(args)
     token_of(args)  # a bad --token-file is refused before any work
     broker_access_of(args)
@@ -365,7 +386,7 @@ def clear_market(args: argparse.Namespace, warm_start: Any = None) -> MarketClea
                     runtime=args.runtime, agents_file=args.agents_file, broker=args.broker,
                     listen=args.listen, broker_access=broker_access_of(args),
                     token=token_of(args), agents_per_process=args.agents_per_process,
-                    **engine_settings(args))
+                    stop=args.stop, price_tol=args.price_tol, **engine_settings(args))
     if args.gap_tol is not None:
         settings["gap_tol"] = args.gap_tol
     start = time.perf_counter()

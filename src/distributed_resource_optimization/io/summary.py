@@ -85,6 +85,10 @@ def market_summary(market, central: CentralizedResult | None, comparison: Mappin
         "rejected_messages": market.admm.rejected_messages,
         **bound_summary(market.admm),
     }
+    support = market.admm.stopping_history.get("price_support")
+    # S$/kWh: how far the reported prices are from ones every entity's dispatch is a best
+    # response to, at the last iteration (recorded by the certified stop).
+    out["price_support"] = float(support[-1]) if support is not None and len(support) else None
     if comparison is not None:
         out.update({k: v if isinstance(v, int) else float(v) for k, v in comparison.items()})
     return out

@@ -7,7 +7,10 @@ aggregator or the building), ``z`` is their (rho-weighted, here equal-weight) av
 ``p^ex = (p^grid + p^fl) / 2`` of Algorithm 1, and the engine's unscaled duals ``y = rho * u``
 per actor entry are the study's prices ``pi``.
 
-Stopping rule (``stop="study"``, default; ``"seed"`` is accepted as its former name): Algorithm
+Stopping rule (``stop="certified"``, default): the study's rule below, and prices that support
+every entity's own dispatch to ``price_tol`` (S$/kWh), and the objective certified within
+``gap_tol`` of the optimum (:func:`~.rule.certified_rule` and the coordinator's gap rule).
+``stop="study"`` (``"seed"`` is accepted as its former name) is the study's rule alone: Algorithm
 1's ``r(a, b) = sum_t ||a_t - b_t||_1 < eps`` for thermal, active and reactive power (kW / kvar),
 plus dual residuals below ``eps``: per quantity ``sum rho_j |z_j - z_j^prev| / timestep_h``
 (S$/kWh; the two owners' prices always sum to zero in this form, so the study's price
@@ -89,8 +92,10 @@ from distributed_resource_optimization.market.names import (  # the defaults: re
     DEFAULT_ALPHA,
     DEFAULT_ANDERSON_MEMORY,
     DEFAULT_EPS,
+    DEFAULT_GAP_TOL,
     DEFAULT_MARKET_OBJECTIVE_TOL_REL,
     DEFAULT_MAX_ITERS,
+    DEFAULT_PRICE_TOL,
     DEFAULT_RHO,
     DEFAULT_SOLVER_EPS,
     DEFAULT_SOLVER_TOL,
@@ -109,6 +114,7 @@ from distributed_resource_optimization.market.names import (  # the defaults: re
 )
 from distributed_resource_optimization.market.processes import entity_session
 from distributed_resource_optimization.market.rule import (  # re-exported here
+    certified_rule,
     market_residuals,
     study_rule,
 )
@@ -127,6 +133,7 @@ __all__ = [
     "MarketResult",
     "compare_with_centralized", "market_coordinator", "market_residuals", "run_market_clearing",
     "shift_to_timesteps", "start_market_clearing", "study_rule",
+    "certified_rule",
 ]
 
 if TYPE_CHECKING:
@@ -344,14 +351,32 @@ class MarketPlots(DistrictPlots):
                                   f"{m.iterations} iterations, {m.status.value})")
 
 
+def _study_eps(rule) -> float | None:
+    """The eps of the study's rule in ``rule`` (also inside combinations), ``None`` if it has
+    none that stops (the engine's rule)."""
+    if isinstance(rule, GroupResidualRule):
+        return rule.eps
+    for inner in getattr(rule, "rules", ()):
+        eps = _study_eps(inner)
+        if eps is not None:
+            return eps
+    return None
+
+
 def market_coordinator(*, rho: float | None = None, eps: float | None = None,
                        max_iters: int | None = None, stop: str = DEFAULT_STOP,
                        timestep_h: float = 1.0, expected: Sequence[str] | None = None,
+                       price_tol: float | None = None,
                        **engine: float) -> ADMMGenericCoordinator:
-    """The market's coordinator (general-form consensus with the study's stopping rule, ``stop``
-    ``"study"``, alias ``"seed"``, or the engine's, ``"engine"``) with the market's defaults
-    (:mod:`.names`); checks the settings before any work."""
+    """The market's coordinator (general-form consensus) with the market's defaults
+    (:mod:`.names`) and the stopping rule ``stop``: ``"certified"`` (default: the study's rule,
+    prices that support every entity's dispatch to ``price_tol`` S$/kWh and a certified gap
+    of at most ``gap_tol``, both 1e-4 by default), ``"study"`` (alias ``"seed"``: the study's
+    rule alone, plus the gap if ``gap_tol`` is given) or ``"engine"``; checks the settings
+    before any work."""
     stop = stop_rule(stop)
+    if price_tol is not None and stop != "certified":
+        raise ValueError(f"price_tol belongs to stop='certified', not stop={stop!r}")
     rho = DEFAULT_RHO if rho is None else positive_scalar(rho, "rho")
     # Shared check: a NaN eps would pass "eps <= 0" and never stop the run.
     eps = DEFAULT_EPS if eps is None else positive_scalar(eps, "eps")
@@ -359,8 +384,14 @@ def market_coordinator(*, rho: float | None = None, eps: float | None = None,
     engine.setdefault("anderson_memory", DEFAULT_ANDERSON_MEMORY)
     engine.setdefault("alpha", DEFAULT_ALPHA)
     # With the engine's rule the study's residuals are still recorded (for the report).
-    rule = study_rule(eps, timestep_h) if stop == "study" else \
-        AnyOf(ResidualRule(), study_rule(None, timestep_h))
+    if stop == "certified":
+        rule = certified_rule(eps, DEFAULT_PRICE_TOL if price_tol is None
+                              else positive_scalar(price_tol, "price_tol"), timestep_h)
+        engine.setdefault("gap_tol", DEFAULT_GAP_TOL)
+    elif stop == "study":
+        rule = study_rule(eps, timestep_h)
+    else:
+        rule = AnyOf(ResidualRule(), study_rule(None, timestep_h))
     # ``gap_tol`` (in ``engine``): the engine stops once this rule and the certified gap both
     # hold (the entities' outputs agree only up to the residuals). The gap is finite because the
     # grid operators bound their nodal demands by their connections' ratings
@@ -379,7 +410,7 @@ async def market_session(district: DistrictData | None = None,
                          listen: str = "127.0.0.1:0", log_dir: str | None = None,
                          rho: float | None = None, eps: float | None = None,
                          max_iters: int | None = None, stop: str = DEFAULT_STOP,
-                         solver_tol: float | None = None,
+                         price_tol: float | None = None, solver_tol: float | None = None,
                          progress: Callable[[FormState], None] | None = None,
                          transport: Transport | None = None, faults=None,
                          token: str | None = None, broker_access=None,
@@ -413,7 +444,8 @@ async def market_session(district: DistrictData | None = None,
         expected = [variable_name(g, t, d) for g in GROUPS for t in district.timesteps
                     for d in district.der_names]
     coordinator = market_coordinator(rho=rho, eps=eps, max_iters=max_iters, stop=stop,
-                                     timestep_h=dt, expected=expected, **engine)
+                                     timestep_h=dt, expected=expected, price_tol=price_tol,
+                                     **engine)
     if runtime == "inproc":
         actors = market_entities(district, scenario, agents=agents, solver_tol=solver_tol)
         transport = transport or InProcessTransport()
@@ -435,7 +467,7 @@ async def market_session(district: DistrictData | None = None,
             admm = await session.run(None, as_warm_start(warm_start), relinearise)
             market = _package(admm, scenario, agents, time.perf_counter() - start,
                               coordinator.rho,
-                              rule.eps if isinstance(rule, GroupResidualRule) else None, dt)
+                              _study_eps(rule), dt)
             market.runtime, market.agent_processes = runtime, session.spawned
             market.messages, market.bytes_sent = stats.messages - m0, stats.bytes_sent - b0
             return market
@@ -471,8 +503,11 @@ def run_market_clearing(district: DistrictData | None = None, scenario: str = DE
     ``rho`` (default :data:`~.names.DEFAULT_RHO`) is the initial penalty in S$ per (per-unit)^2
     (entries are scaled by ``1/ref^2``); ``eps`` (default :data:`~.names.DEFAULT_EPS`, kW / kvar)
     the study's threshold on ``r(a, b)``; ``max_iters`` (default
-    :data:`~.names.DEFAULT_MAX_ITERS`). ``stop="study"`` (default; alias ``"seed"``) stops by the
-    study's rule, ``stop="engine"`` by the engine's (pass ``abs_tol``/``rel_tol`` in ``engine``).
+    :data:`~.names.DEFAULT_MAX_ITERS`). ``stop="certified"`` (default) stops once the study's
+    rule holds, the prices support every entity's own dispatch to ``price_tol`` S$/kWh and the
+    objective is certified within ``gap_tol`` (both 1e-4 by default; :func:`market_coordinator`);
+    ``stop="study"`` (alias ``"seed"``) by the study's rule alone, ``stop="engine"`` by the
+    engine's (pass ``abs_tol``/``rel_tol`` in ``engine``).
     Further ``engine`` keywords (``adaptive_rho``, ``acceleration``, ``alpha``:
     :data:`~.names.DEFAULT_ALPHA` here, ``anderson_memory``: :data:`~.names.DEFAULT_ANDERSON_MEMORY`
     here, ``reply_timeout``, ``stale_rounds``) go to :class:`ADMMGenericCoordinator`.

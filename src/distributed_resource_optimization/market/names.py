@@ -51,12 +51,18 @@ AGENT_MODES: tuple[str, ...] = ("entities", "per-building")
 
 # -- stopping rules and defaults of the clearing -----------------------------------------------
 
-#: Stopping rules: ``"study"`` (the study's Algorithm 1 rule, :func:`.rule.study_rule`) or
-#: ``"engine"`` (the engine's Boyd et al. rule).
-STOP_RULES: tuple[str, ...] = ("study", "engine")
+#: Stopping rules: ``"certified"`` (the study's rule, prices that support every entity's
+#: dispatch to ``price_tol`` and a certified gap of at most ``gap_tol``:
+#: :func:`.rule.certified_rule`), ``"study"`` (the study's Algorithm 1 rule alone,
+#: :func:`.rule.study_rule`) or ``"engine"`` (the engine's Boyd et al. rule).
+STOP_RULES: tuple[str, ...] = ("certified", "study", "engine")
 #: Former names of the stopping rules, still accepted (``"seed"``: the study, the seed paper).
 STOP_ALIASES: dict[str, str] = {"seed": "study"}
-DEFAULT_STOP = "study"
+DEFAULT_STOP = "certified"
+#: The certified stop: prices support every entity's own dispatch to this (S$/kWh) ...
+DEFAULT_PRICE_TOL = 1e-4
+#: ... and the objective is certified within this relative gap of the optimum.
+DEFAULT_GAP_TOL = 1e-4
 #: Initial penalty, S$ per (per-unit)^2.
 DEFAULT_RHO = 20.0
 #: The study's threshold on the primal (kW / kvar) and dual (S$/kWh) residuals.
@@ -78,7 +84,8 @@ def stop_rule(stop: str) -> str:
     """The stopping rule ``stop`` names (an alias resolved), ``ValueError`` if none."""
     rule = STOP_ALIASES.get(stop, stop)
     if rule not in STOP_RULES:
-        raise ValueError(f"stop must be 'study' (alias 'seed') or 'engine', got {stop!r}")
+        raise ValueError(f"stop must be 'certified', 'study' (alias 'seed') or 'engine', "
+                         f"got {stop!r}")
     return rule
 
 

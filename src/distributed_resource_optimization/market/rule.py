@@ -14,9 +14,14 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from distributed_resource_optimization.admm.stopping import GroupResidualRule
+from distributed_resource_optimization.admm.stopping import (
+    AllOf,
+    GroupResidualRule,
+    PriceSupportRule,
+)
 from distributed_resource_optimization.market.names import (
     DEFAULT_EPS,
+    DEFAULT_PRICE_TOL,
     GRID_OPERATORS,
     GROUPS,
     RESIDUAL_OF,
@@ -32,6 +37,15 @@ def study_rule(eps: float | None = DEFAULT_EPS, timestep_h: float = 1.0) -> Grou
     penalties), all below ``eps``. ``eps=None`` records them without stopping."""
     return GroupResidualRule(eps, group_of=variable_group, sign_of=_grid_sign, groups=GROUPS,
                              label_of=RESIDUAL_OF.__getitem__, scale=timestep_h)
+
+
+def certified_rule(eps: float = DEFAULT_EPS, price_tol: float = DEFAULT_PRICE_TOL,
+                   timestep_h: float = 1.0) -> AllOf:
+    """The market's default stop without its gap part: the study's rule (``eps``) and prices
+    that support every entity's own dispatch to ``price_tol`` S$/kWh
+    (:class:`~..admm.stopping.PriceSupportRule`). The coordinator adds the certified gap
+    (``gap_tol``), which is evaluated only once these hold."""
+    return AllOf(study_rule(eps, timestep_h), PriceSupportRule(price_tol, timestep_h))
 
 
 def _grid_sign(actor: str) -> float:
