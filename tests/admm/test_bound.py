@@ -326,3 +326,22 @@ def test_in_all_of_the_bound_is_asked_for_only_once_the_other_rules_hold() -> No
     assert all(held[k - 1] for k in asked)  # the others held in the iteration before
     assert asked[0] > 0 and not held[:asked[0] - 1].any()  # not before they first held
     assert asked.size < res.iterations / 5
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_the_seed_api_defaults_stop_at_a_certified_gap_on_the_flex_family(seed) -> None:
+    """Issue 26: through the tutorial's own API (one flex actor each, the default sharing
+    coordinator) the flex family stops at a certified gap of 1e-4 (the residual rule alone
+    fired late or never on these nearly degenerate LPs), at least the true gap."""
+    inst = random_flex_sharing_instance(300, 3, seed)
+    optimum, _ = centralized_flex_sharing(inst)
+    actors = [dro.create_admm_flex_actor_one_to_many(float(c), eta, p)
+              for c, eta, p in zip(inst.capacities_kw, inst.etas, inst.costs)]
+    res = dro.run_coordinated_optimization(
+        actors, dro.create_sharing_target_distance_admm_coordinator(),
+        dro.create_admm_start(dro.create_admm_sharing_data(inst.target_kw, inst.priorities)))
+    assert res.converged and res.gap_certified <= 1e-4, res.stopped_by
+    # here the gap comes first (the residual rule alone: 575 / 630 rounds)
+    assert res.stopped_by.startswith("CertifiedGapRule(gap_tol=0.0001")
+    true_gap = (res.objective - optimum) / max(1.0, abs(res.objective))
+    assert -1e-9 <= true_gap <= res.gap_certified + 1e-7

@@ -39,6 +39,7 @@ from distributed_resource_optimization import (
     create_admm_sharing_data,
     create_sharing_target_distance_admm_coordinator,
 )
+from distributed_resource_optimization.admm.stopping import ResidualRule
 from distributed_resource_optimization.algorithm.admm.sharing_admm import (
     create_sharing_admm_start,
 )
@@ -99,7 +100,10 @@ def test_admm_sharing_end_to_end_over_mango_roles_equals_the_engine_in_one_proce
         container = create_tcp_container(addr=("127.0.0.1", free_port()))
         agents = [container.register(agent_composed_of(DistributedOptimizationRole(a)))
                   for a in actors]
-        coord_role = CoordinatorRole(create_sharing_target_distance_admm_coordinator())
+        # The residual rule on both sides: over the roles the participants' messages carry no
+        # bound terms, so the default's certified gap would stop only the in-process run.
+        coord_role = CoordinatorRole(create_sharing_target_distance_admm_coordinator(
+            stopping=ResidualRule()))
         coord_agent = container.register(agent_composed_of(coord_role))
         auto_assign(complete_topology(len(agents) + 1), [*agents, coord_agent])
         async with activate(container):
@@ -115,7 +119,7 @@ def test_admm_sharing_end_to_end_over_mango_roles_equals_the_engine_in_one_proce
     # The same engine in one process, one actor per participant as over the roles.
     ref_actors = _actors()
     ref = dro.run_coordinated_optimization(
-        ref_actors, create_sharing_target_distance_admm_coordinator(),
+        ref_actors, create_sharing_target_distance_admm_coordinator(stopping=ResidualRule()),
         create_sharing_admm_start(create_admm_sharing_data(TARGET)), vectorize=False)
     assert result.iterations == ref.iterations and result.converged
     for a, b, r in zip(actors, ref_actors, result):

@@ -33,7 +33,9 @@ from distributed_resource_optimization.admm.state import (  # noqa: F401  (Globa
 )
 from distributed_resource_optimization.admm.stopping import (
     AllOf,
+    AnyOf,
     CertifiedGapRule,
+    ResidualRule,
     StoppingRule,
     as_stopping_rule,
 )
@@ -135,9 +137,18 @@ class ADMMGenericCoordinator:
                 f"adaptive_rho={s.adaptive_rho})")
 
 
+#: Sharing without a stopping rule or gap given: the residual rule or, whichever comes first,
+#: a certified relative gap of this (the actors' own outputs are a feasible point, so the gap
+#: bounds the distance to the optimum; on nearly degenerate LPs such as the flex-sharing family
+#: the residual rule alone fires late or never: 10 000 rounds on 2 of 3 seeds at N = 1000).
+DEFAULT_SHARING_GAP_TOL = 1e-4
+
+
 def _with_gap(global_actor: ProblemForm, stopping: StoppingRule | None,
               gap_tol: float | None) -> StoppingRule:
     if gap_tol is None:
+        if stopping is None and isinstance(global_actor, ADMMSharingGlobalActor):
+            return AnyOf(ResidualRule(), CertifiedGapRule(DEFAULT_SHARING_GAP_TOL))
         return as_stopping_rule(stopping)
     gap = CertifiedGapRule(non_negative_scalar(gap_tol, "gap_tol"))
     if stopping is None and isinstance(global_actor, ADMMSharingGlobalActor):
