@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Hashable, Iterable, Mapping, Sequence
+from typing import TypeVar
 
 import numpy as np
 
 from distributed_resource_optimization.local.base import LocalModel, LocalModelError, Published
+
+T = TypeVar("T")
 
 
 class ModelGroup(ABC):
@@ -235,10 +238,11 @@ def _providers(i: int, subscriptions: Sequence[Sequence[str] | None],
                               derivers.get(str(key), ())))
 
 
-def received(published: Published, subscriptions: Sequence[str] | None,
-             join_keys: Iterable[str]) -> dict[str, Mapping[Hashable, float]]:
-    """What a participant receives of ``published``: the keys it subscribes to that someone
-    published (``None``: every key of ``join_keys``, the ones published at join)."""
+def received(published: Mapping[str, T], subscriptions: Sequence[str] | None,
+             join_keys: Iterable[str]) -> dict[str, T]:
+    """What a participant receives of ``published`` (key -> its values, in any form): the keys
+    it subscribes to that someone published (``None``: every key of ``join_keys``, the ones
+    published at join)."""
     keys = join_keys if subscriptions is None else subscriptions
     return {str(k): published[k] for k in keys if k in published}
 

@@ -29,7 +29,11 @@ from distributed_resource_optimization.admm.objectives import TargetData
 from distributed_resource_optimization.admm.results import ADMMResult, ADMMStatus
 from distributed_resource_optimization.admm.state import ParticipantSpec, expand_price
 from distributed_resource_optimization.admm.warm_start import WarmStart
-from distributed_resource_optimization.local.blocks import merge_published, setup_waves
+from distributed_resource_optimization.local.blocks import (
+    merge_published,
+    received,
+    setup_waves,
+)
 from distributed_resource_optimization.runtime.local_work import (
     InlineWork,
     LocalWorkThread,
@@ -465,9 +469,8 @@ class CoordinatorAgent:
                                 self.participants):
             requests: list[SetupRequest | None] = [None] * len(self.participants)
             for i in wave:
-                keys = join_keys if joins[i].subscriptions is None else joins[i].subscriptions
-                requests[i] = SetupRequest(
-                    session, tuple(available[k] for k in keys if k in available), relinearise)
+                subscribed = received(available, joins[i].subscriptions, join_keys)
+                requests[i] = SetupRequest(session, tuple(subscribed.values()), relinearise)
             replies = await self._round(requests, SetupReply, session,
                                         timeout=self.coordinator.setup_timeout)
             for i in wave:
