@@ -200,42 +200,24 @@ def setup_waves(subscriptions: Sequence[Sequence[str] | None], derives: Sequence
     for i, keys in enumerate(derives):
         for key in keys:
             derivers.setdefault(str(key), []).append(i)
-    wave: list[int | None] = [None] * n
-    for first in range(n):
-        # Depth-first without recursion: a chain of derived keys may be as long as the run.
-        stack: list[tuple[int, list[int]]] = []
-        on_path: list[int] = []
-        if wave[first] is None:
-            stack.append((first, _providers(first, subscriptions, derivers)))
-            on_path.append(first)
-        while stack:
-            i, todo = stack[-1]
-            while todo and wave[todo[-1]] is not None:
-                todo.pop()
-            if not todo:
-                stack.pop()
-                on_path.pop()
-                wave[i] = 1 + max((wave[d] for d in _providers(i, subscriptions, derivers)),
-                                  default=-1)
-                continue
-            d = todo.pop()
-            if d in on_path:
-                cycle = on_path[on_path.index(d):] + [d]
-                raise ValueError("participants wait for each other's derived publications: "
-                                 + " -> ".join(repr(names[c]) for c in cycle))
-            stack.append((d, _providers(d, subscriptions, derivers)))
-            on_path.append(d)
-    waves: list[list[int]] = [[] for _ in range(1 + max(wave, default=-1))]
-    for i, w in enumerate(wave):
-        waves[w].append(i)
+    providers = [list(dict.fromkeys(d for key in (subs or ()) for d in derivers.get(str(key), ())))
+                 for subs in subscriptions]
+    waves: list[list[int]] = []
+    placed: set[int] = set()
+    while len(placed) < n:
+        wave = [i for i in range(n) if i not in placed and all(d in placed for d in providers[i])]
+        if not wave:
+            # Every participant left waits for another one left: follow them to a cycle.
+            i, path = next(i for i in range(n) if i not in placed), []
+            while i not in path:
+                path.append(i)
+                i = next(d for d in providers[i] if d not in placed)
+            cycle = path[path.index(i):] + [i]
+            raise ValueError("participants wait for each other's derived publications: "
+                             + " -> ".join(repr(names[c]) for c in cycle))
+        waves.append(wave)
+        placed.update(wave)
     return waves
-
-
-def _providers(i: int, subscriptions: Sequence[Sequence[str] | None],
-               derivers: Mapping[str, list[int]]) -> list[int]:
-    """The participants that derive a key participant ``i`` subscribes to."""
-    return list(dict.fromkeys(d for key in (subscriptions[i] or ()) for d in
-                              derivers.get(str(key), ())))
 
 
 def received(published: Mapping[str, T], subscriptions: Sequence[str] | None,
@@ -252,8 +234,7 @@ def publish_and_configure(models: Sequence[LocalModel]) -> Published:
     the publications are merged, and every model is configured with the keys it subscribes to,
     after the models whose derived publications it reads. Returns everything published."""
     groups = [SingleModelGroup(m) for m in models]
-    items = [(m.label, key, names, np.concatenate(values))
-             for m, b in zip(models, groups) for key, (names, values) in b.publish().items()]
+    items = [item for m, b in zip(models, groups) for item in _items(m.label, b.publish())]
     published = merge_published(items)
     join_keys = tuple(published)
     described = [b.describe() for b in groups]
@@ -261,10 +242,15 @@ def publish_and_configure(models: Sequence[LocalModel]) -> Published:
                             [d["derives"] for d in described], [m.label for m in models]):
         for i in wave:
             groups[i].configure(received(published, described[i]["subscriptions"], join_keys))
-        items += [(models[i].label, key, names, np.concatenate(values))
-                  for i in wave for key, (names, values) in groups[i].derived().items()]
+        items += [item for i in wave for item in _items(models[i].label, groups[i].derived())]
         published = merge_published(items)
     return published
+
+
+def _items(label: str, table: Mapping[str, tuple[list[Hashable], list[np.ndarray]]]
+           ) -> list[tuple[str, str, list[Hashable], np.ndarray]]:
+    """A group's publications (key -> (names, value arrays)) as :func:`merge_published` items."""
+    return [(label, key, names, np.concatenate(values)) for key, (names, values) in table.items()]
 
 
 def _guard(label: str, what: str, call):

@@ -250,7 +250,9 @@ class MarketEntity(LocalModel):
     groups that fix all others (see :class:`LPBlockEntity`); ``solver_tol`` (old name ``eps``)
     and ``solver`` go to it. ``linearise_at(values)`` (grid operators) moves the entity's
     linearisation to its own cleared values (group -> (T, n_der)) for the next :meth:`configure`
-    (:meth:`relinearise`).
+    (:meth:`relinearise`). ``subscriptions``, ``derives`` and ``bound_at_support`` are the
+    :class:`~..local.base.LocalModel` attributes (what it reads of the others' publications,
+    what it derives for them, how the certified bound prices it).
     """
 
     def __init__(self, name: str, groups: Sequence[str], ders: Sequence[str],
@@ -259,8 +261,8 @@ class MarketEntity(LocalModel):
                  solver_tol: float | None = None, solver: str = "auto",
                  eps: float | None = None,
                  linearise_at: Callable[[Mapping[str, np.ndarray]], None] | None = None,
-                 subscriptions: Sequence[str] | None = None, derives: Sequence[str] = ()
-                 ) -> None:
+                 subscriptions: Sequence[str] | None = None, derives: Sequence[str] = (),
+                 bound_at_support: bool = False) -> None:
         solver_tol, tol_name = renamed_keyword(solver_tol, "solver_tol", eps, "eps")
         self.groups = tuple(groups)
         self.ders = [str(d) for d in ders]
@@ -279,9 +281,7 @@ class MarketEntity(LocalModel):
         self._linearise_at = linearise_at
         self.subscriptions = None if subscriptions is None else tuple(subscriptions)
         self.derives = tuple(derives)
-        # A grid operator's demands are bounded only by its connections' ratings (for the
-        # bound): its term is priced where it is exact (LocalModel.bound_at_support).
-        self.bound_at_support = name in GRID_OPERATORS
+        self.bound_at_support = bool(bound_at_support)
         #: Per exchanged group its reference power (kW / kvar), once configured.
         self.reference: dict[str, float] | None = None
 
@@ -366,8 +366,11 @@ class MarketEntity(LocalModel):
 #: What the entities read of each other's publications: a grid operator linearises at every
 #: building's baseline and derives the district's reference powers from them; a consumer (the
 #: aggregator, a building) needs only those for its penalty scale, so a run's setup sends N
-#: baselines to the two grid operators instead of to all N + 2 participants.
-_GRID_OPERATOR_DATA = {"subscriptions": (BASELINE_KEY,), "derives": (REFERENCE_POWERS_KEY,)}
+#: baselines to the two grid operators instead of to all N + 2 participants. A grid operator's
+#: demands are bounded only by its connections' ratings, so its term of the certified bound is
+#: priced where it is exact (LocalModel.bound_at_support).
+_GRID_OPERATOR_DATA = {"subscriptions": (BASELINE_KEY,), "derives": (REFERENCE_POWERS_KEY,),
+                       "bound_at_support": True}
 _CONSUMER_DATA = {"subscriptions": (REFERENCE_POWERS_KEY,)}
 
 

@@ -238,8 +238,7 @@ class ParticipantAgent:
                 # solve, 0.2 s, unless computed before): off the loop other agents may share.
                 d, published = await self._local(
                     lambda: (self.participant.describe(), self.participant.publish()))
-                pubs = tuple(Publication(key, tuple(names), np.concatenate(values))
-                             for key, (names, values) in published.items())
+                pubs = _publications(published)
             except Exception as exc:  # reported to the coordinator, which raises it to the user
                 return JoinReply(msg.session, (), (), error=str(exc))
             subs = d.get("subscriptions")
@@ -260,8 +259,7 @@ class ParticipantAgent:
                              self.participant.configure(published),
                              self.participant.prepare(), derive()))
                 scales = self.participant.rho_scales()
-                pubs = tuple(Publication(key, tuple(names), np.concatenate(values))
-                             for key, (names, values) in derived.items())
+                pubs = _publications(derived)
             except Exception as exc:
                 return SetupReply(msg.session, error=str(exc))
             sizes = self.participant.describe()["sizes"]
@@ -640,6 +638,13 @@ def check_context(joins: Sequence[JoinReply], participants: Sequence[str],
             if got != str(value):
                 raise ContextMismatchError(
                     f"agent {addr!r} was started for {name} {got!r}, this run needs {value!r}")
+
+
+def _publications(table: Mapping[str, tuple[Sequence[Hashable], Sequence[np.ndarray]]]
+                  ) -> tuple[Publication, ...]:
+    """A participant's publications (key -> (names, value arrays)) as protocol messages' parts."""
+    return tuple(Publication(key, tuple(names), np.concatenate(values))
+                 for key, (names, values) in table.items())
 
 
 def merge_publications(items: Iterable[tuple[str, Publication]]) -> tuple[Publication, ...]:
