@@ -20,7 +20,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / PKG
 #: Lowest first; the packages of one layer are independent of each other.
 LAYERS: list[tuple[str, ...]] = [
     ("checks", "figures"),
-    ("admm",),
+    ("admm", "interior_point"),
     ("algorithm",),
     ("local",),
     ("runtime", "energy"),

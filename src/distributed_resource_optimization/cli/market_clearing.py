@@ -36,6 +36,8 @@ from distributed_resource_optimization.cli.common import (
 from distributed_resource_optimization.energy.scenarios import DEFAULT_SCENARIO, SCENARIO_NAMES
 from distributed_resource_optimization.market.names import (
     AGENT_MODES,
+    CLEARINGS,
+    DEFAULT_CLEARING,
     DEFAULT_GAP_TOL,
     DEFAULT_PRICE_TOL,
     DEFAULT_STOP,
@@ -101,6 +103,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "until the limits hold in the nonlinear grids (iterate; in the market "
                         "each grid operator re-linearises its own model between clearings) "
                         "(default: %(default)s)")
+    parser.add_argument("--clearing", default=DEFAULT_CLEARING, choices=CLEARINGS,
+                        help="how the market clears: admm (the study's Algorithm 1; any "
+                        "runtime) or interior-point (second-order coordination: each entity "
+                        "sends its local bid curve, tens of rounds on every scenario; in this "
+                        "process, its own stop) (default: %(default)s)")
     parser.add_argument("--rho", default=None, type=float, metavar="RHO",
                         help="ADMM: initial penalty in S$ per (per-unit)^2 "
                         f"(default: {DEFAULT_RHO:g})")
@@ -193,6 +200,16 @@ def check_admm_options(args: argparse.Namespace) -> None:
     faults_of(args)
     token_of(args)  # a bad --token-file is refused before any work
     broker_access_of(args)
+    if args.clearing == "interior-point":
+        admm_only = {"--runtime": args.runtime != "inproc", "--agents-file": args.agents_file,
+                     "--rho": args.rho, "--eps": args.eps, "--price-tol": args.price_tol,
+                     "--gap-tol": args.gap_tol, "--stop": args.stop != DEFAULT_STOP,
+                     "--warm-start": args.warm_start, "--drop-messages": args.drop_messages,
+                     "--token-file": getattr(args, "token_file", None)}
+        given = [flag for flag, value in admm_only.items() if value]
+        if given:
+            raise ValueError(f"{', '.join(given)} belong to --clearing admm; --clearing "
+                             "interior-point runs in this process with its own stop")
 
 
 def solve_centrally(district: DistrictData, scenario: str, linearisation: str
@@ -322,6 +339,20 @@ def run_admm(args: argparse.Namespace, output: Any, warm_start: Any = None) -> i
                                EXIT_OK if market.converged else EXIT_NOT_CONVERGED)
 
 
+def admm_settings(args: argparse.Namespace, agents: str, progress: Any, warm_start: Any
+                  ) -> dict[str, Any]:
+    """The keyword arguments of an ADMM clearing from the options."""
+    settings = dict(agents=agents, rho=args.rho, eps=args.eps, max_iters=args.max_iters,
+                    progress=progress, faults=faults_of(args), warm_start=warm_start,
+                    runtime=args.runtime, agents_file=args.agents_file, broker=args.broker,
+                    listen=args.listen, broker_access=broker_access_of(args),
+                    token=token_of(args), agents_per_process=args.agents_per_process,
+                    stop=args.stop, price_tol=args.price_tol, **engine_settings(args))
+    if args.gap_tol is not None:
+        settings["gap_tol"] = args.gap_tol
+    return settings
+
+
 def clear_market(args: argparse.Namespace, warm_start: Any = None) -> MarketClearingRun:
     """Load the district, solve it centrally and clear the market by ADMM as the options say
     (progress on stderr); writes nothing."""
@@ -381,14 +412,10 @@ def clear_market(args: argparse.Namespace, warm_start: Any = None) -> MarketClea
 
         line(state.iteration, text)
 
-    settings = dict(agents=agents, rho=args.rho, eps=args.eps, max_iters=args.max_iters,
-                    progress=report, faults=faults_of(args), warm_start=warm_start,
-                    runtime=args.runtime, agents_file=args.agents_file, broker=args.broker,
-                    listen=args.listen, broker_access=broker_access_of(args),
-                    token=token_of(args), agents_per_process=args.agents_per_process,
-                    stop=args.stop, price_tol=args.price_tol, **engine_settings(args))
-    if args.gap_tol is not None:
-        settings["gap_tol"] = args.gap_tol
+    if args.clearing == "interior-point":
+        settings = dict(agents=agents, max_iters=args.max_iters, clearing=args.clearing)
+    else:
+        settings = admm_settings(args, agents, report, warm_start)
     start = time.perf_counter()
     if iterate:
         cleared = clear_market_successively(district, args.scenario, **settings)

@@ -71,6 +71,8 @@ def market_summary(market, central: CentralizedResult | None, comparison: Mappin
         "converged": market.converged,
         "status": market.admm.status.value,
         "agents": market.agents,
+        "clearing": market.clearing,
+        "newton_iterations": market.newton_iterations,
         "rho": market.rho,
         "eps": market.eps,
         "primal_residual_final": market.primal_residual_final,

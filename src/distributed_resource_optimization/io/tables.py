@@ -126,7 +126,9 @@ def residual_frame(market, round: int = 1) -> pd.DataFrame:
             "primal": np.asarray(values[:n], dtype=float),
             "dual": (np.asarray(dual[:n], dtype=float) if dual is not None
                      else np.asarray(admm.dual_residuals[:n], dtype=float)),
-            "rho": np.asarray(admm.rho_history[:n], dtype=float),
+            # No penalty where the clearing had none (the interior-point method): empty.
+            "rho": np.concatenate([np.asarray(admm.rho_history[:n], dtype=float),
+                                   np.full(max(n - len(admm.rho_history), 0), np.nan)]),
             **_bound_columns(admm, n)}))
     frame = pd.concat(parts, ignore_index=True)
     frame["round"] = int(round)

@@ -109,6 +109,12 @@ class LocalModel(ABC):
         ``None`` (the default) if the model cannot say; the run then reports no bound."""
         return None
 
+    def barrier(self):
+        """This model's participant in the interior-point method
+        (:class:`~distributed_resource_optimization.local.interior_point.LPBarrier` for an LP),
+        or ``None`` (the default) if it has no LP form."""
+        return None
+
     def prepare(self) -> None:  # noqa: B027  (optional hook, most models need no setup)
         """Called once before the first iteration: set up solvers, check feasibility."""
 

@@ -18,6 +18,7 @@ import scipy.sparse as sp
 from distributed_resource_optimization.checks import as_finite_vector, renamed_keyword, tolerance
 from distributed_resource_optimization.local.base import LocalModel, LocalModelError
 from distributed_resource_optimization.local.clarabel_prox import ClarabelProxQP
+from distributed_resource_optimization.local.interior_point import LPBarrier
 from distributed_resource_optimization.local.reduced import ReducedProxQP, ReductionError
 
 #: The proximal solvers of an LP model by name: eliminated and split into parts, each a
@@ -124,6 +125,13 @@ class LPLocalModel(LocalModel):
     def objective(self, x: np.ndarray) -> float:
         """``c'w`` of the last solve (``x`` is its exchanged part)."""
         return float(self.lp[0] @ self.w)
+
+    def barrier(self) -> LPBarrier:
+        """The LP as a participant of the interior-point method, with its
+        ``certificate_only`` bounds (they keep its polytope bounded)."""
+        c, a_eq, b_eq, a_ub, b_ub, _, _ = self.lp
+        return LPBarrier(c, a_eq, b_eq, a_ub, b_ub, *self.certificate_bounds,
+                         self.exchange_index, name=self.label)
 
     def dual_term(self, price: np.ndarray) -> float | None:
         """``min c'w + price'w[exchange]`` over the LP's feasible set (with the

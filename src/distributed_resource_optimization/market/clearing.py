@@ -33,6 +33,7 @@ the same local solves), not the engine's best iterate that it restores at ``max_
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -48,7 +49,7 @@ from distributed_resource_optimization.admm.coordinator import (
     as_warm_start,
 )
 from distributed_resource_optimization.admm.general import GeneralConsensusState
-from distributed_resource_optimization.admm.results import ADMMResult, ADMMStatus
+from distributed_resource_optimization.admm.results import ADMMResult, ADMMStatus, certified_gap
 from distributed_resource_optimization.admm.state import FormState
 from distributed_resource_optimization.admm.stopping import AnyOf, GroupResidualRule, ResidualRule
 from distributed_resource_optimization.admm.warm_start import WarmStart
@@ -84,13 +85,20 @@ from distributed_resource_optimization.energy.verification import (
 )
 from distributed_resource_optimization.figures.convergence import market_convergence
 from distributed_resource_optimization.figures.style import entity_label
-from distributed_resource_optimization.local.blocks import SingleModelGroup
+from distributed_resource_optimization.interior_point.consensus import (
+    ROUNDS_PER_ITERATION,
+    InteriorPointRun,
+    solve_consensus,
+)
+from distributed_resource_optimization.local.blocks import SingleModelGroup, publish_and_configure
+from distributed_resource_optimization.local.interior_point import barrier_participants
 from distributed_resource_optimization.market.entities import market_entities
 from distributed_resource_optimization.market.names import (  # the defaults: re-exported here
     AGGREGATOR,
     BUILDING_PREFIX,
     DEFAULT_ALPHA,
     DEFAULT_ANDERSON_MEMORY,
+    DEFAULT_CLEARING,
     DEFAULT_EPS,
     DEFAULT_GAP_TOL,
     DEFAULT_MARKET_OBJECTIVE_TOL_REL,
@@ -106,10 +114,12 @@ from distributed_resource_optimization.market.names import (  # the defaults: re
     QUANTITY_OF,
     RESIDUAL_OF,
     check_agents,
+    check_clearing,
     is_consumer,
     parse_variable,
     stop_rule,
     timestep_label,
+    variable_group,
     variable_name,
 )
 from distributed_resource_optimization.market.processes import entity_session
@@ -223,6 +233,11 @@ class MarketResult:
     agent_processes: int = 0
     messages: int = 0
     bytes_sent: int = 0
+    #: How it cleared: ``"admm"`` or ``"interior-point"`` (:data:`~.names.CLEARINGS`); for the
+    #: interior-point method ``iterations`` counts rounds of messages (three per Newton
+    #: iteration) and ``newton_iterations`` the Newton iterations.
+    clearing: str = DEFAULT_CLEARING
+    newton_iterations: int | None = None
 
     @property
     def status(self) -> ADMMStatus:
@@ -294,7 +309,8 @@ class MarketResult:
             "iterations": self.iterations, "objective_sgd": self.objective,
             "wall_time_s": self.wall_time_s, "runtime": self.runtime,
             "agent_processes": self.agent_processes, "messages": self.messages,
-            "bytes_sent": self.bytes_sent, "rho": self.rho,
+            "bytes_sent": self.bytes_sent, "clearing": self.clearing,
+            "rho": float("nan") if self.rho is None else self.rho,
             "eps": float("nan") if self.eps is None else self.eps})
 
     def _steps(self) -> pd.DatetimeIndex:
@@ -416,7 +432,8 @@ async def market_session(district: DistrictData | None = None,
                          token: str | None = None, broker_access=None,
                          carrier: Transport | None = None,
                          solver_eps: float | None = None, runs: int | None = 1,
-                         agents_per_process: int = 1, **engine: float
+                         agents_per_process: int = 1, clearing: str = DEFAULT_CLEARING,
+                         **engine: float
                          ) -> AsyncIterator[Callable[..., Awaitable[MarketResult]]]:
     """The market's participants, reachable for ``runs`` clearings (``None``: as many as the
     block makes; agent processes then serve until it ends). Yields ``clear(warm_start=None,
@@ -438,6 +455,29 @@ async def market_session(district: DistrictData | None = None,
                          "agents_file): running agents are already placed")
     resolution = resolution or (district.resolution if district is not None else "30min")
     dt = timestep_hours(resolution)
+    if check_clearing(clearing) == "interior-point":
+        others = {"runtime": runtime != "inproc", "transport": transport is not None,
+                  "faults": faults is not None, "token": token is not None,
+                  "broker_access": broker_access is not None, "progress": progress is not None,
+                  "stop": stop != DEFAULT_STOP, "price_tol": price_tol is not None,
+                  "rho": rho is not None, "eps": eps is not None, **{k: True for k in engine}}
+        given = [k for k, v in others.items() if v]
+        if given:
+            raise ValueError(f"clearing 'interior-point' runs in this process with its own stop; "
+                             f"{', '.join(given)} belong to clearing 'admm'")
+        actors = market_entities(district, scenario, agents=agents, solver_tol=solver_tol)
+
+        async def clear_interior_point(warm_start=None, relinearise: bool = False
+                                       ) -> MarketResult:
+            if warm_start is not None:
+                raise ValueError("clearing 'interior-point' starts from its own interior point: "
+                                 "no warm_start")
+            # The Newton iterations are CPU work: off the event loop (notebooks stay responsive).
+            return await asyncio.to_thread(clear_by_interior_point, actors, scenario, agents, dt,
+                                           max_iters=max_iters, relinearise=relinearise)
+
+        yield clear_interior_point
+        return
     expected = None
     if district is not None and runtime != "inproc":
         # Agents in other processes bring their own data: they must match this district.
@@ -563,7 +603,84 @@ def shift_to_timesteps(warm: WarmStart, timesteps: Sequence[pd.Timestamp],
     return WarmStart(tuple(actors), tuple(entries), warm.outputs, warm.prices, warm.rho)
 
 
-def _package(admm: ADMMResult, scenario: str, agents: str, wall: float, rho: float,
+def clear_by_interior_point(actors: Sequence, scenario: str, agents: str, timestep_h: float, *,
+                            max_iters: int | None = None, relinearise: bool = False
+                            ) -> MarketResult:
+    """Clear the market of ``actors`` (:func:`~.entities.market_entities`) in this process by
+    the distributed interior-point method (:func:`~..interior_point.consensus.solve_consensus`):
+    at most ``max_iters`` rounds of messages (default: the method's own limit), three per
+    Newton iteration. ``relinearise``: the grid operators first re-linearise at their cleared
+    values of the clearing before. The result carries the Lagrangian bound at the final
+    prices (each entity's dual term, balanced prices) and its certified gap."""
+    start = time.perf_counter()
+    if relinearise:
+        for actor in actors:
+            actor.relinearise()
+    publish_and_configure(actors)
+    participants, index, labels = barrier_participants(actors)
+    group = np.array([RESIDUAL_OF[variable_group(v)] for v in labels])
+    sign = {a.label: (1.0 if a.label in GRID_OPERATORS else -1.0) for a in actors}
+    history: dict[str, list[float]] = {f"{q}_{kind}": [] for q in RESIDUAL_OF.values()
+                                       for kind in ("primal", "dual")}
+
+    def record(run_x: Sequence[np.ndarray], run_y: Sequence[np.ndarray]) -> None:
+        # The study's r(a, b) per quantity (kW / kvar) and the prices' imbalance (S$/kWh).
+        stacked = np.concatenate(index)
+        signs = np.concatenate([np.full(ix.size, sign[a.label]) for a, ix in zip(actors, index)])
+        gap = np.abs(np.bincount(stacked, weights=signs * np.concatenate(run_x),
+                                 minlength=len(labels)))
+        imbalance = np.abs(np.bincount(stacked, weights=np.concatenate(run_y),
+                                       minlength=len(labels))) / timestep_h
+        for q in RESIDUAL_OF.values():
+            history[f"{q}_primal"].append(float(gap[group == q].sum()))
+            history[f"{q}_dual"].append(float(imbalance[group == q].sum()))
+
+    kwargs = {} if max_iters is None else {
+        "max_iters": max(1, positive_int(max_iters, "max_iters") // ROUNDS_PER_ITERATION)}
+    run = solve_consensus(participants, index, len(labels), record=record, **kwargs)
+    for actor, x in zip(actors, run.x):
+        actor.x = x.copy()  # what a re-linearisation starts from
+    admm = _interior_point_result(actors, participants, index, labels, run, history)
+    market = _package(admm, scenario, agents, time.perf_counter() - start, None, None,
+                      timestep_h)
+    market.clearing, market.newton_iterations = "interior-point", run.iterations
+    return market
+
+
+def _interior_point_result(actors: Sequence, participants: Sequence, index: Sequence[np.ndarray],
+                           labels: list, run: InteriorPointRun,
+                           history: dict[str, list[float]]) -> ADMMResult:
+    """The run as the engine's result (what :func:`_package` and the writers read), with the
+    Lagrangian bound at the final prices, balanced over each entry's owners."""
+    stacked = np.concatenate(index)
+    owners = np.bincount(stacked, minlength=len(labels))
+    y = np.concatenate(run.y)
+    balanced = y - (np.bincount(stacked, weights=y, minlength=len(labels)) / owners)[stacked]
+    offsets = np.cumsum([0] + [ix.size for ix in index])
+    terms = [a.dual_term(balanced[lo:hi]) for a, lo, hi in zip(actors, offsets[:-1], offsets[1:])]
+    costs = {a.label: p.objective() for a, p in zip(actors, participants)}
+    objective = float(sum(costs.values()))
+    bound = None if any(t is None for t in terms) else float(sum(terms))
+    n = len(run.history["consensus"])
+    return ADMMResult(
+        status=ADMMStatus.CONVERGED if run.converged else ADMMStatus.MAX_ITERATIONS,
+        iterations=run.rounds, x={a.label: x for a, x in zip(actors, run.x)}, z=run.z,
+        objective=objective, primal_residuals=np.asarray(run.history["consensus"]),
+        dual_residuals=np.asarray(run.history["dual"]), eps_primal=np.full(n, np.nan),
+        eps_dual=np.full(n, np.nan), rho_history=np.zeros(0),
+        wall_time_s=run.wall_time_s, z_labels=labels, actor_objectives=costs,
+        lower_bound=bound, bound_objective=objective if bound is not None else None,
+        gap_certified=None if bound is None else float(certified_gap(objective, bound)),
+        # The bound is evaluated once, at the last iterate.
+        lower_bound_history=np.append(np.full(n - 1, np.nan), np.nan if bound is None else bound),
+        objective_history=np.asarray(run.history["objective"], dtype=float),
+        stopping_history={**{k: np.asarray(v) for k, v in history.items()},
+                          **{k: np.asarray(v) for k, v in run.history.items()}},
+        stopped_by=run.stopped_by, last_x=np.concatenate(run.x), prices=y,
+        entry_labels=[labels[j] for j in stacked])
+
+
+def _package(admm: ADMMResult, scenario: str, agents: str, wall: float, rho: float | None,
              eps: float | None, dt: float) -> MarketResult:
     """The market's result tables from the engine's result alone (variable names tell what
     each entry is; no entity object is needed, so remote agents are packaged alike)."""
@@ -748,7 +865,9 @@ async def _clear_successively(district: DistrictData, scenario: str, max_rounds:
         converged = False
         # A clearing stopped at its iteration limit is no dispatch to re-linearise at.
         while len(rounds) < max_rounds and market.converged:
-            market = await clear(market.admm, relinearise=True)
+            # ADMM starts from the last clearing; the interior-point method from its own point.
+            market = await clear(market.admm if market.clearing == "admm" else None,
+                                 relinearise=True)
             verification = verify_market(market, district)
             clearings.append(market)
             rounds.append(linearisation_round(len(rounds) + 1, market.objective, verification,

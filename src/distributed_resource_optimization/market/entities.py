@@ -351,6 +351,10 @@ class MarketEntity(LocalModel):
         """The entity's own cost (S$) of its last solve."""
         return self._lp().objective(x)
 
+    def barrier(self):
+        """The entity's block as a participant of the interior-point method."""
+        return self._lp().barrier()
+
     def dual_term(self, price: np.ndarray) -> float | None:
         """``min`` of the entity's cost plus ``price'x`` over its block (S$)."""
         return self._lp().dual_term(price)

@@ -80,6 +80,21 @@ DEFAULT_MARKET_OBJECTIVE_TOL_REL = 1e-5
 DEFAULT_SOLVER_EPS = DEFAULT_SOLVER_TOL
 
 
+#: How the market clears (``clearing=``, ``dro market-clearing --clearing``): ``"admm"`` (the
+#: study's Algorithm 1 on the ADMM engine, any runtime) or ``"interior-point"`` (second-order
+#: coordination: the distributed primal-dual interior-point method of
+#: :mod:`~distributed_resource_optimization.interior_point`; in process).
+CLEARINGS: tuple[str, ...] = ("admm", "interior-point")
+DEFAULT_CLEARING = "admm"
+
+
+def check_clearing(clearing: str) -> str:
+    """``clearing`` if it is one of :data:`CLEARINGS`, else ``ValueError`` naming them."""
+    if clearing not in CLEARINGS:
+        raise ValueError(f"clearing must be one of {', '.join(CLEARINGS)}, got {clearing!r}")
+    return clearing
+
+
 def stop_rule(stop: str) -> str:
     """The stopping rule ``stop`` names (an alias resolved), ``ValueError`` if none."""
     rule = STOP_ALIASES.get(stop, stop)
