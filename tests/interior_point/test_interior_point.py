@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linprog
 
+from distributed_resource_optimization.interior_point import consensus
 from distributed_resource_optimization.interior_point.consensus import (
     ROUNDS_PER_ITERATION,
     ConsensusNewton,
@@ -137,3 +138,15 @@ def test_models_without_an_lp_form_are_named():
     participants, index, labels = barrier_participants([lp, lp])
     assert labels == ["a"] and [list(i) for i in index] == [[0], [0]]
     assert isinstance(participants[0], LPBarrier)
+
+
+def test_the_sparse_coordinator_gives_the_same_run(monkeypatch):
+    """Above ``DENSE_LIMIT`` global entries the coordinator factors its system as a sparse
+    matrix: the same iterates as the dense path, to rounding."""
+    parts = _instance(11)
+    dense = solve_consensus(_participants(parts), [p["index"] for p in parts], 6)
+    monkeypatch.setattr(consensus, "DENSE_LIMIT", 0)
+    sparse = solve_consensus(_participants(parts), [p["index"] for p in parts], 6)
+    assert sparse.converged and sparse.iterations == dense.iterations
+    assert abs(sparse.objective - dense.objective) <= 1e-9 * (1 + abs(dense.objective))
+    np.testing.assert_allclose(np.concatenate(sparse.y), np.concatenate(dense.y), atol=1e-7)

@@ -3,8 +3,10 @@ against the centralized solution of eq. (1) (HiGHS, its DLMPs from the LP's dual
 
 Tolerances: objective within 1e-7 (relative), prices within 1e-5 S$/kWh of the centralized DLMPs
 at every DER, step and quantity (measured: 8e-11 at thermal-congestion, 7e-8 at
-electric-congestion, both 60 min); the certified gap at least the true gap (less HiGHS's own
-accuracy in the bound, 1e-8) and at most 1e-6.
+electric-congestion, both 60 min); the certified gap at least the true gap, less 2e-8 (the
+bound's dual terms and the centralized optimum both come from HiGHS, each accurate to about
+1e-8 of the objective: measured -4.4e-9 certified against 6.7e-9 true at electric-congestion),
+and at most 1e-6.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ def test_clears_at_the_centralized_optimum_and_its_prices(scenario):
     assert cmp["objective_gap_rel"] <= 1e-7
     assert cmp["max_price_deviation"] <= 1e-5
     gap = market.admm.gap_certified
-    assert cmp["objective_gap_rel"] - 1e-8 <= gap <= 1e-6
+    assert cmp["objective_gap_rel"] - 2e-8 <= gap <= 1e-6
     # The entities agree on what they exchange (kW / kvar summed over the day).
     for residual in market.residuals.values():
         assert residual[-1] <= 1e-3

@@ -35,6 +35,8 @@ from distributed_resource_optimization.local.base import LocalModel, LocalModelE
 #: Tried in turn where a part's system is exactly singular in floating point (barrier terms
 #: of 1e18 and more at the last iterations).
 _REGULARISATIONS = (1e-11, 1e-8, 1e-5)
+#: ... and then these times the largest barrier term (the last iterations before the stop).
+_RELATIVE_REGULARISATIONS = (1e-12, 1e-8)
 #: Local Newton steps allowed to find an interior point before the model counts as infeasible.
 START_ITERS = 100
 
@@ -133,7 +135,8 @@ class LPBarrier:
             g = part["G"]
             h = (g.T @ sp.diags(d[part["grows"]]) @ g).tocsc()
             a = part["A"]
-            for reg in _REGULARISATIONS:
+            largest = float(np.max(np.abs(h.diagonal()), initial=1.0))
+            for reg in _REGULARISATIONS + tuple(r * largest for r in _RELATIVE_REGULARISATIONS):
                 m = sp.bmat([[h + reg * sp.identity(h.shape[0]), a.T],
                              [a, -0.1 * reg * sp.identity(a.shape[0])]], format="csc") \
                     if a.shape[0] else h + reg * sp.identity(h.shape[0], format="csc")
