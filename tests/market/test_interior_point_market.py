@@ -2,8 +2,8 @@
 against the centralized solution of eq. (1) (HiGHS, its DLMPs from the LP's duals).
 
 Tolerances: objective within 1e-7 (relative), prices within 1e-5 S$/kWh of the centralized DLMPs
-at every DER, step and quantity (measured: 8e-11 at thermal-congestion, 7e-8 at
-electric-congestion, both 60 min); the certified gap at least the true gap, less 2e-8 (the
+at every DER, step and quantity (measured at 60 min: 1.2e-7 at electric-congestion, 5e-12 at
+unconstrained through the command); the certified gap at least the true gap, less 2e-8 (the
 bound's dual terms and the centralized optimum both come from HiGHS, each accurate to about
 1e-8 of the objective: measured -4.4e-9 certified against 6.7e-9 true at electric-congestion),
 and at most 1e-6.
@@ -34,7 +34,7 @@ def _district():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("scenario", ["thermal-congestion", "electric-congestion"])
+@pytest.mark.parametrize("scenario", ["electric-congestion"])  # where ADMM needs 1846 rounds
 def test_clears_at_the_centralized_optimum_and_its_prices(scenario):
     district = _district()
     central = solve_district(district, scenario)
