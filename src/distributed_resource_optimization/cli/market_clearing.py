@@ -115,7 +115,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="ADMM: threshold on the primal residuals r(a,b) (kW) and the dual "
                         f"residuals (S$/kWh) (default: {DEFAULT_EPS:g})")
     parser.add_argument("--max-iters", default=None, type=int, metavar="N",
-                        help=f"ADMM: iteration limit (default: {DEFAULT_MAX_ITERS})")
+                        help=f"ADMM: iteration limit (default: {DEFAULT_MAX_ITERS}); "
+                        "--clearing interior-point: limit on the rounds of messages")
     parser.add_argument("--stop", default=DEFAULT_STOP, choices=STOP_RULES,
                         help="ADMM: certified: once the study's residual rule (--eps) holds, "
                         "the prices support every entity's own dispatch to --price-tol and the "

@@ -141,11 +141,9 @@ class ConsensusNewton:
                                shape=(stacked.size, n_global))
         self.z: np.ndarray | None = None
         self.y = np.zeros(stacked.size)
-        self._lu = None
         self._rhs_e = np.zeros(stacked.size)
         self._rhs_y = np.zeros(n_global)
         self._dz = np.zeros(n_global)
-        self._kkt: sp.csc_matrix | None = None
 
     def parts(self, stacked: np.ndarray) -> list[np.ndarray]:
         """Split a stacked vector into the participants' parts."""
@@ -185,17 +183,16 @@ class ConsensusNewton:
         # Eliminate the price steps: with W = (D + eps I)^{-1}, taken block by block, the steps
         # of z solve (E' W E) dz = E' W r - q. eps keeps W defined where a participant holds an
         # entry fixed (zero sensitivity); solve() refines against the exact system.
-        blocks = [(ix[pos], block) for r, ix in zip(replies, self.index)
+        # Each block at its positions in the stacked vector; stacked position -> global entry
+        # is self._stacked.
+        blocks = [(offset + pos, block) for r, offset in zip(replies, self._offsets)
                   for pos, block in r.sensitivity]
-        offsets = self._offsets
-        stacked_blocks = [(offsets[i] + pos, block) for i, r in enumerate(replies)
-                          for pos, block in r.sensitivity]
-        scale = max((float(np.max(np.abs(b))) for _, b in blocks if b.size), default=1.0)
-        eps = _EPS_REL * max(scale, 1e-300)
-        inverses = [np.linalg.inv(b + eps * np.eye(b.shape[0])) for _, b in blocks]
-        self._blocks = [(pos, b, inv) for (pos, b), inv in zip(stacked_blocks, inverses)]
+        largest = max((float(np.max(np.abs(b))) for _, b in blocks if b.size), default=1.0)
+        eps = _EPS_REL * max(largest, 1e-300)
+        self._blocks = [(pos, b, np.linalg.inv(b + eps * np.eye(b.shape[0])))
+                        for pos, b in blocks]
         covered = np.zeros(self._stacked.size, dtype=bool)
-        for pos, _, _ in self._blocks:
+        for pos, _ in blocks:
             covered[pos] = True
         # Entries in no block have zero sensitivity: W is 1/eps there.
         self._bare = np.flatnonzero(~covered)
@@ -204,12 +201,13 @@ class ConsensusNewton:
             # buildings): the elimination fills in almost completely, and LAPACK on the dense
             # matrix is as fast as a sparse factorisation; Cholesky halves it.
             schur = np.zeros((self.n_global, self.n_global))
-            for (g, _), inv in zip(blocks, inverses):
+            for pos, _, inv in self._blocks:
+                g = self._stacked[pos]
                 schur[np.ix_(g, g)] += inv
             np.add.at(schur, (self._stacked[self._bare], self._stacked[self._bare]), 1.0 / eps)
             # Scaled to a unit diagonal: its entries span 30 decades near the optimum, and the
             # subnormal numbers of the unscaled factorisation made it 7x slower (measured).
-            scale = 1.0 / np.sqrt(np.abs(np.diag(schur)))
+            scale = 1.0 / np.sqrt(np.abs(np.diag(schur)))  # per global entry
             schur *= scale[:, None]
             schur *= scale[None, :]
             try:
@@ -225,9 +223,11 @@ class ConsensusNewton:
             # scipy.sparse.linalg takes 0.1 s to import; only large systems need it
             from scipy.sparse.linalg import splu
 
-            rows = [np.repeat(g, g.size) for g, _ in blocks] + [self._stacked[self._bare]]
-            cols = [np.tile(g, g.size) for g, _ in blocks] + [self._stacked[self._bare]]
-            vals = [inv.ravel() for inv in inverses] + [np.full(self._bare.size, 1.0 / eps)]
+            globals_ = [self._stacked[pos] for pos, _, _ in self._blocks]
+            rows = [np.repeat(g, g.size) for g in globals_] + [self._stacked[self._bare]]
+            cols = [np.tile(g, g.size) for g in globals_] + [self._stacked[self._bare]]
+            vals = [inv.ravel() for _, _, inv in self._blocks] + \
+                [np.full(self._bare.size, 1.0 / eps)]
             schur = sp.csc_matrix((np.concatenate(vals), (np.concatenate(rows),
                                                           np.concatenate(cols))),
                                   shape=(self.n_global, self.n_global))

@@ -23,6 +23,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from distributed_resource_optimization.interior_point.consensus import (
+    STEP_FRACTION,
     Factored,
     Predicted,
     StepLimits,
@@ -93,7 +94,7 @@ class LPBarrier:
             ex = np.flatnonzero(ex_part == p)
             local = {int(col): j for j, col in enumerate(cols)}
             self._parts.append({
-                "cols": cols, "rows": rows, "idx": np.concatenate([cols, n + rows]),
+                "idx": np.concatenate([cols, n + rows]),
                 "A": self.A[rows][:, cols].tocsc(), "G": self.G[grows][:, cols].tocsc(),
                 "grows": grows, "ex": ex,
                 "ex_local": np.array([local[int(col)] for col in self.exchange[ex]], dtype=int),
@@ -232,8 +233,8 @@ class LPBarrier:
             mu_aff = float((self.s + a_p * aff[2]) @ (self.lam + a_d * aff[3])) / self.count
             sigma_mu = max((mu_aff / mu) ** 3 * mu, mu_goal)
             d = self._direction(-self.s * self.lam - aff[2] * aff[3] + sigma_mu, None, res)
-            a_p = min(1.0, 0.995 * self._limit(self.s, d[2]))
-            a_d = min(1.0, 0.995 * self._limit(self.lam, d[3]))
+            a_p = min(1.0, STEP_FRACTION * self._limit(self.s, d[2]))
+            a_d = min(1.0, STEP_FRACTION * self._limit(self.lam, d[3]))
             self.w += a_p * d[0]
             self.s += a_p * d[2]
             self.nu += a_d * d[1]

@@ -547,7 +547,9 @@ def run_market_clearing(district: DistrictData | None = None, scenario: str = DE
     rule holds, the prices support every entity's own dispatch to ``price_tol`` S$/kWh and the
     objective is certified within ``gap_tol`` (both 1e-4 by default; :func:`market_coordinator`);
     ``stop="study"`` (alias ``"seed"``) by the study's rule alone, ``stop="engine"`` by the
-    engine's (pass ``abs_tol``/``rel_tol`` in ``engine``).
+    engine's (pass ``abs_tol``/``rel_tol`` in ``engine``). ``clearing="interior-point"``
+    clears by the distributed interior-point method instead of ADMM (in process, its own stop;
+    ``max_iters`` then bounds the rounds of messages; :func:`clear_by_interior_point`).
     Further ``engine`` keywords (``adaptive_rho``, ``acceleration``, ``alpha``:
     :data:`~.names.DEFAULT_ALPHA` here, ``anderson_memory``: :data:`~.names.DEFAULT_ANDERSON_MEMORY`
     here, ``reply_timeout``, ``stale_rounds``) go to :class:`ADMMGenericCoordinator`.
@@ -623,10 +625,11 @@ def clear_by_interior_point(actors: Sequence, scenario: str, agents: str, timest
     history: dict[str, list[float]] = {f"{q}_{kind}": [] for q in RESIDUAL_OF.values()
                                        for kind in ("primal", "dual")}
 
+    stacked = np.concatenate(index)
+    signs = np.concatenate([np.full(ix.size, sign[a.label]) for a, ix in zip(actors, index)])
+
     def record(run_x: Sequence[np.ndarray], run_y: Sequence[np.ndarray]) -> None:
         # The study's r(a, b) per quantity (kW / kvar) and the prices' imbalance (S$/kWh).
-        stacked = np.concatenate(index)
-        signs = np.concatenate([np.full(ix.size, sign[a.label]) for a, ix in zip(actors, index)])
         gap = np.abs(np.bincount(stacked, weights=signs * np.concatenate(run_x),
                                  minlength=len(labels)))
         imbalance = np.abs(np.bincount(stacked, weights=np.concatenate(run_y),
