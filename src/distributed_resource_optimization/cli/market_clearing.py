@@ -330,7 +330,9 @@ def run_admm(args: argparse.Namespace, output: Any, warm_start: Any = None) -> i
                               linearisation=done.linearisation,
                               clearings=done.clearings or None,
                               figures=args.figures == "all")
-    progress(f"done: ADMM {market.iterations} iterations "
+    method, counted = (("ADMM", "iterations") if market.clearing == "admm"
+                       else ("interior point", "rounds"))
+    progress(f"done: {method} {market.iterations} {counted} "
              f"({'converged' if market.converged else 'not converged'}), objective gap "
              f"{comparison['objective_gap_rel']:.2e}, max price deviation "
              f"{comparison['max_price_deviation']:.2e} S$/kWh, {done.wall_admm_s:.1f} s"
@@ -399,7 +401,8 @@ def clear_market(args: argparse.Namespace, warm_start: Any = None) -> MarketClea
         f", agents at {args.agents_file}" if args.agents_file else
         f", one {args.runtime} agent process per entity" if args.agents_per_process == 1 else
         f", {args.runtime} agent processes of up to {args.agents_per_process} consumers")
-    progress(f"ADMM market clearing ({agents}{where})...")
+    method = "ADMM" if args.clearing == "admm" else "interior-point"
+    progress(f"{method} market clearing ({agents}{where})...")
 
     line = IterationLine(20)
 
