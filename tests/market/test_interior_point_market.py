@@ -52,7 +52,7 @@ def test_clears_at_the_centralized_optimum_and_its_prices(scenario):
 
 
 @pytest.mark.parametrize("settings, message", [
-    ({"runtime": "tcp"}, "runtime belong to clearing 'admm'"),
+    ({"stop": "study"}, "stop belong to clearing 'admm'"),
     ({"rho": 5.0, "eps": 0.01}, "rho, eps belong to clearing 'admm'"),
     ({"clearing": "aladin"}, "clearing must be one of admm, interior-point"),
 ])
@@ -72,14 +72,24 @@ def test_the_command_refuses_admm_flags(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_the_command_writes_the_interior_point_clearing(tmp_path):
+@pytest.mark.processes
+@pytest.mark.network
+def test_the_command_clears_by_interior_point_with_agent_processes_over_tcp(tmp_path):
+    """One agent process per entity, a shared token: every message of the method (the
+    sensitivity blocks too) encoded, sealed and checked."""
+    token_file = tmp_path / "token"
+    token_file.write_text("s3cret\n")
     out = tmp_path / "run"
     code = cli.main(["market-clearing", "--clearing", "interior-point", "--scenario",
                      "unconstrained", "--resolution", "60min", "--linearisation", "once",
+                     "--runtime", "tcp", "--token-file", str(token_file),
                      "--figures", "none", "--out", str(out)])
     assert code == 0
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["clearing"] == "interior-point"
+    assert summary["clearing"] == "interior-point" and summary["runtime"] == "tcp"
+    assert summary["agent_processes"] == 3
+    # Two messages per agent and round, and the join, setup and finish rounds.
+    assert summary["messages"] >= 2 * 3 * summary["iterations"]
     assert summary["iterations"] == 3 * summary["newton_iterations"] + 1
     assert summary["objective_gap_rel"] <= 1e-7
     assert summary["max_price_deviation"] <= 1e-5

@@ -13,6 +13,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import distributed_resource_optimization as dro
+from distributed_resource_optimization.interior_point.consensus import (
+    Factored,
+    Predicted,
+    StepLimits,
+)
 from distributed_resource_optimization.runtime.codec import (
     SCHEMAS,
     TYPE_IDS,
@@ -27,7 +32,11 @@ from distributed_resource_optimization.runtime.messages import (
     MESSAGE_TYPES,
     PROTOCOL_VERSION,
     AlgorithmValue,
+    CorrectReply,
+    CorrectRequest,
     CreditReturn,
+    FactorReply,
+    FactorRequest,
     FinishReply,
     FinishRequest,
     JoinReply,
@@ -39,6 +48,8 @@ from distributed_resource_optimization.runtime.messages import (
     PeerReport,
     PeerRunStart,
     PeerStop,
+    PredictReply,
+    PredictRequest,
     Publication,
     SetupReply,
     SetupRequest,
@@ -76,6 +87,15 @@ def _examples() -> list:
         AlgorithmValue(dro.ADMMMessage(v=x, rho=2.0)),
         LinkHello("coordinator", "aggregator", "00" * 16),
         LinkWelcome("aggregator", "coordinator", "00" * 16, "ff" * 16),
+        FactorRequest("s1", 0, 0.0, 0.0),
+        FactorReply("s1", 4, Factored(x, ((np.array([0, 3]), RNG.normal(size=(2, 2))),
+                                          (np.array([4]), np.array([[2.5e-14]]))),
+                                      -x, 1.5e3, 40, 1e-9, 2e-11, -7.25)),
+        FactorReply("s1", 4, None, error="the Newton system stays singular"),
+        PredictRequest("s1", 4, x),
+        PredictReply("s1", 4, Predicted(np.inf, 0.25, (1.0, -2.0, 3e-9), x, x * 0.5)),
+        CorrectRequest("s1", 4, -x, 1e-6),
+        CorrectReply("s1", 4, StepLimits(0.7, np.inf)),
     ]
 
 
@@ -179,6 +199,21 @@ def _wire(message) -> dict:
 def test_malformed_messages_are_refused(mutate, match):
     wire = _wire(SolveRequest("s", 3, np.ones(5), np.zeros(5), 1.0))
     mutate(wire)
+    with pytest.raises(MessageDecodeError, match=match):
+        WireCodec().decode(json.dumps(wire).encode())
+
+
+@pytest.mark.parametrize("mutate, match", [
+    (lambda f: f["sensitivity"][0].__setitem__(0, [0, 9]), r"positions outside 0\.\.4"),
+    (lambda f: f["sensitivity"][0].__setitem__(0, [0]), "a block of shape"),
+    (lambda f: f.pop("count"), "expected the fields"),
+    (lambda f: f.update(affine=encode_array(np.ones(4))), "4 affine entries for 5 values"),
+])
+def test_malformed_interior_point_replies_are_refused(mutate, match):
+    x = np.arange(5.0)
+    wire = _wire(FactorReply("s", 1, Factored(x, ((np.array([0, 1]), np.eye(2)),), x, 1.0, 2,
+                                              0.0, 0.0, 0.0)))
+    mutate(wire["fields"]["factored"])
     with pytest.raises(MessageDecodeError, match=match):
         WireCodec().decode(json.dumps(wire).encode())
 

@@ -106,8 +106,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--clearing", default=DEFAULT_CLEARING, choices=CLEARINGS,
                         help="how the market clears: admm (the study's Algorithm 1; any "
                         "runtime) or interior-point (second-order coordination: each entity "
-                        "sends its local bid curve, tens of rounds on every scenario; in this "
-                        "process, its own stop) (default: %(default)s)")
+                        "sends its local bid curve, tens of rounds on every scenario; any "
+                        "runtime, its own stop) (default: %(default)s)")
     parser.add_argument("--rho", default=None, type=float, metavar="RHO",
                         help="ADMM: initial penalty in S$ per (per-unit)^2 "
                         f"(default: {DEFAULT_RHO:g})")
@@ -202,15 +202,14 @@ def check_admm_options(args: argparse.Namespace) -> None:
     token_of(args)  # a bad --token-file is refused before any work
     broker_access_of(args)
     if args.clearing == "interior-point":
-        admm_only = {"--runtime": args.runtime != "inproc", "--agents-file": args.agents_file,
-                     "--rho": args.rho, "--eps": args.eps, "--price-tol": args.price_tol,
+        admm_only = {"--rho": args.rho, "--eps": args.eps, "--price-tol": args.price_tol,
                      "--gap-tol": args.gap_tol, "--stop": args.stop != DEFAULT_STOP,
-                     "--warm-start": args.warm_start, "--drop-messages": args.drop_messages,
-                     "--token-file": getattr(args, "token_file", None)}
+                     "--warm-start": args.warm_start}
         given = [flag for flag, value in admm_only.items() if value]
         if given:
             raise ValueError(f"{', '.join(given)} belong to --clearing admm; --clearing "
-                             "interior-point runs in this process with its own stop")
+                             "interior-point has its own stop and starts from its own "
+                             "interior point")
 
 
 def solve_centrally(district: DistrictData, scenario: str, linearisation: str
@@ -342,15 +341,21 @@ def run_admm(args: argparse.Namespace, output: Any, warm_start: Any = None) -> i
                                EXIT_OK if market.converged else EXIT_NOT_CONVERGED)
 
 
+def clearing_settings(args: argparse.Namespace, agents: str) -> dict[str, Any]:
+    """The keyword arguments of a clearing by either method from the options: where the
+    agents run and how they are reached."""
+    return dict(agents=agents, max_iters=args.max_iters, clearing=args.clearing,
+                faults=faults_of(args), runtime=args.runtime, agents_file=args.agents_file,
+                broker=args.broker, listen=args.listen, broker_access=broker_access_of(args),
+                token=token_of(args), agents_per_process=args.agents_per_process)
+
+
 def admm_settings(args: argparse.Namespace, agents: str, progress: Any, warm_start: Any
                   ) -> dict[str, Any]:
     """The keyword arguments of an ADMM clearing from the options."""
-    settings = dict(agents=agents, rho=args.rho, eps=args.eps, max_iters=args.max_iters,
-                    progress=progress, faults=faults_of(args), warm_start=warm_start,
-                    runtime=args.runtime, agents_file=args.agents_file, broker=args.broker,
-                    listen=args.listen, broker_access=broker_access_of(args),
-                    token=token_of(args), agents_per_process=args.agents_per_process,
-                    stop=args.stop, price_tol=args.price_tol, **engine_settings(args))
+    settings = dict(clearing_settings(args, agents), rho=args.rho, eps=args.eps,
+                    progress=progress, warm_start=warm_start, stop=args.stop,
+                    price_tol=args.price_tol, **engine_settings(args))
     if args.gap_tol is not None:
         settings["gap_tol"] = args.gap_tol
     return settings
@@ -417,7 +422,7 @@ def clear_market(args: argparse.Namespace, warm_start: Any = None) -> MarketClea
         line(state.iteration, text)
 
     if args.clearing == "interior-point":
-        settings = dict(agents=agents, max_iters=args.max_iters, clearing=args.clearing)
+        settings = clearing_settings(args, agents)
     else:
         settings = admm_settings(args, agents, report, warm_start)
     start = time.perf_counter()

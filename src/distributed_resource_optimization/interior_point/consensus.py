@@ -32,7 +32,7 @@ costs never leave them.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Protocol
@@ -302,28 +302,39 @@ class InteriorPointRun:
         return self.status == InteriorPointStatus.CONVERGED
 
 
-def solve_consensus(participants: Sequence[BarrierParticipant], index: Sequence[np.ndarray],
-                    n_global: int, *, tol: float = DEFAULT_TOL, gap_tol: float = DEFAULT_GAP_TOL,
-                    max_iters: int = DEFAULT_MAX_ITERS,
-                    progress: Callable[[int, dict[str, float]], None] | None = None,
-                    record: Callable[[list[np.ndarray], list[np.ndarray]], None] | None = None
-                    ) -> InteriorPointRun:
-    """Run the distributed predictor-corrector in this process to the stop: every residual
-    within ``tol`` (relative) and the duality measure within ``gap_tol`` of the objective.
-    ``progress(iteration, measures)`` is called every iteration, ``record(x, y)`` with the
-    participants' exchanged values and prices at every iteration."""
+@dataclass(frozen=True)
+class Round:
+    """One round of requests of :func:`predictor_corrector`: ``kind`` is ``"factor"`` (the
+    arguments per participant: ``(primal_step, dual_step)``; at ``iteration`` 0 each
+    participant first finds its own interior point, :meth:`BarrierParticipant.start`),
+    ``"predict"`` (``(dy,)``) or ``"correct"`` (``(dy, sigma_mu)``); the replies are the
+    participants' :class:`Factored`, :class:`Predicted` and :class:`StepLimits`."""
+
+    kind: str
+    iteration: int
+    arguments: tuple[tuple, ...]
+
+
+def predictor_corrector(index: Sequence[np.ndarray], n_global: int, *,
+                        tol: float = DEFAULT_TOL, gap_tol: float = DEFAULT_GAP_TOL,
+                        max_iters: int = DEFAULT_MAX_ITERS,
+                        progress: Callable[[int, dict[str, float]], None] | None = None,
+                        record: Callable[[list[np.ndarray], list[np.ndarray]], None] | None = None,
+                        names: Sequence[str] | None = None
+                        ) -> Generator[Round, Sequence, InteriorPointRun]:
+    """The coordinator's side of the method, independent of how messages travel: a generator
+    that yields each :class:`Round` of requests, is sent the participants' replies (in
+    participant order) and returns the :class:`InteriorPointRun` (:func:`solve_consensus` drives
+    it in this process; the runtime's coordinator agent over a transport). Arguments as
+    :func:`solve_consensus`'s."""
     tol = tolerance(tol, "tol")
     gap_tol = tolerance(gap_tol, "gap_tol")
     max_iters = positive_int(max_iters, "max_iters")
-    if len(participants) != len(index):
-        raise ValueError(f"{len(participants)} participants but {len(index)} index arrays")
-    for i, (p, ix) in enumerate(zip(participants, index)):
-        if p.size != len(ix):
-            raise ValueError(f"participant {i} exchanges {p.size} entries, index names {len(ix)}")
     coord = ConsensusNewton(index, n_global)
+    n = len(coord.index)
+    who = [f"participant {i}" for i in range(n)] if names is None else \
+        [f"participant {name!r}" for name in names]
     t0 = time.perf_counter()
-    for p in participants:
-        p.start()
     history: dict[str, list[float]] = {k: [] for k in
                                        ("objective", "mu", "consensus", "primal", "dual",
                                         "balance", "primal_step", "dual_step")}
@@ -331,8 +342,10 @@ def solve_consensus(participants: Sequence[BarrierParticipant], index: Sequence[
     status = InteriorPointStatus.MAX_ITERATIONS
     rounds = 0
     for it in range(max_iters + 1):
-        replies = [p.factor(step_p, step_d) for p in participants]
+        replies = yield Round("factor", it, ((step_p, step_d),) * n)
         rounds += 1
+        for r, ix, name in zip(replies, coord.index, who):
+            _check_factored(r, ix.size, name)
         coord.receive(replies)
         comp = sum(r.complementarity for r in replies)
         count = sum(r.count for r in replies)
@@ -363,8 +376,10 @@ def solve_consensus(participants: Sequence[BarrierParticipant], index: Sequence[
         mu = comp / max(count, 1)
         # predictor
         dy = coord.solve([r.affine for r in replies])
-        predicted = [p.predict(d) for p, d in zip(participants, dy)]
+        predicted = yield Round("predict", it, tuple((d,) for d in dy))
         rounds += 1
+        for r, ix, name in zip(predicted, coord.index, who):
+            _check_sizes(r, ("base", "centre"), ix.size, name)
         a_p = min(1.0, min(r.primal_limit for r in predicted))
         a_d = min(1.0, min(r.dual_limit for r in predicted))
         comp_aff = comp + sum(a_p * r.products[0] + a_d * r.products[1]
@@ -372,7 +387,7 @@ def solve_consensus(participants: Sequence[BarrierParticipant], index: Sequence[
         sigma = min(1.0, max(comp_aff, 0.0) / max(comp, 1e-300)) ** 3
         # corrector
         dy = coord.solve([r.base + sigma * mu * r.centre for r in predicted])
-        limits = [p.correct(d, sigma * mu) for p, d in zip(participants, dy)]
+        limits = yield Round("correct", it, tuple((d, sigma * mu) for d in dy))
         rounds += 1
         step_p = min(1.0, STEP_FRACTION * min(r.primal for r in limits))
         step_d = min(1.0, STEP_FRACTION * min(r.dual for r in limits))
@@ -384,3 +399,64 @@ def solve_consensus(participants: Sequence[BarrierParticipant], index: Sequence[
                             x=[r.x for r in replies], y=coord.parts(coord.y.copy()),
                             z=coord.z.copy(), objective=objective,
                             wall_time_s=time.perf_counter() - t0, history=history)
+
+
+def _check_sizes(reply: object, fields: Sequence[str], size: int, who: str) -> None:
+    for name in fields:
+        got = np.shape(getattr(reply, name))
+        if got != (size,):
+            raise ValueError(f"{who}: {name} of shape {got}, it exchanges {size} entries")
+
+
+def _check_factored(reply: Factored, size: int, who: str) -> None:
+    """A participant's factor reply fits its exchanged entries (a reply from the network is
+    checked before the coordinator indexes with it)."""
+    _check_sizes(reply, ("x", "affine"), size, who)
+    for positions, block in reply.sensitivity:
+        k = np.shape(positions)
+        if len(k) != 1 or np.shape(block) != (k[0], k[0]):
+            raise ValueError(f"{who}: a sensitivity block of shape {np.shape(block)} for "
+                             f"{k} positions")
+        if k[0] and (np.min(positions) < 0 or np.max(positions) >= size):
+            raise ValueError(f"{who}: sensitivity positions outside 0..{size - 1}")
+
+
+def solve_consensus(participants: Sequence[BarrierParticipant], index: Sequence[np.ndarray],
+                    n_global: int, *, tol: float = DEFAULT_TOL, gap_tol: float = DEFAULT_GAP_TOL,
+                    max_iters: int = DEFAULT_MAX_ITERS,
+                    progress: Callable[[int, dict[str, float]], None] | None = None,
+                    record: Callable[[list[np.ndarray], list[np.ndarray]], None] | None = None
+                    ) -> InteriorPointRun:
+    """Run the distributed predictor-corrector in this process to the stop: every residual
+    within ``tol`` (relative) and the duality measure within ``gap_tol`` of the objective.
+    ``progress(iteration, measures)`` is called every iteration, ``record(x, y)`` with the
+    participants' exchanged values and prices at every iteration."""
+    if len(participants) != len(index):
+        raise ValueError(f"{len(participants)} participants but {len(index)} index arrays")
+    for i, (p, ix) in enumerate(zip(participants, index)):
+        if p.size != len(ix):
+            raise ValueError(f"participant {i} exchanges {p.size} entries, index names {len(ix)}")
+    method = predictor_corrector(index, n_global, tol=tol, gap_tol=gap_tol, max_iters=max_iters,
+                                 progress=progress, record=record)
+    replies = None
+    while True:
+        try:
+            request = method.send(replies)
+        except StopIteration as done:
+            return done.value
+        replies = [answer(p, request.kind, request.iteration, args)
+                   for p, args in zip(participants, request.arguments)]
+
+
+def answer(participant: BarrierParticipant, kind: str, iteration: int, arguments: tuple
+           ) -> Factored | Predicted | StepLimits:
+    """A participant's reply to one request of a :class:`Round` (its local work)."""
+    if kind == "factor":
+        if iteration == 0:
+            participant.start()
+        return participant.factor(*arguments)
+    if kind == "predict":
+        return participant.predict(*arguments)
+    if kind == "correct":
+        return participant.correct(*arguments)
+    raise ValueError(f"unknown round kind {kind!r}")

@@ -15,6 +15,7 @@ from typing import TypeVar
 import numpy as np
 
 from distributed_resource_optimization.local.base import LocalModel, LocalModelError, Published
+from distributed_resource_optimization.local.interior_point import StackedBarrier
 
 T = TypeVar("T")
 
@@ -136,6 +137,22 @@ class ModelGroup(ABC):
                 return None
             total += float(d)
         return total
+
+    def barrier(self) -> StackedBarrier:
+        """The group's actors as one participant of the interior-point method (after
+        :meth:`configure`): each actor's :meth:`~.base.LocalModel.barrier`, stacked in order;
+        a :class:`LocalModelError` names an actor without an LP form."""
+        parts = []
+        for m, label in zip(self.models, self.names):
+            if m.variables is None:
+                raise LocalModelError(f"actor {label!r}: the interior-point method couples "
+                                      "general-form models (variables=...)")
+            part = _guard(label, "interior-point setup", m.barrier)
+            if part is None:
+                raise LocalModelError(f"actor {label!r}: {type(m).__name__} has no LP form for "
+                                      "the interior-point method (an LPLocalModel has)")
+            parts.append(part)
+        return StackedBarrier(parts)
 
     def objective(self, x: np.ndarray) -> float | None:
         """Sum of :meth:`objectives`, or ``None`` if any actor cannot say."""

@@ -24,6 +24,7 @@ import scipy.sparse as sp
 
 from distributed_resource_optimization.interior_point.consensus import (
     STEP_FRACTION,
+    BarrierParticipant,
     Factored,
     Predicted,
     StepLimits,
@@ -280,6 +281,59 @@ class LPBarrier:
         dw, dnu, ds, dlam = self._direction(rc, dy, self._res)
         self._pending = (dw, dnu, ds, dlam, np.asarray(dy, dtype=float).copy())
         return StepLimits(primal=self._limit(self.s, ds), dual=self._limit(self.lam, dlam))
+
+
+class StackedBarrier:
+    """Several participants of the interior-point method that answer as one (the actors of one
+    agent): values, right-hand sides and step lengths flat over them in order, sensitivity
+    blocks at their stacked positions, scalars summed, limits and residuals the smallest and
+    largest."""
+
+    def __init__(self, parts: Sequence[BarrierParticipant]) -> None:
+        self.parts = list(parts)
+        self.offsets = np.concatenate([[0], np.cumsum([p.size for p in self.parts])]).astype(int)
+        self.size = int(self.offsets[-1])
+
+    def _split(self, v: np.ndarray) -> list[np.ndarray]:
+        return [v[a:b] for a, b in zip(self.offsets[:-1], self.offsets[1:])]
+
+    def objectives(self) -> list[float]:
+        """Each part's cost at its current point."""
+        return [p.objective() for p in self.parts]
+
+    def objective(self) -> float:
+        return float(sum(self.objectives()))
+
+    def start(self) -> None:
+        for p in self.parts:
+            p.start()
+
+    def factor(self, primal_step: float, dual_step: float) -> Factored:
+        replies = [p.factor(primal_step, dual_step) for p in self.parts]
+        return Factored(
+            x=np.concatenate([r.x for r in replies]),
+            sensitivity=tuple((offset + pos, block) for r, offset in zip(replies, self.offsets)
+                              for pos, block in r.sensitivity),
+            affine=np.concatenate([r.affine for r in replies]),
+            complementarity=float(sum(r.complementarity for r in replies)),
+            count=int(sum(r.count for r in replies)),
+            primal_residual=max(r.primal_residual for r in replies),
+            dual_residual=max(r.dual_residual for r in replies),
+            objective=float(sum(r.objective for r in replies)))
+
+    def predict(self, dy: np.ndarray) -> Predicted:
+        replies = [p.predict(d) for p, d in zip(self.parts, self._split(dy))]
+        return Predicted(primal_limit=min(r.primal_limit for r in replies),
+                         dual_limit=min(r.dual_limit for r in replies),
+                         products=tuple(float(sum(r.products[k] for r in replies))
+                                        for k in range(3)),
+                         base=np.concatenate([r.base for r in replies]),
+                         centre=np.concatenate([r.centre for r in replies]))
+
+    def correct(self, dy: np.ndarray, sigma_mu: float) -> StepLimits:
+        replies = [p.correct(d, sigma_mu) for p, d in zip(self.parts, self._split(dy))]
+        return StepLimits(primal=min(r.primal for r in replies),
+                          dual=min(r.dual for r in replies))
 
 
 def barrier_participants(models: Sequence[LocalModel]

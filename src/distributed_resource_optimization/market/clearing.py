@@ -33,10 +33,9 @@ the same local solves), not the engine's best iterate that it restores at ``max_
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -87,11 +86,8 @@ from distributed_resource_optimization.figures.convergence import market_converg
 from distributed_resource_optimization.figures.style import entity_label
 from distributed_resource_optimization.interior_point.consensus import (
     ROUNDS_PER_ITERATION,
-    InteriorPointRun,
-    solve_consensus,
 )
-from distributed_resource_optimization.local.blocks import SingleModelGroup, publish_and_configure
-from distributed_resource_optimization.local.interior_point import barrier_participants
+from distributed_resource_optimization.local.blocks import SingleModelGroup
 from distributed_resource_optimization.market.entities import market_entities
 from distributed_resource_optimization.market.names import (  # the defaults: re-exported here
     AGGREGATOR,
@@ -128,7 +124,7 @@ from distributed_resource_optimization.market.rule import (  # re-exported here
     market_residuals,
     study_rule,
 )
-from distributed_resource_optimization.runtime.engine import in_process_session
+from distributed_resource_optimization.runtime.engine import InteriorPointOutcome, in_process_session
 from distributed_resource_optimization.runtime.processes import RUNTIMES
 from distributed_resource_optimization.runtime.sync import run_sync
 from distributed_resource_optimization.runtime.transport import (
@@ -456,28 +452,13 @@ async def market_session(district: DistrictData | None = None,
     resolution = resolution or (district.resolution if district is not None else "30min")
     dt = timestep_hours(resolution)
     if check_clearing(clearing) == "interior-point":
-        others = {"runtime": runtime != "inproc", "transport": transport is not None,
-                  "faults": faults is not None, "token": token is not None,
-                  "broker_access": broker_access is not None, "progress": progress is not None,
-                  "stop": stop != DEFAULT_STOP, "price_tol": price_tol is not None,
-                  "rho": rho is not None, "eps": eps is not None, **{k: True for k in engine}}
-        given = [k for k, v in others.items() if v]
+        admm_only = {"stop": stop != DEFAULT_STOP, "price_tol": price_tol is not None,
+                     "rho": rho is not None, "eps": eps is not None,
+                     "progress": progress is not None, **{k: True for k in engine}}
+        given = [k for k, v in admm_only.items() if v]
         if given:
-            raise ValueError(f"clearing 'interior-point' runs in this process with its own stop; "
-                             f"{', '.join(given)} belong to clearing 'admm'")
-        actors = market_entities(district, scenario, agents=agents, solver_tol=solver_tol)
-
-        async def clear_interior_point(warm_start=None, relinearise: bool = False
-                                       ) -> MarketResult:
-            if warm_start is not None:
-                raise ValueError("clearing 'interior-point' starts from its own interior point: "
-                                 "no warm_start")
-            # The Newton iterations are CPU work: off the event loop (notebooks stay responsive).
-            return await asyncio.to_thread(clear_by_interior_point, actors, scenario, agents, dt,
-                                           max_iters=max_iters, relinearise=relinearise)
-
-        yield clear_interior_point
-        return
+            raise ValueError(f"{', '.join(given)} belong to clearing 'admm'; clearing "
+                             "'interior-point' has its own stop")
     expected = None
     if district is not None and runtime != "inproc":
         # Agents in other processes bring their own data: they must match this district.
@@ -499,15 +480,32 @@ async def market_session(district: DistrictData | None = None,
                                     solver_tol, faults, token, broker_access, runs,
                                     agents_per_process)
     rule = coordinator.settings.stopping
+    # The interior-point method counts Newton iterations, max_iters rounds of messages.
+    newton = {} if max_iters is None else {
+        "max_iters": max(1, positive_int(max_iters, "max_iters") // ROUNDS_PER_ITERATION)}
+
+    def check_labels(labels: Sequence[Hashable]) -> None:
+        if expected is not None and set(labels) != set(expected):
+            _mismatch(set(labels), frozenset(expected))
+
     async with session_of as session:
         async def clear(warm_start=None, relinearise: bool = False) -> MarketResult:
             stats = session.stats
             m0, b0 = stats.messages, stats.bytes_sent
             start = time.perf_counter()
-            admm = await session.run(None, as_warm_start(warm_start), relinearise)
-            market = _package(admm, scenario, agents, time.perf_counter() - start,
-                              coordinator.rho,
-                              _study_eps(rule), dt)
+            if clearing == "interior-point":
+                if warm_start is not None:
+                    raise ValueError("clearing 'interior-point' starts from its own interior "
+                                     "point: no warm_start")
+                outcome = await session.run_interior_point(relinearise=relinearise,
+                                                           check=check_labels, **newton)
+                market = _package(_interior_point_result(outcome, dt), scenario, agents,
+                                  time.perf_counter() - start, None, None, dt)
+                market.clearing, market.newton_iterations = clearing, outcome.run.iterations
+            else:
+                admm = await session.run(None, as_warm_start(warm_start), relinearise)
+                market = _package(admm, scenario, agents, time.perf_counter() - start,
+                                  coordinator.rho, _study_eps(rule), dt)
             market.runtime, market.agent_processes = runtime, session.spawned
             market.messages, market.bytes_sent = stats.messages - m0, stats.bytes_sent - b0
             return market
@@ -548,8 +546,9 @@ def run_market_clearing(district: DistrictData | None = None, scenario: str = DE
     objective is certified within ``gap_tol`` (both 1e-4 by default; :func:`market_coordinator`);
     ``stop="study"`` (alias ``"seed"``) by the study's rule alone, ``stop="engine"`` by the
     engine's (pass ``abs_tol``/``rel_tol`` in ``engine``). ``clearing="interior-point"``
-    clears by the distributed interior-point method instead of ADMM (in process, its own stop;
-    ``max_iters`` then bounds the rounds of messages; :func:`clear_by_interior_point`).
+    clears by the distributed interior-point method instead of ADMM (on any runtime, its own
+    stop: :meth:`~.runtime.engine.CoordinatorAgent.run_interior_point`; ``max_iters`` then
+    bounds the rounds of messages, three per Newton iteration; no ``warm_start``).
     Further ``engine`` keywords (``adaptive_rho``, ``acceleration``, ``alpha``:
     :data:`~.names.DEFAULT_ALPHA` here, ``anderson_memory``: :data:`~.names.DEFAULT_ANDERSON_MEMORY`
     here, ``reply_timeout``, ``stale_rounds``) go to :class:`ADMMGenericCoordinator`.
@@ -605,31 +604,26 @@ def shift_to_timesteps(warm: WarmStart, timesteps: Sequence[pd.Timestamp],
     return WarmStart(tuple(actors), tuple(entries), warm.outputs, warm.prices, warm.rho)
 
 
-def clear_by_interior_point(actors: Sequence, scenario: str, agents: str, timestep_h: float, *,
-                            max_iters: int | None = None, relinearise: bool = False
-                            ) -> MarketResult:
-    """Clear the market of ``actors`` (:func:`~.entities.market_entities`) in this process by
-    the distributed interior-point method (:func:`~..interior_point.consensus.solve_consensus`):
-    at most ``max_iters`` rounds of messages (default: the method's own limit), three per
-    Newton iteration. ``relinearise``: the grid operators first re-linearise at their cleared
-    values of the clearing before. The result carries the Lagrangian bound at the final
-    prices (each entity's dual term, balanced prices) and its certified gap."""
-    start = time.perf_counter()
-    if relinearise:
-        for actor in actors:
-            actor.relinearise()
-    publish_and_configure(actors)
-    participants, index, labels = barrier_participants(actors)
+def _interior_point_result(outcome: InteriorPointOutcome, timestep_h: float) -> ADMMResult:
+    """A run of the interior-point method over the market's agents as the engine's result (what
+    :func:`_package` and the writers read; from the variable names alone, as for ADMM), with
+    the study's residuals ``r(a, b)`` per quantity at every Newton iteration and the Lagrangian
+    bound at the balanced final prices with its certified gap."""
+    run, labels = outcome.run, outcome.labels
+    stacked = np.concatenate(outcome.index)
+    actor_names = [name for names in outcome.names for name in names]
+    sizes = [size for sizes in outcome.sizes for size in sizes]
+    x_final = np.concatenate(run.x)
+    bounds = np.cumsum([0] + sizes)
+    x = {name: x_final[lo:hi] for name, lo, hi in zip(actor_names, bounds[:-1], bounds[1:])}
+    # The study's r(a, b) per quantity (kW / kvar) and the prices' imbalance (S$/kWh): grid
+    # operators count their entries positive, consumers negative.
     group = np.array([RESIDUAL_OF[variable_group(v)] for v in labels])
-    sign = {a.label: (1.0 if a.label in GRID_OPERATORS else -1.0) for a in actors}
+    signs = np.concatenate([np.full(size, 1.0 if name in GRID_OPERATORS else -1.0)
+                            for name, size in zip(actor_names, sizes)])
     history: dict[str, list[float]] = {f"{q}_{kind}": [] for q in RESIDUAL_OF.values()
                                        for kind in ("primal", "dual")}
-
-    stacked = np.concatenate(index)
-    signs = np.concatenate([np.full(ix.size, sign[a.label]) for a, ix in zip(actors, index)])
-
-    def record(run_x: Sequence[np.ndarray], run_y: Sequence[np.ndarray]) -> None:
-        # The study's r(a, b) per quantity (kW / kvar) and the prices' imbalance (S$/kWh).
+    for run_x, run_y in outcome.iterates:
         gap = np.abs(np.bincount(stacked, weights=signs * np.concatenate(run_x),
                                  minlength=len(labels)))
         imbalance = np.abs(np.bincount(stacked, weights=np.concatenate(run_y),
@@ -637,41 +631,17 @@ def clear_by_interior_point(actors: Sequence, scenario: str, agents: str, timest
         for q in RESIDUAL_OF.values():
             history[f"{q}_primal"].append(float(gap[group == q].sum()))
             history[f"{q}_dual"].append(float(imbalance[group == q].sum()))
-
-    kwargs = {} if max_iters is None else {
-        "max_iters": max(1, positive_int(max_iters, "max_iters") // ROUNDS_PER_ITERATION)}
-    run = solve_consensus(participants, index, len(labels), record=record, **kwargs)
-    for actor, x in zip(actors, run.x):
-        actor.x = x.copy()  # what a re-linearisation starts from
-    admm = _interior_point_result(actors, participants, index, labels, run, history)
-    market = _package(admm, scenario, agents, time.perf_counter() - start, None, None,
-                      timestep_h)
-    market.clearing, market.newton_iterations = "interior-point", run.iterations
-    return market
-
-
-def _interior_point_result(actors: Sequence, participants: Sequence, index: Sequence[np.ndarray],
-                           labels: list, run: InteriorPointRun,
-                           history: dict[str, list[float]]) -> ADMMResult:
-    """The run as the engine's result (what :func:`_package` and the writers read), with the
-    Lagrangian bound at the final prices, balanced over each entry's owners."""
-    stacked = np.concatenate(index)
-    owners = np.bincount(stacked, minlength=len(labels))
-    y = np.concatenate(run.y)
-    balanced = y - (np.bincount(stacked, weights=y, minlength=len(labels)) / owners)[stacked]
-    offsets = np.cumsum([0] + [ix.size for ix in index])
-    terms = [a.dual_term(balanced[lo:hi]) for a, lo, hi in zip(actors, offsets[:-1], offsets[1:])]
-    costs = {a.label: p.objective() for a, p in zip(actors, participants)}
+    costs = dict(zip(actor_names, outcome.objectives.tolist()))
     objective = float(sum(costs.values()))
-    bound = None if any(t is None for t in terms) else float(sum(terms))
+    bound = outcome.lower_bound
     n = len(run.history["consensus"])
     return ADMMResult(
         status=ADMMStatus.CONVERGED if run.converged else ADMMStatus.MAX_ITERATIONS,
-        iterations=run.rounds, x={a.label: x for a, x in zip(actors, run.x)}, z=run.z,
+        iterations=run.rounds, x=x, z=run.z,
         objective=objective, primal_residuals=np.asarray(run.history["consensus"]),
         dual_residuals=np.asarray(run.history["dual"]), eps_primal=np.full(n, np.nan),
         eps_dual=np.full(n, np.nan), rho_history=np.zeros(0),
-        wall_time_s=run.wall_time_s, z_labels=labels, actor_objectives=costs,
+        wall_time_s=outcome.wall_time_s, z_labels=labels, actor_objectives=costs,
         lower_bound=bound, bound_objective=objective if bound is not None else None,
         gap_certified=None if bound is None else float(certified_gap(objective, bound)),
         # The bound is evaluated once, at the last iterate.
@@ -679,8 +649,10 @@ def _interior_point_result(actors: Sequence, participants: Sequence, index: Sequ
         objective_history=np.asarray(run.history["objective"], dtype=float),
         stopping_history={**{k: np.asarray(v) for k, v in history.items()},
                           **{k: np.asarray(v) for k, v in run.history.items()}},
-        stopped_by=run.stopped_by, last_x=np.concatenate(run.x), prices=y,
-        entry_labels=[labels[j] for j in stacked])
+        stopped_by=run.stopped_by, last_x=x_final, prices=np.concatenate(run.y),
+        entry_labels=[labels[j] for j in stacked], resent_requests=outcome.resent_requests,
+        iteration_wall_s=outcome.round_wall_s, iteration_messages=outcome.round_messages,
+        iteration_bytes=outcome.round_bytes)
 
 
 def _package(admm: ADMMResult, scenario: str, agents: str, wall: float, rho: float | None,

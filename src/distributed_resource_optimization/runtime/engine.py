@@ -17,9 +17,17 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Callable,
+    Generator,
+    Hashable,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
@@ -29,6 +37,14 @@ from distributed_resource_optimization.admm.objectives import TargetData
 from distributed_resource_optimization.admm.results import ADMMResult, ADMMStatus
 from distributed_resource_optimization.admm.state import ParticipantSpec, expand_price
 from distributed_resource_optimization.admm.warm_start import WarmStart
+from distributed_resource_optimization.interior_point.consensus import (
+    DEFAULT_GAP_TOL,
+    DEFAULT_MAX_ITERS,
+    DEFAULT_TOL,
+    InteriorPointRun,
+    answer,
+    predictor_corrector,
+)
 from distributed_resource_optimization.local.blocks import (
     merge_published,
     received,
@@ -41,10 +57,16 @@ from distributed_resource_optimization.runtime.local_work import (
 )
 from distributed_resource_optimization.runtime.messages import (
     PROTOCOL_VERSION,
+    CorrectReply,
+    CorrectRequest,
+    FactorReply,
+    FactorRequest,
     FinishReply,
     FinishRequest,
     JoinReply,
     JoinRequest,
+    PredictReply,
+    PredictRequest,
     Publication,
     SetupReply,
     SetupRequest,
@@ -70,6 +92,13 @@ RESEND_MIN_S = 0.02
 #: kinds' rounds, but not before this many seconds (well within the participants' linger).
 RESEND_FIRST_S = 0.5
 RESEND_GROWTH = 1.5
+
+#: The interior-point method's requests: round kind and reply type; the rounds' order.
+_BARRIER_ROUNDS: dict[type, tuple[str, type]] = {
+    FactorRequest: ("factor", FactorReply), PredictRequest: ("predict", PredictReply),
+    CorrectRequest: ("correct", CorrectReply)}
+_ROUND_ORDER = {"factor": 0, "predict": 1, "correct": 2}
+_REQUESTS = {kind: (request, reply) for request, (kind, reply) in _BARRIER_ROUNDS.items()}
 
 
 class ContextMismatchError(ValueError):
@@ -153,6 +182,10 @@ class ParticipantAgent:
         # again (re-sent after a lost message, or duplicated) gets the same answer, and no
         # model is set up or solved twice.
         self._answered: dict[type, tuple[tuple[str, int | None], Any]] = {}
+        #: The interior-point method's participant of the current run (built at its first
+        #: factor request) and the position (iteration, round) of the last request it answered.
+        self._barrier: Any = None
+        self._barrier_at: tuple[int, int] = (-1, -1)
 
     async def serve(self, runs: int | None = 1, linger: float = 2.0) -> int:
         """Answer requests until ``runs`` runs have finished (``None``: until idle).
@@ -229,6 +262,7 @@ class ParticipantAgent:
         if isinstance(msg, JoinRequest):
             self._rejected_at_join = self.rejected
             self._session, self._ready = msg.session, False
+            self._barrier, self._barrier_at = None, (-1, -1)
             if msg.protocol_version != PROTOCOL_VERSION:
                 return JoinReply(msg.session, (), (), error=(
                     f"coordinator speaks protocol version {msg.protocol_version}, this "
@@ -294,13 +328,20 @@ class ParticipantAgent:
                 return SolveReply(msg.session, msg.iteration, None, error=str(exc))
             return SolveReply(msg.session, msg.iteration, x, dual_term=dual_term,
                               objective=objective)
+        if type(msg) in _BARRIER_ROUNDS:
+            return await self._barrier_round(msg)
         if isinstance(msg, FinishRequest):
             try:
+                barrier = self._barrier
+
                 def finish() -> tuple[list[float | None], float | None]:
                     self.participant.assign(msg.x)
                     d = None if msg.dual_price is None else \
                         _dual_term(self.participant, expand_price(msg.dual_price, msg.x.size))
-                    return self.participant.objectives(msg.x), d
+                    # After an interior-point run: each actor's cost at its own final point.
+                    objectives = self.participant.objectives(msg.x) if barrier is None \
+                        else barrier.objectives()
+                    return objectives, d
 
                 objs, dual_term = await self._local(finish)
             except Exception as exc:
@@ -313,6 +354,41 @@ class ParticipantAgent:
                                carrier_id="" if stats is None else stats.carrier_id,
                                dual_term=dual_term)
         raise CoordinationError(f"{self.address}: unexpected message {type(msg).__name__}")
+
+    async def _barrier_round(self, msg: Any) -> Any:
+        """One round of the interior-point method: factor, predict or correct (the local
+        work in the local-work thread). A request older than the last one answered (delayed
+        or duplicated on the way) gets no answer: answering it would move the point back."""
+        kind, reply_type = _BARRIER_ROUNDS[type(msg)]
+        position = (msg.iteration, _ROUND_ORDER[kind])
+        if position <= self._barrier_at:
+            return None
+        if not self._ready:
+            return reply_type(msg.session, msg.iteration, None,
+                              error=f"{kind} request before setup")
+        if kind != "factor" or msg.iteration != 0:
+            if self._barrier is None:
+                return reply_type(msg.session, msg.iteration, None,
+                                  error=f"{kind} request before the first factor request")
+        arguments = {"factor": lambda: (msg.primal_step, msg.dual_step),
+                     "predict": lambda: (msg.price_step,),
+                     "correct": lambda: (msg.price_step, msg.sigma_mu)}[kind]()
+
+        def work() -> Any:
+            if kind == "factor" and msg.iteration == 0:
+                self._barrier = self.participant.barrier()
+            if kind != "factor" and np.shape(msg.price_step) != (self._barrier.size,):
+                raise ValueError(f"{np.shape(msg.price_step)} price steps for "
+                                 f"{self._barrier.size} exchanged entries")
+            return answer(self._barrier, kind, msg.iteration, arguments)
+
+        try:
+            result = await self._local(work)
+        except Exception as exc:
+            return reply_type(msg.session, msg.iteration, None, error=str(exc))
+        finally:
+            self._barrier_at = position
+        return reply_type(msg.session, msg.iteration, result)
 
 
 class CoordinatorAgent:
@@ -482,14 +558,10 @@ class CoordinatorAgent:
             available = {p.key: p for p in merge_publications(items)}
         return setups
 
-    async def run(self, data: TargetData | None, warm_start: WarmStart | None = None,
-                  relinearise: bool = False) -> ADMMResult:
-        """Coordinate one optimisation (from ``warm_start``, an earlier run's state, if given);
-        returns the result and leaves outputs with the actors. ``relinearise``: every
-        participant re-linearises its model at the outputs the last run left with it before it
-        is configured (:meth:`~..local.base.LocalModel.relinearise`)."""
-        start = time.perf_counter()
-        session = uuid.uuid4().hex
+    async def _open(self, session: str, relinearise: bool
+                    ) -> tuple[list[JoinReply], list[SetupReply]]:
+        """Fresh links, the join round (context and unique actor names checked) and the setup
+        rounds of a run."""
         n = len(self.participants)
         await self.transport.open_links(self.address, self.participants, self.timeout)
         joins = await self._round([JoinRequest(session)] * n, JoinReply, session)
@@ -499,7 +571,91 @@ class CoordinatorAgent:
             if name in seen:
                 raise ValueError(f"actors must have unique names; {name!r} appears twice")
             seen.add(name)
-        setups = await self._setup(session, joins, relinearise)
+        return joins, await self._setup(session, joins, relinearise)
+
+    async def run_interior_point(self, *, relinearise: bool = False, tol: float = DEFAULT_TOL,
+                                 gap_tol: float = DEFAULT_GAP_TOL,
+                                 max_iters: int = DEFAULT_MAX_ITERS,
+                                 progress: Callable[[int, dict[str, float]], None] | None = None,
+                                 check: Callable[[list[Hashable]], None] | None = None
+                                 ) -> InteriorPointOutcome:
+        """Coordinate one run of the distributed interior-point method
+        (:func:`~..interior_point.consensus.predictor_corrector`, three rounds per Newton
+        iteration) with general-form participants; join and setup as in :meth:`run`. At the
+        end every participant gets its final exchanged values and the final prices balanced
+        over each entry's owners, at which it evaluates its dual term: their sum is the
+        Lagrangian bound (``None`` if one cannot say). ``check(labels)`` may refuse the global
+        variables the participants name before the first round (raise)."""
+        start = time.perf_counter()
+        session = uuid.uuid4().hex
+        joins, _ = await self._open(session, relinearise)
+        labels: dict[Hashable, int] = {}
+        index = []
+        for join, addr in zip(joins, self.participants):
+            if join.variables is None or any(v is None for v in join.variables):
+                raise ParticipantError(f"participant {addr!r}: the interior-point method couples "
+                                       "general-form actors (global variable names)")
+            index.append(np.array([labels.setdefault(v, len(labels))
+                                   for names in join.variables for v in names], dtype=int))
+        if check is not None:
+            check(list(labels))
+        iterates: list[tuple[list[np.ndarray], list[np.ndarray]]] = []
+        method = predictor_corrector(
+            index, len(labels), tol=tol, gap_tol=gap_tol, max_iters=max_iters,
+            progress=progress, record=lambda x, y: iterates.append((x, y)),
+            names=self.participants)
+        stats = getattr(self.transport, "stats", None)
+        rounds: list[tuple[float, int, int]] = []
+        replies: list[Any] | None = None
+        while True:
+            # The coordinator's Newton algebra (a dense factorisation of up to a few thousand
+            # entries): off the loop, which agents in this process share.
+            request, run = await asyncio.to_thread(_advance, method, replies)
+            if run is not None:
+                break
+            t0 = time.perf_counter()
+            m0, b0 = (stats.messages, stats.bytes_sent) if stats is not None else (0, 0)
+            kind, reply_type = _REQUESTS[request.kind]
+            got = await self._round([kind(session, request.iteration, *args)
+                                     for args in request.arguments],
+                                    reply_type, session, request.iteration)
+            replies = [getattr(r, _REPLY_FIELD[reply_type]) for r in got]
+            if stats is not None:
+                rounds.append((time.perf_counter() - t0, stats.messages - m0,
+                               stats.bytes_sent - b0))
+        stacked = np.concatenate(index)
+        owners = np.bincount(stacked, minlength=len(labels))
+        y = np.concatenate(run.y)
+        balanced = y - (np.bincount(stacked, weights=y, minlength=len(labels)) / owners)[stacked]
+        offsets = np.cumsum([0] + [ix.size for ix in index])
+        done_replies = await self._round(
+            [FinishRequest(session, x, run.status.value, balanced[lo:hi])
+             for x, lo, hi in zip(run.x, offsets[:-1], offsets[1:])], FinishReply, session)
+        for join, reply, addr in zip(joins, done_replies, self.participants):
+            if reply.objectives.shape != (len(join.names),):
+                raise ParticipantError(f"participant {addr!r}: {reply.objectives.size} objectives "
+                                       f"for {len(join.names)} actors")
+        terms = [r.dual_term for r in done_replies]
+        outcome = InteriorPointOutcome(
+            run=run, names=[j.names for j in joins], sizes=[j.sizes for j in joins],
+            labels=list(labels), index=index, iterates=iterates,
+            objectives=np.concatenate([r.objectives for r in done_replies]),
+            lower_bound=None if any(t is None for t in terms) else float(sum(terms)),
+            wall_time_s=time.perf_counter() - start, resent_requests=self.resent)
+        if rounds:
+            outcome.round_wall_s, outcome.round_messages, outcome.round_bytes = (
+                np.array([r[k] for r in rounds]) for k in range(3))
+        return outcome
+
+    async def run(self, data: TargetData | None, warm_start: WarmStart | None = None,
+                  relinearise: bool = False) -> ADMMResult:
+        """Coordinate one optimisation (from ``warm_start``, an earlier run's state, if given);
+        returns the result and leaves outputs with the actors. ``relinearise``: every
+        participant re-linearises its model at the outputs the last run left with it before it
+        is configured (:meth:`~..local.base.LocalModel.relinearise`)."""
+        start = time.perf_counter()
+        session = uuid.uuid4().hex
+        joins, setups = await self._open(session, relinearise)
         specs = [ParticipantSpec(j.names, j.sizes, _tuple_or_none(j.variables),
                                  _tuple_or_none(s.rho_scale), j.bound_at_support)
                  for j, s in zip(joins, setups)]
@@ -566,6 +722,44 @@ class CoordinatorAgent:
         return result
 
 
+def _advance(method: Generator, replies: list[Any] | None) -> tuple[Any, Any]:
+    """The method's next round, or ``(None, its result)`` once it has returned (a
+    ``StopIteration`` cannot cross into an asyncio future)."""
+    try:
+        return method.send(replies), None
+    except StopIteration as done:
+        return None, done.value
+
+
+_REPLY_FIELD = {FactorReply: "factored", PredictReply: "predicted", CorrectReply: "limits"}
+
+
+@dataclass
+class InteriorPointOutcome:
+    """A run of the interior-point method over agents (:meth:`CoordinatorAgent.run_interior_point`):
+    the method's run (per participant its exchanged values and prices), per participant its
+    actors' names and output sizes, the global variables' names (``labels``) and each
+    participant's global entries (``index``), the exchanged values and prices at every
+    iteration (``iterates``), each actor's cost at its final point (cost unit), the Lagrangian
+    bound at the balanced final prices (``None``: a participant cannot evaluate its term), the
+    wall time (s), requests sent again, and per round its wall time (s), messages and bytes
+    through this transport (empty without traffic counters)."""
+
+    run: InteriorPointRun
+    names: list[tuple[str, ...]]
+    sizes: list[tuple[int, ...]]
+    labels: list[Hashable]
+    index: list[np.ndarray]
+    iterates: list[tuple[list[np.ndarray], list[np.ndarray]]]
+    objectives: np.ndarray
+    lower_bound: float | None
+    wall_time_s: float
+    resent_requests: int = 0
+    round_wall_s: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    round_messages: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
+    round_bytes: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
+
+
 @dataclass
 class CoordinationSession:
     """A coordinator with its participants reachable (in this process, or agent processes that
@@ -580,6 +774,11 @@ class CoordinationSession:
                   relinearise: bool = False) -> ADMMResult:
         """One run (see :meth:`CoordinatorAgent.run`)."""
         return await self.coordinator.run(data, warm_start, relinearise)
+
+    async def run_interior_point(self, **kwargs: Any) -> InteriorPointOutcome:
+        """One run of the interior-point method (see
+        :meth:`CoordinatorAgent.run_interior_point`)."""
+        return await self.coordinator.run_interior_point(**kwargs)
 
     @property
     def stats(self) -> Any:

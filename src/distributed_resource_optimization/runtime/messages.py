@@ -30,7 +30,8 @@ below); version 6 the link handshake of runs with a shared token (``LinkHello``,
 ``context`` (what they were started for, checked by the coordinator before the first round);
 version 8 the subscriptions and derived publications of the setup, so that a participant receives
 what it reads and not everything everyone published (a setup of N buildings was O(N^2) bytes),
-and ``JoinReply.bound_at_support``.
+and ``JoinReply.bound_at_support``; version 9 the rounds of the distributed interior-point
+method (``FactorRequest`` ... ``CorrectReply``, below).
 """
 
 from __future__ import annotations
@@ -39,8 +40,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from distributed_resource_optimization.interior_point.consensus import (
+    Factored,
+    Predicted,
+    StepLimits,
+)
+
 #: Version of this protocol; a participant refuses a coordinator that speaks another one.
-PROTOCOL_VERSION = 8
+PROTOCOL_VERSION = 9
 
 #: A global variable's name on the wire: a string (e.g. ``"p_th@2017-01-02T14:00@22"``) or an int.
 VariableName = str | int
@@ -153,6 +160,64 @@ class FinishReply:
     carrier_id: str = ""
     #: The actors' summed dual term at ``dual_price`` (``None``: not asked, or not known).
     dual_term: float | None = None
+
+
+# -- the distributed interior-point method (interior_point.consensus), after join and setup --
+# Per Newton iteration three rounds: ``FactorRequest`` (the common step lengths of the last
+# iteration; at iteration 0 the participant first finds its own interior point) ->
+# ``FactorReply`` (exchanged values, condensed sensitivity blocks, affine right-hand side and
+# scalars); ``PredictRequest`` (affine price steps) -> ``PredictReply``; ``CorrectRequest``
+# (corrected price steps, centring target) -> ``CorrectReply`` (step limits). The run ends with
+# ``FinishRequest`` as above (the final exchanged values and balanced prices). Arrays are flat
+# over the participant's exchanged entries, in its actors' order.
+
+
+@dataclass
+class FactorRequest:
+    session: str
+    iteration: int
+    primal_step: float
+    dual_step: float
+
+
+@dataclass
+class FactorReply:
+    session: str
+    iteration: int
+    factored: Factored | None
+    error: str | None = None
+
+
+@dataclass
+class PredictRequest:
+    session: str
+    iteration: int
+    price_step: np.ndarray
+
+
+@dataclass
+class PredictReply:
+    session: str
+    iteration: int
+    predicted: Predicted | None
+    error: str | None = None
+
+
+@dataclass
+class CorrectRequest:
+    session: str
+    iteration: int
+    price_step: np.ndarray
+    #: The centring target ``sigma * mu`` (cost unit per inequality).
+    sigma_mu: float
+
+
+@dataclass
+class CorrectReply:
+    session: str
+    iteration: int
+    limits: StepLimits | None
+    error: str | None = None
 
 
 # -- coordinator-free runs across processes (runtime.peers) -----------------------------------
@@ -277,5 +342,7 @@ HANDSHAKE_TYPES: tuple[type, ...] = (LinkHello, LinkWelcome)
 #: Every message type of the protocol (the codec gives each a fixed type id).
 MESSAGE_TYPES: tuple[type, ...] = (JoinRequest, JoinReply, SetupRequest, SetupReply, SolveRequest,
                                    SolveReply, FinishRequest, FinishReply, PeerRunStart, PeerReady,
-                                   PeerMessage, CreditReturn, PeerStop, PeerReport, AlgorithmValue)
+                                   PeerMessage, CreditReturn, PeerStop, PeerReport, AlgorithmValue,
+                                   FactorRequest, FactorReply, PredictRequest, PredictReply,
+                                   CorrectRequest, CorrectReply)
 

@@ -8,6 +8,11 @@ from typing import Any
 
 import numpy as np
 
+from distributed_resource_optimization.interior_point.consensus import (
+    Factored,
+    Predicted,
+    StepLimits,
+)
 from distributed_resource_optimization.runtime.codec.arrays import (
     _DTYPE,
     MessageDecodeError,
@@ -23,7 +28,11 @@ from distributed_resource_optimization.runtime.codec.values import (
 )
 from distributed_resource_optimization.runtime.messages import (
     AlgorithmValue,
+    CorrectReply,
+    CorrectRequest,
     CreditReturn,
+    FactorReply,
+    FactorRequest,
     FinishReply,
     FinishRequest,
     JoinReply,
@@ -35,6 +44,8 @@ from distributed_resource_optimization.runtime.messages import (
     PeerReport,
     PeerRunStart,
     PeerStop,
+    PredictReply,
+    PredictRequest,
     Publication,
     SetupReply,
     SetupRequest,
@@ -61,6 +72,12 @@ TYPE_IDS: dict[type, int] = {
     AlgorithmValue: 0x44524F0F,
     LinkHello: 0x44524F10,
     LinkWelcome: 0x44524F11,
+    FactorRequest: 0x44524F12,
+    FactorReply: 0x44524F13,
+    PredictRequest: 0x44524F14,
+    PredictReply: 0x44524F15,
+    CorrectRequest: 0x44524F16,
+    CorrectReply: 0x44524F17,
 }
 
 #: Field kinds per message type, in declaration order.
@@ -93,6 +110,15 @@ SCHEMAS: dict[type, dict[str, str]] = {
     AlgorithmValue: {"content": "value"},
     LinkHello: {"sender": "str", "receiver": "str", "nonce": "str"},
     LinkWelcome: {"sender": "str", "receiver": "str", "hello_nonce": "str", "nonce": "str"},
+    FactorRequest: {"session": "str", "iteration": "int", "primal_step": "float",
+                    "dual_step": "float"},
+    FactorReply: {"session": "str", "iteration": "int", "factored": "factored?", "error": "str?"},
+    PredictRequest: {"session": "str", "iteration": "int", "price_step": "array"},
+    PredictReply: {"session": "str", "iteration": "int", "predicted": "predicted?",
+                   "error": "str?"},
+    CorrectRequest: {"session": "str", "iteration": "int", "price_step": "array",
+                     "sigma_mu": "float"},
+    CorrectReply: {"session": "str", "iteration": "int", "limits": "limits?", "error": "str?"},
 }
 
 
@@ -109,6 +135,22 @@ def _enc_publications(value: Any, where: str, binary: bool) -> Any:
              "values": encode_array(p.values, binary)} for p in value]
 
 
+def _enc_factored(value: Factored, where: str, binary: bool) -> Any:
+    return {"x": encode_array(value.x, binary),
+            "sensitivity": [[[int(i) for i in positions], encode_array(block, binary)]
+                            for positions, block in value.sensitivity],
+            "affine": encode_array(value.affine, binary),
+            "complementarity": float(value.complementarity), "count": int(value.count),
+            "primal_residual": float(value.primal_residual),
+            "dual_residual": float(value.dual_residual), "objective": float(value.objective)}
+
+
+def _enc_predicted(value: Predicted, where: str, binary: bool) -> Any:
+    return {"primal_limit": float(value.primal_limit), "dual_limit": float(value.dual_limit),
+            "products": [float(p) for p in value.products],
+            "base": encode_array(value.base, binary), "centre": encode_array(value.centre, binary)}
+
+
 _ENCODERS: dict[str, Callable[[Any, str, bool], Any]] = {
     "str": lambda v, w, b: str(v),
     "bool": lambda v, w, b: bool(v),
@@ -122,6 +164,9 @@ _ENCODERS: dict[str, Callable[[Any, str, bool], Any]] = {
     "variables": _enc_variables,
     "arrays": lambda v, w, b: [None if a is None else encode_array(a, b) for a in v],
     "publications": _enc_publications,
+    "factored": _enc_factored,
+    "predicted": _enc_predicted,
+    "limits": lambda v, w, b: {"primal": float(v.primal), "dual": float(v.dual)},
 }
 
 
@@ -214,6 +259,77 @@ def _dec_publications(value: Any, where: Callable[[], str]) -> tuple[Publication
     return tuple(out)
 
 
+def _record(value: Any, keys: frozenset[str], where: Callable[[], str]) -> dict:
+    if type(value) is not dict or value.keys() != keys:
+        raise MessageDecodeError(f"{where()}: expected the fields {sorted(keys)}")
+    return value
+
+
+def _vector(value: Any, where: str) -> np.ndarray:
+    a = decode_array(value, where)
+    if a.ndim != 1:
+        raise MessageDecodeError(f"{where}: expected a vector, got shape {list(a.shape)}")
+    return a
+
+
+_FACTORED_KEYS = frozenset(("x", "sensitivity", "affine", "complementarity", "count",
+                            "primal_residual", "dual_residual", "objective"))
+
+
+def _dec_factored(value: Any, where: Callable[[], str]) -> Factored:
+    v = _record(value, _FACTORED_KEYS, where)
+    w = where()
+    x, affine = _vector(v["x"], f"{w}.x"), _vector(v["affine"], f"{w}.affine")
+    if affine.shape != x.shape:
+        raise MessageDecodeError(f"{w}: {affine.size} affine entries for {x.size} values")
+    blocks = []
+    for i, item in enumerate(_list(v["sensitivity"], lambda: f"{w}.sensitivity")):
+        wi = f"{w}.sensitivity[{i}]"
+        if type(item) is not list or len(item) != 2:
+            raise MessageDecodeError(f"{wi}: expected [positions, block]")
+        positions = np.array(_dec_ints(item[0], lambda wi=wi: f"{wi}.positions"), dtype=int)
+        if positions.size and (positions.min() < 0 or positions.max() >= x.size):
+            raise MessageDecodeError(f"{wi}: positions outside 0..{x.size - 1}")
+        block = decode_array(item[1], f"{wi}.block")
+        if block.shape != (positions.size, positions.size):
+            raise MessageDecodeError(f"{wi}: a block of shape {list(block.shape)} for "
+                                     f"{positions.size} positions")
+        blocks.append((positions, block))
+
+    def number(key: str) -> float:
+        return _dec_float(v[key], lambda: f"{w}.{key}")
+
+    return Factored(x=x, sensitivity=tuple(blocks), affine=affine,
+                    complementarity=number("complementarity"),
+                    count=_dec_int(v["count"], lambda: f"{w}.count"),
+                    primal_residual=number("primal_residual"),
+                    dual_residual=number("dual_residual"), objective=number("objective"))
+
+
+_PREDICTED_KEYS = frozenset(("primal_limit", "dual_limit", "products", "base", "centre"))
+
+
+def _dec_predicted(value: Any, where: Callable[[], str]) -> Predicted:
+    v = _record(value, _PREDICTED_KEYS, where)
+    w = where()
+    products = _list(v["products"], lambda: f"{w}.products")
+    if len(products) != 3:
+        raise MessageDecodeError(f"{w}.products: expected 3 numbers")
+    base, centre = _vector(v["base"], f"{w}.base"), _vector(v["centre"], f"{w}.centre")
+    if base.shape != centre.shape:
+        raise MessageDecodeError(f"{w}: {base.size} base entries but {centre.size} centre ones")
+    return Predicted(primal_limit=_dec_float(v["primal_limit"], lambda: f"{w}.primal_limit"),
+                     dual_limit=_dec_float(v["dual_limit"], lambda: f"{w}.dual_limit"),
+                     products=tuple(_dec_float(p, lambda: f"{w}.products") for p in products),
+                     base=base, centre=centre)
+
+
+def _dec_limits(value: Any, where: Callable[[], str]) -> StepLimits:
+    v = _record(value, frozenset(("primal", "dual")), where)
+    return StepLimits(primal=_dec_float(v["primal"], lambda: f"{where()}.primal"),
+                      dual=_dec_float(v["dual"], lambda: f"{where()}.dual"))
+
+
 def _dec_bool(value: Any, where: Callable[[], str]) -> bool:
     if type(value) is not bool:
         raise MessageDecodeError(f"{where()}: expected true or false")
@@ -225,6 +341,7 @@ _DECODERS: dict[str, Callable[[Any, Callable[[], str]], Any]] = {
     "strs": _dec_strs, "ints": _dec_ints, "pairs": _dec_pairs, "variables": _dec_variables,
     "arrays": _dec_arrays,
     "publications": _dec_publications, "value": lambda v, w: decode_value(v, w()),
+    "factored": _dec_factored, "predicted": _dec_predicted, "limits": _dec_limits,
 }
 
 
