@@ -186,6 +186,10 @@ _LAZY: dict[str, str] = {
     # use; cvxpy is an optional extra).
     **dict.fromkeys(("QPLocalModel", "CvxpyLocalModel"), _PKG + ".local.qp"),
     **dict.fromkeys(("LPLocalModel",), _PKG + ".local.lp"),
+    # Second-order coordination: the interior-point method for sharing, in the tutorial's API.
+    **dict.fromkeys(("InteriorPointCoordinator",
+                     "create_sharing_target_distance_interior_point_coordinator"),
+                    _PKG + ".interior_point.sharing"),
     # The district, its market and the results as data (pandas, scipy and xarray load on use).
     **dict.fromkeys(("load_district",), _PKG + ".energy.district"),
     **dict.fromkeys(("CentralizedResult", "SolverStatus", "solve_district"),

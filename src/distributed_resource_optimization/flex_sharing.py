@@ -30,6 +30,7 @@ from distributed_resource_optimization.admm.coordinator import (
 )
 from distributed_resource_optimization.admm.results import ADMMResult, ADMMStatus
 from distributed_resource_optimization.checks import positive_int
+from distributed_resource_optimization.interior_point.sharing import InteriorPointCoordinator
 from distributed_resource_optimization.local.flex import FlexFleet
 from distributed_resource_optimization.runtime.engine import coordinate_in_process
 from distributed_resource_optimization.runtime.processes import (
@@ -177,6 +178,9 @@ class FlexSharingResult:
     bytes_sent: int = 0
     seed: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    #: How the fleets coordinated: ``"admm"`` or ``"interior-point"`` (``admm`` then holds the
+    #: interior-point run, ``iterations`` its rounds of messages).
+    method: str = "admm"
 
     @property
     def objective_gap_rel(self) -> float:
@@ -248,7 +252,8 @@ class FlexSharingResult:
 async def start_flex_sharing(n_actors: int, *, seed: int = 0, sectors: int = 3,
                              runtime: str = "inproc", processes: int = 1,
                              broker: str | None = None,
-                             coordinator: ADMMGenericCoordinator | None = None,
+                             coordinator: ADMMGenericCoordinator | InteriorPointCoordinator
+                             | None = None,
                              log_dir: str | None = None,
                              progress: Callable[[Any], None] | None = None,
                              transport: Transport | None = None, faults: Any = None,
@@ -257,6 +262,9 @@ async def start_flex_sharing(n_actors: int, *, seed: int = 0, sectors: int = 3,
                              carrier: Transport | None = None) -> FlexSharingResult:
     """Solve the random instance ``(n_actors, sectors, seed)`` by sharing ADMM with its actors
     split into ``processes`` fleets, and centrally; awaitable (see :func:`run_flex_sharing`).
+    ``coordinator``: ADMM's (default :func:`flex_sharing_coordinator`) or an
+    :class:`~.interior_point.sharing.InteriorPointCoordinator` (the distributed interior-point
+    method, tens of rounds; no ``warm_start``).
 
     ``runtime``: ``"inproc"`` (all fleets in this process), ``"tcp"`` / ``"mqtt"`` (one
     ``dro agent`` process per fleet, coordinator here; ``broker`` ``HOST:PORT`` for MQTT).
@@ -307,7 +315,9 @@ async def start_flex_sharing(n_actors: int, *, seed: int = 0, sectors: int = 3,
     wall = time.perf_counter() - start
     ref, central_s = centralized_flex_sharing(instance)
     return FlexSharingResult(instance, admm, ref, central_s, runtime, processes if runtime !=
-                             "inproc" else 0, wall, stats.messages, stats.bytes_sent, seed)
+                             "inproc" else 0, wall, stats.messages, stats.bytes_sent, seed,
+                             method="interior-point" if isinstance(
+                                 coordinator, InteriorPointCoordinator) else "admm")
 
 
 def run_flex_sharing(n_actors: int, **kwargs: Any) -> FlexSharingResult:

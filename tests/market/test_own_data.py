@@ -151,14 +151,17 @@ def test_only_exchange_vectors_prices_rho_and_declared_metadata_travel(district)
         SolveRequest: {"session", "iteration", "target", "price", "rho", "dual_price"},
         SolveReply: {"session", "iteration", "x", "error", "dual_term", "objective"},
         FinishRequest: {"session", "x", "status", "dual_price"},
+        # outputs: only after an interior-point run for sharing (its rounds carry sums);
+        # None here (the coordinator has every entity's exchanged values)
         FinishReply: {"session", "objectives", "error", "rejected", "carrier_rejected",
-                      "carrier_id", "dual_term"},
+                      "carrier_id", "dual_term", "outputs"},
     }
     counts = dict.fromkeys(allowed, 0)
     exchanged = {v for e in entities.values() for v in e.variables}
     for sender, receiver, m in carrier.log:
         counts[type(m)] += 1
         assert set(vars(m)) == allowed[type(m)]
+        assert not isinstance(m, FinishReply) or m.outputs is None
         agent = receiver if sender == "coordinator" else sender
         n = sizes[agent]
         if isinstance(m, SolveRequest):

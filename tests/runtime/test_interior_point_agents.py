@@ -7,17 +7,22 @@ at the balanced final prices is a lower bound on the optimum of the stacked LP (
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy.optimize import linprog
 
 import distributed_resource_optimization as dro
+from distributed_resource_optimization import cli
+from distributed_resource_optimization.flex_sharing import run_flex_sharing
 from distributed_resource_optimization.interior_point.consensus import solve_consensus
+from distributed_resource_optimization.interior_point.sharing import InteriorPointCoordinator
 from distributed_resource_optimization.local.blocks import SingleModelGroup
 from distributed_resource_optimization.local.interior_point import barrier_participants
 from distributed_resource_optimization.local.lp import LPLocalModel
@@ -150,3 +155,38 @@ def test_a_process_that_ran_the_method_over_agents_exits_cleanly():
                           timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().isdigit() and "Exception ignored" not in done.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.processes
+@pytest.mark.network
+def test_flex_sharing_in_agent_processes_over_tcp_equals_the_in_process_run(tmp_path):
+    """``dro flex-sharing --method interior-point`` with two fleet agent processes over TCP:
+    every round carries the fleets' sums (3 values and a 3 x 3 sensitivity), the actors' own
+    outputs travel once; the same run as two fleets in this process, bit for bit."""
+    inproc = run_flex_sharing(200, seed=3, processes=2,
+                              coordinator=InteriorPointCoordinator())
+    out = tmp_path / "flex"
+    code = cli.main(["flex-sharing", "--actors", "200", "--seed", "3", "--processes", "2",
+                     "--runtime", "tcp", "--method", "interior-point", "--figures", "none",
+                     "--out", str(out)])
+    assert code == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["method"] == "interior-point" and summary["runtime"] == "tcp"
+    assert summary["iterations"] == inproc.admm.iterations
+    assert summary["objective"] == inproc.admm.objective
+    assert summary["objective_gap_rel"] <= 1e-6 and summary["gap_certified"] <= 1e-6
+    actors = pd.read_csv(out / "actors.csv")
+    np.testing.assert_array_equal(actors.filter(like="output_").to_numpy(),
+                                  inproc.outputs())
+    # The rounds carry sums: far less than one value per actor and round.
+    assert summary["bytes_sent"] < 200 * 3 * 8 * summary["iterations"]
+
+
+def test_the_flex_command_refuses_admm_options(tmp_path, capsys):
+    out = tmp_path / "flex"
+    code = cli.main(["flex-sharing", "--actors", "5", "--method", "interior-point",
+                     "--gap-tol", "1e-3", "--out", str(out)])
+    assert code == 2
+    assert "--gap-tol belong to --method admm" in capsys.readouterr().err
+    assert not out.exists()

@@ -142,6 +142,11 @@ class ADMMResult:
     #: In words, the rule that ended the run: the stopping rule that held (e.g.
     #: ``"CertifiedGapRule(gap_tol=0.0001, ...)"``) or ``"max_iters (5000)"``.
     stopped_by: str = ""
+    #: The method of the run: ``"admm"``, or ``"interior-point"`` (then ``iterations`` counts
+    #: rounds of messages, and the histories have one entry per Newton iteration: the
+    #: coupling's violation as ``primal``, the largest stationarity residual as ``dual``, both
+    #: relative, without thresholds or rho).
+    method: str = "admm"
 
     def per_actor(self, flat: np.ndarray) -> dict[str, np.ndarray]:
         """A flat array in the order of ``x`` (``last_x``, ``prices``) split per actor."""
@@ -257,5 +262,11 @@ class ADMMPlots:
         """The certified gap (where evaluated; with ``gap_tol`` if the run stopped on it) and
         the residuals with their thresholds per iteration."""
         r = self._result
+        if r.method == "interior-point":
+            newton = len(r.primal_residuals) - 1
+            return admm_convergence(r.history_frame, gap_tol=gap_tol, newton=True,
+                                    title=title or (
+                f"Interior-point convergence ({r.iterations} rounds, {newton} Newton "
+                f"iterations, {r.status.value})"))
         return admm_convergence(r.history_frame, gap_tol=gap_tol, title=title or (
             f"ADMM convergence ({r.iterations} iterations, {r.status.value})"))

@@ -27,7 +27,10 @@ from distributed_resource_optimization.cli.common import (
 from distributed_resource_optimization.flex_sharing import DEFAULT_GAP_TOL
 
 NAME = "flex-sharing"
-HELP = "random flex-actor fleets by sharing ADMM"
+HELP = "random flex-actor fleets by sharing ADMM or the interior-point method"
+
+#: How the fleets coordinate: sharing ADMM or the distributed interior-point method.
+METHODS = ("admm", "interior-point")
 
 #: Examples shown by ``dro flex-sharing --help``.
 EXAMPLES = """\
@@ -36,7 +39,9 @@ EXAMPLES = """\
   dro flex-sharing --actors 10000 --processes 2 --runtime tcp --out flex
       the actors split into two agent processes over TCP
   dro flex-sharing --actors 1000 --warm-start flex/admm_state.csv --out flex2
-      start from an earlier run's state"""
+      start from an earlier run's state
+  dro flex-sharing --actors 1000 --method interior-point --out flex-ip
+      the same instance by the distributed interior-point method (tens of rounds)"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -51,11 +56,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="fleets the actors are split into, one agent process each with "
                         "--runtime tcp/mqtt (default: %(default)s)")
     add_out_option(parser)
+    parser.add_argument("--method", default=METHODS[0], choices=METHODS,
+                        help="sharing ADMM, or the distributed interior-point method (each "
+                        "fleet sends its summed outputs and their sensitivity to the price, "
+                        "an m x m matrix; its own stop) (default: %(default)s)")
     parser.add_argument("--max-iters", default=None, type=int, metavar="N",
-                        help=f"ADMM iteration limit (default: {ADMMSettings.max_iters})")
+                        help=f"ADMM iteration limit (default: {ADMMSettings.max_iters}); "
+                        "--method interior-point: limit on the rounds of messages")
     parser.add_argument("--gap-tol", default=None, type=float, metavar="TOL",
-                        help="stop once the certified relative gap (Lagrangian lower bound "
-                        f"against the objective) is at most this (default: {DEFAULT_GAP_TOL:g})")
+                        help="ADMM: stop once the certified relative gap (Lagrangian lower "
+                        "bound against the objective) is at most this (default: "
+                        f"{DEFAULT_GAP_TOL:g})")
     add_fault_options(parser)
     add_warm_start_option(parser)
     add_figures_option(parser)
@@ -74,6 +85,10 @@ def run(args: argparse.Namespace) -> int:
         run_flex_sharing,
         share_bounds,
     )
+    from distributed_resource_optimization.interior_point.consensus import ROUNDS_PER_ITERATION
+    from distributed_resource_optimization.interior_point.sharing import (
+        create_sharing_target_distance_interior_point_coordinator,
+    )
     from distributed_resource_optimization.io.output import OutputFolder
     from distributed_resource_optimization.io.warm_start import read_warm_start
     from distributed_resource_optimization.io.writers import write_flex_sharing
@@ -88,15 +103,31 @@ def run(args: argparse.Namespace) -> int:
     faults = faults_of(args)
     access = broker_access_of(args)
     token = token_of(args)
+    if args.method == "interior-point":
+        admm_only = {"--gap-tol": args.gap_tol is not None, "--warm-start": args.warm_start,
+                     "--stale-rounds": args.stale_rounds is not None}
+        given = [flag for flag, value in admm_only.items() if value]
+        if given:
+            raise ValueError(f"{', '.join(given)} belong to --method admm; --method "
+                             "interior-point has its own stop and starts from its own "
+                             "interior point")
     warm_start = None if args.warm_start is None else read_warm_start(args.warm_start)
     share_bounds(args.actors, args.processes, 0)
     # The warm start may lie in the folder the results replace: it was read whole above.
     output = OutputFolder(args.out, args.command, overwrite=args.overwrite)
     output.check()
-    settings = {"max_iters": args.max_iters} if args.max_iters else {}
-    settings.update(engine)
-    gap_tol = DEFAULT_GAP_TOL if args.gap_tol is None else args.gap_tol
-    coordinator = flex_sharing_coordinator(gap_tol, **settings)
+    if args.method == "interior-point":
+        # --max-iters counts rounds of messages, three per Newton iteration.
+        newton = {"max_iters": max(1, args.max_iters // ROUNDS_PER_ITERATION)} \
+            if args.max_iters else {}
+        coordinator = create_sharing_target_distance_interior_point_coordinator(**newton,
+                                                                                **engine)
+        gap_tol = None
+    else:
+        settings = {"max_iters": args.max_iters} if args.max_iters else {}
+        settings.update(engine)
+        gap_tol = DEFAULT_GAP_TOL if args.gap_tol is None else args.gap_tol
+        coordinator = flex_sharing_coordinator(gap_tol, **settings)
 
     line = IterationLine(500)
 
@@ -111,14 +142,15 @@ def run(args: argparse.Namespace) -> int:
     result = run_flex_sharing(args.actors, seed=args.seed, sectors=args.sectors,
                               runtime=args.runtime, processes=args.processes,
                               broker=args.broker, broker_access=access, coordinator=coordinator,
-                              progress=report, faults=faults, warm_start=warm_start,
-                              token=token)
+                              progress=report if args.method == "admm" else None,
+                              faults=faults, warm_start=warm_start, token=token)
     line.close()
     with output as tmp:
         write_flex_sharing(tmp, result, f"Flex sharing, {args.actors} actors ({args.runtime})",
                            gap_tol=gap_tol, figures=args.figures == "all")
     admm = result.admm
-    progress(f"done: {admm.iterations} iterations ({admm.status.value}), objective "
+    counted = "iterations" if args.method == "admm" else "rounds (interior point)"
+    progress(f"done: {admm.iterations} {counted} ({admm.status.value}), objective "
              f"{admm.objective:.6g} S$ vs centralized {result.centralized_objective:.6g} "
              f"(gap {result.objective_gap_rel:.2e}, certified {_show(admm.gap_certified)}), "
              f"{result.wall_time_s:.2f} s, "

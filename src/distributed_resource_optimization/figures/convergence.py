@@ -41,11 +41,14 @@ def market_convergence(history: pd.DataFrame, *, eps: float | None, title: str):
     return fig
 
 
-def admm_convergence(history: pd.DataFrame, *, title: str, gap_tol: float | None = None):
+def admm_convergence(history: pd.DataFrame, *, title: str, gap_tol: float | None = None,
+                     newton: bool = False):
     """An ADMM run per iteration (``history``: :attr:`ADMMResult.history_frame`): the certified
     gap where the run evaluated it, with ``gap_tol`` if the run stopped on it; and the primal and
     dual residuals with their thresholds, drawn as the rule only where the residuals reached
-    them at the end (else marked as not the rule the run stopped on)."""
+    them at the end (else marked as not the rule the run stopped on). ``newton``: a run of the
+    interior-point method, one row per Newton iteration (its coupling and stationarity
+    residuals, relative; no thresholds)."""
     gap = history["gap"].dropna() if "gap" in history else None
     if gap is not None and gap.empty:
         gap = None
@@ -58,7 +61,8 @@ def admm_convergence(history: pd.DataFrame, *, title: str, gap_tol: float | None
     ax = axes[0]
     if gap is not None:
         ax.plot(gap.index, np.maximum(gap.to_numpy(float), _FLOOR), marker=".",
-                label="certified gap (evaluated every few iterations)", **line_style(0))
+                label="certified gap (at the end)" if newton else
+                "certified gap (evaluated every few iterations)", **line_style(0))
         if gap_tol is not None:
             # Evaluated at the last iteration and within the tolerance: the gap ended the run.
             stopped = gap.index[-1] == history.index[-1] and gap.iloc[-1] <= gap_tol
@@ -69,18 +73,23 @@ def admm_convergence(history: pd.DataFrame, *, title: str, gap_tol: float | None
         ax.grid(True, alpha=0.3, which="both")
         ax.legend(fontsize="small")
         ax = axes[1]
+    names = {"primal": "coupling residual (relative)", "dual": "stationarity residual "
+             "(relative)"} if newton else {"primal": "primal residual", "dual": "dual residual"}
     for i, kind in enumerate(("primal", "dual")):
         style = line_style(i + 2)
         ax.plot(history.index, np.maximum(history[kind].to_numpy(float), _FLOOR),
-                label=f"{kind} residual", **style)
+                label=names[kind], **style)
+        if newton:
+            continue  # the method stops on all its residuals at once (result.stopped_by)
         threshold = dict(style, linewidth=0.8, linestyle="--")
         ax.plot(history.index, np.maximum(history[f"eps_{kind}"].to_numpy(float), _FLOOR),
                 label=f"{kind} threshold" + ("" if by_residuals else " (not the stopping rule)"),
                 **threshold)
     ax.set_yscale("log")
-    ax.set_ylabel("residual norm")
+    ax.set_ylabel("residual")
     ax.grid(True, alpha=0.3, which="both")
     ax.legend(fontsize="small")
-    axes[-1].set_xlabel("Iteration")
+    axes[-1].set_xlabel("Newton iteration (three rounds of messages each)" if newton
+                        else "Iteration")
     axes[0].set_title(title)
     return fig

@@ -51,14 +51,29 @@ DEFAULT_GAP_TOL = 1e-7
 DEFAULT_MAX_ITERS = 100
 #: Fraction of the way to the boundary a step may go (keeps slacks and their prices positive).
 STEP_FRACTION = 0.995
+#: Diagonal regularisation of every participant's barrier Hessian: bounds its sensitivity where
+#: it is indifferent (a cost-free direction; without it the closed-form participants'
+#: sensitivities overflowed near the optimum and the run stalled, measured).
+BARRIER_REGULARISATION = 1e-11
 #: Relative regularisation of the sensitivities in the coordinator's elimination, and the
 #: refinement steps against the exact system that remove its effect.
-_EPS_REL = 1e-10
-_REFINE = 10
+SENSITIVITY_EPS_REL = 1e-10
+REFINE_STEPS = 10
 #: Up to this many global entries the coordinator factors its system as a dense matrix.
 DENSE_LIMIT = 6000
 #: Rounds of messages per Newton iteration (factor, predict, correct).
 ROUNDS_PER_ITERATION = 3
+
+
+def step_limit(*pairs: tuple[np.ndarray, np.ndarray]) -> float:
+    """The longest step ``a`` with every ``v + a dv >= 0`` over the ``(v, dv)`` pairs (``v``
+    positive: slacks or their prices); ``inf`` if no ``dv`` is negative."""
+    out = np.inf
+    for v, dv in pairs:
+        neg = dv < 0
+        if np.any(neg):
+            out = min(out, float(np.min(-v[neg] / dv[neg])))
+    return out
 
 
 @dataclass(frozen=True)
@@ -120,6 +135,41 @@ class BarrierParticipant(Protocol):
         """The corrected step for price step ``dy`` and centring target ``sigma_mu``."""
 
 
+class Coupling(Protocol):
+    """The coordinator's side of a coupling (:class:`ConsensusNewton`,
+    :class:`~.sharing.SharingNewton`): the prices, the agreed values ``z`` and the coupled
+    Newton system of each iteration."""
+
+    z: np.ndarray | None
+
+    @property
+    def sizes(self) -> list[int]:
+        """Exchanged entries per participant."""
+
+    def receive(self, replies: Sequence[Factored]) -> None:
+        """Take the participants' values at the current point."""
+
+    @property
+    def disagreement(self) -> float:
+        """Largest violation of the coupling at the current point (outputs' unit)."""
+
+    @property
+    def imbalance(self) -> float:
+        """Largest violation of the prices' balance (cost per unit of output)."""
+
+    def prices(self) -> list[np.ndarray]:
+        """Every participant's prices."""
+
+    def factor(self, replies: Sequence[Factored]) -> None:
+        """Set up the coupled system from the participants' sensitivities."""
+
+    def solve(self, affine: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Every participant's price step for these right-hand sides."""
+
+    def step(self, dy: Sequence[np.ndarray], primal: float, dual: float) -> None:
+        """Apply the common step lengths."""
+
+
 class ConsensusNewton:
     """The coordinator's side: the global values ``z``, every participant's prices, and the
     coupled system of each Newton iteration. ``index[i]``: global entry of each exchanged
@@ -145,9 +195,18 @@ class ConsensusNewton:
         self._rhs_y = np.zeros(n_global)
         self._dz = np.zeros(n_global)
 
+    @property
+    def sizes(self) -> list[int]:
+        """Exchanged entries per participant."""
+        return [ix.size for ix in self.index]
+
     def parts(self, stacked: np.ndarray) -> list[np.ndarray]:
         """Split a stacked vector into the participants' parts."""
         return [stacked[a:b] for a, b in zip(self._offsets[:-1], self._offsets[1:])]
+
+    def prices(self) -> list[np.ndarray]:
+        """Every participant's prices (copies)."""
+        return self.parts(self.y.copy())
 
     def consensus_residual(self, x: Sequence[np.ndarray]) -> np.ndarray:
         """``x_i - E_i z`` stacked (outputs' unit)."""
@@ -188,7 +247,7 @@ class ConsensusNewton:
         blocks = [(offset + pos, block) for r, offset in zip(replies, self._offsets)
                   for pos, block in r.sensitivity]
         largest = max((float(np.max(np.abs(b))) for _, b in blocks if b.size), default=1.0)
-        eps = _EPS_REL * max(largest, 1e-300)
+        eps = SENSITIVITY_EPS_REL * max(largest, 1e-300)
         self._blocks = [(pos, b, np.linalg.inv(b + eps * np.eye(b.shape[0])))
                         for pos, b in blocks]
         covered = np.zeros(self._stacked.size, dtype=bool)
@@ -255,7 +314,7 @@ class ConsensusNewton:
         # Iterative refinement against the exact system, while it gains.
         res_r, res_q = r - self._apply(dy, False) - self.E @ dz, q - self.E.T @ dy
         size = max(np.max(np.abs(res_r), initial=0.0), np.max(np.abs(res_q), initial=0.0))
-        for _ in range(_REFINE):
+        for _ in range(REFINE_STEPS):
             ey, ez = self._approximate(res_r, res_q)
             new_r = r - self._apply(dy + ey, False) - self.E @ (dz + ez)
             new_q = q - self.E.T @ (dy + ey)
@@ -315,8 +374,7 @@ class Round:
     arguments: tuple[tuple, ...]
 
 
-def predictor_corrector(index: Sequence[np.ndarray], n_global: int, *,
-                        tol: float = DEFAULT_TOL, gap_tol: float = DEFAULT_GAP_TOL,
+def predictor_corrector(coupling: Coupling, *, tol: float = DEFAULT_TOL, gap_tol: float = DEFAULT_GAP_TOL,
                         max_iters: int = DEFAULT_MAX_ITERS,
                         progress: Callable[[int, dict[str, float]], None] | None = None,
                         record: Callable[[list[np.ndarray], list[np.ndarray]], None] | None = None,
@@ -330,8 +388,9 @@ def predictor_corrector(index: Sequence[np.ndarray], n_global: int, *,
     tol = tolerance(tol, "tol")
     gap_tol = tolerance(gap_tol, "gap_tol")
     max_iters = positive_int(max_iters, "max_iters")
-    coord = ConsensusNewton(index, n_global)
-    n = len(coord.index)
+    coord = coupling
+    sizes = coord.sizes
+    n = len(sizes)
     who = [f"participant {i}" for i in range(n)] if names is None else \
         [f"participant {name!r}" for name in names]
     t0 = time.perf_counter()
@@ -344,8 +403,8 @@ def predictor_corrector(index: Sequence[np.ndarray], n_global: int, *,
     for it in range(max_iters + 1):
         replies = yield Round("factor", it, ((step_p, step_d),) * n)
         rounds += 1
-        for r, ix, name in zip(replies, coord.index, who):
-            _check_factored(r, ix.size, name)
+        for r, size, name in zip(replies, sizes, who):
+            _check_factored(r, size, name)
         coord.receive(replies)
         comp = sum(r.complementarity for r in replies)
         count = sum(r.count for r in replies)
@@ -363,7 +422,7 @@ def predictor_corrector(index: Sequence[np.ndarray], n_global: int, *,
         for k, v in measures.items():
             history[k].append(v)
         if record is not None:
-            record([r.x for r in replies], coord.parts(coord.y))
+            record([r.x for r in replies], coord.prices())
         if progress is not None:
             progress(it, measures)
         if (max(measures["consensus"], measures["primal"], measures["dual"],
@@ -378,8 +437,8 @@ def predictor_corrector(index: Sequence[np.ndarray], n_global: int, *,
         dy = coord.solve([r.affine for r in replies])
         predicted = yield Round("predict", it, tuple((d,) for d in dy))
         rounds += 1
-        for r, ix, name in zip(predicted, coord.index, who):
-            _check_sizes(r, ("base", "centre"), ix.size, name)
+        for r, size, name in zip(predicted, sizes, who):
+            _check_sizes(r, ("base", "centre"), size, name)
         a_p = min(1.0, min(r.primal_limit for r in predicted))
         a_d = min(1.0, min(r.dual_limit for r in predicted))
         comp_aff = comp + sum(a_p * r.products[0] + a_d * r.products[1]
@@ -396,7 +455,7 @@ def predictor_corrector(index: Sequence[np.ndarray], n_global: int, *,
                   if status == InteriorPointStatus.CONVERGED
                   else f"max_iters ({max_iters} Newton iterations)")
     return InteriorPointRun(status=status, iterations=it, rounds=rounds, stopped_by=stopped_by,
-                            x=[r.x for r in replies], y=coord.parts(coord.y.copy()),
+                            x=[r.x for r in replies], y=coord.prices(),
                             z=coord.z.copy(), objective=objective,
                             wall_time_s=time.perf_counter() - t0, history=history)
 
@@ -436,8 +495,15 @@ def solve_consensus(participants: Sequence[BarrierParticipant], index: Sequence[
     for i, (p, ix) in enumerate(zip(participants, index)):
         if p.size != len(ix):
             raise ValueError(f"participant {i} exchanges {p.size} entries, index names {len(ix)}")
-    method = predictor_corrector(index, n_global, tol=tol, gap_tol=gap_tol, max_iters=max_iters,
-                                 progress=progress, record=record)
+    return drive(participants, predictor_corrector(
+        ConsensusNewton(index, n_global), tol=tol, gap_tol=gap_tol, max_iters=max_iters,
+        progress=progress, record=record))
+
+
+def drive(participants: Sequence[BarrierParticipant],
+          method: Generator[Round, Sequence, InteriorPointRun]) -> InteriorPointRun:
+    """Run ``method`` (a :func:`predictor_corrector`) with ``participants`` in this process,
+    each answering its requests itself."""
     replies = None
     while True:
         try:

@@ -101,6 +101,7 @@ def flex_summary(result) -> dict:
     admm = result.admm
     return {
         "problem": "flex-sharing",
+        "method": result.method,
         "actors": result.instance.n_actors,
         "sectors": result.instance.n_sectors,
         "seed": result.seed,

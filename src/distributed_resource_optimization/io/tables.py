@@ -143,12 +143,16 @@ def _bound_columns(admm, n: int) -> dict[str, np.ndarray]:
 def engine_history_frame(admm) -> pd.DataFrame:
     """The engine's history of an :class:`~.admm.results.ADMMResult`, one row per iteration
     (columns :data:`ENGINE_HISTORY_COLUMNS`): Boyd et al.'s residuals and thresholds, rho,
-    and the Lagrangian bound, objective and certified gap where evaluated (else empty)."""
-    n = admm.iterations
+    and the Lagrangian bound, objective and certified gap where evaluated (else empty). A run
+    of the interior-point method has one row per Newton iteration (its residuals: the
+    coupling's violation and the largest stationarity residual, both relative; no rho)."""
+    n = min(admm.iterations, len(admm.primal_residuals))
+    rho = np.asarray(admm.rho_history[:n], dtype=float)
     return pd.DataFrame({
         "iteration": np.arange(1, n + 1), "primal": admm.primal_residuals[:n],
         "dual": admm.dual_residuals[:n], "eps_primal": admm.eps_primal[:n],
-        "eps_dual": admm.eps_dual[:n], "rho": admm.rho_history[:n],
+        "eps_dual": admm.eps_dual[:n],
+        "rho": np.concatenate([rho, np.full(n - rho.size, np.nan)]),
         **_bound_columns(admm, n)})[list(ENGINE_HISTORY_COLUMNS)]
 
 

@@ -15,7 +15,7 @@ from typing import TypeVar
 import numpy as np
 
 from distributed_resource_optimization.local.base import LocalModel, LocalModelError, Published
-from distributed_resource_optimization.local.interior_point import StackedBarrier
+from distributed_resource_optimization.local.interior_point import StackedBarrier, SummedBarrier
 
 T = TypeVar("T")
 
@@ -138,13 +138,15 @@ class ModelGroup(ABC):
             total += float(d)
         return total
 
-    def barrier(self) -> StackedBarrier:
+    def barrier(self, summed: bool = False) -> StackedBarrier | SummedBarrier:
         """The group's actors as one participant of the interior-point method (after
-        :meth:`configure`): each actor's :meth:`~.base.LocalModel.barrier`, stacked in order;
-        a :class:`LocalModelError` names an actor without an LP form."""
+        :meth:`configure`): each actor's :meth:`~.base.LocalModel.barrier`, stacked in order
+        (general-form consensus: every actor names its variables), or with ``summed`` added up
+        (sharing: every actor sees the one price of the sum); a :class:`LocalModelError`
+        names an actor without an LP form."""
         parts = []
         for m, label in zip(self.models, self.names):
-            if m.variables is None:
+            if not summed and m.variables is None:
                 raise LocalModelError(f"actor {label!r}: the interior-point method couples "
                                       "general-form models (variables=...)")
             part = _guard(label, "interior-point setup", m.barrier)
@@ -152,7 +154,7 @@ class ModelGroup(ABC):
                 raise LocalModelError(f"actor {label!r}: {type(m).__name__} has no LP form for "
                                       "the interior-point method (an LPLocalModel has)")
             parts.append(part)
-        return StackedBarrier(parts)
+        return SummedBarrier(parts) if summed else StackedBarrier(parts)
 
     def objective(self, x: np.ndarray) -> float | None:
         """Sum of :meth:`objectives`, or ``None`` if any actor cannot say."""

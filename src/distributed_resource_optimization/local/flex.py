@@ -18,6 +18,7 @@ import numpy as np
 from distributed_resource_optimization.checks import as_finite_scalar, as_finite_vector
 from distributed_resource_optimization.local.base import LocalModel, LocalModelError
 from distributed_resource_optimization.local.blocks import ModelGroup
+from distributed_resource_optimization.local.interior_point import FleetBarrier, LPBarrier
 from distributed_resource_optimization.local.lp import LPLocalModel
 
 
@@ -143,6 +144,16 @@ class ADMMFlexActor(LocalModel):
     def prepare(self) -> None:
         if self._polytope is not None:
             self._polytope.prepare()
+
+    def barrier(self) -> FleetBarrier | LPBarrier:
+        """The actor in the interior-point method: a fleet of one for a one-to-many resource,
+        else its polytope's LP."""
+        if self.direction is not None:
+            return FleetBarrier(self.direction[None, :], np.array([self.S @ self.direction]))
+        if self._polytope is not None:
+            return self._polytope.barrier()
+        return LPBarrier(self.S, None, None, None, None, self.lb, self.u, np.arange(self.size),
+                         name=self.name)
 
     def utilisation(self) -> float:
         """Utilisation ``s`` in [0, 1] of the current output ``x`` (one-to-many resources)."""
@@ -284,6 +295,13 @@ class FlexFleet:
     def objective(self, x: np.ndarray) -> float:
         return float(np.einsum("ij,ij->", self.P, np.asarray(x).reshape(self.D.shape)))
 
+    def barrier(self, summed: bool = True) -> FleetBarrier:
+        """The fleet in the interior-point method for sharing (its actors' outputs summed)."""
+        if not summed:
+            raise LocalModelError("a flex fleet takes part in the interior-point method for "
+                                  "sharing only (summed outputs)")
+        return FleetBarrier(self.D, self.cost)
+
     def dual_term(self, price: np.ndarray) -> float:
         """Sum over the actors of ``min(0, (P_i + y_i) @ d_i)`` (see
         :meth:`ADMMFlexActor.dual_term`)."""
@@ -332,6 +350,9 @@ class FlexFleetGroup(ModelGroup):
 
     def dual_term(self, price: np.ndarray) -> float:
         return self.fleet.dual_term(price)
+
+    def barrier(self, summed: bool = False) -> FleetBarrier:
+        return self.fleet.barrier(summed)
 
 
 #: The former name of :class:`FlexFleetGroup`.

@@ -650,6 +650,7 @@ def _interior_point_result(outcome: InteriorPointOutcome, timestep_h: float) -> 
         stopping_history={**{k: np.asarray(v) for k, v in history.items()},
                           **{k: np.asarray(v) for k, v in run.history.items()}},
         stopped_by=run.stopped_by, last_x=x_final, prices=np.concatenate(run.y),
+        method="interior-point",
         entry_labels=[labels[j] for j in stacked], resent_requests=outcome.resent_requests,
         iteration_wall_s=outcome.round_wall_s, iteration_messages=outcome.round_messages,
         iteration_bytes=outcome.round_bytes)

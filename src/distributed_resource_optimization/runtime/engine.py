@@ -34,16 +34,28 @@ import numpy as np
 
 from distributed_resource_optimization.admm.coordinator import ADMMGenericCoordinator
 from distributed_resource_optimization.admm.objectives import TargetData
-from distributed_resource_optimization.admm.results import ADMMResult, ADMMStatus
+from distributed_resource_optimization.admm.results import (
+    ActorValues,
+    ADMMResult,
+    ADMMStatus,
+    certified_gap,
+)
 from distributed_resource_optimization.admm.state import ParticipantSpec, expand_price
 from distributed_resource_optimization.admm.warm_start import WarmStart
 from distributed_resource_optimization.interior_point.consensus import (
     DEFAULT_GAP_TOL,
     DEFAULT_MAX_ITERS,
     DEFAULT_TOL,
+    BarrierParticipant,
+    ConsensusNewton,
     InteriorPointRun,
+    InteriorPointStatus,
     answer,
     predictor_corrector,
+)
+from distributed_resource_optimization.interior_point.sharing import (
+    InteriorPointCoordinator,
+    SharingNewton,
 )
 from distributed_resource_optimization.local.blocks import (
     merge_published,
@@ -333,17 +345,21 @@ class ParticipantAgent:
         if isinstance(msg, FinishRequest):
             try:
                 barrier = self._barrier
+                # Sharing by the interior-point method: the coordinator knows only the sums, the
+                # actors' own outputs are the barrier's.
+                own = getattr(barrier, "outputs", None)
 
-                def finish() -> tuple[list[float | None], float | None]:
-                    self.participant.assign(msg.x)
+                def finish() -> tuple[list[float | None], float | None, np.ndarray | None]:
+                    x = msg.x if own is None else own()
+                    self.participant.assign(x)
                     d = None if msg.dual_price is None else \
-                        _dual_term(self.participant, expand_price(msg.dual_price, msg.x.size))
+                        _dual_term(self.participant, expand_price(msg.dual_price, x.size))
                     # After an interior-point run: each actor's cost at its own final point.
-                    objectives = self.participant.objectives(msg.x) if barrier is None \
+                    objectives = self.participant.objectives(x) if barrier is None \
                         else barrier.objectives()
-                    return objectives, d
+                    return objectives, d, None if own is None else x
 
-                objs, dual_term = await self._local(finish)
+                objs, dual_term, outputs = await self._local(finish)
             except Exception as exc:
                 return FinishReply(msg.session, error=str(exc))
             stats = getattr(self.transport, "stats", None)
@@ -352,7 +368,7 @@ class ParticipantAgent:
                                rejected=self.rejected - self._rejected_at_join,
                                carrier_rejected=0 if stats is None else stats.rejected,
                                carrier_id="" if stats is None else stats.carrier_id,
-                               dual_term=dual_term)
+                               dual_term=dual_term, outputs=outputs)
         raise CoordinationError(f"{self.address}: unexpected message {type(msg).__name__}")
 
     async def _barrier_round(self, msg: Any) -> Any:
@@ -376,7 +392,11 @@ class ParticipantAgent:
 
         def work() -> Any:
             if kind == "factor" and msg.iteration == 0:
-                self._barrier = self.participant.barrier()
+                barrier = getattr(self.participant, "barrier", None)
+                if barrier is None:
+                    raise ValueError(f"{type(self.participant).__name__} takes no part in the "
+                                     "interior-point method (no LP form)")
+                self._barrier = barrier(summed=msg.summed)
             if kind != "factor" and np.shape(msg.price_step) != (self._barrier.size,):
                 raise ValueError(f"{np.shape(msg.price_step)} price steps for "
                                  f"{self._barrier.size} exchanged entries")
@@ -577,36 +597,58 @@ class CoordinatorAgent:
                                  gap_tol: float = DEFAULT_GAP_TOL,
                                  max_iters: int = DEFAULT_MAX_ITERS,
                                  progress: Callable[[int, dict[str, float]], None] | None = None,
-                                 check: Callable[[list[Hashable]], None] | None = None
+                                 check: Callable[[list[Hashable]], None] | None = None,
+                                 sharing: BarrierParticipant | None = None
                                  ) -> InteriorPointOutcome:
         """Coordinate one run of the distributed interior-point method
         (:func:`~..interior_point.consensus.predictor_corrector`, three rounds per Newton
-        iteration) with general-form participants; join and setup as in :meth:`run`. At the
-        end every participant gets its final exchanged values and the final prices balanced
-        over each entry's owners, at which it evaluates its dual term: their sum is the
-        Lagrangian bound (``None`` if one cannot say). ``check(labels)`` may refuse the global
-        variables the participants name before the first round (raise)."""
+        iteration); join and setup as in :meth:`run`.
+
+        General-form consensus (``sharing=None``): the participants' actors name their global
+        variables; at the end every participant gets its final exchanged values and the final
+        prices balanced over each entry's owners, at which it evaluates its dual term.
+        ``check(labels)`` may refuse the global variables before the first round (raise).
+        Sharing: ``sharing`` is the global objective's participant, held here, which takes the
+        sum of all actors' outputs (:class:`~..interior_point.sharing.SharingNewton`); every
+        agent answers with its actors' sums and sends their own outputs at the end. The sum of
+        the dual terms (and the global objective's) is the Lagrangian bound (``None`` if one
+        cannot say)."""
         start = time.perf_counter()
         session = uuid.uuid4().hex
         joins, _ = await self._open(session, relinearise)
+        n = len(joins)
         labels: dict[Hashable, int] = {}
-        index = []
-        for join, addr in zip(joins, self.participants):
-            if join.variables is None or any(v is None for v in join.variables):
-                raise ParticipantError(f"participant {addr!r}: the interior-point method couples "
-                                       "general-form actors (global variable names)")
-            index.append(np.array([labels.setdefault(v, len(labels))
-                                   for names in join.variables for v in names], dtype=int))
-        if check is not None:
-            check(list(labels))
+        index: list[np.ndarray] = []
+        if sharing is None:
+            for join, addr in zip(joins, self.participants):
+                if join.variables is None or any(v is None for v in join.variables):
+                    raise ParticipantError(f"participant {addr!r}: the interior-point method "
+                                           "couples general-form actors (global variable names)")
+                index.append(np.array([labels.setdefault(v, len(labels))
+                                       for names in join.variables for v in names], dtype=int))
+            if check is not None:
+                check(list(labels))
+            coupling: Any = ConsensusNewton(index, len(labels))
+            local: list[BarrierParticipant] = []
+        else:
+            m = sharing.size
+            for join, addr in zip(joins, self.participants):
+                if any(size != m for size in join.sizes):
+                    raise ParticipantError(f"participant {addr!r}: actors with {join.sizes} "
+                                           f"outputs, the global objective takes {m}")
+            labels = {j: j for j in range(m)}
+            index = [np.arange(m)] * n
+            coupling = SharingNewton(m, [1] * n + [-1])
+            local = [sharing]
         iterates: list[tuple[list[np.ndarray], list[np.ndarray]]] = []
         method = predictor_corrector(
-            index, len(labels), tol=tol, gap_tol=gap_tol, max_iters=max_iters,
-            progress=progress, record=lambda x, y: iterates.append((x, y)),
-            names=self.participants)
+            coupling, tol=tol, gap_tol=gap_tol, max_iters=max_iters,
+            progress=progress, record=lambda x, y: iterates.append((x[:n], y[:n])),
+            names=[*self.participants, *("the coordinator's objective" for _ in local)])
         stats = getattr(self.transport, "stats", None)
         rounds: list[tuple[float, int, int]] = []
         replies: list[Any] | None = None
+        summed = {"summed": True} if sharing is not None else {}
         while True:
             # The coordinator's Newton algebra (a dense factorisation of up to a few thousand
             # entries): off the loop, which agents in this process share.
@@ -616,43 +658,80 @@ class CoordinatorAgent:
             t0 = time.perf_counter()
             m0, b0 = (stats.messages, stats.bytes_sent) if stats is not None else (0, 0)
             kind, reply_type = _REQUESTS[request.kind]
-            got = await self._round([kind(session, request.iteration, *args)
-                                     for args in request.arguments],
+            extra = summed if kind is FactorRequest else {}
+            got = await self._round([kind(session, request.iteration, *args, **extra)
+                                     for args in request.arguments[:n]],
                                     reply_type, session, request.iteration)
-            replies = [getattr(r, _REPLY_FIELD[reply_type]) for r in got]
+            replies = [getattr(r, _REPLY_FIELD[reply_type]) for r in got] + \
+                [answer(p, request.kind, request.iteration, args)
+                 for p, args in zip(local, request.arguments[n:])]
             if stats is not None:
                 rounds.append((time.perf_counter() - t0, stats.messages - m0,
                                stats.bytes_sent - b0))
-        stacked = np.concatenate(index)
-        owners = np.bincount(stacked, minlength=len(labels))
-        y = np.concatenate(run.y)
-        balanced = y - (np.bincount(stacked, weights=y, minlength=len(labels)) / owners)[stacked]
-        offsets = np.cumsum([0] + [ix.size for ix in index])
+        if sharing is None:
+            stacked = np.concatenate(index)
+            owners = np.bincount(stacked, minlength=len(labels))
+            y = np.concatenate(run.y)
+            final = y - (np.bincount(stacked, weights=y, minlength=len(labels))
+                         / owners)[stacked]
+            offsets = np.cumsum([0] + [ix.size for ix in index])
+            prices = [final[lo:hi] for lo, hi in zip(offsets[:-1], offsets[1:])]
+        else:
+            prices = run.y[:n]  # one price for all, every share already balanced
         done_replies = await self._round(
-            [FinishRequest(session, x, run.status.value, balanced[lo:hi])
-             for x, lo, hi in zip(run.x, offsets[:-1], offsets[1:])], FinishReply, session)
+            [FinishRequest(session, x, run.status.value, price)
+             for x, price in zip(run.x, prices)], FinishReply, session)
+        outputs: list[np.ndarray] | None = None if sharing is None else []
         for join, reply, addr in zip(joins, done_replies, self.participants):
             if reply.objectives.shape != (len(join.names),):
                 raise ParticipantError(f"participant {addr!r}: {reply.objectives.size} objectives "
                                        f"for {len(join.names)} actors")
-        terms = [r.dual_term for r in done_replies]
+            if outputs is not None:
+                if reply.outputs is None or reply.outputs.shape != (sum(join.sizes),):
+                    raise ParticipantError(f"participant {addr!r}: no outputs of its "
+                                           f"{len(join.names)} actors")
+                outputs.append(reply.outputs)
+        terms = [r.dual_term for r in done_replies] + \
+            [_finite_or_none(p.dual_term(y)) for p, y in zip(local, run.y[n:])]
         outcome = InteriorPointOutcome(
             run=run, names=[j.names for j in joins], sizes=[j.sizes for j in joins],
             labels=list(labels), index=index, iterates=iterates,
             objectives=np.concatenate([r.objectives for r in done_replies]),
             lower_bound=None if any(t is None for t in terms) else float(sum(terms)),
-            wall_time_s=time.perf_counter() - start, resent_requests=self.resent)
+            wall_time_s=time.perf_counter() - start, resent_requests=self.resent,
+            outputs=outputs,
+            global_objective=None if sharing is None else float(sharing.objective()))
         if rounds:
             outcome.round_wall_s, outcome.round_messages, outcome.round_bytes = (
                 np.array([r[k] for r in rounds]) for k in range(3))
         return outcome
+
+    async def _run_sharing(self, data: TargetData | None, warm_start: WarmStart | None,
+                           relinearise: bool) -> ADMMResult:
+        """One run of the interior-point method for sharing towards ``data``'s target."""
+        if warm_start is not None:
+            raise ValueError("the interior-point method starts from its own interior point: "
+                             "no warm_start")
+        if data is None:
+            raise ValueError("the interior-point method for sharing needs the target "
+                             "(create_admm_sharing_data)")
+        method = self.coordinator
+        outcome = await self.run_interior_point(
+            relinearise=relinearise, tol=method.tol, gap_tol=method.gap_tol,
+            max_iters=method.max_iters,
+            sharing=method.global_participant(data.target, data.priorities))
+        return _sharing_result(outcome)
 
     async def run(self, data: TargetData | None, warm_start: WarmStart | None = None,
                   relinearise: bool = False) -> ADMMResult:
         """Coordinate one optimisation (from ``warm_start``, an earlier run's state, if given);
         returns the result and leaves outputs with the actors. ``relinearise``: every
         participant re-linearises its model at the outputs the last run left with it before it
-        is configured (:meth:`~..local.base.LocalModel.relinearise`)."""
+        is configured (:meth:`~..local.base.LocalModel.relinearise`). With an
+        :class:`~..interior_point.sharing.InteriorPointCoordinator` it runs the interior-point
+        method for sharing towards ``data`` instead (no ``warm_start``)."""
+        if isinstance(self.coordinator, InteriorPointCoordinator):
+            return await self._run_sharing(data, warm_start, relinearise)
         start = time.perf_counter()
         session = uuid.uuid4().hex
         joins, setups = await self._open(session, relinearise)
@@ -737,7 +816,8 @@ _REPLY_FIELD = {FactorReply: "factored", PredictReply: "predicted", CorrectReply
 @dataclass
 class InteriorPointOutcome:
     """A run of the interior-point method over agents (:meth:`CoordinatorAgent.run_interior_point`):
-    the method's run (per participant its exchanged values and prices), per participant its
+    the method's run (per participant its exchanged values and prices; in sharing the global
+    objective last), per participant its
     actors' names and output sizes, the global variables' names (``labels``) and each
     participant's global entries (``index``), the exchanged values and prices at every
     iteration (``iterates``), each actor's cost at its final point (cost unit), the Lagrangian
@@ -755,9 +835,45 @@ class InteriorPointOutcome:
     lower_bound: float | None
     wall_time_s: float
     resent_requests: int = 0
+    #: Sharing: per participant its actors' final outputs (flat), and the global objective's
+    #: value at the end (cost unit); ``None`` in general-form consensus.
+    outputs: list[np.ndarray] | None = None
+    global_objective: float | None = None
     round_wall_s: np.ndarray = field(default_factory=lambda: np.zeros(0))
     round_messages: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
     round_bytes: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
+
+
+def _sharing_result(outcome: InteriorPointOutcome) -> ADMMResult:
+    """A run of the interior-point method for sharing as the engine's result: the actors'
+    outputs, their sum, the objective (the actors' costs and the global objective) and the
+    Lagrangian bound at the final price with its certified gap."""
+    run = outcome.run
+    names = [name for names in outcome.names for name in names]
+    sizes = [size for sizes in outcome.sizes for size in sizes]
+    flat = np.concatenate(outcome.outputs)
+    x = ActorValues(names, np.cumsum([0] + sizes), flat)
+    objective = float(outcome.objectives.sum()) + float(outcome.global_objective)
+    bound = outcome.lower_bound
+    n = len(run.history["consensus"])
+    price = run.y[0]
+    return ADMMResult(
+        status=ADMMStatus.CONVERGED if run.status == InteriorPointStatus.CONVERGED
+        else ADMMStatus.MAX_ITERATIONS,
+        iterations=run.rounds, x=x, z=run.z, objective=objective,
+        primal_residuals=np.asarray(run.history["consensus"]),
+        dual_residuals=np.asarray(run.history["dual"]), eps_primal=np.full(n, np.nan),
+        eps_dual=np.full(n, np.nan), rho_history=np.zeros(0), wall_time_s=outcome.wall_time_s,
+        actor_objectives=ActorValues(names, None, outcome.objectives, scalar=True),
+        lower_bound=bound, bound_objective=None if bound is None else objective,
+        gap_certified=None if bound is None else float(certified_gap(objective, bound)),
+        lower_bound_history=np.append(np.full(n - 1, np.nan), np.nan if bound is None else bound),
+        objective_history=np.asarray(run.history["objective"], dtype=float),
+        stopping_history={k: np.asarray(v) for k, v in run.history.items()},
+        stopped_by=run.stopped_by, last_x=flat, prices=np.tile(price, len(names)),
+        method="interior-point",
+        resent_requests=outcome.resent_requests, iteration_wall_s=outcome.round_wall_s,
+        iteration_messages=outcome.round_messages, iteration_bytes=outcome.round_bytes)
 
 
 @dataclass

@@ -160,6 +160,9 @@ class FinishReply:
     carrier_id: str = ""
     #: The actors' summed dual term at ``dual_price`` (``None``: not asked, or not known).
     dual_term: float | None = None
+    #: The actors' final outputs, flat, where the coordinator does not know them (the
+    #: interior-point method for sharing, whose rounds carry sums); else ``None``.
+    outputs: np.ndarray | None = None
 
 
 # -- the distributed interior-point method (interior_point.consensus), after join and setup --
@@ -169,7 +172,8 @@ class FinishReply:
 # scalars); ``PredictRequest`` (affine price steps) -> ``PredictReply``; ``CorrectRequest``
 # (corrected price steps, centring target) -> ``CorrectReply`` (step limits). The run ends with
 # ``FinishRequest`` as above (the final exchanged values and balanced prices). Arrays are flat
-# over the participant's exchanged entries, in its actors' order.
+# over the participant's exchanged entries, in its actors' order; in sharing (``summed``) they
+# are its actors' sums, and its ``FinishReply`` carries the actors' own ``outputs``.
 
 
 @dataclass
@@ -178,6 +182,8 @@ class FactorRequest:
     iteration: int
     primal_step: float
     dual_step: float
+    #: Sharing: answer with the sum over your actors (their outputs add up, one price for all).
+    summed: bool = False
 
 
 @dataclass

@@ -27,6 +27,7 @@ from distributed_resource_optimization.algorithm.heuristic.cohda.multistart impo
 )
 from distributed_resource_optimization.algorithm.topology import neighbour_lists
 from distributed_resource_optimization.checks import positive_seconds
+from distributed_resource_optimization.interior_point.sharing import InteriorPointCoordinator
 from distributed_resource_optimization.local.base import LocalModel
 from distributed_resource_optimization.local.flex import FlexFleet
 from distributed_resource_optimization.local.grouping import make_blocks
@@ -94,15 +95,21 @@ async def start_coordinated_optimization(
     Afterwards each actor's ``x`` holds its output. A ``start`` with a ``warm_start`` (see
     :func:`~.admm.coordinator.create_admm_start`) begins at an earlier run's outputs and prices.
     ``progress`` is called with the coordinator state after every iteration. Each actor's
-    local work runs in a worker thread, off the event loop.
+    local work runs in a worker thread, off the event loop. An
+    :class:`~.interior_point.sharing.InteriorPointCoordinator` (e.g.
+    ``create_sharing_target_distance_interior_point_coordinator()``) runs the distributed
+    interior-point method for sharing instead: the same actors and start, tens of rounds.
     """
     transport = transport_argument(transport, carrier)
     if isinstance(coordinator, Coordinator):
         # A coordinator written as message handlers (the reference package's way).
         return await start_coordinated_distributed(actors, coordinator, start)
-    if not isinstance(coordinator, ADMMGenericCoordinator):
-        raise TypeError(f"coordinator must be an ADMMGenericCoordinator, got "
-                        f"{type(coordinator).__name__}")
+    if not isinstance(coordinator, (ADMMGenericCoordinator, InteriorPointCoordinator)):
+        raise TypeError(f"coordinator must be an ADMMGenericCoordinator or an "
+                        f"InteriorPointCoordinator, got {type(coordinator).__name__}")
+    if isinstance(coordinator, InteriorPointCoordinator) and progress is not None:
+        raise ValueError("progress is called with ADMM's state; the interior-point method "
+                         "reports its measures in the result's history")
     if not isinstance(start, ADMMStart):
         raise TypeError(f"start must come from create_admm_start, got {type(start).__name__}")
     if progress is not None and not callable(progress):
