@@ -412,7 +412,9 @@ class ParticipantAgent:
 
 
 class CoordinatorAgent:
-    """Runs an :class:`ADMMGenericCoordinator` against participant agents over a transport.
+    """Runs an :class:`ADMMGenericCoordinator` (or the interior-point method, see
+    :meth:`run_interior_point`; an :class:`~..interior_point.sharing.InteriorPointCoordinator`
+    makes :meth:`run` run it for sharing) against participant agents over a transport.
 
     ``participants`` are the transport addresses of the participant agents; ``progress`` is called
     with the form state after every iteration. Every run opens fresh links to the participants
@@ -422,7 +424,8 @@ class CoordinatorAgent:
     before the first round.
     """
 
-    def __init__(self, address: str, coordinator: ADMMGenericCoordinator,
+    def __init__(self, address: str,
+                 coordinator: ADMMGenericCoordinator | InteriorPointCoordinator,
                  participants: Sequence[str], transport: Transport,
                  progress: Callable[[Any], None] | None = None,
                  expected_context: Mapping[str, Mapping[str, str]] | None = None) -> None:
@@ -904,7 +907,8 @@ class CoordinationSession:
 
 @contextlib.asynccontextmanager
 async def in_process_session(participants: dict[str, Participant],
-                             coordinator: ADMMGenericCoordinator, transport: Transport,
+                             coordinator: ADMMGenericCoordinator | InteriorPointCoordinator,
+                             transport: Transport,
                              progress: Callable[[Any], None] | None = None
                              ) -> AsyncIterator[CoordinationSession]:
     """``participants`` (agent name -> participant) and a coordinator on one ``transport`` in
@@ -928,7 +932,8 @@ async def in_process_session(participants: dict[str, Participant],
 
 
 async def coordinate_in_process(participants: dict[str, Participant],
-                                coordinator: ADMMGenericCoordinator, data: TargetData | None,
+                                coordinator: ADMMGenericCoordinator | InteriorPointCoordinator,
+                                data: TargetData | None,
                                 transport: Transport, progress: Callable[[Any], None] | None = None,
                                 warm_start: WarmStart | None = None) -> ADMMResult:
     """Run ``participants`` (agent name -> participant) and a coordinator on one ``transport`` in

@@ -78,7 +78,7 @@ def check_actors(actors: Sequence[LocalModel]) -> tuple[list[LocalModel], list[s
 
 async def start_coordinated_optimization(
     actors: Sequence[LocalModel],
-    coordinator: ADMMGenericCoordinator,
+    coordinator: ADMMGenericCoordinator | InteriorPointCoordinator,
     start: ADMMStart,
     *,
     transport: Transport | None = None,
@@ -128,7 +128,8 @@ async def start_coordinated_optimization(
                                        start.warm_start)
 
 
-def run_coordinated_optimization(actors: Sequence[LocalModel], coordinator: ADMMGenericCoordinator,
+def run_coordinated_optimization(actors: Sequence[LocalModel],
+                                 coordinator: ADMMGenericCoordinator | InteriorPointCoordinator,
                                  start: ADMMStart, **kwargs: Any) -> ADMMResult:
     """Synchronous twin of :func:`start_coordinated_optimization`; also works where an event
     loop is already running (Jupyter), see :func:`~.runtime.sync.run_sync`."""
