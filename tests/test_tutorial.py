@@ -32,11 +32,17 @@ def test_complete_script_prints_centralized_aggregate() -> None:
     assert "-0." not in lines["Aggregate"]
 
 
+def _tutorial() -> tuple[list[dro.ADMMFlexActor], dro.ADMMStart]:
+    """The tutorial's three resources and its start (target [-4, 0, 6], priorities [5, 1, 1])."""
+    actors = [dro.create_admm_flex_actor_one_to_many(10.0, [0.1, 0.5, -1.0]),
+              dro.create_admm_flex_actor_one_to_many(15.0, [0.1, 0.5, -1.0]),
+              dro.create_admm_flex_actor_one_to_many(10.0, [-1.0, 0.0, 1.0])]
+    return actors, dro.create_admm_start(dro.create_admm_sharing_data([-4.0, 0.0, 6.0],
+                                                                      [5, 1, 1]))
+
+
 def test_tutorial_result_object_and_objective() -> None:
-    r1 = dro.create_admm_flex_actor_one_to_many(10.0, [0.1, 0.5, -1.0])
-    r2 = dro.create_admm_flex_actor_one_to_many(15.0, [0.1, 0.5, -1.0])
-    r3 = dro.create_admm_flex_actor_one_to_many(10.0, [-1.0, 0.0, 1.0])
-    start = dro.create_admm_start(dro.create_admm_sharing_data([-4.0, 0.0, 6.0], [5, 1, 1]))
+    (r1, r2, r3), start = _tutorial()
     res = dro.run_coordinated_optimization(
         [r1, r2, r3], dro.create_sharing_target_distance_admm_coordinator(), start)
     assert res.converged and res.status is dro.ADMMStatus.CONVERGED
@@ -65,10 +71,7 @@ def test_the_interior_point_coordinator_takes_the_tutorials_place() -> None:
     """The README's claim: the tutorial's actors and start with
     ``create_sharing_target_distance_interior_point_coordinator()`` reach the hand-derived
     optimum (aggregate [-4, 0, 4], objective 2; the method stops at 1e-7)."""
-    r1 = dro.create_admm_flex_actor_one_to_many(10.0, [0.1, 0.5, -1.0])
-    r2 = dro.create_admm_flex_actor_one_to_many(15.0, [0.1, 0.5, -1.0])
-    r3 = dro.create_admm_flex_actor_one_to_many(10.0, [-1.0, 0.0, 1.0])
-    start = dro.create_admm_start(dro.create_admm_sharing_data([-4.0, 0.0, 6.0], [5, 1, 1]))
+    (r1, r2, r3), start = _tutorial()
     res = dro.run_coordinated_optimization(
         [r1, r2, r3], dro.create_sharing_target_distance_interior_point_coordinator(), start)
     assert res.converged and res.method == "interior-point"
