@@ -74,7 +74,7 @@ def test_the_command_refuses_admm_flags(tmp_path, capsys):
 @pytest.mark.slow
 @pytest.mark.processes
 @pytest.mark.network
-def test_the_command_clears_by_interior_point_with_agent_processes_over_tcp(tmp_path):
+def test_the_command_clears_by_interior_point_with_agent_processes_over_tcp(tmp_path, capsys):
     """One agent process per entity, a shared token: every message of the method (the
     sensitivity blocks too) encoded, sealed and checked."""
     token_file = tmp_path / "token"
@@ -85,6 +85,9 @@ def test_the_command_clears_by_interior_point_with_agent_processes_over_tcp(tmp_
                      "--runtime", "tcp", "--token-file", str(token_file),
                      "--figures", "none", "--out", str(out)])
     assert code == 0
+    err = capsys.readouterr().err
+    # A progress line per Newton iteration (in a log: every line, it is one per three rounds).
+    assert "iteration 0: objective" in err and "complementarity" in err
     summary = json.loads((out / "summary.json").read_text())
     assert summary["clearing"] == "interior-point" and summary["runtime"] == "tcp"
     assert summary["agent_processes"] == 3

@@ -407,9 +407,11 @@ def clear_market(args: argparse.Namespace, warm_start: Any = None) -> MarketClea
         f", one {args.runtime} agent process per entity" if args.agents_per_process == 1 else
         f", {args.runtime} agent processes of up to {args.agents_per_process} consumers")
     method = "ADMM" if args.clearing == "admm" else "interior-point"
-    progress(f"{method} market clearing ({agents}{where})...")
+    counted = "" if args.clearing == "admm" else "; iterations are Newton iterations, " \
+        "three rounds each"
+    progress(f"{method} market clearing ({agents}{where}{counted})...")
 
-    line = IterationLine(20)
+    line = IterationLine(20 if args.clearing == "admm" else 1)
 
     def report(state) -> None:
         def text() -> str:
@@ -421,8 +423,15 @@ def clear_market(args: argparse.Namespace, warm_start: Any = None) -> MarketClea
 
         line(state.iteration, text)
 
+    def report_newton(state) -> None:
+        m = state.measures
+        line(state.iteration, lambda: (
+            f"objective {m['objective']:.8g} S$, consensus {m['consensus']:.2e} and "
+            f"stationarity {m['dual']:.2e} (relative), complementarity {m['mu']:.2e} S$ per "
+            "inequality"))
+
     if args.clearing == "interior-point":
-        settings = clearing_settings(args, agents)
+        settings = dict(clearing_settings(args, agents), progress=report_newton)
     else:
         settings = admm_settings(args, agents, report, warm_start)
     start = time.perf_counter()

@@ -331,6 +331,17 @@ class ConsensusNewton:
         self.y = self.y + dual * np.concatenate(dy)
 
 
+@dataclass(frozen=True)
+class NewtonProgress:
+    """What a run of the method shows after each Newton iteration (a ``progress`` callback's
+    argument): the iteration (from 0) and its measures (``objective``, ``mu``, ``consensus``,
+    ``primal``, ``dual``, ``balance``, ``primal_step``, ``dual_step``: :func:`solve_consensus`'s
+    histories)."""
+
+    iteration: int
+    measures: dict[str, float]
+
+
 class InteriorPointStatus(str, Enum):
     """How a run ended."""
 

@@ -86,6 +86,7 @@ from distributed_resource_optimization.figures.convergence import market_converg
 from distributed_resource_optimization.figures.style import entity_label
 from distributed_resource_optimization.interior_point.consensus import (
     ROUNDS_PER_ITERATION,
+    NewtonProgress,
 )
 from distributed_resource_optimization.local.blocks import SingleModelGroup
 from distributed_resource_optimization.market.entities import market_entities
@@ -423,7 +424,7 @@ async def market_session(district: DistrictData | None = None,
                          rho: float | None = None, eps: float | None = None,
                          max_iters: int | None = None, stop: str = DEFAULT_STOP,
                          price_tol: float | None = None, solver_tol: float | None = None,
-                         progress: Callable[[FormState], None] | None = None,
+                         progress: Callable[[FormState | NewtonProgress], None] | None = None,
                          transport: Transport | None = None, faults=None,
                          token: str | None = None, broker_access=None,
                          carrier: Transport | None = None,
@@ -454,7 +455,7 @@ async def market_session(district: DistrictData | None = None,
     if check_clearing(clearing) == "interior-point":
         admm_only = {"stop": stop != DEFAULT_STOP, "price_tol": price_tol is not None,
                      "rho": rho is not None, "eps": eps is not None,
-                     "progress": progress is not None, **{k: True for k in engine}}
+                     **{k: True for k in engine}}
         given = [k for k, v in admm_only.items() if v]
         if given:
             raise ValueError(f"{', '.join(given)} belong to clearing 'admm'; clearing "
@@ -497,8 +498,9 @@ async def market_session(district: DistrictData | None = None,
                 if warm_start is not None:
                     raise ValueError("clearing 'interior-point' starts from its own interior "
                                      "point: no warm_start")
-                outcome = await session.run_interior_point(relinearise=relinearise,
-                                                           check=check_labels, **newton)
+                outcome = await session.run_interior_point(
+                    relinearise=relinearise, check=check_labels, progress=None if progress is None
+                    else lambda it, measures: progress(NewtonProgress(it, measures)), **newton)
                 market = _package(_interior_point_result(outcome, dt), scenario, agents,
                                   time.perf_counter() - start, None, None, dt)
                 market.clearing, market.newton_iterations = clearing, outcome.run.iterations
@@ -555,7 +557,9 @@ def run_market_clearing(district: DistrictData | None = None, scenario: str = DE
     ``solver_tol`` (default :data:`~.names.DEFAULT_SOLVER_TOL`; ``solver_eps=`` is its old name):
     the entities' LP solver tolerance. ``transport`` replaces the in-process transport of
     ``"inproc"`` (``carrier=`` is its old name).
-    ``progress`` is called with the state every iteration. ``warm_start``: an earlier clearing's
+    ``progress`` is called with the state every iteration (with ``clearing="interior-point"``
+    with a :class:`~..interior_point.consensus.NewtonProgress` every Newton iteration, from a
+    worker thread). ``warm_start``: an earlier clearing's
     ``admm`` result or a :class:`~.admm.warm_start.WarmStart` (e.g. read from its
     ``admm_state.csv``, and for another day mapped by :func:`shift_to_timesteps`) to start from.
     ``faults`` (a :class:`~.runtime.transport.Faults`) loses, duplicates and delays messages (in
