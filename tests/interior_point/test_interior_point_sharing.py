@@ -110,12 +110,18 @@ def test_the_tutorial_api_runs_the_method_with_flex_actors(vectorize):
     assert result.iterations <= 60
 
 
-def test_the_tutorial_api_refuses_what_belongs_to_admm():
+def test_the_tutorial_api_shows_newton_iterations_and_refuses_what_belongs_to_admm():
     inst = random_flex_instance(3, 2, seed=1, with_P=True)
     coordinator = dro.create_sharing_target_distance_interior_point_coordinator()
     start = dro.create_admm_start(dro.create_admm_sharing_data(inst.target, inst.priorities))
-    with pytest.raises(ValueError, match="progress is called with ADMM's state"):
-        dro.run_coordinated_optimization(inst.actors(), coordinator, start,
-                                         progress=lambda state: None)
+    shown = []
+    result = dro.run_coordinated_optimization(inst.actors(), coordinator, start,
+                                              progress=shown.append)
+    assert [s.iteration for s in shown] == list(range(len(result.primal_residuals)))
+    assert shown[-1].measures["consensus"] == result.primal_residuals[-1]
+    with pytest.raises(ValueError, match="no warm_start"):
+        warm = dro.create_admm_start(dro.create_admm_sharing_data(inst.target, inst.priorities),
+                                     warm_start=result)
+        dro.run_coordinated_optimization(inst.actors(), coordinator, warm)
     with pytest.raises(ValueError, match="objective must be one of target_distance"):
         dro.InteriorPointCoordinator("target_distance_squared")

@@ -50,6 +50,7 @@ from distributed_resource_optimization.interior_point.consensus import (
     ConsensusNewton,
     InteriorPointRun,
     InteriorPointStatus,
+    NewtonProgress,
     answer,
     predictor_corrector,
 )
@@ -718,10 +719,11 @@ class CoordinatorAgent:
         if data is None:
             raise ValueError("the interior-point method for sharing needs the target "
                              "(create_admm_sharing_data)")
-        method = self.coordinator
+        method, shown = self.coordinator, self.progress
         outcome = await self.run_interior_point(
             relinearise=relinearise, tol=method.tol, gap_tol=method.gap_tol,
             max_iters=method.max_iters,
+            progress=None if shown is None else lambda it, m: shown(NewtonProgress(it, m)),
             sharing=method.global_participant(data.target, data.priorities))
         return _sharing_result(outcome)
 

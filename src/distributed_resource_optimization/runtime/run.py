@@ -98,7 +98,9 @@ async def start_coordinated_optimization(
     local work runs in a worker thread, off the event loop. An
     :class:`~.interior_point.sharing.InteriorPointCoordinator` (e.g.
     ``create_sharing_target_distance_interior_point_coordinator()``) runs the distributed
-    interior-point method for sharing instead: the same actors and start, tens of rounds.
+    interior-point method for sharing instead: the same actors and start, tens of rounds;
+    ``progress`` then receives a :class:`~.interior_point.consensus.NewtonProgress` every Newton
+    iteration.
     """
     transport = transport_argument(transport, carrier)
     if isinstance(coordinator, Coordinator):
@@ -107,9 +109,6 @@ async def start_coordinated_optimization(
     if not isinstance(coordinator, (ADMMGenericCoordinator, InteriorPointCoordinator)):
         raise TypeError(f"coordinator must be an ADMMGenericCoordinator or an "
                         f"InteriorPointCoordinator, got {type(coordinator).__name__}")
-    if isinstance(coordinator, InteriorPointCoordinator) and progress is not None:
-        raise ValueError("progress is called with ADMM's state; the interior-point method "
-                         "reports its measures in the result's history")
     if not isinstance(start, ADMMStart):
         raise TypeError(f"start must come from create_admm_start, got {type(start).__name__}")
     if progress is not None and not callable(progress):
