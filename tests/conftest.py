@@ -72,26 +72,16 @@ def run():
     return dro.run_coordinated_optimization
 
 
-#: Modules whose tests share expensive results (module-scoped fixtures or caches: a district, a
-#: reference market run, a broker): each runs on one test worker, so they are computed once.
-SHARED_RESULTS = ("test_distributed", "test_peers", "test_district", "test_buildings",
-                  "test_electric_grid", "test_thermal_grid", "test_doc_examples", "test_cli",
-                  "test_market_cli", "test_market_clearing", "test_own_data")
-
-
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Longest first: the tests that spawn processes, then the other slow ones, then the rest
     (stable within each group). Run in parallel (``-n 2``, see pyproject.toml) the long ones
     then start at once and the short ones fill the gaps, instead of one worker finishing a
-    30 s test alone at the end. The tests of a module in :data:`SHARED_RESULTS` stay on one
-    worker (``--dist loadgroup``)."""
+    30 s test alone at the end. Each module's tests run on one worker (``--dist loadfile``),
+    so the results a module shares (a district, a reference market run, a broker, module
+    fixtures and caches) are computed once."""
     def rank(item: pytest.Item) -> int:
         if item.get_closest_marker("processes") is not None:
             return 0
         return 1 if item.get_closest_marker("slow") is not None else 2
 
-    for item in items:
-        module = item.module.__name__.rpartition(".")[2] if item.module else ""
-        if module in SHARED_RESULTS:
-            item.add_marker(pytest.mark.xdist_group(module))
     items.sort(key=rank)
