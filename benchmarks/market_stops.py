@@ -17,6 +17,7 @@ import time
 
 from distributed_resource_optimization.energy.centralized import solve_district
 from distributed_resource_optimization.energy.district import load_district
+from distributed_resource_optimization.energy.scenarios import SCENARIO_NAMES
 from distributed_resource_optimization.io.summary import market_summary
 from distributed_resource_optimization.market.clearing import (
     compare_with_centralized,
@@ -24,8 +25,8 @@ from distributed_resource_optimization.market.clearing import (
 )
 from distributed_resource_optimization.market.names import STOP_RULES
 
-SCENARIOS = ("unconstrained", "thermal-congestion", "thermal-head", "electric-congestion",
-             "voltage")
+#: The study's scenarios: every scenario but the stress tests.
+SCENARIOS = tuple(name for name in SCENARIO_NAMES if not name.startswith("stress-"))
 
 
 def main() -> None:

@@ -32,7 +32,7 @@ costs never leave them.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Protocol
@@ -74,6 +74,42 @@ def step_limit(*pairs: tuple[np.ndarray, np.ndarray]) -> float:
         if np.any(neg):
             out = min(out, float(np.min(-v[neg] / dv[neg])))
     return out
+
+
+def check_block(positions: np.ndarray, block: np.ndarray, size: int) -> None:
+    """One block of a condensed sensitivity fits ``size`` exchanged entries: ``positions`` a
+    vector within ``0..size-1``, ``block`` square over them (``ValueError`` otherwise)."""
+    k = np.shape(positions)
+    if len(k) != 1 or np.shape(block) != (k[0], k[0]):
+        raise ValueError(f"a block of shape {list(np.shape(block))} for "
+                         f"{k[0] if len(k) == 1 else k} positions")
+    if k[0] and (np.min(positions) < 0 or np.max(positions) >= size):
+        raise ValueError(f"positions outside 0..{size - 1}")
+
+
+def dense_sum(blocks: Iterable[tuple[np.ndarray, np.ndarray]], size: int) -> np.ndarray:
+    """The sum of sensitivity blocks ``(positions, block)`` as one dense ``size x size``
+    matrix."""
+    total = np.zeros((size, size))
+    for pos, block in blocks:
+        total[np.ix_(pos, pos)] += block
+    return total
+
+
+def symmetric_solver(matrix: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """A solver of ``matrix x = b`` for a matrix symmetric up to rounding (overwritten): scaled
+    to a unit diagonal, then Cholesky of its symmetric part, or LU of it as it is where rounding
+    made it indefinite. (Its entries span 30 decades near the optimum, and the subnormal
+    numbers of the unscaled factorisation made it 7x slower, measured.)"""
+    scale = 1.0 / np.sqrt(np.abs(np.diag(matrix)))
+    matrix *= scale[:, None]
+    matrix *= scale[None, :]
+    try:
+        factor = scipy.linalg.cho_factor(0.5 * (matrix + matrix.T), check_finite=False)
+        return lambda b: scale * scipy.linalg.cho_solve(factor, scale * b, check_finite=False)
+    except np.linalg.LinAlgError:
+        lu = scipy.linalg.lu_factor(matrix, overwrite_a=True, check_finite=False)
+        return lambda b: scale * scipy.linalg.lu_solve(lu, scale * b, check_finite=False)
 
 
 @dataclass(frozen=True)
@@ -264,20 +300,8 @@ class ConsensusNewton:
                 g = self._stacked[pos]
                 schur[np.ix_(g, g)] += inv
             np.add.at(schur, (self._stacked[self._bare], self._stacked[self._bare]), 1.0 / eps)
-            # Scaled to a unit diagonal: its entries span 30 decades near the optimum, and the
-            # subnormal numbers of the unscaled factorisation made it 7x slower (measured).
-            scale = 1.0 / np.sqrt(np.abs(np.diag(schur)))  # per global entry
-            schur *= scale[:, None]
-            schur *= scale[None, :]
-            try:
-                # The symmetric part: the sensitivities are symmetric up to rounding.
-                factor = scipy.linalg.cho_factor(0.5 * (schur + schur.T), check_finite=False)
-                self._schur_solve = lambda b: scale * scipy.linalg.cho_solve(
-                    factor, scale * b, check_finite=False)
-            except np.linalg.LinAlgError:  # rounding made it indefinite: LU takes it as it is
-                lu = scipy.linalg.lu_factor(schur, overwrite_a=True, check_finite=False)
-                self._schur_solve = lambda b: scale * scipy.linalg.lu_solve(
-                    lu, scale * b, check_finite=False)
+            # The sensitivities are symmetric up to rounding.
+            self._schur_solve = symmetric_solver(schur)
         else:
             # scipy.sparse.linalg takes 0.1 s to import; only large systems need it
             from scipy.sparse.linalg import splu
@@ -385,8 +409,8 @@ class Round:
     arguments: tuple[tuple, ...]
 
 
-def predictor_corrector(coupling: Coupling, *, tol: float = DEFAULT_TOL, gap_tol: float = DEFAULT_GAP_TOL,
-                        max_iters: int = DEFAULT_MAX_ITERS,
+def predictor_corrector(coupling: Coupling, *, tol: float = DEFAULT_TOL,
+                        gap_tol: float = DEFAULT_GAP_TOL, max_iters: int = DEFAULT_MAX_ITERS,
                         progress: Callable[[int, dict[str, float]], None] | None = None,
                         record: Callable[[list[np.ndarray], list[np.ndarray]], None] | None = None,
                         names: Sequence[str] | None = None
@@ -394,8 +418,11 @@ def predictor_corrector(coupling: Coupling, *, tol: float = DEFAULT_TOL, gap_tol
     """The coordinator's side of the method, independent of how messages travel: a generator
     that yields each :class:`Round` of requests, is sent the participants' replies (in
     participant order) and returns the :class:`InteriorPointRun` (:func:`solve_consensus` drives
-    it in this process; the runtime's coordinator agent over a transport). Arguments as
-    :func:`solve_consensus`'s."""
+    it in this process; the runtime's coordinator agent over a transport). ``coupling``: how
+    the participants' exchanged entries are coupled, and the coordinator's system
+    (:class:`ConsensusNewton`; :class:`~.sharing.SharingNewton` for a sum); ``names`` name the
+    participants in errors (a reply that does not fit its participant's entries is a
+    ``ValueError``); the other arguments as :func:`solve_consensus`'s."""
     tol = tolerance(tol, "tol")
     gap_tol = tolerance(gap_tol, "gap_tol")
     max_iters = positive_int(max_iters, "max_iters")
@@ -443,7 +470,7 @@ def predictor_corrector(coupling: Coupling, *, tol: float = DEFAULT_TOL, gap_tol
         if it == max_iters:
             break
         coord.factor(replies)
-        mu = comp / max(count, 1)
+        mu = measures["mu"]
         # predictor
         dy = coord.solve([r.affine for r in replies])
         predicted = yield Round("predict", it, tuple((d,) for d in dy))
@@ -482,13 +509,11 @@ def _check_factored(reply: Factored, size: int, who: str) -> None:
     """A participant's factor reply fits its exchanged entries (a reply from the network is
     checked before the coordinator indexes with it)."""
     _check_sizes(reply, ("x", "affine"), size, who)
-    for positions, block in reply.sensitivity:
-        k = np.shape(positions)
-        if len(k) != 1 or np.shape(block) != (k[0], k[0]):
-            raise ValueError(f"{who}: a sensitivity block of shape {np.shape(block)} for "
-                             f"{k} positions")
-        if k[0] and (np.min(positions) < 0 or np.max(positions) >= size):
-            raise ValueError(f"{who}: sensitivity positions outside 0..{size - 1}")
+    for i, (positions, block) in enumerate(reply.sensitivity):
+        try:
+            check_block(positions, block, size)
+        except ValueError as exc:
+            raise ValueError(f"{who}: sensitivity block {i}: {exc}") from None
 
 
 def solve_consensus(participants: Sequence[BarrierParticipant], index: Sequence[np.ndarray],

@@ -21,7 +21,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-import scipy.linalg
 
 from distributed_resource_optimization.checks import positive_int, positive_scalar, tolerance
 from distributed_resource_optimization.interior_point.consensus import (
@@ -34,7 +33,9 @@ from distributed_resource_optimization.interior_point.consensus import (
     Factored,
     Predicted,
     StepLimits,
+    dense_sum,
     step_limit,
+    symmetric_solver,
 )
 
 
@@ -81,25 +82,13 @@ class SharingNewton:
     def factor(self, replies: Sequence[Factored]) -> None:
         """Sum the participants' sensitivities and factor the sum (Cholesky, scaled to a unit
         diagonal; LU if rounding made it indefinite)."""
-        total = np.zeros((self.m, self.m))
-        for r in replies:
-            for pos, block in r.sensitivity:
-                total[np.ix_(pos, pos)] += block
+        total = dense_sum((b for r in replies for b in r.sensitivity), self.m)
         self._total = total
         largest = float(np.max(np.abs(total), initial=0.0))
         # eps keeps the system defined where every participant holds an entry fixed; solve()
         # refines against the exact sum.
-        regular = total + SENSITIVITY_EPS_REL * max(largest, 1e-300) * np.eye(self.m)
-        scale = 1.0 / np.sqrt(np.abs(np.diag(regular)))
-        scaled = regular * scale[:, None] * scale[None, :]
-        try:
-            factor = scipy.linalg.cho_factor(0.5 * (scaled + scaled.T), check_finite=False)
-            self._solve = lambda b: scale * scipy.linalg.cho_solve(factor, scale * b,
-                                                                   check_finite=False)
-        except np.linalg.LinAlgError:
-            lu = scipy.linalg.lu_factor(scaled, check_finite=False)
-            self._solve = lambda b: scale * scipy.linalg.lu_solve(lu, scale * b,
-                                                                  check_finite=False)
+        self._solve = symmetric_solver(
+            total + SENSITIVITY_EPS_REL * max(largest, 1e-300) * np.eye(self.m))
 
     def solve(self, affine: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Price steps ``s_p dlam`` for the participants' right-hand sides (``dlam`` kept)."""

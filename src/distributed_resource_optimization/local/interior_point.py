@@ -29,6 +29,7 @@ from distributed_resource_optimization.interior_point.consensus import (
     Factored,
     Predicted,
     StepLimits,
+    dense_sum,
     step_limit,
 )
 from distributed_resource_optimization.local.base import LocalModel, LocalModelError
@@ -368,10 +369,7 @@ class SummedBarrier(_Parts):
 
     def factor(self, primal_step: float, dual_step: float) -> Factored:
         replies = [p.factor(primal_step, dual_step) for p in self.parts]
-        total = np.zeros((self.size, self.size))
-        for r in replies:
-            for pos, block in r.sensitivity:
-                total[np.ix_(pos, pos)] += block
+        total = dense_sum((b for r in replies for b in r.sensitivity), self.size)
         return _merged_factored(replies, _summed, ((np.arange(self.size), total),))
 
     def predict(self, dy: np.ndarray) -> Predicted:

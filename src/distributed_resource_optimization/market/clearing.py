@@ -48,7 +48,7 @@ from distributed_resource_optimization.admm.coordinator import (
     as_warm_start,
 )
 from distributed_resource_optimization.admm.general import GeneralConsensusState
-from distributed_resource_optimization.admm.results import ADMMResult, ADMMStatus, certified_gap
+from distributed_resource_optimization.admm.results import ADMMResult, ADMMStatus
 from distributed_resource_optimization.admm.state import FormState
 from distributed_resource_optimization.admm.stopping import AnyOf, GroupResidualRule, ResidualRule
 from distributed_resource_optimization.admm.warm_start import WarmStart
@@ -617,9 +617,6 @@ def _interior_point_result(outcome: InteriorPointOutcome, timestep_h: float) -> 
     stacked = np.concatenate(outcome.index)
     actor_names = [name for names in outcome.names for name in names]
     sizes = [size for sizes in outcome.sizes for size in sizes]
-    x_final = np.concatenate(run.x)
-    bounds = np.cumsum([0] + sizes)
-    x = {name: x_final[lo:hi] for name, lo, hi in zip(actor_names, bounds[:-1], bounds[1:])}
     # The study's r(a, b) per quantity (kW / kvar) and the prices' imbalance (S$/kWh): grid
     # operators count their entries positive, consumers negative.
     group = np.array([RESIDUAL_OF[variable_group(v)] for v in labels])
@@ -635,29 +632,10 @@ def _interior_point_result(outcome: InteriorPointOutcome, timestep_h: float) -> 
         for q in RESIDUAL_OF.values():
             history[f"{q}_primal"].append(float(gap[group == q].sum()))
             history[f"{q}_dual"].append(float(imbalance[group == q].sum()))
-    costs = dict(zip(actor_names, outcome.objectives.tolist()))
-    objective = float(sum(costs.values()))
-    bound = outcome.lower_bound
-    n = len(run.history["consensus"])
-    return ADMMResult(
-        status=ADMMStatus.CONVERGED if run.converged else ADMMStatus.MAX_ITERATIONS,
-        iterations=run.rounds, x=x, z=run.z,
-        objective=objective, primal_residuals=np.asarray(run.history["consensus"]),
-        dual_residuals=np.asarray(run.history["dual"]), eps_primal=np.full(n, np.nan),
-        eps_dual=np.full(n, np.nan), rho_history=np.zeros(0),
-        wall_time_s=outcome.wall_time_s, z_labels=labels, actor_objectives=costs,
-        lower_bound=bound, bound_objective=objective if bound is not None else None,
-        gap_certified=None if bound is None else float(certified_gap(objective, bound)),
-        # The bound is evaluated once, at the last iterate.
-        lower_bound_history=np.append(np.full(n - 1, np.nan), np.nan if bound is None else bound),
-        objective_history=np.asarray(run.history["objective"], dtype=float),
-        stopping_history={**{k: np.asarray(v) for k, v in history.items()},
-                          **{k: np.asarray(v) for k, v in run.history.items()}},
-        stopped_by=run.stopped_by, last_x=x_final, prices=np.concatenate(run.y),
-        method="interior-point",
-        entry_labels=[labels[j] for j in stacked], resent_requests=outcome.resent_requests,
-        iteration_wall_s=outcome.round_wall_s, iteration_messages=outcome.round_messages,
-        iteration_bytes=outcome.round_bytes)
+    # The entities' costs summed in order (as the in-process clearing always did).
+    return outcome.result(float(sum(outcome.objectives.tolist())), np.concatenate(run.x),
+                          np.concatenate(run.y), stopping_history=history, z_labels=labels,
+                          entry_labels=[labels[j] for j in stacked])
 
 
 def _package(admm: ADMMResult, scenario: str, agents: str, wall: float, rho: float | None,

@@ -49,7 +49,6 @@ from distributed_resource_optimization.interior_point.consensus import (
     BarrierParticipant,
     ConsensusNewton,
     InteriorPointRun,
-    InteriorPointStatus,
     NewtonProgress,
     answer,
     predictor_corrector,
@@ -848,37 +847,48 @@ class InteriorPointOutcome:
     round_messages: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
     round_bytes: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
 
+    def result(self, objective: float, outputs: np.ndarray, prices: np.ndarray, *,
+               stopping_history: Mapping[str, Sequence[float]] | None = None,
+               **fields: Any) -> ADMMResult:
+        """The run as the engine's result (what the writers, tables and figures read): the
+        actors' final ``outputs`` (flat, in the actors' order) and ``prices``, the run's
+        ``objective`` (cost unit) with the Lagrangian bound at the end and its certified gap,
+        the method's histories (one entry per Newton iteration; ``stopping_history`` adds the
+        caller's own measures) and the traffic per round. ``fields``: more
+        :class:`~..admm.results.ADMMResult` fields (e.g. ``z_labels``)."""
+        run = self.run
+        names = [name for names in self.names for name in names]
+        offsets = np.cumsum([0] + [size for sizes in self.sizes for size in sizes])
+        bound = self.lower_bound
+        n = len(run.history["consensus"])
+        return ADMMResult(
+            status=ADMMStatus.CONVERGED if run.converged else ADMMStatus.MAX_ITERATIONS,
+            iterations=run.rounds, x=ActorValues(names, offsets, outputs), z=run.z,
+            objective=objective, primal_residuals=np.asarray(run.history["consensus"]),
+            dual_residuals=np.asarray(run.history["dual"]), eps_primal=np.full(n, np.nan),
+            eps_dual=np.full(n, np.nan), rho_history=np.zeros(0), wall_time_s=self.wall_time_s,
+            actor_objectives=ActorValues(names, None, self.objectives, scalar=True),
+            lower_bound=bound, bound_objective=None if bound is None else objective,
+            gap_certified=None if bound is None else float(certified_gap(objective, bound)),
+            # The bound is evaluated once, at the last iterate.
+            lower_bound_history=np.append(np.full(n - 1, np.nan),
+                                          np.nan if bound is None else bound),
+            objective_history=np.asarray(run.history["objective"], dtype=float),
+            stopping_history={k: np.asarray(v) for k, v in
+                              {**(stopping_history or {}), **run.history}.items()},
+            stopped_by=run.stopped_by, last_x=outputs, prices=prices, method="interior-point",
+            resent_requests=self.resent_requests, iteration_wall_s=self.round_wall_s,
+            iteration_messages=self.round_messages, iteration_bytes=self.round_bytes, **fields)
+
 
 def _sharing_result(outcome: InteriorPointOutcome) -> ADMMResult:
     """A run of the interior-point method for sharing as the engine's result: the actors'
     outputs, their sum, the objective (the actors' costs and the global objective) and the
     Lagrangian bound at the final price with its certified gap."""
-    run = outcome.run
-    names = [name for names in outcome.names for name in names]
-    sizes = [size for sizes in outcome.sizes for size in sizes]
-    flat = np.concatenate(outcome.outputs)
-    x = ActorValues(names, np.cumsum([0] + sizes), flat)
-    objective = float(outcome.objectives.sum()) + float(outcome.global_objective)
-    bound = outcome.lower_bound
-    n = len(run.history["consensus"])
-    price = run.y[0]
-    return ADMMResult(
-        status=ADMMStatus.CONVERGED if run.status == InteriorPointStatus.CONVERGED
-        else ADMMStatus.MAX_ITERATIONS,
-        iterations=run.rounds, x=x, z=run.z, objective=objective,
-        primal_residuals=np.asarray(run.history["consensus"]),
-        dual_residuals=np.asarray(run.history["dual"]), eps_primal=np.full(n, np.nan),
-        eps_dual=np.full(n, np.nan), rho_history=np.zeros(0), wall_time_s=outcome.wall_time_s,
-        actor_objectives=ActorValues(names, None, outcome.objectives, scalar=True),
-        lower_bound=bound, bound_objective=None if bound is None else objective,
-        gap_certified=None if bound is None else float(certified_gap(objective, bound)),
-        lower_bound_history=np.append(np.full(n - 1, np.nan), np.nan if bound is None else bound),
-        objective_history=np.asarray(run.history["objective"], dtype=float),
-        stopping_history={k: np.asarray(v) for k, v in run.history.items()},
-        stopped_by=run.stopped_by, last_x=flat, prices=np.tile(price, len(names)),
-        method="interior-point",
-        resent_requests=outcome.resent_requests, iteration_wall_s=outcome.round_wall_s,
-        iteration_messages=outcome.round_messages, iteration_bytes=outcome.round_bytes)
+    n_actors = sum(len(names) for names in outcome.names)
+    return outcome.result(
+        float(outcome.objectives.sum()) + float(outcome.global_objective),
+        np.concatenate(outcome.outputs), np.tile(outcome.run.y[0], n_actors))
 
 
 @dataclass

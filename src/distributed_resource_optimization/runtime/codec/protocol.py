@@ -12,6 +12,7 @@ from distributed_resource_optimization.interior_point.consensus import (
     Factored,
     Predicted,
     StepLimits,
+    check_block,
 )
 from distributed_resource_optimization.runtime.codec.arrays import (
     _DTYPE,
@@ -289,12 +290,11 @@ def _dec_factored(value: Any, where: Callable[[], str]) -> Factored:
         if type(item) is not list or len(item) != 2:
             raise MessageDecodeError(f"{wi}: expected [positions, block]")
         positions = np.array(_dec_ints(item[0], lambda wi=wi: f"{wi}.positions"), dtype=int)
-        if positions.size and (positions.min() < 0 or positions.max() >= x.size):
-            raise MessageDecodeError(f"{wi}: positions outside 0..{x.size - 1}")
         block = decode_array(item[1], f"{wi}.block")
-        if block.shape != (positions.size, positions.size):
-            raise MessageDecodeError(f"{wi}: a block of shape {list(block.shape)} for "
-                                     f"{positions.size} positions")
+        try:
+            check_block(positions, block, x.size)
+        except ValueError as exc:
+            raise MessageDecodeError(f"{wi}: {exc}") from None
         blocks.append((positions, block))
 
     def number(key: str) -> float:
