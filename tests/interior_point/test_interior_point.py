@@ -150,3 +150,36 @@ def test_the_sparse_coordinator_gives_the_same_run(monkeypatch):
     assert sparse.converged and sparse.iterations == dense.iterations
     assert abs(sparse.objective - dense.objective) <= 1e-9 * (1 + abs(dense.objective))
     np.testing.assert_allclose(np.concatenate(sparse.y), np.concatenate(dense.y), atol=1e-7)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**32 - 1))
+def test_each_parts_newton_matrix_is_the_sparse_product_it_stands_for(seed):
+    """The Newton matrix of a part, its pattern set up once and its values computed per
+    iteration, equals ``[[G' diag(d) G + reg I, A'], [A, -0.1 reg I]]`` built from sparse
+    products (reference), for parts with and without inequalities and equalities, duplicate
+    entries and empty rows."""
+    from distributed_resource_optimization.local.interior_point import _KKTPattern
+
+    rng = np.random.default_rng(seed)
+    n, m, k = int(rng.integers(1, 10)), int(rng.integers(0, 12)), int(rng.integers(0, 4))
+    g = sp.random(m, n, density=rng.uniform(0.05, 0.9), random_state=rng.integers(2**31),
+                  format="coo")
+    # a duplicate entry: summed, as every scipy construction sums it
+    if g.nnz:
+        g = sp.coo_matrix((np.r_[g.data, g.data[:1]], (np.r_[g.row, g.row[:1]],
+                                                        np.r_[g.col, g.col[:1]])), shape=g.shape)
+    a = sp.random(k, n, density=rng.uniform(0.2, 1.0), random_state=rng.integers(2**31),
+                  format="csr")
+    d = 10.0 ** rng.uniform(-6, 8, size=m)
+    reg = 10.0 ** rng.uniform(-11, -5)
+    kkt = _KKTPattern(g, a)
+    values = kkt.hessian(d)
+    got = kkt.matrix(values, reg)
+    h = (g.T @ sp.diags(d) @ g).tocsc()
+    want = sp.bmat([[h + reg * sp.identity(n), a.T], [a, -0.1 * reg * sp.identity(k)]]) \
+        if k else h + reg * sp.identity(n)
+    scale = max(1.0, float(np.max(np.abs(want.toarray()))))
+    np.testing.assert_allclose(got.toarray(), want.toarray(), rtol=0, atol=1e-14 * scale)
+    assert kkt.largest(values) == pytest.approx(
+        max(1.0, float(np.max(np.abs(h.diagonal()), initial=1.0))), rel=1e-14)

@@ -46,6 +46,82 @@ _RELATIVE_REGULARISATIONS = (1e-12, 1e-8)
 START_ITERS = 100
 
 
+class _KKTPattern:
+    """One part's Newton matrix ``[[G' diag(d) G + reg I, A'], [A, -0.1 reg I]]`` with its
+    sparsity worked out once: per iteration only its values are computed (``d``: the barrier
+    weights ``lam / s`` of the part's inequality rows). Building it from sparse products every
+    iteration cost 2.5 ms per part in scipy's bookkeeping, ten times its factorisation
+    (measured: 9 of the 25 s of the 30-min market)."""
+
+    def __init__(self, g: sp.spmatrix, a: sp.spmatrix) -> None:
+        g = sp.csr_matrix(g)
+        g.sum_duplicates()
+        n = g.shape[1]
+        k = a.shape[0]
+        # The Hessian's pattern: every pair of columns that share a row, and the diagonal.
+        ones = g.copy()
+        ones.data[:] = 1.0
+        pattern = (ones.T @ ones + sp.identity(n, format="csr")).tocsc()
+        pattern.sort_indices()
+        column = np.repeat(np.arange(n), np.diff(pattern.indptr))
+        keys = column * n + pattern.indices  # column-major, sorted
+        # Hessian entry (i, j) = sum over rows r of (g[r, i] g[r, j]) d[r]: one sparse product.
+        # Every pair of stored entries of a row, the row's entries repeated per partner.
+        counts = np.diff(g.indptr)
+        row_of = np.repeat(np.arange(g.shape[0]), counts)
+        partners = counts[row_of]
+        first = np.repeat(np.arange(g.nnz), partners)
+        offset = np.arange(first.size) - np.repeat(np.cumsum(partners) - partners, partners)
+        second = g.indptr[row_of[first]] + offset
+        self._weights = sp.csr_matrix(
+            (g.data[first] * g.data[second],
+             (np.searchsorted(keys, g.indices[second] * n + g.indices[first]), row_of[first])),
+            shape=(keys.size, g.shape[0]))
+        self._diagonal = np.searchsorted(keys, np.arange(n) * n + np.arange(n))
+        # The whole matrix's pattern, with each stored entry traced to its source by a code.
+        code = pattern.copy()
+        code.data = np.arange(1.0, keys.size + 1.0)
+        if k:
+            a = sp.csc_matrix(a)
+            a.sum_duplicates()
+            fixed = sp.csc_matrix((np.arange(keys.size + 1.0, keys.size + 1.0 + a.nnz),
+                                   a.indices, a.indptr), shape=a.shape)
+            eye = sp.identity(k, format="csc") * (keys.size + 1.0 + a.nnz)
+            whole = sp.bmat([[code, fixed.T], [fixed, eye]], format="csc")
+        else:
+            whole = code
+        whole.sort_indices()
+        tag = whole.data.astype(np.int64)
+        self._indices, self._indptr = whole.indices.copy(), whole.indptr.copy()
+        self.size = whole.shape[0]
+        self._hessian_at = np.flatnonzero(tag <= keys.size)
+        self._hessian_of = tag[self._hessian_at] - 1
+        self._base = np.zeros(tag.size)
+        if k:
+            a_at = (tag > keys.size) & (tag <= keys.size + a.nnz)
+            self._base[a_at] = a.data[tag[a_at] - keys.size - 1]
+        self._equality_at = np.flatnonzero(tag == keys.size + 1 + (a.nnz if k else 0)) \
+            if k else np.zeros(0, int)
+        self._hessian_diagonal_at = self._hessian_at[np.argsort(self._hessian_of)][
+            self._diagonal]
+
+    def hessian(self, d: np.ndarray) -> np.ndarray:
+        """The values of ``G' diag(d) G`` on the pattern."""
+        return self._weights @ d
+
+    def largest(self, hessian: np.ndarray) -> float:
+        """The largest diagonal entry's magnitude (at least 1)."""
+        return float(np.max(np.abs(hessian[self._diagonal]), initial=1.0))
+
+    def matrix(self, hessian: np.ndarray, reg: float) -> sp.csc_matrix:
+        """The regularised Newton matrix (CSC)."""
+        data = self._base.copy()
+        data[self._hessian_at] = hessian[self._hessian_of]
+        data[self._hessian_diagonal_at] += reg
+        data[self._equality_at] = -0.1 * reg
+        return sp.csc_matrix((data, self._indices, self._indptr), shape=(self.size, self.size))
+
+
 class LPBarrier:
     """One participant's LP as a :class:`~..interior_point.consensus.BarrierParticipant`.
 
@@ -99,7 +175,7 @@ class LPBarrier:
             local = {int(col): j for j, col in enumerate(cols)}
             self._parts.append({
                 "idx": np.concatenate([cols, n + rows]),
-                "A": self.A[rows][:, cols].tocsc(), "G": self.G[grows][:, cols].tocsc(),
+                "kkt": _KKTPattern(self.G[grows][:, cols], self.A[rows][:, cols]),
                 "grows": grows, "ex": ex,
                 "ex_local": np.array([local[int(col)] for col in self.exchange[ex]], dtype=int),
             })
@@ -137,19 +213,15 @@ class LPBarrier:
         d = self.lam / self.s
         self._lus = []
         for part in self._parts:
-            g = part["G"]
-            h = (g.T @ sp.diags(d[part["grows"]]) @ g).tocsc()
-            a = part["A"]
-            largest = float(np.max(np.abs(h.diagonal()), initial=1.0))
+            kkt = part["kkt"]
+            h = kkt.hessian(d[part["grows"]])
+            largest = kkt.largest(h)
             for reg in _REGULARISATIONS + tuple(r * largest for r in _RELATIVE_REGULARISATIONS):
-                m = sp.bmat([[h + reg * sp.identity(h.shape[0]), a.T],
-                             [a, -0.1 * reg * sp.identity(a.shape[0])]], format="csc") \
-                    if a.shape[0] else h + reg * sp.identity(h.shape[0], format="csc")
                 try:
                     # A symmetric ordering keeps the fill low; partial pivoting stays on: near
                     # the optimum the barrier terms span many decades and unpivoted factors
                     # lose the digits that make the condensed sensitivity agree with the step.
-                    self._lus.append(splu(m, permc_spec="MMD_AT_PLUS_A"))
+                    self._lus.append(splu(kkt.matrix(h, reg), permc_spec="MMD_AT_PLUS_A"))
                     break
                 except RuntimeError:  # exactly singular in floating point: regularise more
                     continue
