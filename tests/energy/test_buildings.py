@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import shutil
 from pathlib import Path
 
@@ -451,3 +452,31 @@ def test_unknown_reference_names_referring_row(data_copy: Path) -> None:
     _rewrite(data_copy / "buildings" / "zones.csv", 5, "zone_type", "no_such_type")
     with pytest.raises(DataFileError, match=r"zones\.csv, row 5, column 'zone_type'"):
         load_buildings(data_copy)
+
+
+def _same_block(a: LPBlock, b: LPBlock) -> bool:
+    return (a.n == b.n and a.name == b.name
+            and all(np.array_equal(getattr(a, f), getattr(b, f), equal_nan=True)
+                    for f in ("c", "lb", "ub", "b_eq", "b_ub"))
+            and (a.A_eq != b.A_eq).nnz == 0 and (a.A_ub != b.A_ub).nnz == 0
+            and all(np.array_equal(a.variables[k], b.variables[k]) for k in a.variables))
+
+
+def test_a_block_built_again_is_the_fresh_build_of_the_model_as_it_is_now(models) -> None:
+    """Blocks are kept per model content: the same model gives the same block (a copy the
+    caller may change), and a model changed in place gives the block of its new content, not
+    the kept one (reference: the block built without the cache)."""
+    from distributed_resource_optimization.energy.buildings import block as blocks
+
+    model = copy.deepcopy(models[3])
+    first = building_block(model, DT_H)
+    assert _same_block(first, blocks._build(model, DT_H))
+    first.ub[first.variables["y"]] = 0.0  # the caller's copy: the kept block stays
+    first.A_eq.data[:] = 0.0
+    again = building_block(model, DT_H)
+    assert _same_block(again, blocks._build(model, DT_H))
+    model.y_max[OCCUPIED] -= 0.5  # a narrower band, changed in place
+    model.d[:, 0] += 1.0           # and another weather
+    changed = building_block(model, DT_H)
+    assert _same_block(changed, blocks._build(model, DT_H))
+    assert not _same_block(changed, again)
