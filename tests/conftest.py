@@ -14,6 +14,15 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 from dataclasses import dataclass  # noqa: E402
 
+from hypothesis import settings as _hypothesis_settings  # noqa: E402
+
+# The suite draws the same examples on every run (a failure on CI is one anyone can reproduce,
+# and a run that passed does not fail on the next for an unlucky draw); HYPOTHESIS_PROFILE=explore
+# draws new ones, for looking for failures by hand.
+_hypothesis_settings.register_profile("default", derandomize=True)
+_hypothesis_settings.register_profile("explore", derandomize=False)
+_hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
 import cvxpy as cp  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402

@@ -480,3 +480,25 @@ def test_a_block_built_again_is_the_fresh_build_of_the_model_as_it_is_now(models
     changed = building_block(model, DT_H)
     assert _same_block(changed, blocks._build(model, DT_H))
     assert not _same_block(changed, again)
+
+
+def test_within_step_matrices_kept_are_the_ones_computed_now() -> None:
+    """The within-step matrices are kept per input content: asked again they equal the matrix
+    exponential computed afresh (reference), a caller changing its copy changes nothing kept,
+    and other inputs (another building's matrices, another fraction) get their own."""
+    from distributed_resource_optimization.energy.buildings import model as building_model
+
+    a_model, b_model = load_buildings()[:2]
+    step_s = a_model.timestep_h * 3600.0
+    flags = np.isin(a_model.disturbance_names, a_model.interpolated_disturbances)
+    for model, fraction in ((a_model, 0.25), (b_model, 0.25), (a_model, 0.5)):
+        fresh = building_model._discretise_interpolated_now(
+            model.A_continuous, model.B_c_continuous, model.B_d_continuous, flags, step_s,
+            fraction * step_s)
+        first = model.within_step(fraction)
+        for got, want in zip(first, fresh, strict=True):
+            np.testing.assert_array_equal(got, want)
+            got[...] = 0.0  # the caller's copy
+        for got, want in zip(model.within_step(fraction), fresh, strict=True):
+            np.testing.assert_array_equal(got, want)
+    assert not np.array_equal(a_model.within_step(0.25)[0], a_model.within_step(0.5)[0])
