@@ -568,7 +568,7 @@ def _envelope(data: BuildingTables, building_name: str, zone: pd.Series, t_amb_l
     conduction and interior convection, as in CoBMo; solving that node gives the flows below.
     """
     table = data["surfaces_exterior"]
-    rows = table.frame[(table.frame["building_name"] == building_name)]
+    rows = table.rows_where("building_name", building_name)
     if rows.empty:
         raise DataFileError(table.path, f"no exterior surfaces for building {building_name!r}",
                             column="building_name")
