@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import resource
+import time
 
 # One thread per BLAS / OpenMP pool in this process, its test workers and every process a test
 # starts itself (as AgentProcesses does for the agents it spawns): on 2 cores shared by two
@@ -94,3 +96,27 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return 1 if item.get_closest_marker("slow") is not None else 2
 
     items.sort(key=rank)
+
+
+#: With this variable set to a file name, each test appends a line to that file: the CPU time
+#: of the test's process and of the child processes it waited for, its wall time (s) and its
+#: node id, tab-separated (setup and teardown included). How the suite's time was found.
+CPU_LOG_ENV = "DRO_TEST_CPU_LOG"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
+    log = os.environ.get(CPU_LOG_ENV)
+    if not log:
+        yield
+        return
+
+    def children() -> float:
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return usage.ru_utime + usage.ru_stime
+
+    own, waited, wall = time.process_time(), children(), time.perf_counter()
+    yield
+    with open(log, "a") as fh:
+        fh.write(f"{time.process_time() - own:.3f}\t{children() - waited:.3f}\t"
+                 f"{time.perf_counter() - wall:.3f}\t{item.nodeid}\n")
