@@ -502,3 +502,22 @@ def test_within_step_matrices_kept_are_the_ones_computed_now() -> None:
         for got, want in zip(model.within_step(fraction), fresh, strict=True):
             np.testing.assert_array_equal(got, want)
     assert not np.array_equal(a_model.within_step(0.25)[0], a_model.within_step(0.5)[0])
+
+
+def test_kept_values_are_built_once_and_the_least_recently_used_dropped_first() -> None:
+    from distributed_resource_optimization.energy.buildings.kept import KeptByContent
+
+    built: list[str] = []
+
+    def build(key: str):
+        return lambda: built.append(key) or f"value of {key}"
+
+    kept = KeptByContent[str](2)
+    assert [kept.get(k, build(k)) for k in ("a", "b", "a")] == ["value of a", "value of b",
+                                                                   "value of a"]
+    assert built == ["a", "b"]  # "a" was found again
+    kept.get("c", build("c"))   # "b" is the least recently used: dropped
+    assert len(kept) == 2
+    kept.get("a", build("a"))
+    kept.get("b", build("b"))
+    assert built == ["a", "b", "c", "b"]

@@ -8,8 +8,6 @@ exchanged demands in the grids' time-major order.
 from __future__ import annotations
 
 import hashlib
-import threading
-from collections import OrderedDict
 from dataclasses import fields, replace
 
 import numpy as np
@@ -17,6 +15,7 @@ import scipy.sparse as sp
 
 from .. import GROUPS
 from ..lp import LPBlock
+from .kept import KeptByContent
 from .model import STATE_NAMES, BuildingModel
 
 #: Blocks already built in this process, by the content of their model (a model is a mutable
@@ -24,8 +23,7 @@ from .model import STATE_NAMES, BuildingModel
 #: baselines and every centralized solve build the same buildings' blocks again and again: 22
 #: buildings at 30 min are 0.4 s each time (measured). At most this many are kept (LRU).
 BLOCK_CACHE_SIZE = 256
-_BLOCKS: OrderedDict[bytes, LPBlock] = OrderedDict()
-_BLOCKS_LOCK = threading.Lock()
+_BLOCKS: KeptByContent[LPBlock] = KeptByContent(BLOCK_CACHE_SIZE)
 
 
 def _fingerprint(model: BuildingModel, timestep_h: float) -> bytes:
@@ -66,18 +64,7 @@ def building_block(model: BuildingModel, timestep_h: float) -> LPBlock:
     ``timestep_h`` must equal the step the model was discretised at.
     """
     _check_timestep(model, timestep_h)
-    key = _fingerprint(model, timestep_h)
-    with _BLOCKS_LOCK:
-        block = _BLOCKS.get(key)
-        if block is not None:
-            _BLOCKS.move_to_end(key)
-    if block is None:
-        block = _build(model, timestep_h)
-        with _BLOCKS_LOCK:
-            _BLOCKS[key] = block
-            while len(_BLOCKS) > BLOCK_CACHE_SIZE:
-                _BLOCKS.popitem(last=False)
-    return _copy(block)
+    return _copy(_BLOCKS.get(_fingerprint(model, timestep_h), lambda: _build(model, timestep_h)))
 
 
 def _build(model: BuildingModel, timestep_h: float) -> LPBlock:

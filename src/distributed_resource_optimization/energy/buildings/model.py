@@ -17,8 +17,6 @@ points spaced ``comfort_spacing_min`` apart inside every step, with the band of 
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +36,7 @@ from .data import (
     sample_schedules,
     single_zone,
 )
+from .kept import KeptByContent
 
 # Physical constants. Air at 20 degC and 101.325 kPa; rho * cp = 1211 J/(m3 K) as CoBMo's
 # heat_capacity_air.
@@ -644,8 +643,7 @@ def _discretise(A: np.ndarray, B_c: np.ndarray, B_d: np.ndarray, step_s: float
 #: minute inside every step, the same 30-60 fractions of the step each time: 80 us per matrix
 #: exponential, 1300 of them per verification of the district (measured).
 WITHIN_STEP_CACHE_SIZE = 8192
-_WITHIN_STEP: OrderedDict[tuple, tuple[np.ndarray, ...]] = OrderedDict()
-_WITHIN_STEP_LOCK = threading.Lock()
+_WITHIN_STEP: KeptByContent[tuple[np.ndarray, ...]] = KeptByContent(WITHIN_STEP_CACHE_SIZE)
 
 
 def _discretise_interpolated(A: np.ndarray, B_c: np.ndarray, B_d: np.ndarray,
@@ -662,16 +660,8 @@ def _discretise_interpolated(A: np.ndarray, B_c: np.ndarray, B_d: np.ndarray,
     flags = np.asarray(interpolated, dtype=bool)
     key = (*((a.shape, a.tobytes()) for a in arrays), flags.tobytes(), float(step_s),
            float(tau_s))
-    with _WITHIN_STEP_LOCK:
-        kept = _WITHIN_STEP.get(key)
-        if kept is not None:
-            _WITHIN_STEP.move_to_end(key)
-    if kept is None:
-        kept = _discretise_interpolated_now(*arrays, flags, step_s, tau_s)
-        with _WITHIN_STEP_LOCK:
-            _WITHIN_STEP[key] = kept
-            while len(_WITHIN_STEP) > WITHIN_STEP_CACHE_SIZE:
-                _WITHIN_STEP.popitem(last=False)
+    kept = _WITHIN_STEP.get(key, lambda: _discretise_interpolated_now(*arrays, flags, step_s,
+                                                                      tau_s))
     return tuple(a.copy() for a in kept)
 
 
