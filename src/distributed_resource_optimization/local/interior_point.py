@@ -78,15 +78,17 @@ class _KKTPattern:
              (np.searchsorted(keys, g.indices[second] * n + g.indices[first]), row_of[first])),
             shape=(keys.size, g.shape[0]))
         self._diagonal = np.searchsorted(keys, np.arange(n) * n + np.arange(n))
-        # The whole matrix's pattern, with each stored entry traced to its source by a code.
+        # The whole matrix's pattern, each stored entry traced to its source by a code: the
+        # Hessian's entries 1..n_h, A's (and A''s) next, the equality block's diagonal last.
+        n_h = keys.size
+        a = sp.csc_matrix(a)
+        a.sum_duplicates()
         code = pattern.copy()
-        code.data = np.arange(1.0, keys.size + 1.0)
+        code.data = np.arange(1.0, n_h + 1.0)
         if k:
-            a = sp.csc_matrix(a)
-            a.sum_duplicates()
-            fixed = sp.csc_matrix((np.arange(keys.size + 1.0, keys.size + 1.0 + a.nnz),
-                                   a.indices, a.indptr), shape=a.shape)
-            eye = sp.identity(k, format="csc") * (keys.size + 1.0 + a.nnz)
+            fixed = sp.csc_matrix((np.arange(n_h + 1.0, n_h + 1.0 + a.nnz), a.indices, a.indptr),
+                                  shape=a.shape)
+            eye = sp.identity(k, format="csc") * (n_h + 1.0 + a.nnz)
             whole = sp.bmat([[code, fixed.T], [fixed, eye]], format="csc")
         else:
             whole = code
@@ -94,14 +96,12 @@ class _KKTPattern:
         tag = whole.data.astype(np.int64)
         self._indices, self._indptr = whole.indices.copy(), whole.indptr.copy()
         self.size = whole.shape[0]
-        self._hessian_at = np.flatnonzero(tag <= keys.size)
+        self._hessian_at = np.flatnonzero(tag <= n_h)
         self._hessian_of = tag[self._hessian_at] - 1
+        a_at = (tag > n_h) & (tag <= n_h + a.nnz)
         self._base = np.zeros(tag.size)
-        if k:
-            a_at = (tag > keys.size) & (tag <= keys.size + a.nnz)
-            self._base[a_at] = a.data[tag[a_at] - keys.size - 1]
-        self._equality_at = np.flatnonzero(tag == keys.size + 1 + (a.nnz if k else 0)) \
-            if k else np.zeros(0, int)
+        self._base[a_at] = a.data[tag[a_at] - n_h - 1]
+        self._equality_at = np.flatnonzero(tag == n_h + a.nnz + 1)
         self._hessian_diagonal_at = self._hessian_at[np.argsort(self._hessian_of)][
             self._diagonal]
 

@@ -7,7 +7,6 @@ exchanged demands in the grids' time-major order.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import fields, replace
 
 import numpy as np
@@ -15,7 +14,7 @@ import scipy.sparse as sp
 
 from .. import GROUPS
 from ..lp import LPBlock
-from .kept import KeptByContent
+from .kept import KeptByContent, content_key
 from .model import STATE_NAMES, BuildingModel
 
 #: Blocks already built in this process, by the content of their model (a model is a mutable
@@ -24,21 +23,6 @@ from .model import STATE_NAMES, BuildingModel
 #: buildings at 30 min are 0.4 s each time (measured). At most this many are kept (LRU).
 BLOCK_CACHE_SIZE = 256
 _BLOCKS: KeptByContent[LPBlock] = KeptByContent(BLOCK_CACHE_SIZE)
-
-
-def _fingerprint(model: BuildingModel, timestep_h: float) -> bytes:
-    digest = hashlib.blake2b(repr(float(timestep_h)).encode(), digest_size=20)
-    for f in fields(model):
-        value = getattr(model, f.name)
-        digest.update(f.name.encode())
-        if isinstance(value, np.ndarray):
-            digest.update(f"{value.dtype.str}{value.shape}".encode())
-            digest.update(np.ascontiguousarray(value).tobytes())
-        elif isinstance(value, dict):
-            digest.update(repr(sorted(value.items())).encode())
-        else:
-            digest.update(repr(value).encode())
-    return digest.digest()
 
 
 def _copy(block: LPBlock) -> LPBlock:
@@ -64,7 +48,8 @@ def building_block(model: BuildingModel, timestep_h: float) -> LPBlock:
     ``timestep_h`` must equal the step the model was discretised at.
     """
     _check_timestep(model, timestep_h)
-    return _copy(_BLOCKS.get(_fingerprint(model, timestep_h), lambda: _build(model, timestep_h)))
+    key = content_key(float(timestep_h), *(getattr(model, f.name) for f in fields(model)))
+    return _copy(_BLOCKS.get(key, lambda: _build(model, timestep_h)))
 
 
 def _build(model: BuildingModel, timestep_h: float) -> LPBlock:

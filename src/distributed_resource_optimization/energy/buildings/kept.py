@@ -8,12 +8,30 @@ verification, which ask for the same buildings' values again and again.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
+import numpy as np
+
 V = TypeVar("V")
+
+
+def content_key(*values: object) -> bytes:
+    """A digest of what ``values`` hold, in order: arrays by dtype, shape and bytes, mappings by
+    their sorted items, anything else by its ``repr`` (exact for floats, strings, tuples)."""
+    digest = hashlib.blake2b(digest_size=20)
+    for value in values:
+        if isinstance(value, np.ndarray):
+            digest.update(f"array {value.dtype.str}{value.shape}".encode())
+            digest.update(np.ascontiguousarray(value).tobytes())
+        elif isinstance(value, dict):
+            digest.update(f"dict {sorted(value.items())!r}".encode())
+        else:
+            digest.update(f"{type(value).__name__} {value!r}".encode())
+    return digest.digest()
 
 
 class KeptByContent(Generic[V]):
@@ -43,8 +61,3 @@ class KeptByContent(Generic[V]):
 
     def __len__(self) -> int:
         return len(self._values)
-
-    def clear(self) -> None:
-        """Forget every kept value."""
-        with self._lock:
-            self._values.clear()

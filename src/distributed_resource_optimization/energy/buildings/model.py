@@ -36,7 +36,7 @@ from .data import (
     sample_schedules,
     single_zone,
 )
-from .kept import KeptByContent
+from .kept import KeptByContent, content_key
 
 # Physical constants. Air at 20 degC and 101.325 kPa; rho * cp = 1211 J/(m3 K) as CoBMo's
 # heat_capacity_air.
@@ -656,10 +656,9 @@ def _discretise_interpolated(A: np.ndarray, B_c: np.ndarray, B_d: np.ndarray,
     The augmented state ``(x, c, d, s)`` with ``d' = s`` on the interpolated columns and
     ``s = (d[t+1] - d[t]) / step_s`` is linear time-invariant; one matrix exponential gives it.
     """
-    arrays = [np.ascontiguousarray(a, dtype=float) for a in (A, B_c, B_d)]
+    arrays = [np.asarray(a, dtype=float) for a in (A, B_c, B_d)]
     flags = np.asarray(interpolated, dtype=bool)
-    key = (*((a.shape, a.tobytes()) for a in arrays), flags.tobytes(), float(step_s),
-           float(tau_s))
+    key = content_key(*arrays, flags, float(step_s), float(tau_s))
     kept = _WITHIN_STEP.get(key, lambda: _discretise_interpolated_now(*arrays, flags, step_s,
                                                                       tau_s))
     return tuple(a.copy() for a in kept)
