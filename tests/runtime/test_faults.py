@@ -639,3 +639,53 @@ def test_a_latency_delays_every_round_and_changes_nothing_else():
                                      + 2 * one_way * (plain.admm.iterations + 2))
     with pytest.raises(ValueError, match="one_way_s"):
         Faults.latency(-1.0)
+
+
+# -- when a request is sent again ----------------------------------------------------------------
+
+def test_a_lost_first_join_is_asked_for_again_after_the_floor_and_sets_no_pace():
+    """With nothing to go by, the first resend waits RESEND_FIRST_S (an eighth of the default
+    timeout, 3.75 s, made one lost join cost that much); a round that waited for a resend is
+    not a measure of the participants' speed, a lossless one is."""
+    import asyncio
+
+    from distributed_resource_optimization.runtime.engine import RESEND_FIRST_S, CoordinatorAgent
+    from distributed_resource_optimization.runtime.messages import JoinReply, JoinRequest
+    from distributed_resource_optimization.runtime.transport import InProcessTransport
+
+    class DropFirstJoin(InProcessTransport):
+        dropped = 0
+
+        async def send(self, sender, receiver, message):
+            if isinstance(message, JoinRequest) and not self.dropped:
+                self.dropped += 1
+                return
+            await super().send(sender, receiver, message)
+
+    async def scenario(timeout: float):
+        transport = DropFirstJoin()
+        agent = CoordinatorAgent("coordinator", dro.ADMMGenericCoordinator(
+            dro.ADMMSharingGlobalActor(), reply_timeout=timeout), ["p"], transport)
+        first = agent._resend_interval(JoinReply)
+        inbox = transport.register("p")
+
+        async def participant():
+            while True:
+                _, msg = await inbox.receive(timeout)
+                await transport.send("p", "coordinator", JoinReply(msg.session, ("p",), (1,)))
+
+        answering = asyncio.create_task(participant())
+        try:
+            lossy = await agent._round([JoinRequest("s1")], JoinReply, "s1")
+            after_lossy = {kind: list(times) for kind, times in agent._round_times.items()}
+            clean = await agent._round([JoinRequest("s2")], JoinReply, "s2")
+        finally:
+            answering.cancel()
+        return first, agent, lossy, after_lossy, clean
+
+    first, agent, lossy, after_lossy, clean = asyncio.run(scenario(30.0))
+    assert first == RESEND_FIRST_S
+    assert agent.resent == 1 and lossy[0].names == ("p",) and clean[0].session == "s2"
+    assert JoinReply not in after_lossy and len(agent._round_times[JoinReply]) == 1
+    # never later than an eighth of the timeout, so several tries fit before it
+    assert asyncio.run(scenario(2.0))[0] == 2.0 / 8

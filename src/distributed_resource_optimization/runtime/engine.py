@@ -101,7 +101,8 @@ _log = logging.getLogger(__name__)
 RESEND_FACTOR = 5.0
 RESEND_MIN_S = 0.02
 #: The first resend of a round kind that has no history of its own (finish) goes by the other
-#: kinds' rounds, but not before this many seconds (well within the participants' linger).
+#: kinds' rounds, but not before this many seconds (well within the participants' linger); with
+#: no history at all (the first join round) it comes after this many seconds too.
 RESEND_FIRST_S = 0.5
 RESEND_GROWTH = 1.5
 
@@ -465,17 +466,19 @@ class CoordinatorAgent:
         """When to send a request again that has no reply yet: a few times the fastest of the
         recent rounds of this kind (rounds that waited for a resend do not count; the first
         round of a kind goes by the other kinds' rounds, so a lost finish reply is asked for
-        again while the participant still lingers; a first join round has nothing to go by),
-        so a lost message costs little, and at most an eighth of the timeout, so there are
-        several tries before it."""
+        again while the participant still lingers), but not before :data:`RESEND_FIRST_S` in
+        the first round of a kind (it may do work of its own: a first solve prepares the
+        model, a finish evaluates the final dual terms); so a lost message costs little, and
+        at most an eighth of the timeout, so there are several tries before it."""
         times = self._round_times.get(kind)
         if times:
             typical = RESEND_FACTOR * min(times)
         else:
+            # Nothing to go by (a first join round, or every round so far waited for a
+            # resend): the floor. An eighth of the default timeout, as before, made one lost
+            # join cost 3.75 s; a participant answers a repeated join from its cache.
             others = [t for ts in self._round_times.values() for t in ts]
-            # A first finish round does work of its own (the final dual terms): not too eager.
-            typical = max(RESEND_FIRST_S, RESEND_FACTOR * min(others)) if others \
-                else self.timeout / 8
+            typical = max(RESEND_FIRST_S, RESEND_FACTOR * min(others, default=0.0))
         return min(self.timeout / 8, max(RESEND_MIN_S, typical))
 
     def _may_carry(self, addr: str) -> bool:
@@ -496,6 +499,7 @@ class CoordinatorAgent:
         ``None`` in their place.
         """
         start = time.monotonic()
+        resent_before = self.resent
         timeout = self.timeout if timeout is None else timeout
         pending = {addr: i for i, addr in enumerate(self.participants)
                    if requests is None or requests[i] is not None}
@@ -547,7 +551,9 @@ class CoordinatorAgent:
                 else:
                     self._missed[addr] = 0
                     self._answered_once.add(addr)
-        if not pending:  # a round cut short by stale participants says nothing of their speed
+        # A round cut short by stale participants says nothing of their speed, one that waited
+        # for a resend nothing of the participants' (it measures the wait).
+        if not pending and self.resent == resent_before:
             self._round_times.setdefault(kind, collections.deque(maxlen=5)).append(
                 time.monotonic() - start)
         return replies
