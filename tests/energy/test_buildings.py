@@ -521,3 +521,19 @@ def test_kept_values_are_built_once_and_the_least_recently_used_dropped_first() 
     kept.get("a", build("a"))
     kept.get("b", build("b"))
     assert built == ["a", "b", "c", "b"]
+
+
+def test_content_keys_tell_apart_large_arrays_inside_containers() -> None:
+    """numpy abbreviates the repr of a large array (its middle becomes "..."): keys walk
+    containers, so arrays differing only there give different keys; equal content, equal key."""
+    from distributed_resource_optimization.energy.buildings.kept import content_key
+
+    a = np.zeros(5000)
+    b = a.copy()
+    b[2500] = 1.0
+    assert repr({"x": a}) == repr({"x": b})  # what a repr-based key would have hashed
+    for wrap in (lambda v: {"x": v}, lambda v: (v,), lambda v: [1.0, v]):
+        assert content_key(wrap(a)) != content_key(wrap(b))
+        assert content_key(wrap(a)) == content_key(wrap(a.copy()))
+    assert content_key(1.0, "a") != content_key("1.0", "a")  # the type is part of the key
+    assert content_key((1,), 2) != content_key((1, 2))        # and so is the nesting

@@ -474,9 +474,9 @@ class CoordinatorAgent:
         if times:
             typical = RESEND_FACTOR * min(times)
         else:
-            # Nothing to go by (a first join round, or every round so far waited for a
-            # resend): the floor. An eighth of the default timeout, as before, made one lost
-            # join cost 3.75 s; a participant answers a repeated join from its cache.
+            # With no round of any kind to go by (the first join) the floor alone: a
+            # participant answers a repeated join from its cache, so a slow join costs only
+            # repeated messages (an eighth of the timeout made one lost join cost 3.75 s).
             others = [t for ts in self._round_times.values() for t in ts]
             typical = max(RESEND_FIRST_S, RESEND_FACTOR * min(others, default=0.0))
         return min(self.timeout / 8, max(RESEND_MIN_S, typical))

@@ -20,18 +20,30 @@ V = TypeVar("V")
 
 
 def content_key(*values: object) -> bytes:
-    """A digest of what ``values`` hold, in order: arrays by dtype, shape and bytes, mappings by
-    their sorted items, anything else by its ``repr`` (exact for floats, strings, tuples)."""
+    """A digest of what ``values`` hold, in order: arrays by dtype, shape and bytes, mappings
+    (by sorted key), tuples and lists item by item, anything else by its ``repr`` (exact for
+    floats and strings). Containers are walked, not ``repr``-ed: numpy abbreviates the ``repr``
+    of a large array, so two different arrays inside one could give the same key."""
     digest = hashlib.blake2b(digest_size=20)
-    for value in values:
-        if isinstance(value, np.ndarray):
-            digest.update(f"array {value.dtype.str}{value.shape}".encode())
-            digest.update(np.ascontiguousarray(value).tobytes())
-        elif isinstance(value, dict):
-            digest.update(f"dict {sorted(value.items())!r}".encode())
-        else:
-            digest.update(f"{type(value).__name__} {value!r}".encode())
+    _update(digest, values)
     return digest.digest()
+
+
+def _update(digest: hashlib.blake2b, value: object) -> None:
+    if isinstance(value, np.ndarray):
+        digest.update(f"array {value.dtype.str}{value.shape}".encode())
+        digest.update(np.ascontiguousarray(value).tobytes())
+    elif isinstance(value, dict):
+        digest.update(f"dict {len(value)}".encode())
+        for key in sorted(value):
+            _update(digest, key)
+            _update(digest, value[key])
+    elif isinstance(value, (tuple, list)):
+        digest.update(f"{type(value).__name__} {len(value)}".encode())
+        for item in value:
+            _update(digest, item)
+    else:
+        digest.update(f"{type(value).__name__} {value!r};".encode())
 
 
 class KeptByContent(Generic[V]):
