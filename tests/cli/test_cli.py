@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import json
 import shlex
+import time
 
 import numpy as np
 import pandas as pd
@@ -23,14 +24,15 @@ cli_main = importlib.import_module("distributed_resource_optimization.cli.main")
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     out = tmp_path_factory.mktemp("mc")
+    start = time.perf_counter()
     code = main(["market-clearing", "--scenario", "thermal-congestion", "--method", "centralized",
                  "--out", str(out)])
-    return code, out
+    return code, out, time.perf_counter() - start
 
 
 @pytest.mark.slow
 def test_market_clearing_writes_files(run):
-    code, out = run
+    code, out, elapsed = run
     assert code == 0
     for name in ("summary.json", "dispatch.csv", "prices.csv", "price_components.csv",
                  "thermal_dispatch_fl22.png", "thermal_price_fl22.png"):
@@ -39,7 +41,8 @@ def test_market_clearing_writes_files(run):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["scenario"] == "thermal-congestion"
     assert summary["method"] == "centralized"
-    assert isinstance(summary["wall_time_s"], float) and 0 < summary["wall_time_s"] < 30
+    # the solve's own time: positive, and part of the command's (no bound of the machine's)
+    assert isinstance(summary["wall_time_s"], float) and 0 < summary["wall_time_s"] < elapsed
     assert summary["n_timesteps"] == 48
     assert [b["element"] for b in summary["binding_constraints"]] == ["4"]
     # The objective equals a library solve of the same scenario, linearised successively (the
@@ -82,7 +85,7 @@ def test_a_dispatch_beyond_a_nonlinear_limit_exits_4(tmp_path, capsys):
 
 
 def test_tables_are_long_format(run):
-    _, out = run
+    _, out, _ = run
     for name in ("dispatch.csv", "prices.csv"):
         frame = pd.read_csv(out / name, dtype={"der": str})
         assert tuple(frame.columns) == COLUMNS
