@@ -112,11 +112,12 @@ def test_warm_start_of_another_setup_is_refused() -> None:
 @pytest.mark.slow
 def test_flex_cli_writes_state_and_warm_starts_from_it(tmp_path) -> None:
     first, second = tmp_path / "a", tmp_path / "b"
-    assert cli.main(["flex-sharing", "--actors", "200", "--out", str(first)]) == 0
+    assert cli.main(["flex-sharing", "--actors", "200", "--figures", "none", "--out",
+                     str(first)]) == 0
     state = pd.read_csv(first / "admm_state.csv")
     assert tuple(state.columns) == STATE_COLUMNS and len(state) == 600
-    assert cli.main(["flex-sharing", "--actors", "200", "--out", str(second), "--warm-start",
-                     str(first / "admm_state.csv")]) == 0
+    assert cli.main(["flex-sharing", "--actors", "200", "--figures", "none", "--out",
+                     str(second), "--warm-start", str(first / "admm_state.csv")]) == 0
     a = pd.read_json(first / "summary.json", typ="series")
     b = pd.read_json(second / "summary.json", typ="series")
     assert b["gap_certified"] <= 1e-4 and b["iterations"] < a["iterations"]  # same instance

@@ -186,7 +186,8 @@ def test_help_examples_parse():
 
 
 def test_quiet_and_verbose(tmp_path, capsys):
-    argv = ["flex-sharing", "--actors", "8", "--max-iters", "120", "--gap-tol", "1e-12"]
+    argv = ["flex-sharing", "--actors", "8", "--max-iters", "120", "--gap-tol", "1e-12",
+            "--figures", "none"]  # what is printed is checked, not the figures
     main(argv + ["-q", "--out", str(tmp_path / "q")])
     assert capsys.readouterr().err == ""
     main(argv + ["--out", str(tmp_path / "n")])

@@ -130,7 +130,7 @@ def test_saved_market_reads_back(runs, tmp_path):
     _short(repr(saved))
     # The folder is this function's own output now: saving again replaces it; a folder of
     # someone else's files is refused before any work.
-    save_results(market, out, centralized=central)
+    save_results(market, out, centralized=central, figures=False)
     foreign = tmp_path / "foreign"
     foreign.mkdir()
     (foreign / "notes.txt").write_text("mine")

@@ -369,7 +369,7 @@ def test_flex_sharing_through_a_broker_with_login_tls_and_token_equals_the_one_p
         # Three layers: TLS to the broker, the broker's login, and the run's own token.
         base = ["flex-sharing", "--actors", "20", "--processes", "2", "--runtime", "mqtt",
                 "--broker", broker.address, "--broker-tls-ca", str(broker.ca), "--token",
-                "run secret"]
+                "run secret", "--figures", "none"]
         code = main([*base, "--broker-username", broker.username, "--broker-password-file",
                      str(password), "--out", str(tmp_path / "mqtt")])
         assert code == 0, capsys.readouterr().err
@@ -379,8 +379,8 @@ def test_flex_sharing_through_a_broker_with_login_tls_and_token_equals_the_one_p
                      str(wrong), "--out", str(tmp_path / "refused")])
         err = capsys.readouterr().err
         assert code == 3 and "refused the connection" in err and "Not authorized" in err, err
-    assert main(["flex-sharing", "--actors", "20", "--processes", "2", "--out",
-                 str(tmp_path / "inproc")]) == 0
+    assert main(["flex-sharing", "--actors", "20", "--processes", "2", "--figures", "none",
+                 "--out", str(tmp_path / "inproc")]) == 0
     got, ref = (json.loads((tmp_path / d / "summary.json").read_text()) for d in ("mqtt", "inproc"))
     assert got["iterations"] == ref["iterations"]
     assert got["objective"] == pytest.approx(ref["objective"], rel=1e-12)

@@ -75,6 +75,11 @@ class ADMMGenericCoordinator:
     in time (after a resend, at about ten times the recent
     rounds' duration): its last outputs are carried for up to that many consecutive rounds, and
     no round with a carried output counts as converged. With 0 every round waits for everyone.
+    ``probe_rho`` (default off) replaces the initial ``rho`` by one measured in the first two
+    rounds, for problems whose units nobody tuned rho for: a probe round at ``rho_max`` prices
+    the start (each entry's marginal cost there), and after the first ordinary round rho becomes
+    ``PROBE_RHO_FACTOR`` times that price scale over the outputs' moves (docs/admm.md 8b); the
+    probe is a round of its own and counts as an iteration.
     """
 
     def __init__(
@@ -95,6 +100,7 @@ class ADMMGenericCoordinator:
         stale_rounds: int = 0,
         stopping: StoppingRule | None = None,
         gap_tol: float | None = None,
+        probe_rho: bool = False,
     ) -> None:
         if global_actor is None:
             global_actor = ADMMSharingGlobalActor()
@@ -114,6 +120,7 @@ class ADMMGenericCoordinator:
             anderson_memory=anderson_memory,
             anderson_max_pause=anderson_max_pause,
             stopping=_with_gap(global_actor, stopping, gap_tol),
+            probe_rho=probe_rho,
         )
         self.reply_timeout = positive_scalar(reply_timeout, "reply_timeout")
         self.setup_timeout = positive_scalar(setup_timeout, "setup_timeout")

@@ -82,7 +82,7 @@ class GeneralConsensusState(FormState):
         self._sqrt_weight = np.sqrt(self.weight)
         self._sqrt_scale = np.sqrt(self.scale)
 
-    def requests(self) -> list[LocalRequest]:
+    def _requests(self) -> list[LocalRequest]:
         target = self.z[self.gidx]
         return [LocalRequest(t, p, self.rho) for t, p in zip(self._split(target),
                                                              self._split(self.prices()))]
@@ -118,6 +118,9 @@ class GeneralConsensusState(FormState):
 
     def _rescale_duals(self, factor: float) -> None:
         self.u *= factor
+
+    def _entry_rho(self, rho: float) -> np.ndarray:
+        return rho * self.scale
 
     def _warm_state(self, x: np.ndarray, y: np.ndarray) -> None:
         # The z-update's average of the outputs; the scaled duals of the given prices.

@@ -43,7 +43,7 @@ class SharingState(FormState):
         self.Z = np.zeros((self.n_actors, self.m))
         self.u = np.zeros(self.m)
 
-    def requests(self) -> list[LocalRequest]:
+    def _requests(self) -> list[LocalRequest]:
         # Every actor sees the same price: sent once per participant, not tiled over its actors
         # (see LocalRequest; at 10^6 actors that saves 24 MB per round).
         prices = self._per_participant(self._price_snapshot())

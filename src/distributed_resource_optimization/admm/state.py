@@ -46,6 +46,11 @@ from distributed_resource_optimization.checks import (
 
 _TINY = 1e-30
 
+#: With ``probe_rho`` the run starts at this fraction of the probe's price scale over the first
+#: round's moves (docs/admm.md 8b: on the multi-area DC OPF cases the ratio itself lies 1.1-2.6
+#: decades above the best initial rho of a decade sweep; 1, 0.1 and 0.01 times it were measured).
+PROBE_RHO_FACTOR = 0.01
+
 
 
 @dataclass(frozen=True)
@@ -118,6 +123,9 @@ class ADMMSettings:
     anderson_max_pause: int = DEFAULT_MAX_PAUSE
     rho_min: float = 1e-8
     rho_max: float = 1e8
+    #: Scale the initial rho from a probe round (:data:`PROBE_RHO_FACTOR`, docs/admm.md 8b)
+    #: instead of starting at ``rho``; not with a warm start (that brings its own rho).
+    probe_rho: bool = False
     #: When the run may stop (:mod:`.stopping`); ``None``: :class:`ResidualRule`.
     stopping: StoppingRule | None = None
 
@@ -147,6 +155,7 @@ class ADMMSettings:
         self.adapt_max_factor = scalar_in_range(self.adapt_max_factor, "adapt_max_factor", 1.0)
         self.adapt_max_updates = int_at_least(self.adapt_max_updates, "adapt_max_updates", 0)
         self.acceleration = flag(self.acceleration, "acceleration")
+        self.probe_rho = flag(self.probe_rho, "probe_rho")
         self.anderson_memory = positive_int(self.anderson_memory, "anderson_memory")
         self.anderson_max_pause = non_negative_int(self.anderson_max_pause, "anderson_max_pause")
         self.rho_min = positive_scalar(self.rho_min, "rho_min")
@@ -203,6 +212,12 @@ class FormState(ABC):
         self.settings = settings
         self.rho = float(settings.rho)
         self._rho_updates = 0
+        #: ``probe_rho``: the probe round's requests while it is pending, then the price scale it
+        #: measured (RMS, price units) until the first ordinary round sets rho from it.
+        self._probe: list[LocalRequest] | None = None
+        self._probe_scale: float | None = None
+        self._probe_start: np.ndarray | None = None  # the outputs the probe priced
+        self._probing = settings.probe_rho
         self.iteration = 0
         self.history = History()
         self.status: ADMMStatus | None = None
@@ -244,9 +259,21 @@ class FormState(ABC):
             parts.append(xp)
         return np.concatenate(parts)
 
-    @abstractmethod
     def requests(self) -> list[LocalRequest]:
-        """One request per participant for the next iteration."""
+        """One request per participant for the next iteration. With ``probe_rho`` the first
+        round asks for the replies to the start at the largest penalty (``rho_max``): the
+        outputs stay next to the start and ``price + rho_max (x - target)`` is each entry's
+        marginal cost there, whatever the units (docs/admm.md 8b)."""
+        requests = self._requests()
+        if self._probing and self.iteration == 0:
+            self._probe = [LocalRequest(r.target, r.price, self.settings.rho_max)
+                           for r in requests]
+            return self._probe
+        return requests
+
+    @abstractmethod
+    def _requests(self) -> list[LocalRequest]:
+        """The form's request per participant for the next iteration."""
 
     @abstractmethod
     def _update(self, x_new: np.ndarray) -> Residuals:
@@ -359,6 +386,8 @@ class FormState(ABC):
             raise FloatingPointError(f"actor {self.names[actor]!r} returned a non-finite output")
         if self.iteration == 0:
             self.stopping.start(self)
+        if self._probe is not None:
+            return self._take_probe(x_new, fresh)
         self.iteration += 1
         w_in = self._get_state()
         res = self._update(x_new)
@@ -409,6 +438,9 @@ class FormState(ABC):
                 self._set_state(w_best)
                 self.rho = rho_best  # the scaled duals of w_best belong to this rho
             return True
+        if self._probe_scale is not None:
+            self._rho_from_probe(x_new)
+            return False
         if self.accelerator is None:
             self._adapt_rho(res)
             return False
@@ -428,6 +460,51 @@ class FormState(ABC):
         else:
             self._set_state(w_next)
         return False
+
+    def _take_probe(self, x_new: np.ndarray, fresh: bool) -> bool:
+        """The probe round: record the marginal costs' RMS at the start (nothing else moves;
+        a round with a missing reply measures nothing and the run keeps ``rho``)."""
+        self.iteration += 1
+        requests, self._probe = self._probe, None
+        self._probing = False
+        h, b = self.history, self.bound
+        for series in (h.primal, h.dual, h.eps_primal, h.eps_dual, b.lower_bounds, b.objectives):
+            series.append(np.nan)
+        h.rho.append(self.settings.rho_max)
+        if fresh:
+            target = np.concatenate([r.target for r in requests])
+            price = np.concatenate([expand_price(r.price, self.specs[p].size)
+                                    for p, r in enumerate(requests)])
+            marginal = price + self._entry_rho(self.settings.rho_max) * (x_new - target)
+            scale = float(np.sqrt(np.mean(marginal ** 2))) if marginal.size else 0.0
+            if np.isfinite(scale) and scale > 0:
+                self._probe_scale = scale
+                self._probe_start = self.x.copy()
+        if self.iteration >= self.settings.max_iters:
+            self.status = ADMMStatus.MAX_ITERATIONS
+            self.stopped_by = f"max_iters ({self.settings.max_iters})"
+            return True
+        return False
+
+    def _rho_from_probe(self, x_new: np.ndarray) -> None:
+        """After the first ordinary round: rho = :data:`PROBE_RHO_FACTOR` x the probe's price
+        scale over the RMS of the outputs' moves from the start (within ``rho_min``/``rho_max``;
+        kept if nothing moved). The scaled duals are rescaled so the prices stay."""
+        scale, self._probe_scale = self._probe_scale, None
+        moved = float(np.sqrt(np.mean((x_new - self._probe_start) ** 2)))
+        if not (np.isfinite(moved) and moved > 0):
+            return
+        s = self.settings
+        new_rho = float(np.clip(PROBE_RHO_FACTOR * scale / moved, s.rho_min, s.rho_max))
+        if new_rho != self.rho:
+            self._rescale_duals(self.rho / new_rho)
+            self.rho = new_rho
+        if self.accelerator is not None:
+            self.accelerator.reset()
+
+    def _entry_rho(self, rho: float) -> np.ndarray | float:
+        """The penalty per flat entry at scalar ``rho`` (forms with per-entry scales override)."""
+        return rho
 
     def _untouched(self, x_new: np.ndarray) -> bool:
         """Whether outputs and state are still exactly the all-zero start."""
@@ -528,6 +605,7 @@ class FormState(ABC):
         x, y = warm.match(actors, entries)
         if warm.rho is not None:
             self.rho = float(warm.rho)
+        self._probing = False  # the earlier run's rho and prices are the better start
         self.x[:] = x
         self.last_x = self.x.copy()
         self._warm_state(x, y)
