@@ -254,3 +254,19 @@ def test_agent_processes_report_their_start(tmp_path, capsys):
     assert "dro: starting 2 agent processes..." in err
     assert "dro: 2 agent processes ready (" in err
     assert sum("agent fleet_" in line and "ready at" in line for line in err.splitlines()) == 2
+
+
+def test_flex_sharing_polish_writes_its_rounds_and_refuses_the_interior_point(tmp_path, capsys):
+    out = tmp_path / "polish"
+    assert main(["flex-sharing", "--actors", "300", "--seed", "1", "--polish", "--figures",
+                 "none", "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["stopped_by"].startswith("polish at iteration")
+    assert summary["polish_rounds"] == summary["iterations"] // 10 >= 1
+    # Up to the centralized reference's own accuracy (Clarabel, 1e-8).
+    assert abs(summary["objective_gap_rel"]) <= summary["gap_certified"] + 1e-8 <= 1e-4 + 1e-8
+    capsys.readouterr()
+    assert main(["flex-sharing", "--actors", "30", "--polish", "--method", "interior-point",
+                 "--out", str(tmp_path / "ip")]) == 2
+    assert "--polish belong to --method admm" in capsys.readouterr().err
+    assert not (tmp_path / "ip").exists()

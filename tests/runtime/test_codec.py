@@ -48,6 +48,8 @@ from distributed_resource_optimization.runtime.messages import (
     PeerReport,
     PeerRunStart,
     PeerStop,
+    PolishReply,
+    PolishRequest,
     PredictReply,
     PredictRequest,
     Publication,
@@ -98,6 +100,10 @@ def _examples() -> list:
         PredictReply("s1", 4, Predicted(np.inf, 0.25, (1.0, -2.0, 3e-9), x, x * 0.5)),
         CorrectRequest("s1", 4, -x, 1e-6),
         CorrectReply("s1", 4, StepLimits(0.7, np.inf)),
+        PolishRequest("s1", 10, np.array([0.25, -0.5]), 0.05),
+        PolishReply("s1", 10, np.array([1.0, 2.0, 0.0, 0.0]), np.array([0.0, 1.0]),
+                    np.array([3.0, -1.5]), np.array([0.75]), -2.5),
+        PolishReply("s1", 10, error="actor 'a': FlexFleet takes no part"),
     ]
 
 
@@ -280,6 +286,12 @@ def _tutorial():
     return actors, dro.create_sharing_target_distance_admm_coordinator(), start
 
 
+def _tutorial_probed():
+    # probe_rho: the probe round (at rho_max) travels like any solve round.
+    actors, _, start = _tutorial()
+    return actors, dro.create_sharing_target_distance_admm_coordinator(probe_rho=True), start
+
+
 def _consensus():
     actors = [dro.ADMMFlexActor.one_to_many(c, [1.0, -0.5], P=[p, 0.0], name=f"a{i}")
               for i, (c, p) in enumerate([(4.0, 1.0), (6.0, -1.0), (5.0, 0.2)])]
@@ -298,7 +310,8 @@ def _assert_same_run(plain: dro.ADMMResult, wired: dro.ADMMResult) -> None:
 
 
 @pytest.mark.parametrize("wire_format", ["json", "msgpack"])
-@pytest.mark.parametrize("case", [_tutorial, _consensus], ids=["sharing", "consensus"])
+@pytest.mark.parametrize("case", [_tutorial, _tutorial_probed, _consensus],
+                         ids=["sharing", "sharing-probed", "consensus"])
 @pytest.mark.parametrize("vectorize", [True, False])
 def test_encoded_run_equals_plain_run(case, vectorize, wire_format):
     plain = dro.run_coordinated_optimization(*case(), vectorize=vectorize)

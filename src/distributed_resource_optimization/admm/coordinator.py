@@ -80,6 +80,12 @@ class ADMMGenericCoordinator:
     the start (each entry's marginal cost there), and after the first ordinary round rho becomes
     ``PROBE_RHO_FACTOR`` times that price scale over the outputs' moves (docs/admm.md 8b); the
     probe is a round of its own and counts as an iteration.
+    ``polish`` (default off; sharing towards a target among flex actors): every
+    ``settings.polish_every`` (10) iterations the actors undecided at the current prices offer
+    their segments, the coordinator clears them against the target (a small LP) and the run
+    ends there once the certified gap of that point is at most ``gap_tol`` (default 1e-4);
+    a polish costs one round of messages, and an offering actor reveals its full output and
+    cost (:mod:`.polish`, docs/admm.md 8c).
     """
 
     def __init__(
@@ -101,6 +107,7 @@ class ADMMGenericCoordinator:
         stopping: StoppingRule | None = None,
         gap_tol: float | None = None,
         probe_rho: bool = False,
+        polish: bool = False,
     ) -> None:
         if global_actor is None:
             global_actor = ADMMSharingGlobalActor()
@@ -121,7 +128,14 @@ class ADMMGenericCoordinator:
             anderson_max_pause=anderson_max_pause,
             stopping=_with_gap(global_actor, stopping, gap_tol),
             probe_rho=probe_rho,
+            polish=polish,
+            polish_gap_tol=DEFAULT_SHARING_GAP_TOL if gap_tol is None else gap_tol,
         )
+        if self.settings.polish and not (
+                isinstance(global_actor, ADMMSharingGlobalActor)
+                and type(global_actor.objective) is ADMMTargetDistanceObjective):
+            raise ValueError("polish: for sharing towards a target (the weighted L1 distance of "
+                             "create_sharing_target_distance_admm_coordinator) only")
         self.reply_timeout = positive_scalar(reply_timeout, "reply_timeout")
         self.setup_timeout = positive_scalar(setup_timeout, "setup_timeout")
         self.stale_rounds = non_negative_int(stale_rounds, "stale_rounds")

@@ -111,6 +111,9 @@ class ADMMResult:
     #: Requests the coordinator sent again because no reply had come in time (lost or slow
     #: messages; 0 on a reliable, prompt carrier).
     resent_requests: int = 0
+    #: Polish rounds of the run (``polish``, :mod:`.polish`): rounds of messages besides the
+    #: iterations (each iteration's measured wall time and messages include its polish).
+    polish_rounds: int = 0
     #: Per participant (carrier address) the rounds it missed and was carried with its last
     #: outputs (``stale_rounds`` of the coordinator; only participants that missed any).
     stale_replies: dict[str, int] = field(default_factory=dict)

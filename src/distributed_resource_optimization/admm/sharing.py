@@ -11,6 +11,8 @@ from distributed_resource_optimization.admm.objectives import (
     GlobalObjective,
     TargetData,
 )
+from distributed_resource_optimization.admm.polish import Polished
+from distributed_resource_optimization.admm.results import ADMMStatus
 from distributed_resource_optimization.admm.state import (
     ADMMSettings,
     FormState,
@@ -119,6 +121,35 @@ class SharingState(FormState):
 
     def global_objective(self) -> float:
         return self.objective.value(self.X.sum(axis=0), self.data)
+
+    # -- the polish (admm.polish): sector prices out, a certified point back ------------------
+
+    def polish_prices(self) -> np.ndarray:
+        """The sector prices a polish is asked at (the current ones)."""
+        return self._price_snapshot().copy()
+
+    def bound_prices_at(self, prices: np.ndarray) -> list[np.ndarray] | None:
+        """Like :meth:`bound_prices`, at ``prices`` (projected) instead of the current ones:
+        the next round's participants evaluate the Lagrangian bound there."""
+        y = self.objective.dual_project(np.asarray(prices, dtype=float), self.data)
+        if y is None:
+            self._bound_y = None
+            return None
+        self._bound_y, self._bound_global = y, self.objective.conjugate_term(y, self.data)
+        return self._per_participant(y)
+
+    def adopt(self, polished: Polished, gap: float) -> None:
+        """End the run at a polished point with certified gap ``gap``: its outputs, its prices
+        (the scaled duals at the current rho) and the status."""
+        self.x[:] = polished.x
+        self.last_x = self.x
+        self.Z = self.X.copy()
+        y = self.objective.dual_project(polished.prices, self.data)
+        self.u = (polished.prices if y is None else y) / self.rho
+        self._last_y = self._price_snapshot()
+        self.status = ADMMStatus.CONVERGED
+        self.stopped_by = (f"polish at iteration {self.iteration} (certified gap {gap:.1e} <= "
+                           f"{self.settings.polish_gap_tol:g})")
 
 
 class ADMMSharingGlobalActor(ProblemForm):

@@ -20,6 +20,10 @@ import numpy as np
 
 from distributed_resource_optimization.admm.acceleration import DEFAULT_MAX_PAUSE, AndersonAccelerator
 from distributed_resource_optimization.admm.objectives import GlobalObjective, TargetData, ZeroObjective
+from distributed_resource_optimization.admm.polish import (
+    DEFAULT_POLISH_EVERY,
+    DEFAULT_POLISH_TOLERANCE,
+)
 from distributed_resource_optimization.admm.results import (
     GAP_FLOOR,
     ActorValues,
@@ -126,6 +130,13 @@ class ADMMSettings:
     #: Scale the initial rho from a probe round (:data:`PROBE_RHO_FACTOR`, docs/admm.md 8b)
     #: instead of starting at ``rho``; not with a warm start (that brings its own rho).
     probe_rho: bool = False
+    #: Sharing among flex actors: try a polish (:mod:`.polish`) every ``polish_every``
+    #: iterations, offered within ``polish_tolerance``, accepted at a certified gap of at most
+    #: ``polish_gap_tol``.
+    polish: bool = False
+    polish_every: int = DEFAULT_POLISH_EVERY
+    polish_tolerance: float = DEFAULT_POLISH_TOLERANCE
+    polish_gap_tol: float = 1e-4
     #: When the run may stop (:mod:`.stopping`); ``None``: :class:`ResidualRule`.
     stopping: StoppingRule | None = None
 
@@ -156,6 +167,10 @@ class ADMMSettings:
         self.adapt_max_updates = int_at_least(self.adapt_max_updates, "adapt_max_updates", 0)
         self.acceleration = flag(self.acceleration, "acceleration")
         self.probe_rho = flag(self.probe_rho, "probe_rho")
+        self.polish = flag(self.polish, "polish")
+        self.polish_every = positive_int(self.polish_every, "polish_every")
+        self.polish_tolerance = non_negative_scalar(self.polish_tolerance, "polish_tolerance")
+        self.polish_gap_tol = non_negative_scalar(self.polish_gap_tol, "polish_gap_tol")
         self.anderson_memory = positive_int(self.anderson_memory, "anderson_memory")
         self.anderson_max_pause = non_negative_int(self.anderson_max_pause, "anderson_max_pause")
         self.rho_min = positive_scalar(self.rho_min, "rho_min")

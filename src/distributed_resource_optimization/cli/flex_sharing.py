@@ -41,7 +41,9 @@ EXAMPLES = """\
   dro flex-sharing --actors 1000 --warm-start flex/admm_state.csv --out flex2
       start from an earlier run's state
   dro flex-sharing --actors 1000 --method interior-point --out flex-ip
-      the same instance by the distributed interior-point method (tens of rounds)"""
+      the same instance by the distributed interior-point method (tens of rounds)
+  dro flex-sharing --actors 1000 --polish --out flex-polish
+      ADMM with the polish: the undecided actors' segments cleared by the coordinator"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -67,6 +69,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="ADMM: stop once the certified relative gap (Lagrangian lower "
                         "bound against the objective) is at most this (default: "
                         f"{DEFAULT_GAP_TOL:g})")
+    parser.add_argument("--polish", action="store_true",
+                        help="ADMM: every 10 iterations the actors undecided at the current "
+                        "prices offer their segments (full output and cost: revealed to the "
+                        "coordinator), which clears them and stops once that point is "
+                        "certified within --gap-tol (docs/admm.md 8c)")
     add_fault_options(parser)
     add_warm_start_option(parser)
     add_figures_option(parser)
@@ -105,6 +112,7 @@ def run(args: argparse.Namespace) -> int:
     token = token_of(args)
     if args.method == "interior-point":
         admm_only = {"--gap-tol": args.gap_tol is not None, "--warm-start": args.warm_start,
+                     "--polish": args.polish,
                      "--stale-rounds": args.stale_rounds is not None}
         given = [flag for flag, value in admm_only.items() if value]
         if given:
@@ -126,6 +134,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         settings = {"max_iters": args.max_iters} if args.max_iters else {}
         settings.update(engine)
+        if args.polish:
+            settings["polish"] = True
         gap_tol = DEFAULT_GAP_TOL if args.gap_tol is None else args.gap_tol
         coordinator = flex_sharing_coordinator(gap_tol, **settings)
 

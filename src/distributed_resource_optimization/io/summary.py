@@ -110,6 +110,8 @@ def flex_summary(result) -> dict:
         "objective_gap_rel": result.objective_gap_rel,
         "objective_unit": "S$",
         "iterations": admm.iterations,
+        "polish_rounds": admm.polish_rounds,
+        "stopped_by": admm.stopped_by,
         "converged": admm.converged,
         "status": admm.status.value,
         "wall_time_s": result.wall_time_s,

@@ -17,6 +17,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from distributed_resource_optimization.admm.polish import PolishOffer
 from distributed_resource_optimization.checks import positive_int
 
 #: What participants published at join, as the local models see it at :meth:`LocalModel.configure`:
@@ -107,6 +108,12 @@ class LocalModel(ABC):
         """``min_x f(x) + price'x`` over the actor's feasible set: its share of the Lagrangian
         dual function, a term of the run's certified lower bound (``-inf`` if unbounded).
         ``None`` (the default) if the model cannot say; the run then reports no bound."""
+        return None
+
+    def polish_offer(self, price: np.ndarray, tolerance: float) -> PolishOffer | None:
+        """This actor's answer to a polish of sharing at the sector prices ``price``
+        (:mod:`~distributed_resource_optimization.admm.polish`), or ``None`` (the default) if
+        it takes no part in one; a flex actor offers its segment when it is undecided there."""
         return None
 
     def barrier(self):

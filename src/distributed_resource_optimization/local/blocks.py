@@ -14,6 +14,7 @@ from typing import TypeVar
 
 import numpy as np
 
+from distributed_resource_optimization.admm.polish import PolishOffer, concat_offers
 from distributed_resource_optimization.local.base import LocalModel, LocalModelError, Published
 from distributed_resource_optimization.local.interior_point import StackedBarrier, SummedBarrier
 
@@ -137,6 +138,17 @@ class ModelGroup(ABC):
                 return None
             total += float(d)
         return total
+
+    def polish_offer(self, price: np.ndarray, tolerance: float) -> PolishOffer | None:
+        """The actors' polish offers at the sector prices ``price``, as one (``None`` if any
+        actor takes no part in a polish)."""
+        offers = []
+        for m, label in zip(self.models, self.names):
+            offer = _guard(label, "polish offer", lambda m=m: m.polish_offer(price, tolerance))
+            if offer is None:
+                return None
+            offers.append(offer)
+        return concat_offers(offers, int(np.asarray(price).size))
 
     def barrier(self, summed: bool = False) -> StackedBarrier | SummedBarrier:
         """The group's actors as one participant of the interior-point method (after

@@ -15,6 +15,7 @@ from collections.abc import Hashable, Sequence
 
 import numpy as np
 
+from distributed_resource_optimization.admm.polish import PolishOffer, flex_offer
 from distributed_resource_optimization.checks import as_finite_scalar, as_finite_vector
 from distributed_resource_optimization.local.base import LocalModel, LocalModelError
 from distributed_resource_optimization.local.blocks import ModelGroup
@@ -144,6 +145,14 @@ class ADMMFlexActor(LocalModel):
     def prepare(self) -> None:
         if self._polytope is not None:
             self._polytope.prepare()
+
+    def polish_offer(self, price: np.ndarray, tolerance: float) -> PolishOffer | None:
+        """A one-to-many resource's offer (:func:`~..admm.polish.flex_offer`); other actors
+        take no part in a polish."""
+        if self.direction is None:
+            return None
+        return flex_offer(self.direction[None, :], self.S[None, :],
+                          np.array([self.S @ self.direction]), price, tolerance)
 
     def barrier(self) -> FleetBarrier | LPBarrier:
         """The actor in the interior-point method: a fleet of one for a one-to-many resource,
@@ -302,6 +311,11 @@ class FlexFleet:
                                   "sharing only (summed outputs)")
         return FleetBarrier(self.D, self.cost)
 
+    def polish_offer(self, price: np.ndarray, tolerance: float) -> PolishOffer:
+        """The fleet's polish offer at the sector prices ``price`` (``M``):
+        :func:`~..admm.polish.flex_offer` over its actors."""
+        return flex_offer(self.D, self.P, self.cost, price, tolerance)
+
     def dual_term(self, price: np.ndarray) -> float:
         """Sum over the actors of ``min(0, (P_i + y_i) @ d_i)`` (see
         :meth:`ADMMFlexActor.dual_term`)."""
@@ -350,6 +364,9 @@ class FlexFleetGroup(ModelGroup):
 
     def dual_term(self, price: np.ndarray) -> float:
         return self.fleet.dual_term(price)
+
+    def polish_offer(self, price: np.ndarray, tolerance: float) -> PolishOffer:
+        return self.fleet.polish_offer(price, tolerance)
 
     def barrier(self, summed: bool = False) -> FleetBarrier:
         return self.fleet.barrier(summed)

@@ -28,12 +28,13 @@ from collections.abc import (
 )
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
 from distributed_resource_optimization.admm.coordinator import ADMMGenericCoordinator
 from distributed_resource_optimization.admm.objectives import TargetData
+from distributed_resource_optimization.admm.polish import Polished, PolishOffer, clear_offers
 from distributed_resource_optimization.admm.results import (
     ActorValues,
     ADMMResult,
@@ -77,6 +78,8 @@ from distributed_resource_optimization.runtime.messages import (
     FinishRequest,
     JoinReply,
     JoinRequest,
+    PolishReply,
+    PolishRequest,
     PredictReply,
     PredictRequest,
     Publication,
@@ -341,6 +344,8 @@ class ParticipantAgent:
                 return SolveReply(msg.session, msg.iteration, None, error=str(exc))
             return SolveReply(msg.session, msg.iteration, x, dual_term=dual_term,
                               objective=objective)
+        if isinstance(msg, PolishRequest):
+            return await self._polish_offer(msg)
         if type(msg) in _BARRIER_ROUNDS:
             return await self._barrier_round(msg)
         if isinstance(msg, FinishRequest):
@@ -371,6 +376,33 @@ class ParticipantAgent:
                                carrier_id="" if stats is None else stats.carrier_id,
                                dual_term=dual_term, outputs=outputs)
         raise CoordinationError(f"{self.address}: unexpected message {type(msg).__name__}")
+
+    async def _polish_offer(self, msg: PolishRequest) -> PolishReply:
+        """The actors' polish offer at the request's sector prices (:mod:`..admm.polish`); an
+        error reply if they take no part in a polish (the coordinator then polishes no more)."""
+        if not self._ready:
+            return PolishReply(msg.session, msg.iteration, error="polish request before setup")
+        offer_at = getattr(self.participant, "polish_offer", None)
+        try:
+            if offer_at is None:
+                raise ValueError(f"{type(self.participant).__name__} takes no part in a polish")
+            tolerance = float(msg.tolerance)
+            if not (np.isfinite(tolerance) and tolerance >= 0):
+                raise ValueError(f"polish tolerance {tolerance} must be finite and >= 0")
+
+            def work() -> Any:
+                return offer_at(np.asarray(msg.price, dtype=float), tolerance)
+
+            if getattr(self.participant, "closed_form", False):
+                offer = work()  # bounded array work: no hand-over
+            else:
+                offer = await self._local(work)
+            if offer is None:
+                raise ValueError("an actor takes no part in a polish (flex actors do)")
+        except Exception as exc:
+            return PolishReply(msg.session, msg.iteration, error=str(exc))
+        return PolishReply(msg.session, msg.iteration, offer.fixed, offer.offered,
+                           offer.directions.ravel(), offer.costs, offer.fixed_cost)
 
     async def _barrier_round(self, msg: Any) -> Any:
         """One round of the interior-point method: factor, predict or correct (the local
@@ -732,6 +764,35 @@ class CoordinatorAgent:
             sharing=method.global_participant(data.target, data.priorities))
         return _sharing_result(outcome)
 
+    async def _polish(self, session: str, iteration: int, state: Any,
+                      data: TargetData) -> Polished | None | Literal[False]:
+        """One polish round (:mod:`..admm.polish`): the participants' offers at the current
+        prices, cleared against the target in a worker thread. ``None``: nothing cleared this
+        time; ``False``: a participant takes no part (the run polishes no more)."""
+        price = state.polish_prices()
+        try:
+            replies = await self._round(
+                [PolishRequest(session, iteration, price, state.settings.polish_tolerance)
+                 for _ in self.participants], PolishReply, session, iteration)
+        except ParticipantError as exc:
+            _log.info("%s: no polish: %s", self.address, exc)
+            return False
+        m = price.size
+        offers = []
+        for spec, reply, addr in zip(state.specs, replies, self.participants):
+            try:
+                arrays = [np.asarray(getattr(reply, f), dtype=float)
+                          for f in ("fixed", "offered", "directions", "costs")]
+                if arrays[2].size % m:
+                    raise ValueError(f"{arrays[2].size} direction entries for {m} outputs each")
+                arrays[2] = arrays[2].reshape(-1, m)
+                offer = PolishOffer(*arrays, float(reply.fixed_cost))
+                offer.check(len(spec.names), m)
+            except (TypeError, ValueError) as exc:
+                raise ParticipantError(f"participant {addr!r}: polish reply: {exc}") from None
+            offers.append(offer)
+        return await asyncio.to_thread(clear_offers, offers, data.target, data.priorities)
+
     async def run(self, data: TargetData | None, warm_start: WarmStart | None = None,
                   relinearise: bool = False) -> ADMMResult:
         """Coordinate one optimisation (from ``warm_start``, an earlier run's state, if given);
@@ -755,11 +816,17 @@ class CoordinatorAgent:
         # Per iteration: wall time, messages and encoded bytes through this transport.
         rounds: list[tuple[float, int, int]] = []
         stats = getattr(self.transport, "stats", None)
+        polishing = state.settings.polish and data is not None
+        polished: Polished | None = None  # a polish whose certificate the next round brings
+        polish_rounds = 0
         while True:
             t0 = time.perf_counter()
             m0, b0 = (stats.messages, stats.bytes_sent) if stats is not None else (0, 0)
             it = state.iteration + 1
-            dual_prices = state.bound_prices() if state.stopping.wants_bound(it) else None
+            if polished is not None:
+                dual_prices = state.bound_prices_at(polished.prices)
+            else:
+                dual_prices = state.bound_prices() if state.stopping.wants_bound(it) else None
             requests = [SolveRequest(session, it, r.target, r.price, r.rho,
                                      None if dual_prices is None else dual_prices[p])
                         for p, r in enumerate(state.requests())]
@@ -770,6 +837,20 @@ class CoordinatorAgent:
             done = state.step([state.x[state.offsets[p]:state.offsets[p + 1]].copy()
                                if r is None else r.x for p, r in enumerate(replies)],
                               fresh=fresh, bound=bound)
+            if polished is not None:
+                # This round's bound was evaluated at the polish prices: certify the polish.
+                lower = state.bound.lower_bound
+                if not done and fresh and lower is not None:
+                    gap = float(certified_gap(polished.objective, lower))
+                    if gap <= state.settings.polish_gap_tol:
+                        state.adopt(polished, gap)
+                        done = True
+                polished = None
+            elif polishing and not done and it % state.settings.polish_every == 0:
+                cleared = await self._polish(session, it, state, data)
+                polish_rounds += 1
+                polishing = cleared is not False
+                polished = cleared or None
             if stats is not None:
                 rounds.append((time.perf_counter() - t0, stats.messages - m0,
                                stats.bytes_sent - b0))
@@ -803,6 +884,7 @@ class CoordinatorAgent:
                                 for r in done_replies], in_history=False)
         result = state.result(time.perf_counter() - start, objectives)
         result.resent_requests = self.resent
+        result.polish_rounds = polish_rounds
         result.stale_replies = {a: n for a, n in self.stale.items() if n}
         result.rejected_messages = sum(rejected.values()) + sum(transports.values())
         if rounds:

@@ -31,7 +31,8 @@ below); version 6 the link handshake of runs with a shared token (``LinkHello``,
 version 8 the subscriptions and derived publications of the setup, so that a participant receives
 what it reads and not everything everyone published (a setup of N buildings was O(N^2) bytes),
 and ``JoinReply.bound_at_support``; version 9 the rounds of the distributed interior-point
-method (``FactorRequest`` ... ``CorrectReply``, below).
+method (``FactorRequest`` ... ``CorrectReply``, below); version 10 the polish round of sharing
+(``PolishRequest``, ``PolishReply``, below).
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ from distributed_resource_optimization.interior_point.consensus import (
 )
 
 #: Version of this protocol; a participant refuses a coordinator that speaks another one.
-PROTOCOL_VERSION = 9
+PROTOCOL_VERSION = 10
 
 #: A global variable's name on the wire: a string (e.g. ``"p_th@2017-01-02T14:00@22"``) or an int.
 VariableName = str | int
@@ -163,6 +164,35 @@ class FinishReply:
     #: The actors' final outputs, flat, where the coordinator does not know them (the
     #: interior-point method for sharing, whose rounds carry sums); else ``None``.
     outputs: np.ndarray | None = None
+
+
+# -- the polish of sharing (admm.polish), between two solve rounds --------------------------
+# ``PolishRequest`` (the sector prices, the tolerance) -> ``PolishReply``: the actors' outputs at
+# their decided utilisation (flat, zero for the offering actors), a 0/1 flag per actor that
+# offers its segment, the offering actors' full outputs (flat, ``k * m``) and costs (``k``), and
+# the summed cost of the fixed outputs. The certificate rides on the next ``SolveRequest``'s
+# ``dual_price`` (the polish prices); an accepted polish's outputs reach the actors with
+# ``FinishRequest``.
+
+
+@dataclass
+class PolishRequest:
+    session: str
+    iteration: int
+    price: np.ndarray
+    tolerance: float
+
+
+@dataclass
+class PolishReply:
+    session: str
+    iteration: int
+    fixed: np.ndarray | None = None
+    offered: np.ndarray | None = None
+    directions: np.ndarray | None = None
+    costs: np.ndarray | None = None
+    fixed_cost: float | None = None
+    error: str | None = None
 
 
 # -- the distributed interior-point method (interior_point.consensus), after join and setup --
@@ -350,5 +380,5 @@ MESSAGE_TYPES: tuple[type, ...] = (JoinRequest, JoinReply, SetupRequest, SetupRe
                                    SolveReply, FinishRequest, FinishReply, PeerRunStart, PeerReady,
                                    PeerMessage, CreditReturn, PeerStop, PeerReport, AlgorithmValue,
                                    FactorRequest, FactorReply, PredictRequest, PredictReply,
-                                   CorrectRequest, CorrectReply)
+                                   CorrectRequest, CorrectReply, PolishRequest, PolishReply)
 

@@ -45,6 +45,8 @@ from distributed_resource_optimization.runtime.messages import (
     PeerReport,
     PeerRunStart,
     PeerStop,
+    PolishReply,
+    PolishRequest,
     PredictReply,
     PredictRequest,
     Publication,
@@ -79,6 +81,8 @@ TYPE_IDS: dict[type, int] = {
     PredictReply: 0x44524F15,
     CorrectRequest: 0x44524F16,
     CorrectReply: 0x44524F17,
+    PolishRequest: 0x44524F18,
+    PolishReply: 0x44524F19,
 }
 
 #: Field kinds per message type, in declaration order.
@@ -121,6 +125,10 @@ SCHEMAS: dict[type, dict[str, str]] = {
     CorrectRequest: {"session": "str", "iteration": "int", "price_step": "array",
                      "sigma_mu": "float"},
     CorrectReply: {"session": "str", "iteration": "int", "limits": "limits?", "error": "str?"},
+    PolishRequest: {"session": "str", "iteration": "int", "price": "array", "tolerance": "float"},
+    PolishReply: {"session": "str", "iteration": "int", "fixed": "array?", "offered": "array?",
+                  "directions": "array?", "costs": "array?", "fixed_cost": "float?",
+                  "error": "str?"},
 }
 
 
