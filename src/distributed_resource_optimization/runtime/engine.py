@@ -774,7 +774,9 @@ class CoordinatorAgent:
             replies = await self._round(
                 [PolishRequest(session, iteration, price, state.settings.polish_tolerance)
                  for _ in self.participants], PolishReply, session, iteration)
-        except ParticipantError as exc:
+        except (ParticipantError, CoordinationTimeoutError) as exc:
+            # A participant without an offer (or one that did not answer in time): the run goes
+            # on by ADMM, which carries stale participants where a polish cannot.
             _log.info("%s: no polish: %s", self.address, exc)
             return False
         m = price.size
@@ -838,9 +840,10 @@ class CoordinatorAgent:
                                if r is None else r.x for p, r in enumerate(replies)],
                               fresh=fresh, bound=bound)
             if polished is not None:
-                # This round's bound was evaluated at the polish prices: certify the polish.
+                # This round's bound was evaluated at the polish prices: certify the polish
+                # (also when ADMM stopped in this round: a certified polish is the better end).
                 lower = state.bound.lower_bound
-                if not done and fresh and lower is not None:
+                if fresh and lower is not None:
                     gap = float(certified_gap(polished.objective, lower))
                     if gap <= state.settings.polish_gap_tol:
                         state.adopt(polished, gap)
