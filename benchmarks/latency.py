@@ -2,6 +2,7 @@
 
     python benchmarks/latency.py [--one-way-ms 20] [--check-ms 5]
                                  [--clearings admm interior-point] [--cases market flex]
+                                 [--polish]
 
 Over a network every ADMM iteration is a round of messages and costs at least one round trip.
 Per case (the default market at 30 and 60 min, entities and per building; flex sharing at
@@ -20,8 +21,9 @@ from __future__ import annotations
 
 import argparse
 
+from distributed_resource_optimization.admm.results import ROUND_TRIPS_OUTSIDE
 from distributed_resource_optimization.energy.district import load_district
-from distributed_resource_optimization.flex_sharing import run_flex_sharing
+from distributed_resource_optimization.flex_sharing import flex_sharing_coordinator, run_flex_sharing
 from distributed_resource_optimization.interior_point.sharing import InteriorPointCoordinator
 from distributed_resource_optimization.market.clearing import run_market_clearing
 from distributed_resource_optimization.market.names import CLEARINGS
@@ -34,6 +36,8 @@ def main() -> None:
     parser.add_argument("--one-way-ms", type=float, default=20.0)
     parser.add_argument("--check-ms", type=float, default=5.0)
     parser.add_argument("--clearings", nargs="+", choices=CLEARINGS, default=["admm"])
+    parser.add_argument("--polish", action="store_true",
+                        help="flex sharing by ADMM: also with polish=True (docs/admm.md 8c)")
     parser.add_argument("--cases", nargs="+", choices=("market", "flex"),
                         default=["market", "flex"])
     args = parser.parse_args()
@@ -55,10 +59,15 @@ def main() -> None:
                    lambda c=c, **kw: run_flex_sharing(
                        1000, seed=0, coordinator=flex[c] and flex[c](), **kw))
                   for c in args.clearings]
+        if args.polish:
+            cases.append(("flex sharing N = 1000, admm with polish",
+                          lambda **kw: run_flex_sharing(
+                              1000, seed=0, coordinator=flex_sharing_coordinator(polish=True),
+                              **kw)))
     for label, run in cases:
         transport = InProcessTransport(codec=WireCodec())
         admm = run(transport=transport).admm
-        rounds = admm.iterations + 2
+        rounds = admm.iterations + admm.polish_rounds + ROUND_TRIPS_OUTSIDE
         per_round = transport.stats.bytes_sent / rounds / 1000.0
         delayed = run(transport=InProcessTransport(codec=WireCodec()),
                       faults=Faults.latency(check)).admm

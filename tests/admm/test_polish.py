@@ -11,6 +11,7 @@ import pytest
 
 import distributed_resource_optimization as dro
 from distributed_resource_optimization.admm.polish import clear_offers, flex_offer
+from distributed_resource_optimization.admm.results import ROUND_TRIPS_OUTSIDE
 from distributed_resource_optimization.flex_sharing import (
     centralized_flex_sharing,
     flex_sharing_coordinator,
@@ -19,7 +20,7 @@ from distributed_resource_optimization.flex_sharing import (
 )
 from distributed_resource_optimization.local.qp import QPLocalModel
 from distributed_resource_optimization.runtime.codec import WireCodec
-from distributed_resource_optimization.runtime.transport import InProcessTransport
+from distributed_resource_optimization.runtime.transport import Faults, InProcessTransport
 
 
 def _seed_api_run(instance, carrier=None, **settings) -> dro.ADMMResult:
@@ -121,3 +122,20 @@ def test_polish_is_for_sharing_towards_a_target_only() -> None:
         dro.create_consensus_admm_coordinator(polish=True)
     with pytest.raises(TypeError, match="polish"):
         dro.ADMMGenericCoordinator(polish="yes")
+
+
+def test_a_latency_delays_the_polish_rounds_too() -> None:
+    # Every polish round is a round trip: the estimate at a latency counts it, and a run whose
+    # messages really take that long lasts at least that many round trips.
+    one_way = 0.004
+    coordinator = flex_sharing_coordinator(polish=True)
+    plain = run_flex_sharing(300, seed=1, coordinator=coordinator)
+    delayed = run_flex_sharing(300, seed=1, coordinator=flex_sharing_coordinator(polish=True),
+                               faults=Faults.latency(one_way))
+    trips = plain.admm.iterations + plain.admm.polish_rounds + ROUND_TRIPS_OUTSIDE
+    assert plain.admm.polish_rounds >= 1
+    assert (delayed.admm.iterations, delayed.admm.polish_rounds) == \
+        (plain.admm.iterations, plain.admm.polish_rounds)
+    assert plain.admm.wall_time_at_latency(one_way) == pytest.approx(
+        plain.admm.wall_time_s + 2 * one_way * trips)
+    assert delayed.admm.wall_time_s >= 2 * one_way * (trips - ROUND_TRIPS_OUTSIDE)

@@ -212,9 +212,10 @@ class ADMMResult:
 
     def wall_time_at_latency(self, one_way_s: float) -> float:
         """The run's wall time (s) had every message taken ``one_way_s`` seconds more: one round
-        trip per iteration, and one each to start and to finish the run, on top of the time
-        measured (what the participants and the coordinator spent)."""
-        return self.wall_time_s + 2.0 * float(one_way_s) * (self.iterations + ROUND_TRIPS_OUTSIDE)
+        trip per iteration and per polish round, and one each to start and to finish the run, on
+        top of the time measured (what the participants and the coordinator spent)."""
+        trips = self.iterations + self.polish_rounds + ROUND_TRIPS_OUTSIDE
+        return self.wall_time_s + 2.0 * float(one_way_s) * trips
 
     @property
     def plot(self) -> ADMMPlots:
