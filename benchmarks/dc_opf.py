@@ -257,10 +257,11 @@ PLAIN = {"adaptive_rho": False, "acceleration": False, "alpha": 1.0}
 
 def rounds_to_optimum(net: Network, label: np.ndarray, ref: float, max_iters: int,
                       **kw) -> int | None:
-    """Rounds until :class:`ReachedOptimum` holds (``None``: not within ``max_iters``)."""
+    """Rounds until :class:`ReachedOptimum` holds, a probe round included (``None``: not
+    within ``max_iters``)."""
     models = area_models(net, label)
     res = run_admm(models, max_iters=max_iters, stopping=ReachedOptimum(models, ref), **kw)
-    return res.iterations if res.converged else None
+    return res.iterations + res.probe_rounds if res.converged else None
 
 
 def main(argv: list[str] | None = None) -> None:

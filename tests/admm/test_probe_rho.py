@@ -49,16 +49,20 @@ def test_the_probed_run_reaches_the_centralized_optimum_in_fewer_rounds(seed: in
     ref.solve(solver="CLARABEL")
     probed = _run(models, probe_rho=True)
     assert probed.converged
-    # The residual rule's tolerances: 1e-6 absolute and relative on values of order 1.
+    # The residual rule's tolerances, 1e-6 on values of order 1 at costs of 1e6 per unit: the
+    # objective within 1e-5 (measured 3.7e-12, 1.5e-11, 3.3e-6).
     np.testing.assert_allclose(probed.z, z.value, atol=1e-4)
-    assert abs(probed.objective - ref.value) <= 1e-6 * abs(ref.value)
+    assert abs(probed.objective - ref.value) <= 1e-5 * abs(ref.value)
     plain = _run(_areas(seed)[0])
     assert plain.converged
-    # Rounds, not seconds (the probe counts as one): measured 50, 76, 31 against 136, 162, 93.
-    assert probed.iterations < plain.iterations
-    # The probe is round 1 at rho_max with no residuals; the first ordinary round is at rho.
-    assert probed.rho_history[0] == 1e8 and probed.rho_history[1] == 1.0
-    assert np.isnan(probed.primal_residuals[0]) and np.isfinite(probed.primal_residuals[1:]).all()
+    # Rounds, not seconds (the probe round counted): measured 50 + 1, 76 + 1, 30 + 1
+    # against 136, 162, 93.
+    assert probed.probe_rounds == 1 and plain.probe_rounds == 0
+    assert probed.iterations + probed.probe_rounds < plain.iterations
+    # The probe is a round of its own before iteration 1 (no history entry); iteration 1 runs
+    # at the given rho, after it rho is where the probe put it (costs of order 1e6: far above).
+    assert probed.rho_history[0] == 1.0 and probed.rho_history[1] > 1e3
+    assert np.isfinite(probed.primal_residuals).all()
     assert len(probed.primal_residuals) == probed.iterations
 
 
@@ -69,12 +73,13 @@ def test_the_initial_rho_is_the_factor_times_the_probed_price_over_the_first_mov
     h = COST_SCALE * np.array([1.0, 2.0])
     q = COST_SCALE * np.array([3.0, -1.0])
     models = [QPLocalModel(q, P=np.diag(h), name=f"m{i}", variables=("x", "y")) for i in range(2)]
-    res = _run(models, probe_rho=True, max_iters=3)
+    res = _run(models, probe_rho=True, max_iters=2)
     R = 1e8
     price = R * q / (h + R)
     moves = q / (h + 1.0)
     rms = lambda v: np.sqrt(np.mean(np.concatenate([v, v]) ** 2))  # noqa: E731  (two models)
-    assert res.rho_history[2] == pytest.approx(PROBE_RHO_FACTOR * rms(price) / rms(moves),
+    # rho 1 lies far below the band [0.01, 1] x the measured scale: moved to its lower edge.
+    assert res.rho_history[1] == pytest.approx(PROBE_RHO_FACTOR * rms(price) / rms(moves),
                                                rel=1e-6)
 
 
@@ -84,8 +89,25 @@ def test_a_warm_start_brings_its_own_rho_and_no_probe() -> None:
     again = dro.ADMMGenericCoordinator(dro.ADMMGeneralConsensusGlobalActor(), probe_rho=True)
     res = dro.run_coordinated_optimization(_areas(1)[0], again,
                                            dro.create_admm_start(warm_start=first))
-    assert res.rho_history[0] == first.rho_history[-1]
-    assert np.isfinite(res.primal_residuals).all()
+    assert res.rho_history[0] == first.rho_history[-1] and res.probe_rounds == 0
+
+
+def test_a_rho_within_the_measured_scale_is_kept_and_the_run_is_the_same() -> None:
+    # The tutorial's flex actors: the probe measures a scale of 1 (a linear cost along a
+    # segment), so rho 1 stays and the run is the unprobed one plus the probe round.
+    def tutorial(**kw):
+        actors = [dro.create_admm_flex_actor_one_to_many(10.0, [0.1, 0.5, -1.0]),
+                  dro.create_admm_flex_actor_one_to_many(15.0, [0.1, 0.5, -1.0]),
+                  dro.create_admm_flex_actor_one_to_many(10.0, [-1.0, 0.0, 1.0], P=[0.1, 0, 0])]
+        start = dro.create_admm_start(dro.create_admm_sharing_data([-4.0, 0.0, 6.0], [5, 1, 1]))
+        return dro.run_coordinated_optimization(
+            actors, dro.create_sharing_target_distance_admm_coordinator(**kw), start)
+
+    plain, probed = tutorial(), tutorial(probe_rho=True)
+    assert (probed.iterations, probed.probe_rounds) == (plain.iterations, 1)
+    np.testing.assert_array_equal(probed.rho_history, plain.rho_history)
+    np.testing.assert_array_equal(probed.z, plain.z)
+    np.testing.assert_allclose(probed.z, [-4.0, 0.0, 4.0], atol=1e-6)
 
 
 def test_probe_rho_must_be_a_flag() -> None:

@@ -75,11 +75,12 @@ class ADMMGenericCoordinator:
     in time (after a resend, at about ten times the recent
     rounds' duration): its last outputs are carried for up to that many consecutive rounds, and
     no round with a carried output counts as converged. With 0 every round waits for everyone.
-    ``probe_rho`` (default off) replaces the initial ``rho`` by one measured in the first two
-    rounds, for problems whose units nobody tuned rho for: a probe round at ``rho_max`` prices
-    the start (each entry's marginal cost there), and after the first ordinary round rho becomes
-    ``PROBE_RHO_FACTOR`` times that price scale over the outputs' moves (docs/admm.md 8b); the
-    probe is a round of its own and counts as an iteration.
+    ``probe_rho`` (default off) checks the initial ``rho`` against the problem's own scale, for
+    problems whose units nobody tuned rho for: a probe round before the first iteration prices
+    the start at ``rho_max`` (each entry's marginal cost there); after the first iteration rho
+    is moved into [``PROBE_RHO_FACTOR``, 1] times that price scale over the outputs' moves (a
+    rho within the band stays, docs/admm.md 8b). The probe round is a round of messages of its
+    own (``ADMMResult.probe_rounds``), not an iteration.
     ``polish`` (default off; sharing towards a target among flex actors): every
     ``settings.polish_every`` (10) iterations the actors undecided at the current prices offer
     their segments, the coordinator clears them against the target (a small LP) and the run

@@ -114,6 +114,8 @@ class ADMMResult:
     #: Polish rounds of the run (``polish``, :mod:`.polish`): rounds of messages besides the
     #: iterations (each iteration's measured wall time and messages include its polish).
     polish_rounds: int = 0
+    #: Probe rounds of the run (``probe_rho``: one before the first iteration).
+    probe_rounds: int = 0
     #: Per participant (carrier address) the rounds it missed and was carried with its last
     #: outputs (``stale_rounds`` of the coordinator; only participants that missed any).
     stale_replies: dict[str, int] = field(default_factory=dict)
@@ -212,9 +214,9 @@ class ADMMResult:
 
     def wall_time_at_latency(self, one_way_s: float) -> float:
         """The run's wall time (s) had every message taken ``one_way_s`` seconds more: one round
-        trip per iteration and per polish round, and one each to start and to finish the run, on
+        trip per iteration, polish and probe round, and one each to start and to finish the run, on
         top of the time measured (what the participants and the coordinator spent)."""
-        trips = self.iterations + self.polish_rounds + ROUND_TRIPS_OUTSIDE
+        trips = self.iterations + self.polish_rounds + self.probe_rounds + ROUND_TRIPS_OUTSIDE
         return self.wall_time_s + 2.0 * float(one_way_s) * trips
 
     @property

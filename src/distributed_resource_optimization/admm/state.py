@@ -50,9 +50,10 @@ from distributed_resource_optimization.checks import (
 
 _TINY = 1e-30
 
-#: With ``probe_rho`` the run starts at this fraction of the probe's price scale over the first
-#: round's moves (docs/admm.md 8b: on the multi-area DC OPF cases the ratio itself lies 1.1-2.6
-#: decades above the best initial rho of a decade sweep; 1, 0.1 and 0.01 times it were measured).
+#: With ``probe_rho`` the initial rho is moved into [``PROBE_RHO_FACTOR``, 1] times the measured
+#: scale (the probe's price over the first round's moves); a rho already in that band is kept
+#: (docs/admm.md 8b: on the multi-area DC OPF cases the scale itself lies 1.1-2.6 decades above
+#: the best initial rho of a decade sweep; 1, 0.1 and 0.01 times it were measured).
 PROBE_RHO_FACTOR = 0.01
 
 
@@ -127,8 +128,8 @@ class ADMMSettings:
     anderson_max_pause: int = DEFAULT_MAX_PAUSE
     rho_min: float = 1e-8
     rho_max: float = 1e8
-    #: Scale the initial rho from a probe round (:data:`PROBE_RHO_FACTOR`, docs/admm.md 8b)
-    #: instead of starting at ``rho``; not with a warm start (that brings its own rho).
+    #: Check the initial rho against the scale a probe round measures (:data:`PROBE_RHO_FACTOR`,
+    #: docs/admm.md 8b); not with a warm start (that brings its own rho).
     probe_rho: bool = False
     #: Sharing among flex actors: try a polish (:mod:`.polish`) every ``polish_every``
     #: iterations, offered within ``polish_tolerance``, accepted at a certified gap of at most
@@ -230,6 +231,8 @@ class FormState(ABC):
         #: ``probe_rho``: the probe round's requests while it is pending, then the price scale it
         #: measured (RMS, price units) until the first ordinary round sets rho from it.
         self._probe: list[LocalRequest] | None = None
+        #: Probe rounds of the run (rounds of messages besides the iterations).
+        self.probe_rounds = 0
         self._probe_scale: float | None = None
         self._probe_start: np.ndarray | None = None  # the outputs the probe priced
         self._probing = settings.probe_rho
@@ -274,13 +277,18 @@ class FormState(ABC):
             parts.append(xp)
         return np.concatenate(parts)
 
+    def next_round(self) -> int:
+        """The number of the next round's requests: the next iteration, or 0 for the probe
+        round of ``probe_rho`` (a round of its own before iteration 1)."""
+        return 0 if self._probing else self.iteration + 1
+
     def requests(self) -> list[LocalRequest]:
-        """One request per participant for the next iteration. With ``probe_rho`` the first
-        round asks for the replies to the start at the largest penalty (``rho_max``): the
+        """One request per participant for the next round. With ``probe_rho`` the first round
+        (round 0) asks for the replies to the start at the largest penalty (``rho_max``): the
         outputs stay next to the start and ``price + rho_max (x - target)`` is each entry's
         marginal cost there, whatever the units (docs/admm.md 8b)."""
         requests = self._requests()
-        if self._probing and self.iteration == 0:
+        if self._probing:
             self._probe = [LocalRequest(r.target, r.price, self.settings.rho_max)
                            for r in requests]
             return self._probe
@@ -399,10 +407,10 @@ class FormState(ABC):
             bad = int(np.flatnonzero(~np.isfinite(x_new))[0])
             actor = int(np.searchsorted(self.actor_offsets, bad, side="right") - 1)
             raise FloatingPointError(f"actor {self.names[actor]!r} returned a non-finite output")
-        if self.iteration == 0:
-            self.stopping.start(self)
         if self._probe is not None:
             return self._take_probe(x_new, fresh)
+        if self.iteration == 0:
+            self.stopping.start(self)
         self.iteration += 1
         w_in = self._get_state()
         res = self._update(x_new)
@@ -453,9 +461,8 @@ class FormState(ABC):
                 self._set_state(w_best)
                 self.rho = rho_best  # the scaled duals of w_best belong to this rho
             return True
-        if self._probe_scale is not None:
-            self._rho_from_probe(x_new)
-            return False
+        if self._probe_scale is not None and self._rho_from_probe(x_new):
+            return False  # a new rho: a new fixed-point map, acceleration starts over
         if self.accelerator is None:
             self._adapt_rho(res)
             return False
@@ -477,15 +484,12 @@ class FormState(ABC):
         return False
 
     def _take_probe(self, x_new: np.ndarray, fresh: bool) -> bool:
-        """The probe round: record the marginal costs' RMS at the start (nothing else moves;
-        a round with a missing reply measures nothing and the run keeps ``rho``)."""
-        self.iteration += 1
+        """The probe round: record the marginal costs' RMS at the start. Nothing else moves
+        and no iteration is counted (:attr:`probe_rounds` is); a round with a missing reply
+        measures nothing and the run keeps ``rho``."""
         requests, self._probe = self._probe, None
         self._probing = False
-        h, b = self.history, self.bound
-        for series in (h.primal, h.dual, h.eps_primal, h.eps_dual, b.lower_bounds, b.objectives):
-            series.append(np.nan)
-        h.rho.append(self.settings.rho_max)
+        self.probe_rounds += 1
         if fresh:
             target = np.concatenate([r.target for r in requests])
             price = np.concatenate([expand_price(r.price, self.specs[p].size)
@@ -495,27 +499,28 @@ class FormState(ABC):
             if np.isfinite(scale) and scale > 0:
                 self._probe_scale = scale
                 self._probe_start = self.x.copy()
-        if self.iteration >= self.settings.max_iters:
-            self.status = ADMMStatus.MAX_ITERATIONS
-            self.stopped_by = f"max_iters ({self.settings.max_iters})"
-            return True
         return False
 
-    def _rho_from_probe(self, x_new: np.ndarray) -> None:
-        """After the first ordinary round: rho = :data:`PROBE_RHO_FACTOR` x the probe's price
-        scale over the RMS of the outputs' moves from the start (within ``rho_min``/``rho_max``;
-        kept if nothing moved). The scaled duals are rescaled so the prices stay."""
+    def _rho_from_probe(self, x_new: np.ndarray) -> bool:
+        """After the first iteration: the measured scale is the probe's price RMS over the RMS
+        of the outputs' moves from the start; rho is moved into [:data:`PROBE_RHO_FACTOR`, 1]
+        times it (within ``rho_min``/``rho_max``), so a rho already in that band stays. The
+        scaled duals are rescaled so the prices stay. Returns whether rho changed."""
         scale, self._probe_scale = self._probe_scale, None
         moved = float(np.sqrt(np.mean((x_new - self._probe_start) ** 2)))
         if not (np.isfinite(moved) and moved > 0):
-            return
+            return False
         s = self.settings
-        new_rho = float(np.clip(PROBE_RHO_FACTOR * scale / moved, s.rho_min, s.rho_max))
-        if new_rho != self.rho:
-            self._rescale_duals(self.rho / new_rho)
-            self.rho = new_rho
+        measured = scale / moved
+        new_rho = float(np.clip(np.clip(self.rho, PROBE_RHO_FACTOR * measured, measured),
+                                s.rho_min, s.rho_max))
+        if new_rho == self.rho:
+            return False
+        self._rescale_duals(self.rho / new_rho)
+        self.rho = new_rho
         if self.accelerator is not None:
             self.accelerator.reset()
+        return True
 
     def _entry_rho(self, rho: float) -> np.ndarray | float:
         """The penalty per flat entry at scalar ``rho`` (forms with per-entry scales override)."""

@@ -821,11 +821,16 @@ class CoordinatorAgent:
         polishing = state.settings.polish and data is not None
         polished: Polished | None = None  # a polish whose certificate the next round brings
         polish_rounds = 0
+        measuring = False  # a probe round's time and messages go to the first iteration's
         while True:
-            t0 = time.perf_counter()
-            m0, b0 = (stats.messages, stats.bytes_sent) if stats is not None else (0, 0)
-            it = state.iteration + 1
-            if polished is not None:
+            if not measuring:
+                t0 = time.perf_counter()
+                m0, b0 = (stats.messages, stats.bytes_sent) if stats is not None else (0, 0)
+            it = state.next_round()
+            measuring = it == 0
+            if it == 0:
+                dual_prices = None  # the probe round (probe_rho): prices the start only
+            elif polished is not None:
                 dual_prices = state.bound_prices_at(polished.prices)
             else:
                 dual_prices = state.bound_prices() if state.stopping.wants_bound(it) else None
@@ -839,6 +844,8 @@ class CoordinatorAgent:
             done = state.step([state.x[state.offsets[p]:state.offsets[p + 1]].copy()
                                if r is None else r.x for p, r in enumerate(replies)],
                               fresh=fresh, bound=bound)
+            if it == 0:
+                continue
             if polished is not None:
                 # This round's bound was evaluated at the polish prices: certify the polish
                 # (also when ADMM stopped in this round: a certified polish is the better end).
@@ -888,6 +895,7 @@ class CoordinatorAgent:
         result = state.result(time.perf_counter() - start, objectives)
         result.resent_requests = self.resent
         result.polish_rounds = polish_rounds
+        result.probe_rounds = state.probe_rounds
         result.stale_replies = {a: n for a, n in self.stale.items() if n}
         result.rejected_messages = sum(rejected.values()) + sum(transports.values())
         if rounds:
