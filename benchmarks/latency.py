@@ -67,7 +67,7 @@ def main() -> None:
     for label, run in cases:
         transport = InProcessTransport(codec=WireCodec())
         admm = run(transport=transport).admm
-        rounds = admm.iterations + admm.polish_rounds + ROUND_TRIPS_OUTSIDE
+        rounds = admm.iterations + admm.polish_rounds + admm.probe_rounds + ROUND_TRIPS_OUTSIDE
         per_round = transport.stats.bytes_sent / rounds / 1000.0
         delayed = run(transport=InProcessTransport(codec=WireCodec()),
                       faults=Faults.latency(check)).admm

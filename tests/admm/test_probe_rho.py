@@ -53,7 +53,7 @@ def test_the_probed_run_reaches_the_centralized_optimum_in_fewer_rounds(seed: in
     # objective within 1e-5 (measured 3.7e-12, 1.5e-11, 3.3e-6).
     np.testing.assert_allclose(probed.z, z.value, atol=1e-4)
     assert abs(probed.objective - ref.value) <= 1e-5 * abs(ref.value)
-    plain = _run(_areas(seed)[0])
+    plain = _run(_areas(seed)[0], probe_rho=False)  # the former default: rho 1, no probe
     assert plain.converged
     # Rounds, not seconds (the probe round counted): measured 50 + 1, 76 + 1, 30 + 1
     # against 136, 162, 93.
@@ -103,11 +103,22 @@ def test_a_rho_within_the_measured_scale_is_kept_and_the_run_is_the_same() -> No
         return dro.run_coordinated_optimization(
             actors, dro.create_sharing_target_distance_admm_coordinator(**kw), start)
 
-    plain, probed = tutorial(), tutorial(probe_rho=True)
+    plain, probed = tutorial(probe_rho=False), tutorial()
     assert (probed.iterations, probed.probe_rounds) == (plain.iterations, 1)
     np.testing.assert_array_equal(probed.rho_history, plain.rho_history)
     np.testing.assert_array_equal(probed.z, plain.z)
     np.testing.assert_allclose(probed.z, [-4.0, 0.0, 4.0], atol=1e-6)
+
+
+def test_the_probe_is_the_default_when_no_rho_is_given() -> None:
+    assert dro.ADMMGenericCoordinator().settings.probe_rho is True
+    assert dro.ADMMGenericCoordinator().rho == 1.0
+    assert dro.ADMMGenericCoordinator(rho=1.0).settings.probe_rho is False  # a chosen rho
+    assert dro.ADMMGenericCoordinator(rho=1.0, probe_rho=True).settings.probe_rho is True
+    assert dro.create_consensus_admm_coordinator(probe_rho=False).settings.probe_rho is False
+    models, ref, z = _areas(2)
+    res = _run(models)  # no rho: probed
+    assert res.probe_rounds == 1 and res.converged
 
 
 def test_probe_rho_must_be_a_flag() -> None:

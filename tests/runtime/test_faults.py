@@ -554,15 +554,16 @@ def test_a_participant_that_sleeps_through_three_rounds_is_carried_and_the_optim
     assert res.stale_replies == {"p2": 3}
     assert res.converged and res.objective == pytest.approx(ref.objective, abs=1e-4)
     np.testing.assert_allclose(res.z, ref.z, atol=1e-4)
-    # Woken, it skipped the two requests the run had moved past and solved only the newest.
-    assert sleeper.solves == res.iterations - 2
+    # Woken, it skipped the two requests the run had moved past and solved only the newest
+    # (its solves: every round's, the probe round's included, less those two).
+    assert sleeper.solves == res.iterations + res.probe_rounds - 2
 
 
 def test_without_stale_rounds_every_round_waits_for_everyone():
     ref = dro.run_coordinated_optimization(
         _tutorial_actors(), dro.create_sharing_target_distance_admm_coordinator(), TUTORIAL_START)
     res, sleeper = _run_with_sleeper(stale_rounds=0, sleep_s=0.5)
-    assert res.stale_replies == {} and sleeper.solves == res.iterations
+    assert res.stale_replies == {} and sleeper.solves == res.iterations + res.probe_rounds
     assert res.iterations == ref.iterations  # nothing changed but the time
     np.testing.assert_allclose(res.z, ref.z, rtol=0, atol=1e-12)
 
@@ -635,8 +636,8 @@ def test_a_latency_delays_every_round_and_changes_nothing_else():
     assert delayed.admm.objective == plain.admm.objective
     assert delayed.admm.wall_time_s >= 2 * one_way * delayed.admm.iterations
     estimate = plain.admm.wall_time_at_latency(one_way)
-    assert estimate == pytest.approx(plain.admm.wall_time_s
-                                     + 2 * one_way * (plain.admm.iterations + 2))
+    rounds = plain.admm.iterations + plain.admm.probe_rounds  # the probe round is one too
+    assert estimate == pytest.approx(plain.admm.wall_time_s + 2 * one_way * (rounds + 2))
     with pytest.raises(ValueError, match="one_way_s"):
         Faults.latency(-1.0)
 

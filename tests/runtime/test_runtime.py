@@ -105,7 +105,9 @@ def test_messages_carry_only_exchange_vectors_and_prices() -> None:
                                            start, carrier=carrier, vectorize=False)
     solves = [m for _, _, m in carrier.log if isinstance(m, SolveRequest)]
     replies = [m for _, _, m in carrier.log if isinstance(m, SolveReply)]
-    assert len(solves) == len(replies) == 2 * res.iterations
+    # One solve round per iteration and the probe round (no rho given: docs/admm.md 8b).
+    assert res.probe_rounds == 1
+    assert len(solves) == len(replies) == 2 * (res.iterations + res.probe_rounds)
     for m in solves:
         assert set(vars(m)) == {"session", "iteration", "target", "price", "rho", "dual_price"}
         assert m.target.shape == m.price.shape == (3,)

@@ -51,7 +51,8 @@ from distributed_resource_optimization.checks import (
 class ADMMGenericCoordinator:
     """ADMM coordinator: global actor plus algorithm settings.
 
-    ``rho`` is the initial penalty (> 0, in cost per (unit of output)^2); with ``adaptive_rho``
+    ``rho`` is the initial penalty (> 0, in cost per (unit of output)^2; not given: 1, checked by
+    a probe round, see ``probe_rho``); with ``adaptive_rho``
     (default) it is rebalanced from the residuals so users need not tune it, and ``acceleration``
     (default) applies safeguarded Anderson acceleration to the iteration. Finer settings of the
     rho adaptation live in ``coordinator.settings`` (:class:`ADMMSettings`).
@@ -75,8 +76,9 @@ class ADMMGenericCoordinator:
     in time (after a resend, at about ten times the recent
     rounds' duration): its last outputs are carried for up to that many consecutive rounds, and
     no round with a carried output counts as converged. With 0 every round waits for everyone.
-    ``probe_rho`` (default off) checks the initial ``rho`` against the problem's own scale, for
-    problems whose units nobody tuned rho for: a probe round before the first iteration prices
+    ``probe_rho`` (default: on when no ``rho`` is given, which then starts at 1) checks the
+    initial rho against the problem's own scale, for problems whose units nobody tuned rho
+    for: a probe round before the first iteration prices
     the start at ``rho_max`` (each entry's marginal cost there); after the first iteration rho
     is moved into [``PROBE_RHO_FACTOR``, 1] times that price scale over the outputs' moves (a
     rho within the band stays, docs/admm.md 8b). The probe round is a round of messages of its
@@ -92,7 +94,7 @@ class ADMMGenericCoordinator:
     def __init__(
         self,
         global_actor: ProblemForm | None = None,
-        rho: float = 1.0,
+        rho: float | None = None,
         max_iters: int = 10000,
         abs_tol: float = 1e-6,
         rel_tol: float = 1e-6,
@@ -107,7 +109,7 @@ class ADMMGenericCoordinator:
         stale_rounds: int = 0,
         stopping: StoppingRule | None = None,
         gap_tol: float | None = None,
-        probe_rho: bool = False,
+        probe_rho: bool | None = None,
         polish: bool = False,
     ) -> None:
         if global_actor is None:
@@ -118,7 +120,8 @@ class ADMMGenericCoordinator:
         self.global_actor = global_actor
         # ADMMSettings checks every field (and again when a run starts).
         self.settings = ADMMSettings(
-            rho=rho,
+            # No rho given: the settings' default, checked by a probe round (probe_rho).
+            rho=ADMMSettings.rho if rho is None else rho,
             max_iters=max_iters,
             abs_tol=abs_tol,
             rel_tol=rel_tol,
@@ -128,7 +131,7 @@ class ADMMGenericCoordinator:
             anderson_memory=anderson_memory,
             anderson_max_pause=anderson_max_pause,
             stopping=_with_gap(global_actor, stopping, gap_tol),
-            probe_rho=probe_rho,
+            probe_rho=rho is None if probe_rho is None else probe_rho,
             polish=polish,
             polish_gap_tol=DEFAULT_SHARING_GAP_TOL if gap_tol is None else gap_tol,
         )
