@@ -121,6 +121,31 @@ def test_the_probe_is_the_default_when_no_rho_is_given() -> None:
     assert res.probe_rounds == 1 and res.converged
 
 
+class _NoHugePenalty(dro.LocalModel):
+    """x close to a, at cost |x - a|; refuses penalties above 1e6 (a solver that fails there)."""
+
+    def __init__(self, a: float, name: str) -> None:
+        super().__init__(1, name=name)
+        self.a = np.array([a])
+
+    def solve(self, v, rho):
+        if np.max(rho) > 1e6:
+            raise ValueError("penalty too large for this model's solver")
+        d = v - self.a
+        return self.a + np.sign(d) * np.maximum(np.abs(d) - 1.0 / rho, 0.0)
+
+    def objective(self, x):
+        return float(np.abs(x - self.a).sum())
+
+
+def test_a_model_that_fails_the_probe_leaves_the_run_at_the_given_rho() -> None:
+    actors = [_NoHugePenalty(a, f"m{i}") for i, a in enumerate([0.0, 1.0, 5.0])]
+    res = dro.run_coordinated_optimization(actors, dro.create_consensus_admm_coordinator(),
+                                           dro.create_admm_start())
+    assert res.converged and res.probe_rounds == 1 and res.rho_history[0] == 1.0
+    np.testing.assert_allclose(res.z, [1.0], atol=1e-3)  # the median minimises sum |x - a|
+
+
 def test_probe_rho_must_be_a_flag() -> None:
     with pytest.raises((TypeError, ValueError), match="probe_rho"):
         dro.ADMMGenericCoordinator(dro.ADMMGeneralConsensusGlobalActor(), probe_rho="yes")

@@ -501,6 +501,13 @@ class FormState(ABC):
                 self._probe_start = self.x.copy()
         return False
 
+    def skip_probe(self) -> None:
+        """The probe round failed (a participant could not take ``rho_max``): it counts as a
+        round, and the run goes on at the given rho."""
+        self._probe = None
+        self._probing = False
+        self.probe_rounds += 1
+
     def _rho_from_probe(self, x_new: np.ndarray) -> bool:
         """After the first iteration: the measured scale is the probe's price RMS over the RMS
         of the outputs' moves from the start; rho is moved into [:data:`PROBE_RHO_FACTOR`, 1]

@@ -837,7 +837,16 @@ class CoordinatorAgent:
             requests = [SolveRequest(session, it, r.target, r.price, r.rho,
                                      None if dual_prices is None else dual_prices[p])
                         for p, r in enumerate(state.requests())]
-            replies = await self._round(requests, SolveReply, session, it)
+            try:
+                replies = await self._round(requests, SolveReply, session, it)
+            except ParticipantError as exc:
+                if it != 0:
+                    raise
+                # A model that cannot take the probe's penalty (rho_max) is no reason to end
+                # the run: it goes on at the given rho (the probe round still counts).
+                _log.info("%s: no probe: %s", self.address, exc)
+                state.skip_probe()
+                continue
             fresh = all(r is not None for r in replies)
             bound = None if dual_prices is None or not fresh else (
                 [r.dual_term for r in replies], [r.objective for r in replies])
