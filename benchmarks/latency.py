@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 
-from distributed_resource_optimization.admm.results import ROUND_TRIPS_OUTSIDE
 from distributed_resource_optimization.energy.district import load_district
 from distributed_resource_optimization.flex_sharing import flex_sharing_coordinator, run_flex_sharing
 from distributed_resource_optimization.interior_point.sharing import InteriorPointCoordinator
@@ -67,7 +66,7 @@ def main() -> None:
     for label, run in cases:
         transport = InProcessTransport(codec=WireCodec())
         admm = run(transport=transport).admm
-        rounds = admm.iterations + admm.polish_rounds + admm.probe_rounds + ROUND_TRIPS_OUTSIDE
+        rounds = admm.round_trips
         per_round = transport.stats.bytes_sent / rounds / 1000.0
         delayed = run(transport=InProcessTransport(codec=WireCodec()),
                       faults=Faults.latency(check)).admm

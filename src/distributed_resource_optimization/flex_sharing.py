@@ -23,6 +23,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from distributed_resource_optimization.admm.coordinator import (
+    DEFAULT_SHARING_GAP_TOL,
     ADMMGenericCoordinator,
     as_warm_start,
     create_admm_sharing_data,
@@ -111,7 +112,7 @@ def fleet_share(instance: FlexSharingInstance, shares: int = 1, index: int = 0) 
 #: Certified relative gap at which flex sharing stops by default (see
 #: :class:`~.admm.stopping.CertifiedGapRule`): on these nearly degenerate LPs the residual test
 #: fires late, while the gap says how far from the optimum the run is.
-DEFAULT_GAP_TOL = 1e-4
+DEFAULT_GAP_TOL = DEFAULT_SHARING_GAP_TOL
 
 
 def flex_sharing_coordinator(gap_tol: float = DEFAULT_GAP_TOL, **settings: Any

@@ -88,7 +88,7 @@ class GeneralConsensusState(FormState):
                                                              self._split(self.prices()))]
 
     def _update(self, x_new: np.ndarray) -> Residuals:
-        rho = self.rho * self.scale
+        rho = self._entry_rho(self.rho)
         z_old = self.z[self.gidx]
         # Over-relaxation (Boyd et al. 2011, sec. 3.4.3); alpha = 1 is plain ADMM.
         xhat = self.settings.alpha * x_new + (1.0 - self.settings.alpha) * z_old

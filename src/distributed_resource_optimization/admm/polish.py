@@ -75,7 +75,7 @@ def flex_offer(directions: np.ndarray, unit_costs: np.ndarray, costs: np.ndarray
     absD = np.abs(D)
     size = np.einsum("ij,ij->i", np.abs(np.asarray(unit_costs, dtype=float)), absD) \
         + absD @ np.abs(y)
-    has_output = np.abs(D).sum(axis=1) > 0
+    has_output = absD.sum(axis=1) > 0
     offered = has_output & (np.abs(reduced) <= tolerance * size)
     s = np.where(offered | (reduced >= 0), 0.0, 1.0)
     fixed = s[:, None] * D
@@ -110,9 +110,10 @@ def clear_offers(offers: Sequence[PolishOffer], target: np.ndarray,
     T = np.asarray(target, dtype=float)
     w = np.asarray(priorities, dtype=float)
     m = T.size
-    a = sum(o.fixed.reshape(-1, m).sum(axis=0) for o in offers)
-    D = np.concatenate([o.directions.reshape(-1, m) for o in offers])
-    c = np.concatenate([o.costs for o in offers])
+    every = concat_offers(offers, m)  # all participants' actors, in the run's order
+    X = every.fixed.reshape(-1, m).copy()
+    a = X.sum(axis=0)
+    D, c = every.directions, every.costs
     k = c.size
     # Variables s (k) and t (m) with t_k >= |a_k + D's - T_k|.
     Dt = sp.csr_matrix(D.T)
@@ -126,15 +127,6 @@ def clear_offers(offers: Sequence[PolishOffer], target: np.ndarray,
     s = np.clip(res.x[:k], 0.0, 1.0)
     marginals = res.ineqlin.marginals  # d objective / d b_ub (<= 0 for binding rows)
     prices = marginals[m:] - marginals[:m]  # the price of one more unit of the sum
-    parts, j = [], 0
-    for o in offers:
-        n = o.offered.size
-        X = o.fixed.reshape(n, m).copy()
-        rows = np.flatnonzero(o.offered)
-        X[rows] = s[j:j + rows.size, None] * D[j:j + rows.size]
-        j += rows.size
-        parts.append(X.ravel())
-    x = np.concatenate(parts) if parts else np.zeros(0)
-    total = x.reshape(-1, m).sum(axis=0)
-    objective = float(sum(o.fixed_cost for o in offers) + c @ s + w @ np.abs(total - T))
-    return Polished(x, prices, objective)
+    X[np.flatnonzero(every.offered)] = s[:, None] * D
+    objective = float(every.fixed_cost + c @ s + w @ np.abs(X.sum(axis=0) - T))
+    return Polished(X.ravel(), prices, objective)

@@ -216,8 +216,13 @@ class ADMMResult:
         """The run's wall time (s) had every message taken ``one_way_s`` seconds more: one round
         trip per iteration, polish and probe round, and one each to start and to finish the run, on
         top of the time measured (what the participants and the coordinator spent)."""
-        trips = self.iterations + self.polish_rounds + self.probe_rounds + ROUND_TRIPS_OUTSIDE
-        return self.wall_time_s + 2.0 * float(one_way_s) * trips
+        return self.wall_time_s + 2.0 * float(one_way_s) * self.round_trips
+
+    @property
+    def round_trips(self) -> int:
+        """Round trips between the coordinator and the participants: every iteration, polish
+        and probe round, and the start and the finish."""
+        return self.iterations + self.polish_rounds + self.probe_rounds + ROUND_TRIPS_OUTSIDE
 
     @property
     def plot(self) -> ADMMPlots:

@@ -114,7 +114,10 @@ class SharingState(FormState):
         return np.tile(snapshot, self.n_actors)
 
     def _bound_point(self) -> tuple[np.ndarray, float] | None:
-        y = self.objective.dual_project(self._price_snapshot(), self.data)
+        return self._bound_point_at(self._price_snapshot())
+
+    def _bound_point_at(self, prices: np.ndarray) -> tuple[np.ndarray, float] | None:
+        y = self.objective.dual_project(prices, self.data)
         if y is None:
             return None
         return y, self.objective.conjugate_term(y, self.data)
@@ -131,12 +134,7 @@ class SharingState(FormState):
     def bound_prices_at(self, prices: np.ndarray) -> list[np.ndarray] | None:
         """Like :meth:`bound_prices`, at ``prices`` (projected) instead of the current ones:
         the next round's participants evaluate the Lagrangian bound there."""
-        y = self.objective.dual_project(np.asarray(prices, dtype=float), self.data)
-        if y is None:
-            self._bound_y = None
-            return None
-        self._bound_y, self._bound_global = y, self.objective.conjugate_term(y, self.data)
-        return self._per_participant(y)
+        return self._bound_prices_from(self._bound_point_at(np.asarray(prices, dtype=float)))
 
     def adopt(self, polished: Polished, gap: float) -> None:
         """End the run at a polished point with certified gap ``gap``: its outputs, its prices
@@ -144,8 +142,8 @@ class SharingState(FormState):
         self.x[:] = polished.x
         self.last_x = self.x
         self.Z = self.X.copy()
-        y = self.objective.dual_project(polished.prices, self.data)
-        self.u = (polished.prices if y is None else y) / self.rho
+        # A polish runs towards a target (weighted L1), whose prices always project.
+        self.u = self.objective.dual_project(polished.prices, self.data) / self.rho
         self._last_y = self._price_snapshot()
         self.status = ADMMStatus.CONVERGED
         self.stopped_by = (f"polish at iteration {self.iteration} (certified gap {gap:.1e} <= "

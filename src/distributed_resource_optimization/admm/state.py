@@ -56,6 +56,13 @@ _TINY = 1e-30
 #: the best initial rho of a decade sweep; 1, 0.1 and 0.01 times it were measured).
 PROBE_RHO_FACTOR = 0.01
 
+#: Sharing without a stopping rule or gap given: the residual rule or, whichever comes first,
+#: a certified relative gap of this (the actors' own outputs are a feasible point, so the gap
+#: bounds the distance to the optimum; on nearly degenerate LPs such as the flex-sharing family
+#: the residual rule alone fires late or never: 10 000 rounds on 2 of 3 seeds at N = 1000); also
+#: the gap at which a polish is accepted (``polish_gap_tol``).
+DEFAULT_SHARING_GAP_TOL = 1e-4
+
 
 
 @dataclass(frozen=True)
@@ -137,7 +144,7 @@ class ADMMSettings:
     polish: bool = False
     polish_every: int = DEFAULT_POLISH_EVERY
     polish_tolerance: float = DEFAULT_POLISH_TOLERANCE
-    polish_gap_tol: float = 1e-4
+    polish_gap_tol: float = DEFAULT_SHARING_GAP_TOL
     #: When the run may stop (:mod:`.stopping`); ``None``: :class:`ResidualRule`.
     stopping: StoppingRule | None = None
 
@@ -352,7 +359,12 @@ class FormState(ABC):
         """Per participant the prices at which it evaluates its share of the Lagrangian dual
         function ``min_x f_i(x) + y'x`` (for :meth:`record_bound`), or ``None`` if this form
         and global objective give no bound."""
-        point = self._bound_point()
+        return self._bound_prices_from(self._bound_point())
+
+    def _bound_prices_from(self, point: tuple[np.ndarray, float] | None
+                           ) -> list[np.ndarray] | None:
+        """Keep ``point`` (prices, the global objective's share; see :meth:`_bound_point`) for
+        :meth:`record_bound` and return its prices per participant (``None``: no bound)."""
         if point is None:
             self._bound_y = None
             return None
@@ -487,9 +499,8 @@ class FormState(ABC):
         """The probe round: record the marginal costs' RMS at the start. Nothing else moves
         and no iteration is counted (:attr:`probe_rounds` is); a round with a missing reply
         measures nothing and the run keeps ``rho``."""
-        requests, self._probe = self._probe, None
-        self._probing = False
-        self.probe_rounds += 1
+        requests = self._probe
+        self.skip_probe()
         if fresh:
             target = np.concatenate([r.target for r in requests])
             price = np.concatenate([expand_price(r.price, self.specs[p].size)
@@ -502,8 +513,8 @@ class FormState(ABC):
         return False
 
     def skip_probe(self) -> None:
-        """The probe round failed (a participant could not take ``rho_max``): it counts as a
-        round, and the run goes on at the given rho."""
+        """End the probe round without a measurement (a participant could not take
+        ``rho_max``): it counts as a round, and the run goes on at the given rho."""
         self._probe = None
         self._probing = False
         self.probe_rounds += 1
