@@ -2,7 +2,7 @@
 
     python benchmarks/latency.py [--one-way-ms 20] [--check-ms 5]
                                  [--clearings admm interior-point] [--cases market flex]
-                                 [--polish]
+                                 [--plain] [--polish]
 
 Over a network every ADMM iteration is a round of messages and costs at least one round trip.
 Per case (the default market at 30 and 60 min, entities and per building; flex sharing at
@@ -15,6 +15,7 @@ estimated time (the estimate counts the same round trips; the difference is the 
 overshoot per sleep). ``--clearings`` picks the methods (``admm``, ``interior-point``: three
 rounds per Newton iteration, each with the participants' sensitivity blocks; for flex sharing
 the fleet's summed ones), ``--cases`` the problems.
+Flex sharing by ADMM polishes by default (docs/admm.md 8c); ``--plain`` adds ADMM alone.
 """
 
 from __future__ import annotations
@@ -35,8 +36,12 @@ def main() -> None:
     parser.add_argument("--one-way-ms", type=float, default=20.0)
     parser.add_argument("--check-ms", type=float, default=5.0)
     parser.add_argument("--clearings", nargs="+", choices=CLEARINGS, default=["admm"])
+    parser.add_argument("--plain", action="store_true",
+                        help="flex sharing by ADMM: also ADMM alone (polish=False; the default "
+                        "polishes, docs/admm.md 8c)")
     parser.add_argument("--polish", action="store_true",
-                        help="flex sharing by ADMM: also with polish=True (docs/admm.md 8c)")
+                        help="flex sharing by ADMM: also with polish=True asked for explicitly "
+                        "(the default since session 21: the same run as admm)")
     parser.add_argument("--cases", nargs="+", choices=("market", "flex"),
                         default=["market", "flex"])
     args = parser.parse_args()
@@ -58,11 +63,13 @@ def main() -> None:
                    lambda c=c, **kw: run_flex_sharing(
                        1000, seed=0, coordinator=flex[c] and flex[c](), **kw))
                   for c in args.clearings]
-        if args.polish:
-            cases.append(("flex sharing N = 1000, admm with polish",
-                          lambda **kw: run_flex_sharing(
-                              1000, seed=0, coordinator=flex_sharing_coordinator(polish=True),
-                              **kw)))
+        for wanted, polish, label in ((args.plain, False, "admm alone, polish=False"),
+                                      (args.polish, True, "admm with polish=True")):
+            if wanted:
+                cases.append((f"flex sharing N = 1000, {label}",
+                              lambda polish=polish, **kw: run_flex_sharing(
+                                  1000, seed=0,
+                                  coordinator=flex_sharing_coordinator(polish=polish), **kw)))
     for label, run in cases:
         transport = InProcessTransport(codec=WireCodec())
         admm = run(transport=transport).admm

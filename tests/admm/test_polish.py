@@ -1,4 +1,5 @@
-"""The polish of sharing among flex actors (``polish=True``, :mod:`...admm.polish`).
+"""The polish of sharing among flex actors (on by default for sharing towards a target;
+``polish=False`` turns it off, :mod:`...admm.polish`).
 
 References: the centralized LP of the same instance (Clarabel, ``centralized_flex_sharing``) and
 a hand-derived optimum of a three-actor instance.
@@ -12,6 +13,7 @@ import pytest
 import distributed_resource_optimization as dro
 from distributed_resource_optimization.admm.polish import clear_offers, flex_offer
 from distributed_resource_optimization.admm.results import ROUND_TRIPS_OUTSIDE
+from distributed_resource_optimization.admm.stopping import ResidualRule
 from distributed_resource_optimization.flex_sharing import (
     centralized_flex_sharing,
     flex_sharing_coordinator,
@@ -42,7 +44,7 @@ def _relative(value: float, reference: float) -> float:
 def test_the_polished_run_ends_at_the_centralized_optimum_in_fewer_rounds(n, seed) -> None:
     instance = random_flex_sharing_instance(n, 3, seed)
     reference, _ = centralized_flex_sharing(instance)
-    res = _seed_api_run(instance, polish=True)
+    res = _seed_api_run(instance)  # the defaults polish
     assert res.converged and res.stopped_by.startswith("polish at iteration")
     # Accepted at the run's gap tolerance (1e-4), and the certificate bounds the true gap from
     # above, up to the reference's own accuracy (Clarabel, 1e-8 relative: an exact polish is
@@ -51,7 +53,7 @@ def test_the_polished_run_ends_at_the_centralized_optimum_in_fewer_rounds(n, see
     assert -1e-8 <= true_gap <= res.gap_certified + 1e-8 and res.gap_certified <= 1e-4
     aggregate = sum(res.x[name] for name in res.x)
     np.testing.assert_allclose(res.z, aggregate, atol=1e-9)
-    plain = _seed_api_run(instance)
+    plain = _seed_api_run(instance, polish=False)
     # Rounds, not seconds: the polish rounds count too. Measured: 61 + 6, 91 + 9 and 11 + 1
     # against 560, 540 and 920 iterations.
     assert res.iterations + res.polish_rounds < plain.iterations
@@ -115,6 +117,36 @@ def test_a_participant_without_an_offer_ends_the_polishing_not_the_run() -> None
         start)
     assert res.converged and "polish" not in res.stopped_by
     assert res.polish_rounds == 1  # the first attempt found a participant without an offer
+
+
+class _SilentFlexActor(dro.ADMMFlexActor):
+    """A flex actor that offers its segment but cannot say its dual term (a user's model that
+    implements the one and not the other)."""
+
+    def dual_term(self, price):
+        return None
+
+
+def test_offers_without_a_bound_end_the_polishing_after_one_try() -> None:
+    # Without every participant's dual term no polish can be certified: the first try ends the
+    # polishing, and the run (by default, with the polish) is ADMM alone plus that one round.
+    instance = random_flex_sharing_instance(30, 3, 4)
+    args = list(zip(instance.capacities_kw, instance.etas, instance.costs))
+    start = dro.create_admm_start(dro.create_admm_sharing_data(instance.target_kw,
+                                                               instance.priorities))
+
+    def run(**settings):
+        actors = [dro.create_admm_flex_actor_one_to_many(c, e, p) for c, e, p in args[1:]]
+        silent = _SilentFlexActor.one_to_many(*args[0])
+        return dro.run_coordinated_optimization(
+            [silent, *actors],
+            dro.create_sharing_target_distance_admm_coordinator(stopping=ResidualRule(),
+                                                                **settings), start)
+
+    res, alone = run(), run(polish=False)
+    assert res.polish_rounds == 1 and "polish" not in res.stopped_by and res.converged
+    assert res.iterations == alone.iterations and alone.polish_rounds == 0
+    np.testing.assert_allclose(res.z, alone.z, rtol=0, atol=1e-12)
 
 
 def test_polish_is_for_sharing_towards_a_target_only() -> None:

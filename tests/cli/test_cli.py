@@ -258,15 +258,25 @@ def test_agent_processes_report_their_start(tmp_path, capsys):
 
 def test_flex_sharing_polish_writes_its_rounds_and_refuses_the_interior_point(tmp_path, capsys):
     out = tmp_path / "polish"
-    assert main(["flex-sharing", "--actors", "300", "--seed", "1", "--polish", "--figures",
-                 "none", "--out", str(out)]) == 0
+    # The polish is the default; --polish says so explicitly.
+    assert main(["flex-sharing", "--actors", "300", "--seed", "1", "--figures", "none",
+                 "--out", str(out)]) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["stopped_by"].startswith("polish at iteration")
     assert summary["polish_rounds"] == summary["iterations"] // 10 >= 1
     # Up to the centralized reference's own accuracy (Clarabel, 1e-8).
     assert abs(summary["objective_gap_rel"]) <= summary["gap_certified"] + 1e-8 <= 1e-4 + 1e-8
+    history = pd.read_csv(out / "residuals.csv")
+    assert history["gap_certified"].iloc[-1] == pytest.approx(summary["gap_certified"], abs=1e-12)
+    plain = tmp_path / "plain"
+    assert main(["flex-sharing", "--actors", "300", "--seed", "1", "--no-polish", "--figures",
+                 "none", "--out", str(plain)]) == 0
+    alone = json.loads((plain / "summary.json").read_text())
+    assert alone["polish_rounds"] == 0 and not alone["stopped_by"].startswith("polish")
+    assert alone["iterations"] > summary["iterations"] + summary["polish_rounds"]
     capsys.readouterr()
-    assert main(["flex-sharing", "--actors", "30", "--polish", "--method", "interior-point",
-                 "--out", str(tmp_path / "ip")]) == 2
-    assert "--polish belong to --method admm" in capsys.readouterr().err
+    for flag in ("--polish", "--no-polish"):
+        assert main(["flex-sharing", "--actors", "30", flag, "--method", "interior-point",
+                     "--out", str(tmp_path / "ip")]) == 2
+        assert "--polish/--no-polish belong to --method admm" in capsys.readouterr().err
     assert not (tmp_path / "ip").exists()

@@ -257,9 +257,12 @@ def test_limit_figures_from_the_api(runs):
 
 def test_every_run_says_which_rule_stopped_it(tmp_path):
     """The rule that ended the run, in the result and in summary.json."""
-    flex = run_flex_sharing(10, seed=4)
-    assert flex.admm.stopped_by.startswith("CertifiedGapRule(gap_tol=0.0001")
+    flex = run_flex_sharing(10, seed=4)  # the default polishes (docs/admm.md 8c)
+    assert flex.admm.stopped_by.startswith("polish at iteration 21 (certified gap")
     assert flex.admm.gap_certified <= 1e-4
+    plain = run_flex_sharing(10, seed=4, coordinator=flex_sharing_coordinator(polish=False))
+    assert plain.admm.stopped_by.startswith("CertifiedGapRule(gap_tol=0.0001")
+    assert plain.admm.gap_certified <= 1e-4
     capped = run_flex_sharing(10, seed=4, coordinator=flex_sharing_coordinator(max_iters=3))
     assert capped.admm.stopped_by == "max_iters (3)"
     out = tmp_path / "f"

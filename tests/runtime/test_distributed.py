@@ -290,8 +290,8 @@ def test_spawned_agents_end_on_ctrl_c(tmp_path):
 
     proc = subprocess.Popen(
         [sys.executable, "-m", "distributed_resource_optimization", "flex-sharing", "--actors",
-         "3000", "--seed", "424242", "--processes", "3", "--runtime", "tcp", "--out",
-         str(tmp_path / "out")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+         "3000", "--seed", "424242", "--processes", "3", "--runtime", "tcp", "--no-polish",
+         "--out", str(tmp_path / "out")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     agents: set[int] = set()
     try:
         lines = []

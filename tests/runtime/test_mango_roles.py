@@ -101,9 +101,10 @@ def test_admm_sharing_end_to_end_over_mango_roles_equals_the_engine_in_one_proce
         agents = [container.register(agent_composed_of(DistributedOptimizationRole(a)))
                   for a in actors]
         # The residual rule on both sides: over the roles the participants' messages carry no
-        # bound terms, so the default's certified gap would stop only the in-process run.
+        # bound terms, so the default's certified gap (and a polish's certificate) would stop
+        # only the in-process run; a remote participant over the roles makes no polish offer.
         coord_role = CoordinatorRole(create_sharing_target_distance_admm_coordinator(
-            stopping=ResidualRule()))
+            stopping=ResidualRule(), polish=False))
         coord_agent = container.register(agent_composed_of(coord_role))
         auto_assign(complete_topology(len(agents) + 1), [*agents, coord_agent])
         async with activate(container):
@@ -119,7 +120,8 @@ def test_admm_sharing_end_to_end_over_mango_roles_equals_the_engine_in_one_proce
     # The same engine in one process, one actor per participant as over the roles.
     ref_actors = _actors()
     ref = dro.run_coordinated_optimization(
-        ref_actors, create_sharing_target_distance_admm_coordinator(stopping=ResidualRule()),
+        ref_actors, create_sharing_target_distance_admm_coordinator(stopping=ResidualRule(),
+                                                                    polish=False),
         create_sharing_admm_start(create_admm_sharing_data(TARGET)), vectorize=False)
     assert result.iterations == ref.iterations and result.converged
     for a, b, r in zip(actors, ref_actors, result):

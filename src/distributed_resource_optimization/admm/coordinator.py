@@ -84,12 +84,14 @@ class ADMMGenericCoordinator:
     is moved into [``PROBE_RHO_FACTOR``, 1] times that price scale over the outputs' moves (a
     rho within the band stays, docs/admm.md 8b). The probe round is a round of messages of its
     own (``ADMMResult.probe_rounds``), not an iteration.
-    ``polish`` (default off; sharing towards a target among flex actors): every
-    ``settings.polish_every`` (10) iterations the actors undecided at the current prices offer
-    their segments, the coordinator clears them against the target (a small LP) and the run
-    ends there once the certified gap of that point is at most ``gap_tol`` (default 1e-4);
-    a polish costs one round of messages, and an offering actor reveals its full output and
-    cost (:mod:`.polish`, docs/admm.md 8c).
+    ``polish`` (default: on for sharing towards a target, the form of the flex actors; ``True``
+    elsewhere is refused): every ``settings.polish_every`` (10) iterations the actors undecided
+    at the current prices offer their segments, the coordinator clears them against the target
+    (a small LP) and the run ends there once the certified gap of that point is at most
+    ``gap_tol`` (default 1e-4). A polish costs one round of messages; an offering actor reveals
+    its full output and its cost (what its ADMM outputs at those prices already tell, docs/admm.md
+    8c); a participant without an offer (not a one-to-many flex actor) ends the polishing at the
+    first attempt, and the run goes on by ADMM. ``polish=False``: ADMM alone.
     """
 
     def __init__(
@@ -111,7 +113,7 @@ class ADMMGenericCoordinator:
         stopping: StoppingRule | None = None,
         gap_tol: float | None = None,
         probe_rho: bool | None = None,
-        polish: bool = False,
+        polish: bool | None = None,
     ) -> None:
         if global_actor is None:
             global_actor = ADMMSharingGlobalActor()
@@ -133,12 +135,10 @@ class ADMMGenericCoordinator:
             anderson_max_pause=anderson_max_pause,
             stopping=_with_gap(global_actor, stopping, gap_tol),
             probe_rho=rho is None if probe_rho is None else probe_rho,
-            polish=polish,
+            polish=_polishes(global_actor) if polish is None else polish,
             polish_gap_tol=DEFAULT_SHARING_GAP_TOL if gap_tol is None else gap_tol,
         )
-        if self.settings.polish and not (
-                isinstance(global_actor, ADMMSharingGlobalActor)
-                and type(global_actor.objective) is ADMMTargetDistanceObjective):
+        if self.settings.polish and not _polishes(global_actor):
             raise ValueError("polish: for sharing towards a target (the weighted L1 distance of "
                              "create_sharing_target_distance_admm_coordinator) only")
         self.reply_timeout = positive_scalar(reply_timeout, "reply_timeout")
@@ -161,6 +161,12 @@ class ADMMGenericCoordinator:
         return (f"ADMMGenericCoordinator({self.global_actor!r}, rho={s.rho}, "
                 f"max_iters={s.max_iters}, abs_tol={s.abs_tol}, rel_tol={s.rel_tol}, "
                 f"adaptive_rho={s.adaptive_rho})")
+
+
+def _polishes(global_actor: ProblemForm) -> bool:
+    """Whether a polish applies to the form: sharing towards a target (weighted L1)."""
+    return (isinstance(global_actor, ADMMSharingGlobalActor)
+            and type(global_actor.objective) is ADMMTargetDistanceObjective)
 
 
 def _with_gap(global_actor: ProblemForm, stopping: StoppingRule | None,

@@ -42,8 +42,9 @@ EXAMPLES = """\
       start from an earlier run's state
   dro flex-sharing --actors 1000 --method interior-point --out flex-ip
       the same instance by the distributed interior-point method (tens of rounds)
-  dro flex-sharing --actors 1000 --polish --out flex-polish
-      ADMM with the polish: the undecided actors' segments cleared by the coordinator"""
+  dro flex-sharing --actors 1000 --no-polish --out flex-admm
+      ADMM alone, without the polish (the undecided actors' segments cleared by the
+      coordinator every 10 iterations)"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -69,11 +70,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="ADMM: stop once the certified relative gap (Lagrangian lower "
                         "bound against the objective) is at most this (default: "
                         f"{DEFAULT_GAP_TOL:g})")
-    parser.add_argument("--polish", action="store_true",
+    parser.add_argument("--polish", action=argparse.BooleanOptionalAction, default=None,
                         help="ADMM: every 10 iterations the actors undecided at the current "
                         "prices offer their segments (full output and cost: revealed to the "
-                        "coordinator), which clears them and stops once that point is "
-                        "certified within --gap-tol (docs/admm.md 8c)")
+                        "coordinator, as their outputs at those prices already tell), which "
+                        "clears them and stops once that point is certified within --gap-tol "
+                        "(docs/admm.md 8c); on by default, --no-polish: ADMM alone")
     add_fault_options(parser)
     add_warm_start_option(parser)
     add_figures_option(parser)
@@ -112,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
     token = token_of(args)
     if args.method == "interior-point":
         admm_only = {"--gap-tol": args.gap_tol is not None, "--warm-start": args.warm_start,
-                     "--polish": args.polish,
+                     "--polish/--no-polish": args.polish is not None,
                      "--stale-rounds": args.stale_rounds is not None}
         given = [flag for flag, value in admm_only.items() if value]
         if given:
@@ -134,8 +136,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         settings = {"max_iters": args.max_iters} if args.max_iters else {}
         settings.update(engine)
-        if args.polish:
-            settings["polish"] = True
+        if args.polish is not None:
+            settings["polish"] = args.polish
         gap_tol = DEFAULT_GAP_TOL if args.gap_tol is None else args.gap_tol
         coordinator = flex_sharing_coordinator(gap_tol, **settings)
 

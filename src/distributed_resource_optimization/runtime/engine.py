@@ -859,11 +859,15 @@ class CoordinatorAgent:
                 # This round's bound was evaluated at the polish prices: certify the polish
                 # (also when ADMM stopped in this round: a certified polish is the better end).
                 lower = state.bound.lower_bound
-                if fresh and lower is not None:
+                if fresh and state.bound.fresh and lower is not None:
                     gap = float(certified_gap(polished.objective, lower))
                     if gap <= state.settings.polish_gap_tol:
                         state.adopt(polished, gap)
                         done = True
+                elif fresh:
+                    # The participants evaluated no bound at the polish prices (a participant
+                    # without dual terms): no polish can be certified, so none is tried again.
+                    polishing = False
                 polished = None
             elif polishing and not done and it % state.settings.polish_every == 0:
                 cleared = await self._polish(session, it, state, data)
