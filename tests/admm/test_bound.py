@@ -367,3 +367,39 @@ def test_the_seed_api_defaults_stop_at_a_certified_gap_on_the_flex_family(seed, 
                                      else "CertifiedGapRule(gap_tol=0.0001")
     true_gap = (res.objective - optimum) / max(1.0, abs(res.objective))
     assert -1e-9 <= true_gap <= res.gap_certified + 1e-7
+
+
+class _CountingFlexActor(dro.ADMMFlexActor):
+    """A flex actor that counts how often it is asked for its dual term (a solve each for
+    models with a solver)."""
+
+    calls = 0
+
+    def dual_term(self, price):
+        type(self).calls += 1
+        return super().dual_term(price)
+
+
+@pytest.mark.parametrize("rule", ["gap", "residual"])
+def test_the_finish_evaluates_the_bound_only_where_the_last_round_did_not(rule) -> None:
+    """A run stopped on its certified gap is certified by its last round's bound: the finish
+    asks for no second evaluation. A run stopped otherwise gets its one evaluation there."""
+    inst = random_flex_sharing_instance(40, 3, 7)
+    start = dro.create_admm_start(dro.create_admm_sharing_data(inst.target_kw, inst.priorities))
+    _CountingFlexActor.calls = 0
+    actors = [_CountingFlexActor.one_to_many(float(c), eta, p)
+              for c, eta, p in zip(inst.capacities_kw, inst.etas, inst.costs)]
+    stopping = CertifiedGapRule(1e-4) if rule == "gap" else ResidualRule()
+    res = dro.run_coordinated_optimization(
+        actors, dro.create_sharing_target_distance_admm_coordinator(stopping=stopping,
+                                                                    polish=False), start)
+    asked = int(np.isfinite(res.lower_bound_history).sum())  # rounds that evaluated the bound
+    assert res.converged and res.gap_certified is not None
+    if rule == "gap":
+        assert np.isfinite(res.lower_bound_history[-1]) and res.gap_certified <= 1e-4
+        assert _CountingFlexActor.calls == asked * len(actors)
+    else:
+        assert asked == 0 and _CountingFlexActor.calls == len(actors)
+    optimum, _ = centralized_flex_sharing(inst)
+    true_gap = (res.objective - optimum) / max(1.0, abs(res.objective))
+    assert -1e-8 <= true_gap <= res.gap_certified + 1e-8
