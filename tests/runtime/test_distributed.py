@@ -289,9 +289,11 @@ def test_spawned_agents_end_on_ctrl_c(tmp_path):
     from test_interrupts import _alive, _children
 
     proc = subprocess.Popen(
+        # --gap-tol 0 and no polish: a run that goes on until Ctrl-C.
         [sys.executable, "-m", "distributed_resource_optimization", "flex-sharing", "--actors",
-         "3000", "--seed", "424242", "--processes", "3", "--runtime", "tcp", "--no-polish",
-         "--out", str(tmp_path / "out")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+         "300", "--seed", "424242", "--processes", "3", "--runtime", "tcp", "--no-polish",
+         "--gap-tol", "0", "--out", str(tmp_path / "out")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     agents: set[int] = set()
     try:
         lines = []

@@ -315,9 +315,10 @@ def test_a_killed_agent_ends_a_tcp_run_with_exit_code_3_naming_it(tmp_path):
     from test_distributed import _agents_with
 
     proc = subprocess.Popen(
+        # --gap-tol 0 and no polish: a run that goes on until the agent is killed.
         [sys.executable, "-m", "distributed_resource_optimization", "flex-sharing", "--actors",
-         "3000", "--seed", "515151", "--processes", "3", "--runtime", "tcp", "--round-timeout",
-         "1", "--no-polish", "--out", str(tmp_path / "out")],
+         "300", "--seed", "515151", "--processes", "3", "--runtime", "tcp", "--round-timeout",
+         "1", "--no-polish", "--gap-tol", "0", "--out", str(tmp_path / "out")],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         # Each agent its own interpreter: the victim is found by its command line.
         env={**os.environ, "DRO_AGENT_START": "exec"})

@@ -453,8 +453,11 @@ def merge_sysconfigs(sysconfig_i: SystemConfig, sysconfig_j: SystemConfig) -> Sy
     """Per participant the newer entry (higher counter; on a tie ``i``'s). Returns
     ``sysconfig_i`` itself when nothing was taken from ``j`` (identity tells "unchanged")."""
     ci, cj = sysconfig_i.schedule_choices, sysconfig_j.schedule_choices
+    get = ci.get
+    # Most entries are the very same object in both (value objects are shared, never copied
+    # in one process): the identity test skips them before any attribute is read.
     newer_in_j = [k for k, sj in cj.items()
-                  if (si := ci.get(k)) is None or sj.counter > si.counter]
+                  if (si := get(k)) is not sj and (si is None or sj.counter > si.counter)]
     if not newer_in_j:
         return sysconfig_i
     merged = dict(ci)
