@@ -93,7 +93,14 @@ class Mailbox:
             waiter.set_result(None)
 
     async def receive(self, timeout: float, waiting_for: str = "a message") -> tuple[str, Any]:
-        """Next ``(sender, message)``; raises :class:`CoordinationTimeoutError` after ``timeout`` s."""
+        """Next ``(sender, message)``; raises :class:`CoordinationTimeoutError` after ``timeout`` s,
+        and ``CancelledError`` at once if the waiting task was asked to stop already."""
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            # A cancellation that was lost on the way here: Python 3.11's asyncio.wait_for
+            # swallows one that arrives as the awaited future completes (a peer draining its
+            # last report when its stdin closed then served on until SIGTERM, 5 s later).
+            raise asyncio.CancelledError
         if self._queue:
             return self._queue.popleft()
         loop = asyncio.get_running_loop()
