@@ -94,6 +94,7 @@ from distributed_resource_optimization.runtime.transport import (
     ParticipantError,
     Transport,
     name_list,
+    raise_if_cancelled,
 )
 
 _log = logging.getLogger(__name__)
@@ -214,6 +215,7 @@ class ParticipantAgent:
         """
         finished = 0
         while runs is None or finished < runs:
+            raise_if_cancelled()
             try:
                 sender, msg = await self.mailbox.receive(self.idle_timeout, "the coordinator")
             except CoordinationTimeoutError:

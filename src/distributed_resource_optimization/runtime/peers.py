@@ -58,6 +58,7 @@ from distributed_resource_optimization.runtime.transport import (
     Mailbox,
     ParticipantError,
     Transport,
+    raise_if_cancelled,
 )
 
 _log = logging.getLogger(__name__)
@@ -251,6 +252,7 @@ class PeerAgent:
         idle_timeout = self.idle_timeout if idle_timeout is None else idle_timeout
         served = 0
         while runs is None or served < runs:
+            raise_if_cancelled()
             try:
                 sender, message = await self.box.receive(idle_timeout, "a controller")
             except CoordinationTimeoutError:

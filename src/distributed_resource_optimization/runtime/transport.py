@@ -74,6 +74,20 @@ def warn_sometimes(log: logging.Logger, count: int, message: str, *args: Any) ->
         log.warning(message + " (%d so far)", *args, count)
 
 
+def raise_if_cancelled() -> None:
+    """Raise ``CancelledError`` if the current task was asked to stop and the request was lost.
+
+    Python 3.11's ``asyncio.wait_for`` swallows a cancellation that arrives as the awaited
+    future completes: a peer draining its last report when its stdin closed then served on
+    until the SIGTERM 5 s later. A serve loop calls this before it waits for the next run (not
+    cleanup code, which may await while its task is being cancelled). ``Task.cancelling()``
+    counts the requests from Python 3.11 on; 3.10 has no count to go by.
+    """
+    cancelling = getattr(asyncio.current_task(), "cancelling", None)
+    if cancelling is not None and cancelling():
+        raise asyncio.CancelledError
+
+
 class Mailbox:
     """An agent's inbox: ``receive`` waits at most ``timeout`` seconds.
 
@@ -93,14 +107,7 @@ class Mailbox:
             waiter.set_result(None)
 
     async def receive(self, timeout: float, waiting_for: str = "a message") -> tuple[str, Any]:
-        """Next ``(sender, message)``; raises :class:`CoordinationTimeoutError` after ``timeout`` s,
-        and ``CancelledError`` at once if the waiting task was asked to stop already."""
-        task = asyncio.current_task()
-        if task is not None and task.cancelling():
-            # A cancellation that was lost on the way here: Python 3.11's asyncio.wait_for
-            # swallows one that arrives as the awaited future completes (a peer draining its
-            # last report when its stdin closed then served on until SIGTERM, 5 s later).
-            raise asyncio.CancelledError
+        """Next ``(sender, message)``; raises :class:`CoordinationTimeoutError` after ``timeout`` s."""
         if self._queue:
             return self._queue.popleft()
         loop = asyncio.get_running_loop()
