@@ -155,6 +155,9 @@ def test_admm_only_and_iteration_limit(tmp_path, capsys):
     captured = capsys.readouterr()
     assert "iteration" not in captured.out  # progress goes to stderr only
     assert "ADMM market clearing (per-building)" in captured.err
+    # The run says why it ended and what would get it further.
+    assert "not converged: stopped by max_iters (4)" in captured.err
+    assert "--clearing interior-point" in captured.err
 
 
 @pytest.mark.parametrize("argv, fragment", [
