@@ -597,7 +597,7 @@ def test_a_tcp_agent_stopped_for_a_second_is_carried_and_the_optimum_reached(tmp
     out = tmp_path / "out"
     proc = subprocess.Popen(
         [sys.executable, "-m", "distributed_resource_optimization", "flex-sharing", "--actors",
-         "3000", "--seed", "626262", "--processes", "3", "--runtime", "tcp", "--stale-rounds",
+         "1000", "--seed", "626262", "--processes", "3", "--runtime", "tcp", "--stale-rounds",
          "3", "--no-polish", "--out", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "DRO_AGENT_START": "exec"})  # the agents named on their command lines
     try:

@@ -507,10 +507,10 @@ def test_peers_with_a_token_follow_only_a_controller_that_holds_it(peer_path, tm
         addresses = _peers_by_hand(procs, "--token-file", str(token))
         for stranger, said in ((None, "no answer to the run start"),
                                ("another secret", "no authenticated answer")):
-            # A peer on loopback answers within milliseconds: 1.5 s of silence is no answer.
+            # A peer on loopback answers within milliseconds: 0.5 s of silence is no answer.
             with pytest.raises(CoordinationTimeoutError, match=said):
                 run_distributed_processes(None, "start", addresses=addresses, runtime="tcp",
-                                          timeout=1.5, token=stranger)
+                                          timeout=0.5, token=stranger)
         res = run_distributed_processes(None, "start", addresses=addresses, runtime="tcp",
                                         timeout=60, token="peer secret")
         assert res.solutions == [None, 7.0, None]
