@@ -19,13 +19,10 @@ from distributed_resource_optimization import cli
 from distributed_resource_optimization.energy.district import load_district
 from distributed_resource_optimization.market.clearing import run_market_clearing
 
-_DISTRICT: dict = {}
 
-
-def _district():
-    if not _DISTRICT:
-        _DISTRICT["60min"] = load_district(resolution="60min")
-    return _DISTRICT["60min"]
+@pytest.fixture(scope="module")
+def district():
+    return load_district(resolution="60min")
 
 
 @pytest.mark.parametrize("settings, message", [
@@ -33,10 +30,10 @@ def _district():
     ({"rho": 5.0, "eps": 0.01}, "rho, eps belong to clearing 'admm'"),
     ({"clearing": "aladin"}, "clearing must be one of admm, interior-point"),
 ])
-def test_admm_settings_are_refused_before_any_work(settings, message):
+def test_admm_settings_are_refused_before_any_work(district, settings, message):
     settings = {"clearing": "interior-point", **settings}
     with pytest.raises(ValueError, match=message):
-        run_market_clearing(_district(), "unconstrained", **settings)
+        run_market_clearing(district, "unconstrained", **settings)
 
 
 def test_the_command_refuses_admm_flags(tmp_path, capsys):

@@ -25,19 +25,16 @@ from distributed_resource_optimization.market.clearing import (
 
 #: Cleared through the command over TCP in ``test_interior_point_market.py``.
 _OVER_TCP = "unconstrained"
-_DISTRICT: dict = {}
 
 
-def _district():
-    if not _DISTRICT:
-        _DISTRICT["60min"] = load_district(resolution="60min")
-    return _DISTRICT["60min"]
+@pytest.fixture(scope="module")
+def district():
+    return load_district(resolution="60min")
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("scenario", [s for s in SCENARIOS if s != _OVER_TCP])
-def test_clears_every_scenario_at_the_centralized_optimum_and_its_prices(scenario):
-    district = _district()
+def test_clears_every_scenario_at_the_centralized_optimum_and_its_prices(district, scenario):
     central = solve_district(district, scenario)
     market = run_market_clearing(district, scenario, clearing="interior-point")
     assert market.converged and market.clearing == "interior-point"
